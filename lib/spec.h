@@ -1,0 +1,127 @@
+/*
+ * spec: the job spec, version 1 (DESIGN.md section 2).
+ *
+ * spec_parse() reads YAML with libyaml into a struct spec, fills in every
+ * default and checks every field and cross-field rule. Errors are collected
+ * (at most SPEC_MAX_ERRORS) and returned in *cause as lines of the form
+ * "FILE:LINE:COL: field.path: message", joined with '\n', no trailing '\n'.
+ * A struct spec is owned by whoever parsed it and freed with spec_free().
+ */
+#ifndef LLMCTL_SPEC_H
+#define LLMCTL_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SPEC_VERSION	 1
+#define SPEC_MAX_BYTES	 (1024 * 1024)
+#define SPEC_MAX_SCALAR	 (64 * 1024)
+#define SPEC_MAX_DEPTH	 32
+#define SPEC_MAX_ERRORS	 20
+
+enum spec_launcher {
+	LAUNCHER_SRUN,
+	LAUNCHER_TORCHRUN,
+	LAUNCHER_MPI,
+};
+
+enum spec_policy {
+	POLICY_PACK,
+	POLICY_SPREAD,
+	POLICY_ANY,
+};
+
+struct spec_kv {
+	char	*key;
+	char	*value;
+};
+
+struct spec {
+	int		 version;
+	char		*name;
+	/* Exactly one of command (run by /bin/sh -c) and argv (exec'd). */
+	char		*command;
+	char	       **argv;		/* NULL-terminated */
+	size_t		 argc;
+	char		*workdir;	/* absolute; default from the caller */
+	struct spec_kv	*env;		/* in file order */
+	size_t		 nenv;
+
+	struct {
+		int	 nodes;
+		int	 gpus_per_node;		/* 0: CPU-only */
+		int	 tasks_per_node;	/* ranks per node; default
+						   gpus_per_node, or 1 */
+		char	*gpu_type;		/* NULL: any */
+		int	 cpus_per_gpu;		/* 0: Slurm's default */
+		uint64_t mem_per_node_mb;	/* 0: Slurm's default */
+		char	*partition;		/* NULL: default partition */
+		char	*account;
+		char	*qos;
+		int64_t	 time_limit_s;		/* 0: partition default */
+	} resources;
+
+	struct {
+		int			tensor;		/* default 1 */
+		int			pipeline;	/* default 1 */
+		int			data;		/* derived */
+		enum spec_launcher	launcher;	/* default srun */
+	} parallel;
+
+	struct {
+		enum spec_policy policy;		/* default pack */
+		int		 max_leaf_switches;	/* 0: no limit */
+		int64_t		 max_wait_s;		/* default 600 */
+		char	       **exclude;		/* expanded names */
+		size_t		 nexclude;
+	} placement;
+
+	struct {
+		char	*dir;		/* NULL: no checkpoints, no resume */
+		char	*pattern;	/* default "step_{step}" */
+		int	 keep;		/* 0: keep all */
+	} checkpoint;
+
+	struct {
+		int	 max_restarts;		/* default 3 */
+		int	 max_infra_restarts;	/* default 10 */
+		int64_t	 backoff_s;		/* default 30 */
+		int	 no_progress_limit;	/* default 3 */
+	} recovery;
+
+	struct {
+		int64_t	 heartbeat_timeout_s;	/* default 600, 0: off */
+		int64_t	 startup_timeout_s;	/* default 1800 */
+		char	*preflight;		/* NULL: none */
+	} health;
+};
+
+/*
+ * Parse and validate buf (len bytes, need not be NUL-terminated). filename
+ * is used in messages only. default_workdir (absolute) fills a missing
+ * workdir; NULL leaves it NULL when absent.
+ */
+struct spec *spec_parse(const char *buf, size_t len, const char *filename,
+    const char *default_workdir, char **cause);
+void spec_free(struct spec *);
+
+/* World size: nodes * tasks_per_node. */
+int spec_world_size(const struct spec *);
+
+/* Canonical JSON (all fields, defaults filled); spec_from_json inverts it. */
+json_t *spec_to_json(const struct spec *);
+struct spec *spec_from_json(const json_t *, char **cause);
+/* Canonical YAML; parsing it gives an equal spec. */
+char *spec_to_yaml(const struct spec *);
+
+/* "90s", "30m", "12h", "2d", "D-HH:MM:SS", "HH:MM:SS", plain seconds. */
+int spec_parse_duration(const char *, int64_t *secs, char **cause);
+/* "512G", "64000M", "1T", plain megabytes. */
+int spec_parse_memory(const char *, uint64_t *mb, char **cause);
+
+const char *spec_launcher_name(enum spec_launcher);
+const char *spec_policy_name(enum spec_policy);
+
+#endif

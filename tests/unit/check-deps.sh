@@ -1,0 +1,27 @@
+#!/bin/sh
+# Each third-party header is included by exactly the module that owns it
+# (DESIGN.md section 1). Fails, naming the file, when one leaks elsewhere.
+top=${srcdir:-.}
+rc=0
+check() {
+	header=$1; shift
+	bad=$(grep -l "#include <$header" "$top"/lib/*.[ch] "$top"/daemon/*.[ch] \
+	    "$top"/cli/*.[ch] 2>/dev/null | while read -r f; do
+		ok=0
+		for allowed in "$@"; do
+			case $f in */$allowed) ok=1 ;; esac
+		done
+		[ $ok = 1 ] || echo "$f"
+	done)
+	if [ -n "$bad" ]; then
+		echo "FAIL: <$header> included outside $*: $bad"
+		rc=1
+	fi
+}
+check slurm/ daemon/slurm.c
+check sqlite3.h daemon/store.c
+check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
+check event2/ daemon/server.c daemon/llmctld.c daemon/loop.c daemon/timer.c
+check curl/ cli/client.c
+[ $rc = 0 ] && echo "PASS: dependency boundaries hold"
+exit $rc

@@ -1,0 +1,77 @@
+/* check_hostlist: Slurm host expressions expand exactly, bad ones explain. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "hostlist.h"
+
+static const struct {
+	const char	*expr;
+	const char	*joined;	/* NULL: an error is expected */
+	const char	*error;
+} cases[] = {
+	{ .expr = "n1", .joined = "n1" },
+	{ .expr = "n[1-3]", .joined = "n1,n2,n3" },
+	{ .expr = "gpu[001-003,010]", .joined = "gpu001,gpu002,gpu003,gpu010" },
+	{ .expr = "a[1-2]-ib,b", .joined = "a1-ib,a2-ib,b" },
+	{ .expr = "n[08-11]", .joined = "n08,n09,n10,n11" },
+	{ .expr = "n[3-1]", .error = "range 3-1 goes backwards" },
+	{ .expr = "n[1-2", .error = "missing ] in \"n[1-2\"" },
+	{ .expr = "n[]", .error = "empty brackets in \"n[]\"" },
+	{ .expr = "n[1-x]", .error = "bad range in \"n[1-x]\"" },
+	{ .expr = "n;rm", .error = "bad character in host name \"n;rm\"" },
+	{ .expr = "n1,,n2", .error = "empty host name" },
+	{ .expr = "n[[1]]", .error = "nested [ in \"n[[1]]\"" },
+	{ .expr = "n[0-99999999]", .error = "more than 65536 host names" },
+};
+
+START_TEST(test_expand)
+{
+	struct hostlist hl = { 0 };
+	char *cause = NULL, *joined;
+	int rc;
+
+	rc = hostlist_expand(&hl, cases[_i].expr, &cause);
+	if (cases[_i].joined != NULL) {
+		ck_assert_msg(rc == 0, "%s: %s", cases[_i].expr, cause);
+		joined = hostlist_join(&hl);
+		ck_assert_str_eq(joined, cases[_i].joined);
+		free(joined);
+	} else {
+		ck_assert_int_eq(rc, -1);
+		ck_assert_str_eq(cause, cases[_i].error);
+		free(cause);
+	}
+	hostlist_clear(&hl);
+}
+END_TEST
+
+START_TEST(test_contains)
+{
+	struct hostlist hl = { 0 };
+
+	ck_assert_int_eq(hostlist_expand(&hl, "n[1-4]", NULL), 0);
+	ck_assert(hostlist_contains(&hl, "n3"));
+	ck_assert(!hostlist_contains(&hl, "n5"));
+	hostlist_clear(&hl);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("hostlist");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_expand, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_contains);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
