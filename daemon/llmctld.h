@@ -1,4 +1,27 @@
-/* llmctld: the daemon's shared context (filled in by the daemon modules). */
+/*
+ * llmctld: the daemon's context, passed explicitly to every module. The
+ * event loop's thread owns all of it; the worker thread only sees ops.
+ */
 #ifndef LLMCTLD_H
 #define LLMCTLD_H
+
+struct event_base;
+struct conf;
+struct store;
+struct backend;
+struct worker;
+struct server;
+struct monitor;
+
+struct llmctld {
+	struct conf		*conf;
+	struct event_base	*base;
+	struct store		*store;
+	const struct backend	*backend;
+	struct worker		*worker;
+	struct server		*server;
+	struct monitor		*monitor;
+	gid_t			 admin_gid;	/* (gid_t)-1: none */
+};
+
 #endif

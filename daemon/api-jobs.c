@@ -1,0 +1,314 @@
+/*
+ * api-jobs: submit, list, show and cancel. A user sees and changes only
+ * their own jobs; root and the admin group see all. The spec is parsed and
+ * validated here again whatever the client checked.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "conf.h"
+#include "llmctld.h"
+#include "log.h"
+#include "monitor.h"
+#include "spec.h"
+#include "store.h"
+#include "util.h"
+
+static json_t *
+json_opt_int(int has, int64_t v)
+{
+	return has ? json_integer(v) : json_null();
+}
+
+static json_t *
+json_opt_str(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *
+attempt_to_json(const struct attempt *a)
+{
+	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:o, "
+	    "s:o, s:o}",
+	    "attempt", a->attempt, "tag", a->tag, "state", a->state,
+	    "slurm_job_id", json_opt_int(a->slurm_job_id != 0, a->slurm_job_id),
+	    "nodes", json_opt_str(a->nodes),
+	    "master_port", a->master_port,
+	    "submitted_at", (json_int_t)a->submitted_at,
+	    "started_at", json_opt_int(a->started_at != 0, a->started_at),
+	    "ended_at", json_opt_int(a->ended_at != 0, a->ended_at),
+	    "exit_code", json_opt_int(a->has_exit_code, a->exit_code),
+	    "cause", json_opt_str(a->cause),
+	    "reason", json_opt_str(a->reason));
+}
+
+/* The job object of the API; with_detail adds attempts and the spec. */
+static json_t *
+job_to_json(struct llmctld *d, const struct job *job, int with_detail)
+{
+	struct attempt **as, *last;
+	json_t *o, *arr, *spec;
+	size_t n, i;
+
+	as = store_attempts_of(d->store, job->id, &n);
+	last = n > 0 ? as[n - 1] : NULL;
+	o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:i, "
+	    "s:i, s:i, s:o, s:o, s:o}",
+	    "id", (json_int_t)job->id, "name", job->name, "user", job->user,
+	    "uid", (json_int_t)job->uid, "state", job_state_name(job->state),
+	    "reason", json_opt_str(job->reason),
+	    "created_at", (json_int_t)job->created_at,
+	    "updated_at", (json_int_t)job->updated_at,
+	    "nodes", job->nodes, "gpus_per_node", job->gpus_per_node,
+	    "world_size", job->world_size, "attempt", job->attempts,
+	    "slurm_job_id", json_opt_int(last != NULL &&
+	    last->slurm_job_id != 0, last != NULL ? last->slurm_job_id : 0),
+	    "node_list", json_opt_str(last != NULL ? last->nodes : NULL),
+	    "exit_code", json_opt_int(job->has_exit_code, job->exit_code));
+	if (with_detail) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, attempt_to_json(as[i]));
+		json_object_set_new(o, "attempts", arr);
+		spec = json_loads(job->spec, 0, NULL);
+		json_object_set_new(o, "spec", spec != NULL ? spec :
+		    json_null());
+	}
+	attempt_list_free(as, n);
+	return o;
+}
+
+static char *
+user_name(uid_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		return xstrdup(pw.pw_name);
+	return xasprintf("%lu", (unsigned long)uid);
+}
+
+void
+api_jobs_submit(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	json_t *body, *jspec;
+	json_error_t jerr;
+	const char *text = NULL, *file = "job.yaml", *workdir = NULL;
+	const char *dry = api_query(req, "dry_run");
+	struct spec *spec;
+	struct job job = { 0 };
+	char *cause = NULL;
+
+	body = json_loadb(req->body, req->body_len, 0, &jerr);
+	if (body == NULL || json_unpack(body, "{s:s, s?s, s?s}", "spec", &text,
+	    "file", &file, "workdir", &workdir) != 0) {
+		api_error(resp, 400, "bad_request", "expected a JSON body "
+		    "{\"spec\": YAML text, \"file\": name, \"workdir\": path}");
+		json_decref(body);
+		return;
+	}
+	if (workdir != NULL && workdir[0] != '/') {
+		api_error(resp, 400, "bad_request",
+		    "workdir must be an absolute path");
+		json_decref(body);
+		return;
+	}
+	spec = spec_parse(text, strlen(text), file, workdir, &cause);
+	if (spec == NULL) {
+		api_error(resp, 400, "invalid_spec", "%s", cause);
+		log_warnx("uid %lu: refused spec: %s", (unsigned long)req->uid,
+		    cause);
+		free(cause);
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	if (spec->workdir == NULL) {
+		api_error(resp, 400, "invalid_spec", "%s: workdir: required "
+		    "when the client sends no working directory", file);
+		spec_free(spec);
+		return;
+	}
+	jspec = spec_to_json(spec);
+	if (dry != NULL && strcmp(dry, "0") != 0) {
+		resp->status = 200;
+		resp->body = json_pack("{s:b, s:o}", "valid", 1, "spec", jspec);
+		spec_free(spec);
+		return;
+	}
+	job.name = spec->name;
+	job.uid = req->uid;
+	job.gid = req->gid;
+	job.user = user_name(req->uid);
+	job.state = JOB_QUEUED;
+	job.spec = json_dumps(jspec, JSON_COMPACT | JSON_SORT_KEYS);
+	job.nodes = spec->resources.nodes;
+	job.gpus_per_node = spec->resources.gpus_per_node;
+	job.world_size = spec_world_size(spec);
+	json_decref(jspec);
+	if (store_begin(d->store) != 0 ||
+	    store_job_insert(d->store, &job) != 0 ||
+	    store_event_add(d->store, job.id, "submitted",
+	    "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,
+	    job.nodes, job.gpus_per_node, job.world_size) != 0 ||
+	    store_commit(d->store) != 0) {
+		store_rollback(d->store);
+		api_error(resp, 503, "store_failed",
+		    "cannot record the job (is the disk full?); nothing was "
+		    "submitted");
+	} else {
+		log_job(job.id, "submitted by %s (%s)", job.user, job.name);
+		resp->status = 201;
+		resp->body = job_to_json(d, &job, 0);
+		monitor_kick(d->monitor);
+	}
+	free(job.user);
+	free(job.spec);
+	spec_free(spec);
+}
+
+void
+api_jobs_list(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	struct job_filter f = { .uid = req->uid, .state = -1 };
+	const char *state = api_query(req, "state");
+	const char *user = api_query(req, "user");
+	const char *limit = api_query(req, "limit");
+	const char *after = api_query(req, "after");
+	struct passwd *pw;
+	enum job_state st;
+	struct job **jobs;
+	json_t *arr;
+	size_t n, i;
+	char *end;
+
+	f.all_users = req->admin;
+	if (state != NULL) {
+		if (job_state_parse(state, &st) != 0) {
+			api_error(resp, 400, "bad_request",
+			    "unknown state: %s", state);
+			return;
+		}
+		f.state = (int)st;
+	}
+	if (user != NULL && strcmp(user, "all") != 0) {
+		if ((pw = getpwnam(user)) == NULL) {
+			api_error(resp, 400, "bad_request", "no such user: %s",
+			    user);
+			return;
+		}
+		if (pw->pw_uid != req->uid && !req->admin) {
+			api_error(resp, 403, "permission_denied",
+			    "only root and the admin group see other users' "
+			    "jobs");
+			return;
+		}
+		f.all_users = 0;
+		f.uid = pw->pw_uid;
+	}
+	if (limit != NULL) {
+		errno = 0;
+		f.limit = (int)strtol(limit, &end, 10);
+		if (errno != 0 || *end != '\0' || f.limit < 1 ||
+		    f.limit > 10000) {
+			api_error(resp, 400, "bad_request",
+			    "limit must be 1-10000");
+			return;
+		}
+	}
+	if (after != NULL) {
+		errno = 0;
+		f.after = strtoll(after, &end, 10);
+		if (errno != 0 || *end != '\0' || f.after < 0) {
+			api_error(resp, 400, "bad_request", "bad after: %s",
+			    after);
+			return;
+		}
+	}
+	jobs = store_job_list(d->store, &f, &n);
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, job_to_json(d, jobs[i], 0));
+	job_list_free(jobs, n);
+	resp->status = 200;
+	resp->body = json_pack("{s:o}", "jobs", arr);
+}
+
+/* The job if the caller may see it; else NULL with resp filled. */
+static struct job *
+job_for_caller(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp, int64_t id)
+{
+	struct job *job;
+
+	if ((job = store_job_get(d->store, id)) == NULL) {
+		api_error(resp, 404, "not_found", "no such job: %lld",
+		    (long long)id);
+		return NULL;
+	}
+	if (job->uid != req->uid && !req->admin) {
+		api_error(resp, 403, "permission_denied",
+		    "job %lld belongs to another user", (long long)id);
+		job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+void
+api_jobs_get(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp, int64_t id)
+{
+	struct job *job;
+
+	if ((job = job_for_caller(d, req, resp, id)) == NULL)
+		return;
+	resp->status = 200;
+	resp->body = job_to_json(d, job, 1);
+	job_free(job);
+}
+
+void
+api_jobs_cancel(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp, int64_t id)
+{
+	struct job *job;
+	char *who;
+
+	if ((job = job_for_caller(d, req, resp, id)) == NULL)
+		return;
+	if (job_state_final(job->state)) {
+		api_error(resp, 409, "conflict", "job %lld already %s",
+		    (long long)id, job_state_name(job->state));
+		job_free(job);
+		return;
+	}
+	who = user_name(req->uid);
+	if (store_begin(d->store) != 0 ||
+	    store_job_set_state(d->store, id, JOB_CANCELLED,
+	    "cancelled by user") != 0 ||
+	    store_event_add(d->store, id, "cancelled", "cancelled by %s",
+	    who) != 0 || store_commit(d->store) != 0) {
+		store_rollback(d->store);
+		api_error(resp, 503, "store_failed", "cannot record the "
+		    "cancellation; the job is unchanged");
+	} else {
+		log_job(id, "cancelled by %s", who);
+		job_free(job);
+		job = store_job_get(d->store, id);
+		resp->status = 200;
+		resp->body = job_to_json(d, job, 0);
+		monitor_kick(d->monitor);
+	}
+	free(who);
+	job_free(job);
+}

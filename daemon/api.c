@@ -1,0 +1,106 @@
+/* api: the route table and the helpers every handler shares. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "llmctld.h"
+#include "util.h"
+
+#define API_VERSION "v1"
+
+const char *
+api_query(const struct api_request *req, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < req->nquery; i++)
+		if (strcmp(req->query[i].key, key) == 0)
+			return req->query[i].value;
+	return NULL;
+}
+
+void
+api_error(struct api_response *resp, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	json_decref(resp->body);
+	resp->status = status;
+	resp->body = json_pack("{s:s, s:s}", "error", msg, "code", code);
+	free(msg);
+}
+
+/* "/v1/jobs/12/cancel" -> id 12, rest "/cancel"; -1 if not a job path. */
+static int
+parse_job_path(const char *path, int64_t *id, const char **rest)
+{
+	const char *p = path + strlen("/v1/jobs/");
+	char *end;
+	long long v;
+
+	if (strncmp(path, "/v1/jobs/", strlen("/v1/jobs/")) != 0 ||
+	    *p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	if (errno != 0 || v <= 0)
+		return -1;
+	*id = v;
+	*rest = end;
+	return 0;
+}
+
+static void
+api_health(struct api_response *resp)
+{
+	resp->status = 200;
+	resp->body = json_pack("{s:s}", "status", "ok");
+}
+
+static void
+api_version(struct api_response *resp)
+{
+	resp->status = 200;
+	resp->body = json_pack("{s:s, s:s}", "version", PACKAGE_VERSION,
+	    "api", API_VERSION);
+}
+
+void
+api_dispatch(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	const char *rest;
+	int64_t id;
+
+	resp->status = 500;
+	resp->body = NULL;
+	if (strcmp(req->path, "/v1/health") == 0 && req->method == API_GET)
+		api_health(resp);
+	else if (strcmp(req->path, "/v1/version") == 0 &&
+	    req->method == API_GET)
+		api_version(resp);
+	else if (strcmp(req->path, "/v1/jobs") == 0 && req->method == API_POST)
+		api_jobs_submit(d, req, resp);
+	else if (strcmp(req->path, "/v1/jobs") == 0 && req->method == API_GET)
+		api_jobs_list(d, req, resp);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "") == 0 && req->method == API_GET)
+		api_jobs_get(d, req, resp, id);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "/cancel") == 0 && req->method == API_POST)
+		api_jobs_cancel(d, req, resp, id);
+	else
+		api_error(resp, 404, "not_found", "no such endpoint: %s",
+		    req->path);
+	if (resp->body == NULL)
+		api_error(resp, 500, "internal", "internal error");
+}

@@ -1,0 +1,62 @@
+/*
+ * api: the HTTP API's handlers as plain functions of a request, so they
+ * know nothing of libevent (server.c turns HTTP into struct api_request).
+ * Handlers fill a status and a JSON body; errors are {"error","code"}.
+ */
+#ifndef LLMCTLD_API_H
+#define LLMCTLD_API_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct llmctld;
+
+enum api_method {
+	API_GET,
+	API_POST,
+	API_OTHER,
+};
+
+struct api_kv {
+	char	*key;
+	char	*value;
+};
+
+struct api_request {
+	enum api_method	 method;
+	const char	*path;		/* without the query */
+	struct api_kv	*query;
+	size_t		 nquery;
+	const char	*body;		/* NUL-terminated */
+	size_t		 body_len;
+	uid_t		 uid;		/* from SO_PEERCRED */
+	gid_t		 gid;
+	int		 admin;		/* root or the admin group */
+};
+
+struct api_response {
+	int	 status;
+	json_t	*body;
+};
+
+/* Route one request; always fills resp. */
+void api_dispatch(struct llmctld *, const struct api_request *,
+    struct api_response *);
+
+const char *api_query(const struct api_request *, const char *key);
+void api_error(struct api_response *, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* api-jobs.c */
+void api_jobs_submit(struct llmctld *, const struct api_request *,
+    struct api_response *);
+void api_jobs_list(struct llmctld *, const struct api_request *,
+    struct api_response *);
+void api_jobs_get(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+void api_jobs_cancel(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+
+#endif

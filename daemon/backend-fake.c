@@ -1,0 +1,152 @@
+/*
+ * backend-fake: an in-memory scheduler for unit tests of the monitor and
+ * the API. Jobs stay PENDING until a test moves them with fake_set_state().
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "backend-fake.h"
+#include "util.h"
+
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bjob *fake_jobs;
+static size_t fake_n;
+static int fake_down;		/* 1: every call fails as if unreachable */
+static int fake_submits;
+
+static int
+fake_init(const char *conf, char **cause)
+{
+	(void)conf;
+	(void)cause;
+	return 0;
+}
+
+static int
+fake_submit(const struct bjob_request *r, int64_t *id, char **cause,
+    int *transient)
+{
+	struct bjob *b;
+	int rc = 0;
+
+	pthread_mutex_lock(&fake_lock);
+	if (fake_down) {
+		*transient = 1;
+		rc = set_cause(cause, "Unable to contact slurm controller");
+	} else if (r->nodes > 64) {
+		*transient = 0;
+		rc = set_cause(cause, "Requested node configuration is not "
+		    "available");
+	} else {
+		fake_jobs = xreallocarray(fake_jobs, fake_n + 1,
+		    sizeof(*fake_jobs));
+		b = &fake_jobs[fake_n++];
+		memset(b, 0, sizeof(*b));
+		b->id = 1000 + (int64_t)fake_n;
+		b->tag = xstrdup(r->tag);
+		b->uid = r->uid;
+		b->state = BJOB_PENDING;
+		*id = b->id;
+		fake_submits++;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return rc;
+}
+
+static int
+fake_list(struct bjob **out, size_t *n, char **cause)
+{
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	if (fake_down) {
+		pthread_mutex_unlock(&fake_lock);
+		return set_cause(cause, "Unable to contact slurm controller");
+	}
+	*out = xcalloc(fake_n + 1, sizeof(**out));
+	for (i = 0; i < fake_n; i++) {
+		(*out)[i] = fake_jobs[i];
+		(*out)[i].tag = xstrdup(fake_jobs[i].tag);
+		(*out)[i].nodes = fake_jobs[i].nodes != NULL ?
+		    xstrdup(fake_jobs[i].nodes) : NULL;
+		(*out)[i].reason = NULL;
+	}
+	*n = fake_n;
+	pthread_mutex_unlock(&fake_lock);
+	return 0;
+}
+
+static int
+fake_cancel(int64_t id, char **cause)
+{
+	(void)cause;
+	fake_set_state(id, BJOB_CANCELLED, 0);
+	return 0;
+}
+
+static void
+fake_fini(void)
+{
+	fake_reset();
+}
+
+const struct backend backend_fake = {
+	.name = "fake",
+	.init = fake_init,
+	.submit = fake_submit,
+	.list = fake_list,
+	.cancel = fake_cancel,
+	.fini = fake_fini,
+};
+
+void
+fake_set_state(int64_t id, enum bjob_state state, int exit_code)
+{
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	for (i = 0; i < fake_n; i++) {
+		if (fake_jobs[i].id != id)
+			continue;
+		fake_jobs[i].state = state;
+		fake_jobs[i].exit_code = exit_code;
+		if (state != BJOB_PENDING && fake_jobs[i].nodes == NULL)
+			fake_jobs[i].nodes = xstrdup("n1,n2");
+	}
+	pthread_mutex_unlock(&fake_lock);
+}
+
+void
+fake_set_down(int down)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_down = down;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+int
+fake_submit_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = fake_submits;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+void
+fake_reset(void)
+{
+	pthread_mutex_lock(&fake_lock);
+	bjob_list_free(fake_jobs, fake_n);
+	fake_jobs = NULL;
+	fake_n = 0;
+	fake_submits = 0;
+	fake_down = 0;
+	pthread_mutex_unlock(&fake_lock);
+}

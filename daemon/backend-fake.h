@@ -1,0 +1,12 @@
+/* backend-fake: controls for the in-memory scheduler used in unit tests. */
+#ifndef LLMCTLD_BACKEND_FAKE_H
+#define LLMCTLD_BACKEND_FAKE_H
+
+#include "backend.h"
+
+void fake_set_state(int64_t id, enum bjob_state, int exit_code);
+void fake_set_down(int);
+int fake_submit_count(void);
+void fake_reset(void);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * backend: the scheduler as llmctld sees it, a struct of function pointers
+ * chosen by name ("slurm", or "fake" in unit tests). Calls block; the daemon
+ * makes them only from the worker thread (worker.h).
+ */
+#ifndef LLMCTLD_BACKEND_H
+#define LLMCTLD_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum bjob_state {
+	BJOB_PENDING,
+	BJOB_RUNNING,
+	BJOB_COMPLETED,
+	BJOB_FAILED,		/* non-zero exit */
+	BJOB_CANCELLED,
+	BJOB_TIMEOUT,
+	BJOB_NODE_FAIL,
+	BJOB_PREEMPTED,
+	BJOB_OTHER,		/* boot failure, deadline, OOM, ... */
+};
+
+/* What one attempt asks of the scheduler. All strings are borrowed. */
+struct bjob_request {
+	const char	 *tag;
+	const char	 *name;
+	uid_t		  uid;
+	gid_t		  gid;
+	const char	 *script;
+	char *const	 *env;
+	size_t		  nenv;
+	const char	 *workdir;
+	const char	 *output;
+	int		  nodes;
+	int		  tasks;
+	int		  tasks_per_node;
+	int		  gpus_per_node;
+	const char	 *gpu_type;
+	int		  cpus_per_gpu;
+	uint64_t	  mem_per_node_mb;
+	const char	 *partition;
+	const char	 *account;
+	const char	 *qos;
+	int64_t		  time_limit_s;
+	const char	 *req_nodes;	/* comma list or NULL */
+	const char	 *exc_nodes;
+};
+
+/* A job as the scheduler reports it; owned by the array that holds it. */
+struct bjob {
+	int64_t		 id;
+	char		*tag;		/* NULL: not one of ours */
+	uid_t		 uid;
+	enum bjob_state	 state;
+	int		 exit_code;	/* valid when state is final */
+	int		 signal;	/* signal that ended it, 0: none */
+	char		*nodes;
+	int64_t		 start_time;
+	int64_t		 end_time;
+	char		*reason;
+};
+
+struct backend {
+	const char *name;
+	int (*init)(const char *conf_path, char **cause);
+	/*
+	 * Submit; *transient is set when the error may go away (slurmctld
+	 * unreachable), so the caller retries instead of failing the job.
+	 */
+	int (*submit)(const struct bjob_request *, int64_t *id, char **cause,
+	    int *transient);
+	/* Every job carrying an llmctl tag; one RPC. */
+	int (*list)(struct bjob **jobs, size_t *n, char **cause);
+	int (*cancel)(int64_t id, char **cause);
+	void (*fini)(void);
+};
+
+const struct backend *backend_find(const char *name);
+void bjob_list_free(struct bjob *, size_t);
+int bjob_final(enum bjob_state);
+const char *bjob_state_name(enum bjob_state);
+
+extern const struct backend backend_slurm;
+extern const struct backend backend_fake;
+
+#endif

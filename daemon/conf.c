@@ -1,0 +1,245 @@
+/* conf: read llmctld.conf with libyaml against a table of known keys. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "conf.h"
+#include "spec.h"
+#include "util.h"
+
+enum conf_type {
+	CONF_STRING,
+	CONF_PATH,
+	CONF_DURATION_MS,
+	CONF_INT,
+};
+
+static const struct conf_key {
+	const char	*name;
+	enum conf_type	 type;
+	size_t		 offset;
+	const char	*dflt;
+} conf_keys[] = {
+	{ .name = "socket", .type = CONF_PATH,
+	  .offset = offsetof(struct conf, socket),
+	  .dflt = "/run/llmctl/llmctld.sock" },
+	{ .name = "database", .type = CONF_PATH,
+	  .offset = offsetof(struct conf, database),
+	  .dflt = "/var/lib/llmctl/llmctld.db" },
+	{ .name = "state_dir", .type = CONF_PATH,
+	  .offset = offsetof(struct conf, state_dir),
+	  .dflt = "/var/lib/llmctl" },
+	{ .name = "slurm_conf", .type = CONF_PATH,
+	  .offset = offsetof(struct conf, slurm_conf) },
+	{ .name = "poll_interval", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, poll_interval_ms), .dflt = "5" },
+	{ .name = "log_level", .type = CONF_STRING,
+	  .offset = offsetof(struct conf, log_level), .dflt = "info" },
+	{ .name = "admin_group", .type = CONF_STRING,
+	  .offset = offsetof(struct conf, admin_group) },
+	{ .name = "master_port_base", .type = CONF_INT,
+	  .offset = offsetof(struct conf, master_port_base),
+	  .dflt = "29500" },
+	{ .name = "master_port_count", .type = CONF_INT,
+	  .offset = offsetof(struct conf, master_port_count),
+	  .dflt = "2000" },
+	{ .name = "backend", .type = CONF_STRING,
+	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
+};
+
+static int conf_set(struct conf *, const struct conf_key *, const char *,
+    char **);
+
+/* Store value into the field that key describes; -1 and *why if invalid. */
+static int
+conf_set(struct conf *conf, const struct conf_key *key, const char *value,
+    char **why)
+{
+	char **sp = (char **)((char *)conf + key->offset);
+	int64_t *ip = (int64_t *)((char *)conf + key->offset);
+	int64_t secs;
+	char *end, *cause = NULL;
+	long long n;
+
+	switch (key->type) {
+	case CONF_PATH:
+		if (value[0] != '/')
+			return set_cause(why, "expected an absolute path");
+		/* FALLTHROUGH */
+	case CONF_STRING:
+		free(*sp);
+		*sp = xstrdup(value);
+		return 0;
+	case CONF_DURATION_MS:
+		if (value[0] != '\0' && strspn(value, "0123456789.") ==
+		    strlen(value) && strchr(value, '.') != NULL) {
+			/* fractional seconds: "0.5" */
+			double d = strtod(value, &end);
+			if (*end != '\0' || d <= 0 || d > 86400)
+				return set_cause(why, "bad duration");
+			*ip = (int64_t)(d * 1000);
+			return 0;
+		}
+		if (spec_parse_duration(value, &secs, &cause) != 0) {
+			*why = cause;
+			return -1;
+		}
+		if (secs <= 0)
+			return set_cause(why, "must be positive");
+		*ip = secs * 1000;
+		return 0;
+	case CONF_INT:
+		errno = 0;
+		n = strtoll(value, &end, 10);
+		if (errno != 0 || *end != '\0' || end == value || n < 0 ||
+		    n > 65535)
+			return set_cause(why, "expected an integer 0-65535");
+		*ip = n;
+		return 0;
+	}
+	return set_cause(why, "unknown type");
+}
+
+static void
+add_error(char **errors, const char *path, const yaml_mark_t *mark,
+    const char *key, const char *msg)
+{
+	char *line, *joined;
+
+	line = xasprintf("%s:%zu:%zu: %s%s%s", path, mark->line + 1,
+	    mark->column + 1, key != NULL ? key : "", key != NULL ? ": " : "",
+	    msg);
+	if (*errors == NULL)
+		*errors = line;
+	else {
+		joined = xasprintf("%s\n%s", *errors, line);
+		free(*errors);
+		free(line);
+		*errors = joined;
+	}
+}
+
+static int
+conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
+    size_t len, char **errors)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *k, *v;
+	yaml_node_pair_t *pair;
+	const struct conf_key *key;
+	char *why;
+	size_t i;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		add_error(errors, path, &parser.problem_mark, NULL,
+		    parser.problem != NULL ? parser.problem : "bad YAML");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		/* empty file: all defaults */
+	} else if (root->type != YAML_MAPPING_NODE) {
+		add_error(errors, path, &root->start_mark, NULL,
+		    "expected a mapping of settings");
+	} else {
+		for (pair = root->data.mapping.pairs.start;
+		    pair < root->data.mapping.pairs.top; pair++) {
+			k = yaml_document_get_node(&doc, pair->key);
+			v = yaml_document_get_node(&doc, pair->value);
+			if (k->type != YAML_SCALAR_NODE) {
+				add_error(errors, path, &k->start_mark, NULL,
+				    "expected a key");
+				continue;
+			}
+			key = NULL;
+			for (i = 0; i < nitems(conf_keys); i++)
+				if (strcmp(conf_keys[i].name,
+				    (char *)k->data.scalar.value) == 0)
+					key = &conf_keys[i];
+			if (key == NULL) {
+				add_error(errors, path, &k->start_mark,
+				    (char *)k->data.scalar.value,
+				    "unknown setting");
+				continue;
+			}
+			if (v->type != YAML_SCALAR_NODE) {
+				add_error(errors, path, &v->start_mark,
+				    key->name, "expected a single value");
+				continue;
+			}
+			why = NULL;
+			if (conf_set(conf, key, (char *)v->data.scalar.value,
+			    &why) != 0) {
+				add_error(errors, path, &v->start_mark,
+				    key->name, why);
+				free(why);
+			}
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return *errors == NULL ? 0 : -1;
+}
+
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct conf *conf;
+	char *buf = NULL, *errors = NULL;
+	size_t len, i;
+
+	conf = xcalloc(1, sizeof(*conf));
+	conf->path = path != NULL ? xstrdup(path) : NULL;
+	for (i = 0; i < nitems(conf_keys); i++) {
+		if (conf_keys[i].dflt != NULL &&
+		    conf_set(conf, &conf_keys[i], conf_keys[i].dflt, NULL) != 0)
+			abort(); /* a bad default is a programming error */
+	}
+	if (path == NULL)
+		return conf;
+	if (read_file(path, 1024 * 1024, &buf, &len, cause) != 0) {
+		conf_free(conf);
+		return NULL;
+	}
+	if (conf_parse_yaml(conf, path, buf, len, &errors) != 0) {
+		*cause = errors;
+		free(buf);
+		conf_free(conf);
+		return NULL;
+	}
+	free(buf);
+	if (conf->master_port_count == 0 ||
+	    conf->master_port_base + conf->master_port_count > 65536) {
+		set_cause(cause, "%s: master_port_base + master_port_count "
+		    "must stay below 65536", path);
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	size_t i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < nitems(conf_keys); i++) {
+		if (conf_keys[i].type == CONF_STRING ||
+		    conf_keys[i].type == CONF_PATH)
+			free(*(char **)((char *)conf + conf_keys[i].offset));
+	}
+	free(conf->path);
+	free(conf);
+}

@@ -1,0 +1,29 @@
+/*
+ * conf: llmctld.conf, a flat YAML mapping. Keys are declared in one table
+ * with their type and default; every error is reported as FILE:LINE:COL.
+ */
+#ifndef LLMCTLD_CONF_H
+#define LLMCTLD_CONF_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct conf {
+	char	*path;
+	char	*socket;		/* Unix socket for the API */
+	char	*database;		/* SQLite file */
+	char	*state_dir;		/* logs/ and scripts/, shared with nodes */
+	char	*slurm_conf;		/* NULL: libslurm's default */
+	int64_t	 poll_interval_ms;
+	char	*log_level;
+	char	*admin_group;		/* members see and change all jobs */
+	int64_t	 master_port_base;	/* MASTER_PORT range per attempt */
+	int64_t	 master_port_count;
+	char	*backend;		/* "slurm" */
+};
+
+/* Parse path (NULL: defaults only); NULL with *cause on any error. */
+struct conf *conf_load(const char *path, char **cause);
+void conf_free(struct conf *);
+
+#endif

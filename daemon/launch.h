@@ -1,0 +1,41 @@
+/*
+ * launch: what Slurm is given for one attempt: the batch script, its
+ * environment and the per-attempt log directory. Nothing from the spec is
+ * ever pasted into the script unquoted: the command and env values travel
+ * in the job's environment, argv words through sh_quote().
+ */
+#ifndef LLMCTLD_LAUNCH_H
+#define LLMCTLD_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct spec;
+
+struct launch_ctx {
+	int64_t		 job_id;
+	int		 attempt;
+	int		 master_port;
+	uid_t		 uid;
+	gid_t		 gid;
+	const char	*user;
+	const char	*home;
+	const char	*state_dir;
+};
+
+struct launch {
+	char	 *script;
+	char	**env;		/* NULL-terminated "K=V" */
+	size_t	  nenv;
+	char	 *log_dir;	/* <state_dir>/logs/<job>/<attempt> */
+	char	 *batch_log;	/* batch script's own output */
+};
+
+struct launch *launch_build(const struct spec *, const struct launch_ctx *,
+    char **cause);
+/* Create the log directory owned by the job's user, mode 0700. */
+int launch_make_log_dir(const struct launch *, const struct launch_ctx *,
+    char **cause);
+void launch_free(struct launch *);
+
+#endif

@@ -1,0 +1,530 @@
+/* monitor: ticks, attempt creation, submission results and Slurm polls. */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "launch.h"
+#include "llmctld.h"
+#include "log.h"
+#include "monitor.h"
+#include "spec.h"
+#include "store.h"
+#include "timer.h"
+#include "util.h"
+#include "worker.h"
+
+#define LOST_AFTER_POLLS 3	/* polls that miss a job before it is lost */
+
+/* What the monitor remembers about an attempt between ticks. */
+struct track {
+	char			*tag;
+	int			 busy;		/* an op is in flight */
+	int			 misses;	/* polls without it */
+	int64_t			 last_kill_ms;
+	TAILQ_ENTRY(track)	 entry;
+};
+
+struct monitor {
+	struct llmctld		*d;
+	struct timer		*tick;
+	int			 polling;
+	int			 poll_failing;
+	TAILQ_HEAD(, track)	 tracks;
+};
+
+/* Data a submit op owns while it is in flight. */
+struct submit_data {
+	struct launch	*launch;
+	struct spec	*spec;
+	char		*tag;
+	char		*name;
+};
+
+static void monitor_tick_cb(void *);
+
+static struct track *
+track_get(struct monitor *m, const char *tag)
+{
+	struct track *t;
+
+	TAILQ_FOREACH(t, &m->tracks, entry)
+		if (strcmp(t->tag, tag) == 0)
+			return t;
+	t = xcalloc(1, sizeof(*t));
+	t->tag = xstrdup(tag);
+	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
+	return t;
+}
+
+static void
+track_drop(struct monitor *m, const char *tag)
+{
+	struct track *t;
+
+	TAILQ_FOREACH(t, &m->tracks, entry) {
+		if (strcmp(t->tag, tag) == 0) {
+			TAILQ_REMOVE(&m->tracks, t, entry);
+			free(t->tag);
+			free(t);
+			return;
+		}
+	}
+}
+
+static void
+submit_data_free(void *p)
+{
+	struct submit_data *sd = p;
+
+	launch_free(sd->launch);
+	spec_free(sd->spec);
+	free(sd->tag);
+	free(sd->name);
+	free(sd);
+}
+
+/* A port in the configured range that no attempt in flight uses. */
+static int
+pick_port(struct monitor *m, int64_t job_id, int attempt)
+{
+	const struct conf *c = m->d->conf;
+	struct attempt **as;
+	size_t n, i;
+	int64_t k, port = c->master_port_base;
+	int used;
+
+	as = store_attempts_active(m->d->store, &n);
+	for (k = 0; k < c->master_port_count; k++) {
+		port = c->master_port_base + (job_id * 7 + attempt + k) %
+		    c->master_port_count;
+		used = 0;
+		for (i = 0; i < n; i++)
+			used |= as[i]->master_port == port;
+		if (!used)
+			break;
+	}
+	attempt_list_free(as, n);
+	return (int)port;
+}
+
+/* End an attempt and, unless the job was cancelled, the job with it. */
+static void
+finish(struct monitor *m, struct attempt *a, struct job *job,
+    enum job_state state, const char *cause, const char *reason)
+{
+	struct store *st = m->d->store;
+
+	if (a->ended_at == 0)
+		a->ended_at = wall_s();
+	free(a->cause);
+	a->cause = cause != NULL ? xstrdup(cause) : NULL;
+	free(a->reason);
+	a->reason = reason != NULL ? xstrdup(reason) : NULL;
+	if (store_begin(st) != 0)
+		return;
+	store_attempt_update(st, a);
+	store_event_add(st, a->job_id, "attempt_ended",
+	    "attempt %d ended %s%s%s", a->attempt, a->state,
+	    reason != NULL ? ": " : "", reason != NULL ? reason : "");
+	if (job->state != JOB_CANCELLED) {
+		store_job_set_state(st, job->id, state, reason);
+		if (a->has_exit_code)
+			store_job_set_exit(st, job->id, a->exit_code);
+		store_event_add(st, job->id, "state", "job %s",
+		    job_state_name(state));
+	}
+	store_commit(st);
+	log_job(job->id, "attempt %d ended %s (%s)", a->attempt, a->state,
+	    reason != NULL ? reason : "-");
+	track_drop(m, a->tag);
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src != NULL ? xstrdup(src) : NULL;
+}
+
+static struct attempt *
+attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
+{
+	struct attempt **as, *found = NULL;
+	size_t n, i;
+
+	as = store_attempts_active(m->d->store, &n);
+	for (i = 0; i < n; i++) {
+		if (found == NULL && strcmp(as[i]->tag, tag) == 0) {
+			found = as[i];
+			as[i] = NULL;
+		}
+	}
+	attempt_list_free(as, n);
+	*job = found != NULL ? store_job_get(m->d->store, found->job_id) : NULL;
+	if (found != NULL && *job == NULL) {
+		attempt_free(found);
+		found = NULL;
+	}
+	return found;
+}
+
+static void
+submit_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+	struct submit_data *sd = op->owned;
+	struct attempt *a;
+	struct job *job;
+	struct track *t = track_get(m, sd->tag);
+	char *reason;
+
+	t->busy = 0;
+	if ((a = attempt_by_tag(m, sd->tag, &job)) == NULL)
+		return;
+	if (op->rc != 0 && op->transient) {
+		log_warnx("job %lld: attempt %d not submitted yet: %s "
+		    "(will retry)", (long long)a->job_id, a->attempt, op->cause);
+	} else if (op->rc != 0) {
+		reason = xasprintf("Slurm refused the job: %s", op->cause);
+		set_str(&a->state, "FAILED");
+		finish(m, a, job, JOB_FAILED, "submit_failed", reason);
+		free(reason);
+	} else if (op->kind == OP_FIND && op->found_id == 0) {
+		/* cancelled before Slurm ever had it */
+		set_str(&a->state, "CANCELLED");
+		finish(m, a, job, JOB_CANCELLED, "cancelled", NULL);
+	} else {
+		a->slurm_job_id = op->found_id;
+		set_str(&a->state, "PENDING");
+		store_begin(m->d->store);
+		store_attempt_update(m->d->store, a);
+		if (job->state == JOB_QUEUED || job->state == JOB_RESTARTING)
+			store_job_set_state(m->d->store, job->id,
+			    JOB_SUBMITTED, NULL);
+		store_event_add(m->d->store, job->id, "submitted",
+		    op->submitted ? "attempt %d submitted as Slurm job %lld" :
+		    "attempt %d found in Slurm as job %lld (submitted before "
+		    "a restart)", a->attempt, (long long)op->found_id);
+		store_commit(m->d->store);
+		log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
+		    (long long)op->found_id, op->submitted ? "" :
+		    " (found by tag)");
+		if (job->state == JOB_CANCELLED)
+			monitor_kick(m);
+	}
+	attempt_free(a);
+	job_free(job);
+}
+
+static void
+submit_attempt(struct monitor *m, struct attempt *a, struct job *job)
+{
+	struct submit_data *sd;
+	struct launch_ctx ctx = { 0 };
+	struct passwd *pw;
+	struct op *op;
+	json_t *js;
+	char *cause = NULL;
+
+	sd = xcalloc(1, sizeof(*sd));
+	sd->tag = xstrdup(a->tag);
+	op = xcalloc(1, sizeof(*op));
+	op->owned = sd;
+	op->owned_free = submit_data_free;
+	op->done = submit_done;
+	op->arg = m;
+	op->req.tag = sd->tag;
+	op->req.uid = job->uid;
+	op->req.gid = job->gid;
+	if (job->state == JOB_CANCELLED) {
+		op->kind = OP_FIND;
+		goto push;
+	}
+	op->kind = OP_SUBMIT;
+	js = json_loads(job->spec, 0, NULL);
+	sd->spec = js != NULL ? spec_from_json(js, &cause) : NULL;
+	json_decref(js);
+	pw = getpwuid(job->uid);
+	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
+	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
+	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
+	    .state_dir = m->d->conf->state_dir };
+	if (sd->spec == NULL ||
+	    (sd->launch = launch_build(sd->spec, &ctx, &cause)) == NULL ||
+	    launch_make_log_dir(sd->launch, &ctx, &cause) != 0) {
+		set_str(&a->state, "FAILED");
+		finish(m, a, job, JOB_FAILED, "launch_failed", cause);
+		free(cause);
+		op_free(op);
+		return;
+	}
+	sd->name = xstrdup(job->name);
+	op->req.name = sd->name;
+	op->req.script = sd->launch->script;
+	op->req.env = sd->launch->env;
+	op->req.nenv = sd->launch->nenv;
+	op->req.workdir = sd->spec->workdir;
+	op->req.output = sd->launch->batch_log;
+	op->req.nodes = sd->spec->resources.nodes;
+	op->req.tasks = spec_world_size(sd->spec);
+	op->req.tasks_per_node = sd->spec->resources.tasks_per_node;
+	op->req.gpus_per_node = sd->spec->resources.gpus_per_node;
+	op->req.gpu_type = sd->spec->resources.gpu_type;
+	op->req.cpus_per_gpu = sd->spec->resources.cpus_per_gpu;
+	op->req.mem_per_node_mb = sd->spec->resources.mem_per_node_mb;
+	op->req.partition = sd->spec->resources.partition;
+	op->req.account = sd->spec->resources.account;
+	op->req.qos = sd->spec->resources.qos;
+	op->req.time_limit_s = sd->spec->resources.time_limit_s;
+push:
+	track_get(m, a->tag)->busy = 1;
+	worker_push(m->d->worker, op);
+}
+
+static void
+cancel_done(struct op *op, void *arg)
+{
+	(void)arg;
+	if (op->rc != 0)
+		log_warnx("cancel of Slurm job %lld failed: %s (will retry)",
+		    (long long)op->id, op->cause);
+}
+
+static void
+cancel_attempt(struct monitor *m, struct attempt *a)
+{
+	struct track *t = track_get(m, a->tag);
+	struct op *op;
+	int64_t now = mono_ms();
+
+	if (t->last_kill_ms != 0 && now - t->last_kill_ms <
+	    m->d->conf->poll_interval_ms)
+		return;
+	t->last_kill_ms = now;
+	op = xcalloc(1, sizeof(*op));
+	op->kind = OP_CANCEL;
+	op->id = a->slurm_job_id;
+	op->done = cancel_done;
+	worker_push(m->d->worker, op);
+}
+
+/* Map one Slurm report onto an attempt in flight. */
+static void
+apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
+    const struct bjob *b)
+{
+	static const struct {
+		enum job_state	 state;
+		const char	*cause;
+	} ends[] = {
+		[BJOB_COMPLETED] = { JOB_COMPLETED, NULL },
+		[BJOB_FAILED] = { JOB_FAILED, "user_error" },
+		[BJOB_CANCELLED] = { JOB_FAILED, "cancelled" },
+		[BJOB_TIMEOUT] = { JOB_FAILED, "timeout" },
+		[BJOB_NODE_FAIL] = { JOB_FAILED, "node_failure" },
+		[BJOB_PREEMPTED] = { JOB_FAILED, "preempted" },
+		[BJOB_OTHER] = { JOB_FAILED, "node_failure" },
+	};
+	const char *sname = bjob_state_name(b->state);
+	char *reason = NULL;
+	int changed = 0;
+
+	if (strcmp(a->state, sname) != 0) {
+		set_str(&a->state, sname);
+		changed = 1;
+	}
+	if (b->nodes != NULL && (a->nodes == NULL ||
+	    strcmp(a->nodes, b->nodes) != 0)) {
+		set_str(&a->nodes, b->nodes);
+		changed = 1;
+	}
+	if (b->state != BJOB_PENDING && a->started_at == 0 &&
+	    b->start_time > 0) {
+		a->started_at = b->start_time;
+		changed = 1;
+	}
+	if (!bjob_final(b->state)) {
+		if (!changed)
+			return;
+		store_begin(m->d->store);
+		store_attempt_update(m->d->store, a);
+		if (b->state == BJOB_RUNNING && job->state == JOB_SUBMITTED) {
+			store_job_set_state(m->d->store, job->id, JOB_RUNNING,
+			    NULL);
+			store_event_add(m->d->store, job->id, "state",
+			    "attempt %d running on %s", a->attempt,
+			    a->nodes != NULL ? a->nodes : "?");
+		}
+		store_commit(m->d->store);
+		return;
+	}
+	a->ended_at = b->end_time > 0 ? b->end_time : wall_s();
+	a->has_exit_code = 1;
+	a->exit_code = b->exit_code;
+	if (b->state == BJOB_FAILED)
+		reason = xasprintf("exit code %d", b->exit_code);
+	else if (b->state == BJOB_CANCELLED && job->state != JOB_CANCELLED)
+		reason = xstrdup("cancelled outside llmctl");
+	else if (b->state != BJOB_COMPLETED && b->state != BJOB_CANCELLED)
+		reason = xasprintf("Slurm ended it %s%s%s", sname,
+		    b->reason != NULL ? ": " : "",
+		    b->reason != NULL ? b->reason : "");
+	finish(m, a, job, ends[b->state].state,
+	    job->state == JOB_CANCELLED ? "cancelled" : ends[b->state].cause,
+	    reason);
+	free(reason);
+}
+
+static void
+list_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+	struct attempt **as;
+	struct job *job;
+	struct track *t;
+	size_t n, i, k;
+	const struct bjob *b;
+
+	m->polling = 0;
+	if (op->rc != 0) {
+		if (!m->poll_failing)
+			log_warnx("cannot reach Slurm: %s", op->cause);
+		m->poll_failing = 1;
+		return;
+	}
+	if (m->poll_failing)
+		log_info("Slurm answers again");
+	m->poll_failing = 0;
+	as = store_attempts_active(m->d->store, &n);
+	for (i = 0; i < n; i++) {
+		if (as[i]->slurm_job_id == 0)
+			continue;
+		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
+			continue;
+		b = NULL;
+		for (k = 0; k < op->njobs && b == NULL; k++)
+			if (op->jobs[k].id == as[i]->slurm_job_id)
+				b = &op->jobs[k];
+		t = track_get(m, as[i]->tag);
+		if (b != NULL) {
+			t->misses = 0;
+			apply_bjob(m, as[i], job, b);
+		} else if (++t->misses >= LOST_AFTER_POLLS) {
+			set_str(&as[i]->state, "LOST");
+			finish(m, as[i], job, JOB_FAILED, "node_failure",
+			    "Slurm no longer knows the job");
+		}
+		job_free(job);
+	}
+	attempt_list_free(as, n);
+}
+
+static void
+create_attempts(struct monitor *m, enum job_state from)
+{
+	struct store *st = m->d->store;
+	struct attempt a = { 0 };
+	struct job **jobs;
+	size_t n, i;
+
+	jobs = store_jobs_in_state(st, from, &n);
+	for (i = 0; i < n; i++) {
+		a.job_id = jobs[i]->id;
+		a.attempt = jobs[i]->attempts + 1;
+		a.tag = random_hex(12);
+		a.state = (char *)"CREATED";
+		a.master_port = pick_port(m, a.job_id, a.attempt);
+		a.submitted_at = wall_s();
+		/* committed (fsync) before Slurm can hear of it */
+		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
+		    store_event_add(st, a.job_id, "attempt",
+		    "attempt %d created (tag %s, MASTER_PORT %d)", a.attempt,
+		    a.tag, a.master_port) == 0)
+			store_commit(st);
+		else
+			store_rollback(st);
+		free(a.tag);
+	}
+	job_list_free(jobs, n);
+}
+
+static void
+monitor_tick_cb(void *arg)
+{
+	struct monitor *m = arg;
+	struct attempt **as;
+	struct job *job;
+	struct track *t;
+	struct op *op;
+	size_t n, i;
+	int need_poll = 0;
+
+	create_attempts(m, JOB_QUEUED);
+	as = store_attempts_active(m->d->store, &n);
+	for (i = 0; i < n; i++) {
+		t = track_get(m, as[i]->tag);
+		if (t->busy)
+			continue;
+		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
+			continue;
+		if (as[i]->slurm_job_id == 0)
+			submit_attempt(m, as[i], job);
+		else {
+			need_poll = 1;
+			if (job->state == JOB_CANCELLED)
+				cancel_attempt(m, as[i]);
+		}
+		job_free(job);
+	}
+	attempt_list_free(as, n);
+	if (need_poll && !m->polling) {
+		op = xcalloc(1, sizeof(*op));
+		op->kind = OP_LIST;
+		op->done = list_done;
+		op->arg = m;
+		m->polling = 1;
+		worker_push(m->d->worker, op);
+	}
+	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
+}
+
+struct monitor *
+monitor_create(struct llmctld *d)
+{
+	struct monitor *m;
+
+	m = xcalloc(1, sizeof(*m));
+	m->d = d;
+	TAILQ_INIT(&m->tracks);
+	m->tick = timer_new(d->base, monitor_tick_cb, m);
+	timer_schedule(m->tick, 0);
+	return m;
+}
+
+void
+monitor_kick(struct monitor *m)
+{
+	timer_schedule(m->tick, 0);
+}
+
+void
+monitor_free(struct monitor *m)
+{
+	struct track *t;
+
+	if (m == NULL)
+		return;
+	timer_free(m->tick);
+	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
+		TAILQ_REMOVE(&m->tracks, t, entry);
+		free(t->tag);
+		free(t);
+	}
+	free(m);
+}

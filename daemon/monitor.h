@@ -1,0 +1,19 @@
+/*
+ * monitor: the job state machine. On every tick it turns QUEUED jobs into
+ * attempts (committed with a random tag before Slurm hears of them), hands
+ * attempts without a Slurm id to the worker (find by tag, else submit),
+ * kills attempts of cancelled jobs, and polls Slurm once for all attempts
+ * in flight, recording what it says.
+ */
+#ifndef LLMCTLD_MONITOR_H
+#define LLMCTLD_MONITOR_H
+
+struct llmctld;
+struct monitor;
+
+struct monitor *monitor_create(struct llmctld *);
+/* Run a tick on the next loop turn (after a submit or cancel). */
+void monitor_kick(struct monitor *);
+void monitor_free(struct monitor *);
+
+#endif

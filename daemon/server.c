@@ -1,0 +1,234 @@
+/* server: evhttp on a Unix socket, peer credentials, JSON replies. */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "api.h"
+#include "llmctld.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define SERVER_MAX_BODY (4 * 1024 * 1024)
+
+struct server {
+	struct llmctld		*d;
+	struct evhttp		*http;
+	struct evconnlistener	*listener;
+	char			*path;
+};
+
+static void server_request_cb(struct evhttp_request *, void *);
+
+static int
+peer_cred(struct evhttp_request *req, struct ucred *cred)
+{
+	struct evhttp_connection *conn;
+	struct bufferevent *bev;
+	socklen_t len = sizeof(*cred);
+	evutil_socket_t fd;
+
+	if ((conn = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(conn)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return -1;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len);
+}
+
+/* Root, or a member of the configured admin group. */
+static int
+is_admin(struct llmctld *d, uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	int n = (int)nitems(groups), i;
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+
+	if (uid == 0)
+		return 1;
+	if (d->admin_gid == (gid_t)-1)
+		return 0;
+	if (gid == d->admin_gid)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return 0;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (groups[i] == d->admin_gid)
+			return 1;
+	return 0;
+}
+
+static void
+server_reply(struct evhttp_request *req, struct api_response *resp)
+{
+	struct evbuffer *out;
+	char *text;
+
+	out = evbuffer_new();
+	text = json_dumps(resp->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text != NULL) {
+		evbuffer_add(out, text, strlen(text));
+		evbuffer_add(out, "\n", 1);
+	}
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, resp->status, NULL, out);
+	evbuffer_free(out);
+	json_decref(resp->body);
+}
+
+static void
+server_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *srv = arg;
+	struct api_request areq = { 0 };
+	struct api_response resp = { 0 };
+	struct evkeyvalq params;
+	struct evkeyval *kv;
+	struct evbuffer *in;
+	struct ucred cred;
+	const struct evhttp_uri *uri;
+	const char *path, *query;
+	char *body = NULL, *decoded = NULL;
+	size_t len, i;
+
+	TAILQ_INIT(&params);
+	if (peer_cred(req, &cred) != 0) {
+		api_error(&resp, 403, "permission_denied",
+		    "cannot identify the caller");
+		server_reply(req, &resp);
+		return;
+	}
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	if (path == NULL || (decoded = evhttp_uridecode(path, 0, NULL)) ==
+	    NULL || strlen(decoded) != strlen(path) /* %00 inside */ ||
+	    (query != NULL && evhttp_parse_query_str(query, &params) != 0)) {
+		api_error(&resp, 400, "bad_request", "malformed request URI");
+		goto reply;
+	}
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		areq.method = API_GET;
+		break;
+	case EVHTTP_REQ_POST:
+		areq.method = API_POST;
+		break;
+	default:
+		areq.method = API_OTHER;
+		break;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	body = xmalloc(len + 1);
+	evbuffer_remove(in, body, len);
+	body[len] = '\0';
+	TAILQ_FOREACH(kv, &params, next)
+		areq.nquery++;
+	areq.query = xcalloc(areq.nquery, sizeof(*areq.query));
+	i = 0;
+	TAILQ_FOREACH(kv, &params, next) {
+		areq.query[i].key = kv->key;
+		areq.query[i++].value = kv->value;
+	}
+	areq.path = decoded;
+	areq.body = body;
+	areq.body_len = len;
+	areq.uid = cred.uid;
+	areq.gid = cred.gid;
+	areq.admin = is_admin(srv->d, cred.uid, cred.gid);
+	api_dispatch(srv->d, &areq, &resp);
+	log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
+	    areq.method == API_GET ? "GET" : "POST", decoded, resp.status);
+reply:
+	server_reply(req, &resp);
+	free(areq.query);
+	free(body);
+	free(decoded);
+	evhttp_clear_headers(&params);
+}
+
+struct server *
+server_create(struct llmctld *d, const char *path, char **cause)
+{
+	struct server *srv;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		set_cause(cause, "%s: socket path too long", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	/* a stale socket from a crash would make bind fail */
+	if (unlink(path) == -1 && errno != ENOENT) {
+		set_cause(cause, "unlink %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	srv = xcalloc(1, sizeof(*srv));
+	srv->d = d;
+	srv->path = xstrdup(path);
+	srv->listener = evconnlistener_new_bind(d->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    (struct sockaddr *)&sun, sizeof(sun));
+	if (srv->listener == NULL) {
+		set_cause(cause, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (chmod(path, 0666) == -1) {
+		set_cause(cause, "chmod %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((srv->http = evhttp_new(d->base)) == NULL ||
+	    evhttp_bind_listener(srv->http, srv->listener) == NULL) {
+		set_cause(cause, "cannot serve HTTP on %s", path);
+		goto fail;
+	}
+	srv->listener = NULL;	/* evhttp owns it now */
+	evhttp_set_max_body_size(srv->http, SERVER_MAX_BODY);
+	evhttp_set_max_headers_size(srv->http, 64 * 1024);
+	evhttp_set_timeout(srv->http, 30);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST);
+	evhttp_set_gencb(srv->http, server_request_cb, srv);
+	return srv;
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+void
+server_free(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->http != NULL)
+		evhttp_free(srv->http);
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	unlink(srv->path);
+	free(srv->path);
+	free(srv);
+}
+

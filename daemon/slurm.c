@@ -1,0 +1,208 @@
+/*
+ * slurm: the Slurm backend, the only file that includes <slurm/slurm.h>.
+ * Jobs are submitted with the requesting user's uid and gid and carry the
+ * attempt's tag in their comment ("llmctl:<tag>"), which is how a restarted
+ * daemon finds what it submitted before it died.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <slurm/slurm.h>
+#include <slurm/slurm_errno.h>
+
+#include "backend.h"
+#include "util.h"
+
+#define TAG_PREFIX "llmctl:"
+
+/* In libslurm but missing from its public header. */
+extern const char *slurm_job_reason_string(enum job_state_reason);
+
+static int slurm_backend_init(const char *, char **);
+static int slurm_backend_submit(const struct bjob_request *, int64_t *,
+    char **, int *);
+static int slurm_backend_list(struct bjob **, size_t *, char **);
+static int slurm_backend_cancel(int64_t, char **);
+static void slurm_backend_fini(void);
+
+const struct backend backend_slurm = {
+	.name = "slurm",
+	.init = slurm_backend_init,
+	.submit = slurm_backend_submit,
+	.list = slurm_backend_list,
+	.cancel = slurm_backend_cancel,
+	.fini = slurm_backend_fini,
+};
+
+/* Errors that say "slurmctld could not be reached", not "no". */
+static int
+slurm_error_transient(int err)
+{
+	return err < 1000 || (err >= 1000 && err < 2000) ||
+	    (err >= 5000 && err < 6000) || (err >= 6000 && err < 7000) ||
+	    err == ESLURM_ERROR_ON_DESC_TO_RECORD_COPY;
+}
+
+static int
+slurm_backend_init(const char *conf_path, char **cause)
+{
+	(void)cause;
+	slurm_init(conf_path);
+	return 0;
+}
+
+static void
+slurm_backend_fini(void)
+{
+	slurm_fini();
+}
+
+static int
+slurm_backend_submit(const struct bjob_request *r, int64_t *id, char **cause,
+    int *transient)
+{
+	job_desc_msg_t desc;
+	submit_response_msg_t *resp = NULL;
+	char *comment, *gres = NULL;
+	int err;
+
+	slurm_init_job_desc_msg(&desc);
+	comment = xasprintf(TAG_PREFIX "%s", r->tag);
+	desc.comment = comment;
+	desc.name = (char *)r->name;
+	desc.user_id = r->uid;
+	desc.group_id = r->gid;
+	desc.script = (char *)r->script;
+	desc.environment = (char **)r->env;
+	desc.env_size = (uint32_t)r->nenv;
+	desc.work_dir = (char *)r->workdir;
+	desc.std_out = (char *)r->output;
+	desc.min_nodes = desc.max_nodes = (uint32_t)r->nodes;
+	desc.num_tasks = (uint32_t)r->tasks;
+	desc.ntasks_per_node = (uint16_t)r->tasks_per_node;
+	if (r->gpus_per_node > 0) {
+		gres = r->gpu_type != NULL ?
+		    xasprintf("gres:gpu:%s:%d", r->gpu_type, r->gpus_per_node) :
+		    xasprintf("gres:gpu:%d", r->gpus_per_node);
+		desc.tres_per_node = gres;
+	}
+	if (r->cpus_per_gpu > 0 && r->gpus_per_node > 0)
+		desc.cpus_per_task = (uint16_t)(r->cpus_per_gpu *
+		    r->gpus_per_node / r->tasks_per_node);
+	if (r->mem_per_node_mb > 0)
+		desc.pn_min_memory = r->mem_per_node_mb;
+	desc.partition = (char *)r->partition;
+	desc.account = (char *)r->account;
+	desc.qos = (char *)r->qos;
+	if (r->time_limit_s > 0)
+		desc.time_limit = (uint32_t)((r->time_limit_s + 59) / 60);
+	desc.req_nodes = (char *)r->req_nodes;
+	desc.exc_nodes = (char *)r->exc_nodes;
+	/* llmctld decides about retries; Slurm must not requeue behind it. */
+	desc.requeue = 0;
+
+	if (slurm_submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
+		err = slurm_get_errno();
+		*transient = slurm_error_transient(err);
+		set_cause(cause, "%s", slurm_strerror(err));
+		free(comment);
+		free(gres);
+		return -1;
+	}
+	*id = resp->job_id;
+	slurm_free_submit_response_response_msg(resp);
+	free(comment);
+	free(gres);
+	return 0;
+}
+
+static enum bjob_state
+slurm_state(uint32_t state)
+{
+	switch (state & JOB_STATE_BASE) {
+	case JOB_PENDING:
+		return BJOB_PENDING;
+	case JOB_RUNNING:
+	case JOB_SUSPENDED:
+		return BJOB_RUNNING;
+	case JOB_COMPLETE:
+		return BJOB_COMPLETED;
+	case JOB_CANCELLED:
+		return BJOB_CANCELLED;
+	case JOB_FAILED:
+		return BJOB_FAILED;
+	case JOB_TIMEOUT:
+		return BJOB_TIMEOUT;
+	case JOB_NODE_FAIL:
+		return BJOB_NODE_FAIL;
+	case JOB_PREEMPTED:
+		return BJOB_PREEMPTED;
+	default:
+		return BJOB_OTHER;
+	}
+}
+
+static int
+slurm_backend_list(struct bjob **out, size_t *n, char **cause)
+{
+	job_info_msg_t *msg = NULL;
+	slurm_job_info_t *ji;
+	struct bjob *jobs, *b;
+	uint32_t i;
+
+	if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
+		return set_cause(cause, "%s", slurm_strerror(slurm_get_errno()));
+	jobs = xcalloc(msg->record_count + 1, sizeof(*jobs));
+	*n = 0;
+	for (i = 0; i < msg->record_count; i++) {
+		ji = &msg->job_array[i];
+		if (ji->comment == NULL || strncmp(ji->comment, TAG_PREFIX,
+		    strlen(TAG_PREFIX)) != 0)
+			continue;
+		b = &jobs[(*n)++];
+		b->id = ji->job_id;
+		b->tag = xstrdup(ji->comment + strlen(TAG_PREFIX));
+		b->uid = ji->user_id;
+		b->state = slurm_state(ji->job_state);
+		if (WIFEXITED(ji->exit_code))
+			b->exit_code = WEXITSTATUS(ji->exit_code);
+		else if (WIFSIGNALED(ji->exit_code)) {
+			b->signal = WTERMSIG(ji->exit_code);
+			b->exit_code = 128 + b->signal;
+		}
+		/* COMPLETING jobs are still cleaning up: not over yet */
+		if (bjob_final(b->state) && (ji->job_state & JOB_COMPLETING))
+			b->state = BJOB_RUNNING;
+		if (ji->nodes != NULL && ji->nodes[0] != '\0')
+			b->nodes = xstrdup(ji->nodes);
+		b->start_time = ji->start_time;
+		b->end_time = ji->end_time;
+		if (ji->state_desc != NULL)
+			b->reason = xstrdup(ji->state_desc);
+		else if (ji->state_reason != WAIT_NO_REASON)
+			b->reason = xstrdup(slurm_job_reason_string(
+			    ji->state_reason));
+	}
+	slurm_free_job_info_msg(msg);
+	*out = jobs;
+	return 0;
+}
+
+static int
+slurm_backend_cancel(int64_t id, char **cause)
+{
+	int err;
+
+	if (slurm_kill_job((uint32_t)id, SIGKILL, 0) == SLURM_SUCCESS)
+		return 0;
+	err = slurm_get_errno();
+	if (err == ESLURM_ALREADY_DONE)
+		return 0;
+	return set_cause(cause, "%s", slurm_strerror(err));
+}

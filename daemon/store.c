@@ -1,0 +1,617 @@
+/*
+ * store: SQLite persistence. The schema is versioned with PRAGMA
+ * user_version and migrated one step per transaction; a database written by
+ * a newer llmctld is refused rather than guessed at.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct store {
+	sqlite3	*db;
+	int	 in_tx;
+};
+
+/* migrations[i] takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
+	"  user TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,"
+	"  spec TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  nodes INTEGER NOT NULL, gpus_per_node INTEGER NOT NULL,"
+	"  world_size INTEGER NOT NULL, exit_code INTEGER);"
+	"CREATE INDEX jobs_state ON jobs(state);"
+	"CREATE INDEX jobs_uid ON jobs(uid, id);"
+	"CREATE TABLE attempts ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  attempt INTEGER NOT NULL, tag TEXT NOT NULL UNIQUE,"
+	"  state TEXT NOT NULL, slurm_job_id INTEGER, nodes TEXT,"
+	"  master_port INTEGER NOT NULL, submitted_at INTEGER NOT NULL,"
+	"  started_at INTEGER, ended_at INTEGER, exit_code INTEGER,"
+	"  cause TEXT, reason TEXT, PRIMARY KEY (job_id, attempt));"
+	"CREATE INDEX attempts_active ON attempts(ended_at);",
+
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  at INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);"
+	"CREATE INDEX events_job ON events(job_id, id);"
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0,"
+	"  last_failure_at INTEGER);",
+};
+
+static const char *const state_names[] = {
+	[JOB_QUEUED] = "QUEUED",
+	[JOB_SUBMITTED] = "SUBMITTED",
+	[JOB_RUNNING] = "RUNNING",
+	[JOB_RESTARTING] = "RESTARTING",
+	[JOB_COMPLETED] = "COMPLETED",
+	[JOB_FAILED] = "FAILED",
+	[JOB_CANCELLED] = "CANCELLED",
+};
+
+#define JOB_COLUMNS                                                       \
+	"id, name, uid, gid, user, state, reason, spec, created_at, "     \
+	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code"
+#define ATTEMPT_COLUMNS                                                   \
+	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
+	"submitted_at, started_at, ended_at, exit_code, cause, reason"
+
+static int store_exec(struct store *, const char *);
+static sqlite3_stmt *store_prepare(struct store *, const char *);
+
+const char *
+job_state_name(enum job_state state)
+{
+	return state_names[state];
+}
+
+int
+job_state_parse(const char *s, enum job_state *state)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(state_names); i++) {
+		if (strcasecmp(s, state_names[i]) == 0) {
+			*state = (enum job_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+job_state_final(enum job_state state)
+{
+	return state == JOB_COMPLETED || state == JOB_FAILED ||
+	    state == JOB_CANCELLED;
+}
+
+static int
+store_exec(struct store *st, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store: %s", err != NULL ? err : "unknown error");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *
+store_prepare(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		log_warnx("store: prepare: %s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	return stmt;
+}
+
+/* Run a statement that returns no rows, finalize it; 0 or -1. */
+static int
+store_step_done(struct store *st, sqlite3_stmt *stmt)
+{
+	int rc;
+
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		log_warnx("store: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static void
+bind_opt_int(sqlite3_stmt *stmt, int i, int has, int64_t v)
+{
+	if (has)
+		sqlite3_bind_int64(stmt, i, v);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+static char *
+column_text(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, i);
+
+	return s != NULL ? xstrdup((const char *)s) : NULL;
+}
+
+static int
+store_migrate(struct store *st, const char *path, char **cause)
+{
+	sqlite3_stmt *stmt;
+	char *sql;
+	int version;
+
+	if ((stmt = store_prepare(st, "PRAGMA user_version")) == NULL)
+		return set_cause(cause, "%s: %s", path,
+		    sqlite3_errmsg(st->db));
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sqlite3_finalize(stmt);
+		return set_cause(cause, "%s: %s", path,
+		    sqlite3_errmsg(st->db));
+	}
+	version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (version > STORE_SCHEMA_VERSION)
+		return set_cause(cause, "%s: database schema %d is newer than "
+		    "this llmctld understands (%d); refusing to touch it",
+		    path, version, STORE_SCHEMA_VERSION);
+	for (; version < STORE_SCHEMA_VERSION; version++) {
+		sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; "
+		    "COMMIT;", migrations[version], version + 1);
+		if (store_exec(st, sql) != 0) {
+			free(sql);
+			store_exec(st, "ROLLBACK");
+			return set_cause(cause, "%s: migration to schema %d "
+			    "failed: %s", path, version + 1,
+			    sqlite3_errmsg(st->db));
+		}
+		free(sql);
+		log_info("store: %s migrated to schema %d", path, version + 1);
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *path, char **cause)
+{
+	struct store *st;
+
+	st = xcalloc(1, sizeof(*st));
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		set_cause(cause, "%s: %s", path, st->db != NULL ?
+		    sqlite3_errmsg(st->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (store_exec(st, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;") != 0) {
+		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (store_migrate(st, path, cause) != 0)
+		goto fail;
+	return st;
+fail:
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int
+store_begin(struct store *st)
+{
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+		return -1;
+	st->in_tx = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	st->in_tx = 0;
+	if (store_exec(st, "COMMIT") != 0) {
+		store_exec(st, "ROLLBACK");
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	st->in_tx = 0;
+	store_exec(st, "ROLLBACK");
+}
+
+static struct job *
+job_from_row(sqlite3_stmt *stmt)
+{
+	struct job *job;
+
+	job = xcalloc(1, sizeof(*job));
+	job->id = sqlite3_column_int64(stmt, 0);
+	job->name = column_text(stmt, 1);
+	job->uid = (uid_t)sqlite3_column_int64(stmt, 2);
+	job->gid = (gid_t)sqlite3_column_int64(stmt, 3);
+	job->user = column_text(stmt, 4);
+	if (job_state_parse((const char *)sqlite3_column_text(stmt, 5),
+	    &job->state) != 0)
+		job->state = JOB_FAILED;
+	job->reason = column_text(stmt, 6);
+	job->spec = column_text(stmt, 7);
+	job->created_at = sqlite3_column_int64(stmt, 8);
+	job->updated_at = sqlite3_column_int64(stmt, 9);
+	job->attempts = sqlite3_column_int(stmt, 10);
+	job->nodes = sqlite3_column_int(stmt, 11);
+	job->gpus_per_node = sqlite3_column_int(stmt, 12);
+	job->world_size = sqlite3_column_int(stmt, 13);
+	job->has_exit_code = sqlite3_column_type(stmt, 14) != SQLITE_NULL;
+	job->exit_code = sqlite3_column_int(stmt, 14);
+	return job;
+}
+
+int
+store_job_insert(struct store *st, struct job *job)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "INSERT INTO jobs (name, uid, gid, user, "
+	    "state, reason, spec, created_at, updated_at, nodes, "
+	    "gpus_per_node, world_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+	if (stmt == NULL)
+		return -1;
+	job->created_at = job->updated_at = wall_s();
+	bind_text(stmt, 1, job->name);
+	sqlite3_bind_int64(stmt, 2, job->uid);
+	sqlite3_bind_int64(stmt, 3, job->gid);
+	bind_text(stmt, 4, job->user);
+	bind_text(stmt, 5, job_state_name(job->state));
+	bind_text(stmt, 6, job->reason);
+	bind_text(stmt, 7, job->spec);
+	sqlite3_bind_int64(stmt, 8, job->created_at);
+	sqlite3_bind_int64(stmt, 9, job->updated_at);
+	sqlite3_bind_int(stmt, 10, job->nodes);
+	sqlite3_bind_int(stmt, 11, job->gpus_per_node);
+	sqlite3_bind_int(stmt, 12, job->world_size);
+	if (store_step_done(st, stmt) != 0)
+		return -1;
+	job->id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Run a SELECT of JOB_COLUMNS and collect every row. */
+static struct job **
+store_job_rows(sqlite3_stmt *stmt, size_t *n)
+{
+	struct job **jobs = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			jobs = xreallocarray(jobs, cap, sizeof(*jobs));
+		}
+		jobs[(*n)++] = job_from_row(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return jobs;
+}
+
+struct job *
+store_job_get(struct store *st, int64_t id)
+{
+	sqlite3_stmt *stmt;
+	struct job **jobs, *job;
+	size_t n;
+
+	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs "
+	    "WHERE id = ?");
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, id);
+	jobs = store_job_rows(stmt, &n);
+	job = n == 1 ? jobs[0] : NULL;
+	free(jobs);
+	return job;
+}
+
+struct job **
+store_job_list(struct store *st, const struct job_filter *f, size_t *n)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs "
+	    "WHERE (?1 OR uid = ?2) AND (?3 IS NULL OR state = ?3) "
+	    "AND (?4 = 0 OR id < ?4) ORDER BY id DESC LIMIT ?5");
+	*n = 0;
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int(stmt, 1, f->all_users);
+	sqlite3_bind_int64(stmt, 2, f->uid);
+	bind_text(stmt, 3, f->state >= 0 ?
+	    job_state_name((enum job_state)f->state) : NULL);
+	sqlite3_bind_int64(stmt, 4, f->after);
+	sqlite3_bind_int(stmt, 5, f->limit > 0 ? f->limit : 100);
+	return store_job_rows(stmt, n);
+}
+
+struct job **
+store_jobs_in_state(struct store *st, enum job_state state, size_t *n)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs j "
+	    "WHERE state = ? AND NOT EXISTS (SELECT 1 FROM attempts a "
+	    "WHERE a.job_id = j.id AND a.ended_at IS NULL) ORDER BY id");
+	*n = 0;
+	if (stmt == NULL)
+		return NULL;
+	bind_text(stmt, 1, job_state_name(state));
+	return store_job_rows(stmt, n);
+}
+
+int
+store_job_set_state(struct store *st, int64_t id, enum job_state state,
+    const char *reason)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "UPDATE jobs SET state = ?, reason = ?, "
+	    "updated_at = ? WHERE id = ?");
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, job_state_name(state));
+	bind_text(stmt, 2, reason);
+	sqlite3_bind_int64(stmt, 3, wall_s());
+	sqlite3_bind_int64(stmt, 4, id);
+	return store_step_done(st, stmt);
+}
+
+int
+store_job_set_exit(struct store *st, int64_t id, int exit_code)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "UPDATE jobs SET exit_code = ? WHERE id = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, exit_code);
+	sqlite3_bind_int64(stmt, 2, id);
+	return store_step_done(st, stmt);
+}
+
+void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->name);
+	free(job->user);
+	free(job->reason);
+	free(job->spec);
+	free(job);
+}
+
+void
+job_list_free(struct job **jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		job_free(jobs[i]);
+	free(jobs);
+}
+
+static struct attempt *
+attempt_from_row(sqlite3_stmt *stmt)
+{
+	struct attempt *a;
+
+	a = xcalloc(1, sizeof(*a));
+	a->job_id = sqlite3_column_int64(stmt, 0);
+	a->attempt = sqlite3_column_int(stmt, 1);
+	a->tag = column_text(stmt, 2);
+	a->state = column_text(stmt, 3);
+	a->slurm_job_id = sqlite3_column_int64(stmt, 4);
+	a->nodes = column_text(stmt, 5);
+	a->master_port = sqlite3_column_int(stmt, 6);
+	a->submitted_at = sqlite3_column_int64(stmt, 7);
+	a->started_at = sqlite3_column_int64(stmt, 8);
+	a->ended_at = sqlite3_column_int64(stmt, 9);
+	a->has_exit_code = sqlite3_column_type(stmt, 10) != SQLITE_NULL;
+	a->exit_code = sqlite3_column_int(stmt, 10);
+	a->cause = column_text(stmt, 11);
+	a->reason = column_text(stmt, 12);
+	return a;
+}
+
+/* Bind every column of ATTEMPT_COLUMNS, in order, from index 1. */
+static void
+bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
+{
+	sqlite3_bind_int64(stmt, 1, a->job_id);
+	sqlite3_bind_int(stmt, 2, a->attempt);
+	bind_text(stmt, 3, a->tag);
+	bind_text(stmt, 4, a->state);
+	bind_opt_int(stmt, 5, a->slurm_job_id != 0, a->slurm_job_id);
+	bind_text(stmt, 6, a->nodes);
+	sqlite3_bind_int(stmt, 7, a->master_port);
+	sqlite3_bind_int64(stmt, 8, a->submitted_at);
+	bind_opt_int(stmt, 9, a->started_at != 0, a->started_at);
+	bind_opt_int(stmt, 10, a->ended_at != 0, a->ended_at);
+	bind_opt_int(stmt, 11, a->has_exit_code, a->exit_code);
+	bind_text(stmt, 12, a->cause);
+	bind_text(stmt, 13, a->reason);
+}
+
+int
+store_attempt_insert(struct store *st, struct attempt *a)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "INSERT INTO attempts (" ATTEMPT_COLUMNS
+	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	if (stmt == NULL)
+		return -1;
+	bind_attempt(stmt, a);
+	if (store_step_done(st, stmt) != 0)
+		return -1;
+	stmt = store_prepare(st, "UPDATE jobs SET attempts = ?, "
+	    "updated_at = ? WHERE id = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, a->attempt);
+	sqlite3_bind_int64(stmt, 2, wall_s());
+	sqlite3_bind_int64(stmt, 3, a->job_id);
+	return store_step_done(st, stmt);
+}
+
+int
+store_attempt_update(struct store *st, const struct attempt *a)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "UPDATE attempts SET job_id = ?1, "
+	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
+	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
+	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
+	    "reason = ?13 WHERE job_id = ?1 AND attempt = ?2");
+	if (stmt == NULL)
+		return -1;
+	bind_attempt(stmt, a);
+	return store_step_done(st, stmt);
+}
+
+static struct attempt **
+store_attempt_rows(sqlite3_stmt *stmt, size_t *n)
+{
+	struct attempt **list = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		list[(*n)++] = attempt_from_row(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return list;
+}
+
+struct attempt **
+store_attempts_of(struct store *st, int64_t job_id, size_t *n)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	    "WHERE job_id = ? ORDER BY attempt");
+	*n = 0;
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, job_id);
+	return store_attempt_rows(stmt, n);
+}
+
+struct attempt **
+store_attempts_active(struct store *st, size_t *n)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	    "WHERE ended_at IS NULL ORDER BY job_id, attempt");
+	*n = 0;
+	if (stmt == NULL)
+		return NULL;
+	return store_attempt_rows(stmt, n);
+}
+
+void
+attempt_free(struct attempt *a)
+{
+	if (a == NULL)
+		return;
+	free(a->tag);
+	free(a->state);
+	free(a->nodes);
+	free(a->cause);
+	free(a->reason);
+	free(a);
+}
+
+void
+attempt_list_free(struct attempt **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		attempt_free(list[i]);
+	free(list);
+}
+
+int
+store_event_add(struct store *st, int64_t job_id, const char *kind,
+    const char *fmt, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	stmt = store_prepare(st, "INSERT INTO events (job_id, at, kind, "
+	    "message) VALUES (?,?,?,?)");
+	if (stmt == NULL) {
+		free(msg);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, job_id);
+	sqlite3_bind_int64(stmt, 2, wall_s());
+	bind_text(stmt, 3, kind);
+	bind_text(stmt, 4, msg);
+	free(msg);
+	return store_step_done(st, stmt);
+}

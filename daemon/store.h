@@ -1,0 +1,109 @@
+/*
+ * store: all of llmctld's state in one SQLite file (WAL, synchronous=FULL).
+ * Only this module includes <sqlite3.h>. Every function runs on the event
+ * loop's thread. Rows come back as structs the caller owns and frees with
+ * the matching _free function.
+ */
+#ifndef LLMCTLD_STORE_H
+#define LLMCTLD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_SCHEMA_VERSION 2
+
+enum job_state {
+	JOB_QUEUED,
+	JOB_SUBMITTED,
+	JOB_RUNNING,
+	JOB_RESTARTING,
+	JOB_COMPLETED,
+	JOB_FAILED,
+	JOB_CANCELLED,
+};
+
+struct job {
+	int64_t		 id;
+	char		*name;
+	uid_t		 uid;
+	gid_t		 gid;
+	char		*user;
+	enum job_state	 state;
+	char		*reason;	/* NULL: none */
+	char		*spec;		/* canonical spec JSON */
+	int64_t		 created_at;
+	int64_t		 updated_at;
+	int		 attempts;	/* attempts created so far */
+	int		 nodes;
+	int		 gpus_per_node;
+	int		 world_size;
+	int		 has_exit_code;
+	int		 exit_code;
+};
+
+/* One try of a job in Slurm; ended_at != 0 once it is over for good. */
+struct attempt {
+	int64_t	 job_id;
+	int	 attempt;	/* 1, 2, ... */
+	char	*tag;		/* random; also in the Slurm job's comment */
+	char	*state;		/* CREATED, PENDING, RUNNING or Slurm's end */
+	int64_t	 slurm_job_id;	/* 0: not known to be in Slurm yet */
+	char	*nodes;		/* NULL until Slurm allocates */
+	int	 master_port;
+	int64_t	 submitted_at;
+	int64_t	 started_at;
+	int64_t	 ended_at;
+	int	 has_exit_code;
+	int	 exit_code;
+	char	*cause;		/* user_error, node_failure, ... or NULL */
+	char	*reason;
+};
+
+struct job_filter {
+	int		 all_users;	/* else only uid */
+	uid_t		 uid;
+	int		 state;		/* -1: any, else enum job_state */
+	int64_t		 after;		/* ids below this (paging), 0: none */
+	int		 limit;		/* 0: default 100 */
+};
+
+struct store;
+
+struct store *store_open(const char *path, char **cause);
+void store_close(struct store *);
+
+/* Group the writes that follow into one durable transaction. */
+int store_begin(struct store *);
+int store_commit(struct store *);
+void store_rollback(struct store *);
+
+int store_job_insert(struct store *, struct job *);	/* sets id, times */
+struct job *store_job_get(struct store *, int64_t id);
+struct job **store_job_list(struct store *, const struct job_filter *,
+    size_t *n);
+/* Jobs in state with no attempt in flight (QUEUED or RESTARTING). */
+struct job **store_jobs_in_state(struct store *, enum job_state, size_t *n);
+int store_job_set_state(struct store *, int64_t id, enum job_state,
+    const char *reason);
+int store_job_set_exit(struct store *, int64_t id, int exit_code);
+void job_free(struct job *);
+void job_list_free(struct job **, size_t);
+
+int store_attempt_insert(struct store *, struct attempt *);
+int store_attempt_update(struct store *, const struct attempt *);
+struct attempt **store_attempts_of(struct store *, int64_t job_id,
+    size_t *n);
+/* Every attempt not yet ended, of any job. */
+struct attempt **store_attempts_active(struct store *, size_t *n);
+void attempt_free(struct attempt *);
+void attempt_list_free(struct attempt **, size_t);
+
+int store_event_add(struct store *, int64_t job_id, const char *kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+const char *job_state_name(enum job_state);
+int job_state_parse(const char *, enum job_state *);
+int job_state_final(enum job_state);
+
+#endif

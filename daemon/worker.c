@@ -1,0 +1,194 @@
+/* worker: the backend thread and its two queues (to do, done). */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+TAILQ_HEAD(op_queue, op);
+
+struct worker {
+	const struct backend	*be;
+	pthread_t		 thread;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct op_queue		 todo;
+	struct op_queue		 done;
+	struct event		*done_ev;
+	int			 stopping;
+	int			 inflight;	/* loop thread only */
+};
+
+static void *worker_main(void *);
+static void worker_done_cb(evutil_socket_t, short, void *);
+
+/* Find a job of ours by tag: how submission stays exactly-once. */
+static void
+op_find(const struct backend *be, struct op *op)
+{
+	struct bjob *jobs = NULL;
+	size_t n = 0, i;
+
+	op->found_id = 0;
+	if ((op->rc = be->list(&jobs, &n, &op->cause)) != 0) {
+		op->transient = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(jobs[i].tag, op->req.tag) == 0 &&
+		    jobs[i].uid == op->req.uid) {
+			op->found_id = jobs[i].id;
+			break;
+		}
+	}
+	bjob_list_free(jobs, n);
+}
+
+static void
+op_run(const struct backend *be, struct op *op)
+{
+	switch (op->kind) {
+	case OP_FIND:
+		op_find(be, op);
+		break;
+	case OP_SUBMIT:
+		op_find(be, op);
+		if (op->rc != 0 || op->found_id != 0)
+			break;
+		op->rc = be->submit(&op->req, &op->found_id, &op->cause,
+		    &op->transient);
+		op->submitted = op->rc == 0;
+		break;
+	case OP_LIST:
+		if ((op->rc = be->list(&op->jobs, &op->njobs, &op->cause)) != 0)
+			op->transient = 1;
+		break;
+	case OP_CANCEL:
+		op->rc = be->cancel(op->id, &op->cause);
+		break;
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct op *op;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (TAILQ_EMPTY(&w->todo) && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stopping)
+			break;
+		op = TAILQ_FIRST(&w->todo);
+		TAILQ_REMOVE(&w->todo, op, entry);
+		pthread_mutex_unlock(&w->lock);
+		op_run(w->be, op);
+		pthread_mutex_lock(&w->lock);
+		TAILQ_INSERT_TAIL(&w->done, op, entry);
+		event_active(w->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void
+worker_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct op_queue ready;
+	struct op *op;
+
+	(void)fd;
+	(void)what;
+	TAILQ_INIT(&ready);
+	pthread_mutex_lock(&w->lock);
+	TAILQ_CONCAT(&ready, &w->done, entry);
+	pthread_mutex_unlock(&w->lock);
+	while ((op = TAILQ_FIRST(&ready)) != NULL) {
+		TAILQ_REMOVE(&ready, op, entry);
+		w->inflight--;
+		if (op->done != NULL)
+			op->done(op, op->arg);
+		op_free(op);
+	}
+}
+
+struct worker *
+worker_create(struct event_base *base, const struct backend *be)
+{
+	struct worker *w;
+
+	w = xcalloc(1, sizeof(*w));
+	w->be = be;
+	TAILQ_INIT(&w->todo);
+	TAILQ_INIT(&w->done);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->done_ev = event_new(base, -1, 0, worker_done_cb, w);
+	if (w->done_ev == NULL ||
+	    pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		fatalx("worker: cannot start the backend thread");
+	return w;
+}
+
+void
+worker_push(struct worker *w, struct op *op)
+{
+	w->inflight++;
+	pthread_mutex_lock(&w->lock);
+	TAILQ_INSERT_TAIL(&w->todo, op, entry);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int
+worker_busy(const struct worker *w)
+{
+	return w->inflight;
+}
+
+void
+worker_free(struct worker *w)
+{
+	struct op *op;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	while ((op = TAILQ_FIRST(&w->todo)) != NULL) {
+		TAILQ_REMOVE(&w->todo, op, entry);
+		op_free(op);
+	}
+	while ((op = TAILQ_FIRST(&w->done)) != NULL) {
+		TAILQ_REMOVE(&w->done, op, entry);
+		op_free(op);
+	}
+	event_free(w->done_ev);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+void
+op_free(struct op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->owned_free != NULL)
+		op->owned_free(op->owned);
+	free(op->cause);
+	bjob_list_free(op->jobs, op->njobs);
+	free(op);
+}
