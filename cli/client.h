@@ -1,0 +1,39 @@
+/*
+ * client: llmctl's HTTP/JSON client for llmctld's Unix socket (DESIGN.md
+ * section 4). The only file that includes <curl/curl.h>.
+ *
+ * A struct client is owned by its creator and freed with client_free().
+ * Replies are jansson values owned by the caller.
+ */
+#ifndef LLMCTL_CLIENT_H
+#define LLMCTL_CLIENT_H
+
+#include <jansson.h>
+
+/* client_request() results. */
+#define CLIENT_OK 0
+#define CLIENT_ERR_REPLY -1 /* the daemon answered with an error */
+#define CLIENT_ERR_CONNECT \
+	-2 /* no answer: socket missing, refused,
+					   timed out */
+
+struct client;
+
+struct client *client_create(const char *socket_path);
+void client_free(struct client *);
+
+/*
+ * Send method to path ("/v1/jobs?...") with body (NULL: none) as JSON.
+ * On a 2xx answer returns CLIENT_OK with *reply set to the decoded JSON
+ * (json_null() for an empty body). Otherwise returns CLIENT_ERR_REPLY or
+ * CLIENT_ERR_CONNECT with *cause set to a one-message error without the
+ * "llmctl: " prefix: the daemon's "error" text, or "cannot connect to
+ * llmctld at PATH: REASON".
+ */
+int client_request(struct client *, const char *method, const char *path,
+    const json_t *body, json_t **reply, char **cause);
+
+/* Percent-encode s for a query string; the caller frees the result. */
+char *client_escape(struct client *, const char *s);
+
+#endif

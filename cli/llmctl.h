@@ -1,0 +1,44 @@
+/*
+ * llmctl: what the command files share with main().
+ *
+ * main() owns a struct llmctl for the whole run: the socket path chosen from
+ * --socket, LLMCTL_SOCKET or the default, and the HTTP client, created the
+ * first time a command asks for it (llmctl validate never does). Each command
+ * lives in its own cli/cmd-*.c and is reached through cmd_table[].
+ */
+#ifndef LLMCTL_LLMCTL_H
+#define LLMCTL_LLMCTL_H
+
+#define LLMCTL_DEFAULT_SOCKET "/run/llmctl/llmctld.sock"
+
+struct client;
+
+struct llmctl {
+	const char *socket_path;
+	struct client *client; /* NULL until llmctl_client() */
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *usage; /* the arguments after the name */
+	/* Returns the exit status: 0 on success, 1 on any error. */
+	int (*exec)(struct llmctl *, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_submit_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_validate_entry;
+
+/* The client for ctx->socket_path, created on first use. */
+struct client *llmctl_client(struct llmctl *);
+
+/* Print "usage: llmctl NAME USAGE" to stderr; returns 1 for exit. */
+int cmd_usage(const struct cmd_entry *);
+/* Same, to stdout, for -h; returns 0. */
+int cmd_help(const struct cmd_entry *);
+
+/* Parse a job id: digits only, positive; -1 on anything else. */
+long long cmd_parse_id(const char *);
+
+#endif
