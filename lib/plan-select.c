@@ -1,0 +1,611 @@
+/*
+ * plan-select: pick the nodes of a job for one choice of GPU indices.
+ *
+ * Pack is a dynamic program over the switch tree. For each switch v and
+ * each amount a (units, capped at the job's need) it keeps the best key of
+ * a placement of at least a units inside v's subtree; with a leaf limit it
+ * keeps one such table per number of leaf switches used. A switch's table
+ * is the min-plus product of its children's tables plus its own weight (one
+ * switch at its level, its free capacity), and the key orders placements
+ * as plan.h says, so the table entry for the job's need at the lowest
+ * switch that has one is the optimum.
+ *
+ * Two facts keep it fast: tables are monotone in a ("at least"), so only
+ * the last amount of each run of equal keys needs combining; and a leaf
+ * whose nodes all cost the same has one such run. Spread and any are
+ * simple rules over the leaves' capacities.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan-int.h"
+#include "util.h"
+
+#define KEY_INF (~(plan_key)0)
+#define ARENA_CHUNK (1 << 20)
+
+struct rec {
+	int32_t	a1, a2;		/* amounts from the prefix and the child */
+	int16_t	j1, j2;		/* leaf switches from each */
+};
+
+struct step {
+	plan_key	v;
+	int32_t		a;
+	int32_t		j;
+};
+
+struct table {
+	int		  done;
+	int		  n;	/* highest amount kept */
+	plan_key	 *f;	/* [j][a], jdim * (n + 1) */
+	struct rec	**rec;	/* per child in kids: how each entry was made */
+	int		 *qn;	/* per child: highest amount after it */
+	int		 *kids;	/* children with capacity, in order */
+	int		  nkids;
+};
+
+struct chunk {
+	struct chunk	*next;
+	size_t		 used, size;
+	char		 data[];
+};
+
+struct item {
+	uint64_t	a, b;
+	int		pos;
+	int		node;
+};
+
+struct sel {
+	const struct plan_ctx	*c;
+	const struct topo	*t;
+	int			 jdim;
+	int			*unit_nodes;	/* k per unit */
+	int			*unit_pos;	/* position of each in its leaf */
+	uint64_t		*unit_cost;
+	int			*first;		/* per switch: its first unit */
+	int			*cap;		/* per switch: units */
+	int			*take;		/* per switch: units taken */
+	struct table		*tab;
+	struct chunk		*arena;
+	struct step		*sp, *sf;	/* scratch for step lists */
+	size_t			 nscratch;
+};
+
+static void *arena_alloc(struct sel *, size_t);
+static void sel_units(struct sel *);
+static struct table *sel_table(struct sel *, int);
+static void sel_combine(struct sel *, struct table *, int, plan_key **,
+    int *);
+static void sel_take(struct sel *, int, int, int);
+static int sel_pack(struct sel *, struct plan_choice *);
+static int sel_spread(struct sel *, int);
+static void sel_trim(struct sel *, int);
+static void sel_order(struct sel *, struct plan_choice *);
+
+static void *
+arena_alloc(struct sel *s, size_t size)
+{
+	struct chunk *ch = s->arena;
+	void *p;
+
+	size = (size + 15) & ~(size_t)15;
+	if (ch == NULL || ch->size - ch->used < size) {
+		ch = xmalloc(sizeof(*ch) + 16 + (size > ARENA_CHUNK ? size :
+		    ARENA_CHUNK));
+		ch->next = s->arena;
+		ch->used = (16 - ((uintptr_t)ch->data & 15)) & 15;
+		ch->size = (size > ARENA_CHUNK ? size : ARENA_CHUNK) + 16;
+		s->arena = ch;
+	}
+	p = ch->data + ch->used;
+	ch->used += size;
+	return p;
+}
+
+static int
+cmp_item_cb(const void *x, const void *y)
+{
+	const struct item *a = x, *b = y;
+
+	if (a->a != b->a)
+		return a->a < b->a ? -1 : 1;
+	if (a->b != b->b)
+		return a->b < b->b ? -1 : 1;
+	return a->pos - b->pos;
+}
+
+/*
+ * Units of every leaf, cheapest first. Groups of k nodes come from one
+ * NVLink domain, cheapest nodes first; per domain the group costs rise, so
+ * taking the cheapest a groups of the leaf is the best way to take a.
+ */
+static void
+sel_units(struct sel *s)
+{
+	const struct topo *t = s->t;
+	const struct plan_ctx *c = s->c;
+	const struct topo_switch *sw;
+	struct item *it, *units;
+	size_t i, m, nu, total = 0, g;
+	int k = c->k, x, node;
+	uint64_t sum;
+
+	it = xreallocarray(NULL, t->nnodes + 1, sizeof(*it));
+	units = xreallocarray(NULL, t->nnodes + 1, sizeof(*units));
+	s->unit_nodes = arena_alloc(s, (t->nnodes + 1) * sizeof(int));
+	s->unit_pos = arena_alloc(s, (t->nnodes + 1) * sizeof(int));
+	s->unit_cost = arena_alloc(s, (t->nnodes + 1) * sizeof(uint64_t));
+	for (i = 0; i < t->nswitches; i++) {
+		sw = &t->switches[i];
+		s->first[i] = (int)total;
+		s->cap[i] = 0;
+		for (m = 0, x = 0; x < (int)sw->nnodes; x++) {
+			node = sw->nodes[x];
+			if (!c->eligible[node])
+				continue;
+			it[m].a = k > 1 ? (uint64_t)t->nodes[node].nvlink_domain :
+			    c->cost[node];
+			it[m].b = k > 1 ? c->cost[node] : 0;
+			it[m].pos = x;
+			it[m++].node = node;
+		}
+		if (k == 1) {
+			for (g = 1; g < m && it[g].a == it[0].a; g++)
+				;
+			if (g < m)
+				qsort(it, m, sizeof(*it), cmp_item_cb);
+			for (g = 0; g < m; g++) {
+				s->unit_nodes[total + g] = it[g].node;
+				s->unit_pos[total + g] = it[g].pos;
+				s->unit_cost[total + g] = it[g].a;
+			}
+			s->cap[i] = (int)m;
+			total += m;
+			continue;
+		}
+		qsort(it, m, sizeof(*it), cmp_item_cb);
+		for (nu = 0, g = 0; g + k <= m;) {
+			if (it[g + k - 1].a != it[g].a) {
+				g++;	/* fewer than k left in this domain */
+				continue;
+			}
+			for (sum = 0, x = 0; x < k; x++)
+				sum += it[g + x].b;
+			units[nu].a = sum;
+			units[nu].b = 0;
+			units[nu].pos = it[g].pos;
+			units[nu++].node = (int)g;
+			g += k;
+		}
+		qsort(units, nu, sizeof(*units), cmp_item_cb);
+		for (g = 0; g < nu; g++) {
+			for (x = 0; x < k; x++) {
+				s->unit_nodes[(total + g) * k + x] =
+				    it[units[g].node + x].node;
+				s->unit_pos[(total + g) * k + x] =
+				    it[units[g].node + x].pos;
+			}
+			s->unit_cost[total + g] = units[g].a;
+		}
+		s->cap[i] = (int)nu;
+		total += nu;
+	}
+	free(it);
+	free(units);
+}
+
+/* Units are counted at leaves; a parent's capacity is its children's sum. */
+static int
+sel_cap(struct sel *s, int v)
+{
+	const struct topo_switch *sw = &s->t->switches[v];
+	size_t i;
+
+	if (sw->nchildren == 0)
+		return s->cap[v];
+	s->cap[v] = 0;
+	for (i = 0; i < sw->nchildren; i++)
+		s->cap[v] += sel_cap(s, sw->children[i]);
+	return s->cap[v];
+}
+
+/* The last amount of each run of equal keys, per leaf count. */
+static size_t
+sel_steps(const plan_key *f, int n, int jdim, struct step *out)
+{
+	size_t m = 0;
+	int j, a;
+
+	for (j = 0; j < jdim; j++)
+		for (a = 0; a <= n; a++) {
+			if (f[j * (n + 1) + a] == KEY_INF)
+				continue;
+			if (a < n && f[j * (n + 1) + a + 1] == f[j * (n + 1) + a])
+				continue;
+			out[m].v = f[j * (n + 1) + a];
+			out[m].a = a;
+			out[m++].j = j;
+		}
+	return m;
+}
+
+/* Fold child kid (its table ct) into the prefix table *pf of size *pn. */
+static void
+sel_combine(struct sel *s, struct table *tv, int kid, plan_key **pf, int *pn)
+{
+	struct table *ct = &s->tab[tv->kids[kid]];
+	int jdim = s->jdim, need = s->c->need, np = *pn, nq, j, t, a1, j1;
+	size_t nsp, nsf, x, y, need_scratch, idx;
+	plan_key *q, key, p;
+	struct rec *r;
+
+	nq = np + ct->n > need ? need : np + ct->n;
+	need_scratch = (size_t)jdim * ((np > ct->n ? np : ct->n) + 1);
+	if (need_scratch > s->nscratch) {
+		s->nscratch = need_scratch;
+		s->sp = xreallocarray(s->sp, need_scratch, sizeof(*s->sp));
+		s->sf = xreallocarray(s->sf, need_scratch, sizeof(*s->sf));
+	}
+	nsp = sel_steps(*pf, np, jdim, s->sp);
+	nsf = sel_steps(ct->f, ct->n, jdim, s->sf);
+	q = arena_alloc(s, (size_t)jdim * (nq + 1) * sizeof(*q));
+	r = arena_alloc(s, (size_t)jdim * (nq + 1) * sizeof(*r));
+	for (idx = 0; idx < (size_t)jdim * (nq + 1); idx++)
+		q[idx] = KEY_INF;
+	for (x = 0; x < nsp; x++) {
+		p = s->sp[x].v;
+		a1 = s->sp[x].a;
+		j1 = s->sp[x].j;
+		for (y = 0; y < nsf; y++) {
+			j = j1 + s->sf[y].j;
+			if (j >= jdim)
+				continue;
+			t = a1 + s->sf[y].a;
+			if (t > need)
+				t = need;
+			key = p + s->sf[y].v;
+			idx = (size_t)j * (nq + 1) + t;
+			if (key < q[idx]) {
+				q[idx] = key;
+				r[idx].a1 = a1;
+				r[idx].j1 = (int16_t)j1;
+				r[idx].a2 = s->sf[y].a;
+				r[idx].j2 = (int16_t)s->sf[y].j;
+			}
+		}
+	}
+	/* At least t: whatever holds t + 1 units holds t. */
+	for (j = 0; j < jdim; j++)
+		for (t = nq - 1; t >= 1; t--) {
+			idx = (size_t)j * (nq + 1) + t;
+			if (q[idx + 1] < q[idx]) {
+				q[idx] = q[idx + 1];
+				r[idx] = r[idx + 1];
+			}
+		}
+	tv->rec[kid] = r;
+	tv->qn[kid] = nq;
+	*pf = q;
+	*pn = nq;
+}
+
+static plan_key
+sel_weight(const struct sel *s, int v)
+{
+	const struct plan_layout *l = &s->c->layout;
+	int lv = s->t->switches[v].level;
+	plan_key w = (plan_key)1 << l->count_shift[lv];
+
+	if (l->free_shift[lv] >= 0)
+		w += (plan_key)s->cap[v] << l->free_shift[lv];
+	return w;
+}
+
+static struct table *
+sel_table(struct sel *s, int v)
+{
+	const struct topo_switch *sw = &s->t->switches[v];
+	struct table *tv = &s->tab[v];
+	int jdim = s->jdim, need = s->c->need, n, a, j, i;
+	plan_key *f, w = sel_weight(s, v), sum;
+	size_t idx;
+
+	if (tv->done)
+		return tv;
+	tv->done = 1;
+	if (sw->nchildren == 0) {
+		n = s->cap[v] < need ? s->cap[v] : need;
+		f = arena_alloc(s, (size_t)jdim * (n + 1) * sizeof(*f));
+		for (idx = 0; idx < (size_t)jdim * (n + 1); idx++)
+			f[idx] = KEY_INF;
+		f[0] = 0;
+		j = jdim > 1 ? 1 : 0;
+		for (sum = w, a = 1; a <= n; a++) {
+			sum += s->unit_cost[s->first[v] + a - 1];
+			f[j * (n + 1) + a] = sum;
+		}
+		tv->f = f;
+		tv->n = n;
+		return tv;
+	}
+	tv->kids = arena_alloc(s, sw->nchildren * sizeof(int));
+	tv->rec = arena_alloc(s, sw->nchildren * sizeof(*tv->rec));
+	tv->qn = arena_alloc(s, sw->nchildren * sizeof(int));
+	for (i = 0; i < (int)sw->nchildren; i++)
+		if (s->cap[sw->children[i]] > 0)
+			tv->kids[tv->nkids++] = sw->children[i];
+	f = arena_alloc(s, (size_t)jdim * sizeof(*f));
+	for (j = 0; j < jdim; j++)
+		f[j] = j == 0 ? 0 : KEY_INF;
+	n = 0;
+	for (i = 0; i < tv->nkids; i++) {
+		sel_table(s, tv->kids[i]);
+		sel_combine(s, tv, i, &f, &n);
+	}
+	for (idx = 1; idx < (size_t)jdim * (n + 1); idx++)
+		if (f[idx] != KEY_INF)
+			f[idx] += w;
+	tv->f = f;
+	tv->n = n;
+	return tv;
+}
+
+/* Walk the records down from v, which is to hold a units on j leaves. */
+static void
+sel_take(struct sel *s, int v, int j, int a)
+{
+	struct table *tv = &s->tab[v];
+	struct rec *r;
+	int i;
+
+	if (s->t->switches[v].nchildren == 0) {
+		s->take[v] = a;
+		return;
+	}
+	for (i = tv->nkids - 1; i >= 0 && (a > 0 || j > 0); i--) {
+		r = &tv->rec[i][(size_t)j * (tv->qn[i] + 1) + a];
+		if (r->a2 > 0)
+			sel_take(s, tv->kids[i], r->j2, r->a2);
+		j = r->j1;
+		a = r->a1;
+	}
+}
+
+static int
+sel_pack(struct sel *s, struct plan_choice *ch)
+{
+	const struct topo *t = s->t;
+	int need = s->c->need, level, v, j, best = -1, bestj = 0;
+	plan_key key, bestkey = KEY_INF;
+	struct table *tv;
+
+	for (level = 0; level < t->nlevels && best == -1; level++) {
+		for (v = 0; v < (int)t->nswitches; v++) {
+			if (t->switches[v].level != level || s->cap[v] < need)
+				continue;
+			tv = sel_table(s, v);
+			for (j = s->jdim > 1 ? 1 : 0; j < s->jdim; j++) {
+				key = tv->f[(size_t)j * (tv->n + 1) + need];
+				if (key < bestkey) {
+					bestkey = key;
+					best = v;
+					bestj = j;
+				}
+			}
+		}
+		if (best != -1)
+			ch->level = level;
+	}
+	if (best == -1)
+		return -1;
+	ch->key = bestkey;
+	sel_take(s, best, bestj, need);
+	return 0;
+}
+
+/* Leaves in tree order (depth first, children in order). */
+static size_t
+sel_leaves(const struct sel *s, int *out)
+{
+	const struct topo *t = s->t;
+	int *stack = xreallocarray(NULL, t->nswitches + 1, sizeof(int));
+	int top = 0, v;
+	size_t n = 0, i;
+
+	stack[top++] = t->root;
+	while (top > 0) {
+		v = stack[--top];
+		if (t->switches[v].nchildren == 0) {
+			out[n++] = v;
+			continue;
+		}
+		for (i = t->switches[v].nchildren; i-- > 0;)
+			stack[top++] = t->switches[v].children[i];
+	}
+	free(stack);
+	return n;
+}
+
+/* Spread (any == 0) or any (any == 1) over the leaves' capacities. */
+static int
+sel_spread(struct sel *s, int any)
+{
+	int need = s->c->need, limit = s->c->limit, *leaves, lo, hi, mid;
+	size_t n, i, j, m;
+	long sum;
+
+	leaves = xreallocarray(NULL, s->t->nswitches + 1, sizeof(int));
+	n = sel_leaves(s, leaves);
+	for (i = m = 0; i < n; i++)
+		if (s->cap[leaves[i]] > 0)
+			leaves[m++] = leaves[i];
+	if (limit > 0 && (size_t)limit < m) {
+		/* The largest leaves, kept in tree order among equals. */
+		for (i = 1; i < m; i++)
+			for (j = i; j > 0 &&
+			    s->cap[leaves[j]] > s->cap[leaves[j - 1]]; j--) {
+				mid = leaves[j];
+				leaves[j] = leaves[j - 1];
+				leaves[j - 1] = mid;
+			}
+		m = (size_t)limit;
+	}
+	for (sum = 0, i = 0; i < m; i++)
+		sum += s->cap[leaves[i]];
+	if (sum < need) {
+		free(leaves);
+		return -1;
+	}
+	if (any) {
+		for (i = 0; i < m && need > 0; i++) {
+			s->take[leaves[i]] = s->cap[leaves[i]] < need ?
+			    s->cap[leaves[i]] : need;
+			need -= s->take[leaves[i]];
+		}
+		free(leaves);
+		return 0;
+	}
+	/* The fewest units per leaf that still hold the job. */
+	for (lo = 1, hi = need; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		for (sum = 0, i = 0; i < m; i++)
+			sum += s->cap[leaves[i]] < mid ? s->cap[leaves[i]] : mid;
+		if (sum >= need)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	for (i = 0; i < m; i++) {
+		s->take[leaves[i]] = s->cap[leaves[i]] < lo - 1 ?
+		    s->cap[leaves[i]] : lo - 1;
+		need -= s->take[leaves[i]];
+	}
+	for (i = 0; i < m && need > 0; i++)
+		if (s->cap[leaves[i]] >= lo) {
+			s->take[leaves[i]]++;
+			need--;
+		}
+	free(leaves);
+	return 0;
+}
+
+/* Drop units beyond the need, dearest first, never emptying a leaf. */
+static void
+sel_trim(struct sel *s, int surplus)
+{
+	const struct topo *t = s->t;
+	uint64_t c, worst;
+	size_t v;
+	int pick;
+
+	while (surplus > 0) {
+		pick = -1;
+		worst = 0;
+		for (v = 0; v < t->nswitches; v++) {
+			if (s->take[v] < 2)
+				continue;
+			c = s->unit_cost[s->first[v] + s->take[v] - 1];
+			if (pick == -1 || c >= worst) {
+				pick = (int)v;
+				worst = c;
+			}
+		}
+		if (pick == -1)
+			for (v = t->nswitches; v-- > 0 && pick == -1;)
+				if (s->take[v] > 0)
+					pick = (int)v;
+		s->take[pick]--;
+		surplus--;
+	}
+}
+
+static int
+cmp_int_pair_cb(const void *x, const void *y)
+{
+	const int *a = x, *b = y;
+
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] - b[1];
+}
+
+/*
+ * Nodes leaf by leaf in tree order; within a leaf by NVLink domain, then in
+ * the leaf's own order, so each group of k nodes is one unit.
+ */
+static void
+sel_order(struct sel *s, struct plan_choice *ch)
+{
+	const struct topo *t = s->t;
+	int k = s->c->k, *leaves, *pairs, u, x, m;
+	size_t n, i, total = 0;
+
+	leaves = xreallocarray(NULL, t->nswitches + 1, sizeof(int));
+	n = sel_leaves(s, leaves);
+	for (i = 0; i < n; i++)
+		total += (size_t)s->take[leaves[i]] * k;
+	ch->nodes = xreallocarray(NULL, total + 1, sizeof(int));
+	ch->nnodes = 0;
+	pairs = xreallocarray(NULL, 3 * (total + 1), sizeof(int));
+	for (i = 0; i < n; i++) {
+		for (m = 0, u = 0; u < s->take[leaves[i]]; u++)
+			for (x = 0; x < k; x++) {
+				int at = (s->first[leaves[i]] + u) * k + x;
+				int node = s->unit_nodes[at];
+
+				pairs[2 * m] = k > 1 ?
+				    t->nodes[node].nvlink_domain : 0;
+				pairs[2 * m + 1] = s->unit_pos[at];
+				m++;
+			}
+		qsort(pairs, m, 2 * sizeof(int), cmp_int_pair_cb);
+		for (x = 0; x < m; x++)
+			ch->nodes[ch->nnodes++] =
+			    t->switches[leaves[i]].nodes[pairs[2 * x + 1]];
+	}
+	free(pairs);
+	free(leaves);
+}
+
+int
+plan_select(const struct plan_ctx *c, struct plan_choice *ch)
+{
+	const struct topo *t = c->t;
+	struct sel s = { .c = c, .t = t };
+	struct chunk *next;
+	size_t v;
+	int rc, taken;
+
+	memset(ch, 0, sizeof(*ch));
+	s.jdim = c->limit > 0 && c->policy == POLICY_PACK ? c->limit + 1 : 1;
+	s.first = arena_alloc(&s, (t->nswitches + 1) * sizeof(int));
+	s.cap = arena_alloc(&s, (t->nswitches + 1) * sizeof(int));
+	s.take = arena_alloc(&s, (t->nswitches + 1) * sizeof(int));
+	s.tab = arena_alloc(&s, (t->nswitches + 1) * sizeof(*s.tab));
+	memset(s.take, 0, (t->nswitches + 1) * sizeof(int));
+	memset(s.tab, 0, (t->nswitches + 1) * sizeof(*s.tab));
+	sel_units(&s);
+	sel_cap(&s, t->root);
+	if (c->policy == POLICY_PACK)
+		rc = sel_pack(&s, ch);
+	else
+		rc = sel_spread(&s, c->policy == POLICY_ANY);
+	if (rc == 0) {
+		for (taken = 0, v = 0; v < t->nswitches; v++)
+			taken += s.take[v];
+		sel_trim(&s, taken - c->need);
+		sel_order(&s, ch);
+	}
+	while (s.arena != NULL) {
+		next = s.arena->next;
+		free(s.arena);
+		s.arena = next;
+	}
+	free(s.sp);
+	free(s.sf);
+	return rc;
+}

@@ -1,0 +1,910 @@
+/*
+ * check_plan: the planner is optimal, keeps its hard rules and explains
+ * itself. Hand-made trees where a greedy choice is wrong; a cross-check
+ * against exhaustive search on thousands of small random trees; rank
+ * layout, NVLink groups, policies and failure messages.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plan.h"
+#include "topo.h"
+#include "util.h"
+
+#define MAXL	TOPO_MAX_DEPTH
+
+/* The objective of plan.h, computed here from scratch for any node set. */
+struct obj {
+	int	level;
+	int	count[MAXL];
+	int	free[MAXL];
+	long	cost;
+};
+
+struct brute {
+	const struct topo		*t;
+	const struct plan_request	*r;
+	int				 k, gpn;
+	uint64_t			 mask;
+	unsigned char			 el[64];
+	int				 cap[256];
+	int				 pick[64], npick;
+	int				 cand[64], ncand;
+	int				 found;
+	struct obj			 best;
+};
+
+static int
+excluded(const struct plan_request *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nexclude; i++)
+		if (strcmp(r->exclude[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+eligible(const struct topo *t, const struct plan_request *r, int k, int gpn,
+    uint64_t mask, int i)
+{
+	const struct topo_node *n = &t->nodes[i];
+
+	if (n->state != TOPO_IDLE && n->state != TOPO_MIXED &&
+	    n->state != TOPO_POWERED_DOWN)
+		return 0;
+	if (excluded(r, n->name) || n->gpus < gpn)
+		return 0;
+	if (k > 1 && n->nvlink_domain < 0)
+		return 0;
+	if (r->gpu_type != NULL && (n->gpu_type == NULL ||
+	    strcasecmp(r->gpu_type, n->gpu_type) != 0))
+		return 0;
+	if (gpn > 0 && (n->free_gpus == 0 || (n->free_gpus & mask) != mask))
+		return 0;
+	return 1;
+}
+
+static long
+node_cost(const struct topo_node *n, int gpn)
+{
+	int spare = gpn > 0 ? __builtin_popcountll(n->free_gpus) - gpn : 0;
+	long f = n->failures > 255 ? 255 : n->failures;
+
+	if (spare > 127)
+		spare = 127;
+	return f * 256 + (n->state == TOPO_POWERED_DOWN) * 128 +
+	    (spare < 0 ? 0 : spare);
+}
+
+/* Capacity in units of every switch for the eligible set b->el. */
+static void
+brute_caps(struct brute *b)
+{
+	const struct topo *t = b->t;
+	int dom[64], cnt[64], nd, s, p, d;
+	size_t i, x;
+
+	memset(b->cap, 0, sizeof(b->cap));
+	for (i = 0; i < t->nswitches; i++) {
+		if (t->switches[i].nchildren > 0)
+			continue;
+		nd = 0;
+		for (x = 0; x < t->switches[i].nnodes; x++) {
+			int n = t->switches[i].nodes[x];
+
+			if (!b->el[n])
+				continue;
+			for (d = 0; d < nd && dom[d] !=
+			    (b->k > 1 ? t->nodes[n].nvlink_domain : 0); d++)
+				;
+			if (d == nd) {
+				dom[nd] = b->k > 1 ? t->nodes[n].nvlink_domain :
+				    0;
+				cnt[nd++] = 0;
+			}
+			cnt[d]++;
+		}
+		for (d = 0; d < nd; d++)
+			for (p = (int)i; p != -1; p = t->switches[p].parent)
+				b->cap[p] += cnt[d] / b->k;
+	}
+	(void)s;
+}
+
+/* Objective of nodes[0..n) with the current caps; -1 if it breaks a rule. */
+static int
+objective(const struct brute *b, const int *nodes, int n, struct obj *o)
+{
+	const struct topo *t = b->t;
+	int used[256] = { 0 }, lca, leaf, i, j, s, nleaves = 0, same;
+
+	memset(o, 0, sizeof(*o));
+	lca = t->nodes[nodes[0]].leaf;
+	for (i = 0; i < n; i++) {
+		leaf = t->nodes[nodes[i]].leaf;
+		while (!topo_switch_contains(t, lca, leaf))
+			lca = t->switches[lca].parent;
+		o->cost += node_cost(&t->nodes[nodes[i]], b->gpn);
+		if (b->k > 1) {
+			for (same = 0, j = 0; j < n; j++)
+				if (t->nodes[nodes[j]].leaf == leaf &&
+				    t->nodes[nodes[j]].nvlink_domain ==
+				    t->nodes[nodes[i]].nvlink_domain)
+					same++;
+			if (same % b->k != 0)
+				return -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		for (s = t->nodes[nodes[i]].leaf; s != -1;
+		    s = t->switches[s].parent) {
+			if (!used[s]) {
+				used[s] = 1;
+				o->count[t->switches[s].level]++;
+				o->free[t->switches[s].level] += b->cap[s];
+				if (t->switches[s].level == 0)
+					nleaves++;
+			}
+			if (s == lca)
+				break;
+		}
+	if (b->r->max_leaf_switches > 0 && nleaves > b->r->max_leaf_switches)
+		return -1;
+	o->level = t->switches[lca].level;
+	return 0;
+}
+
+static int
+obj_cmp(const struct obj *a, const struct obj *b, int nlevels)
+{
+	int l;
+
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	for (l = nlevels - 1; l >= 0; l--)
+		if (a->count[l] != b->count[l])
+			return a->count[l] < b->count[l] ? -1 : 1;
+	for (l = nlevels - 1; l >= 0; l--)
+		if (a->free[l] != b->free[l])
+			return a->free[l] < b->free[l] ? -1 : 1;
+	if (a->cost != b->cost)
+		return a->cost < b->cost ? -1 : 1;
+	return 0;
+}
+
+static void
+brute_rec(struct brute *b, int from, int left)
+{
+	struct obj o;
+	int i;
+
+	if (left == 0) {
+		if (objective(b, b->pick, b->npick, &o) == 0 && (!b->found ||
+		    obj_cmp(&o, &b->best, b->t->nlevels) < 0)) {
+			b->best = o;
+			b->found = 1;
+		}
+		return;
+	}
+	for (i = from; i <= b->ncand - left; i++) {
+		b->pick[b->npick++] = b->cand[i];
+		brute_rec(b, i + 1, left - 1);
+		b->npick--;
+	}
+}
+
+static void
+brute_set(struct brute *b, uint64_t mask)
+{
+	size_t i;
+
+	b->mask = mask;
+	b->ncand = 0;
+	for (i = 0; i < b->t->nnodes; i++) {
+		b->el[i] = eligible(b->t, b->r, b->k, b->gpn, mask, (int)i);
+		if (b->el[i])
+			b->cand[b->ncand++] = (int)i;
+	}
+	brute_caps(b);
+}
+
+/* Best objective over every GPU set and every node set; 0 if none fits. */
+static int
+brute_force(const struct topo *t, const struct plan_request *r, int k,
+    struct obj *best)
+{
+	struct brute b = { .t = t, .r = r, .k = k, .gpn = r->gpus_per_node };
+	uint64_t mask;
+	int maxg = 0;
+	size_t i;
+
+	for (i = 0; i < t->nnodes; i++)
+		if (t->nodes[i].gpus > maxg)
+			maxg = t->nodes[i].gpus;
+	if (b.gpn == 0) {
+		brute_set(&b, 0);
+		brute_rec(&b, 0, r->nodes);
+	} else
+		for (mask = 0; mask < ((uint64_t)1 << maxg); mask++) {
+			if (__builtin_popcountll(mask) != b.gpn)
+				continue;
+			brute_set(&b, mask);
+			brute_rec(&b, 0, r->nodes);
+		}
+	*best = b.best;
+	return b.found;
+}
+
+/* The objective of a plan, and its hard rules. */
+static void
+plan_objective(const struct topo *t, const struct plan_request *r, int k,
+    const struct plan *p, struct obj *o)
+{
+	struct brute b = { .t = t, .r = r, .k = k, .gpn = r->gpus_per_node };
+	int nodes[64];
+	size_t i;
+
+	brute_set(&b, p->gpu_mask);
+	ck_assert_int_eq(__builtin_popcountll(p->gpu_mask), b.gpn);
+	for (i = 0; i < p->nnodes; i++) {
+		nodes[i] = p->nodes[i].topo_index;
+		ck_assert_msg(b.el[nodes[i]], "node %s not eligible",
+		    p->nodes[i].name);
+		if (k > 1 && i % k != 0) {
+			ck_assert_int_eq(t->nodes[nodes[i]].nvlink_domain,
+			    t->nodes[nodes[i - 1]].nvlink_domain);
+			ck_assert_int_eq(t->nodes[nodes[i]].leaf,
+			    t->nodes[nodes[i - 1]].leaf);
+		}
+	}
+	ck_assert_int_eq(p->nnodes, r->nodes);
+	ck_assert_int_eq(objective(&b, nodes, (int)p->nnodes, o), 0);
+}
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+struct rtree {
+	struct topo	*t;
+	uint64_t	*rng;
+	int		 nsw, nnodes, gpus, domains, types;
+};
+
+static void
+rtree_node(struct rtree *rt, char *list, size_t len)
+{
+	struct topo_node_info info = { 0 };
+	char name[16];
+	uint64_t all;
+	int r = (int)(rnd(rt->rng) % 100);
+
+	snprintf(name, sizeof(name), "n%d", rt->nnodes++);
+	info.name = name;
+	info.gpus = rt->gpus == 0 ? (rnd(rt->rng) % 2 ? 2 : 4) : rt->gpus;
+	all = ((uint64_t)1 << info.gpus) - 1;
+	info.free_gpus = all;
+	info.state = TOPO_IDLE;
+	if (r < 15) {
+		info.state = TOPO_MIXED;
+		info.free_gpus = rnd(rt->rng) & all;
+		if (info.free_gpus == 0 || info.free_gpus == all)
+			info.free_gpus = 1;
+	} else if (r < 25) {
+		info.state = TOPO_ALLOCATED;
+		info.free_gpus = 0;
+	} else if (r < 30)
+		info.state = TOPO_DRAIN;
+	else if (r < 34)
+		info.state = TOPO_DOWN;
+	else if (r < 40)
+		info.state = TOPO_POWERED_DOWN;
+	info.failures = rnd(rt->rng) % 5 == 0 ? 1 + (int)(rnd(rt->rng) % 3) : 0;
+	info.nvlink_domain = rt->domains ? (int)(rnd(rt->rng) % 3) : -1;
+	if (rt->types)
+		info.gpu_type = rnd(rt->rng) % 3 == 0 ? "b" : "a";
+	ck_assert_int_eq(topo_add_node(rt->t, &info, NULL), 0);
+	if (*list != '\0')
+		strncat(list, ",", len - strlen(list) - 1);
+	strncat(list, name, len - strlen(list) - 1);
+}
+
+/* A random switch of the given height; returns its name in out. */
+static void
+rtree_switch(struct rtree *rt, int level, char *out, size_t outlen)
+{
+	char list[512] = "", child[32];
+	int i, n;
+
+	snprintf(out, outlen, "s%d", rt->nsw++);
+	if (level == 0 || rt->nnodes >= 11) {
+		n = 1 + (int)(rnd(rt->rng) % 4);
+		for (i = 0; i < n && rt->nnodes < 12; i++)
+			rtree_node(rt, list, sizeof(list));
+		ck_assert_int_eq(topo_add_switch(rt->t, out, NULL,
+		    *list != '\0' ? list : NULL, NULL), 0);
+		return;
+	}
+	n = 1 + (int)(rnd(rt->rng) % 3);
+	for (i = 0; i < n; i++) {
+		/* Now and then skip a level: unbalanced trees. */
+		rtree_switch(rt, level > 1 && rnd(rt->rng) % 4 == 0 ?
+		    level - 2 : level - 1, child, sizeof(child));
+		if (*list != '\0')
+			strcat(list, ",");
+		strcat(list, child);
+	}
+	ck_assert_int_eq(topo_add_switch(rt->t, out, list, NULL, NULL), 0);
+}
+
+START_TEST(test_exhaustive)
+{
+	static const int gpn_choice[] = { 0, 1, 2, -1 };
+	const char *excl[1];
+	struct plan_request r;
+	struct plan *p;
+	struct obj po, best;
+	uint64_t seed, rng;
+	struct rtree rt;
+	char root[32], *cause;
+	int found, k, tpn, mismatches = 0, plans = 0;
+
+	for (seed = (uint64_t)_i * 100; seed < (uint64_t)_i * 100 + 100;
+	    seed++) {
+		rng = seed * 7919 + 1;
+		memset(&rt, 0, sizeof(rt));
+		rt.t = topo_create();
+		rt.rng = &rng;
+		rt.gpus = rnd(&rng) % 4 == 0 ? 0 : rnd(&rng) % 2 ? 2 : 4;
+		rt.domains = rnd(&rng) % 3 == 0;
+		rt.types = rnd(&rng) % 5 == 0;
+		rtree_switch(&rt, (int)(rnd(&rng) % 4), root, sizeof(root));
+		if (rnd(&rng) % 6 == 0) {	/* a node under no switch */
+			char none[32] = "";
+
+			rtree_node(&rt, none, sizeof(none));
+		}
+		ck_assert_int_eq(topo_finish(rt.t, NULL), 0);
+
+		memset(&r, 0, sizeof(r));
+		r.nodes = 1 + (int)(rnd(&rng) % (rt.nnodes < 5 ? rt.nnodes : 5));
+		r.gpus_per_node = gpn_choice[rnd(&rng) % 4];
+		if (r.gpus_per_node < 0)
+			r.gpus_per_node = rt.gpus == 0 ? 2 : rt.gpus;
+		tpn = r.gpus_per_node > 0 ? r.gpus_per_node : 1;
+		k = 1;
+		if (rt.domains && rnd(&rng) % 2 == 0) {
+			k = 2;
+			r.nodes += r.nodes % 2;
+			r.tensor = 2 * tpn;
+		}
+		r.max_leaf_switches = (int)(rnd(&rng) % 4);
+		if (r.max_leaf_switches == 3)
+			r.max_leaf_switches = 0;
+		if (rnd(&rng) % 3 == 0) {
+			excl[0] = rt.t->nodes[rnd(&rng) % rt.t->nnodes].name;
+			r.exclude = excl;
+			r.nexclude = 1;
+		}
+		if (rt.types && rnd(&rng) % 2 == 0)
+			r.gpu_type = "a";
+
+		cause = NULL;
+		p = plan_make(rt.t, &r, &cause);
+		found = brute_force(rt.t, &r, k, &best);
+		if (p != NULL) {
+			plans++;
+			plan_objective(rt.t, &r, k, p, &po);
+		}
+		if ((p != NULL) != found || (found &&
+		    obj_cmp(&po, &best, rt.t->nlevels) != 0)) {
+			mismatches++;
+			fprintf(stderr, "seed %llu: planner %s (level %d cost "
+			    "%ld), exhaustive %s (level %d cost %ld)\n",
+			    (unsigned long long)seed, p ? "placed" : cause,
+			    p ? po.level : -1, p ? po.cost : -1,
+			    found ? "placed" : "none", found ? best.level : -1,
+			    found ? best.cost : -1);
+		}
+		plan_free(p);
+		free(cause);
+		topo_free(rt.t);
+	}
+	ck_assert_int_eq(mismatches, 0);
+	ck_assert_int_gt(plans, 30);
+}
+END_TEST
+
+/* A leaf named name with nodes prefix1..: nfree idle ones, then nbusy. */
+static void
+leaf(struct topo *t, const char *name, const char *prefix, int nfree,
+    int nbusy)
+{
+	struct topo_node_info info = { .gpus = 8, .nvlink_domain = -1 };
+	char list[4096] = "", node[64];
+	int i;
+
+	for (i = 0; i < nfree + nbusy; i++) {
+		snprintf(node, sizeof(node), "%s%d", prefix, i + 1);
+		info.name = node;
+		info.state = i < nfree ? TOPO_IDLE : TOPO_ALLOCATED;
+		info.free_gpus = i < nfree ? 0xff : 0;
+		ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
+		if (i > 0)
+			strcat(list, ",");
+		strcat(list, node);
+	}
+	ck_assert_int_eq(topo_add_switch(t, name, NULL, list, NULL), 0);
+}
+
+static struct plan *
+place(const struct topo *t, int nodes, int max_leaf, char **cause)
+{
+	struct plan_request r = { .nodes = nodes, .gpus_per_node = 8,
+	    .max_leaf_switches = max_leaf };
+
+	return plan_make(t, &r, cause);
+}
+
+static int
+uses_leaf(const struct plan *p, const char *leafname)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < p->nnodes; i++)
+		n += strcmp(p->nodes[i].leaf, leafname) == 0;
+	return n;
+}
+
+/* Largest-first takes 32 + 30; the best fit is 32 + 10 exactly. */
+START_TEST(test_greedy_fit)
+{
+	struct topo *t = topo_create();
+	struct plan *p;
+
+	leaf(t, "l0", "a", 32, 0);
+	leaf(t, "l1", "b", 30, 2);
+	leaf(t, "l2", "c", 12, 20);
+	leaf(t, "l3", "d", 10, 22);
+	ck_assert_int_eq(topo_add_switch(t, "top", "l[0-3]", NULL, NULL), 0);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = place(t, 42, 0, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->switches_per_level[0], 2);
+	ck_assert_int_eq(uses_leaf(p, "l0"), 32);
+	ck_assert_int_eq(uses_leaf(p, "l3"), 10);
+	ck_assert_int_eq(p->ring_leaf_crossings, 2);
+	plan_free(p);
+	/* 12 nodes: the 12-node leaf, not a slice of a whole free one. */
+	p = place(t, 12, 0, NULL);
+	ck_assert_int_eq(uses_leaf(p, "l2"), 12);
+	ck_assert_int_eq(p->levels_spanned, 1);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+/* Fewest leaves crosses the core; one spine holds the job in two leaves. */
+START_TEST(test_greedy_spine)
+{
+	struct topo *t = topo_create();
+	struct plan *p;
+
+	leaf(t, "la1", "a", 20, 0);
+	leaf(t, "la2", "b", 5, 0);
+	leaf(t, "lb1", "c", 15, 0);
+	leaf(t, "lb2", "d", 15, 0);
+	topo_add_switch(t, "spa", "la1,la2", NULL, NULL);
+	topo_add_switch(t, "spb", "lb1,lb2", NULL, NULL);
+	topo_add_switch(t, "core", "spa,spb", NULL, NULL);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = place(t, 30, 0, NULL);
+	ck_assert_str_eq(p->spanning_switch, "spb");
+	ck_assert_int_eq(p->levels_spanned, 2);
+	ck_assert_int_eq(p->switches_per_level[2], 0);
+	ck_assert_int_eq(p->switches_per_level[1], 1);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+/* The leaf limit trades a spine for fewer leaves only when it must. */
+START_TEST(test_leaf_limit)
+{
+	struct topo *t = topo_create();
+	struct plan *p;
+	char *cause = NULL;
+
+	leaf(t, "la1", "a", 4, 0);
+	leaf(t, "la2", "b", 4, 0);
+	leaf(t, "la3", "c", 4, 0);
+	leaf(t, "la4", "d", 4, 0);
+	leaf(t, "lb", "e", 10, 0);
+	leaf(t, "lc", "f", 10, 0);
+	topo_add_switch(t, "spa", "la[1-4]", NULL, NULL);
+	topo_add_switch(t, "spb", "lb", NULL, NULL);
+	topo_add_switch(t, "spc", "lc", NULL, NULL);
+	topo_add_switch(t, "core", "sp[a-c]", NULL, NULL);
+	ck_assert_int_ne(topo_finish(t, &cause), 0);	/* sp[a-c] is bad */
+	free(cause);
+	topo_free(t);
+
+	t = topo_create();
+	leaf(t, "la1", "a", 4, 0);
+	leaf(t, "la2", "b", 4, 0);
+	leaf(t, "la3", "c", 4, 0);
+	leaf(t, "la4", "d", 4, 0);
+	leaf(t, "lb", "e", 10, 0);
+	leaf(t, "lc", "f", 10, 0);
+	topo_add_switch(t, "spa", "la[1-4]", NULL, NULL);
+	topo_add_switch(t, "spb", "lb", NULL, NULL);
+	topo_add_switch(t, "spc", "lc", NULL, NULL);
+	topo_add_switch(t, "core", "spa,spb,spc", NULL, NULL);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = place(t, 16, 0, NULL);
+	ck_assert_str_eq(p->spanning_switch, "spa");
+	ck_assert_int_eq(p->switches_per_level[0], 4);
+	plan_free(p);
+	p = place(t, 16, 2, NULL);
+	ck_assert_str_eq(p->spanning_switch, "core");
+	ck_assert_int_eq(p->switches_per_level[0], 2);
+	ck_assert_int_eq(uses_leaf(p, "lb") + uses_leaf(p, "lc"), 16);
+	plan_free(p);
+	ck_assert_ptr_null(place(t, 12, 1, &cause));
+	ck_assert_str_eq(cause, "needs 12 nodes with 8 free GPUs under one "
+	    "leaf; largest leaf has 10");
+	free(cause);
+	ck_assert_ptr_null(place(t, 21, 2, &cause));
+	ck_assert_str_eq(cause, "needs 21 nodes with 8 free GPUs under at "
+	    "most 2 leaf switches; the 2 largest leaves have 20");
+	free(cause);
+	ck_assert_ptr_null(place(t, 37, 0, &cause));
+	ck_assert_str_eq(cause, "needs 37 nodes with 8 free GPUs; 36 have "
+	    "them (0 busy or unsuitable, 0 down or drained, 0 excluded)");
+	free(cause);
+	topo_free(t);
+}
+END_TEST
+
+static struct topo *
+small(int nodes, const char *const *states, const uint64_t *free_gpus,
+    const int *domains, const int *failures)
+{
+	struct topo *t = topo_create();
+	struct topo_node_info info = { .gpus = 8 };
+	char name[16];
+	int i;
+
+	for (i = 0; i < nodes; i++) {
+		snprintf(name, sizeof(name), "n%d", i + 1);
+		info.name = name;
+		info.state = TOPO_IDLE;
+		if (states != NULL)
+			topo_state_from_name(states[i], &info.state);
+		info.free_gpus = free_gpus != NULL ? free_gpus[i] : 0xff;
+		info.nvlink_domain = domains != NULL ? domains[i] : -1;
+		info.failures = failures != NULL ? failures[i] : 0;
+		ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
+	}
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	return t;
+}
+
+/* rank = (dp * PP + pp) * TP + tp; nodes hold consecutive ranks. */
+START_TEST(test_ranks)
+{
+	struct topo *t = small(4, NULL, NULL, NULL, NULL);
+	struct plan_request r = { .nodes = 4, .gpus_per_node = 8,
+	    .tensor = 4, .pipeline = 2 };
+	struct plan *p = plan_make(t, &r, NULL);
+	const struct plan_rank *rk;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->spanning_switch, "(all)");
+	ck_assert_int_eq(p->nranks, 32);
+	ck_assert_int_eq(p->data, 4);
+	rk = &p->ranks[13];
+	ck_assert_int_eq(rk->tp, 1);
+	ck_assert_int_eq(rk->pp, 1);
+	ck_assert_int_eq(rk->dp, 1);
+	ck_assert_int_eq(rk->node, 1);
+	ck_assert_int_eq(rk->local_rank, 5);
+	ck_assert_int_eq(rk->gpu, 5);
+	rk = &p->ranks[31];
+	ck_assert_int_eq(rk->dp, 3);
+	ck_assert_int_eq(rk->node, 3);
+	ck_assert_int_eq(p->nodes[3].first_rank, 24);
+	ck_assert_int_eq(p->ring_leaf_crossings, 0);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+/* Partial nodes share GPU indices; mixed nodes go before whole ones. */
+START_TEST(test_partial)
+{
+	static const char *const st[] = { "mixed", "mixed", "mixed", "idle" };
+	static const uint64_t fr[] = { 0x0f, 0x3c, 0xcc, 0xff };
+	struct topo *t = small(4, st, fr, NULL, NULL);
+	struct plan_request r = { .nodes = 3, .gpus_per_node = 2 };
+	struct plan *p = plan_make(t, &r, NULL);
+	char *cause = NULL, *list;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->gpu_mask, 0x0c);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "n1,n2,n3");
+	ck_assert_int_eq(p->ranks[1].gpu, 3);
+	free(list);
+	plan_free(p);
+	r.nodes = 4;
+	r.gpus_per_node = 4;
+	ck_assert_ptr_null(plan_make(t, &r, &cause));
+	ck_assert_str_eq(cause, "needs 4 nodes with the same 4 free GPU "
+	    "indices; at most 2 nodes share a set");
+	free(cause);
+	topo_free(t);
+}
+END_TEST
+
+/* Tensor 16 over 8-GPU nodes: pairs of nodes in one NVLink domain. */
+START_TEST(test_nvlink)
+{
+	static const int dom[] = { 0, 1, 1, 0, 2, 1 };
+	struct topo *t = small(6, NULL, NULL, dom, NULL);
+	struct plan_request r = { .nodes = 4, .gpus_per_node = 8,
+	    .tensor = 16 };
+	struct plan *p = plan_make(t, &r, NULL);
+	char *cause = NULL, *list;
+	size_t i;
+
+	ck_assert_ptr_nonnull(p);
+	for (i = 0; i < p->nnodes; i += 2)
+		ck_assert_int_eq(t->nodes[p->nodes[i].topo_index].nvlink_domain,
+		    t->nodes[p->nodes[i + 1].topo_index].nvlink_domain);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "n1,n4,n2,n3");
+	ck_assert_int_eq(p->ranks[15].tp, 15);
+	ck_assert_int_eq(p->ranks[15].node, 1);
+	free(list);
+	plan_free(p);
+	r.nodes = 6;
+	ck_assert_ptr_null(plan_make(t, &r, &cause));
+	ck_assert_str_eq(cause, "needs 3 groups of 2 nodes in one NVLink "
+	    "domain under one leaf for tensor 16; not enough such groups are "
+	    "free");
+	free(cause);
+	r.nodes = 3;
+	ck_assert_ptr_null(plan_make(t, &r, &cause));
+	ck_assert_str_eq(cause, "tensor 16 spans 2 nodes, but 3 nodes is not "
+	    "a multiple of 2");
+	free(cause);
+	topo_free(t);
+}
+END_TEST
+
+/* Failed nodes are avoided; down, drained and excluded never used. */
+START_TEST(test_avoid)
+{
+	static const char *const st[] = { "idle", "drain", "idle", "down",
+	    "idle", "idle", "allocated" };
+	static const int fail[] = { 0, 0, 3, 0, 0, 0, 0 };
+	const char *ex[] = { "n6" };
+	struct topo *t = small(7, st, NULL, NULL, fail);
+	struct plan_request r = { .nodes = 2, .gpus_per_node = 8,
+	    .exclude = ex, .nexclude = 1 };
+	struct plan *p = plan_make(t, &r, NULL);
+	char *cause = NULL, *list = plan_nodelist(p);
+
+	ck_assert_str_eq(list, "n1,n5");
+	ck_assert_int_eq(p->failures, 0);
+	free(list);
+	plan_free(p);
+	r.nodes = 3;
+	p = plan_make(t, &r, NULL);
+	ck_assert_int_eq(p->failures, 3);
+	plan_free(p);
+	r.nodes = 4;
+	ck_assert_ptr_null(plan_make(t, &r, &cause));
+	ck_assert_str_eq(cause, "needs 4 nodes with 8 free GPUs; 3 have them "
+	    "(1 busy or unsuitable, 2 down or drained, 1 excluded)");
+	free(cause);
+	/* CPU-only: one task per node on idle or mixed nodes. */
+	r.gpus_per_node = 0;
+	r.nodes = 3;
+	p = plan_make(t, &r, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->nranks, 3);
+	ck_assert_int_eq(p->ranks[2].gpu, -1);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+START_TEST(test_policies)
+{
+	struct topo *t = topo_create();
+	struct plan_request r = { .nodes = 4, .gpus_per_node = 8 };
+	struct plan *p;
+	char *list;
+
+	leaf(t, "l1", "a", 4, 0);
+	leaf(t, "l2", "b", 4, 0);
+	leaf(t, "l3", "c", 4, 0);
+	leaf(t, "l4", "d", 2, 2);
+	topo_add_switch(t, "top", "l[1-4]", NULL, NULL);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	r.policy = POLICY_SPREAD;
+	p = plan_make(t, &r, NULL);
+	ck_assert_int_eq(p->switches_per_level[0], 4);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "a1,b1,c1,d1");
+	free(list);
+	plan_free(p);
+	r.nodes = 10;
+	p = plan_make(t, &r, NULL);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "a1,a2,a3,b1,b2,b3,c1,c2,d1,d2");
+	free(list);
+	plan_free(p);
+	r.policy = POLICY_ANY;
+	r.nodes = 6;
+	p = plan_make(t, &r, NULL);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "a1,a2,a3,a4,b1,b2");
+	free(list);
+	plan_free(p);
+	r.policy = POLICY_PACK;
+	r.nodes = 2;
+	p = plan_make(t, &r, NULL);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, "d1,d2");
+	free(list);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+static const struct {
+	struct plan_request	 r;
+	const char		*error;
+} bad[] = {
+	{ .r = { .nodes = 0, .gpus_per_node = 8 },
+	  .error = "nodes must be 1 to 65536, not 0" },
+	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 3 },
+	  .error = "tensor 3 does not divide 8 tasks per node" },
+	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 8, .data = 3 },
+	  .error = "tensor 8 x pipeline 1 x data 3 is 24, but the world size "
+	  "is 16" },
+	{ .r = { .nodes = 2, .gpus_per_node = 8, .tasks_per_node = 3 },
+	  .error = "8 GPUs per node do not split evenly over 3 tasks" },
+	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 12 },
+	  .error = "tensor 12 is not a multiple of 8 tasks per node" },
+	{ .r = { .nodes = 2, .gpus_per_node = 16 },
+	  .error = "needs 2 nodes with 16 free GPUs; 0 have them (4 busy or "
+	  "unsuitable, 0 down or drained, 0 excluded)" },
+	{ .r = { .nodes = 2, .gpus_per_node = 8, .gpu_type = "h100" },
+	  .error = "needs 2 nodes with 8 free GPUs of type h100; 0 have them "
+	  "(4 busy or unsuitable, 0 down or drained, 0 excluded)" },
+};
+
+START_TEST(test_errors)
+{
+	struct topo *t = small(4, NULL, NULL, NULL, NULL);
+	char *cause = NULL;
+
+	ck_assert_ptr_null(plan_make(t, &bad[_i].r, &cause));
+	ck_assert_str_eq(cause, bad[_i].error);
+	free(cause);
+	topo_free(t);
+}
+END_TEST
+
+START_TEST(test_json)
+{
+	struct topo *t = topo_create();
+	struct plan_request r = { .nodes = 3, .gpus_per_node = 8 };
+	struct plan *p;
+	json_t *j, *nodes, *m;
+
+	leaf(t, "l1", "a", 2, 0);
+	leaf(t, "l2", "b", 1, 3);
+	topo_add_switch(t, "top", "l1,l2", NULL, NULL);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = plan_make(t, &r, NULL);
+	j = plan_to_json(p, t);
+	nodes = json_object_get(j, "nodes");
+	ck_assert_int_eq(json_array_size(nodes), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(
+	    json_array_get(nodes, 2), "name")), "b1");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
+	    json_array_get(nodes, 2), "path"), 0)), "top");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	    json_array_get(nodes, 1), "node_rank")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "nodelist")),
+	    "a1,a2,b1");
+	m = json_object_get(j, "metrics");
+	ck_assert_int_eq(json_integer_value(json_object_get(m,
+	    "ring_leaf_crossings")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(m,
+	    "levels_spanned")), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "ranks")), 24);
+	json_decref(j);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
+/* Generated clusters: deterministic, spine counts at their lower bound. */
+START_TEST(test_generated)
+{
+	struct topo_gen g = { .leaves = 64, .nodes_per_leaf = 32, .spines = 8,
+	    .seed = 42, .busy = 0.9, .drain = 0.02, .failing = 0.05 };
+	struct topo *t = topo_generate(&g, NULL);
+	struct plan *p, *p2;
+	char *a, *b;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->nnodes, 2048);
+	ck_assert_int_eq(t->nlevels, 3);
+	p = place(t, 512, 0, NULL);
+	p2 = place(t, 512, 0, NULL);
+	ck_assert_ptr_nonnull(p);
+	a = plan_nodelist(p);
+	b = plan_nodelist(p2);
+	ck_assert_str_eq(a, b);
+	ck_assert_int_eq(p->ring_leaf_crossings, p->switches_per_level[0]);
+	free(a);
+	free(b);
+	plan_free(p);
+	plan_free(p2);
+	topo_free(t);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("core");
+	TCase *te = tcase_create("exhaustive");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_greedy_fit);
+	tcase_add_test(tc, test_greedy_spine);
+	tcase_add_test(tc, test_leaf_limit);
+	tcase_add_test(tc, test_ranks);
+	tcase_add_test(tc, test_partial);
+	tcase_add_test(tc, test_nvlink);
+	tcase_add_test(tc, test_avoid);
+	tcase_add_test(tc, test_policies);
+	tcase_add_loop_test(tc, test_errors, 0, nitems(bad));
+	tcase_add_test(tc, test_json);
+	tcase_add_test(tc, test_generated);
+	suite_add_tcase(s, tc);
+	/* 40 x 100 seeds against exhaustive search. */
+	tcase_add_loop_test(te, test_exhaustive, 0, 40);
+	tcase_set_timeout(te, 60);
+	suite_add_tcase(s, te);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
