@@ -120,6 +120,9 @@ char *spec_to_yaml(const struct spec *);
 int spec_parse_duration(const char *, int64_t *secs, char **cause);
 /* "512G", "64000M", "1T", plain megabytes. */
 int spec_parse_memory(const char *, uint64_t *mb, char **cause);
+/* The inverse, in the largest exact unit ("10m", "512G"); caller frees. */
+char *spec_format_duration(int64_t secs);
+char *spec_format_memory(uint64_t mb);
 
 const char *spec_launcher_name(enum spec_launcher);
 const char *spec_policy_name(enum spec_policy);

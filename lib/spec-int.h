@@ -1,0 +1,88 @@
+/*
+ * spec-int: what the job spec's files share and nobody else sees.
+ *
+ * A spec is first read into a small document tree (struct ytree) that keeps
+ * every node's line and column, from YAML (spec-tree.c, the only place that
+ * sees libyaml) or from a json_t. spec_build() then walks that tree against
+ * the table of fields in spec.c, so that YAML from a user and JSON from the
+ * API go through exactly the same checks. Errors are collected in a struct
+ * spec_errs and joined into the caller's *cause at the end.
+ */
+#ifndef LLMCTL_SPEC_INT_H
+#define LLMCTL_SPEC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define YNONE		 UINT32_MAX
+#define SPEC_MAX_NODES	 (1 << 17)	/* YAML nodes in one file */
+
+enum ytype {
+	Y_SCALAR,
+	Y_MAP,		/* children alternate key, value */
+	Y_SEQ,
+};
+
+/* Nodes live in one array and point at each other by index. */
+struct ynode {
+	uint32_t	 line;		/* 1-based; 0 when built from JSON */
+	uint32_t	 col;
+	uint32_t	 off;		/* scalar: text at ytree.text + off */
+	uint32_t	 len;
+	uint32_t	 first;		/* collection: first child or YNONE */
+	uint32_t	 last;
+	uint32_t	 next;		/* next sibling or YNONE */
+	uint32_t	 n;		/* collection: number of children */
+	uint8_t		 type;		/* enum ytype */
+	uint8_t		 plain;		/* scalar: unquoted, so may be a number */
+};
+
+struct ytree {
+	struct ynode	*v;
+	uint32_t	 n;
+	uint32_t	 cap;
+	char		*text;		/* NUL-terminated scalars, back to back */
+	size_t		 tlen;
+	size_t		 tcap;
+	uint32_t	 root;		/* YNONE: empty document */
+};
+
+struct spec_err {
+	uint32_t	 line;
+	uint32_t	 col;
+	char		*msg;
+};
+
+struct spec_errs {
+	const char	*file;		/* NULL: messages carry no position */
+	size_t		 n;
+	struct spec_err	 e[SPEC_MAX_ERRORS];
+};
+
+/* spec-tree.c */
+int	 spec_tree_yaml(struct ytree *, const char *, size_t,
+	    struct spec_errs *);
+int	 spec_tree_json(struct ytree *, const json_t *, struct spec_errs *);
+void	 spec_tree_free(struct ytree *);
+const char *spec_tree_str(const struct ytree *, uint32_t);
+int	 spec_tree_null(const struct ytree *, uint32_t);
+
+/* spec-err.c */
+void	 spec_err(struct spec_errs *, const struct ytree *, uint32_t,
+	    const char *, const char *, ...)
+	    __attribute__((format(printf, 5, 6)));
+void	 spec_err_at(struct spec_errs *, uint32_t, uint32_t, const char *,
+	    const char *, ...) __attribute__((format(printf, 5, 6)));
+char	*spec_errs_join(struct spec_errs *);
+void	 spec_errs_clear(struct spec_errs *);
+char	*spec_show(const char *, size_t);
+const char *spec_suggest(const char *, const char *const *, size_t);
+
+/* spec.c */
+struct spec *spec_build(const struct ytree *, const char *,
+	    struct spec_errs *);
+int	 spec_valid_name(const char *);
+
+#endif
