@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -23,6 +24,7 @@ struct worker {
 	struct event		*done_ev;
 	int			 stopping;
 	int			 inflight;	/* loop thread only */
+	int			 crash_after_submit;
 };
 
 static void *worker_main(void *);
@@ -51,8 +53,10 @@ op_find(const struct backend *be, struct op *op)
 }
 
 static void
-op_run(const struct backend *be, struct op *op)
+op_run(struct worker *w, struct op *op)
 {
+	const struct backend *be = w->be;
+
 	switch (op->kind) {
 	case OP_FIND:
 		op_find(be, op);
@@ -64,6 +68,12 @@ op_run(const struct backend *be, struct op *op)
 		op->rc = be->submit(&op->req, &op->found_id, &op->cause,
 		    &op->transient);
 		op->submitted = op->rc == 0;
+		/*
+		 * Fault injection for the exactly-once test: die after Slurm
+		 * accepted the job and before the daemon could record it.
+		 */
+		if (op->submitted && w->crash_after_submit)
+			_exit(99);
 		break;
 	case OP_LIST:
 		if ((op->rc = be->list(&op->jobs, &op->njobs, &op->cause)) != 0)
@@ -90,7 +100,7 @@ worker_main(void *arg)
 		op = TAILQ_FIRST(&w->todo);
 		TAILQ_REMOVE(&w->todo, op, entry);
 		pthread_mutex_unlock(&w->lock);
-		op_run(w->be, op);
+		op_run(w, op);
 		pthread_mutex_lock(&w->lock);
 		TAILQ_INSERT_TAIL(&w->done, op, entry);
 		event_active(w->done_ev, EV_READ, 0);
@@ -128,6 +138,8 @@ worker_create(struct event_base *base, const struct backend *be)
 
 	w = xcalloc(1, sizeof(*w));
 	w->be = be;
+	w->crash_after_submit =
+	    getenv("LLMCTLD_TEST_CRASH_AFTER_SUBMIT") != NULL;
 	TAILQ_INIT(&w->todo);
 	TAILQ_INIT(&w->done);
 	pthread_mutex_init(&w->lock, NULL);

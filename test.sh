@@ -1,0 +1,20 @@
+#!/bin/bash
+# test.sh: on a fresh Debian 12 machine, as root, install what is missing,
+# build, run the unit tests, then the end-to-end tests on a private Slurm
+# cluster that the tests start and stop. Safe to run twice in a row.
+set -euo pipefail
+cd "$(dirname "$0")"
+TOP=$(pwd)
+
+tests/setup-deps.sh
+[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
+mkdir -p _build
+cd _build
+[ -f Makefile ] || ../configure --enable-werror
+make -j"$(nproc)"
+echo "== unit tests (make check)"
+make -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1; }
+grep -h '^# \(TOTAL\|PASS\|FAIL\)' test-suite.log 2>/dev/null || true
+cd "$TOP"
+echo "== end-to-end tests"
+BUILD_DIR=$TOP/_build tests/e2e/run

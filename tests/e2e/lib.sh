@@ -1,0 +1,147 @@
+# lib.sh: helpers for the end-to-end tests. Sourced by tests/e2e/run.
+# Each test is a shell function named test_*; it fails by calling fail.
+# The cluster, llmctld and every file live under $E2E_DIR.
+
+: "${E2E_DIR:=/tmp/llmctl-e2e}"
+: "${BUILD_DIR:=$TOP/_build}"
+LLMCTLD_BIN=$BUILD_DIR/daemon/llmctld
+LLMCTL_BIN=$BUILD_DIR/cli/llmctl
+CLUSTER=$TOP/tests/cluster/slurm-cluster
+SOCK=$E2E_DIR/llmctld.sock
+SHARED=$E2E_DIR/shared		# "shared filesystem" the ranks write to
+PASSED=0
+FAILED=0
+FAILED_NAMES=""
+CURRENT=""
+
+fail() {
+	echo "    FAIL [$CURRENT]: $*" >&2
+	return 1
+}
+
+llmctl() {
+	"$LLMCTL_BIN" --socket "$SOCK" "$@"
+}
+
+# Start slurmctld + slurmds (idempotent) and export SLURM_CONF.
+cluster_start() {
+	local line
+	line=$("$CLUSTER" start "$E2E_DIR/cluster" "$@") || return 1
+	export "${line?}"
+}
+
+cluster_stop() {
+	"$CLUSTER" stop "$E2E_DIR/cluster" >/dev/null 2>&1 || true
+}
+
+daemon_conf() {
+	cat > "$E2E_DIR/llmctld.conf" <<CONF
+socket: $SOCK
+database: $E2E_DIR/state/llmctld.db
+state_dir: $E2E_DIR/state
+slurm_conf: $SLURM_CONF
+poll_interval: ${E2E_POLL:-1}
+log_level: debug
+CONF
+}
+
+daemon_start() {
+	daemon_conf
+	"$LLMCTLD_BIN" -d -f "$E2E_DIR/llmctld.conf" \
+	    >> "$E2E_DIR/llmctld.log" 2>&1 &
+	echo $! > "$E2E_DIR/llmctld.pid"
+	local i
+	for i in $(seq 100); do
+		[ -S "$SOCK" ] && llmctl status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	tail -20 "$E2E_DIR/llmctld.log" >&2
+	fail "llmctld did not start"
+}
+
+# wait_gone PID: until the process has exited (it may not be our child).
+wait_gone() {
+	local i
+	for i in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+daemon_stop() {
+	local pid
+	pid=$(cat "$E2E_DIR/llmctld.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	wait_gone "$pid"
+	rm -f "$E2E_DIR/llmctld.pid"
+}
+
+daemon_kill9() {
+	local pid
+	pid=$(cat "$E2E_DIR/llmctld.pid")
+	kill -9 "$pid"
+	wait_gone "$pid"
+	rm -f "$E2E_DIR/llmctld.pid"
+}
+
+# job_field ID FIELD: one field of `llmctl status -o json ID`.
+job_field() {
+	llmctl status -o json "$1" | python3 -c \
+	    'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
+}
+
+job_count() {
+	llmctl status -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))'
+}
+
+# wait_state ID STATE TIMEOUT: until the job is in STATE (or a final one).
+wait_state() {
+	local id=$1 want=$2 timeout=${3:-60} state="" i
+	for i in $(seq $((timeout * 4))); do
+		state=$(job_field "$id" state)
+		[ "$state" = "$want" ] && return 0
+		case $state in COMPLETED|FAILED|CANCELLED)
+			break ;;
+		esac
+		sleep 0.25
+	done
+	fail "job $id is ${state:-unknown}, expected $want" \
+	    "($(job_field "$id" reason))"
+}
+
+submit() {
+	local id
+	id=$(llmctl submit "$1") || { fail "submit $1 failed"; return 1; }
+	case $id in ''|*[!0-9]*) fail "submit printed '$id', not a job id"; return 1 ;; esac
+	echo "$id"
+}
+
+# spec NAME NODES GPUS COMMAND: write a job spec to $E2E_DIR/NAME.yaml
+spec() {
+	cat > "$E2E_DIR/$1.yaml" <<SPEC
+version: 1
+name: $1
+command: $4
+workdir: $SHARED
+resources:
+  nodes: $2
+  gpus_per_node: $3
+SPEC
+	echo "$E2E_DIR/$1.yaml"
+}
+
+run_test() {
+	CURRENT=$1
+	local start=$SECONDS
+	echo "--- $1"
+	( set -e; "$1" )
+	if [ $? -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "    ok ($((SECONDS - start)) s)"
+	else
+		FAILED=$((FAILED + 1))
+		FAILED_NAMES="$FAILED_NAMES $1"
+		echo "    see $E2E_DIR/llmctld.log and $E2E_DIR/cluster/log"
+	fi
+}

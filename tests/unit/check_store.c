@@ -1,0 +1,276 @@
+/*
+ * check_store: the schema is created, migrated from older versions and a
+ * newer one refused; jobs and attempts round-trip; filters hold.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "util.h"
+
+static char dbpath[64];
+
+static void
+setup(void)
+{
+	int fd;
+
+	strcpy(dbpath, "/tmp/check_store.XXXXXX");
+	fd = mkstemp(dbpath);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(dbpath);
+}
+
+static void
+teardown(void)
+{
+	char *p;
+
+	unlink(dbpath);
+	p = xasprintf("%s-wal", dbpath);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s-shm", dbpath);
+	unlink(p);
+	free(p);
+}
+
+static int
+user_version(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+raw_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static struct job
+sample_job(const char *name, uid_t uid)
+{
+	struct job j = { 0 };
+
+	j.name = (char *)name;
+	j.uid = uid;
+	j.gid = uid;
+	j.user = (char *)"alice";
+	j.state = JOB_QUEUED;
+	j.spec = (char *)"{}";
+	j.nodes = 2;
+	j.gpus_per_node = 4;
+	j.world_size = 8;
+	return j;
+}
+
+START_TEST(test_create)
+{
+	struct store *st;
+	char *cause = NULL;
+
+	st = store_open(dbpath, &cause);
+	ck_assert_msg(st != NULL, "%s", cause);
+	store_close(st);
+	ck_assert_int_eq(user_version(), STORE_SCHEMA_VERSION);
+	/* reopening an up-to-date database changes nothing */
+	st = store_open(dbpath, &cause);
+	ck_assert_ptr_nonnull(st);
+	store_close(st);
+	ck_assert_int_eq(user_version(), STORE_SCHEMA_VERSION);
+}
+END_TEST
+
+START_TEST(test_migrate_from_v1)
+{
+	struct store *st;
+	struct job *job;
+	char *cause = NULL;
+
+	/* a version-1 database with a job in it, as an older llmctld left */
+	raw_exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    " name TEXT NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
+	    " user TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,"
+	    " spec TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	    " updated_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " nodes INTEGER NOT NULL, gpus_per_node INTEGER NOT NULL,"
+	    " world_size INTEGER NOT NULL, exit_code INTEGER);"
+	    "CREATE TABLE attempts (job_id INTEGER NOT NULL, attempt INTEGER"
+	    " NOT NULL, tag TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
+	    " slurm_job_id INTEGER, nodes TEXT, master_port INTEGER NOT NULL,"
+	    " submitted_at INTEGER NOT NULL, started_at INTEGER, ended_at"
+	    " INTEGER, exit_code INTEGER, cause TEXT, reason TEXT,"
+	    " PRIMARY KEY (job_id, attempt));"
+	    "INSERT INTO jobs (name, uid, gid, user, state, spec, created_at,"
+	    " updated_at, nodes, gpus_per_node, world_size) VALUES"
+	    " ('old', 7, 7, 'bob', 'RUNNING', '{}', 1, 1, 1, 0, 1);"
+	    "PRAGMA user_version = 1;");
+	st = store_open(dbpath, &cause);
+	ck_assert_msg(st != NULL, "%s", cause);
+	ck_assert_int_eq(user_version(), 2);
+	job = store_job_get(st, 1);
+	ck_assert_ptr_nonnull(job);
+	ck_assert_str_eq(job->name, "old");
+	ck_assert_int_eq(job->state, JOB_RUNNING);
+	/* the table version 2 added is there and works */
+	ck_assert_int_eq(store_event_add(st, 1, "note", "after %s", "upgrade"),
+	    0);
+	job_free(job);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_refuse_newer)
+{
+	struct store *st;
+	char *cause = NULL, *want;
+
+	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 99;");
+	st = store_open(dbpath, &cause);
+	ck_assert_ptr_null(st);
+	want = xasprintf("%s: database schema 99 is newer than this llmctld "
+	    "understands (2); refusing to touch it", dbpath);
+	ck_assert_str_eq(cause, want);
+	free(want);
+	free(cause);
+	/* and it was not touched */
+	ck_assert_int_eq(user_version(), 99);
+}
+END_TEST
+
+START_TEST(test_jobs_and_attempts)
+{
+	struct store *st;
+	struct job j1 = sample_job("one", 1000), j2 = sample_job("two", 1001);
+	struct job **list, *got;
+	struct attempt a = { 0 }, **as;
+	struct job_filter f = { .state = -1 };
+	size_t n;
+
+	st = store_open(dbpath, NULL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_job_insert(st, &j1), 0);
+	ck_assert_int_eq(store_job_insert(st, &j2), 0);
+	ck_assert_int_eq(j1.id, 1);
+	ck_assert_int_eq(j2.id, 2);
+
+	/* a user sees only their own; an admin filter sees all */
+	f.uid = 1000;
+	list = store_job_list(st, &f, &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(list[0]->name, "one");
+	job_list_free(list, n);
+	f.all_users = 1;
+	list = store_job_list(st, &f, &n);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(list[0]->name, "two");	/* newest first */
+	job_list_free(list, n);
+
+	/* QUEUED without an attempt in flight, then with one */
+	list = store_jobs_in_state(st, JOB_QUEUED, &n);
+	ck_assert_int_eq(n, 2);
+	job_list_free(list, n);
+	a.job_id = 1;
+	a.attempt = 1;
+	a.tag = (char *)"abc";
+	a.state = (char *)"CREATED";
+	a.master_port = 29501;
+	a.submitted_at = 5;
+	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
+	list = store_jobs_in_state(st, JOB_QUEUED, &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(list[0]->id, 2);
+	job_list_free(list, n);
+
+	/* a duplicate tag is refused: a tag names one Slurm job */
+	a.job_id = 2;
+	ck_assert_int_eq(store_attempt_insert(st, &a), -1);
+
+	as = store_attempts_active(st, &n);
+	ck_assert_int_eq(n, 1);
+	as[0]->slurm_job_id = 77;
+	as[0]->ended_at = 9;
+	as[0]->has_exit_code = 1;
+	as[0]->exit_code = 3;
+	free(as[0]->state);
+	as[0]->state = xstrdup("FAILED");
+	ck_assert_int_eq(store_attempt_update(st, as[0]), 0);
+	attempt_list_free(as, n);
+	as = store_attempts_active(st, &n);
+	ck_assert_int_eq(n, 0);
+	free(as);
+	as = store_attempts_of(st, 1, &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(as[0]->slurm_job_id, 77);
+	ck_assert_int_eq(as[0]->exit_code, 3);
+	ck_assert_str_eq(as[0]->state, "FAILED");
+	attempt_list_free(as, n);
+
+	ck_assert_int_eq(store_job_set_state(st, 1, JOB_FAILED, "exit code 3"),
+	    0);
+	ck_assert_int_eq(store_job_set_exit(st, 1, 3), 0);
+	got = store_job_get(st, 1);
+	ck_assert_int_eq(got->state, JOB_FAILED);
+	ck_assert_str_eq(got->reason, "exit code 3");
+	ck_assert_int_eq(got->attempts, 1);
+	ck_assert(got->has_exit_code && got->exit_code == 3);
+	job_free(got);
+	ck_assert_ptr_null(store_job_get(st, 99));
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_state_names)
+{
+	enum job_state s;
+
+	ck_assert_int_eq(job_state_parse("running", &s), 0);
+	ck_assert_int_eq(s, JOB_RUNNING);
+	ck_assert_int_eq(job_state_parse("bogus", &s), -1);
+	ck_assert(job_state_final(JOB_CANCELLED));
+	ck_assert(!job_state_final(JOB_RESTARTING));
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create);
+	tcase_add_test(tc, test_migrate_from_v1);
+	tcase_add_test(tc, test_refuse_newer);
+	tcase_add_test(tc, test_jobs_and_attempts);
+	tcase_add_test(tc, test_state_names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
