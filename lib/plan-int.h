@@ -22,6 +22,7 @@ typedef unsigned __int128 plan_key;
 struct plan_layout {
 	int	count_shift[TOPO_MAX_DEPTH];
 	int	free_shift[TOPO_MAX_DEPTH];	/* -1: not compared */
+	int	count_bits;			/* above count_shift[0] */
 };
 
 struct plan_ctx {

@@ -24,6 +24,7 @@
 #include "util.h"
 
 #define KEY_INF (~(plan_key)0)
+#define SUF_INF (UINT64_MAX / 4)
 #define ARENA_CHUNK (1 << 20)
 
 struct rec {
@@ -41,8 +42,6 @@ struct table {
 	int		  done;
 	int		  n;	/* highest amount kept */
 	plan_key	 *f;	/* [j][a], jdim * (n + 1) */
-	struct rec	**rec;	/* per child in kids: how each entry was made */
-	int		 *qn;	/* per child: highest amount after it */
 	int		 *kids;	/* children with capacity, in order */
 	int		  nkids;
 };
@@ -72,15 +71,21 @@ struct sel {
 	struct table		*tab;
 	struct chunk		*arena;
 	struct step		*sp, *sf;	/* scratch for step lists */
+	plan_key		*qa, *qb;	/* scratch for folds */
+	uint64_t		 cstar;		/* fewest switches, when pruning */
 	size_t			 nscratch;
 };
 
 static void *arena_alloc(struct sel *, size_t);
 static void sel_units(struct sel *);
 static struct table *sel_table(struct sel *, int);
-static void sel_combine(struct sel *, struct table *, int, plan_key **,
-    int *);
-static void sel_take(struct sel *, int, int, int);
+static void sel_combine(struct sel *, const plan_key *, int,
+    const struct table *, plan_key *, int *, struct rec *, const uint64_t *);
+static plan_key *sel_fold(struct sel *, int, struct rec **, int *, int *,
+    int);
+static uint64_t *sel_suffix(struct sel *, int);
+static void sel_take(struct sel *, int, int, int, int);
+static plan_key sel_final(struct sel *, int);
 static int sel_pack(struct sel *, struct plan_choice *);
 static int sel_spread(struct sel *, int);
 static void sel_trim(struct sel *, int);
@@ -233,44 +238,54 @@ sel_steps(const plan_key *f, int n, int jdim, struct step *out)
 	return m;
 }
 
-/* Fold child kid (its table ct) into the prefix table *pf of size *pn. */
+/*
+ * Fold child table ct into the prefix table pf (highest amount np), giving
+ * q (highest amount *nq). With r, also note how each entry of q was made,
+ * for the walk back down; without, the inner loop has no branches.
+ */
 static void
-sel_combine(struct sel *s, struct table *tv, int kid, plan_key **pf, int *pn)
+sel_combine(struct sel *s, const plan_key *pf, int np, const struct table *ct,
+    plan_key *q, int *pnq, struct rec *r, const uint64_t *suffix)
 {
-	struct table *ct = &s->tab[tv->kids[kid]];
-	int jdim = s->jdim, need = s->c->need, np = *pn, nq, j, t, a1, j1;
-	size_t nsp, nsf, x, y, need_scratch, idx;
-	plan_key *q, key, p;
-	struct rec *r;
+	int jdim = s->jdim, need = s->c->need, nq, j, t, a1, j1, cshift;
+	size_t nsp, nsf, x, y, idx, scratch;
+	plan_key key, p, *e;
 
 	nq = np + ct->n > need ? need : np + ct->n;
-	need_scratch = (size_t)jdim * ((np > ct->n ? np : ct->n) + 1);
-	if (need_scratch > s->nscratch) {
-		s->nscratch = need_scratch;
-		s->sp = xreallocarray(s->sp, need_scratch, sizeof(*s->sp));
-		s->sf = xreallocarray(s->sf, need_scratch, sizeof(*s->sf));
+	scratch = (size_t)jdim * ((np > ct->n ? np : ct->n) + 1);
+	if (scratch > s->nscratch) {
+		s->nscratch = scratch;
+		s->sp = xreallocarray(s->sp, scratch, sizeof(*s->sp));
+		s->sf = xreallocarray(s->sf, scratch, sizeof(*s->sf));
 	}
-	nsp = sel_steps(*pf, np, jdim, s->sp);
+	nsp = sel_steps(pf, np, jdim, s->sp);
 	nsf = sel_steps(ct->f, ct->n, jdim, s->sf);
-	q = arena_alloc(s, (size_t)jdim * (nq + 1) * sizeof(*q));
-	r = arena_alloc(s, (size_t)jdim * (nq + 1) * sizeof(*r));
 	for (idx = 0; idx < (size_t)jdim * (nq + 1); idx++)
 		q[idx] = KEY_INF;
+	cshift = s->c->layout.count_shift[0];
 	for (x = 0; x < nsp; x++) {
 		p = s->sp[x].v;
 		a1 = s->sp[x].a;
 		j1 = s->sp[x].j;
+		/* Skip what cannot be completed with the fewest switches. */
+		if (suffix != NULL && (uint64_t)(p >> cshift) +
+		    suffix[a1 < need ? need - a1 : 0] != s->cstar)
+			continue;
 		for (y = 0; y < nsf; y++) {
 			j = j1 + s->sf[y].j;
 			if (j >= jdim)
 				continue;
 			t = a1 + s->sf[y].a;
-			if (t > need)
-				t = need;
+			t = t > need ? need : t;
 			key = p + s->sf[y].v;
-			idx = (size_t)j * (nq + 1) + t;
-			if (key < q[idx]) {
-				q[idx] = key;
+			e = &q[(size_t)j * (nq + 1) + t];
+			if (r == NULL) {
+				*e = key < *e ? key : *e;
+				continue;
+			}
+			if (key < *e) {
+				*e = key;
+				idx = (size_t)j * (nq + 1) + t;
 				r[idx].a1 = a1;
 				r[idx].j1 = (int16_t)j1;
 				r[idx].a2 = s->sf[y].a;
@@ -284,13 +299,104 @@ sel_combine(struct sel *s, struct table *tv, int kid, plan_key **pf, int *pn)
 			idx = (size_t)j * (nq + 1) + t;
 			if (q[idx + 1] < q[idx]) {
 				q[idx] = q[idx + 1];
-				r[idx] = r[idx + 1];
+				if (r != NULL)
+					r[idx] = r[idx + 1];
 			}
 		}
-	tv->rec[kid] = r;
-	tv->qn[kid] = nq;
-	*pf = q;
-	*pn = nq;
+	*pnq = nq;
+}
+
+/*
+ * Switch counts only (the top bits of a key) of the best way to hold at
+ * least r units in children i.. of v, for every i and r: (nkids + 1) rows
+ * of need + 1. What lets a final fold skip hopeless prefixes.
+ */
+static uint64_t *
+sel_suffix(struct sel *s, int v)
+{
+	const struct table *tv = &s->tab[v], *ct;
+	int need = s->c->need, cshift = s->c->layout.count_shift[0], i, a, b, t;
+	size_t row = (size_t)need + 1;
+	uint64_t *suf, *cur, *next, fa, *steps, nsteps;
+
+	suf = xreallocarray(NULL, (tv->nkids + 1) * row, sizeof(*suf));
+	steps = xreallocarray(NULL, 2 * row, sizeof(*steps));
+	next = suf + (size_t)tv->nkids * row;
+	for (t = 0; t <= need; t++)
+		next[t] = t == 0 ? 0 : SUF_INF;
+	for (i = tv->nkids - 1; i >= 0; i--) {
+		cur = suf + (size_t)i * row;
+		ct = &s->tab[tv->kids[i]];
+		for (t = 0; t <= need; t++)
+			cur[t] = next[t];
+		for (nsteps = 0, a = 1; a <= ct->n; a++) {
+			fa = (uint64_t)(ct->f[a] >> cshift);
+			if (a < ct->n && (uint64_t)(ct->f[a + 1] >> cshift) == fa)
+				continue;
+			steps[2 * nsteps] = (uint64_t)a;
+			steps[2 * nsteps++ + 1] = fa;
+		}
+		for (b = 0; b <= need; b++) {
+			if (next[b] == SUF_INF || (b < need && next[b + 1] ==
+			    next[b]))
+				continue;
+			for (a = 0; a < (int)nsteps; a++) {
+				t = b + (int)steps[2 * a];
+				t = t > need ? need : t;
+				if (next[b] + steps[2 * a + 1] < cur[t])
+					cur[t] = next[b] + steps[2 * a + 1];
+			}
+		}
+		for (t = need - 1; t >= 0; t--)
+			if (cur[t + 1] < cur[t])
+				cur[t] = cur[t + 1];
+		next = cur;
+	}
+	free(steps);
+	return suf;
+}
+
+/*
+ * Run the folds of switch v's children; recs (one array per child, or
+ * NULL) keeps how each entry was made. With prune (only where v's table is
+ * wanted at the job's need alone), prefixes that cannot end with the
+ * fewest switches are skipped. Returns the final prefix in a scratch
+ * buffer, valid until the next call.
+ */
+static plan_key *
+sel_fold(struct sel *s, int v, struct rec **recs, int *qn, int *pn, int prune)
+{
+	struct table *tv = &s->tab[v];
+	size_t size = (size_t)s->jdim * (s->c->need + 1);
+	plan_key *cur, *next, *tmp;
+	uint64_t *suf = NULL;
+	int i, j, n = 0;
+
+	if (s->qa == NULL) {
+		s->qa = xreallocarray(NULL, size, sizeof(*s->qa));
+		s->qb = xreallocarray(NULL, size, sizeof(*s->qb));
+	}
+	if (prune && s->jdim == 1 && s->c->layout.count_bits <= 62) {
+		suf = sel_suffix(s, v);
+		s->cstar = suf[s->c->need];
+	}
+	cur = s->qa;
+	next = s->qb;
+	for (j = 0; j < s->jdim; j++)
+		cur[j] = j == 0 ? 0 : KEY_INF;
+	for (i = 0; i < tv->nkids; i++) {
+		sel_combine(s, cur, n, &s->tab[tv->kids[i]], next, &n,
+		    recs == NULL ? NULL : recs[i], suf == NULL ? NULL :
+		    suf + (size_t)i * (s->c->need + 1));
+		if (qn != NULL)
+			qn[i] = n;
+		tmp = cur;
+		cur = next;
+		next = tmp;
+	}
+	free(suf);
+	*pn = n;
+	return cur;
 }
 
 static plan_key
@@ -333,46 +439,82 @@ sel_table(struct sel *s, int v)
 		return tv;
 	}
 	tv->kids = arena_alloc(s, sw->nchildren * sizeof(int));
-	tv->rec = arena_alloc(s, sw->nchildren * sizeof(*tv->rec));
-	tv->qn = arena_alloc(s, sw->nchildren * sizeof(int));
 	for (i = 0; i < (int)sw->nchildren; i++)
 		if (s->cap[sw->children[i]] > 0)
 			tv->kids[tv->nkids++] = sw->children[i];
-	f = arena_alloc(s, (size_t)jdim * sizeof(*f));
-	for (j = 0; j < jdim; j++)
-		f[j] = j == 0 ? 0 : KEY_INF;
-	n = 0;
-	for (i = 0; i < tv->nkids; i++) {
+	for (i = 0; i < tv->nkids; i++)
 		sel_table(s, tv->kids[i]);
-		sel_combine(s, tv, i, &f, &n);
-	}
+	f = sel_fold(s, v, NULL, NULL, &n, 0);
+	tv->f = arena_alloc(s, (size_t)jdim * (n + 1) * sizeof(*f));
+	tv->f[0] = 0;
 	for (idx = 1; idx < (size_t)jdim * (n + 1); idx++)
-		if (f[idx] != KEY_INF)
-			f[idx] += w;
-	tv->f = f;
+		tv->f[idx] = f[idx] == KEY_INF ? KEY_INF : f[idx] + w;
 	tv->n = n;
 	return tv;
 }
 
-/* Walk the records down from v, which is to hold a units on j leaves. */
+/*
+ * Walk back down from v, which is to hold a units on j leaves: fold v's
+ * children again, this time noting how each entry was made.
+ */
 static void
-sel_take(struct sel *s, int v, int j, int a)
+sel_take(struct sel *s, int v, int j, int a, int prune)
 {
 	struct table *tv = &s->tab[v];
-	struct rec *r;
-	int i;
+	struct rec **recs, *r;
+	int i, n, *qn;
 
 	if (s->t->switches[v].nchildren == 0) {
 		s->take[v] = a;
 		return;
 	}
+	recs = xreallocarray(NULL, tv->nkids + 1, sizeof(*recs));
+	qn = xreallocarray(NULL, tv->nkids + 1, sizeof(*qn));
+	for (i = 0; i < tv->nkids; i++)
+		recs[i] = xreallocarray(NULL,
+		    (size_t)s->jdim * (s->c->need + 1), sizeof(**recs));
+	sel_fold(s, v, recs, qn, &n, prune);
 	for (i = tv->nkids - 1; i >= 0 && (a > 0 || j > 0); i--) {
-		r = &tv->rec[i][(size_t)j * (tv->qn[i] + 1) + a];
+		r = &recs[i][(size_t)j * (qn[i] + 1) + a];
 		if (r->a2 > 0)
-			sel_take(s, tv->kids[i], r->j2, r->a2);
+			sel_take(s, tv->kids[i], r->j2, r->a2, 0);
 		j = r->j1;
 		a = r->a1;
 	}
+	for (i = 0; i < tv->nkids; i++)
+		free(recs[i]);
+	free(recs);
+	free(qn);
+}
+
+/*
+ * Key of the best placement of the whole job under v. Without a leaf limit
+ * any switch with the capacity holds the job, so its table is wanted at
+ * the job's need alone and the fold may prune.
+ */
+static plan_key
+sel_final(struct sel *s, int v)
+{
+	const struct topo_switch *sw = &s->t->switches[v];
+	struct table *tv = &s->tab[v];
+	plan_key *f, best = KEY_INF;
+	int i, j, n, need = s->c->need;
+
+	if (s->jdim > 1 || sw->nchildren == 0) {
+		sel_table(s, v);
+		for (j = s->jdim > 1 ? 1 : 0; j < s->jdim; j++)
+			if (tv->f[(size_t)j * (tv->n + 1) + need] < best)
+				best = tv->f[(size_t)j * (tv->n + 1) + need];
+		return best;
+	}
+	tv->kids = arena_alloc(s, sw->nchildren * sizeof(int));
+	for (i = 0; i < (int)sw->nchildren; i++)
+		if (s->cap[sw->children[i]] > 0)
+			tv->kids[tv->nkids++] = sw->children[i];
+	for (i = 0; i < tv->nkids; i++)
+		sel_table(s, tv->kids[i]);
+	f = sel_fold(s, v, NULL, NULL, &n, 1);
+	return f[need] == KEY_INF ? KEY_INF : f[need] + sel_weight(s, v);
 }
 
 static int
@@ -387,8 +529,15 @@ sel_pack(struct sel *s, struct plan_choice *ch)
 		for (v = 0; v < (int)t->nswitches; v++) {
 			if (t->switches[v].level != level || s->cap[v] < need)
 				continue;
+			if (s->jdim == 1) {
+				if ((key = sel_final(s, v)) < bestkey) {
+					bestkey = key;
+					best = v;
+				}
+				continue;
+			}
 			tv = sel_table(s, v);
-			for (j = s->jdim > 1 ? 1 : 0; j < s->jdim; j++) {
+			for (j = 1; j < s->jdim; j++) {
 				key = tv->f[(size_t)j * (tv->n + 1) + need];
 				if (key < bestkey) {
 					bestkey = key;
@@ -403,7 +552,7 @@ sel_pack(struct sel *s, struct plan_choice *ch)
 	if (best == -1)
 		return -1;
 	ch->key = bestkey;
-	sel_take(s, best, bestj, need);
+	sel_take(s, best, bestj, need, s->jdim == 1);
 	return 0;
 }
 
@@ -607,5 +756,7 @@ plan_select(const struct plan_ctx *c, struct plan_choice *ch)
 	}
 	free(s.sp);
 	free(s.sf);
+	free(s.qa);
+	free(s.qb);
 	return rc;
 }

@@ -196,9 +196,11 @@ plan_layout_make(struct plan_layout *l, const struct topo *t, int nodes,
 		if (lv < top)
 			shift += fb;
 	}
+	l->count_bits = 0;
 	for (lv = 0; lv < nl; lv++) {
 		l->count_shift[lv] = shift;
 		shift += cb[lv];
+		l->count_bits += cb[lv];
 	}
 }
 
