@@ -33,7 +33,9 @@ cmd_submit_exec(struct llmctl *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {.name = "dry-run", .has_arg = no_argument, .val = 'n'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'}, {0}};
+	    {.name = "help", .has_arg = no_argument, .val = 'h'},
+	    {0},
+	};
 	enum output_format fmt = OUTPUT_TABLE;
 	struct spec *spec;
 	json_t *body = NULL, *reply = NULL, *text;
