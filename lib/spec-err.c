@@ -156,6 +156,33 @@ spec_show(const char *s, size_t len)
 	return out;
 }
 
+/* A word as it is when it is short and plain, else quoted and escaped. */
+char *
+spec_show_word(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64)
+		return spec_show(s, len);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == '"')
+			return spec_show(s, len);
+	return xstrndup(s, len);
+}
+
+/* prefix.key, for the field path of a message. */
+char *
+spec_path_join(const char *prefix, const char *key, size_t len)
+{
+	char *shown, *p;
+
+	shown = spec_show_word(key, len);
+	p = xasprintf("%s%s%s", prefix, *prefix == '\0' ? "" : ".", shown);
+	free(shown);
+	return p;
+}
+
 /* Optimal string alignment distance, case-insensitive. */
 static size_t
 distance(const char *a, const char *b)

@@ -78,6 +78,8 @@ void	 spec_err_at(struct spec_errs *, uint32_t, uint32_t, const char *,
 char	*spec_errs_join(struct spec_errs *);
 void	 spec_errs_clear(struct spec_errs *);
 char	*spec_show(const char *, size_t);
+char	*spec_show_word(const char *, size_t);
+char	*spec_path_join(const char *, const char *, size_t);
 const char *spec_suggest(const char *, const char *const *, size_t);
 
 /* spec.c */

@@ -190,24 +190,21 @@ static char *
 build_path(const struct build *b)
 {
 	const struct ynode *f;
-	char *path = xstrdup(""), *part, *next;
+	char *path = xstrdup(""), *next;
 	uint32_t i;
 
 	for (i = 0; i < b->depth; i++) {
 		f = &b->t->v[b->stack[i]];
-		part = NULL;
 		if (f->type == Y_MAP && b->key[i] != YNONE &&
 		    (f->n % 2 == 1 || i + 1 < b->depth))
-			part = xasprintf("%s%s", *path == '\0' ? "" : ".",
-			    spec_tree_str(b->t, b->key[i]));
+			next = spec_path_join(path, spec_tree_str(b->t,
+			    b->key[i]), b->t->v[b->key[i]].len);
 		else if (f->type == Y_SEQ)
-			part = xasprintf("[%u]",
+			next = xasprintf("%s[%u]", path,
 			    i + 1 < b->depth ? f->n - 1 : f->n);
-		if (part == NULL)
+		else
 			break;
-		next = xasprintf("%s%s", path, part);
 		free(path);
-		free(part);
 		path = next;
 	}
 	return path;
@@ -239,6 +236,7 @@ build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
     int type, uint8_t *plain)
 {
 	const char *name;
+	char *shown;
 
 	if (tag == NULL)
 		return 0;
@@ -246,9 +244,12 @@ build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
 		*plain = 0;
 		return 0;
 	}
-	if (strncmp(tag, CORE_TAG, strlen(CORE_TAG)) != 0)
-		return build_fail(b, &ev->start_mark,
-		    "tag %.64s is not allowed", tag);
+	if (strncmp(tag, CORE_TAG, strlen(CORE_TAG)) != 0) {
+		shown = spec_show_word(tag, strlen(tag));
+		build_fail(b, &ev->start_mark, "tag %s is not allowed", shown);
+		free(shown);
+		return -1;
+	}
 	name = tag + strlen(CORE_TAG);
 	if (type == Y_MAP && strcmp(name, "map") == 0)
 		return 0;
@@ -272,8 +273,10 @@ build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
 		    "tag !!%s does not fit this %s", name,
 		    type == Y_MAP ? "mapping" :
 		    type == Y_SEQ ? "list" : "scalar");
-	return build_fail(b, &ev->start_mark, "tag !!%.64s is not allowed",
-	    name);
+	shown = spec_show_word(name, strlen(name));
+	build_fail(b, &ev->start_mark, "tag !!%s is not allowed", shown);
+	free(shown);
+	return -1;
 }
 
 static int

@@ -80,7 +80,6 @@ static void	 unknown_key(struct walk *, uint32_t, const struct field *,
 static int	 env_cmp(const void *, const void *, void *);
 static void	 exclude_err(struct walk *, uint32_t, const char *, char *);
 static void	 spec_defaults(struct spec *);
-static char	*path_join(const char *, const char *, size_t);
 static char	*got(const struct walk *, uint32_t);
 static int	 want_scalar(struct walk *, uint32_t, const char *,
 		    const char *);
@@ -217,24 +216,6 @@ spec_valid_name(const char *s)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
 
 	return n > 0 && n <= 64 && s[n] == '\0';
-}
-
-/* prefix.key, with a key that could confuse a reader shown quoted. */
-static char *
-path_join(const char *prefix, const char *key, size_t len)
-{
-	char *shown, *p;
-	size_t i;
-	int plain = len > 0 && len <= 64;
-
-	for (i = 0; plain && i < len; i++)
-		if ((unsigned char)key[i] <= ' ' ||
-		    (unsigned char)key[i] >= 0x7f || key[i] == '"')
-			plain = 0;
-	shown = plain ? xstrndup(key, len) : spec_show(key, len);
-	p = xasprintf("%s%s%s", prefix, *prefix == '\0' ? "" : ".", shown);
-	free(shown);
-	return p;
 }
 
 /* What a value is, for "expected X, got Y". */
@@ -401,7 +382,7 @@ get_env(struct walk *w, uint32_t v, const char *path)
 	for (k = t->v[v].first; k != YNONE; k = t->v[val].next) {
 		val = t->v[k].next;
 		key = spec_tree_str(t, k);
-		sub = path_join(path, key, t->v[k].len);
+		sub = spec_path_join(path, key, t->v[k].len);
 		ok = 0;
 		n = strspn(key, "abcdefghijklmnopqrstuvwxyz"
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
@@ -438,7 +419,7 @@ get_env(struct walk *w, uint32_t v, const char *path)
 		if (strcmp(spec_tree_str(t, keys[i - 1]),
 		    spec_tree_str(t, keys[i])) != 0)
 			continue;
-		sub = path_join(path, spec_tree_str(t, keys[i]),
+		sub = spec_path_join(path, spec_tree_str(t, keys[i]),
 		    t->v[keys[i]].len);
 		spec_err(w->errs, t, keys[i], sub,
 		    "duplicate key; first given at line %u",
@@ -460,12 +441,12 @@ exclude_err(struct walk *w, uint32_t v, const char *path, char *cause)
 		if ((unsigned char)cause[i] < ' ' || cause[i] == 0x7f)
 			cause[i] = '?';
 	if (i > CAUSE_MAX) {
-		while (i > CAUSE_MAX ||
-		    ((unsigned char)cause[i] & 0xc0) == 0x80)
-			i--;
-		memcpy(cause + i, "...", 4);
-	}
-	spec_err(w->errs, w->t, v, path, "%s", cause);
+		i = CAUSE_MAX;
+		while (((unsigned char)cause[i] & 0xc0) == 0x80)
+			i--;	/* not inside a UTF-8 sequence */
+		spec_err(w->errs, w->t, v, path, "%.*s...", (int)i, cause);
+	} else
+		spec_err(w->errs, w->t, v, path, "%s", cause);
 	free(cause);
 }
 
@@ -767,7 +748,7 @@ walk_map(struct walk *w, uint32_t map, const struct field *tab, size_t n,
 	for (; k != YNONE; k = t->v[v].next) {
 		v = t->v[k].next;
 		key = spec_tree_str(t, k);
-		path = path_join(prefix, key, t->v[k].len);
+		path = spec_path_join(prefix, key, t->v[k].len);
 		for (i = 0, f = NULL; i < n && f == NULL; i++)
 			if (strcmp(tab[i].name, key) == 0)
 				f = &tab[i];
@@ -787,7 +768,7 @@ walk_map(struct walk *w, uint32_t map, const struct field *tab, size_t n,
 	for (i = 0; i < n; i++) {
 		if (!tab[i].required || w->key[tab[i].id] != YNONE)
 			continue;
-		path = path_join(prefix, tab[i].name, strlen(tab[i].name));
+		path = spec_path_join(prefix, tab[i].name, strlen(tab[i].name));
 		spec_err(w->errs, t, map, path, "required key is missing");
 		free(path);
 		mark_bad(w, &tab[i]);

@@ -325,6 +325,18 @@ static const struct pcase cases[] = {
 	{ .name = "exclude list bad item", .yaml = HEAD RES
 	    "placement:\n  exclude: [n1, \"n[3-1]\"]\n", .error =
 	    "job.yaml:8:17: placement.exclude[1]: range 3-1 goes backwards" },
+	/* A 202-byte hostlist message overflowed when cut (fuzz crash). */
+	{ .name = "long hostlist error is cut", .yaml = HEAD RES
+	    "placement: {exclude: \""
+	    "n;yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "\"}\n",
+	    .error =
+	    "job.yaml:7:22: placement.exclude: bad character in host name"
+	    " \"n;yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy..." },
 	{ .name = "section not a mapping", .yaml = HEAD RES "parallel: 4\n",
 	    .error = "job.yaml:7:11: parallel: expected a mapping, got \"4\"" },
 
@@ -398,6 +410,10 @@ static const struct pcase cases[] = {
 	    "name: !!python/object/apply:os.system [\"id\"]\n", .error =
 	    "job.yaml:2:7: name: tag !!python/object/apply:os.system is not "
 	    "allowed" },
+	{ .name = "keys with tabs quoted in a path (fuzz crash de7f6820)",
+	    .yaml = "s{s:\nruoes\t\tpara\tes: !!in_ver", .error =
+	    "job.yaml:2:17: \"ruoes\\x09\\x09para\\x09es\": tag !!in_ver is "
+	    "not allowed" },
 	{ .name = "local tag", .yaml = "version: 1\nname: !foo t\n", .error =
 	    "job.yaml:2:7: name: tag !foo is not allowed" },
 	{ .name = "core tag on the wrong node", .yaml = "version: 1\n"
@@ -464,9 +480,20 @@ START_TEST(test_table)
 	const struct pcase *c = &cases[_i];
 	struct spec *sp;
 	json_t *j;
-	char *cause = NULL, *want, *eq, *have;
+	char *cause = NULL, *want, *eq, *have, *path;
+	const char *dir;
 	size_t i;
+	FILE *f;
 
+	/* SPEC_CORPUS_DIR=tests/fuzz/corpus refreshes the fuzzer's seeds. */
+	if ((dir = getenv("SPEC_CORPUS_DIR")) != NULL) {
+		path = xasprintf("%s/table-%03d.yaml", dir, _i);
+		if ((f = fopen(path, "w")) != NULL) {
+			fwrite(c->yaml, 1, strlen(c->yaml), f);
+			fclose(f);
+		}
+		free(path);
+	}
 	sp = spec_parse(c->yaml, strlen(c->yaml), FILE_, WORKDIR, &cause);
 	if (c->error != NULL) {
 		ck_assert_msg(sp == NULL, "%s: accepted", c->name);
