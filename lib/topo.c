@@ -323,15 +323,20 @@ topo_levels(struct topo *t, char **cause)
 				sw->level =
 				    t->switches[sw->children[c]].level + 1;
 	}
+	if (norder != t->nswitches) {
+		/* Unreached from the root: the lowest-numbered is named. */
+		memset(stack, 0, (t->nswitches + 1) * sizeof(int));
+		for (i = 0; i < norder; i++)
+			stack[order[i]] = 1;
+		for (i = 0; i < t->nswitches && stack[i]; i++)
+			;
+		free(stack);
+		free(order);
+		return set_cause(cause, "switches form a loop (%s)",
+		    t->switches[i].name);
+	}
 	free(stack);
 	free(order);
-	if (norder != t->nswitches) {
-		for (i = 0; i < t->nswitches; i++)
-			if (t->switches[i].parent == -1 && (int)i != t->root)
-				break;
-		return set_cause(cause, "switches form a loop (%s)",
-		    t->switches[i < t->nswitches ? i : 0].name);
-	}
 	if (t->switches[t->root].level >= TOPO_MAX_DEPTH)
 		return set_cause(cause, "switch tree deeper than %d levels",
 		    TOPO_MAX_DEPTH);
