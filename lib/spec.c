@@ -99,6 +99,8 @@ static void	 cross_check(struct walk *, const char *);
 static int	 check_version(struct walk *);
 
 #define OFF(m)	 offsetof(struct spec, m)
+/* Nothing more can be reported: stop walking, however big the input. */
+#define FULL(w)	 ((w)->errs->n >= SPEC_MAX_ERRORS)
 
 static const struct field resources_fields[] = {
 	{ .name = "nodes", .id = F_NODES, .kind = K_INT,
@@ -379,7 +381,7 @@ get_env(struct walk *w, uint32_t v, const char *path)
 		return wrong_type(w, v, path, "a mapping");
 	sp->env = xcalloc(t->v[v].n / 2 + 1, sizeof(*sp->env));
 	keys = xcalloc(t->v[v].n / 2 + 1, sizeof(*keys));
-	for (k = t->v[v].first; k != YNONE; k = t->v[val].next) {
+	for (k = t->v[v].first; k != YNONE && !FULL(w); k = t->v[val].next) {
 		val = t->v[k].next;
 		key = spec_tree_str(t, k);
 		sub = spec_path_join(path, key, t->v[k].len);
@@ -415,7 +417,7 @@ get_env(struct walk *w, uint32_t v, const char *path)
 	}
 	/* Sorted, so that a hostile map of 60,000 keys costs n log n. */
 	qsort_r(keys, nkeys, sizeof(*keys), env_cmp, (void *)t);
-	for (i = 1; i < nkeys; i++) {
+	for (i = 1; i < nkeys && !FULL(w); i++) {
 		if (strcmp(spec_tree_str(t, keys[i - 1]),
 		    spec_tree_str(t, keys[i])) != 0)
 			continue;
@@ -745,7 +747,7 @@ walk_map(struct walk *w, uint32_t map, const struct field *tab, size_t n,
 	size_t i;
 
 	k = t->v[map].type == Y_MAP ? t->v[map].first : YNONE;
-	for (; k != YNONE; k = t->v[v].next) {
+	for (; k != YNONE && !FULL(w); k = t->v[v].next) {
 		v = t->v[k].next;
 		key = spec_tree_str(t, k);
 		path = spec_path_join(prefix, key, t->v[k].len);
