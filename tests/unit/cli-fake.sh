@@ -99,6 +99,9 @@ if command -v mandoc >/dev/null; then
 		fail "usage differs from SYNOPSIS: $(diff "$tmp/usage" \
 		    "$tmp/synopsis")"
 	fi
+	# Cross-references resolve only once every page is installed.
+	if mandoc -Tlint -W warning "$top_src/man/llmctl.1" >"$tmp/out" \
+	    2>"$tmp/err"; then ok; else fail "mandoc -Tlint warns"; fi
 fi
 
 # --- no daemon -------------------------------------------------------------
