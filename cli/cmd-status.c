@@ -265,7 +265,15 @@ status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 		free(s);
 	} else
 		status_line("user:", output_field(job, "user", b, sizeof b));
-	status_line("state:", output_field(job, "state", b, sizeof b));
+	/* The exit code belongs with the state: "FAILED (exit code 3)". */
+	if (json_is_integer(json_object_get(job, "exit_code"))) {
+		s = xasprintf("%s (exit code %" JSON_INTEGER_FORMAT ")",
+		    output_field(job, "state", b, sizeof b),
+		    json_integer_value(json_object_get(job, "exit_code")));
+		status_line("state:", s);
+		free(s);
+	} else
+		status_line("state:", output_field(job, "state", b, sizeof b));
 	status_line("reason:", output_field(job, "reason", b, sizeof b));
 	status_line("nodes:", output_field(job, "nodes", b, sizeof b));
 	status_line(
@@ -276,7 +284,6 @@ status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 	status_line(
 	    "slurm job:", output_field(job, "slurm_job_id", b, sizeof b));
 	status_line("node list:", output_field(job, "node_list", b, sizeof b));
-	status_line("exit code:", output_field(job, "exit_code", b, sizeof b));
 	output_age(job, "created_at", now, age, sizeof age);
 	s = xasprintf(
 	    "%s (%s ago)", output_time(job, "created_at", b, sizeof b), age);

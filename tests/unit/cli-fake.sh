@@ -158,7 +158,8 @@ if run 0 status 13; then
 	awk 'length($0) > 100 { bad = 1 } END { exit bad }' "$tmp/out" && ok ||
 	    fail "a status line is wider than 100 columns"
 fi
-run 0 status 12 && has out '^user: +-$' && has out '^no attempts yet$'
+run 0 status 12 && has out '^user: +-$' && has out '^no attempts yet$' &&
+    has out '^state: +COMPLETED \(exit code 0\)$'
 run 0 status -o json 13 && has out '"tag": "9f00aa"'
 run 1 status 99 && expect err "llmctl: no such job: 99"
 run 1 status 7 && expect err "llmctl: job 7 belongs to another user"

@@ -32,7 +32,7 @@ JOBS = [
      "gpus_per_node": 2, "world_size": 4, "attempt": 2,
      "slurm_job_id": 1234, "node_list": "n1,n2", "exit_code": None},
     # Only what an older daemon might send: everything else shows "-".
-    {"id": 12, "name": "minimal", "state": "COMPLETED"},
+    {"id": 12, "name": "minimal", "state": "COMPLETED", "exit_code": 0},
 ]
 
 DETAIL = dict(JOBS[1])
