@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "backend-fake.h"
+#include "topo.h"
 #include "util.h"
 
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -88,6 +89,33 @@ fake_cancel(int64_t id, char **cause)
 	return 0;
 }
 
+/* Two leaves of two 8-GPU nodes under one spine, all idle. */
+static int
+fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
+    char **cause)
+{
+	struct topo_gen g = { .leaves = 2, .nodes_per_leaf = 2, .spines = 1,
+	    .gpus = 8, .seed = 1 };
+	struct bcluster *c;
+	size_t i;
+
+	(void)fail;
+	(void)nfail;
+	if (fake_down)
+		return set_cause(cause, "Unable to contact slurm controller");
+	c = xcalloc(1, sizeof(*c));
+	if ((c->live = topo_generate(&g, cause)) == NULL ||
+	    (c->ideal = topo_generate(&g, cause)) == NULL) {
+		bcluster_free(c);
+		return -1;
+	}
+	c->addr = xcalloc(c->live->nnodes, sizeof(*c->addr));
+	for (i = 0; i < c->live->nnodes; i++)
+		c->addr[i] = xstrdup("127.0.0.1");
+	*out = c;
+	return 0;
+}
+
 static void
 fake_fini(void)
 {
@@ -100,6 +128,7 @@ const struct backend backend_fake = {
 	.submit = fake_submit,
 	.list = fake_list,
 	.cancel = fake_cancel,
+	.cluster = fake_cluster,
 	.fini = fake_fini,
 };
 

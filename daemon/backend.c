@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "topo.h"
 #include "util.h"
 
 static const struct backend *const backends[] = {
@@ -58,4 +59,41 @@ bjob_state_name(enum bjob_state state)
 	};
 
 	return names[state];
+}
+
+void
+bcluster_free(struct bcluster *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->addr != NULL && c->live != NULL)
+		for (i = 0; i < c->live->nnodes; i++)
+			free(c->addr[i]);
+	free(c->addr);
+	topo_free(c->live);
+	topo_free(c->ideal);
+	free(c);
+}
+
+void
+bfailure_list_free(struct bfailure *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(f[i].name);
+	free(f);
+}
+
+int
+bfailure_lookup(const struct bfailure *f, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(f[i].name, name) == 0)
+			return f[i].failures;
+	return 0;
 }

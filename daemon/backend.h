@@ -62,6 +62,23 @@ struct bjob {
 	char		*reason;
 };
 
+/* Recent failures of a node, from the store, for the planner to avoid. */
+struct bfailure {
+	char	*name;
+	int	 failures;
+};
+
+/*
+ * A snapshot of the cluster: the live topology, the same nodes as if all
+ * were idle (to tell "not now" from "never"), and each node's address.
+ */
+struct bcluster {
+	struct topo	 *live;
+	struct topo	 *ideal;
+	char		**addr;		/* by live node index; may be NULL */
+	int64_t		  loaded_at;
+};
+
 struct backend {
 	const char *name;
 	int (*init)(const char *conf_path, char **cause);
@@ -74,11 +91,17 @@ struct backend {
 	/* Every job carrying an llmctl tag; one RPC. */
 	int (*list)(struct bjob **jobs, size_t *n, char **cause);
 	int (*cancel)(int64_t id, char **cause);
+	/* Topology and node states; failures are folded into the nodes. */
+	int (*cluster)(const struct bfailure *, size_t, struct bcluster **,
+	    char **cause);
 	void (*fini)(void);
 };
 
 const struct backend *backend_find(const char *name);
 void bjob_list_free(struct bjob *, size_t);
+void bcluster_free(struct bcluster *);
+void bfailure_list_free(struct bfailure *, size_t);
+int bfailure_lookup(const struct bfailure *, size_t, const char *);
 int bjob_final(enum bjob_state);
 const char *bjob_state_name(enum bjob_state);
 

@@ -49,6 +49,8 @@ static const struct conf_key {
 	{ .name = "master_port_count", .type = CONF_INT,
 	  .offset = offsetof(struct conf, master_port_count),
 	  .dflt = "2000" },
+	{ .name = "replan_after", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60" },
 	{ .name = "backend", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
 };

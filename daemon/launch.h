@@ -21,6 +21,8 @@ struct launch_ctx {
 	const char	*user;
 	const char	*home;
 	const char	*state_dir;
+	const char	*node_order;	/* plan's nodes in rank order, or NULL */
+	const char	*master_addr;	/* rank 0's address, or NULL */
 };
 
 struct launch {

@@ -5,6 +5,8 @@
 #ifndef LLMCTLD_H
 #define LLMCTLD_H
 
+#include <sys/types.h>
+
 struct event_base;
 struct conf;
 struct store;
@@ -12,6 +14,7 @@ struct backend;
 struct worker;
 struct server;
 struct monitor;
+struct bcluster;
 
 struct llmctld {
 	struct conf		*conf;
@@ -22,6 +25,7 @@ struct llmctld {
 	struct server		*server;
 	struct monitor		*monitor;
 	gid_t			 admin_gid;	/* (gid_t)-1: none */
+	struct bcluster		*cluster;	/* newest snapshot, or NULL */
 };
 
 #endif

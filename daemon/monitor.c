@@ -13,6 +13,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
+#include "plan.h"
 #include "spec.h"
 #include "store.h"
 #include "timer.h"
@@ -40,10 +41,12 @@ struct monitor {
 
 /* Data a submit op owns while it is in flight. */
 struct submit_data {
-	struct launch	*launch;
-	struct spec	*spec;
-	char		*tag;
-	char		*name;
+	struct launch	 *launch;
+	struct spec	 *spec;
+	char		 *tag;
+	char		 *name;
+	const char	**exclude;	/* plan request's merged exclude list */
+	char		 *req_nodes;	/* the plan's nodes, Slurm's req_nodes */
 };
 
 static void monitor_tick_cb(void *);
@@ -86,6 +89,8 @@ submit_data_free(void *p)
 	spec_free(sd->spec);
 	free(sd->tag);
 	free(sd->name);
+	free(sd->exclude);
+	free(sd->req_nodes);
 	free(sd);
 }
 
@@ -174,6 +179,29 @@ attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 	return found;
 }
 
+/* Slurm has the attempt (submitted now, or found by its tag). */
+static void
+attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
+    int64_t id, int submitted)
+{
+	a->slurm_job_id = id;
+	set_str(&a->state, "PENDING");
+	store_begin(m->d->store);
+	store_attempt_update(m->d->store, a);
+	if (job->state == JOB_QUEUED || job->state == JOB_RESTARTING)
+		store_job_set_state(m->d->store, job->id, JOB_SUBMITTED, NULL);
+	store_event_add(m->d->store, job->id, "submitted",
+	    submitted ? "attempt %d submitted as Slurm job %lld on %s" :
+	    "attempt %d found in Slurm as job %lld (submitted before a "
+	    "restart)%s", a->attempt, (long long)id,
+	    submitted && a->nodes != NULL ? a->nodes : "");
+	store_commit(m->d->store);
+	log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
+	    (long long)id, submitted ? "" : " (found by tag)");
+	if (job->state == JOB_CANCELLED)
+		monitor_kick(m);
+}
+
 static void
 submit_done(struct op *op, void *arg)
 {
@@ -181,10 +209,9 @@ submit_done(struct op *op, void *arg)
 	struct submit_data *sd = op->owned;
 	struct attempt *a;
 	struct job *job;
-	struct track *t = track_get(m, sd->tag);
 	char *reason;
 
-	t->busy = 0;
+	track_get(m, sd->tag)->busy = 0;
 	if ((a = attempt_by_tag(m, sd->tag, &job)) == NULL)
 		return;
 	if (op->rc != 0 && op->transient) {
@@ -199,35 +226,144 @@ submit_done(struct op *op, void *arg)
 		/* cancelled before Slurm ever had it */
 		set_str(&a->state, "CANCELLED");
 		finish(m, a, job, JOB_CANCELLED, "cancelled", NULL);
+	} else if (op->kind == OP_FIND) {
+		attempt_in_slurm(m, a, job, op->found_id, 0);
 	} else {
-		a->slurm_job_id = op->found_id;
-		set_str(&a->state, "PENDING");
-		store_begin(m->d->store);
-		store_attempt_update(m->d->store, a);
-		if (job->state == JOB_QUEUED || job->state == JOB_RESTARTING)
-			store_job_set_state(m->d->store, job->id,
-			    JOB_SUBMITTED, NULL);
-		store_event_add(m->d->store, job->id, "submitted",
-		    op->submitted ? "attempt %d submitted as Slurm job %lld" :
-		    "attempt %d found in Slurm as job %lld (submitted before "
-		    "a restart)", a->attempt, (long long)op->found_id);
-		store_commit(m->d->store);
-		log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
-		    (long long)op->found_id, op->submitted ? "" :
-		    " (found by tag)");
-		if (job->state == JOB_CANCELLED)
-			monitor_kick(m);
+		attempt_in_slurm(m, a, job, op->found_id, op->submitted);
 	}
 	attempt_free(a);
 	job_free(job);
 }
 
+/* Keep the newest cluster snapshot for the API (nodes, plan). */
 static void
-submit_attempt(struct monitor *m, struct attempt *a, struct job *job)
+keep_cluster(struct monitor *m, struct op *op)
+{
+	if (op->cluster == NULL)
+		return;
+	bcluster_free(m->d->cluster);
+	m->d->cluster = op->cluster;
+	op->cluster = NULL;
+}
+
+/* Fill a submit op from the spec, the launch and the plan. */
+static void
+submit_op_fill(struct op *op, struct submit_data *sd)
+{
+	const struct spec *sp = sd->spec;
+
+	op->kind = OP_SUBMIT;
+	op->req.name = sd->name;
+	op->req.script = sd->launch->script;
+	op->req.env = sd->launch->env;
+	op->req.nenv = sd->launch->nenv;
+	op->req.workdir = sp->workdir;
+	op->req.output = sd->launch->batch_log;
+	op->req.nodes = sp->resources.nodes;
+	op->req.tasks = spec_world_size(sp);
+	op->req.tasks_per_node = sp->resources.tasks_per_node;
+	op->req.gpus_per_node = sp->resources.gpus_per_node;
+	op->req.gpu_type = sp->resources.gpu_type;
+	op->req.cpus_per_gpu = sp->resources.cpus_per_gpu;
+	op->req.mem_per_node_mb = sp->resources.mem_per_node_mb;
+	op->req.partition = sp->resources.partition;
+	op->req.account = sp->resources.account;
+	op->req.qos = sp->resources.qos;
+	op->req.time_limit_s = sp->resources.time_limit_s;
+	op->req.req_nodes = sd->req_nodes;
+}
+
+static void
+plan_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+	struct submit_data *sd = op->owned;
+	struct launch_ctx ctx;
+	struct passwd *pw;
+	struct attempt *a;
+	struct job *job;
+	struct op *sub;
+	char *cause = NULL, *reason, *text;
+	const char *addr;
+	json_t *pj;
+
+	track_get(m, sd->tag)->busy = 0;
+	if ((a = attempt_by_tag(m, sd->tag, &job)) == NULL) {
+		keep_cluster(m, op);
+		return;
+	}
+	if (op->rc == 0 && op->found_id != 0) {
+		attempt_in_slurm(m, a, job, op->found_id, 0);
+		goto out;
+	}
+	if (op->rc != 0 && op->never) {
+		reason = xasprintf("cannot be placed on this cluster: %s",
+		    op->cause);
+		set_str(&a->state, "FAILED");
+		finish(m, a, job, JOB_FAILED, "unplaceable", reason);
+		free(reason);
+		goto out;
+	}
+	if (op->rc != 0) {
+		reason = xasprintf("waiting for resources: %s", op->cause);
+		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
+			store_job_set_state(m->d->store, job->id, job->state,
+			    reason);
+			log_job(job->id, "%s", reason);
+		}
+		free(reason);
+		goto out;
+	}
+
+	/* planned: record the placement, then build and submit */
+	pj = plan_to_json(op->plan, op->cluster->live);
+	text = json_dumps(pj, JSON_COMPACT);
+	json_decref(pj);
+	set_str(&a->plan, text);
+	free(text);
+	sd->req_nodes = plan_nodelist(op->plan);
+	set_str(&a->nodes, sd->req_nodes);
+	store_attempt_update(m->d->store, a);
+	addr = op->cluster->addr != NULL ?
+	    op->cluster->addr[op->plan->nodes[0].topo_index] : NULL;
+	pw = getpwuid(job->uid);
+	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
+	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
+	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
+	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
+	    .master_addr = addr };
+	if ((sd->launch = launch_build(sd->spec, &ctx, &cause)) == NULL ||
+	    launch_make_log_dir(sd->launch, &ctx, &cause) != 0) {
+		set_str(&a->state, "FAILED");
+		finish(m, a, job, JOB_FAILED, "launch_failed", cause);
+		free(cause);
+		goto out;
+	}
+	/* the submit op takes over the data, and finds by tag again */
+	sub = xcalloc(1, sizeof(*sub));
+	sub->owned = sd;
+	sub->owned_free = submit_data_free;
+	op->owned = NULL;
+	sub->done = submit_done;
+	sub->arg = m;
+	sub->req.tag = sd->tag;
+	sub->req.uid = job->uid;
+	sub->req.gid = job->gid;
+	sd->name = xstrdup(job->name);
+	submit_op_fill(sub, sd);
+	track_get(m, a->tag)->busy = 1;
+	worker_push(m->d->worker, sub);
+out:
+	keep_cluster(m, op);
+	attempt_free(a);
+	job_free(job);
+}
+
+/* Plan the attempt on a fresh snapshot (or find it in Slurm by tag). */
+static void
+plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 {
 	struct submit_data *sd;
-	struct launch_ctx ctx = { 0 };
-	struct passwd *pw;
 	struct op *op;
 	json_t *js;
 	char *cause = NULL;
@@ -237,51 +373,30 @@ submit_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	op = xcalloc(1, sizeof(*op));
 	op->owned = sd;
 	op->owned_free = submit_data_free;
-	op->done = submit_done;
 	op->arg = m;
 	op->req.tag = sd->tag;
 	op->req.uid = job->uid;
 	op->req.gid = job->gid;
 	if (job->state == JOB_CANCELLED) {
 		op->kind = OP_FIND;
+		op->done = submit_done;
 		goto push;
 	}
-	op->kind = OP_SUBMIT;
+	op->kind = OP_PLAN;
+	op->done = plan_done;
 	js = json_loads(job->spec, 0, NULL);
 	sd->spec = js != NULL ? spec_from_json(js, &cause) : NULL;
 	json_decref(js);
-	pw = getpwuid(job->uid);
-	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
-	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
-	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
-	    .state_dir = m->d->conf->state_dir };
-	if (sd->spec == NULL ||
-	    (sd->launch = launch_build(sd->spec, &ctx, &cause)) == NULL ||
-	    launch_make_log_dir(sd->launch, &ctx, &cause) != 0) {
+	if (sd->spec == NULL || plan_request_from_spec(sd->spec, NULL, 0,
+	    &op->preq, &sd->exclude, &cause) != 0) {
 		set_str(&a->state, "FAILED");
-		finish(m, a, job, JOB_FAILED, "launch_failed", cause);
+		finish(m, a, job, JOB_FAILED, "launch_failed", cause != NULL ?
+		    cause : "stored spec unreadable");
 		free(cause);
 		op_free(op);
 		return;
 	}
-	sd->name = xstrdup(job->name);
-	op->req.name = sd->name;
-	op->req.script = sd->launch->script;
-	op->req.env = sd->launch->env;
-	op->req.nenv = sd->launch->nenv;
-	op->req.workdir = sd->spec->workdir;
-	op->req.output = sd->launch->batch_log;
-	op->req.nodes = sd->spec->resources.nodes;
-	op->req.tasks = spec_world_size(sd->spec);
-	op->req.tasks_per_node = sd->spec->resources.tasks_per_node;
-	op->req.gpus_per_node = sd->spec->resources.gpus_per_node;
-	op->req.gpu_type = sd->spec->resources.gpu_type;
-	op->req.cpus_per_gpu = sd->spec->resources.cpus_per_gpu;
-	op->req.mem_per_node_mb = sd->spec->resources.mem_per_node_mb;
-	op->req.partition = sd->spec->resources.partition;
-	op->req.account = sd->spec->resources.account;
-	op->req.qos = sd->spec->resources.qos;
-	op->req.time_limit_s = sd->spec->resources.time_limit_s;
+	op->fail = store_node_failures(m->d->store, &op->nfail);
 push:
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, op);
@@ -474,7 +589,7 @@ monitor_tick_cb(void *arg)
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		if (as[i]->slurm_job_id == 0)
-			submit_attempt(m, as[i], job);
+			plan_attempt(m, as[i], job);
 		else {
 			need_poll = 1;
 			if (job->state == JOB_CANCELLED)

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
 
 #include "backend.h"
+#include "topo.h"
 #include "util.h"
 
 #define TAG_PREFIX "llmctl:"
@@ -30,6 +32,8 @@ static int slurm_backend_submit(const struct bjob_request *, int64_t *,
 static int slurm_backend_list(struct bjob **, size_t *, char **);
 static int slurm_backend_cancel(int64_t, char **);
 static void slurm_backend_fini(void);
+static int slurm_backend_cluster(const struct bfailure *, size_t,
+    struct bcluster **, char **);
 
 const struct backend backend_slurm = {
 	.name = "slurm",
@@ -37,6 +41,7 @@ const struct backend backend_slurm = {
 	.submit = slurm_backend_submit,
 	.list = slurm_backend_list,
 	.cancel = slurm_backend_cancel,
+	.cluster = slurm_backend_cluster,
 	.fini = slurm_backend_fini,
 };
 
@@ -205,4 +210,161 @@ slurm_backend_cancel(int64_t id, char **cause)
 	if (err == ESLURM_ALREADY_DONE)
 		return 0;
 	return set_cause(cause, "%s", slurm_strerror(err));
+}
+
+/* "gpu:8", "gpu:h100:8(S:0-1)": the GPU count and type of a node. */
+static int
+gres_gpus(const char *gres, char **type)
+{
+	const char *p = gres, *c;
+	char *item, *save, *copy;
+	int n = 0;
+
+	*type = NULL;
+	if (p == NULL)
+		return 0;
+	copy = xstrdup(p);
+	for (item = strtok_r(copy, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		if (strncmp(item, "gpu:", 4) != 0)
+			continue;
+		item += 4;
+		if ((c = strchr(item, ':')) != NULL &&
+		    (*item < '0' || *item > '9')) {
+			free(*type);
+			*type = xstrndup(item, c - item);
+			item = (char *)c + 1;
+		}
+		n += atoi(item);
+	}
+	free(copy);
+	return n;
+}
+
+/* GresUsed "gpu:3(IDX:0-2)" or "gpu:3": the mask of GPUs in use. */
+static uint64_t
+gres_used_mask(const char *used, int gpus)
+{
+	const char *idx;
+	uint64_t mask = 0;
+	long a, b, i;
+	char *end;
+	int n;
+
+	if (used == NULL)
+		return 0;
+	if ((idx = strstr(used, "IDX:")) != NULL && idx[4] != 'N') {
+		for (idx += 4; *idx >= '0' && *idx <= '9'; idx = end) {
+			a = b = strtol(idx, &end, 10);
+			if (*end == '-')
+				b = strtol(end + 1, &end, 10);
+			for (i = a; i <= b && i < TOPO_MAX_GPUS; i++)
+				mask |= (uint64_t)1 << i;
+			if (*end == ',')
+				end++;
+		}
+		return mask;
+	}
+	/* no indices: count the used ones from the low end */
+	n = strncmp(used, "gpu:", 4) == 0 ? atoi(strrchr(used, ':') + 1) : 0;
+	for (i = 0; i < n && i < gpus; i++)
+		mask |= (uint64_t)1 << i;
+	return mask;
+}
+
+static enum topo_state
+node_state(uint32_t state)
+{
+	if (state & (NODE_STATE_DRAIN | NODE_STATE_FAIL))
+		return TOPO_DRAIN;
+	if (state & NODE_STATE_NO_RESPOND)
+		return TOPO_DOWN;
+	if (state & NODE_STATE_POWERED_DOWN)
+		return TOPO_POWERED_DOWN;
+	switch (state & NODE_STATE_BASE) {
+	case NODE_STATE_IDLE:
+		return TOPO_IDLE;
+	case NODE_STATE_MIXED:
+		return TOPO_MIXED;
+	case NODE_STATE_ALLOCATED:
+		return TOPO_ALLOCATED;
+	default:
+		return TOPO_DOWN;
+	}
+}
+
+static int
+slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
+    struct bcluster **out, char **cause)
+{
+	topo_info_response_msg_t *tm = NULL;
+	node_info_msg_t *nm = NULL;
+	struct topo_node_info info;
+	struct bcluster *c;
+	node_info_t *ni;
+	uint32_t i;
+	char *type;
+	int gpus, rc = -1;
+
+	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS)
+		return set_cause(cause, "slurm_load_node: %s",
+		    slurm_strerror(slurm_get_errno()));
+	if (slurm_load_topo(&tm) != SLURM_SUCCESS) {
+		slurm_free_node_info_msg(nm);
+		return set_cause(cause, "slurm_load_topo: %s",
+		    slurm_strerror(slurm_get_errno()));
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->live = topo_create();
+	c->ideal = topo_create();
+	c->addr = xcalloc(nm->record_count + 1, sizeof(*c->addr));
+	for (i = 0; i < tm->record_count; i++) {
+		topo_info_t *ti = &tm->topo_array[i];
+		const char *kids = ti->switches != NULL &&
+		    ti->switches[0] != '\0' ? ti->switches : NULL;
+		const char *nodes = kids == NULL ? ti->nodes : NULL;
+
+		if (topo_add_switch(c->live, ti->name, kids, nodes, cause) != 0 ||
+		    topo_add_switch(c->ideal, ti->name, kids, nodes, NULL) != 0)
+			goto out;
+	}
+	for (i = 0; i < nm->record_count; i++) {
+		ni = &nm->node_array[i];
+		if (ni->name == NULL)
+			continue;
+		gpus = gres_gpus(ni->gres, &type);
+		if (gpus > TOPO_MAX_GPUS)
+			gpus = TOPO_MAX_GPUS;
+		info = (struct topo_node_info){ .name = ni->name, .gpus = gpus,
+		    .gpu_type = type, .state = node_state(ni->node_state),
+		    .nvlink_domain = -1,
+		    .failures = bfailure_lookup(fail, nfail, ni->name) };
+		info.free_gpus = (gpus == TOPO_MAX_GPUS ? ~(uint64_t)0 :
+		    (((uint64_t)1 << gpus) - 1)) &
+		    ~gres_used_mask(ni->gres_used, gpus);
+		c->addr[c->live->nnodes] = xstrdup(ni->node_addr != NULL ?
+		    ni->node_addr : ni->name);
+		if (topo_add_node(c->live, &info, cause) != 0) {
+			free(type);
+			goto out;
+		}
+		info.state = TOPO_IDLE;
+		info.free_gpus = gpus == TOPO_MAX_GPUS ? ~(uint64_t)0 :
+		    (((uint64_t)1 << gpus) - 1);
+		info.failures = 0;
+		topo_add_node(c->ideal, &info, NULL);
+		free(type);
+	}
+	if (topo_finish(c->live, cause) != 0 ||
+	    topo_finish(c->ideal, NULL) != 0)
+		goto out;
+	c->loaded_at = (int64_t)time(NULL);
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	bcluster_free(c);
+	slurm_free_topo_info_msg(tm);
+	slurm_free_node_info_msg(nm);
+	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "backend.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -50,6 +51,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE nodes ("
 	"  name TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0,"
 	"  last_failure_at INTEGER);",
+
+	"ALTER TABLE attempts ADD COLUMN plan TEXT;",
 };
 
 static const char *const state_names[] = {
@@ -67,7 +70,7 @@ static const char *const state_names[] = {
 	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code"
 #define ATTEMPT_COLUMNS                                                   \
 	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
-	"submitted_at, started_at, ended_at, exit_code, cause, reason"
+	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan"
 
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
@@ -463,6 +466,7 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->exit_code = sqlite3_column_int(stmt, 10);
 	a->cause = column_text(stmt, 11);
 	a->reason = column_text(stmt, 12);
+	a->plan = column_text(stmt, 13);
 	return a;
 }
 
@@ -483,6 +487,7 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	bind_opt_int(stmt, 11, a->has_exit_code, a->exit_code);
 	bind_text(stmt, 12, a->cause);
 	bind_text(stmt, 13, a->reason);
+	bind_text(stmt, 14, a->plan);
 }
 
 int
@@ -491,7 +496,7 @@ store_attempt_insert(struct store *st, struct attempt *a)
 	sqlite3_stmt *stmt;
 
 	stmt = store_prepare(st, "INSERT INTO attempts (" ATTEMPT_COLUMNS
-	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
@@ -516,7 +521,7 @@ store_attempt_update(struct store *st, const struct attempt *a)
 	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
 	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
-	    "reason = ?13 WHERE job_id = ?1 AND attempt = ?2");
+	    "reason = ?13, plan = ?14 WHERE job_id = ?1 AND attempt = ?2");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
@@ -578,6 +583,7 @@ attempt_free(struct attempt *a)
 	free(a->nodes);
 	free(a->cause);
 	free(a->reason);
+	free(a->plan);
 	free(a);
 }
 
@@ -614,4 +620,49 @@ store_event_add(struct store *st, int64_t job_id, const char *kind,
 	bind_text(stmt, 4, msg);
 	free(msg);
 	return store_step_done(st, stmt);
+}
+
+/* Failures older than this no longer count against a node. */
+#define NODE_FAILURE_TTL (24 * 3600)
+
+int
+store_node_failure_add(struct store *st, const char *name)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "INSERT INTO nodes (name, failures, "
+	    "last_failure_at) VALUES (?1, 1, ?2) ON CONFLICT(name) DO UPDATE "
+	    "SET failures = CASE WHEN last_failure_at < ?2 - ?3 THEN 1 "
+	    "ELSE failures + 1 END, last_failure_at = ?2");
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, wall_s());
+	sqlite3_bind_int64(stmt, 3, NODE_FAILURE_TTL);
+	return store_step_done(st, stmt);
+}
+
+struct bfailure *
+store_node_failures(struct store *st, size_t *n)
+{
+	sqlite3_stmt *stmt;
+	struct bfailure *f = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	stmt = store_prepare(st, "SELECT name, failures FROM nodes "
+	    "WHERE last_failure_at >= ? ORDER BY name");
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, wall_s() - NODE_FAILURE_TTL);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			f = xreallocarray(f, cap, sizeof(*f));
+		}
+		f[*n].name = column_text(stmt, 0);
+		f[(*n)++].failures = sqlite3_column_int(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	return f;
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum job_state {
 	JOB_QUEUED,
@@ -58,6 +58,7 @@ struct attempt {
 	int	 exit_code;
 	char	*cause;		/* user_error, node_failure, ... or NULL */
 	char	*reason;
+	char	*plan;		/* placement JSON, NULL until planned */
 };
 
 struct job_filter {
@@ -98,6 +99,11 @@ struct attempt **store_attempts_of(struct store *, int64_t job_id,
 struct attempt **store_attempts_active(struct store *, size_t *n);
 void attempt_free(struct attempt *);
 void attempt_list_free(struct attempt **, size_t);
+
+/* Node failure history the planner avoids (recent = since ttl_s ago). */
+struct bfailure;
+int store_node_failure_add(struct store *, const char *name);
+struct bfailure *store_node_failures(struct store *, size_t *n);
 
 int store_event_add(struct store *, int64_t job_id, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -52,6 +52,38 @@ op_find(const struct backend *be, struct op *op)
 	bjob_list_free(jobs, n);
 }
 
+/*
+ * Plan on a fresh snapshot. A request that fails only because nodes are
+ * busy waits; one that fails on an idle cluster never fits.
+ */
+static void
+op_plan(const struct backend *be, struct op *op)
+{
+	struct plan *ideal;
+	char *why = NULL;
+
+	if ((op->rc = be->cluster(op->fail, op->nfail, &op->cluster,
+	    &op->cause)) != 0) {
+		op->transient = 1;
+		return;
+	}
+	op->plan = plan_make(op->cluster->live, &op->preq, &op->cause);
+	if (op->plan != NULL)
+		return;
+	op->rc = -1;
+	op->transient = 1;
+	ideal = plan_make(op->cluster->ideal, &op->preq, &why);
+	if (ideal == NULL) {
+		op->never = 1;
+		op->transient = 0;
+		free(op->cause);
+		op->cause = why;
+	} else {
+		plan_free(ideal);
+		free(why);
+	}
+}
+
 static void
 op_run(struct worker *w, struct op *op)
 {
@@ -81,6 +113,17 @@ op_run(struct worker *w, struct op *op)
 		break;
 	case OP_CANCEL:
 		op->rc = be->cancel(op->id, &op->cause);
+		break;
+	case OP_CLUSTER:
+		if ((op->rc = be->cluster(op->fail, op->nfail, &op->cluster,
+		    &op->cause)) != 0)
+			op->transient = 1;
+		break;
+	case OP_PLAN:
+		op_find(be, op);
+		if (op->rc != 0 || op->found_id != 0)
+			break;
+		op_plan(be, op);
 		break;
 	}
 }
@@ -198,9 +241,12 @@ op_free(struct op *op)
 {
 	if (op == NULL)
 		return;
-	if (op->owned_free != NULL)
+	if (op->owned_free != NULL && op->owned != NULL)
 		op->owned_free(op->owned);
 	free(op->cause);
 	bjob_list_free(op->jobs, op->njobs);
+	bcluster_free(op->cluster);
+	plan_free(op->plan);
+	bfailure_list_free(op->fail, op->nfail);
 	free(op);
 }

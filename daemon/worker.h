@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include "backend.h"
+#include "plan.h"
 
 struct event_base;
 
@@ -17,6 +18,8 @@ enum op_kind {
 	OP_FIND,	/* find by tag, never submit */
 	OP_LIST,
 	OP_CANCEL,
+	OP_CLUSTER,	/* load the topology snapshot */
+	OP_PLAN,	/* find by tag; if absent, load the cluster and plan */
 };
 
 struct op {
@@ -24,6 +27,9 @@ struct op {
 	/* input */
 	struct bjob_request	 req;	/* OP_SUBMIT, OP_FIND (tag) */
 	int64_t			 id;	/* OP_CANCEL */
+	struct plan_request	 preq;	/* OP_PLAN */
+	struct bfailure		*fail;	/* OP_CLUSTER, OP_PLAN; owned */
+	size_t			 nfail;
 	void			*owned;	/* freed with the op (req's data) */
 	void		       (*owned_free)(void *);
 	/* output */
@@ -34,6 +40,9 @@ struct op {
 	int			 submitted;	/* OP_SUBMIT made a new job */
 	struct bjob		*jobs;		/* OP_LIST */
 	size_t			 njobs;
+	struct bcluster		*cluster;	/* OP_CLUSTER, OP_PLAN */
+	struct plan		*plan;		/* OP_PLAN */
+	int			 never;		/* no plan even if all idle */
 
 	void		       (*done)(struct op *, void *);
 	void			*arg;

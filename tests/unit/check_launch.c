@@ -70,9 +70,13 @@ make_spec(const char *command, char **argv, size_t argc)
 	return s;
 }
 
-/* Run the script as rank procid on node nodeid; return its stdout. */
+/*
+ * Run the script as Slurm task procid on node nodeid (named nodename);
+ * return what the rank wrote to its log, rank-<rank>.out.
+ */
 static char *
-run_rank(const struct launch *l, int procid, int nodeid, int localid)
+run_rank(const struct launch *l, int procid, int nodeid, int localid,
+    const char *nodename, int rank)
 {
 	char *script, *cmd, *out = NULL, *outpath;
 	size_t len, i;
@@ -96,20 +100,24 @@ run_rank(const struct launch *l, int procid, int nodeid, int localid)
 	}
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
-	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin SLURM_PROCID=%d "
-	    "SLURM_NODEID=%d SLURM_LOCALID=%d SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 "
-	    "/bin/sh %s > %s", dir, procid, nodeid, localid, script, outpath);
+	cmd = xasprintf("mkdir -p %s && env -i PATH=%s:/usr/bin:/bin "
+	    "SLURM_PROCID=%d SLURM_NODEID=%d SLURM_LOCALID=%d "
+	    "SLURMD_NODENAME=%s SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 /bin/sh %s",
+	    l->log_dir, dir, procid, nodeid, localid, nodename, script);
 	ck_assert_int_eq(system(cmd), 0);
+	free(outpath);
+	outpath = xasprintf("%s/rank-%d.out", l->log_dir, rank);
 	ck_assert_int_eq(read_file(outpath, 65536, &out, &len, NULL), 0);
+	unlink(outpath);
 	free(cmd);
 	free(script);
 	free(outpath);
 	return out;
 }
 
-static const struct launch_ctx ctx = {
+static struct launch_ctx ctx = {
 	.job_id = 42, .attempt = 3, .master_port = 29777, .uid = 0, .gid = 0,
-	.user = "alice", .home = "/home/alice", .state_dir = "/var/lib/llmctl",
+	.user = "alice", .home = "/home/alice", .state_dir = dir,
 };
 
 START_TEST(test_rank_coordinates)
@@ -134,12 +142,12 @@ START_TEST(test_rank_coordinates)
 	    "$MASTER_ADDR $MASTER_PORT $LLMCTL_JOB_ID $LLMCTL_ATTEMPT", NULL, 0);
 	l = launch_build(s, &ctx, NULL);
 	ck_assert_ptr_nonnull(l);
-	ck_assert_str_eq(l->log_dir, "/var/lib/llmctl/logs/42/3");
+	ck_assert_ptr_nonnull(strstr(l->log_dir, "/logs/42/3"));
 	ck_assert_ptr_nonnull(strstr(l->script, "--nodes=2 --ntasks=8 "
 	    "--ntasks-per-node=4"));
 	for (i = 0; i < nitems(cases); i++) {
 		out = run_rank(l, cases[i].procid, cases[i].nodeid,
-		    cases[i].localid);
+		    cases[i].localid, "n1", cases[i].procid);
 		want = xasprintf("%s\n", cases[i].want);
 		ck_assert_str_eq(out, want);
 		free(want);
@@ -166,7 +174,7 @@ START_TEST(test_hostile_words_run_as_written)
 		argv[i] = xstrdup(words[i]);
 	s = make_spec(NULL, argv, nitems(words));
 	l = launch_build(s, &ctx, NULL);
-	out = run_rank(l, 0, 0, 0);
+	out = run_rank(l, 0, 0, 0, "n1", 0);
 	ck_assert_str_eq(out,
 	    "it's \"quoted\"|$(touch /tmp/x)|`id`\nnext line\n");
 	free(out);
@@ -176,9 +184,47 @@ START_TEST(test_hostile_words_run_as_written)
 	/* a string command goes to sh -c; env values arrive verbatim */
 	s = make_spec("printf '%s\\n' \"$ODD\"", NULL, 0);
 	l = launch_build(s, &ctx, NULL);
-	out = run_rank(l, 0, 0, 0);
+	out = run_rank(l, 0, 0, 0, "n1", 0);
 	ck_assert_str_eq(out, "a'b\"c $(x) `y`\nz\n");
 	free(out);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/* The plan's node order decides the ranks, not Slurm's task ids. */
+START_TEST(test_plan_node_order)
+{
+	static const struct {
+		int procid, nodeid, localid;
+		const char *node;
+		int rank;
+		const char *want;
+	} cases[] = {
+		/* Slurm's node 0 is n1, but the plan put n1 second */
+		{ 0, 0, 0, "n1", 4, "4 1 0 gpu7" },
+		{ 3, 0, 3, "n1", 7, "7 1 3 gpu7" },
+		{ 4, 1, 0, "n2", 0, "0 0 0 gpu7" },
+	};
+	struct launch_ctx c = ctx;
+	struct spec *s;
+	struct launch *l;
+	char *out, *want;
+	size_t i;
+
+	c.node_order = "n2,n1";
+	c.master_addr = "gpu7";
+	s = make_spec("echo $RANK $NODE_RANK $LOCAL_RANK $MASTER_ADDR", NULL,
+	    0);
+	l = launch_build(s, &c, NULL);
+	for (i = 0; i < nitems(cases); i++) {
+		out = run_rank(l, cases[i].procid, cases[i].nodeid,
+		    cases[i].localid, cases[i].node, cases[i].rank);
+		want = xasprintf("%s\n", cases[i].want);
+		ck_assert_str_eq(out, want);
+		free(want);
+		free(out);
+	}
 	launch_free(l);
 	spec_free(s);
 }
@@ -195,6 +241,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rank_coordinates);
 	tcase_add_test(tc, test_hostile_words_run_as_written);
+	tcase_add_test(tc, test_plan_node_order);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -128,7 +128,7 @@ START_TEST(test_migrate_from_v1)
 	    "PRAGMA user_version = 1;");
 	st = store_open(dbpath, &cause);
 	ck_assert_msg(st != NULL, "%s", cause);
-	ck_assert_int_eq(user_version(), 2);
+	ck_assert_int_eq(user_version(), STORE_SCHEMA_VERSION);
 	job = store_job_get(st, 1);
 	ck_assert_ptr_nonnull(job);
 	ck_assert_str_eq(job->name, "old");
@@ -150,7 +150,7 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (2); refusing to touch it", dbpath);
+	    "understands (3); refusing to touch it", dbpath);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
