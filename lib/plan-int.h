@@ -50,4 +50,14 @@ void plan_layout_make(struct plan_layout *, const struct topo *, int nodes,
 /* 0 and *choice filled (free choice->nodes), or -1 if nothing fits. */
 int plan_select(const struct plan_ctx *, struct plan_choice *);
 
+/* Leaf switches in tree order (plan-spread.c); out has nswitches room. */
+size_t plan_leaves(const struct topo *, int *out);
+/*
+ * Units to take per switch (take, zeroed by the caller) for spread (any
+ * 0) or any (1), from the units each leaf can give (cap); -1 if the leaves
+ * (at most limit of them, if limit > 0) cannot hold need.
+ */
+int plan_spread(const struct topo *, const int *cap, int need, int limit,
+    int any, int *take);
+
 #endif

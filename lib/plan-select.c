@@ -87,7 +87,6 @@ static uint64_t *sel_suffix(struct sel *, int);
 static void sel_take(struct sel *, int, int, int, int);
 static plan_key sel_final(struct sel *, int);
 static int sel_pack(struct sel *, struct plan_choice *);
-static int sel_spread(struct sel *, int);
 static void sel_trim(struct sel *, int);
 static void sel_order(struct sel *, struct plan_choice *);
 
@@ -139,8 +138,11 @@ sel_units(struct sel *s)
 	int k = c->k, x, node;
 	uint64_t sum;
 
-	it = xreallocarray(NULL, t->nnodes + 1, sizeof(*it));
-	units = xreallocarray(NULL, t->nnodes + 1, sizeof(*units));
+	for (m = 1, i = 0; i < t->nswitches; i++)
+		if (t->switches[i].nnodes > m)
+			m = t->switches[i].nnodes;
+	it = xreallocarray(NULL, m, sizeof(*it));
+	units = xreallocarray(NULL, m, sizeof(*units));
 	s->unit_nodes = arena_alloc(s, (t->nnodes + 1) * sizeof(int));
 	s->unit_pos = arena_alloc(s, (t->nnodes + 1) * sizeof(int));
 	s->unit_cost = arena_alloc(s, (t->nnodes + 1) * sizeof(uint64_t));
@@ -470,9 +472,13 @@ sel_take(struct sel *s, int v, int j, int a, int prune)
 	}
 	recs = xreallocarray(NULL, tv->nkids + 1, sizeof(*recs));
 	qn = xreallocarray(NULL, tv->nkids + 1, sizeof(*qn));
-	for (i = 0; i < tv->nkids; i++)
-		recs[i] = xreallocarray(NULL,
-		    (size_t)s->jdim * (s->c->need + 1), sizeof(**recs));
+	/* Each fold's size follows from the capacities alone. */
+	for (n = 0, i = 0; i < tv->nkids; i++) {
+		n += s->tab[tv->kids[i]].n;
+		n = n > s->c->need ? s->c->need : n;
+		recs[i] = xreallocarray(NULL, (size_t)s->jdim * (n + 1),
+		    sizeof(**recs));
+	}
 	sel_fold(s, v, recs, qn, &n, prune);
 	for (i = tv->nkids - 1; i >= 0 && (a > 0 || j > 0); i--) {
 		r = &recs[i][(size_t)j * (qn[i] + 1) + a];
@@ -556,92 +562,6 @@ sel_pack(struct sel *s, struct plan_choice *ch)
 	return 0;
 }
 
-/* Leaves in tree order (depth first, children in order). */
-static size_t
-sel_leaves(const struct sel *s, int *out)
-{
-	const struct topo *t = s->t;
-	int *stack = xreallocarray(NULL, t->nswitches + 1, sizeof(int));
-	int top = 0, v;
-	size_t n = 0, i;
-
-	stack[top++] = t->root;
-	while (top > 0) {
-		v = stack[--top];
-		if (t->switches[v].nchildren == 0) {
-			out[n++] = v;
-			continue;
-		}
-		for (i = t->switches[v].nchildren; i-- > 0;)
-			stack[top++] = t->switches[v].children[i];
-	}
-	free(stack);
-	return n;
-}
-
-/* Spread (any == 0) or any (any == 1) over the leaves' capacities. */
-static int
-sel_spread(struct sel *s, int any)
-{
-	int need = s->c->need, limit = s->c->limit, *leaves, lo, hi, mid;
-	size_t n, i, j, m;
-	long sum;
-
-	leaves = xreallocarray(NULL, s->t->nswitches + 1, sizeof(int));
-	n = sel_leaves(s, leaves);
-	for (i = m = 0; i < n; i++)
-		if (s->cap[leaves[i]] > 0)
-			leaves[m++] = leaves[i];
-	if (limit > 0 && (size_t)limit < m) {
-		/* The largest leaves, kept in tree order among equals. */
-		for (i = 1; i < m; i++)
-			for (j = i; j > 0 &&
-			    s->cap[leaves[j]] > s->cap[leaves[j - 1]]; j--) {
-				mid = leaves[j];
-				leaves[j] = leaves[j - 1];
-				leaves[j - 1] = mid;
-			}
-		m = (size_t)limit;
-	}
-	for (sum = 0, i = 0; i < m; i++)
-		sum += s->cap[leaves[i]];
-	if (sum < need) {
-		free(leaves);
-		return -1;
-	}
-	if (any) {
-		for (i = 0; i < m && need > 0; i++) {
-			s->take[leaves[i]] = s->cap[leaves[i]] < need ?
-			    s->cap[leaves[i]] : need;
-			need -= s->take[leaves[i]];
-		}
-		free(leaves);
-		return 0;
-	}
-	/* The fewest units per leaf that still hold the job. */
-	for (lo = 1, hi = need; lo < hi;) {
-		mid = lo + (hi - lo) / 2;
-		for (sum = 0, i = 0; i < m; i++)
-			sum += s->cap[leaves[i]] < mid ? s->cap[leaves[i]] : mid;
-		if (sum >= need)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	for (i = 0; i < m; i++) {
-		s->take[leaves[i]] = s->cap[leaves[i]] < lo - 1 ?
-		    s->cap[leaves[i]] : lo - 1;
-		need -= s->take[leaves[i]];
-	}
-	for (i = 0; i < m && need > 0; i++)
-		if (s->cap[leaves[i]] >= lo) {
-			s->take[leaves[i]]++;
-			need--;
-		}
-	free(leaves);
-	return 0;
-}
-
 /* Drop units beyond the need, dearest first, never emptying a leaf. */
 static void
 sel_trim(struct sel *s, int surplus)
@@ -694,7 +614,7 @@ sel_order(struct sel *s, struct plan_choice *ch)
 	size_t n, i, total = 0;
 
 	leaves = xreallocarray(NULL, t->nswitches + 1, sizeof(int));
-	n = sel_leaves(s, leaves);
+	n = plan_leaves(t, leaves);
 	for (i = 0; i < n; i++)
 		total += (size_t)s->take[leaves[i]] * k;
 	ch->nodes = xreallocarray(NULL, total + 1, sizeof(int));
@@ -742,7 +662,8 @@ plan_select(const struct plan_ctx *c, struct plan_choice *ch)
 	if (c->policy == POLICY_PACK)
 		rc = sel_pack(&s, ch);
 	else
-		rc = sel_spread(&s, c->policy == POLICY_ANY);
+		rc = plan_spread(t, s.cap, c->need, c->limit,
+		    c->policy == POLICY_ANY, s.take);
 	if (rc == 0) {
 		for (taken = 0, v = 0; v < t->nswitches; v++)
 			taken += s.take[v];

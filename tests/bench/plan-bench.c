@@ -242,8 +242,8 @@ leaf_bound(const struct topo *t, int n)
 static int
 run(int argc, char **argv)
 {
-	const char *conffile = NULL, *gen = "64:32:8", *sizes = "8,16,32,64,128,256,512";
-	const char *slurm = NULL;
+	const char *conffile = NULL, *gen = "64:32:8", *slurm = NULL;
+	const char *sizes = "8,16,32,64,128,256,512";
 	int nseeds = 10, reps = 20, size[MAX_SIZES], nsize = 0, c, L, P, S;
 	int si, seed, r, k, feasible, worse, better, equal, bound;
 	double busy = 0.9, *times, *cpu, t0, c0, pl, ps, sl, ss, lb;
