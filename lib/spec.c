@@ -96,6 +96,7 @@ static int	 get_pattern(struct walk *, uint32_t, const char *);
 static int	 get_duration(struct walk *, uint32_t, const char *,
 		    int64_t *);
 static void	 cross_check(struct walk *, const char *);
+static void	 check_canonical(struct walk *);
 static int	 check_version(struct walk *);
 
 #define OFF(m)	 offsetof(struct spec, m)
@@ -886,6 +887,46 @@ cross_check(struct walk *w, const char *default_workdir)
 		    "needs checkpoint.dir");
 }
 
+/*
+ * What is accepted must read back from its canonical YAML, which is bigger
+ * than the input when host lists expand and strings need escapes (at most
+ * 6 bytes a byte, 16 a node). Below SMALL bytes of text and expanded names
+ * it cannot reach the limits; above, it is written out and measured.
+ */
+#define SMALL	 16384
+static void
+check_canonical(struct walk *w)
+{
+	const struct spec *sp = w->sp;
+	size_t i, names = 0, len, nodes;
+	char *yaml;
+
+	for (i = 0; i < sp->placement.nexclude; i++)
+		names += strlen(sp->placement.exclude[i]);
+	if (w->t->tlen < SMALL && names < SMALL)
+		return;
+	yaml = spec_to_yaml(sp);
+	len = strlen(yaml);
+	free(yaml);
+	nodes = sp->argc + 2 * sp->nenv + sp->placement.nexclude;
+	if (len <= SPEC_MAX_BYTES && nodes <= SPEC_MAX_NODES - 128)
+		return;
+	if (names >= SMALL && len > SPEC_MAX_BYTES)
+		spec_err(w->errs, w->t, w->at[F_EXCLUDE], "placement.exclude",
+		    "expands to %zu names, which make the spec %zu bytes "
+		    "written out; the limit is %d", sp->placement.nexclude, len,
+		    SPEC_MAX_BYTES);
+	else if (len > SPEC_MAX_BYTES)
+		spec_err(w->errs, w->t, w->t->root, NULL, "the spec is %zu "
+		    "bytes written out in full; the limit is %d", len,
+		    SPEC_MAX_BYTES);
+	else
+		spec_err(w->errs, w->t, w->t->root, NULL, "the spec has more "
+		    "than %d YAML nodes written out in full (%zu env variables, "
+		    "%zu excluded nodes)", SPEC_MAX_NODES - 128, sp->nenv,
+		    sp->placement.nexclude);
+}
+
 /* A version this llmctl cannot read: say so, and nothing else. */
 static int
 check_version(struct walk *w)
@@ -956,6 +997,8 @@ spec_build(const struct ytree *t, const char *default_workdir,
 	cross_check(&w, default_workdir);
 	w.sp->placement.exclude = w.exclude.names;
 	w.sp->placement.nexclude = w.exclude.n;
+	if (errs->n == 0)
+		check_canonical(&w);
 	if (errs->n != 0) {
 		spec_free(w.sp);
 		return NULL;

@@ -454,6 +454,31 @@ START_TEST(test_many_env)
 }
 END_TEST
 
+/*
+ * 65000 env variables and 2000 excluded nodes are 132000 nodes written out,
+ * though the input has fewer than 131072 and the output is under 1 MiB.
+ */
+START_TEST(test_canonical_nodes)
+{
+	static const char more[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+	size_t n = 65000, i, len;
+	char *buf = xmalloc(n * 12 + 256), *cause;
+
+	len = sprintf(buf, VALID "placement: {exclude: \"n[1-2000]\"}\n"
+	    "env:\n");
+	for (i = 0; i < n; i++)
+		len += sprintf(buf + len, " %c%c%c%c: ''\n", 'A' + (int)(i % 26),
+		    more[i / 26 % 37], more[i / 26 / 37 % 37],
+		    more[i / 26 / 37 / 37 % 37]);
+	cause = parse_err(buf, len);
+	ck_assert_str_eq(cause, "job.yaml:1:1: the spec has more than 130944 "
+	    "YAML nodes written out in full (65000 env variables, 2000 "
+	    "excluded nodes)");
+	free(cause);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_error_cap)
 {
 	char buf[1024], *cause, *p;
@@ -536,6 +561,7 @@ spec_add_limits(TCase *tc)
 	tcase_add_test(tc, test_depth_limit);
 	tcase_add_test(tc, test_many_env);
 	tcase_add_test(tc, test_error_cap);
+	tcase_add_test(tc, test_canonical_nodes);
 	tcase_add_test(tc, test_default_workdir);
 	tcase_add_test(tc, test_json_errors);
 }

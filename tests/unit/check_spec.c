@@ -337,6 +337,13 @@ static const struct pcase cases[] = {
 	    " \"n;yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
 	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
 	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy..." },
+	/* Canonical YAML must read back: 20310 long names are 1.6 MB of it. */
+	{ .name = "exclude expanding past the size limit (fuzz 0247a43f)",
+	    .yaml = HEAD "resources:\n  nodes: 4\n  gpus_per_node: 4\n"
+	    "placement: {exclude: \"g99___________________________________"
+	    "____________999999999999999999pu[002-20310,0]\"}\n", .error =
+	    "job.yaml:7:22: placement.exclude: expands to 20310 names, which "
+	    "make the spec 1695652 bytes written out; the limit is 1048576" },
 	{ .name = "section not a mapping", .yaml = HEAD RES "parallel: 4\n",
 	    .error = "job.yaml:7:11: parallel: expected a mapping, got \"4\"" },
 
