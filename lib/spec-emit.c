@@ -152,11 +152,19 @@ spec_to_json(const struct spec *sp)
 static void
 yaml_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *run;
 	unsigned int c;
 
 	fputc('"', f);
-	for (; *p != '\0'; p++) {
+	while (*p != '\0') {
+		/* Most bytes need no escape: write them a run at a time. */
+		for (run = p; *p >= 0x20 && *p < 0x7f && *p != '"' &&
+		    *p != '\\'; p++)
+			;
+		if (p > run)
+			fwrite(run, 1, p - run, f);
+		if (*p == '\0')
+			break;
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p == '\n')
@@ -165,8 +173,6 @@ yaml_str(FILE *f, const char *s)
 			fputs("\\t", f);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\x%02x", *p);
-		else if (*p < 0x80)
-			fputc(*p, f);
 		else if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
 			c = ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu);
 			if (c < 0xa0)
@@ -186,6 +192,7 @@ yaml_str(FILE *f, const char *s)
 			p += 2;
 		} else
 			fputc(*p, f);	/* rest of a 4-byte sequence */
+		p++;
 	}
 	fputc('"', f);
 }

@@ -35,7 +35,8 @@
 static const char *const kinds[] = {
 	"none",		/* baseline: the buffer, no parse */
 	"flow-list",	/* a: [1,1,1,...]: as many nodes as bytes allow */
-	"env-keys",	/* 1 MiB of distinct env keys: the duplicate check */
+	"env-keys",	/* 1 MiB of distinct env keys: past the node cap */
+	"env-40k",	/* 40000 env keys: accepted, the largest valid kind */
 	"long-scalars",	/* 64 KiB scalars, back to back */
 	"deep",		/* nesting at the limit, repeated */
 	"laughs",	/* billion laughs: anchors and aliases */
@@ -84,6 +85,11 @@ hostile(const char *kind, size_t *lenp)
 		    "resources: {nodes: 1, gpus_per_node: 0}\nenv:\n");
 		for (i = 0; ROOM(24); i++)
 			len += sprintf(buf + len, "  K%zu: v\n", i);
+	} else if (strcmp(kind, "env-40k") == 0) {
+		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		    "resources: {nodes: 1, gpus_per_node: 0}\nenv:\n");
+		for (i = 0; i < 40000; i++)
+			len += sprintf(buf + len, "  K%zu: value-%zu\n", i, i);
 	} else if (strcmp(kind, "long-scalars") == 0) {
 		for (i = 0; ROOM(SPEC_MAX_SCALAR + 16); i++) {
 			len += sprintf(buf + len, "k%zu: ", i);
