@@ -95,16 +95,13 @@ user_name(uid_t uid)
 	return xasprintf("%lu", (unsigned long)uid);
 }
 
-void
-api_jobs_submit(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+struct spec *
+api_parse_spec_body(const struct api_request *req, struct api_response *resp)
 {
-	json_t *body, *jspec;
+	json_t *body;
 	json_error_t jerr;
 	const char *text = NULL, *file = "job.yaml", *workdir = NULL;
-	const char *dry = api_query(req, "dry_run");
 	struct spec *spec;
-	struct job job = { 0 };
 	char *cause = NULL;
 
 	body = json_loadb(req->body, req->body_len, 0, &jerr);
@@ -113,13 +110,13 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 		api_error(resp, 400, "bad_request", "expected a JSON body "
 		    "{\"spec\": YAML text, \"file\": name, \"workdir\": path}");
 		json_decref(body);
-		return;
+		return NULL;
 	}
 	if (workdir != NULL && workdir[0] != '/') {
 		api_error(resp, 400, "bad_request",
 		    "workdir must be an absolute path");
 		json_decref(body);
-		return;
+		return NULL;
 	}
 	spec = spec_parse(text, strlen(text), file, workdir, &cause);
 	if (spec == NULL) {
@@ -127,13 +124,28 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 		log_warnx("uid %lu: refused spec: %s", (unsigned long)req->uid,
 		    cause);
 		free(cause);
-		json_decref(body);
-		return;
-	}
-	json_decref(body);
-	if (spec->workdir == NULL) {
+	} else if (spec->workdir == NULL) {
 		api_error(resp, 400, "invalid_spec", "%s: workdir: required "
 		    "when the client sends no working directory", file);
+		spec_free(spec);
+		spec = NULL;
+	}
+	json_decref(body);
+	return spec;
+}
+
+void
+api_jobs_submit(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	const char *dry = api_query(req, "dry_run");
+	struct spec *spec;
+	struct job job = { 0 };
+	json_t *jspec;
+
+	if ((spec = api_parse_spec_body(req, resp)) == NULL)
+		return;
+	if (api_check_placeable(d, spec, resp) != 0) {
 		spec_free(spec);
 		return;
 	}
@@ -243,9 +255,8 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	resp->body = json_pack("{s:o}", "jobs", arr);
 }
 
-/* The job if the caller may see it; else NULL with resp filled. */
-static struct job *
-job_for_caller(struct llmctld *d, const struct api_request *req,
+struct job *
+api_job_for_caller(struct llmctld *d, const struct api_request *req,
     struct api_response *resp, int64_t id)
 {
 	struct job *job;
@@ -270,7 +281,7 @@ api_jobs_get(struct llmctld *d, const struct api_request *req,
 {
 	struct job *job;
 
-	if ((job = job_for_caller(d, req, resp, id)) == NULL)
+	if ((job = api_job_for_caller(d, req, resp, id)) == NULL)
 		return;
 	resp->status = 200;
 	resp->body = job_to_json(d, job, 1);
@@ -284,7 +295,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 	struct job *job;
 	char *who;
 
-	if ((job = job_for_caller(d, req, resp, id)) == NULL)
+	if ((job = api_job_for_caller(d, req, resp, id)) == NULL)
 		return;
 	if (job_state_final(job->state)) {
 		api_error(resp, 409, "conflict", "job %lld already %s",

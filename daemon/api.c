@@ -98,6 +98,16 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/cancel") == 0 && req->method == API_POST)
 		api_jobs_cancel(d, req, resp, id);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "/events") == 0 && req->method == API_GET)
+		api_job_events(d, req, resp, id);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "/logs") == 0 && req->method == API_GET)
+		api_job_logs(d, req, resp, id);
+	else if (strcmp(req->path, "/v1/plan") == 0 && req->method == API_POST)
+		api_plan(d, req, resp);
+	else if (strcmp(req->path, "/v1/nodes") == 0 && req->method == API_GET)
+		api_nodes(d, req, resp);
 	else
 		api_error(resp, 404, "not_found", "no such endpoint: %s",
 		    req->path);

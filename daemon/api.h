@@ -59,4 +59,28 @@ void api_jobs_get(struct llmctld *, const struct api_request *,
 void api_jobs_cancel(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);
 
+/* api-jobs.c: the caller's job, or NULL with resp filled (404/403). */
+struct job;
+struct job *api_job_for_caller(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+/* Parse the submit body and spec; NULL with resp filled on any error. */
+struct spec;
+struct spec *api_parse_spec_body(const struct api_request *,
+    struct api_response *);
+
+/* api-cluster.c */
+void api_plan(struct llmctld *, const struct api_request *,
+    struct api_response *);
+void api_nodes(struct llmctld *, const struct api_request *,
+    struct api_response *);
+/* The spec cannot be placed even on an idle cluster: fills resp. */
+int api_check_placeable(struct llmctld *, const struct spec *,
+    struct api_response *);
+
+/* api-history.c */
+void api_job_events(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+void api_job_logs(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+
 #endif

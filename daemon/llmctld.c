@@ -156,6 +156,7 @@ main(int argc, char **argv)
 	server_free(d.server);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
+	bcluster_free(d.cluster);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(d.base);

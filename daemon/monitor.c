@@ -36,6 +36,7 @@ struct monitor {
 	struct timer		*tick;
 	int			 polling;
 	int			 poll_failing;
+	int			 loading;	/* an OP_CLUSTER in flight */
 	TAILQ_HEAD(, track)	 tracks;
 };
 
@@ -570,6 +571,33 @@ create_attempts(struct monitor *m, enum job_state from)
 }
 
 static void
+cluster_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+
+	m->loading = 0;
+	if (op->rc == 0)
+		keep_cluster(m, op);
+}
+
+/* Refresh the snapshot the API answers from, one load at a time. */
+static void
+load_cluster(struct monitor *m)
+{
+	struct op *op;
+
+	if (m->loading)
+		return;
+	op = xcalloc(1, sizeof(*op));
+	op->kind = OP_CLUSTER;
+	op->done = cluster_done;
+	op->arg = m;
+	op->fail = store_node_failures(m->d->store, &op->nfail);
+	m->loading = 1;
+	worker_push(m->d->worker, op);
+}
+
+static void
 monitor_tick_cb(void *arg)
 {
 	struct monitor *m = arg;
@@ -580,6 +608,7 @@ monitor_tick_cb(void *arg)
 	size_t n, i;
 	int need_poll = 0;
 
+	load_cluster(m);
 	create_attempts(m, JOB_QUEUED);
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {

@@ -666,3 +666,42 @@ store_node_failures(struct store *st, size_t *n)
 	sqlite3_finalize(stmt);
 	return f;
 }
+
+struct event_row *
+store_events_of(struct store *st, int64_t job_id, size_t *n)
+{
+	sqlite3_stmt *stmt;
+	struct event_row *ev = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	stmt = store_prepare(st, "SELECT id, at, kind, message FROM events "
+	    "WHERE job_id = ? ORDER BY id");
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, job_id);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			ev = xreallocarray(ev, cap, sizeof(*ev));
+		}
+		ev[*n].id = sqlite3_column_int64(stmt, 0);
+		ev[*n].at = sqlite3_column_int64(stmt, 1);
+		ev[*n].kind = column_text(stmt, 2);
+		ev[(*n)++].message = column_text(stmt, 3);
+	}
+	sqlite3_finalize(stmt);
+	return ev;
+}
+
+void
+event_list_free(struct event_row *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(ev[i].kind);
+		free(ev[i].message);
+	}
+	free(ev);
+}

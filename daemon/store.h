@@ -105,6 +105,15 @@ struct bfailure;
 int store_node_failure_add(struct store *, const char *name);
 struct bfailure *store_node_failures(struct store *, size_t *n);
 
+struct event_row {
+	int64_t	 id;
+	int64_t	 at;
+	char	*kind;
+	char	*message;
+};
+struct event_row *store_events_of(struct store *, int64_t job_id, size_t *n);
+void event_list_free(struct event_row *, size_t);
+
 int store_event_add(struct store *, int64_t job_id, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
