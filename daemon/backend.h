@@ -46,6 +46,8 @@ struct bjob_request {
 	int64_t		  time_limit_s;
 	const char	 *req_nodes;	/* comma list or NULL */
 	const char	 *exc_nodes;
+	int		  warn_signal;	/* 0: none */
+	int		  warn_time_s;
 };
 
 /* A job as the scheduler reports it; owned by the array that holds it. */

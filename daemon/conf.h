@@ -20,6 +20,8 @@ struct conf {
 	int64_t	 master_port_base;	/* MASTER_PORT range per attempt */
 	int64_t	 master_port_count;
 	char	*backend;		/* "slurm" */
+	int64_t	 warn_time_ms;		/* signal before the time limit */
+	char	*warn_signal;		/* its name: USR1, USR2, TERM, none */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
 };

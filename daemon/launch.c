@@ -19,36 +19,59 @@
 #include "util.h"
 
 /*
- * Runs once per rank under srun. Rank order is tensor fastest, then
- * pipeline, then data: rank = (dp * PP + pp) * TP + tp (DESIGN.md 3).
+ * Where this node stands in the plan: NODE_RANK from the node's position
+ * in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical) node ids.
  */
+#define NODE_PART                                                        \
+	"NODE_RANK=$SLURM_NODEID; "                                      \
+	"if [ -n \"${LLMCTL_NODE_ORDER:-}\" ]; then "                    \
+	"NODE_RANK=; i=0; ifs=$IFS; IFS=,; "                             \
+	"for n in $LLMCTL_NODE_ORDER; do "                               \
+	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; "            \
+	"i=$((i + 1)); done; IFS=$ifs; "                                 \
+	"if [ -z \"$NODE_RANK\" ]; then "                                \
+	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
+	"exit 97; fi; fi; "                                              \
+	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "        \
+	"export NODE_RANK MASTER_ADDR; "
+
 /*
- * Runs once per rank under srun. With a plan, a node's rank block comes
- * from its position in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical)
- * task ids. Rank order is tensor fastest, then pipeline, then data:
- * rank = (dp * PP + pp) * TP + tp (DESIGN.md 3).
+ * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
+ * coordinates (rank = (dp * PP + pp) * TP + tp, DESIGN.md 3), one GPU
+ * per rank under srun, the rank's log, then the user's command.
  */
-static const char RANK_WRAPPER[] =
-    "NODE_RANK=$SLURM_NODEID; LOCAL_RANK=$SLURM_LOCALID; "
-    "if [ -n \"${LLMCTL_NODE_ORDER:-}\" ]; then "
-    "NODE_RANK=; i=0; ifs=$IFS; IFS=,; "
-    "for n in $LLMCTL_NODE_ORDER; do "
-    "[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; i=$((i + 1)); "
-    "done; IFS=$ifs; "
-    "if [ -z \"$NODE_RANK\" ]; then "
-    "echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; "
-    "exit 97; fi; fi; "
-    "RANK=$((NODE_RANK * LOCAL_WORLD_SIZE + LOCAL_RANK)); "
-    "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "
+static const char RANK_PART[] =
     "tp=$LLMCTL_TP_SIZE; pp=$LLMCTL_PP_SIZE; "
     "LLMCTL_TP_RANK=$((RANK % tp)); "
     "LLMCTL_PP_RANK=$((RANK / tp % pp)); "
     "LLMCTL_DP_RANK=$((RANK / (tp * pp))); "
-    "export RANK NODE_RANK LOCAL_RANK MASTER_ADDR LLMCTL_TP_RANK "
-    "LLMCTL_PP_RANK LLMCTL_DP_RANK; "
+    "export LLMCTL_TP_RANK LLMCTL_PP_RANK LLMCTL_DP_RANK; "
+    "if [ -n \"${LLMCTL_GPU_PER_RANK:-}\" ]; then "
+    "g=$LOCAL_RANK; i=0; ifs=$IFS; IFS=,; "
+    "for d in ${CUDA_VISIBLE_DEVICES:-}; do "
+    "[ $i = \"$LOCAL_RANK\" ] && g=$d; i=$((i + 1)); done; IFS=$ifs; "
+    "CUDA_VISIBLE_DEVICES=$g; export CUDA_VISIBLE_DEVICES; fi; "
     "exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; "
     "if [ $# -gt 0 ]; then exec \"$@\"; fi; "
     "exec /bin/sh -c \"$LLMCTL_COMMAND\"";
+
+/* srun and mpi: one task per rank. */
+static const char TASK_WRAPPER[] =
+    NODE_PART
+    "LOCAL_RANK=$SLURM_LOCALID; "
+    "RANK=$((NODE_RANK * LOCAL_WORLD_SIZE + LOCAL_RANK)); "
+    "export RANK LOCAL_RANK; "
+    "exec /bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
+
+/* torchrun: one task per node; torchrun starts the ranks. */
+static const char NODE_WRAPPER[] =
+    NODE_PART
+    "exec >>\"$LLMCTL_LOG_DIR/node-$NODE_RANK.out\" 2>&1; "
+    "exec python3 -m torch.distributed.run --nnodes=\"$LLMCTL_NNODES\" "
+    "--nproc-per-node=\"$LOCAL_WORLD_SIZE\" --node-rank=\"$NODE_RANK\" "
+    "--master-addr=\"$MASTER_ADDR\" --master-port=\"$MASTER_PORT\" "
+    "--max-restarts=0 --no-python "
+    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
 
 static void
 env_add(struct launch *l, const char *key, const char *fmt, ...)
@@ -85,8 +108,8 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
     char **cause)
 {
 	struct launch *l;
-	char *logq, *wrapq, *argq, *args = xstrdup(""), *tmp;
-	int world = spec_world_size(spec);
+	char *logq, *wrapq, *argq, *args = xstrdup(""), *tmp, *deadline;
+	int world = spec_world_size(spec), torchrun;
 	size_t i;
 
 	if (spec->command == NULL && spec->argc == 0) {
@@ -124,6 +147,11 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 		env_add(l, "LLMCTL_NODE_ORDER", "%s", ctx->node_order);
 	if (ctx->master_addr != NULL)
 		env_add(l, "MASTER_ADDR", "%s", ctx->master_addr);
+	env_add(l, "LLMCTL_NNODES", "%d", spec->resources.nodes);
+	env_add(l, "LLMCTL_RANK_SH", "%s", RANK_PART);
+	if (spec->resources.gpus_per_node > 0 &&
+	    spec->parallel.launcher != LAUNCHER_TORCHRUN)
+		env_add(l, "LLMCTL_GPU_PER_RANK", "1");
 
 	for (i = 0; i < spec->argc; i++) {
 		argq = sh_quote(spec->argv[i]);
@@ -136,14 +164,26 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	tmp = xasprintf("%s/launch.out", l->log_dir);
 	logq = sh_quote(tmp);
 	free(tmp);
-	wrapq = sh_quote(RANK_WRAPPER);
+	if (spec->resources.time_limit_s > 0)
+		deadline = xasprintf("LLMCTL_TIME_LIMIT_AT=$(($(date +%%s) + "
+		    "%lld))\nexport LLMCTL_TIME_LIMIT_AT\n",
+		    (long long)spec->resources.time_limit_s);
+	else
+		deadline = xstrdup("");
+	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
+	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
 	l->script = xasprintf("#!/bin/sh\n"
 	    "# llmctl job %lld attempt %d, generated by llmctld.\n"
+	    "%s"
 	    "exec srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
-	    "--ntasks-per-node=%d --open-mode=append --output=%s \\\n"
+	    "--ntasks-per-node=%d%s --open-mode=append --output=%s \\\n"
 	    "    /bin/sh -c %s llmctl-rank%s\n",
-	    (long long)ctx->job_id, ctx->attempt, spec->resources.nodes, world,
-	    spec->resources.tasks_per_node, logq, wrapq, args);
+	    (long long)ctx->job_id, ctx->attempt, deadline,
+	    spec->resources.nodes, torchrun ? spec->resources.nodes : world,
+	    torchrun ? 1 : spec->resources.tasks_per_node,
+	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
+	    logq, wrapq, args);
+	free(deadline);
 	free(logq);
 	free(wrapq);
 	free(args);

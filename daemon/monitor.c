@@ -4,6 +4,8 @@
 #include <sys/queue.h>
 
 #include <pwd.h>
+#include <signal.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -274,6 +276,29 @@ submit_op_fill(struct op *op, struct submit_data *sd)
 	op->req.req_nodes = sd->req_nodes;
 }
 
+static int
+signal_number(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 sig;
+	} sigs[] = {
+		{ .name = "USR1", .sig = SIGUSR1 },
+		{ .name = "USR2", .sig = SIGUSR2 },
+		{ .name = "TERM", .sig = SIGTERM },
+		{ .name = "INT", .sig = SIGINT },
+		{ .name = "HUP", .sig = SIGHUP },
+	};
+	size_t i;
+
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < nitems(sigs); i++)
+		if (strcasecmp(name, sigs[i].name) == 0)
+			return sigs[i].sig;
+	return 0;
+}
+
 static void
 plan_done(struct op *op, void *arg)
 {
@@ -352,6 +377,8 @@ plan_done(struct op *op, void *arg)
 	sub->req.gid = job->gid;
 	sd->name = xstrdup(job->name);
 	submit_op_fill(sub, sd);
+	sub->req.warn_signal = signal_number(m->d->conf->warn_signal);
+	sub->req.warn_time_s = (int)(m->d->conf->warn_time_ms / 1000);
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, sub);
 out:

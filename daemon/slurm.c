@@ -109,6 +109,11 @@ slurm_backend_submit(const struct bjob_request *r, int64_t *id, char **cause,
 		desc.time_limit = (uint32_t)((r->time_limit_s + 59) / 60);
 	desc.req_nodes = (char *)r->req_nodes;
 	desc.exc_nodes = (char *)r->exc_nodes;
+	if (r->warn_signal > 0 && r->time_limit_s > 0) {
+		/* to every step, so the trainer itself can checkpoint */
+		desc.warn_signal = (uint16_t)r->warn_signal;
+		desc.warn_time = (uint16_t)r->warn_time_s;
+	}
 	/* llmctld decides about retries; Slurm must not requeue behind it. */
 	desc.requeue = 0;
 
