@@ -44,8 +44,8 @@ struct plan_choice {
 	size_t		 nnodes;
 };
 
-/* Layout for a topo and a request of need units; -1 if it cannot fit. */
-void plan_layout_make(struct plan_layout *, const struct topo *, int nodes,
+/* Layout for a topo and a request of so many nodes; -1 if it cannot fit. */
+int plan_layout_make(struct plan_layout *, const struct topo *, int nodes,
     uint64_t max_cost);
 /* 0 and *choice filled (free choice->nodes), or -1 if nothing fits. */
 int plan_select(const struct plan_ctx *, struct plan_choice *);

@@ -171,7 +171,7 @@ bits_for(uint64_t x)
 	return b;
 }
 
-void
+int
 plan_layout_make(struct plan_layout *l, const struct topo *t, int nodes,
     uint64_t max_cost)
 {
@@ -191,6 +191,8 @@ plan_layout_make(struct plan_layout *l, const struct topo *t, int nodes,
 	/* Too wide for 128 bits: compare free capacity on fewer levels. */
 	for (top = nl; total > 127 && top > 0; top--)
 		total -= fb;
+	if (total > 127)
+		return -1;
 	for (lv = 0; lv < nl; lv++) {
 		l->free_shift[lv] = lv < top ? shift : -1;
 		if (lv < top)
@@ -202,6 +204,7 @@ plan_layout_make(struct plan_layout *l, const struct topo *t, int nodes,
 		shift += cb[lv];
 		l->count_bits += cb[lv];
 	}
+	return 0;
 }
 
 struct plan *
@@ -237,7 +240,10 @@ plan_make(const struct topo *t, const struct plan_request *r, char **cause)
 	c.limit = r->max_leaf_switches;
 	c.eligible = el;
 	c.cost = cost;
-	plan_layout_make(&c.layout, t, q.nodes, max_cost);
+	if (plan_layout_make(&c.layout, t, q.nodes, max_cost) != 0) {
+		set_cause(cause, "switch tree too large for the planner");
+		goto out;
+	}
 
 	full = maxg >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << maxg) - 1;
 	mask = q.gpn == 0 ? 0 : ((uint64_t)1 << q.gpn) - 1;
@@ -290,6 +296,7 @@ plan_make(const struct topo *t, const struct plan_request *r, char **cause)
 		p = plan_build(t, &q, best_mask, &best);
 	else if (cause != NULL)
 		*cause = plan_why(t, &q, ok, most_mask);
+out:
 	free(best.nodes);
 	free(seen);
 	free(ok);
