@@ -20,9 +20,11 @@ with llmctld (see llmctl-job(5) and DESIGN.md sections 3 and 8).
 The model: a 2-layer MLP fitted to a synthetic regression problem drawn from a
 fixed seed.  Every rank builds the same data and the same initial weights; at
 step s each rank takes its slice of that step's global batch, so a resumed run
-follows exactly the trajectory of an uninterrupted one.  Gloo on CPU.
+follows exactly the trajectory of an uninterrupted one (same final checksum).
+loss_first/loss_last are the held-out loss before this run's first step and
+after its last one, identical on every rank.  Gloo on CPU.
 
-  torchrun --standalone --nproc-per-node 4 train_ddp.py --steps 60
+  torchrun --standalone --nproc_per_node 4 train_ddp.py --steps 60
 """
 import argparse, hashlib, json, os, shutil, signal, socket, sys, threading
 import time, urllib.request

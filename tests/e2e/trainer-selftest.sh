@@ -1,6 +1,6 @@
 #!/bin/bash
 # trainer-selftest: run the example trainers (conf/examples/train_ddp.py,
-# train_hybrid.py) locally, without Slurm or llmctld, under torchrun with the
+# train_hybrid.py, train_shell.sh) locally, without Slurm or llmctld, under torchrun with the
 # gloo backend on CPU, and check what they print and write.
 #   tests/e2e/trainer-selftest.sh        (needs Debian's python3-torch)
 # Ends with "trainer-selftest: N passed, N failed"; exit 0 only if none failed.
@@ -67,6 +67,10 @@ valid_ckpt() { # DIR: COMPLETE present, MANIFEST lists model.pt and verifies
 	[ -f "$1/COMPLETE" ] && grep -q '  model.pt$' "$1/MANIFEST.sha256" &&
 	    (cd "$1" && sha256sum --quiet -c MANIFEST.sha256)
 }
+valid_ckpt_sh() {
+	[ -f "$1/COMPLETE" ] && grep -q '  state$' "$1/MANIFEST.sha256" &&
+	    (cd "$1" && sha256sum --quiet -c MANIFEST.sha256)
+}
 no_tmp_left() { ! ls -a "$1" | grep -q '^\.step_'; }
 
 T0=$(date +%s)
@@ -110,14 +114,40 @@ check "ddp: no .step_*.tmp left behind" no_tmp_left "$W/ckpt"
 usr1=$(sed -n 's/^checkpoint step=\([0-9]*\) .*/\1/p' "$W/ddp1.out" | grep -vxE '10|20' | head -1)
 check "ddp: SIGUSR1 to one rank made a checkpoint at step ${usr1:-?}" \
     eval '[ -n "$usr1" ] && grep -q "got SIGUSR1" "$W/ddp1.out" && valid_ckpt "$W/ckpt/step_$usr1"'
-kill "$HB_PID" 2>/dev/null; wait "$HB_PID" 2>/dev/null; HB_PID=
 check "heartbeats: some arrived, all to /v1/heartbeat with the bearer token" \
     eval '[ -s "$W/beats" ] && ! grep -v "^/v1/heartbeat Bearer $LLMCTL_HEARTBEAT_TOKEN {" "$W/beats" | grep -q .'
 check "heartbeats: from all 4 ranks, up to step 20" \
     eval '[ "$(grep -o "\"rank\": [0-9]" "$W/beats" | sort -u | wc -l)" = 4 ] && grep -q "\"step\": 20}" "$W/beats"'
 
+# ---- 1b. the shell trainer (no torch), same contract ------------------------
+echo "shell trainer: checkpoints, heartbeats, resume, SIGUSR1, SIGTERM (+$(($(date +%s) - T0))s)"
+export LLMCTL_CHECKPOINT_DIR=$W/ckpt-sh LLMCTL_HEARTBEAT_TOKEN=sh-$RANDOM$RANDOM
+"$EX/train_shell.sh" --steps 5 --checkpoint-every 2 --sleep 0.05 > "$W/sh1.out" 2>&1
+rc=$?
+check "shell: exit 0, step_2 step_4 step_5 complete and valid" \
+    eval '[ $rc = 0 ] && valid_ckpt_sh "$W/ckpt-sh/step_2" && valid_ckpt_sh "$W/ckpt-sh/step_4" &&
+          valid_ckpt_sh "$W/ckpt-sh/step_5" && grep -qx "final rank=0 step=5" "$W/sh1.out"'
+sleep 1.5                               # beats are sent in the background
+check "shell: heartbeats with the bearer token, up to step 5" \
+    grep -q "^/v1/heartbeat Bearer $LLMCTL_HEARTBEAT_TOKEN {\"rank\": 0, \"step\": 5}$" "$W/beats"
+LLMCTL_RESUME_FROM=$W/ckpt-sh/step_4 "$EX/train_shell.sh" --steps 6 --sleep 0.05 > "$W/sh2.out" 2>&1
+rc=$?
+check "shell: resume from step_4 starts at 5 and ends at 6" \
+    eval '[ $rc = 0 ] && grep -q "start_step=5 " "$W/sh2.out" && grep -q "^resumed from step 4 " "$W/sh2.out" &&
+          [ "$(grep -m1 "^rank 0 step " "$W/sh2.out")" = "rank 0 step 5" ]'
+"$EX/train_shell.sh" --steps 1000 --sleep 0.2 > "$W/sh3.out" 2>&1 &
+run=$!
+wait_for "$W/sh3.out" '^rank 0 step 2$' 20 && kill -USR1 $run &&
+    wait_for "$W/sh3.out" '^checkpoint step=' 20 && kill -TERM $run
+wait $run; rc=$?
+check "shell: SIGUSR1 checkpoints, SIGTERM stops with 143" \
+    eval '[ $rc = 143 ] && grep -q "^rank 0 stopped at step [0-9]* (SIGTERM)$" "$W/sh3.out" &&
+          valid_ckpt_sh "$W/ckpt-sh/step_$(sed -n "s/^checkpoint step=\([0-9]*\) .*/\1/p" "$W/sh3.out")"'
+kill "$HB_PID" 2>/dev/null; wait "$HB_PID" 2>/dev/null; HB_PID=
+
 # ---- 2. DDP resume ---------------------------------------------------------
 unset LLMCTL_HEARTBEAT_URL LLMCTL_HEARTBEAT_TOKEN
+export LLMCTL_CHECKPOINT_DIR=$W/ckpt     # step_10 and step_20 get replaced
 from=${usr1:-10}
 echo "DDP: resume from step_$from, with no heartbeat endpoint (+$(($(date +%s) - T0))s)"
 LLMCTL_RESUME_FROM=$W/ckpt/step_$from torchrun 4 "$W/ddp2.out" "$EX/train_ddp.py" --steps 20 --checkpoint-every 10
@@ -128,6 +158,8 @@ check "resume: every rank starts at step $((from + 1)) and says so" \
           [ "$(grep -c "^resumed from step $from " "$W/ddp2.out")" = 4 ]'
 check "resume: first step run is $((from + 1))" \
     eval '[ "$(grep -m1 "^rank 0 step " "$W/ddp2.out" | cut -d" " -f4)" = $((from + 1)) ]'
+check "resume: replaced step_20 is complete and valid" \
+    eval 'grep -qx "replacing existing step_20" "$W/ddp2.out" && valid_ckpt "$W/ckpt/step_20" && no_tmp_left "$W/ckpt"'
 check "resume: same final checksum as the uninterrupted run ($(checksum "$W/ddp1.out"))" \
     eval 'same_checksum "$W/ddp2.out" 4 && [ "$(checksum "$W/ddp2.out")" = "$(checksum "$W/ddp1.out")" ]'
 
