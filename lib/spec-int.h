@@ -4,8 +4,9 @@
  * A spec is first read into a small document tree (struct ytree) that keeps
  * every node's line and column, from YAML (spec-tree.c, the only place that
  * sees libyaml) or from a json_t. spec_build() then walks that tree against
- * the table of fields in spec.c, so that YAML from a user and JSON from the
- * API go through exactly the same checks. Errors are collected in a struct
+ * the table of fields in spec.c (values are converted in spec-value.c), so
+ * that YAML from a user and JSON from the API go through exactly the same
+ * checks. Errors are collected in a struct
  * spec_errs and joined into the caller's *cause at the end.
  */
 #ifndef LLMCTL_SPEC_INT_H
@@ -15,6 +16,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "hostlist.h"
 
 #define YNONE		 UINT32_MAX
 #define SPEC_MAX_NODES	 (1 << 17)	/* YAML nodes in one file */
@@ -61,6 +64,50 @@ struct spec_errs {
 	struct spec_err	 e[SPEC_MAX_ERRORS];
 };
 
+/* The spec's fields (spec.c declares them in tables). */
+enum fid {
+	F_VERSION, F_NAME, F_COMMAND, F_WORKDIR, F_ENV,
+	F_RESOURCES, F_NODES, F_GPUS, F_TASKS, F_GPU_TYPE, F_CPUS_PER_GPU,
+	F_MEM, F_PARTITION, F_ACCOUNT, F_QOS, F_TIME_LIMIT,
+	F_PARALLEL, F_TENSOR, F_PIPELINE, F_DATA, F_LAUNCHER,
+	F_PLACEMENT, F_POLICY, F_MAX_LEAF, F_MAX_WAIT, F_EXCLUDE,
+	F_CHECKPOINT, F_CKPT_DIR, F_PATTERN, F_KEEP,
+	F_RECOVERY, F_MAX_RESTARTS, F_MAX_INFRA, F_BACKOFF, F_NO_PROGRESS,
+	F_HEALTH, F_HEARTBEAT, F_STARTUP, F_PREFLIGHT,
+	F_COUNT
+};
+
+enum fkind {
+	K_SECTION, K_VERSION, K_INT, K_NAME, K_STRING, K_PATH, K_COMMAND,
+	K_ENV, K_DURATION, K_MEMORY, K_LAUNCHER, K_POLICY, K_EXCLUDE,
+	K_PATTERN,
+};
+
+struct field {
+	const char		*name;
+	enum fid		 id;
+	enum fkind		 kind;
+	size_t			 off;		/* in struct spec */
+	int64_t			 min;		/* K_INT */
+	int64_t			 max;
+	int			 required;
+	const struct field	*sub;		/* K_SECTION */
+	size_t			 nsub;
+};
+
+struct walk {
+	const struct ytree	*t;
+	struct spec_errs	*errs;
+	struct spec		*sp;
+	struct hostlist		 exclude;
+	uint32_t		 key[F_COUNT];	/* key node, YNONE: absent */
+	uint32_t		 at[F_COUNT];	/* value node, YNONE: default */
+	uint8_t			 bad[F_COUNT];	/* invalid or missing */
+};
+
+/* Nothing more can be reported: stop walking, however big the input. */
+#define FULL(w)	 ((w)->errs->n >= SPEC_MAX_ERRORS)
+
 /* spec-tree.c */
 int	 spec_tree_yaml(struct ytree *, const char *, size_t,
 	    struct spec_errs *);
@@ -85,6 +132,14 @@ const char *spec_suggest(const char *, const char *const *, size_t);
 /* spec.c */
 struct spec *spec_build(const struct ytree *, const char *,
 	    struct spec_errs *);
+void	 spec_walk_map(struct walk *, uint32_t, const struct field *,
+	    size_t, const char *);
+void	 spec_mark_bad(struct walk *, const struct field *);
+
+/* spec-value.c */
+void	 spec_walk_value(struct walk *, const struct field *, uint32_t,
+	    const char *);
+char	*spec_got(const struct walk *, uint32_t);
 int	 spec_valid_name(const char *);
 
 #endif
