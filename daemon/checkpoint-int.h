@@ -1,0 +1,71 @@
+/*
+ * checkpoint-int: what checkpoint.c (the parent) and checkpoint-fs.c (the
+ * child, as the job's user) share: the records on the pipe between them and
+ * the child's entry points. Nothing outside the checkpoint module uses it.
+ */
+#ifndef LLMCTLD_CHECKPOINT_INT_H
+#define LLMCTLD_CHECKPOINT_INT_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ckpt;
+
+/* Child -> parent records: a struct rec, then namelen + textlen bytes. */
+enum {
+	REC_ENTRY = 'E',	/* a scanned entry; text is its problem */
+	REC_DELETED = 'D',	/* prune removed name */
+	REC_FAIL = 'F',		/* prune could not remove name: text, err */
+	REC_ERROR = 'X',	/* the whole operation failed: text, err */
+	REC_DONE = 'Z',		/* finished; hashed counts files hashed */
+};
+
+struct rec {
+	int		type;
+	int		err;		/* errno appended to text; 0: none */
+	int64_t		step;
+	int64_t		mtime;
+	uint64_t	bytes;
+	uint64_t	hashed;
+	int		complete;
+	int		verified;
+	uint32_t	namelen;
+	uint32_t	textlen;
+};
+
+#define REC_MAXSTR	4096		/* name or text, parent-side bound */
+
+/* One scan: the parent fills the first block, the child the rest. */
+struct scan {
+	const char		*dir;		/* without trailing '/' */
+	const char		*prefix;	/* pattern before {step} */
+	size_t			 plen;
+	const char		*suffix;	/* pattern after {step} */
+	size_t			 slen;
+	uid_t			 uid;
+	const struct ckpt	*known;
+	size_t			 nknown;
+	/* the child's own */
+	int			 out;
+	int			 dirfd;
+	struct stat		 dirst;
+	char			*mbuf;		/* the manifest, read */
+	char			*hbuf;		/* hashing scratch */
+	uint64_t		 hashed;	/* files hashed, all entries */
+	uint64_t		 nfiles;	/* files walked, this entry */
+	char			 rel[4096];	/* path walked, for messages */
+	size_t			 rellen;
+};
+
+/* In the child: drop to uid/gid and keep only the pipe; returns its fd. */
+int	ckpt_child_setup(int, uid_t, gid_t);
+/* In the child: report a fatal error and exit. */
+void	ckpt_child_fail(int, const char *, int) __attribute__((noreturn));
+void	ckpt_scan_child(struct scan *) __attribute__((noreturn));
+void	ckpt_prune_child(int, const char *, char **, size_t, uid_t)
+	    __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * checkpoint: scan, verify and prune a job's checkpoints as the job's user.
+ *
+ * The filesystem work runs in a forked child (checkpoint-fs.c) that drops to
+ * the job's uid and gid, so the kernel, not this code, decides what may be
+ * read or deleted, and a scan never runs as root. The child reports struct
+ * rec records over a pipe; this side turns them into struct ckpt. Forking
+ * rather than exec'ing a helper keeps one binary; the price is that the
+ * child may only do async-signal-safe work (see checkpoint-fs.c).
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "checkpoint-int.h"
+#include "util.h"
+
+/* Collected records, in the parent. */
+struct collect {
+	struct ckpt	*v;
+	size_t		 n;
+	const char	*dir;
+	size_t		 size;
+	int		 deleted;
+	char		*fail;		/* first prune failure */
+	int		 done;		/* REC_DONE arrived */
+};
+
+static pid_t	child_start(int *, uid_t, gid_t, char **);
+static int	collect_one(struct collect *, const struct rec *, const char *,
+		    const char *, char **);
+static int	child_collect(int, pid_t, struct collect *, char **);
+static int	split_pattern(const char *, struct scan *, char **);
+static int	check_user(uid_t, char **);
+static char	*trim_dir(const char *, char **);
+static char	*join(const char *, const char *, size_t);
+static int	ckpt_cmp(const void *, const void *);
+static int	ckpt_pcmp(const void *, const void *);
+
+static uint64_t	hashed_files;
+
+/* Fork a child that runs as uid/gid; *fd gets the pipe end of each side. */
+static pid_t
+child_start(int *fd, uid_t uid, gid_t gid, char **cause)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return set_cause(cause, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == -1) {
+		set_cause(cause, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		*fd = p[0];
+		return pid;
+	}
+	*fd = ckpt_child_setup(p[1], uid, gid);
+	return 0;
+}
+
+/* One record; returns 1 when it ends the conversation. */
+static int
+collect_one(struct collect *c, const struct rec *r, const char *name,
+    const char *text, char **cause)
+{
+	struct ckpt *k;
+
+	switch (r->type) {
+	case REC_ENTRY:
+		if (c->n == c->size) {
+			c->size = c->size == 0 ? 16 : c->size * 2;
+			c->v = xreallocarray(c->v, c->size, sizeof(*c->v));
+		}
+		k = &c->v[c->n++];
+		k->step = r->step;
+		k->path = join(c->dir, name, strlen(name));
+		k->bytes = r->bytes;
+		k->complete = r->complete;
+		k->verified = r->verified;
+		k->mtime = r->mtime;
+		k->problem = *text != '\0' ? xstrdup(text) : NULL;
+		return 0;
+	case REC_DELETED:
+		c->deleted++;
+		return 0;
+	case REC_FAIL:
+		if (c->fail == NULL)
+			c->fail = xasprintf("%s: %s", name, text);
+		return 0;
+	case REC_ERROR:
+		set_cause(cause, "%s", text);
+		return 1;
+	case REC_DONE:
+		__atomic_add_fetch(&hashed_files, r->hashed, __ATOMIC_RELAXED);
+		c->done = 1;
+		return 1;
+	default:
+		set_cause(cause, "bad record from the scan");
+		return 1;
+	}
+}
+
+/* Read records until the child says it is done, then reap it. */
+static int
+child_collect(int fd, pid_t pid, struct collect *c, char **cause)
+{
+	struct rec r;
+	char *buf = NULL, *name, *text, *t;
+	size_t len = 0, size = 0, off, need;
+	ssize_t got;
+	int status = 0, done = 0, rc;
+	pid_t w;
+
+	*cause = NULL;
+	while (!done) {
+		if (size - len < 65536) {
+			size = size == 0 ? 65536 : size * 2;
+			buf = xreallocarray(buf, size, 1);
+		}
+		got = read(fd, buf + len, size - len);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1)
+			set_cause(cause, "reading from the scan: %s",
+			    strerror(errno));
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+		for (off = 0; !done && len - off >= sizeof(r); off += need) {
+			memcpy(&r, buf + off, sizeof(r));
+			if (r.namelen > REC_MAXSTR || r.textlen > REC_MAXSTR) {
+				set_cause(cause, "bad record from the scan");
+				done = 1;
+				break;
+			}
+			need = sizeof(r) + r.namelen + r.textlen;
+			if (len - off < need)
+				break;
+			name = xstrndup(buf + off + sizeof(r), r.namelen);
+			text = xstrndup(buf + off + sizeof(r) + r.namelen,
+			    r.textlen);
+			if (r.err != 0) {
+				t = xasprintf("%s%s%s", text, *text != '\0' ?
+				    ": " : "", strerror(r.err));
+				free(text);
+				text = t;
+			}
+			done = collect_one(c, &r, name, text, cause);
+			free(name);
+			free(text);
+		}
+		if (!done) {
+			memmove(buf, buf + off, len - off);
+			len -= off;
+		}
+	}
+	free(buf);
+	close(fd);
+	rc = c->done ? 0 : -1;
+
+	/* Someone else reaping it (ECHILD) leaves the records to judge by. */
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (w == pid && rc == 0 && (!WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0))
+		rc = -1;
+	if (rc == -1 && *cause == NULL) {
+		if (w == pid && WIFSIGNALED(status))
+			set_cause(cause, "killed by signal %d",
+			    WTERMSIG(status));
+		else if (w == pid && WIFEXITED(status))
+			set_cause(cause, "exited with status %d without an "
+			    "answer", WEXITSTATUS(status));
+		else
+			set_cause(cause, "ended without an answer");
+	}
+	return rc;
+}
+
+static int
+split_pattern(const char *pattern, struct scan *s, char **cause)
+{
+	const char *at;
+
+	at = strstr(pattern, "{step}");
+	if (at == NULL || strstr(at + 6, "{step}") != NULL)
+		return set_cause(cause, "pattern \"%s\" must contain {step} "
+		    "exactly once", pattern);
+	if (strchr(pattern, '/') != NULL)
+		return set_cause(cause, "pattern \"%s\" must not contain '/'",
+		    pattern);
+	s->prefix = pattern;
+	s->plen = (size_t)(at - pattern);
+	s->suffix = at + 6;
+	s->slen = strlen(s->suffix);
+	return 0;
+}
+
+/* Never as root; without root, only as ourselves. */
+static int
+check_user(uid_t uid, char **cause)
+{
+	if (uid == 0)
+		return set_cause(cause, "refusing to access checkpoints as "
+		    "root");
+	if (geteuid() != 0 && uid != geteuid())
+		return set_cause(cause, "cannot act as uid %lu without root",
+		    (unsigned long)uid);
+	return 0;
+}
+
+static char *
+trim_dir(const char *dir, char **cause)
+{
+	size_t len = strlen(dir);
+
+	if (dir[0] != '/') {
+		set_cause(cause, "checkpoint dir \"%s\" is not absolute", dir);
+		return NULL;
+	}
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return xstrndup(dir, len);
+}
+
+static char *
+join(const char *dir, const char *name, size_t namelen)
+{
+	return xasprintf("%s%s%.*s", dir, strcmp(dir, "/") == 0 ? "" : "/",
+	    (int)namelen, name);
+}
+
+int
+checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
+    const struct ckpt *known, size_t nknown, struct ckpt **out, size_t *n,
+    char **cause)
+{
+	struct scan s;
+	struct collect c = { 0 };
+	char *d, *why = NULL;
+	int fd;
+	pid_t pid;
+
+	*out = NULL;
+	*n = 0;
+	memset(&s, 0, sizeof(s));
+	if (split_pattern(pattern, &s, cause) != 0 ||
+	    check_user(uid, cause) != 0 || (d = trim_dir(dir, cause)) == NULL)
+		return -1;
+	s.dir = d;
+	s.uid = uid;
+	s.known = known;
+	s.nknown = nknown;
+
+	pid = child_start(&fd, uid, gid, cause);
+	if (pid == 0) {
+		s.out = fd;
+		ckpt_scan_child(&s);
+	}
+	if (pid == -1) {
+		free(d);
+		return -1;
+	}
+	c.dir = d;
+	if (child_collect(fd, pid, &c, &why) != 0) {
+		set_cause(cause, "scanning %s as uid %lu: %s", d,
+		    (unsigned long)uid, why);
+		free(why);
+		checkpoint_free(c.v, c.n);
+		free(d);
+		return -1;
+	}
+	free(d);
+	if (c.n > 0)
+		qsort(c.v, c.n, sizeof(*c.v), ckpt_cmp);
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}
+
+int
+checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
+    uid_t uid, gid_t gid, char **cause)
+{
+	struct collect c = { 0 };
+	const struct ckpt **usable;
+	char **names, *d, *why = NULL;
+	size_t i, nu = 0, nn = 0, dlen;
+	int fd, rc;
+	pid_t pid;
+
+	if (keep <= 0 || n == 0)
+		return 0;
+	if (check_user(uid, cause) != 0 || (d = trim_dir(dir, cause)) == NULL)
+		return -1;
+	dlen = strcmp(d, "/") == 0 ? 0 : strlen(d);
+	usable = xreallocarray(NULL, n, sizeof(*usable));
+	for (i = 0; i < n; i++)
+		if (ck[i].complete && ck[i].problem == NULL)
+			usable[nu++] = &ck[i];
+	qsort(usable, nu, sizeof(*usable), ckpt_pcmp);
+	names = xreallocarray(NULL, n, sizeof(*names));
+	rc = 0;
+	for (i = 0; nu > (size_t)keep && i < nu - (size_t)keep; i++) {
+		if (strncmp(usable[i]->path, d, dlen) != 0 ||
+		    usable[i]->path[dlen] != '/' ||
+		    usable[i]->path[dlen + 1] == '\0' ||
+		    strchr(usable[i]->path + dlen + 1, '/') != NULL) {
+			rc = set_cause(cause, "%s is not in %s",
+			    usable[i]->path, d);
+			break;
+		}
+		names[nn++] = usable[i]->path + dlen + 1;
+	}
+	if (rc == 0 && nn > 0) {
+		if ((pid = child_start(&fd, uid, gid, cause)) == 0)
+			ckpt_prune_child(fd, d, names, nn, uid);
+		if (pid == -1)
+			rc = -1;
+		else if (child_collect(fd, pid, &c, &why) != 0)
+			rc = set_cause(cause, "pruning %s as uid %lu: %s", d,
+			    (unsigned long)uid, why);
+		else if (c.fail != NULL)
+			rc = set_cause(cause, "pruning %s: %s", d, c.fail);
+		else
+			rc = c.deleted;
+	}
+	free(why);
+	free(c.fail);
+	free(names);
+	free(usable);
+	free(d);
+	return rc;
+}
+
+const struct ckpt *
+checkpoint_newest(const struct ckpt *ck, size_t n)
+{
+	const struct ckpt *best = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ck[i].complete && ck[i].problem == NULL &&
+		    (best == NULL || ck[i].step >= best->step))
+			best = &ck[i];
+	return best;
+}
+
+void
+checkpoint_free(struct ckpt *ck, size_t n)
+{
+	size_t i;
+
+	if (ck == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(ck[i].path);
+		free(ck[i].problem);
+	}
+	free(ck);
+}
+
+uint64_t
+checkpoint_hashed_files(void)
+{
+	return __atomic_load_n(&hashed_files, __ATOMIC_RELAXED);
+}
+
+/* By step, then path; used for both struct ckpt and pointers to them. */
+static int
+ckpt_cmp(const void *a, const void *b)
+{
+	const struct ckpt *x = a, *y = b;
+
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int
+ckpt_pcmp(const void *a, const void *b)
+{
+	return ckpt_cmp(*(const struct ckpt *const *)a,
+	    *(const struct ckpt *const *)b);
+}

@@ -1,0 +1,67 @@
+/*
+ * checkpoint: the checkpoint registry's filesystem side. Scans a job's
+ * checkpoint.dir for entries matching its pattern, decides which are usable
+ * (DESIGN.md section 8) and prunes old ones. Every filesystem access happens
+ * in a forked child running as the job's uid and gid, never as root.
+ *
+ * The caller owns the arrays checkpoint_scan() returns and frees them with
+ * checkpoint_free(). Scans block while files are hashed: call them from the
+ * worker thread, not the event loop.
+ */
+#ifndef LLMCTLD_CHECKPOINT_H
+#define LLMCTLD_CHECKPOINT_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds, so a hostile checkpoint.dir cannot hang or bloat the daemon. */
+#define CKPT_MAX_ENTRIES	10000		/* matching entries per dir */
+#define CKPT_MAX_NAMES		1000000		/* names read from the dir */
+#define CKPT_MAX_FILES		100000		/* files walked per entry */
+#define CKPT_MAX_DEPTH		32		/* directories in an entry */
+#define CKPT_MAX_DIGITS		18		/* {step}: fits int64_t */
+#define CKPT_MANIFEST		"MANIFEST.sha256"
+#define CKPT_MANIFEST_MAX	(1024 * 1024)	/* bytes */
+#define CKPT_MANIFEST_LINES	100000
+#define CKPT_MARKER		"COMPLETE"
+
+struct ckpt {
+	int64_t	 step;
+	char	*path;		/* absolute: dir "/" name */
+	uint64_t bytes;		/* regular files inside, not via symlinks */
+	int	 complete;	/* COMPLETE marker, or a verified manifest */
+	int	 verified;	/* MANIFEST.sha256 present, all files match */
+	char	*problem;	/* NULL when usable, else why not */
+	int64_t	 mtime;		/* newest mtime or ctime in the entry (s) */
+};
+
+/*
+ * Scan dir (absolute) for entries matching pattern ("step_{step}") as
+ * uid/gid. Entries in known[] that verified before and whose path, mtime and
+ * bytes are unchanged are not hashed again. Returns 0 with *out sorted by
+ * step ascending (a missing dir gives 0 entries), or -1 with *cause.
+ */
+int	checkpoint_scan(const char *dir, const char *pattern, uid_t uid,
+	    gid_t gid, const struct ckpt *known, size_t nknown,
+	    struct ckpt **out, size_t *n, char **cause);
+
+/* The newest usable (complete, no problem) checkpoint, or NULL; borrowed. */
+const struct ckpt *checkpoint_newest(const struct ckpt *, size_t);
+
+/*
+ * Delete usable checkpoints older than the newest keep usable ones, as
+ * uid/gid; keep <= 0 keeps all. Incomplete, corrupt and symlinked entries are
+ * never deleted, and nothing below an entry is followed through a symlink.
+ * Returns the number deleted, or -1 with *cause when any deletion failed.
+ */
+int	checkpoint_prune(const char *dir, const struct ckpt *, size_t,
+	    int keep, uid_t uid, gid_t gid, char **cause);
+
+void	checkpoint_free(struct ckpt *, size_t);
+
+/* Files hashed by scans in this process so far; for tests. */
+uint64_t checkpoint_hashed_files(void);
+
+#endif

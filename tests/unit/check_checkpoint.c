@@ -1,0 +1,811 @@
+/*
+ * check_checkpoint: which checkpoint entries count, why the others do not,
+ * incremental rescans, pruning, and that scans run as the job's user.
+ *
+ * As root the job's user is nobody (65534) and foreign files belong to uid
+ * 1001; without root the job's user is the caller and the cases that need
+ * chown(2) or a second user are skipped with a message.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "sha256.h"
+
+#define FOREIGN_UID	1001
+
+static char	base[PATH_MAX];	/* temp dir, removed after each test */
+static char	ckdir[PATH_MAX];	/* base/ckpts: checkpoint.dir */
+static uid_t	juid;		/* the job's user */
+static gid_t	jgid;
+static int	as_root;
+
+static void	fmt(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* snprintf that fails the test instead of truncating. */
+static void
+fmt(char *buf, size_t size, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(buf, size, f, ap);
+	va_end(ap);
+	ck_assert_msg(n >= 0 && (size_t)n < size, "path too long");
+}
+
+static void
+setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* tmpfs when there is one: removing 10,000 dirs on disk takes long. */
+	if (tmp == NULL)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	fmt(base, sizeof(base), "%s/check_checkpoint.XXXXXX", tmp);
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	ck_assert_int_eq(chmod(base, 0755), 0);
+	as_root = geteuid() == 0;
+	juid = as_root ? 65534 : getuid();
+	jgid = as_root ? 65534 : getgid();
+	fmt(ckdir, sizeof(ckdir), "%s/ckpts", base);
+	ck_assert_int_eq(mkdir(ckdir, 0755), 0);
+	if (as_root)
+		ck_assert_int_eq(chown(ckdir, juid, jgid), 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	fmt(cmd, sizeof(cmd), "chmod -R u+rwx %s; rm -rf %s", base, base);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", base);
+}
+
+static const char *
+at(const char *rel)
+{
+	static char p[4][PATH_MAX];
+	static int i;
+
+	i = (i + 1) % 4;
+	fmt(p[i], sizeof(p[i]), "%s/%s", ckdir, rel);
+	return p[i];
+}
+
+/* Give a path to uid (the job's user unless told otherwise). */
+static void
+own_as(const char *path, uid_t uid)
+{
+	if (as_root)
+		ck_assert_msg(lchown(path, uid, jgid) == 0, "chown %s", path);
+}
+
+static void
+mkd(const char *rel)
+{
+	ck_assert_msg(mkdir(at(rel), 0755) == 0, "mkdir %s", rel);
+	own_as(at(rel), juid);
+}
+
+static void
+mkf(const char *rel, const char *data)
+{
+	FILE *f = fopen(at(rel), "w");
+
+	ck_assert_msg(f != NULL, "create %s", rel);
+	fputs(data, f);
+	fclose(f);
+	own_as(at(rel), juid);
+}
+
+static void
+mkl(const char *rel, const char *target)
+{
+	ck_assert_int_eq(symlink(target, at(rel)), 0);
+	own_as(at(rel), juid);
+}
+
+/* The real sha256sum(1) writes the manifest, so its format is the one read. */
+static void
+sums(const char *entry, const char *files)
+{
+	char cmd[PATH_MAX * 2];
+	char rel[PATH_MAX];
+
+	fmt(cmd, sizeof(cmd), "cd %s && sha256sum %s > MANIFEST.sha256",
+	    at(entry), files);
+	ck_assert_int_eq(system(cmd), 0);
+	fmt(rel, sizeof(rel), "%s/MANIFEST.sha256", entry);
+	own_as(at(rel), juid);
+}
+
+static const char *
+hexof(const char *data)
+{
+	static char hex[SHA256_HEXLEN + 1];
+	uint8_t d[SHA256_LEN];
+
+	sha256_buf(data, strlen(data), d);
+	sha256_hex(d, hex);
+	return hex;
+}
+
+static void
+scan(struct ckpt **v, size_t *n, const struct ckpt *known, size_t nknown)
+{
+	char *cause = NULL;
+
+	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", juid, jgid, known,
+	    nknown, v, n, &cause) == 0, "scan: %s", cause);
+}
+
+static const struct ckpt *
+find(const struct ckpt *v, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].path, at(name)) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* --- one entry per case -------------------------------------------------- */
+
+static void
+b_marker(void)
+{
+	mkd("step_10");
+	mkf("step_10/model.pt", "weights");
+	mkf("step_10/COMPLETE", "");
+}
+
+static void
+b_manifest(void)
+{
+	mkd("step_20");
+	mkd("step_20/opt");
+	mkf("step_20/model.pt", "weights 20");
+	mkf("step_20/opt/state.pt", "optimizer 20");
+	sums("step_20", "model.pt opt/state.pt");
+}
+
+static void
+b_corrupt(void)
+{
+	char m[256];
+
+	mkd("step_30");
+	mkf("step_30/model.pt", "weights 30, torn");
+	mkf("step_30/COMPLETE", "");
+	fmt(m, sizeof(m), "%s  model.pt\n", hexof("weights 30"));
+	mkf("step_30/MANIFEST.sha256", m);
+}
+
+static void
+b_partial(void)
+{
+	mkd("step_40");
+	mkf("step_40/model.pt", "half");
+}
+
+static void
+b_foreign(void)
+{
+	b_marker();
+	rename(at("step_10"), at("step_50"));
+	own_as(at("step_50"), FOREIGN_UID);
+}
+
+static void
+b_link_out(void)
+{
+	char out[PATH_MAX];
+
+	fmt(out, sizeof(out), "%s/elsewhere", base);
+	ck_assert_int_eq(mkdir(out, 0755), 0);
+	own_as(out, juid);
+	fmt(out, sizeof(out), "%s/elsewhere/COMPLETE", base);
+	ck_assert_int_eq(close(creat(out, 0644)), 0);
+	own_as(out, juid);
+	fmt(out, sizeof(out), "%s/elsewhere", base);
+	mkl("step_60", out);
+}
+
+static void
+b_link_in(void)
+{
+	mkd("archive");
+	mkd("archive/s65");
+	mkf("archive/s65/COMPLETE", "");
+	mkl("step_65", "archive/s65");
+}
+
+static void
+b_dotdot(void)
+{
+	char m[256];
+
+	mkd("step_70");
+	mkf("step_70/model.pt", "w");
+	fmt(m, sizeof(m), "%s  model.pt\n%s  sub/../../secret\n",
+	    hexof("w"), hexof("s"));
+	mkf("step_70/MANIFEST.sha256", m);
+	mkf("step_70/COMPLETE", "");
+}
+
+static void
+b_absolute(void)
+{
+	char m[256];
+
+	mkd("step_71");
+	fmt(m, sizeof(m), "%s  /etc/hostname\n", hexof("x"));
+	mkf("step_71/MANIFEST.sha256", m);
+}
+
+static void
+b_missing(void)
+{
+	char m[256];
+
+	mkd("step_72");
+	mkf("step_72/model.pt", "w");
+	fmt(m, sizeof(m), "%s  model.pt\n%s  gone.pt\n", hexof("w"),
+	    hexof("g"));
+	mkf("step_72/MANIFEST.sha256", m);
+}
+
+static void
+b_garbage(void)
+{
+	mkd("step_73");
+	mkf("step_73/MANIFEST.sha256", "model.pt: OK\n");
+}
+
+static void
+b_empty(void)
+{
+	mkd("step_74");
+	mkf("step_74/COMPLETE", "");
+	mkf("step_74/MANIFEST.sha256", "\n");
+}
+
+static void
+b_inner_link(void)
+{
+	char m[256];
+
+	mkd("step_75");
+	mkl("step_75/model.pt", "/etc/hostname");
+	fmt(m, sizeof(m), "%s  model.pt\n", hexof("x"));
+	mkf("step_75/MANIFEST.sha256", m);
+}
+
+/* Listing one file over and over must not multiply the hashing work. */
+static void
+b_repeat(void)
+{
+	char big[301], m[512];
+	const char *h;
+
+	memset(big, 'w', 300);
+	big[300] = '\0';
+	h = hexof(big);
+	mkd("step_76");
+	mkf("step_76/model.pt", big);
+	fmt(m, sizeof(m), "%s  model.pt\n%s  model.pt\n%s  model.pt\n", h, h,
+	    h);
+	mkf("step_76/MANIFEST.sha256", m);
+}
+
+/* sha256sum's escaped form: a leading '\' and "\n" for a newline. */
+static void
+b_escaped(void)
+{
+	char m[256];
+
+	mkd("step_77");
+	mkf("step_77/we\nird", "odd");
+	fmt(m, sizeof(m), "\\%s *we\\nird\n", hexof("odd"));
+	mkf("step_77/MANIFEST.sha256", m);
+}
+
+/* Upper-case hex, CRLF, "./", blank lines: still sha256sum's format. */
+static void
+b_lenient(void)
+{
+	char m[256], up[SHA256_HEXLEN + 1];
+	size_t i;
+
+	mkd("step_79");
+	mkf("step_79/model.pt", "w");
+	for (i = 0; i <= SHA256_HEXLEN; i++)
+		up[i] = (char)toupper((unsigned char)hexof("w")[i]);
+	fmt(m, sizeof(m), "\r\n%s  ./model.pt\r\n\n", up);
+	mkf("step_79/MANIFEST.sha256", m);
+}
+
+static void
+b_file(void)
+{
+	mkf("step_78", "not a directory");
+}
+
+/* Readable by root, not by the job's user: proves the scan dropped root. */
+static void
+b_locked(void)
+{
+	mkd("step_80");
+	mkf("step_80/COMPLETE", "");
+	ck_assert_int_eq(mkdir(at("step_80/data"), 0700), 0);
+}
+
+static void
+b_locked_file(void)
+{
+	char m[256];
+
+	mkd("step_81");
+	mkf("step_81/model.pt", "w");
+	ck_assert_int_eq(chmod(at("step_81/model.pt"), 0), 0);
+	fmt(m, sizeof(m), "%s  model.pt\n", hexof("w"));
+	mkf("step_81/MANIFEST.sha256", m);
+}
+
+static const struct {
+	const char	*what;
+	void		(*build)(void);
+	const char	*entry;
+	int		 complete;
+	int		 verified;
+	const char	*problem;	/* NULL: usable */
+	int		 root;		/* needs root to set up */
+} cases[] = {
+	{ .what = "COMPLETE marker", .build = b_marker, .entry = "step_10",
+	  .complete = 1 },
+	{ .what = "manifest from sha256sum", .build = b_manifest,
+	  .entry = "step_20", .complete = 1, .verified = 1 },
+	{ .what = "bad manifest overrides COMPLETE", .build = b_corrupt,
+	  .entry = "step_30",
+	  .problem = "MANIFEST.sha256: model.pt: checksum mismatch" },
+	{ .what = "partial", .build = b_partial, .entry = "step_40",
+	  .problem = "no COMPLETE marker or manifest" },
+	{ .what = "foreign owner", .build = b_foreign, .entry = "step_50",
+	  .problem = "owned by uid 1001, not the job's user", .root = 1 },
+	{ .what = "symlink outside", .build = b_link_out, .entry = "step_60",
+	  .problem = "symlink pointing outside checkpoint.dir" },
+	{ .what = "symlink inside", .build = b_link_in, .entry = "step_65",
+	  .complete = 1 },
+	{ .what = "manifest with ..", .build = b_dotdot, .entry = "step_70",
+	  .problem = "MANIFEST.sha256: sub/../../secret: path outside the "
+	  "checkpoint" },
+	{ .what = "manifest with absolute path", .build = b_absolute,
+	  .entry = "step_71",
+	  .problem = "MANIFEST.sha256: /etc/hostname: absolute path" },
+	{ .what = "listed file missing", .build = b_missing,
+	  .entry = "step_72",
+	  .problem = "MANIFEST.sha256: gone.pt: No such file or directory" },
+	{ .what = "manifest not in sha256sum format", .build = b_garbage,
+	  .entry = "step_73",
+	  .problem = "MANIFEST.sha256: line 1: not in sha256sum format" },
+	{ .what = "empty manifest", .build = b_empty, .entry = "step_74",
+	  .problem = "MANIFEST.sha256: lists no files" },
+	{ .what = "listed file is a symlink", .build = b_inner_link,
+	  .entry = "step_75",
+	  .problem = "MANIFEST.sha256: model.pt: symlink, not followed" },
+	{ .what = "file listed twice", .build = b_repeat, .entry = "step_76",
+	  .problem = "MANIFEST.sha256: lists more data than the entry holds" },
+	{ .what = "escaped name, binary mark", .build = b_escaped,
+	  .entry = "step_77", .complete = 1, .verified = 1 },
+	{ .what = "CRLF, upper case, ./", .build = b_lenient,
+	  .entry = "step_79", .complete = 1, .verified = 1 },
+	{ .what = "plain file", .build = b_file, .entry = "step_78",
+	  .problem = "not a directory" },
+	{ .what = "unreadable directory inside", .build = b_locked,
+	  .entry = "step_80", .problem = "cannot read data: Permission denied",
+	  .root = 1 },
+	{ .what = "unreadable listed file", .build = b_locked_file,
+	  .entry = "step_81",
+	  .problem = "MANIFEST.sha256: model.pt: Permission denied",
+	  .root = 1 },
+};
+
+START_TEST(test_entry)
+{
+	struct ckpt *v;
+	const struct ckpt *c;
+	size_t n;
+
+	if (cases[_i].root && geteuid() != 0) {
+		fprintf(stderr, "skipped (needs root): %s\n", cases[_i].what);
+		return;
+	}
+	cases[_i].build();
+	scan(&v, &n, NULL, 0);
+	c = find(v, n, cases[_i].entry);
+	ck_assert_msg(c != NULL, "%s: %s not listed", cases[_i].what,
+	    cases[_i].entry);
+	ck_assert_msg(c->complete == cases[_i].complete &&
+	    c->verified == cases[_i].verified, "%s: complete %d verified %d",
+	    cases[_i].what, c->complete, c->verified);
+	if (cases[_i].problem == NULL)
+		ck_assert_msg(c->problem == NULL, "%s: %s", cases[_i].what,
+		    c->problem);
+	else
+		ck_assert_msg(c->problem != NULL &&
+		    strcmp(c->problem, cases[_i].problem) == 0,
+		    "%s: got \"%s\"", cases[_i].what, c->problem);
+	ck_assert_int_eq(checkpoint_newest(v, n) == c, cases[_i].problem ==
+	    NULL);
+	checkpoint_free(v, n);
+}
+END_TEST
+
+/* Only names of the pattern's form count; {step} is plain decimal. */
+START_TEST(test_names)
+{
+	static const char *ignored[] = {
+		".step_6.tmp", "step_7.tmp", "step_-1", "step_+8", "step_",
+		"xstep_9", "step_1234567890123456789", "step_12a", "step_ 3",
+	};
+	struct ckpt *v;
+	size_t n, i;
+	char *cause = NULL;
+
+	b_marker();
+	mkd("step_0012");
+	mkf("step_0012/COMPLETE", "");
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		mkd(ignored[i]);
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(v[0].step, 10);
+	ck_assert_str_eq(v[0].path, at("step_10"));
+	ck_assert_int_eq(v[1].step, 12);
+	ck_assert_str_eq(v[1].path, at("step_0012"));
+	ck_assert_uint_eq(v[0].bytes, strlen("weights"));
+	ck_assert_int_gt(v[0].mtime, 0);
+	checkpoint_free(v, n);
+
+	mkd("iter_0000500.ckpt");
+	ck_assert_int_eq(checkpoint_scan(ckdir, "iter_{step}.ckpt", juid,
+	    jgid, NULL, 0, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(v[0].step, 500);
+	ck_assert_str_eq(v[0].problem, "no COMPLETE marker or manifest");
+	checkpoint_free(v, n);
+}
+END_TEST
+
+static const struct {
+	const char	*dir;
+	const char	*pattern;
+	int		 uid;		/* -1: the job's user */
+	const char	*cause;		/* NULL: no error, no entries */
+} errors[] = {
+	{ .dir = "/nonexistent/ckpts", .pattern = "step_{step}", .uid = -1 },
+	{ .dir = "relative", .pattern = "step_{step}", .uid = -1,
+	  .cause = "checkpoint dir \"relative\" is not absolute" },
+	{ .dir = "/tmp", .pattern = "step", .uid = -1,
+	  .cause = "pattern \"step\" must contain {step} exactly once" },
+	{ .dir = "/tmp", .pattern = "{step}_{step}", .uid = -1,
+	  .cause = "pattern \"{step}_{step}\" must contain {step} exactly "
+	  "once" },
+	{ .dir = "/tmp", .pattern = "a/{step}", .uid = -1,
+	  .cause = "pattern \"a/{step}\" must not contain '/'" },
+	{ .dir = "/tmp", .pattern = "step_{step}", .uid = 0,
+	  .cause = "refusing to access checkpoints as root" },
+};
+
+START_TEST(test_errors)
+{
+	struct ckpt *v = NULL;
+	size_t n = 99;
+	char *cause = NULL;
+	int rc;
+
+	rc = checkpoint_scan(errors[_i].dir, errors[_i].pattern,
+	    errors[_i].uid == -1 ? juid : (uid_t)errors[_i].uid, jgid, NULL,
+	    0, &v, &n, &cause);
+	if (errors[_i].cause == NULL) {
+		ck_assert_msg(rc == 0, "%s", cause);
+		ck_assert_uint_eq(n, 0);
+	} else {
+		ck_assert_int_eq(rc, -1);
+		ck_assert_str_eq(cause, errors[_i].cause);
+		free(cause);
+	}
+	checkpoint_free(v, n);
+}
+END_TEST
+
+/* The newest usable wins over newer corrupt and partial ones. */
+START_TEST(test_newest)
+{
+	struct ckpt *v;
+	const struct ckpt *c;
+	size_t n;
+
+	b_marker();
+	b_manifest();
+	b_corrupt();
+	b_partial();
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert(v[0].step < v[1].step && v[1].step < v[2].step &&
+	    v[2].step < v[3].step);
+	c = checkpoint_newest(v, n);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->path, at("step_20"));
+	ck_assert_ptr_null(checkpoint_newest(v + 2, 2));
+	ck_assert_ptr_null(checkpoint_newest(NULL, 0));
+	checkpoint_free(v, n);
+}
+END_TEST
+
+/* Unchanged verified entries are not hashed again; changed ones are. */
+START_TEST(test_incremental)
+{
+	struct ckpt *v1, *v2, *v3;
+	size_t n1, n2, n3;
+	uint64_t h0;
+	struct timespec ts[2];
+
+	b_manifest();
+	b_corrupt();
+	h0 = checkpoint_hashed_files();
+	scan(&v1, &n1, NULL, 0);
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 3);
+	ck_assert_int_eq(find(v1, n1, "step_20")->verified, 1);
+
+	h0 = checkpoint_hashed_files();
+	scan(&v2, &n2, v1, n1);
+	/* step_20 is skipped; step_30 never verified, so it is hashed. */
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 1);
+	ck_assert_int_eq(find(v2, n2, "step_20")->verified, 1);
+	ck_assert_int_eq(find(v2, n2, "step_20")->complete, 1);
+	ck_assert_ptr_null(find(v2, n2, "step_20")->problem);
+
+	/* Same size, other content and mtime: hashed, and found corrupt. */
+	mkf("step_20/model.pt", "weights 2X");
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 100;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	ck_assert_int_eq(utimensat(AT_FDCWD, at("step_20/model.pt"), ts, 0),
+	    0);
+	h0 = checkpoint_hashed_files();
+	scan(&v3, &n3, v2, n2);
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 2);
+	ck_assert_str_eq(find(v3, n3, "step_20")->problem,
+	    "MANIFEST.sha256: model.pt: checksum mismatch");
+	checkpoint_free(v1, n1);
+	checkpoint_free(v2, n2);
+	checkpoint_free(v3, n3);
+}
+END_TEST
+
+static void
+mkstep(const char *name, int how)	/* 0 marker, 1 manifest, 2 partial */
+{
+	char rel[PATH_MAX];
+
+	mkd(name);
+	fmt(rel, sizeof(rel), "%s/model.pt", name);
+	mkf(rel, name);
+	if (how == 0) {
+		fmt(rel, sizeof(rel), "%s/COMPLETE", name);
+		mkf(rel, "");
+	} else if (how == 1)
+		sums(name, "model.pt");
+}
+
+/* Keep the newest N usable; never touch incomplete, corrupt or symlinks. */
+START_TEST(test_prune)
+{
+	static const char *left[] = {
+		"step_0", "step_4", "step_5", "step_6", "step_7",
+	};
+	struct ckpt *v;
+	size_t n, i;
+	char *cause = NULL, out[PATH_MAX];
+	struct stat st;
+
+	fmt(out, sizeof(out), "%s/outside", base);
+	ck_assert_int_eq(mkdir(out, 0755), 0);
+	ck_assert_int_eq(close(creat(strcat(out, "/keep.me"), 0644)), 0);
+	mkstep("step_0", 2);
+	mkstep("step_1", 0);
+	mkd("step_1/sub");
+	mkl("step_1/sub/link", out);
+	mkl("step_1/dirlink", base);
+	mkstep("step_2", 1);
+	mkstep("step_3", 0);
+	mkstep("step_4", 1);
+	mkstep("step_5", 0);
+	mkstep("step_6", 2);
+	mkstep("step_7", 0);
+	mkf("step_7/MANIFEST.sha256", "0000000000000000000000000000000000000"
+	    "000000000000000000000000000  model.pt\n");
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, 8);
+
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 0, juid, jgid,
+	    &cause), 0);
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
+	    &cause), 3);
+	checkpoint_free(v, n);
+	ck_assert_int_eq(stat(out, &st), 0);
+
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, sizeof(left) / sizeof(left[0]));
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(v[i].path, at(left[i]));
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
+	    &cause), 0);
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
+	    &cause), 1);
+	ck_assert_int_eq(access(at("step_4"), F_OK), -1);
+	ck_assert_int_eq(access(at("step_5/COMPLETE"), F_OK), 0);
+	checkpoint_free(v, n);
+}
+END_TEST
+
+/* An older usable entry reached through a symlink is left alone. */
+START_TEST(test_prune_symlink)
+{
+	struct ckpt *v;
+	size_t n;
+	char *cause = NULL;
+
+	b_link_in();		/* step_65 -> archive/s65 */
+	mkstep("step_66", 0);
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
+	    &cause), 0);
+	ck_assert_int_eq(access(at("archive/s65/COMPLETE"), F_OK), 0);
+	ck_assert_int_eq(access(at("step_65"), F_OK), 0);
+	checkpoint_free(v, n);
+}
+END_TEST
+
+/* Root could read and delete these; the job's user cannot. */
+START_TEST(test_privileges)
+{
+	struct ckpt *v;
+	size_t n;
+	char *cause = NULL;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped (needs root): privileges\n");
+		return;
+	}
+	mkstep("step_1", 0);
+	mkstep("step_2", 0);
+	ck_assert_int_eq(mkdir(at("step_1/rootdir"), 0755), 0);
+	ck_assert_int_eq(close(creat(at("step_1/rootdir/f"), 0644)), 0);
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
+	    &cause), -1);
+	ck_assert_msg(strstr(cause, "step_1: Permission denied") != NULL,
+	    "%s", cause);
+	free(cause);
+	ck_assert_int_eq(access(at("step_1/rootdir/f"), F_OK), 0);
+	checkpoint_free(v, n);
+
+	ck_assert_int_eq(chown(ckdir, 0, 0), 0);
+	ck_assert_int_eq(chmod(ckdir, 0700), 0);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	    NULL, 0, &v, &n, &cause), -1);
+	ck_assert_msg(strstr(cause, "Permission denied") != NULL, "%s", cause);
+	free(cause);
+}
+END_TEST
+
+/* The bounds hold: many entries, an oversized manifest. */
+START_TEST(test_limits)
+{
+	struct ckpt *v;
+	size_t n, i;
+	char name[32], *cause = NULL, *big;
+	const struct ckpt *c;
+
+	for (i = 0; i < CKPT_MAX_ENTRIES; i++) {
+		fmt(name, sizeof(name), "step_%zu", i);
+		mkd(name);
+	}
+	scan(&v, &n, NULL, 0);
+	ck_assert_uint_eq(n, CKPT_MAX_ENTRIES);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(v[i].step, (int64_t)i);
+	ck_assert_ptr_null(checkpoint_newest(v, n));
+	checkpoint_free(v, n);
+
+	mkd("step_99999");
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	    NULL, 0, &v, &n, &cause), -1);
+	ck_assert_msg(strstr(cause, "more than 10000 entries match") != NULL,
+	    "%s", cause);
+	free(cause);
+
+	/* A manifest one byte over the limit is refused unread. */
+	ck_assert_int_eq(rmdir(at("step_5")), 0);
+	mkd("step_5");
+	big = malloc(CKPT_MANIFEST_MAX + 2);
+	ck_assert_ptr_nonnull(big);
+	memset(big, '\n', CKPT_MANIFEST_MAX + 1);
+	big[CKPT_MANIFEST_MAX + 1] = '\0';
+	mkf("step_5/MANIFEST.sha256", big);
+	free(big);
+	ck_assert_int_eq(rmdir(at("step_99999")), 0);
+	scan(&v, &n, NULL, 0);
+	c = find(v, n, "step_5");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->problem, "MANIFEST.sha256: larger than 1 MiB");
+	checkpoint_free(v, n);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("checkpoint");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	tc = tcase_create("entries");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_entry, 0,
+	    sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_names);
+	tcase_add_loop_test(tc, test_errors, 0,
+	    sizeof(errors) / sizeof(errors[0]));
+	tcase_add_test(tc, test_newest);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("incremental");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_incremental);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("prune");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_prune);
+	tcase_add_test(tc, test_prune_symlink);
+	tcase_add_test(tc, test_privileges);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_limits);
+	suite_add_tcase(s, tc);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
