@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "checkpoint.h"
 #include "conf.h"
 #include "llmctld.h"
 #include "store.h"
@@ -185,5 +186,34 @@ api_job_logs(struct llmctld *d, const struct api_request *req,
 	free(buf);
 out:
 	attempt_list_free(as, n);
+	job_free(job);
+}
+
+void
+api_job_checkpoints(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp, int64_t id)
+{
+	const struct ckpt *newest;
+	struct ckpt *ck;
+	struct job *job;
+	json_t *arr;
+	size_t n, i;
+
+	if ((job = api_job_for_caller(d, req, resp, id)) == NULL)
+		return;
+	ck = store_checkpoints_of(d->store, id, &n);
+	newest = checkpoint_newest(ck, n);
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:b, "
+		    "s:b, s:o, s:I}", "step", (json_int_t)ck[i].step, "path",
+		    ck[i].path, "bytes", (json_int_t)ck[i].bytes, "complete",
+		    ck[i].complete, "verified", ck[i].verified, "problem",
+		    ck[i].problem != NULL ? json_string(ck[i].problem) :
+		    json_null(), "mtime", (json_int_t)ck[i].mtime));
+	resp->status = 200;
+	resp->body = json_pack("{s:o, s:o}", "checkpoints", arr, "newest",
+	    newest != NULL ? json_integer(newest->step) : json_null());
+	checkpoint_free(ck, n);
 	job_free(job);
 }

@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "checkpoint.h"
 #include "conf.h"
+#include "health.h"
+#include "hostlist.h"
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
@@ -48,6 +51,55 @@ attempt_to_json(const struct attempt *a)
 	    "reason", json_opt_str(a->reason));
 }
 
+/* Newest checkpoint, heartbeat summary and excluded nodes of a job. */
+static void
+job_health_json(struct llmctld *d, const struct job *job,
+    const struct attempt *last, json_t *o)
+{
+	const struct beat *b;
+	const struct ckpt *c;
+	struct ckpt *ck;
+	struct hostlist hl = { 0 }, uniq = { 0 };
+	json_t *ex;
+	char *blamed;
+	size_t n, i;
+
+	ck = store_checkpoints_of(d->store, job->id, &n);
+	c = checkpoint_newest(ck, n);
+	json_object_set_new(o, "checkpoint", c == NULL ? json_null() :
+	    json_pack("{s:I, s:s, s:b}", "step", (json_int_t)c->step,
+	    "path", c->path, "verified", c->verified));
+	checkpoint_free(ck, n);
+	b = last != NULL && last->ended_at == 0 ?
+	    health_get(d->health, last->token) : NULL;
+	if (b != NULL && b->count > 0)
+		json_object_set_new(o, "heartbeat", json_pack("{s:I, s:I, "
+		    "s:i, s:I}", "age_s", (json_int_t)((mono_ms() - b->last_ms) /
+		    1000), "step", (json_int_t)b->step, "ranks", b->ranks_seen,
+		    "beats", (json_int_t)b->count));
+	else if (last != NULL && last->beats > 0)
+		json_object_set_new(o, "heartbeat", json_pack("{s:I, s:I, "
+		    "s:I}", "age_s", (json_int_t)(wall_s() - last->last_beat_at),
+		    "step", (json_int_t)last->last_step, "beats",
+		    (json_int_t)last->beats));
+	else
+		json_object_set_new(o, "heartbeat", json_null());
+	ex = json_array();
+	if ((blamed = store_job_blamed(d->store, job->id)) != NULL &&
+	    hostlist_expand(&hl, blamed, NULL) == 0)
+		for (i = 0; i < hl.n; i++) {
+			if (!hostlist_contains(&uniq, hl.names[i])) {
+				hostlist_expand(&uniq, hl.names[i], NULL);
+				json_array_append_new(ex,
+				    json_string(hl.names[i]));
+			}
+		}
+	hostlist_clear(&hl);
+	hostlist_clear(&uniq);
+	free(blamed);
+	json_object_set_new(o, "excluded_nodes", ex);
+}
+
 /* The job object of the API; with_detail adds attempts and the spec. */
 static json_t *
 job_to_json(struct llmctld *d, const struct job *job, int with_detail)
@@ -79,6 +131,7 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 		spec = json_loads(job->spec, 0, NULL);
 		json_object_set_new(o, "spec", spec != NULL ? spec :
 		    json_null());
+		job_health_json(d, job, last, o);
 	}
 	attempt_list_free(as, n);
 	return o;

@@ -83,7 +83,23 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 
 	resp->status = 500;
 	resp->body = NULL;
-	if (strcmp(req->path, "/v1/health") == 0 && req->method == API_GET)
+	resp->text = NULL;
+	if (req->tcp) {
+		/* no caller identity over TCP: only these three */
+		if (strcmp(req->path, "/v1/heartbeat") == 0 &&
+		    req->method == API_POST)
+			api_heartbeat(d, req, resp);
+		else if (strcmp(req->path, "/metrics") == 0 &&
+		    req->method == API_GET)
+			api_metrics(d, req, resp);
+		else if (strcmp(req->path, "/v1/health") == 0 &&
+		    req->method == API_GET)
+			api_health(resp);
+		else
+			api_error(resp, 404, "not_found", "not served over "
+			    "TCP: %s", req->path);
+	} else if (strcmp(req->path, "/v1/health") == 0 &&
+	    req->method == API_GET)
 		api_health(resp);
 	else if (strcmp(req->path, "/v1/version") == 0 &&
 	    req->method == API_GET)
@@ -104,6 +120,9 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/logs") == 0 && req->method == API_GET)
 		api_job_logs(d, req, resp, id);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "/checkpoints") == 0 && req->method == API_GET)
+		api_job_checkpoints(d, req, resp, id);
 	else if (strcmp(req->path, "/v1/plan") == 0 && req->method == API_POST)
 		api_plan(d, req, resp);
 	else if (strcmp(req->path, "/v1/nodes") == 0 && req->method == API_GET)
@@ -111,6 +130,6 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else
 		api_error(resp, 404, "not_found", "no such endpoint: %s",
 		    req->path);
-	if (resp->body == NULL)
+	if (resp->body == NULL && resp->text == NULL)
 		api_error(resp, 500, "internal", "internal error");
 }

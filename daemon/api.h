@@ -34,11 +34,14 @@ struct api_request {
 	uid_t		 uid;		/* from SO_PEERCRED */
 	gid_t		 gid;
 	int		 admin;		/* root or the admin group */
+	int		 tcp;		/* came over TCP: no identity */
+	const char	*authorization;	/* the header, or NULL */
 };
 
 struct api_response {
 	int	 status;
 	json_t	*body;
+	char	*text;		/* plain text instead of body (metrics) */
 };
 
 /* Route one request; always fills resp. */
@@ -77,8 +80,16 @@ void api_nodes(struct llmctld *, const struct api_request *,
 int api_check_placeable(struct llmctld *, const struct spec *,
     struct api_response *);
 
+/* api-health.c: the TCP side */
+void api_heartbeat(struct llmctld *, const struct api_request *,
+    struct api_response *);
+void api_metrics(struct llmctld *, const struct api_request *,
+    struct api_response *);
+
 /* api-history.c */
 void api_job_events(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t id);
+void api_job_checkpoints(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);
 void api_job_logs(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);

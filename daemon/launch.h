@@ -23,6 +23,10 @@ struct launch_ctx {
 	const char	*state_dir;
 	const char	*node_order;	/* plan's nodes in rank order, or NULL */
 	const char	*master_addr;	/* rank 0's address, or NULL */
+	const char	*resume_from;	/* newest verified checkpoint, or NULL */
+	int64_t		 resume_step;
+	const char	*heartbeat_url;	/* NULL: no heartbeats */
+	const char	*heartbeat_token;
 };
 
 struct launch {

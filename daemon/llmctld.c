@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "conf.h"
+#include "health.h"
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
@@ -142,6 +143,16 @@ main(int argc, char **argv)
 	d.worker = worker_create(d.base, d.backend);
 	if ((d.server = server_create(&d, d.conf->socket, &cause)) == NULL)
 		fatalx("%s", cause);
+	d.health = health_create();
+	if (d.conf->heartbeat_listen != NULL) {
+		if ((d.tcp = server_create_tcp(&d, d.conf->heartbeat_listen,
+		    &cause)) == NULL)
+			fatalx("%s", cause);
+		d.heartbeat_url = d.conf->heartbeat_url != NULL ?
+		    xstrdup(d.conf->heartbeat_url) :
+		    xasprintf("http://%s/v1/heartbeat",
+		    d.conf->heartbeat_listen);
+	}
 	d.monitor = monitor_create(&d);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
@@ -154,9 +165,12 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	server_free(d.server);
+	server_free(d.tcp);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
 	bcluster_free(d.cluster);
+	health_free(d.health);
+	free(d.heartbeat_url);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(d.base);

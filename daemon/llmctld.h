@@ -15,6 +15,7 @@ struct worker;
 struct server;
 struct monitor;
 struct bcluster;
+struct health;
 
 struct llmctld {
 	struct conf		*conf;
@@ -26,6 +27,9 @@ struct llmctld {
 	struct monitor		*monitor;
 	gid_t			 admin_gid;	/* (gid_t)-1: none */
 	struct bcluster		*cluster;	/* newest snapshot, or NULL */
+	struct health		*health;	/* heartbeats in memory */
+	struct server		*tcp;		/* heartbeat/metrics listener */
+	char			*heartbeat_url;	/* NULL: no listener */
 };
 
 #endif

@@ -15,6 +15,10 @@
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
+#include "monitor-int.h"
+#include "checkpoint.h"
+#include "health.h"
+#include "hostlist.h"
 #include "plan.h"
 #include "spec.h"
 #include "store.h"
@@ -24,24 +28,6 @@
 
 #define LOST_AFTER_POLLS 3	/* polls that miss a job before it is lost */
 
-/* What the monitor remembers about an attempt between ticks. */
-struct track {
-	char			*tag;
-	int			 busy;		/* an op is in flight */
-	int			 misses;	/* polls without it */
-	int64_t			 last_kill_ms;
-	TAILQ_ENTRY(track)	 entry;
-};
-
-struct monitor {
-	struct llmctld		*d;
-	struct timer		*tick;
-	int			 polling;
-	int			 poll_failing;
-	int			 loading;	/* an OP_CLUSTER in flight */
-	TAILQ_HEAD(, track)	 tracks;
-};
-
 /* Data a submit op owns while it is in flight. */
 struct submit_data {
 	struct launch	 *launch;
@@ -50,11 +36,12 @@ struct submit_data {
 	char		 *name;
 	const char	**exclude;	/* plan request's merged exclude list */
 	char		 *req_nodes;	/* the plan's nodes, Slurm's req_nodes */
+	struct hostlist	  blamed;	/* nodes earlier attempts blamed */
 };
 
 static void monitor_tick_cb(void *);
 
-static struct track *
+struct track *
 track_get(struct monitor *m, const char *tag)
 {
 	struct track *t;
@@ -68,7 +55,7 @@ track_get(struct monitor *m, const char *tag)
 	return t;
 }
 
-static void
+void
 track_drop(struct monitor *m, const char *tag)
 {
 	struct track *t;
@@ -94,6 +81,7 @@ submit_data_free(void *p)
 	free(sd->name);
 	free(sd->exclude);
 	free(sd->req_nodes);
+	hostlist_clear(&sd->blamed);
 	free(sd);
 }
 
@@ -121,46 +109,54 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
 	return (int)port;
 }
 
-/* End an attempt and, unless the job was cancelled, the job with it. */
-static void
+/*
+ * Record the end of an attempt. What happens to the job (completed,
+ * failed, restarted) is the restart policy's call, in recovery.c.
+ */
+void
 finish(struct monitor *m, struct attempt *a, struct job *job,
-    enum job_state state, const char *cause, const char *reason)
+    const char *cause, const char *reason)
 {
 	struct store *st = m->d->store;
+	struct hostlist hl = { 0 };
+	size_t i;
 
 	if (a->ended_at == 0)
 		a->ended_at = wall_s();
-	free(a->cause);
-	a->cause = cause != NULL ? xstrdup(cause) : NULL;
-	free(a->reason);
-	a->reason = reason != NULL ? xstrdup(reason) : NULL;
+	if (cause != NULL || a->cause == NULL)
+		set_str(&a->cause, cause);
+	if (reason != NULL || a->reason == NULL)
+		set_str(&a->reason, reason);
+	a->ckpt_end = recovery_newest_step(m, job->id);
 	if (store_begin(st) != 0)
 		return;
 	store_attempt_update(st, a);
 	store_event_add(st, a->job_id, "attempt_ended",
-	    "attempt %d ended %s%s%s", a->attempt, a->state,
-	    reason != NULL ? ": " : "", reason != NULL ? reason : "");
-	if (job->state != JOB_CANCELLED) {
-		store_job_set_state(st, job->id, state, reason);
-		if (a->has_exit_code)
-			store_job_set_exit(st, job->id, a->exit_code);
-		store_event_add(st, job->id, "state", "job %s",
-		    job_state_name(state));
-	}
+	    "attempt %d ended %s%s%s%s%s", a->attempt, a->state,
+	    a->cause != NULL ? " (" : "", a->cause != NULL ? a->cause : "",
+	    a->cause != NULL ? ")" : "",
+	    a->reason != NULL ? "" : "");
+	if (a->reason != NULL)
+		store_event_add(st, a->job_id, "reason", "%s", a->reason);
+	if (a->blamed != NULL && hostlist_expand(&hl, a->blamed, NULL) == 0)
+		for (i = 0; i < hl.n; i++) {
+			store_node_failure_add(st, hl.names[i]);
+			store_event_add(st, a->job_id, "node_blamed",
+			    "node %s blamed for attempt %d (%s); later "
+			    "attempts avoid it", hl.names[i], a->attempt,
+			    a->cause != NULL ? a->cause : "?");
+		}
+	hostlist_clear(&hl);
 	store_commit(st);
-	log_job(job->id, "attempt %d ended %s (%s)", a->attempt, a->state,
-	    reason != NULL ? reason : "-");
+	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt, a->state,
+	    a->cause != NULL ? a->cause : "ok", a->reason != NULL ? ": " : "",
+	    a->reason != NULL ? a->reason : "");
+	health_unregister(m->d->health, a->token);
 	track_drop(m, a->tag);
+	recovery_decide(m, job->id);
 }
 
-static void
-set_str(char **dst, const char *src)
-{
-	free(*dst);
-	*dst = src != NULL ? xstrdup(src) : NULL;
-}
-
-static struct attempt *
+struct attempt *
 attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 {
 	struct attempt **as, *found = NULL;
@@ -223,12 +219,12 @@ submit_done(struct op *op, void *arg)
 	} else if (op->rc != 0) {
 		reason = xasprintf("Slurm refused the job: %s", op->cause);
 		set_str(&a->state, "FAILED");
-		finish(m, a, job, JOB_FAILED, "submit_failed", reason);
+		finish(m, a, job, "submit_failed", reason);
 		free(reason);
 	} else if (op->kind == OP_FIND && op->found_id == 0) {
 		/* cancelled before Slurm ever had it */
 		set_str(&a->state, "CANCELLED");
-		finish(m, a, job, JOB_CANCELLED, "cancelled", NULL);
+		finish(m, a, job, "cancelled", NULL);
 	} else if (op->kind == OP_FIND) {
 		attempt_in_slurm(m, a, job, op->found_id, 0);
 	} else {
@@ -311,6 +307,9 @@ plan_done(struct op *op, void *arg)
 	struct op *sub;
 	char *cause = NULL, *reason, *text;
 	const char *addr;
+	const struct ckpt *newest;
+	struct ckpt *ck;
+	size_t nck;
 	json_t *pj;
 
 	track_get(m, sd->tag)->busy = 0;
@@ -326,7 +325,7 @@ plan_done(struct op *op, void *arg)
 		reason = xasprintf("cannot be placed on this cluster: %s",
 		    op->cause);
 		set_str(&a->state, "FAILED");
-		finish(m, a, job, JOB_FAILED, "unplaceable", reason);
+		finish(m, a, job, "unplaceable", reason);
 		free(reason);
 		goto out;
 	}
@@ -357,11 +356,27 @@ plan_done(struct op *op, void *arg)
 	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
 	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
 	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
-	    .master_addr = addr };
-	if ((sd->launch = launch_build(sd->spec, &ctx, &cause)) == NULL ||
+	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
+	    .heartbeat_token = a->token };
+	/* every attempt after the first resumes from the newest good one */
+	ck = store_checkpoints_of(m->d->store, job->id, &nck);
+	newest = sd->spec->checkpoint.dir != NULL ?
+	    checkpoint_newest(ck, nck) : NULL;
+	if (newest != NULL) {
+		ctx.resume_from = newest->path;
+		ctx.resume_step = newest->step;
+		a->ckpt_start = newest->step;
+		store_event_add(m->d->store, job->id, "resume",
+		    "attempt %d resumes from checkpoint step %lld (%s)",
+		    a->attempt, (long long)newest->step, newest->path);
+	}
+	sd->launch = launch_build(sd->spec, &ctx, &cause);
+	checkpoint_free(ck, nck);
+	store_attempt_update(m->d->store, a);
+	if (sd->launch == NULL ||
 	    launch_make_log_dir(sd->launch, &ctx, &cause) != 0) {
 		set_str(&a->state, "FAILED");
-		finish(m, a, job, JOB_FAILED, "launch_failed", cause);
+		finish(m, a, job, "launch_failed", cause);
 		free(cause);
 		goto out;
 	}
@@ -394,7 +409,7 @@ plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	struct submit_data *sd;
 	struct op *op;
 	json_t *js;
-	char *cause = NULL;
+	char *cause = NULL, *blamed;
 
 	sd = xcalloc(1, sizeof(*sd));
 	sd->tag = xstrdup(a->tag);
@@ -415,10 +430,15 @@ plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	js = json_loads(job->spec, 0, NULL);
 	sd->spec = js != NULL ? spec_from_json(js, &cause) : NULL;
 	json_decref(js);
-	if (sd->spec == NULL || plan_request_from_spec(sd->spec, NULL, 0,
+	/* nodes blamed for this job's earlier attempts are not used again */
+	if ((blamed = store_job_blamed(m->d->store, job->id)) != NULL)
+		hostlist_expand(&sd->blamed, blamed, NULL);
+	free(blamed);
+	if (sd->spec == NULL || plan_request_from_spec(sd->spec,
+	    (const char *const *)sd->blamed.names, sd->blamed.n,
 	    &op->preq, &sd->exclude, &cause) != 0) {
 		set_str(&a->state, "FAILED");
-		finish(m, a, job, JOB_FAILED, "launch_failed", cause != NULL ?
+		finish(m, a, job, "launch_failed", cause != NULL ?
 		    cause : "stored spec unreadable");
 		free(cause);
 		op_free(op);
@@ -439,7 +459,7 @@ cancel_done(struct op *op, void *arg)
 		    (long long)op->id, op->cause);
 }
 
-static void
+void
 cancel_attempt(struct monitor *m, struct attempt *a)
 {
 	struct track *t = track_get(m, a->tag);
@@ -462,23 +482,21 @@ static void
 apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
     const struct bjob *b)
 {
-	static const struct {
-		enum job_state	 state;
-		const char	*cause;
-	} ends[] = {
-		[BJOB_COMPLETED] = { JOB_COMPLETED, NULL },
-		[BJOB_FAILED] = { JOB_FAILED, "user_error" },
-		[BJOB_CANCELLED] = { JOB_FAILED, "cancelled" },
-		[BJOB_TIMEOUT] = { JOB_FAILED, "timeout" },
-		[BJOB_NODE_FAIL] = { JOB_FAILED, "node_failure" },
-		[BJOB_PREEMPTED] = { JOB_FAILED, "preempted" },
-		[BJOB_OTHER] = { JOB_FAILED, "node_failure" },
+	static const char *const causes[] = {
+		[BJOB_COMPLETED] = NULL,
+		[BJOB_FAILED] = "user_error",
+		[BJOB_CANCELLED] = "cancelled",
+		[BJOB_TIMEOUT] = "timeout",
+		[BJOB_NODE_FAIL] = "node_failure",
+		[BJOB_PREEMPTED] = "preempted",
+		[BJOB_OTHER] = "node_failure",
 	};
-	const char *sname = bjob_state_name(b->state);
-	char *reason = NULL;
-	int changed = 0;
+	const char *sname = bjob_state_name(b->state), *cause;
+	char *reason = NULL, *pf;
+	int changed = 0, ending = a->cause != NULL;
 
-	if (strcmp(a->state, sname) != 0) {
+	/* an attempt llmctld is ending (hang, re-plan) keeps its state */
+	if (!ending && strcmp(a->state, sname) != 0) {
 		set_str(&a->state, sname);
 		changed = 1;
 	}
@@ -493,6 +511,8 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		changed = 1;
 	}
 	if (!bjob_final(b->state)) {
+		if (ending)
+			cancel_attempt(m, a);
 		if (!changed)
 			return;
 		store_begin(m->d->store);
@@ -507,20 +527,35 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		store_commit(m->d->store);
 		return;
 	}
+	set_str(&a->state, sname);
 	a->ended_at = b->end_time > 0 ? b->end_time : wall_s();
 	a->has_exit_code = 1;
 	a->exit_code = b->exit_code;
-	if (b->state == BJOB_FAILED)
+	cause = causes[b->state];
+	if (ending) {
+		/* llmctld ended it (hang, ...): its own cause and reason */
+		finish(m, a, job, NULL, NULL);
+		return;
+	}
+	if (job->state == JOB_CANCELLED)
+		cause = "cancelled";
+	else if (b->state == BJOB_FAILED &&
+	    (pf = recovery_preflight_failed(m, job, a)) != NULL) {
+		cause = "preflight_failed";
+		reason = xasprintf("preflight failed on %s", pf);
+		set_str(&a->blamed, pf);
+		free(pf);
+	} else if (b->state == BJOB_FAILED)
 		reason = xasprintf("exit code %d", b->exit_code);
-	else if (b->state == BJOB_CANCELLED && job->state != JOB_CANCELLED)
+	else if (b->state == BJOB_CANCELLED)
 		reason = xstrdup("cancelled outside llmctl");
-	else if (b->state != BJOB_COMPLETED && b->state != BJOB_CANCELLED)
+	else if (b->state != BJOB_COMPLETED)
 		reason = xasprintf("Slurm ended it %s%s%s", sname,
 		    b->reason != NULL ? ": " : "",
 		    b->reason != NULL ? b->reason : "");
-	finish(m, a, job, ends[b->state].state,
-	    job->state == JOB_CANCELLED ? "cancelled" : ends[b->state].cause,
-	    reason);
+	if (b->state == BJOB_NODE_FAIL || b->state == BJOB_OTHER)
+		recovery_blame_down(m, a);
+	finish(m, a, job, cause, reason);
 	free(reason);
 }
 
@@ -560,7 +595,7 @@ list_done(struct op *op, void *arg)
 			apply_bjob(m, as[i], job, b);
 		} else if (++t->misses >= LOST_AFTER_POLLS) {
 			set_str(&as[i]->state, "LOST");
-			finish(m, as[i], job, JOB_FAILED, "node_failure",
+			finish(m, as[i], job, "lost",
 			    "Slurm no longer knows the job");
 		}
 		job_free(job);
@@ -578,12 +613,19 @@ create_attempts(struct monitor *m, enum job_state from)
 
 	jobs = store_jobs_in_state(st, from, &n);
 	for (i = 0; i < n; i++) {
+		/* a QUEUED job gets its first attempt here, and only that */
+		if (from == JOB_QUEUED && jobs[i]->attempts > 0)
+			continue;
+		if (from == JOB_RESTARTING && jobs[i]->not_before > wall_s())
+			continue;
 		a.job_id = jobs[i]->id;
 		a.attempt = jobs[i]->attempts + 1;
 		a.tag = random_hex(12);
 		a.state = (char *)"CREATED";
 		a.master_port = pick_port(m, a.job_id, a.attempt);
 		a.submitted_at = wall_s();
+		a.token = random_hex(16);
+		a.last_step = a.ckpt_start = a.ckpt_end = -1;
 		/* committed (fsync) before Slurm can hear of it */
 		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
 		    store_event_add(st, a.job_id, "attempt",
@@ -593,6 +635,7 @@ create_attempts(struct monitor *m, enum job_state from)
 		else
 			store_rollback(st);
 		free(a.tag);
+		free(a.token);
 	}
 	job_list_free(jobs, n);
 }
@@ -637,6 +680,7 @@ monitor_tick_cb(void *arg)
 
 	load_cluster(m);
 	create_attempts(m, JOB_QUEUED);
+	create_attempts(m, JOB_RESTARTING);
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		t = track_get(m, as[i]->tag);
@@ -644,16 +688,19 @@ monitor_tick_cb(void *arg)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
+		health_register(m->d->health, as[i]->token, job->id,
+		    as[i]->attempt, job->world_size);
 		if (as[i]->slurm_job_id == 0)
 			plan_attempt(m, as[i], job);
 		else {
 			need_poll = 1;
-			if (job->state == JOB_CANCELLED)
+			if (job->state == JOB_CANCELLED || as[i]->cause != NULL)
 				cancel_attempt(m, as[i]);
 		}
 		job_free(job);
 	}
 	attempt_list_free(as, n);
+	recovery_tick(m);
 	if (need_poll && !m->polling) {
 		op = xcalloc(1, sizeof(*op));
 		op->kind = OP_LIST;
@@ -673,6 +720,8 @@ monitor_create(struct llmctld *d)
 	m = xcalloc(1, sizeof(*m));
 	m->d = d;
 	TAILQ_INIT(&m->tracks);
+	TAILQ_INIT(&m->scans);
+	m->scanner = worker_create(d->base, d->backend);
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -692,6 +741,8 @@ monitor_free(struct monitor *m)
 	if (m == NULL)
 		return;
 	timer_free(m->tick);
+	worker_free(m->scanner);
+	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
 		TAILQ_REMOVE(&m->tracks, t, entry);
 		free(t->tag);

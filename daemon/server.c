@@ -32,7 +32,7 @@ struct server {
 	struct llmctld		*d;
 	struct evhttp		*http;
 	struct evconnlistener	*listener;
-	char			*path;
+	char			*path;		/* Unix socket, NULL for TCP */
 };
 
 static void server_request_cb(struct evhttp_request *, void *);
@@ -84,14 +84,22 @@ server_reply(struct evhttp_request *req, struct api_response *resp)
 	char *text;
 
 	out = evbuffer_new();
-	text = json_dumps(resp->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text != NULL) {
-		evbuffer_add(out, text, strlen(text));
-		evbuffer_add(out, "\n", 1);
+	if (resp->text != NULL) {
+		evbuffer_add(out, resp->text, strlen(resp->text));
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "text/plain; version=0.0.4");
+		free(resp->text);
+	} else {
+		text = json_dumps(resp->body, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+		if (text != NULL) {
+			evbuffer_add(out, text, strlen(text));
+			evbuffer_add(out, "\n", 1);
+		}
+		free(text);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/json");
 	}
-	free(text);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
 	evhttp_send_reply(req, resp->status, NULL, out);
 	evbuffer_free(out);
 	json_decref(resp->body);
@@ -113,7 +121,10 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	size_t len, i;
 
 	TAILQ_INIT(&params);
-	if (peer_cred(req, &cred) != 0) {
+	memset(&cred, 0, sizeof(cred));
+	if (srv->path == NULL)
+		areq.tcp = 1;
+	else if (peer_cred(req, &cred) != 0) {
 		api_error(&resp, 403, "permission_denied",
 		    "cannot identify the caller");
 		server_reply(req, &resp);
@@ -157,10 +168,14 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	areq.body_len = len;
 	areq.uid = cred.uid;
 	areq.gid = cred.gid;
-	areq.admin = is_admin(srv->d, cred.uid, cred.gid);
+	areq.admin = !areq.tcp && is_admin(srv->d, cred.uid, cred.gid);
+	areq.authorization = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Authorization");
 	api_dispatch(srv->d, &areq, &resp);
-	log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
-	    areq.method == API_GET ? "GET" : "POST", decoded, resp.status);
+	if (!areq.tcp)
+		log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
+		    areq.method == API_GET ? "GET" : "POST", decoded,
+		    resp.status);
 reply:
 	server_reply(req, &resp);
 	free(areq.query);
@@ -218,6 +233,43 @@ fail:
 	return NULL;
 }
 
+/* The TCP listener for heartbeats and metrics: "addr:port". */
+struct server *
+server_create_tcp(struct llmctld *d, const char *listen, char **cause)
+{
+	struct server *srv;
+	const char *colon = strrchr(listen, ':');
+	char *host;
+	long port;
+	char *end;
+
+	if (colon == NULL || (port = strtol(colon + 1, &end, 10)) <= 0 ||
+	    port > 65535 || *end != '\0') {
+		set_cause(cause, "heartbeat_listen: expected ADDRESS:PORT, "
+		    "got \"%s\"", listen);
+		return NULL;
+	}
+	srv = xcalloc(1, sizeof(*srv));
+	srv->d = d;
+	host = xstrndup(listen, colon - listen);
+	if ((srv->http = evhttp_new(d->base)) == NULL ||
+	    evhttp_bind_socket(srv->http, host, (uint16_t)port) != 0) {
+		set_cause(cause, "cannot listen on %s: %s", listen,
+		    strerror(errno));
+		free(host);
+		server_free(srv);
+		return NULL;
+	}
+	free(host);
+	evhttp_set_max_body_size(srv->http, 64 * 1024);
+	evhttp_set_max_headers_size(srv->http, 16 * 1024);
+	evhttp_set_timeout(srv->http, 10);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST);
+	evhttp_set_gencb(srv->http, server_request_cb, srv);
+	return srv;
+}
+
 void
 server_free(struct server *srv)
 {
@@ -227,7 +279,8 @@ server_free(struct server *srv)
 		evhttp_free(srv->http);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
-	unlink(srv->path);
+	if (srv->path != NULL)
+		unlink(srv->path);
 	free(srv->path);
 	free(srv);
 }

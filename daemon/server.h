@@ -12,6 +12,8 @@ struct server;
 
 struct server *server_create(struct llmctld *, const char *path,
     char **cause);
+struct server *server_create_tcp(struct llmctld *, const char *listen,
+    char **cause);
 void server_free(struct server *);
 
 #endif

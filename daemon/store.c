@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -53,6 +54,27 @@ static const char *const migrations[] = {
 	"  last_failure_at INTEGER);",
 
 	"ALTER TABLE attempts ADD COLUMN plan TEXT;",
+
+	"ALTER TABLE attempts ADD COLUMN token TEXT;"
+	"ALTER TABLE attempts ADD COLUMN last_beat_at INTEGER;"
+	"ALTER TABLE attempts ADD COLUMN last_step INTEGER;"
+	"ALTER TABLE attempts ADD COLUMN beats INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attempts ADD COLUMN blamed TEXT;"
+	"ALTER TABLE attempts ADD COLUMN ckpt_start INTEGER;"
+	"ALTER TABLE attempts ADD COLUMN ckpt_end INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN infra_restarts INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN failures_in_row INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN no_progress INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE checkpoints ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  step INTEGER NOT NULL, path TEXT NOT NULL, bytes INTEGER NOT NULL,"
+	"  complete INTEGER NOT NULL, verified INTEGER NOT NULL,"
+	"  problem TEXT, mtime INTEGER NOT NULL,"
+	"  PRIMARY KEY (job_id, path));",
 };
 
 static const char *const state_names[] = {
@@ -67,10 +89,12 @@ static const char *const state_names[] = {
 
 #define JOB_COLUMNS                                                       \
 	"id, name, uid, gid, user, state, reason, spec, created_at, "     \
-	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code"
+	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code, " \
+	"not_before, restarts, infra_restarts, failures_in_row, no_progress"
 #define ATTEMPT_COLUMNS                                                   \
 	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
-	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan"
+	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan, " \
+	"token, last_beat_at, last_step, beats, blamed, ckpt_start, ckpt_end"
 
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
@@ -290,6 +314,11 @@ job_from_row(sqlite3_stmt *stmt)
 	job->world_size = sqlite3_column_int(stmt, 13);
 	job->has_exit_code = sqlite3_column_type(stmt, 14) != SQLITE_NULL;
 	job->exit_code = sqlite3_column_int(stmt, 14);
+	job->not_before = sqlite3_column_int64(stmt, 15);
+	job->restarts = sqlite3_column_int(stmt, 16);
+	job->infra_restarts = sqlite3_column_int(stmt, 17);
+	job->failures_in_row = sqlite3_column_int(stmt, 18);
+	job->no_progress = sqlite3_column_int(stmt, 19);
 	return job;
 }
 
@@ -467,6 +496,16 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->cause = column_text(stmt, 11);
 	a->reason = column_text(stmt, 12);
 	a->plan = column_text(stmt, 13);
+	a->token = column_text(stmt, 14);
+	a->last_beat_at = sqlite3_column_int64(stmt, 15);
+	a->last_step = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(stmt, 16);
+	a->beats = sqlite3_column_int64(stmt, 17);
+	a->blamed = column_text(stmt, 18);
+	a->ckpt_start = sqlite3_column_type(stmt, 19) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(stmt, 19);
+	a->ckpt_end = sqlite3_column_type(stmt, 20) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(stmt, 20);
 	return a;
 }
 
@@ -488,6 +527,13 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	bind_text(stmt, 12, a->cause);
 	bind_text(stmt, 13, a->reason);
 	bind_text(stmt, 14, a->plan);
+	bind_text(stmt, 15, a->token);
+	bind_opt_int(stmt, 16, a->last_beat_at != 0, a->last_beat_at);
+	bind_opt_int(stmt, 17, a->last_step >= 0, a->last_step);
+	sqlite3_bind_int64(stmt, 18, a->beats);
+	bind_text(stmt, 19, a->blamed);
+	bind_opt_int(stmt, 20, a->ckpt_start >= 0, a->ckpt_start);
+	bind_opt_int(stmt, 21, a->ckpt_end >= 0, a->ckpt_end);
 }
 
 int
@@ -496,7 +542,7 @@ store_attempt_insert(struct store *st, struct attempt *a)
 	sqlite3_stmt *stmt;
 
 	stmt = store_prepare(st, "INSERT INTO attempts (" ATTEMPT_COLUMNS
-	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
@@ -521,7 +567,9 @@ store_attempt_update(struct store *st, const struct attempt *a)
 	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
 	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
-	    "reason = ?13, plan = ?14 WHERE job_id = ?1 AND attempt = ?2");
+	    "reason = ?13, plan = ?14, token = ?15, last_beat_at = ?16, "
+	    "last_step = ?17, beats = ?18, blamed = ?19, ckpt_start = ?20, "
+	    "ckpt_end = ?21 WHERE job_id = ?1 AND attempt = ?2");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
@@ -584,6 +632,8 @@ attempt_free(struct attempt *a)
 	free(a->cause);
 	free(a->reason);
 	free(a->plan);
+	free(a->token);
+	free(a->blamed);
 	free(a);
 }
 
@@ -704,4 +754,105 @@ event_list_free(struct event_row *ev, size_t n)
 		free(ev[i].message);
 	}
 	free(ev);
+}
+
+int
+store_job_update_policy(struct store *st, const struct job *job)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "UPDATE jobs SET not_before = ?, "
+	    "restarts = ?, infra_restarts = ?, failures_in_row = ?, "
+	    "no_progress = ?, updated_at = ? WHERE id = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, job->not_before);
+	sqlite3_bind_int(stmt, 2, job->restarts);
+	sqlite3_bind_int(stmt, 3, job->infra_restarts);
+	sqlite3_bind_int(stmt, 4, job->failures_in_row);
+	sqlite3_bind_int(stmt, 5, job->no_progress);
+	sqlite3_bind_int64(stmt, 6, wall_s());
+	sqlite3_bind_int64(stmt, 7, job->id);
+	return store_step_done(st, stmt);
+}
+
+int
+store_checkpoints_replace(struct store *st, int64_t job_id,
+    const struct ckpt *c, size_t n)
+{
+	sqlite3_stmt *stmt;
+	size_t i;
+
+	if ((stmt = store_prepare(st, "DELETE FROM checkpoints WHERE "
+	    "job_id = ?")) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, job_id);
+	if (store_step_done(st, stmt) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		stmt = store_prepare(st, "INSERT INTO checkpoints (job_id, "
+		    "step, path, bytes, complete, verified, problem, mtime) "
+		    "VALUES (?,?,?,?,?,?,?,?)");
+		if (stmt == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, job_id);
+		sqlite3_bind_int64(stmt, 2, c[i].step);
+		bind_text(stmt, 3, c[i].path);
+		sqlite3_bind_int64(stmt, 4, (int64_t)c[i].bytes);
+		sqlite3_bind_int(stmt, 5, c[i].complete);
+		sqlite3_bind_int(stmt, 6, c[i].verified);
+		bind_text(stmt, 7, c[i].problem);
+		sqlite3_bind_int64(stmt, 8, c[i].mtime);
+		if (store_step_done(st, stmt) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct ckpt *
+store_checkpoints_of(struct store *st, int64_t job_id, size_t *n)
+{
+	sqlite3_stmt *stmt;
+	struct ckpt *c = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	stmt = store_prepare(st, "SELECT step, path, bytes, complete, "
+	    "verified, problem, mtime FROM checkpoints WHERE job_id = ? "
+	    "ORDER BY step, path");
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, job_id);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			c = xreallocarray(c, cap, sizeof(*c));
+		}
+		c[*n].step = sqlite3_column_int64(stmt, 0);
+		c[*n].path = column_text(stmt, 1);
+		c[*n].bytes = (uint64_t)sqlite3_column_int64(stmt, 2);
+		c[*n].complete = sqlite3_column_int(stmt, 3);
+		c[*n].verified = sqlite3_column_int(stmt, 4);
+		c[*n].problem = column_text(stmt, 5);
+		c[(*n)++].mtime = sqlite3_column_int64(stmt, 6);
+	}
+	sqlite3_finalize(stmt);
+	return c;
+}
+
+char *
+store_job_blamed(struct store *st, int64_t job_id)
+{
+	sqlite3_stmt *stmt;
+	char *s;
+
+	stmt = store_prepare(st, "SELECT group_concat(blamed, ',') FROM "
+	    "attempts WHERE job_id = ? AND blamed IS NOT NULL AND "
+	    "blamed != ''");
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, job_id);
+	s = sqlite3_step(stmt) == SQLITE_ROW ? column_text(stmt, 0) : NULL;
+	sqlite3_finalize(stmt);
+	return s;
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum job_state {
 	JOB_QUEUED,
@@ -40,6 +40,12 @@ struct job {
 	int		 world_size;
 	int		 has_exit_code;
 	int		 exit_code;
+	/* restart policy (DESIGN.md 5) */
+	int64_t		 not_before;	/* next attempt no earlier than this */
+	int		 restarts;	/* charged to recovery.max_restarts */
+	int		 infra_restarts;	/* to max_infra_restarts */
+	int		 failures_in_row;	/* for the backoff */
+	int		 no_progress;	/* attempts in a row, no new checkpoint */
 };
 
 /* One try of a job in Slurm; ended_at != 0 once it is over for good. */
@@ -59,6 +65,13 @@ struct attempt {
 	char	*cause;		/* user_error, node_failure, ... or NULL */
 	char	*reason;
 	char	*plan;		/* placement JSON, NULL until planned */
+	char	*token;		/* heartbeat bearer token */
+	int64_t	 last_beat_at;	/* heartbeat summary, 0: none yet */
+	int64_t	 last_step;	/* -1: none */
+	int64_t	 beats;
+	char	*blamed;	/* nodes blamed for its end, comma list */
+	int64_t	 ckpt_start;	/* newest verified step at start, -1: none */
+	int64_t	 ckpt_end;	/* and at its end */
 };
 
 struct job_filter {
@@ -99,6 +112,16 @@ struct attempt **store_attempts_of(struct store *, int64_t job_id,
 struct attempt **store_attempts_active(struct store *, size_t *n);
 void attempt_free(struct attempt *);
 void attempt_list_free(struct attempt **, size_t);
+
+int store_job_update_policy(struct store *, const struct job *);
+
+/* A checkpoint as recorded (see checkpoint.h for what the fields mean). */
+struct ckpt;
+int store_checkpoints_replace(struct store *, int64_t job_id,
+    const struct ckpt *, size_t);
+struct ckpt *store_checkpoints_of(struct store *, int64_t job_id, size_t *n);
+/* Comma list of every node blamed in the job's attempts, or NULL. */
+char *store_job_blamed(struct store *, int64_t job_id);
 
 /* Node failure history the planner avoids (recent = since ttl_s ago). */
 struct bfailure;

@@ -119,6 +119,15 @@ op_run(struct worker *w, struct op *op)
 		    &op->cause)) != 0)
 			op->transient = 1;
 		break;
+	case OP_SCAN:
+		op->rc = checkpoint_scan(op->ck_dir, op->ck_pattern,
+		    op->req.uid, op->req.gid, op->known, op->nknown,
+		    &op->ckpts, &op->nckpts, &op->cause);
+		if (op->rc == 0 && op->ck_keep > 0)
+			op->pruned = checkpoint_prune(op->ck_dir, op->ckpts,
+			    op->nckpts, op->ck_keep, op->req.uid, op->req.gid,
+			    NULL);
+		break;
 	case OP_PLAN:
 		op_find(be, op);
 		if (op->rc != 0 || op->found_id != 0)
@@ -248,5 +257,7 @@ op_free(struct op *op)
 	bcluster_free(op->cluster);
 	plan_free(op->plan);
 	bfailure_list_free(op->fail, op->nfail);
+	checkpoint_free(op->known, op->nknown);
+	checkpoint_free(op->ckpts, op->nckpts);
 	free(op);
 }

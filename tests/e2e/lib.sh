@@ -117,7 +117,8 @@ submit() {
 	echo "$id"
 }
 
-# spec NAME NODES GPUS COMMAND: write a job spec to $E2E_DIR/NAME.yaml
+# spec NAME NODES GPUS COMMAND [YAML]: write a job spec to $E2E_DIR/NAME.yaml;
+# YAML (more top-level sections) replaces the default of no restarts.
 spec() {
 	cat > "$E2E_DIR/$1.yaml" <<SPEC
 version: 1
@@ -127,7 +128,10 @@ workdir: $SHARED
 resources:
   nodes: $2
   gpus_per_node: $3
+${5:-recovery:
+  max_restarts: 0}
 SPEC
+	chmod 644 "$E2E_DIR/$1.yaml"
 	echo "$E2E_DIR/$1.yaml"
 }
 

@@ -150,7 +150,7 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (3); refusing to touch it", dbpath);
+	    "understands (4); refusing to touch it", dbpath);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);

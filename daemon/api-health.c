@@ -1,0 +1,81 @@
+/*
+ * api-health: what the TCP listener serves. Heartbeats carry a per-attempt
+ * bearer token instead of an identity; metrics are Prometheus text.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "health.h"
+#include "llmctld.h"
+#include "store.h"
+#include "util.h"
+
+void
+api_heartbeat(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	const char *auth = req->authorization;
+	json_t *body;
+	json_int_t rank = -1, step = -1;
+
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+		api_error(resp, 401, "unauthorized",
+		    "expected Authorization: Bearer <LLMCTL_HEARTBEAT_TOKEN>");
+		return;
+	}
+	body = json_loadb(req->body, req->body_len, 0, NULL);
+	if (body == NULL || json_unpack(body, "{s:I, s?I}", "rank", &rank,
+	    "step", &step) != 0 || rank < 0 || step < -1) {
+		api_error(resp, 400, "bad_request", "expected a JSON body "
+		    "{\"rank\": R, \"step\": S}");
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	if (health_beat(d->health, auth + 7, (int)rank, step) != 0) {
+		api_error(resp, 403, "permission_denied", "unknown or expired "
+		    "heartbeat token, or rank out of range");
+		return;
+	}
+	resp->status = 200;
+	resp->body = json_pack("{s:b}", "ok", 1);
+}
+
+void
+api_metrics(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp)
+{
+	static const enum job_state states[] = { JOB_QUEUED, JOB_SUBMITTED,
+	    JOB_RUNNING, JOB_RESTARTING, JOB_COMPLETED, JOB_FAILED,
+	    JOB_CANCELLED };
+	struct job_filter f = { .all_users = 1, .limit = 1000000 };
+	struct job **jobs;
+	size_t n, i, k, count;
+	char *text, *tmp;
+
+	(void)req;
+	jobs = store_job_list(d->store, &f, &n);
+	text = xstrdup("# HELP llmctld_jobs Jobs by state.\n"
+	    "# TYPE llmctld_jobs gauge\n");
+	for (k = 0; k < nitems(states); k++) {
+		f.state = (int)states[k];
+		for (count = 0, i = 0; i < n; i++)
+			count += jobs[i]->state == states[k];
+		tmp = xasprintf("%sllmctld_jobs{state=\"%s\"} %zu\n", text,
+		    job_state_name(states[k]), count);
+		free(text);
+		text = tmp;
+	}
+	job_list_free(jobs, n);
+	tmp = xasprintf("%s# HELP llmctld_heartbeats_total Heartbeats "
+	    "accepted.\n# TYPE llmctld_heartbeats_total counter\n"
+	    "llmctld_heartbeats_total %lld\n", text,
+	    (long long)health_total(d->health));
+	free(text);
+	resp->status = 200;
+	resp->text = tmp;
+}

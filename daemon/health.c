@@ -1,0 +1,136 @@
+/* health: the heartbeat table, a list scanned with a constant-time compare. */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "util.h"
+
+struct entry {
+	char			*token;
+	struct beat		 b;
+	unsigned char		*seen;		/* one byte per rank */
+	int			 world;
+	TAILQ_ENTRY(entry)	 link;
+};
+
+struct health {
+	TAILQ_HEAD(, entry)	 entries;
+	int64_t			 total;
+};
+
+/* Compare without leaking where the first difference is. */
+static int
+token_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char d = la != lb;
+
+	for (i = 0; i < la && i < lb; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static struct entry *
+find(const struct health *h, const char *token)
+{
+	struct entry *e;
+
+	TAILQ_FOREACH(e, &h->entries, link)
+		if (token_eq(e->token, token))
+			return e;
+	return NULL;
+}
+
+struct health *
+health_create(void)
+{
+	struct health *h = xcalloc(1, sizeof(*h));
+
+	TAILQ_INIT(&h->entries);
+	return h;
+}
+
+void
+health_free(struct health *h)
+{
+	struct entry *e;
+
+	if (h == NULL)
+		return;
+	while ((e = TAILQ_FIRST(&h->entries)) != NULL) {
+		TAILQ_REMOVE(&h->entries, e, link);
+		free(e->token);
+		free(e->seen);
+		free(e);
+	}
+	free(h);
+}
+
+void
+health_register(struct health *h, const char *token, int64_t job_id,
+    int attempt, int world_size)
+{
+	struct entry *e;
+
+	if (token == NULL || find(h, token) != NULL)
+		return;
+	e = xcalloc(1, sizeof(*e));
+	e->token = xstrdup(token);
+	e->world = world_size > 0 ? world_size : 1;
+	e->seen = xcalloc(e->world, 1);
+	e->b.job_id = job_id;
+	e->b.attempt = attempt;
+	e->b.step = -1;
+	TAILQ_INSERT_TAIL(&h->entries, e, link);
+}
+
+void
+health_unregister(struct health *h, const char *token)
+{
+	struct entry *e;
+
+	if (token == NULL || (e = find(h, token)) == NULL)
+		return;
+	TAILQ_REMOVE(&h->entries, e, link);
+	free(e->token);
+	free(e->seen);
+	free(e);
+}
+
+int
+health_beat(struct health *h, const char *token, int rank, int64_t step)
+{
+	struct entry *e;
+
+	if ((e = find(h, token)) == NULL || rank < 0 || rank >= e->world)
+		return -1;
+	e->b.last_ms = mono_ms();
+	e->b.last_wall = wall_s();
+	e->b.count++;
+	if (step > e->b.step)
+		e->b.step = step;
+	if (!e->seen[rank]) {
+		e->seen[rank] = 1;
+		e->b.ranks_seen++;
+	}
+	h->total++;
+	return 0;
+}
+
+const struct beat *
+health_get(const struct health *h, const char *token)
+{
+	struct entry *e = token != NULL ? find(h, token) : NULL;
+
+	return e != NULL ? &e->b : NULL;
+}
+
+int64_t
+health_total(const struct health *h)
+{
+	return h->total;
+}

@@ -1,0 +1,35 @@
+/*
+ * health: heartbeats, in memory. Each attempt in flight has a bearer
+ * token; workers POST {"rank", "step"} with it. The monitor reads the
+ * summary (last beat, newest step, ranks heard from) for hang detection and
+ * writes it to SQLite once per poll, never once per beat.
+ */
+#ifndef LLMCTLD_HEALTH_H
+#define LLMCTLD_HEALTH_H
+
+#include <stdint.h>
+
+struct beat {
+	int64_t	 job_id;
+	int	 attempt;
+	int64_t	 last_ms;	/* monotonic time of the newest beat, 0: none */
+	int64_t	 last_wall;	/* and its wall-clock second */
+	int64_t	 step;		/* highest step reported, -1: none */
+	int64_t	 count;
+	int	 ranks_seen;	/* distinct ranks heard from */
+};
+
+struct health;
+
+struct health *health_create(void);
+void health_free(struct health *);
+/* Track an attempt's token (again: no-op). */
+void health_register(struct health *, const char *token, int64_t job_id,
+    int attempt, int world_size);
+void health_unregister(struct health *, const char *token);
+/* Record a beat; -1 if the token is unknown or the rank out of range. */
+int health_beat(struct health *, const char *token, int rank, int64_t step);
+const struct beat *health_get(const struct health *, const char *token);
+int64_t health_total(const struct health *);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * monitor-int: what monitor.c (Slurm side) and recovery.c (checkpoints,
+ * hangs, the restart policy) share. Not for other modules.
+ */
+#ifndef LLMCTLD_MONITOR_INT_H
+#define LLMCTLD_MONITOR_INT_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+struct attempt;
+struct job;
+struct llmctld;
+
+/* What the monitor remembers about an attempt between ticks. */
+struct track {
+	char			*tag;
+	int			 busy;		/* an op is in flight */
+	int			 misses;	/* polls without it */
+	int64_t			 last_kill_ms;
+	/* progress, for hang detection */
+	int64_t			 progress_ms;	/* last sign of life */
+	int			 heard;		/* any progress since start */
+	int64_t			 log_bytes;
+	int64_t			 beats;
+	int64_t			 ckpt_step;
+	int			 ckpt_known;	/* ckpt_step was read once */
+	TAILQ_ENTRY(track)	 entry;
+};
+
+/* What is known about a job's checkpoints between scans. */
+struct jobscan {
+	int64_t			 job_id;
+	int			 busy;		/* a scan in flight */
+	int			 deciding;	/* decide when the scan is done */
+	int64_t			 last_ms;
+	TAILQ_ENTRY(jobscan)	 entry;
+};
+
+struct monitor {
+	struct llmctld		*d;
+	struct timer		*tick;
+	int			 polling;
+	int			 poll_failing;
+	int			 loading;	/* an OP_CLUSTER in flight */
+	TAILQ_HEAD(, track)	 tracks;
+	TAILQ_HEAD(, jobscan)	 scans;
+	struct worker		*scanner;	/* checkpoint scans */
+};
+
+static inline void
+set_str(char **dst, const char *src)
+{
+	char *copy = src != NULL ? xstrdup(src) : NULL;
+
+	free(*dst);
+	*dst = copy;
+}
+
+/* monitor.c */
+struct track *track_get(struct monitor *, const char *tag);
+void track_drop(struct monitor *, const char *tag);
+struct attempt *attempt_by_tag(struct monitor *, const char *tag,
+    struct job **);
+void cancel_attempt(struct monitor *, struct attempt *);
+void finish(struct monitor *, struct attempt *, struct job *,
+    const char *cause, const char *reason);
+
+/* recovery.c */
+void recovery_tick(struct monitor *);
+void recovery_decide(struct monitor *, int64_t job_id);
+/* Newest verified checkpoint step on record, -1: none. */
+int64_t recovery_newest_step(struct monitor *, int64_t job_id);
+/* Blame the attempt's nodes that the newest snapshot shows down. */
+void recovery_blame_down(struct monitor *, struct attempt *);
+/* The preflight's failed nodes, from the attempt's log dir, or NULL. */
+char *recovery_preflight_failed(struct monitor *, const struct job *,
+    const struct attempt *);
+void recovery_free(struct monitor *);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * policy: what happens after an attempt ends (DESIGN.md 5). A pure
+ * function of the spec, the job's counters and the ended attempt, so it is
+ * tested on tables without Slurm. It charges the right budget, applies the
+ * crash-loop rule and computes the backoff; the caller stores the result.
+ */
+#ifndef LLMCTLD_POLICY_H
+#define LLMCTLD_POLICY_H
+
+#include <stdint.h>
+
+struct spec;
+struct job;
+struct attempt;
+
+enum policy_action {
+	POLICY_COMPLETE,
+	POLICY_RESTART,
+	POLICY_FAIL,
+	POLICY_CANCELLED,
+};
+
+#define POLICY_BACKOFF_CAP 600	/* seconds */
+
+struct policy_decision {
+	enum policy_action	 action;
+	int64_t			 delay_s;	/* POLICY_RESTART */
+	char			*reason;	/* owned by the caller */
+};
+
+/* Updates job's counters (restarts, infra_restarts, ...) in place. */
+void policy_decide(const struct spec *, struct job *, const struct attempt *,
+    struct policy_decision *);
+/* Causes charged to max_infra_restarts rather than max_restarts. */
+int policy_cause_infra(const char *cause);
+
+#endif

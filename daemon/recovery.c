@@ -1,0 +1,479 @@
+/*
+ * recovery: checkpoints, hangs and the restart policy.
+ *
+ * Checkpoints are scanned on the scanner thread, as the job's user, while
+ * an attempt runs and once more when it ends; the policy decides only after
+ * that last scan, so a checkpoint finished in the attempt's last seconds
+ * counts. A job whose attempt ended without a decision (the daemon died in
+ * between) is found on the next tick and decided then: decisions are driven
+ * by what the store says, never by what was in memory.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "conf.h"
+#include "health.h"
+#include "hostlist.h"
+#include "llmctld.h"
+#include "log.h"
+#include "monitor.h"
+#include "monitor-int.h"
+#include "policy.h"
+#include "spec.h"
+#include "store.h"
+#include "topo.h"
+#include "worker.h"
+
+#define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
+#define LOG_MAX_FILES	 100000
+
+struct scan_data {
+	char	*dir;
+	char	*pattern;
+	int64_t	 job_id;
+};
+
+static void decide_now(struct monitor *, int64_t);
+
+static struct jobscan *
+jobscan_get(struct monitor *m, int64_t job_id)
+{
+	struct jobscan *js;
+
+	TAILQ_FOREACH(js, &m->scans, entry)
+		if (js->job_id == job_id)
+			return js;
+	js = xcalloc(1, sizeof(*js));
+	js->job_id = job_id;
+	TAILQ_INSERT_TAIL(&m->scans, js, entry);
+	return js;
+}
+
+static struct spec *
+job_spec(const struct job *job)
+{
+	json_t *js = json_loads(job->spec, 0, NULL);
+	struct spec *sp = js != NULL ? spec_from_json(js, NULL) : NULL;
+
+	json_decref(js);
+	return sp;
+}
+
+int64_t
+recovery_newest_step(struct monitor *m, int64_t job_id)
+{
+	const struct ckpt *c;
+	struct ckpt *ck;
+	size_t n;
+	int64_t step;
+
+	ck = store_checkpoints_of(m->d->store, job_id, &n);
+	c = checkpoint_newest(ck, n);
+	step = c != NULL ? c->step : -1;
+	checkpoint_free(ck, n);
+	return step;
+}
+
+void
+recovery_blame_down(struct monitor *m, struct attempt *a)
+{
+	struct hostlist hl = { 0 }, down = { 0 };
+	const struct topo *t;
+	size_t i;
+	int k;
+
+	if (m->d->cluster == NULL || a->nodes == NULL ||
+	    hostlist_expand(&hl, a->nodes, NULL) != 0)
+		goto out;
+	t = m->d->cluster->live;
+	for (i = 0; i < hl.n; i++) {
+		k = topo_find_node(t, hl.names[i]);
+		if (k >= 0 && (t->nodes[k].state == TOPO_DOWN ||
+		    t->nodes[k].state == TOPO_DRAIN))
+			hostlist_expand(&down, hl.names[i], NULL);
+	}
+	if (down.n > 0) {
+		free(a->blamed);
+		a->blamed = hostlist_join(&down);
+	}
+out:
+	hostlist_clear(&hl);
+	hostlist_clear(&down);
+}
+
+/* Open a file in a user-owned directory without trusting it. */
+static int
+open_owned(const char *path, uid_t uid)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != uid) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+char *
+recovery_preflight_failed(struct monitor *m, const struct job *job,
+    const struct attempt *a)
+{
+	struct hostlist hl = { 0 };
+	char buf[65536], *path, *line, *save, *joined = NULL;
+	ssize_t got;
+	int fd;
+
+	path = xasprintf("%s/logs/%lld/%d/preflight.failed",
+	    m->d->conf->state_dir, (long long)job->id, a->attempt);
+	fd = open_owned(path, job->uid);
+	free(path);
+	if (fd == -1)
+		return NULL;
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (got <= 0)
+		return NULL;
+	buf[got] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (!hostlist_contains(&hl, line))
+			hostlist_expand(&hl, line, NULL); /* bad names: skip */
+	if (hl.n > 0)
+		joined = hostlist_join(&hl);
+	hostlist_clear(&hl);
+	return joined;
+}
+
+/* Bytes in the attempt's log directory: output is a sign of life. */
+static int64_t
+log_bytes(struct monitor *m, int64_t job_id, int attempt)
+{
+	struct dirent *de;
+	struct stat st;
+	char *path;
+	int64_t sum = 0;
+	DIR *dir;
+	int n = 0;
+
+	path = xasprintf("%s/logs/%lld/%d", m->d->conf->state_dir,
+	    (long long)job_id, attempt);
+	dir = opendir(path);
+	free(path);
+	if (dir == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES)
+		if (fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			sum += st.st_size;
+	closedir(dir);
+	return sum;
+}
+
+static void
+scan_data_free(void *p)
+{
+	struct scan_data *sd = p;
+
+	free(sd->dir);
+	free(sd->pattern);
+	free(sd);
+}
+
+/* Record a scan; tell the user about newly verified or bad entries. */
+static void
+scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
+    size_t n)
+{
+	struct store *st = m->d->store;
+	struct ckpt *old;
+	const struct ckpt *newest, *oldest;
+	size_t nold, i, k;
+	int seen;
+
+	old = store_checkpoints_of(st, job_id, &nold);
+	newest = checkpoint_newest(c, n);
+	oldest = checkpoint_newest(old, nold);
+	store_begin(st);
+	for (i = 0; i < n; i++) {
+		if (c[i].problem == NULL)
+			continue;
+		for (seen = 0, k = 0; k < nold; k++)
+			seen |= strcmp(old[k].path, c[i].path) == 0 &&
+			    old[k].problem != NULL &&
+			    strcmp(old[k].problem, c[i].problem) == 0;
+		if (!seen && c[i].complete + c[i].verified > 0)
+			store_event_add(st, job_id, "checkpoint_bad",
+			    "checkpoint %s is not usable: %s", c[i].path,
+			    c[i].problem);
+		else if (!seen && strstr(c[i].problem, "manifest") != NULL)
+			store_event_add(st, job_id, "checkpoint_bad",
+			    "checkpoint %s is not usable: %s", c[i].path,
+			    c[i].problem);
+	}
+	if (newest != NULL && (oldest == NULL || newest->step > oldest->step))
+		store_event_add(st, job_id, "checkpoint",
+		    "checkpoint step %lld %s (%s)", (long long)newest->step,
+		    newest->verified ? "verified against its manifest" :
+		    "complete", newest->path);
+	store_checkpoints_replace(st, job_id, c, n);
+	store_commit(st);
+	checkpoint_free(old, nold);
+}
+
+static void
+scan_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+	struct scan_data *sd = op->owned;
+	struct jobscan *js = jobscan_get(m, sd->job_id);
+
+	js->busy = 0;
+	if (op->rc == 0) {
+		scan_record(m, sd->job_id, op->ckpts, op->nckpts);
+		if (op->pruned > 0)
+			store_event_add(m->d->store, sd->job_id, "pruned",
+			    "deleted %d older checkpoints (checkpoint.keep)",
+			    op->pruned);
+	} else
+		log_warnx("job %lld: checkpoint scan: %s",
+		    (long long)sd->job_id, op->cause);
+	if (js->deciding) {
+		js->deciding = 0;
+		decide_now(m, sd->job_id);
+	}
+}
+
+static void
+scan_push(struct monitor *m, const struct job *job, const struct spec *sp)
+{
+	struct jobscan *js = jobscan_get(m, job->id);
+	struct scan_data *sd;
+	struct op *op;
+
+	if (js->busy)
+		return;
+	sd = xcalloc(1, sizeof(*sd));
+	sd->dir = xstrdup(sp->checkpoint.dir);
+	sd->pattern = xstrdup(sp->checkpoint.pattern);
+	sd->job_id = job->id;
+	op = xcalloc(1, sizeof(*op));
+	op->kind = OP_SCAN;
+	op->owned = sd;
+	op->owned_free = scan_data_free;
+	op->ck_dir = sd->dir;
+	op->ck_pattern = sd->pattern;
+	op->ck_keep = sp->checkpoint.keep;
+	op->req.uid = job->uid;
+	op->req.gid = job->gid;
+	op->known = store_checkpoints_of(m->d->store, job->id, &op->nknown);
+	op->done = scan_done;
+	op->arg = m;
+	js->busy = 1;
+	js->last_ms = mono_ms();
+	worker_push(m->scanner, op);
+}
+
+/* Apply the restart policy to a job whose last attempt has ended. */
+static void
+decide_now(struct monitor *m, int64_t job_id)
+{
+	struct store *st = m->d->store;
+	struct policy_decision dec;
+	struct attempt **as, *last;
+	struct spec *sp = NULL;
+	struct job *job;
+	size_t n, i;
+
+	if ((job = store_job_get(st, job_id)) == NULL)
+		return;
+	as = store_attempts_of(st, job_id, &n);
+	last = n > 0 ? as[n - 1] : NULL;
+	for (i = 0; i < n; i++)
+		if (as[i]->ended_at == 0)
+			last = NULL;	/* one still runs: nothing to decide */
+	if (last == NULL || job_state_final(job->state) ||
+	    job->state == JOB_RESTARTING || (sp = job_spec(job)) == NULL)
+		goto out;
+	last->ckpt_end = recovery_newest_step(m, job_id);
+	policy_decide(sp, job, last, &dec);
+	store_begin(st);
+	store_attempt_update(st, last);
+	switch (dec.action) {
+	case POLICY_COMPLETE:
+		store_job_set_state(st, job_id, JOB_COMPLETED, NULL);
+		store_job_set_exit(st, job_id, 0);
+		store_event_add(st, job_id, "state", "job COMPLETED");
+		break;
+	case POLICY_FAIL:
+		store_job_set_state(st, job_id, JOB_FAILED, dec.reason);
+		if (last->has_exit_code)
+			store_job_set_exit(st, job_id, last->exit_code);
+		store_event_add(st, job_id, "state", "job FAILED: %s",
+		    dec.reason);
+		break;
+	case POLICY_RESTART:
+		job->not_before = wall_s() + dec.delay_s;
+		store_job_set_state(st, job_id, JOB_RESTARTING, dec.reason);
+		store_event_add(st, job_id, "restart", "%s in %llds "
+		    "(restarts %d/%d, infra restarts %d/%d)", dec.reason,
+		    (long long)dec.delay_s, job->restarts,
+		    sp->recovery.max_restarts, job->infra_restarts,
+		    sp->recovery.max_infra_restarts);
+		break;
+	case POLICY_CANCELLED:
+		break;
+	}
+	store_job_update_policy(st, job);
+	store_commit(st);
+	log_job(job_id, "decision: %s", dec.reason != NULL ? dec.reason :
+	    "completed");
+	if (dec.action == POLICY_RESTART)
+		monitor_kick(m);
+	free(dec.reason);
+out:
+	spec_free(sp);
+	attempt_list_free(as, n);
+	job_free(job);
+}
+
+void
+recovery_decide(struct monitor *m, int64_t job_id)
+{
+	struct jobscan *js;
+	struct spec *sp;
+	struct job *job;
+
+	if ((job = store_job_get(m->d->store, job_id)) == NULL)
+		return;
+	sp = job->state != JOB_CANCELLED ? job_spec(job) : NULL;
+	if (sp != NULL && sp->checkpoint.dir != NULL) {
+		/* one last scan, then decide */
+		js = jobscan_get(m, job_id);
+		js->deciding = 1;
+		scan_push(m, job, sp);
+	} else if (job->state != JOB_CANCELLED)
+		decide_now(m, job_id);
+	spec_free(sp);
+	job_free(job);
+}
+
+/* Hang detection for one running attempt; 1 if it was ended. */
+static int
+check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
+{
+	struct track *t = track_get(m, a->tag);
+	const struct beat *b = health_get(m->d->health, a->token);
+	int64_t now = mono_ms(), bytes, step, limit;
+
+	if (t->progress_ms == 0)
+		t->progress_ms = now;
+	if (b != NULL && b->count > t->beats) {
+		t->beats = b->count;
+		t->progress_ms = now;
+		t->heard = 1;
+	}
+	if ((bytes = log_bytes(m, a->job_id, a->attempt)) > t->log_bytes) {
+		t->log_bytes = bytes;
+		t->progress_ms = now;
+		t->heard = 1;
+	}
+	if ((step = recovery_newest_step(m, a->job_id)) > t->ckpt_step &&
+	    t->ckpt_known) {
+		t->progress_ms = now;
+		t->heard = 1;
+	}
+	t->ckpt_step = step;
+	t->ckpt_known = 1;
+	/* heartbeats summarised to SQLite once per poll */
+	if (b != NULL && b->count != a->beats) {
+		a->beats = b->count;
+		a->last_beat_at = b->last_wall;
+		a->last_step = b->step;
+		store_attempt_update(m->d->store, a);
+	}
+	limit = t->heard ? sp->health.heartbeat_timeout_s :
+	    sp->health.startup_timeout_s;
+	if (sp->health.heartbeat_timeout_s == 0 || limit == 0 ||
+	    now - t->progress_ms < limit * 1000)
+		return 0;
+	set_str(&a->cause, "hang");
+	free(a->reason);
+	a->reason = xasprintf("no progress (heartbeat, output or checkpoint) "
+	    "for %llds", (long long)((now - t->progress_ms) / 1000));
+	store_begin(m->d->store);
+	store_attempt_update(m->d->store, a);
+	store_event_add(m->d->store, a->job_id, "hang", "attempt %d: %s; "
+	    "ending it", a->attempt, a->reason);
+	store_commit(m->d->store);
+	log_job(a->job_id, "attempt %d hangs: %s", a->attempt, a->reason);
+	cancel_attempt(m, a);
+	return 1;
+}
+
+void
+recovery_tick(struct monitor *m)
+{
+	static const enum job_state undecided[] = { JOB_QUEUED, JOB_SUBMITTED,
+	    JOB_RUNNING };
+	struct attempt **as;
+	struct jobscan *js;
+	struct job **jobs, *job;
+	struct spec *sp;
+	size_t n, i, k;
+
+	as = store_attempts_active(m->d->store, &n);
+	for (i = 0; i < n; i++) {
+		if (as[i]->slurm_job_id == 0 || as[i]->cause != NULL ||
+		    strcmp(as[i]->state, "RUNNING") != 0)
+			continue;
+		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
+			continue;
+		if (job->state != JOB_CANCELLED && (sp = job_spec(job)) != NULL) {
+			js = jobscan_get(m, job->id);
+			if (sp->checkpoint.dir != NULL &&
+			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
+				scan_push(m, job, sp);
+			check_hang(m, as[i], sp);
+			spec_free(sp);
+		}
+		job_free(job);
+	}
+	attempt_list_free(as, n);
+
+	/* attempts that ended without a decision (e.g. across a restart) */
+	for (k = 0; k < nitems(undecided); k++) {
+		jobs = store_jobs_in_state(m->d->store, undecided[k], &n);
+		for (i = 0; i < n; i++) {
+			js = jobscan_get(m, jobs[i]->id);
+			if (jobs[i]->attempts > 0 && !js->deciding)
+				recovery_decide(m, jobs[i]->id);
+		}
+		job_list_free(jobs, n);
+	}
+}
+
+void
+recovery_free(struct monitor *m)
+{
+	struct jobscan *js;
+
+	while ((js = TAILQ_FIRST(&m->scans)) != NULL) {
+		TAILQ_REMOVE(&m->scans, js, entry);
+		free(js);
+	}
+}
