@@ -127,6 +127,16 @@ op_run(struct worker *w, struct op *op)
 			op->pruned = checkpoint_prune(op->ck_dir, op->ckpts,
 			    op->nckpts, op->ck_keep, op->req.uid, op->req.gid,
 			    NULL);
+		if (op->pruned > 0) {
+			/* list what is left; nothing is hashed again */
+			checkpoint_free(op->known, op->nknown);
+			op->known = op->ckpts;
+			op->nknown = op->nckpts;
+			op->ckpts = NULL;
+			op->rc = checkpoint_scan(op->ck_dir, op->ck_pattern,
+			    op->req.uid, op->req.gid, op->known, op->nknown,
+			    &op->ckpts, &op->nckpts, &op->cause);
+		}
 		break;
 	case OP_PLAN:
 		op_find(be, op);
