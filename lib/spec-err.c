@@ -122,20 +122,23 @@ spec_errs_clear(struct spec_errs *errs)
 
 /*
  * A value as a message quotes it: in double quotes, control characters and
- * quotes escaped, cut after SHOW_MAX characters (on a UTF-8 boundary).
+ * quotes escaped, cut after SHOW_MAX characters (on a UTF-8 boundary) or
+ * when the buffer is full, whichever comes first: bytes that are not valid
+ * UTF-8 count as no character, so only the buffer bounds them.
  */
 char *
 spec_show(const char *s, size_t len)
 {
-	size_t i, o = 0, shown = 0;
+	size_t i, o = 0, shown = 0, cap = SHOW_MAX * 4 + 16;
 	unsigned char c;
 	char *out;
 
-	out = xmalloc(SHOW_MAX * 4 + 8);
+	out = xmalloc(cap);
 	out[o++] = '"';
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		if ((c & 0xc0) != 0x80 && shown++ == SHOW_MAX) {
+		if (((c & 0xc0) != 0x80 && shown++ == SHOW_MAX) ||
+		    o + 4 + 5 > cap) {
 			memcpy(out + o, "...", 3);
 			o += 3;
 			break;

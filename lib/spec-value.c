@@ -19,6 +19,7 @@
 #define MAX_PATH	 4095
 #define MAX_PATTERN	 255
 #define CAUSE_MAX	 200	/* bytes of a hostlist message we repeat */
+#define HOST_MAX	 64	/* characters of a host name, brackets aside */
 
 static int	 want_scalar(struct walk *, uint32_t, const char *,
 		    const char *);
@@ -30,6 +31,7 @@ static int	 get_command(struct walk *, uint32_t, const char *);
 static int	 env_cmp(const void *, const void *, void *);
 static int	 get_env(struct walk *, uint32_t, const char *);
 static void	 exclude_err(struct walk *, uint32_t, const char *, char *);
+static int	 expand_host(struct walk *, uint32_t, const char *);
 static int	 get_exclude(struct walk *, uint32_t, const char *);
 static int	 get_choice(struct walk *, uint32_t, const char *,
 		    const char *, const char *const *, size_t, int *);
@@ -288,34 +290,67 @@ exclude_err(struct walk *w, uint32_t v, const char *path, char *cause)
 	free(cause);
 }
 
+/*
+ * Expand one host list into w->exclude. Each name it makes is first checked
+ * to be at most HOST_MAX characters (the text outside brackets and the
+ * longest number inside): hostlist_expand() makes up to HOSTLIST_MAX copies
+ * of a name, so an 8 KB one would cost gigabytes.
+ */
+static int
+expand_host(struct walk *w, uint32_t v, const char *path)
+{
+	const char *s = spec_tree_str(w->t, v), *p;
+	char *cause = NULL, *shown;
+	int depth = 0, out = 0, num = 0, run = 0;
+
+	for (p = s;; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']')
+			depth--;
+		else if (depth > 0 && *p >= '0' && *p <= '9') {
+			if (++run > num)
+				num = run;
+			continue;
+		} else if (depth == 0 && *p != ',' && *p != '\0')
+			out++;
+		run = 0;
+		if (out + num > HOST_MAX) {
+			shown = spec_show(s, w->t->v[v].len);
+			spec_err(w->errs, w->t, v, path, "host name longer than "
+			    "%d characters in %s", HOST_MAX, shown);
+			free(shown);
+			return -1;
+		}
+		if (*p == '\0')
+			break;
+		if (*p == ',' && depth == 0)
+			out = num = 0;
+	}
+	if (hostlist_expand(&w->exclude, s, &cause) != 0) {
+		exclude_err(w, v, path, cause);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 get_exclude(struct walk *w, uint32_t v, const char *path)
 {
 	const struct ytree *t = w->t;
-	char *cause = NULL, *sub;
+	char *sub;
 	uint32_t k, i;
 	int rc = 0;
 
-	if (t->v[v].type == Y_SCALAR) {
-		if (hostlist_expand(&w->exclude, spec_tree_str(t, v),
-		    &cause) != 0) {
-			exclude_err(w, v, path, cause);
-			return -1;
-		}
-		return 0;
-	}
+	if (t->v[v].type == Y_SCALAR)
+		return expand_host(w, v, path);
 	if (t->v[v].type != Y_SEQ)
 		return wrong_type(w, v, path, "a host list or a list");
 	for (i = 0, k = t->v[v].first; k != YNONE; i++, k = t->v[k].next) {
 		sub = xasprintf("%s[%u]", path, i);
-		if (want_scalar(w, k, sub, "a host name") != 0)
+		if (want_scalar(w, k, sub, "a host name") != 0 ||
+		    expand_host(w, k, sub) != 0)
 			rc = -1;
-		else if (hostlist_expand(&w->exclude, spec_tree_str(t, k),
-		    &cause) != 0) {
-			exclude_err(w, k, sub, cause);
-			cause = NULL;
-			rc = -1;
-		}
 		free(sub);
 	}
 	return rc;

@@ -328,22 +328,51 @@ static const struct pcase cases[] = {
 	/* A 202-byte hostlist message overflowed when cut (fuzz crash). */
 	{ .name = "long hostlist error is cut", .yaml = HEAD RES
 	    "placement: {exclude: \""
-	    "n;yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
-	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
-	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+	    "h00,h01,h02,h03,h04,h05,h06,h07,h08,h09,h10,h11,h12,h13,h14,"
+	    "h15,h16,h17,h18,h19,h20,h21,h22,h23,h24,h25,h26,h27,h28,h29,"
+	    "h30,h31,h32,h33,h34,h35,h36,h37,h38,h39,h40,h41,h42,h43,h44,"
+	    "h45,m[1"
 	    "\"}\n",
 	    .error =
-	    "job.yaml:7:22: placement.exclude: bad character in host name"
-	    " \"n;yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
-	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
-	    "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy..." },
-	/* Canonical YAML must read back: 20310 long names are 1.6 MB of it. */
-	{ .name = "exclude expanding past the size limit (fuzz 0247a43f)",
+	    "job.yaml:7:22: placement.exclude: missing ] in \"h00,h01,h02"
+	    ",h03,h04,h05,h06,h07,h08,h09,h10,h11,h12,h13,h14,h15,h16,h17"
+	    ",h18,h19,h20,h21,h22,h23,h24,h25,h26,h27,h28,h29,h30,h31,h32"
+	    ",h33,h34,h35,h36,h37,h38,h39,h40,h41,h42,h43,h44,h45,m[..." },
+	/* Canonical YAML must read back: 20000 names of 64 are 1.3 MB of it. */
+	{ .name = "exclude expanding past the size limit", .yaml = HEAD RES
+	    "placement: {exclude: \""
+	    "gxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "[00001-20000]"
+	    "\"}\n", .error =
+	    "job.yaml:7:22: placement.exclude: expands to 20000 names "
+	    "(1280000 bytes); written out, the spec would be over 1048576 "
+	    "bytes" },
+	/* Fuzz 0247a43f: tiny, but 1.7 MB written out; now refused sooner. */
+	{ .name = "exclude with a long host name (fuzz 0247a43f)",
 	    .yaml = HEAD "resources:\n  nodes: 4\n  gpus_per_node: 4\n"
 	    "placement: {exclude: \"g99___________________________________"
 	    "____________999999999999999999pu[002-20310,0]\"}\n", .error =
-	    "job.yaml:7:22: placement.exclude: expands to 20310 names, which "
-	    "make the spec 1695652 bytes written out; the limit is 1048576" },
+	    "job.yaml:7:22: placement.exclude: host name longer than 64 "
+	    "characters in \"g99_____________________________________...\"" },
+	/* 8 KB of spec that hostlist_expand() would make 0.5 GB of names. */
+	{ .name = "host name too long to expand", .yaml = HEAD RES
+	    "placement: {exclude: [n1, \"x12345678901234567890123456789012"
+	    "345678901234567890123456789012345[1-65536]\"]}\n", .error =
+	    "job.yaml:7:27: placement.exclude[1]: host name longer than 64 "
+	    "characters in \"x123456789012345678901234567890123456789...\"" },
+	{ .name = "expanded host names of 64 characters", .yaml = HEAD RES
+	    "placement: {exclude: \"x1234567890123456789012345678901234567890"
+	    "12345678901234567890123[1-2]\"}\n", .error = "job.yaml:7:22: "
+	    "placement.exclude: host name longer than 64 characters in "
+	    "\"x123456789012345678901234567890123456789...\"" },
+	{ .name = "64-character host names expand", .yaml = HEAD RES
+	    "placement: {exclude: \""
+	    "x12345678901234567890123456789012345678901234567890123456789"
+	    "012[1-2],y"
+	    "\"}\n", .checks = {
+	    "placement.exclude[1]=x123456789012345678901234567890123456789"
+	    "012345678901234567890122",
+	    "placement.exclude[2]=y" } },
 	{ .name = "section not a mapping", .yaml = HEAD RES "parallel: 4\n",
 	    .error = "job.yaml:7:11: parallel: expected a mapping, got \"4\"" },
 
@@ -539,6 +568,11 @@ static const struct {
 	{ "1.5h", -1 }, { "1-24:00:00", -1 }, { "00:60", -1 },
 	{ "1:2:3:4", -1 }, { "999:00", -1 }, { "1-", -1 }, { "10m ", -1 },
 	{ "9999999999999999999", -1 }, { "1e3s", -1 },
+	/* Fuzz bf4e19a7: not UTF-8, so quoting it overran its buffer. */
+	{ "\x9a\x9e\x8d\x8b\x9b\x9a\x8b\x15\x15\x15\x15\x15\x15\x15\x15"
+	  "\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15"
+	  "\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15\x15"
+	  "\x15\x15\x15\x15\x15\x15\x15\x15" "9", -1 },
 };
 
 START_TEST(test_duration)
