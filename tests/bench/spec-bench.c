@@ -40,6 +40,7 @@ static const char *const kinds[] = {
 	"long-scalars",	/* 64 KiB scalars, back to back */
 	"deep",		/* nesting at the limit, repeated */
 	"laughs",	/* billion laughs: anchors and aliases */
+	"hostlists",	/* 1 MiB of host lists that expand 65536-fold */
 	"errors",	/* a wrong value on every line */
 	"oversize",	/* one byte over the limit */
 };
@@ -111,6 +112,13 @@ hostile(const char *kind, size_t *lenp)
 		for (i = 1; ROOM(64); i++)
 			len += sprintf(buf + len, "k%zu: &k%zu [*k%zu,*k%zu,"
 			    "*k%zu,*k%zu]\n", i, i, i - 1, i - 1, i - 1, i - 1);
+	} else if (strcmp(kind, "hostlists") == 0) {
+		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		    "resources: {nodes: 1, gpus_per_node: 0}\n"
+		    "placement:\n  exclude:\n");
+		for (i = 0; ROOM(96); i++)
+			len += sprintf(buf + len, "    - \"h%zu-%s[00001-65536]\"\n",
+			    i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	} else if (strcmp(kind, "errors") == 0) {
 		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
 		    "resources:\n");
