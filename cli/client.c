@@ -5,7 +5,9 @@
  * One easy handle is reused for every request of a run (llmctl cancel with
  * many ids keeps one connection). Proxies from the environment are ignored,
  * redirects are never followed and replies are capped, so nothing but the
- * daemon on the socket decides what llmctl prints.
+ * daemon on the socket decides what llmctl prints. The same transfer code
+ * serves client_request_url(), which llmctl heartbeat uses to reach the
+ * daemon's TCP listener from inside a job.
  */
 #include "config.h"
 
@@ -37,8 +39,11 @@ struct client {
 
 static size_t client_write_cb(char *, size_t, size_t, void *);
 static int client_transport_error(
-    struct client *, CURLcode, const char *, char **);
+    struct client *, CURLcode, const char *, const char *, char **);
 static int client_http_error(struct client *, long, char **);
+static int client_perform(struct client *, const char *, const char *,
+    const char *, const char *, const char *, const json_t *, json_t **,
+    char **);
 
 struct client *
 client_create(const char *socket_path)
@@ -109,8 +114,8 @@ client_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 /* Turn a failed transfer into the message a user can act on. */
 static int
-client_transport_error(
-    struct client *c, CURLcode res, const char *errbuf, char **cause)
+client_transport_error(struct client *c, CURLcode res, const char *where,
+    const char *errbuf, char **cause)
 {
 	long oserr = 0;
 	const char *reason;
@@ -124,12 +129,12 @@ client_transport_error(
 		else
 			reason =
 			    *errbuf != '\0' ? errbuf : curl_easy_strerror(res);
-		set_cause(cause, "cannot connect to llmctld at %s: %s",
-		    c->socket_path, reason);
+		set_cause(cause, "cannot connect to llmctld at %s: %s", where,
+		    reason);
 		return CLIENT_ERR_CONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
 		set_cause(cause, "llmctld at %s did not answer within %d s",
-		    c->socket_path, CLIENT_TIMEOUT_S);
+		    where, CLIENT_TIMEOUT_S);
 		return CLIENT_ERR_CONNECT;
 	case CURLE_WRITE_ERROR:
 		if (c->overflow) {
@@ -143,7 +148,7 @@ client_transport_error(
 	default:
 		break;
 	}
-	set_cause(cause, "request to llmctld at %s failed: %s", c->socket_path,
+	set_cause(cause, "request to llmctld at %s failed: %s", where,
 	    *errbuf != '\0' ? errbuf : curl_easy_strerror(res));
 	return CLIENT_ERR_CONNECT;
 }
@@ -175,11 +180,7 @@ client_request(struct client *c, const char *method, const char *path,
     const json_t *body, json_t **reply, char **cause)
 {
 	struct sockaddr_un sun;
-	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE], *url, *data = NULL;
-	json_error_t jerr;
-	CURLcode res;
-	long status = 0;
+	char *url;
 	int rc;
 
 	*reply = NULL;
@@ -188,6 +189,60 @@ client_request(struct client *c, const char *method, const char *path,
 		    c->socket_path, strerror(ENAMETOOLONG));
 		return CLIENT_ERR_CONNECT;
 	}
+	url = xasprintf("http://localhost%s", path);
+	rc = client_perform(c, method, url, c->socket_path, NULL,
+	    c->socket_path, body, reply, cause);
+	free(url);
+	return rc;
+}
+
+int
+client_request_url(struct client *c, const char *method, const char *url,
+    const char *token, const json_t *body, json_t **reply, char **cause)
+{
+	char *auth = NULL;
+	size_t i;
+	int rc;
+
+	*reply = NULL;
+	/* Only plain web URLs: never file://, or any other curl protocol. */
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		set_cause(cause, "%s: not an http:// or https:// URL", url);
+		return CLIENT_ERR_CONNECT;
+	}
+	for (i = 0; token != NULL && token[i] != '\0'; i++) {
+		/* A newline would end the header and start another. */
+		if ((unsigned char)token[i] < 0x20 || token[i] == 0x7f) {
+			set_cause(cause, "the token holds a control character");
+			return CLIENT_ERR_CONNECT;
+		}
+	}
+	if (token != NULL)
+		auth = xasprintf("Authorization: Bearer %s", token);
+	rc =
+	    client_perform(c, method, url, NULL, auth, url, body, reply, cause);
+	free(auth);
+	return rc;
+}
+
+/*
+ * One transfer: method to url, over the Unix socket unix_path unless it is
+ * NULL, with the extra header auth unless NULL; where names the peer in
+ * messages.
+ */
+static int
+client_perform(struct client *c, const char *method, const char *url,
+    const char *unix_path, const char *auth, const char *where,
+    const json_t *body, json_t **reply, char **cause)
+{
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE], *data = NULL;
+	json_error_t jerr;
+	CURLcode res;
+	long status = 0;
+	int rc;
+
 	if (c->curl == NULL) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
 		    (c->curl = curl_easy_init()) == NULL) {
@@ -201,10 +256,11 @@ client_request(struct client *c, const char *method, const char *path,
 	if (c->buf != NULL)
 		c->buf[0] = '\0';
 
-	url = xasprintf("http://localhost%s", path);
 	headers = curl_slist_append(headers, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip for large specs. */
 	headers = curl_slist_append(headers, "Expect:");
+	if (auth != NULL)
+		headers = curl_slist_append(headers, auth);
 	if (body != NULL) {
 		data = json_dumps(body, JSON_COMPACT);
 		if (data == NULL) {
@@ -224,7 +280,8 @@ client_request(struct client *c, const char *method, const char *path,
 		if (data != NULL)
 			curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, data);
 	}
-	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	if (unix_path != NULL)
+		curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, unix_path);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
@@ -239,7 +296,7 @@ client_request(struct client *c, const char *method, const char *path,
 	errbuf[0] = '\0';
 
 	if ((res = curl_easy_perform(c->curl)) != CURLE_OK) {
-		rc = client_transport_error(c, res, errbuf, cause);
+		rc = client_transport_error(c, res, where, errbuf, cause);
 		goto out;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -258,6 +315,5 @@ client_request(struct client *c, const char *method, const char *path,
 out:
 	curl_slist_free_all(headers);
 	free(data);
-	free(url);
 	return rc;
 }

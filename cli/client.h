@@ -33,6 +33,14 @@ void client_free(struct client *);
 int client_request(struct client *, const char *method, const char *path,
     const json_t *body, json_t **reply, char **cause);
 
+/*
+ * The same for a full http:// or https:// URL over TCP, with the header
+ * "Authorization: Bearer TOKEN" unless token is NULL: for the daemon's
+ * heartbeat listener. Messages name the URL instead of the socket.
+ */
+int client_request_url(struct client *, const char *method, const char *url,
+    const char *token, const json_t *body, json_t **reply, char **cause);
+
 /* Percent-encode s for a query string; the caller frees the result. */
 char *client_escape(struct client *, const char *s);
 

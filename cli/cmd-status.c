@@ -30,6 +30,7 @@ static void status_line(const char *, const char *);
 static void status_command(const json_t *);
 static char *status_quote(const char *);
 static void status_attempts(const json_t *);
+static void status_health(const json_t *);
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
@@ -228,6 +229,62 @@ status_attempts(const json_t *attempts)
 	table_free(t);
 }
 
+/*
+ * What recovery works with, shown only when the daemon sends it: the
+ * checkpoint the next attempt resumes from, the latest heartbeat and the
+ * nodes kept out of the next attempts.
+ */
+static void
+status_health(const json_t *job)
+{
+	const json_t *ck, *hb, *ex, *name;
+	char b[FIELD_MAX], *s, *t;
+	size_t i;
+
+	ck = json_object_get(job, "checkpoint");
+	if (json_is_object(ck)) {
+		s = xasprintf("step %s", output_field(ck, "step", b, sizeof b));
+		t = xasprintf(
+		    "%s, %s", s, output_field(ck, "path", b, sizeof b));
+		status_line("checkpoint:", t);
+		free(t);
+		free(s);
+	}
+	hb = json_object_get(job, "heartbeat");
+	if (json_is_object(hb)) {
+		s = xasprintf(
+		    "%ss ago", output_field(hb, "age_s", b, sizeof b));
+		if (json_is_integer(json_object_get(hb, "step"))) {
+			t = xasprintf("%s, step %s", s,
+			    output_field(hb, "step", b, sizeof b));
+			free(s);
+			s = t;
+		}
+		if (json_is_integer(json_object_get(hb, "ranks"))) {
+			t = xasprintf("%s, %s ranks", s,
+			    output_field(hb, "ranks", b, sizeof b));
+			free(s);
+			s = t;
+		}
+		status_line("heartbeat:", s);
+		free(s);
+	}
+	ex = json_object_get(job, "excluded_nodes");
+	if (json_is_array(ex) && json_array_size(ex) > 0) {
+		s = xstrdup("");
+		json_array_foreach(ex, i, name)
+		{
+			t = xasprintf("%s%s%s", s, i > 0 ? ", " : "",
+			    json_is_string(name) ? json_string_value(name)
+			                         : "?");
+			free(s);
+			s = t;
+		}
+		status_line("excluded:", s);
+		free(s);
+	}
+}
+
 static int
 status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 {
@@ -284,6 +341,7 @@ status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 	status_line(
 	    "slurm job:", output_field(job, "slurm_job_id", b, sizeof b));
 	status_line("node list:", output_field(job, "node_list", b, sizeof b));
+	status_health(job);
 	output_age(job, "created_at", now, age, sizeof age);
 	s = xasprintf(
 	    "%s (%s ago)", output_time(job, "created_at", b, sizeof b), age);

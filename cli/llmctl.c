@@ -4,7 +4,8 @@
  * Parses the global options, finds the command in cmd_table[] (an
  * unambiguous prefix is enough, as in tmux) and runs it with getopt reset for
  * its own options. The commands talk to the daemon through client.c; only
- * validate works without one.
+ * validate and plan --cluster work without one, and heartbeat talks to the
+ * daemon's TCP listener from inside a job instead of the socket.
  */
 #include "config.h"
 
@@ -24,6 +25,12 @@ static void usage(FILE *);
 
 static const struct cmd_entry *const cmd_table[] = {
     &cmd_cancel_entry,
+    &cmd_checkpoints_entry,
+    &cmd_events_entry,
+    &cmd_heartbeat_entry,
+    &cmd_logs_entry,
+    &cmd_nodes_entry,
+    &cmd_plan_entry,
     &cmd_status_entry,
     &cmd_submit_entry,
     &cmd_validate_entry,

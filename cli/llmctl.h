@@ -25,9 +25,15 @@ struct cmd_entry {
 	int (*exec)(struct llmctl *, int argc, char **argv);
 };
 
-extern const struct cmd_entry cmd_submit_entry;
-extern const struct cmd_entry cmd_status_entry;
 extern const struct cmd_entry cmd_cancel_entry;
+extern const struct cmd_entry cmd_checkpoints_entry;
+extern const struct cmd_entry cmd_events_entry;
+extern const struct cmd_entry cmd_heartbeat_entry;
+extern const struct cmd_entry cmd_logs_entry;
+extern const struct cmd_entry cmd_nodes_entry;
+extern const struct cmd_entry cmd_plan_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_submit_entry;
 extern const struct cmd_entry cmd_validate_entry;
 
 /* The client for ctx->socket_path, created on first use. */

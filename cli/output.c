@@ -94,6 +94,44 @@ text_width(const char *s)
 	return w;
 }
 
+char *
+output_sanitise(const char *s)
+{
+	return sanitise(s);
+}
+
+size_t
+output_width(const char *s)
+{
+	return text_width(s);
+}
+
+const char *
+output_bytes(int64_t n, char *buf, size_t len)
+{
+	static const char units[] = "KMGTPE";
+	double v;
+	size_t u;
+
+	if (n < 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	if (n < 1024) {
+		snprintf(buf, len, "%" PRId64 "B", n);
+		return buf;
+	}
+	v = (double)n / 1024;
+	for (u = 0; v >= 1023.5 && u + 1 < sizeof units - 1; u++)
+		v /= 1024;
+	/* One decimal while it says something: 1.5K, but 34M. */
+	if (v < 9.95)
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	else
+		snprintf(buf, len, "%.0f%c", v, units[u]);
+	return buf;
+}
+
 void
 output_string(FILE *f, const char *s)
 {

@@ -56,5 +56,11 @@ const char *output_age(
 
 /* Print s with control characters replaced (no newline added). */
 void output_string(FILE *, const char *);
+/* A copy of s with control characters replaced; the caller frees it. */
+char *output_sanitise(const char *);
+/* Columns s takes on a terminal: UTF-8 code points. */
+size_t output_width(const char *);
+/* Bytes for people: "512B", "1.5K", "34M", "1.2G" (powers of 1024). */
+const char *output_bytes(int64_t, char *buf, size_t len);
 
 #endif

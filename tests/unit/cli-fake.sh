@@ -242,6 +242,306 @@ run 1 validate -q bad.yaml good.yaml && expect out "" && expect err ""
 run 0 val -q good.yaml && expect out ""
 [ "$(requests)" = "$before" ] && ok || fail "validate contacted llmctld"
 
+# --- status ID: recovery details ------------------------------------------
+if run 0 status 13; then
+	has out '^checkpoint: +step 20, /ckpt/hello/step_20$'
+	has out '^heartbeat: +12s ago, step 1500, 4 ranks$'
+	has out '^excluded: +n4, n2$'
+fi
+run 0 status 12 && ! grep -Eq '^(checkpoint|heartbeat|excluded):' \
+    "$tmp/out" && ok || fail "status 12 shows recovery details it lacks"
+
+# --- plan, against the daemon ----------------------------------------------
+if run 0 plan good.yaml; then
+	expect out "$(cat <<'EOF'
+world size 6 (tp 2, pp 1, dp 3), 3 nodes x 2 ranks, policy pack
+spine0
+  leaf1
+    n3   ranks 0-1   gpus 2-3   tp 0-1 pp 0 dp 0
+    n4   ranks 2-3   gpus 2-3   tp 0-1 pp 0 dp 1
+  leaf0
+    n1   ranks 4-5   gpus 2-3   tp 0-1 pp 0 dp 2   failures 1
+levels spanned 2, leaf switches 2, ring leaf crossings 1, recent failures on these nodes 1
+EOF
+)"
+	# The same body as submit.
+	last_request "r['method'] == 'POST' and r['path'] == '/v1/plan' and
+r['body']['spec'] == open('$tmp/good.yaml').read() and
+r['body']['file'] == 'good.yaml' and r['body']['workdir'] == '$tmp'"
+fi
+if run 0 pl -o json good.yaml; then
+	"$PY" -c "import json
+d = json.load(open('$tmp/out'))
+assert [n['name'] for n in d['nodes']] == ['n3', 'n4', 'n1']
+assert d['metrics']['ring_leaf_crossings'] == 1
+assert 'cluster_loaded_at' not in d" && ok ||
+	    fail "plan -o json is not the reply's plan"
+fi
+run 1 plan reject.yaml && expect out "" &&
+    expect err "llmctl: needs 12 nodes with 2 free GPUs; 3 have them"
+before=$(requests)
+run 1 plan bad.yaml && has err '^bad.yaml:[0-9]+:[0-9]+: resources\.nodes: '
+run 1 plan && expect err \
+    "usage: llmctl plan [-o json] [--cluster snapshot] file"
+[ "$(requests)" = "$before" ] && ok || fail "plan sent an invalid spec"
+
+# --- plan --cluster: no daemon at all --------------------------------------
+# Fragmented: leaf0 has three free nodes, leaf1 exactly two; a 2-node job
+# fits best on leaf1 and leaves leaf0's free nodes together.
+cat >"$tmp/snap.yaml" <<'EOF'
+version: 1
+switches:
+  - { name: spine0, switches: [leaf0, leaf1] }
+  - { name: leaf0, nodes: "gpu[001-004]" }
+  - { name: leaf1, nodes: "gpu[005-008]" }
+nodes:
+  - { names: "gpu[001-008]", gpus: 4 }
+  - { names: "gpu001", state: allocated }
+  - { names: "gpu[005-006]", free_gpus: 0 }
+EOF
+cat >"$tmp/tp.yaml" <<'EOF'
+version: 1
+name: tp
+command: ./train
+resources:
+  nodes: 2
+  gpus_per_node: 4
+parallel:
+  tensor: 2
+  pipeline: 2
+EOF
+sed 's/nodes: 2/nodes: 4/' "$tmp/tp.yaml" >"$tmp/tp4.yaml"
+printf 'version: 1\nswitches: [ { name: leaf0, nodes: "n[1-2]" } ]\nnodes:\n  - { names: "n[1-2]", gpus: lots }\n' \
+    >"$tmp/snap-bad.yaml"
+before=$(requests)
+if run 0 --socket "$tmp/none.sock" plan --cluster snap.yaml tp.yaml; then
+	expect out "$(cat <<'EOF'
+world size 8 (tp 2, pp 2, dp 2), 2 nodes x 4 ranks, policy pack
+spine0
+  leaf1
+    gpu007   ranks 0-3   gpus 0-3   tp 0-1 pp 0-1 dp 0
+    gpu008   ranks 4-7   gpus 0-3   tp 0-1 pp 0-1 dp 1
+levels spanned 1, leaf switches 1, ring leaf crossings 0
+EOF
+)"
+fi
+if run 0 --socket "$tmp/none.sock" plan -o json --cluster snap.yaml \
+    tp4.yaml; then
+	"$PY" -c "import json
+d = json.load(open('$tmp/out'))
+assert [n['name'] for n in d['nodes']] == \
+    ['gpu002', 'gpu003', 'gpu004', 'gpu007'], d['nodes']
+assert [n['ranks'][0] for n in d['nodes']] == [0, 4, 8, 12]
+assert d['nodes'][0]['path'] == ['spine0', 'leaf0']
+assert d['metrics']['leaf_switches'] == 2" && ok ||
+	    fail "plan --cluster -o json: wrong plan"
+fi
+sed 's/nodes: 2/nodes: 6/' "$tmp/tp.yaml" >"$tmp/tp6.yaml"
+run 1 --socket "$tmp/none.sock" plan --cluster snap.yaml tp6.yaml &&
+    expect out "" && has err '^llmctl: needs 6 nodes'
+run 1 --socket "$tmp/none.sock" plan --cluster snap-bad.yaml tp.yaml &&
+    has err '^snap-bad.yaml:4:[0-9]+: nodes\[0\]: .*"lots"$'
+run 1 --socket "$tmp/none.sock" plan --cluster missing.yaml tp.yaml &&
+    expect err "llmctl: missing.yaml: No such file or directory"
+[ "$(requests)" = "$before" ] && ok || fail "plan --cluster used llmctld"
+
+# --- nodes -----------------------------------------------------------------
+if run 0 nodes; then
+	expect out "$(cat <<'EOF'
+NAME     STATE      FREE/GPUS  GPU_TYPE  FAILURES
+spine0   -          13/40      -         -
+  leaf0  -          5/16       -         -
+    n1   mixed      5/8        -         0
+    n2   down       0/8        -         3
+  leaf1  -          8/24       -         -
+    n3   idle       8/8        -         0
+    n4   allocated  0/8        h100      0
+    n5   drain      0/8        -         0
+n9       idle       4/4        -         0
+6 nodes: 2 idle, 1 mixed, 1 allocated, 1 down, 1 drain; 17/44 GPUs free; 1 with recent failures
+EOF
+)"
+	last_request "r['method'] == 'GET' and r['path'] == '/v1/nodes'"
+fi
+run 0 no -o json && has out '^  "loaded_at": [0-9]+,$'
+run 1 nodes -o xml && expect err \
+    "llmctl: unknown output format: xml (use json or yaml)"
+# The snapshot, byte for byte, and plan --cluster reads it back.
+if run 0 nodes -o yaml; then
+	cp "$tmp/out" "$tmp/live.yaml"
+	"$LLMCTL" --socket "$sock" nodes -o json | "$PY" -c "import json,sys
+sys.stdout.write(json.load(sys.stdin)['snapshot'])" >"$tmp/want.yaml"
+	cmp -s "$tmp/live.yaml" "$tmp/want.yaml" && ok ||
+	    fail "nodes -o yaml is not the daemon's snapshot"
+	run 0 --socket "$tmp/none.sock" plan --cluster live.yaml good.yaml &&
+	    has out '^    leaf[01]$' && has out '^      n[13] +ranks 0-1 +gpus 0-1 '
+fi
+
+# --- logs ------------------------------------------------------------------
+mkdir -p "$tmp/logs/13/1" "$tmp/logs/13/2" "$tmp/logs/15/1"
+printf 'attempt one, rank one\n' >"$tmp/logs/13/1/rank-1.out"
+printf 'step 1\tloss 2.5\nstep 2\tloss 2.25 \342\234\223\nstep 3\n' \
+    >"$tmp/logs/13/2/rank-0.out"
+touch "$tmp/logs/13/1/done" "$tmp/logs/13/2/done"
+# log_paths N: the paths of the requests after the first N, one a line.
+log_paths() {
+	sed -n "$(($1 + 1)),\$p" "$log" | "$PY" -c "import json,sys
+for l in sys.stdin: print(json.loads(l)['path'])"
+}
+before=$(requests)
+if run 0 logs 13; then
+	cmp -s "$tmp/out" "$tmp/logs/13/2/rank-0.out" && ok ||
+	    fail "logs 13 is not the log, byte for byte"
+	# Whole log in 16-byte chunks: defaults first, then from each offset.
+	[ "$(log_paths "$before" | sed -n 1,3p | tr '\n' ' ')" = \
+	    "/v1/jobs/13/logs /v1/jobs/13/logs?rank=0&attempt=2&offset=16 /v1/jobs/13/logs?rank=0&attempt=2&offset=32 " ] &&
+	    ok || fail "logs 13 sent: $(log_paths "$before")"
+fi
+before=$(requests)
+if run 0 logs --rank 1 --attempt 1 13; then
+	expect out "attempt one, rank one"
+	[ "$(log_paths "$before" | sed -n 1p)" = \
+	    "/v1/jobs/13/logs?rank=1&attempt=1" ] && ok ||
+	    fail "logs --rank --attempt sent: $(log_paths "$before")"
+fi
+before=$(requests)
+if run 0 logs --tail 2 13; then
+	expect out "$(printf 'step 2\tloss 2.25 \342\234\223\nstep 3')"
+	[ "$(log_paths "$before" | sed -n 1p)" = "/v1/jobs/13/logs?tail=2" ] &&
+	    ok || fail "logs --tail sent: $(log_paths "$before")"
+	log_paths "$before" | sed 1d | grep -q tail= &&
+	    fail "--tail was sent again with an offset" || ok
+fi
+run 1 logs --rank 9 13 && expect err "llmctl: job 13 has no rank 9 (world size 4)"
+run 1 logs 99 && expect err "llmctl: no such job: 99"
+before=$(requests)
+run 1 logs --tail x 13 && expect err "llmctl: invalid line count: x"
+run 1 logs --rank -1 13 && expect err "llmctl: invalid rank: -1"
+run 1 logs 13 14 && expect err "$(printf '%s' "usage: llmctl logs [-f] " \
+    "[--rank rank] [--attempt attempt] [--tail lines] id")"
+[ "$(requests)" = "$before" ] && ok || fail "logs sent a bad request"
+
+# logs -f follows a growing log until the attempt ends, then exits 0.
+f15=$tmp/logs/15/1/rank-0.out
+printf 'step 1\n' >"$f15"
+before=$(requests)
+(cd "$tmp" && LLMCTL_SOCKET=$sock "$LLMCTL" logs -f 15 >"$tmp/follow.out" \
+    2>"$tmp/follow.err"; echo $? >"$tmp/follow.rc") &
+# wait_for FILE SECONDS: until FILE exists; 1 if it never does.
+wait_for() {
+	i=0
+	while [ ! -e "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt $(($2 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+i=0
+until grep -q 'step 1' "$tmp/follow.out" 2>/dev/null || [ $i -gt 100 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+[ -e "$tmp/follow.rc" ] && fail "logs -f exited before the attempt ended" ||
+    ok
+printf 'step 2\n' >>"$f15"
+sleep 1.2
+grep -q 'step 2' "$tmp/follow.out" && ok || fail "logs -f missed new lines"
+[ -e "$tmp/follow.rc" ] && fail "logs -f exited before the attempt ended" ||
+    ok
+# The end comes with more than one reply's worth still unread.
+printf 'step 3: a line longer than one reply\nend\n' >>"$f15"
+touch "$tmp/logs/15/1/done"
+if wait_for "$tmp/follow.rc" 10; then
+	[ "$(cat "$tmp/follow.rc")" = 0 ] && ok ||
+	    fail "logs -f exited $(cat "$tmp/follow.rc"): $(cat "$tmp/follow.err")"
+	cmp -s "$tmp/follow.out" "$f15" && ok ||
+	    fail "logs -f printed: $(cat "$tmp/follow.out")"
+else
+	fail "logs -f did not stop when the attempt ended"
+fi
+# It polls every half second, not in a busy loop, pinned to attempt 1.
+polls=$(log_paths "$before" | grep -c '^/v1/jobs/15/logs?rank=0&attempt=1&offset=')
+[ "$polls" -ge 3 ] && [ "$polls" -le 20 ] && ok ||
+    fail "logs -f polled $polls times in about 2 s"
+
+# --- events ----------------------------------------------------------------
+if run 0 events 13; then
+	has out '^TIME {17}KIND {11}MESSAGE$'
+	has out '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}  submitted      submitted by bob$'
+	# Reasons are never cut short.
+	has out '  attempt_ended  attempt 1 ended: node_failure: .* \(infrastructure restarts left: 9 of 10\)$'
+	has out '  evil\?\[2J       a b$'
+	LC_ALL=C grep -q "$(printf '\033')" "$tmp/out" &&
+	    fail "an escape character reached the terminal" || ok
+	[ "$(wc -l <"$tmp/out")" = 4 ] && ok || fail "not one line per event"
+	last_request "r['method'] == 'GET' and r['path'] == '/v1/jobs/13/events'"
+fi
+run 0 ev -o json 13 && "$PY" -c "import json
+assert [e['id'] for e in json.load(open('$tmp/out'))['events']] == [1, 2, 3]" &&
+    ok || fail "events -o json is not the reply"
+run 0 events 12 && expect out "no events"
+run 1 events 99 && expect err "llmctl: no such job: 99"
+run 1 events x && expect err "llmctl: invalid job id: x"
+
+# --- checkpoints -----------------------------------------------------------
+if run 0 checkpoints 13; then
+	has out '^STEP +STATE +BYTES +AGE +PATH +PROBLEM$'
+	has out '^10 +usable +512B +2h +/ckpt/hello/step_10 +-$'
+	has out '^20 \* +usable +1\.5K +1h +/ckpt/hello/step_20 +-$'
+	has out '^30 +corrupt +1\.2G +[0-9]+m +/ckpt/hello/step_30 +MANIFEST\.sha256: model\.pt: checksum mismatch$'
+	has out '^40 +incomplete +0B +[0-9]+[sm] +/ckpt/hello/step_40 +no COMPLETE marker or manifest$'
+	[ "$(sed 1d "$tmp/out" | cut -c1-2 | tr '\n' ' ')" = "10 20 30 40 " ] &&
+	    ok || fail "checkpoints not oldest first"
+	awk 'length($0) > 100 { bad = 1 } END { exit bad }' "$tmp/out" && ok ||
+	    fail "a checkpoints line is wider than 100 columns"
+	last_request "r['path'] == '/v1/jobs/13/checkpoints'"
+fi
+run 0 checkpoints -o json 13 && has out '^  "newest": 20$'
+run 0 checkpoints 12 && expect out "no checkpoints"
+run 1 c 13 && expect err \
+    "llmctl: ambiguous command: c, could be: cancel, checkpoints"
+run 1 checkpoints 99 && expect err "llmctl: no such job: 99"
+
+# --- heartbeat: TCP, bearer token, from the environment ---------------------
+port=$(cat "$tmp/ready")
+url=http://127.0.0.1:$port/v1/heartbeat
+unset LLMCTL_HEARTBEAT_URL LLMCTL_HEARTBEAT_TOKEN RANK
+before=$(requests)
+run 1 heartbeat && expect err "llmctl: LLMCTL_HEARTBEAT_URL is not set: llmctl heartbeat runs inside a job started by llmctld"
+export LLMCTL_HEARTBEAT_URL="$url"
+run 1 heartbeat && has err '^llmctl: LLMCTL_HEARTBEAT_TOKEN is not set'
+export LLMCTL_HEARTBEAT_TOKEN=s3cret
+run 1 heartbeat && has err '^llmctl: RANK is not set'
+export RANK=x
+run 1 heartbeat && expect err "llmctl: invalid RANK: x"
+export RANK=3
+run 1 heartbeat --step -1 && expect err "llmctl: invalid step: -1"
+run 1 heartbeat now && expect err "usage: llmctl heartbeat [--step step]"
+[ "$(requests)" = "$before" ] && ok || fail "heartbeat sent a bad request"
+# The Unix socket plays no part: --socket points nowhere.
+run 0 --socket "$tmp/none.sock" heartbeat && expect out "" && expect err "" &&
+    last_request "r['method'] == 'POST' and r['path'] == '/v1/heartbeat' and
+r['auth'] == 'Bearer s3cret' and r['body'] == {'rank': 3}"
+run 0 heartbeat --step 1500 &&
+    last_request "r['body'] == {'rank': 3, 'step': 1500}"
+LLMCTL_HEARTBEAT_TOKEN=wrong
+run 1 heartbeat && expect err "llmctl: bad heartbeat token" &&
+    last_request "r['auth'] == 'Bearer wrong'"
+before=$(requests)
+LLMCTL_HEARTBEAT_TOKEN=$(printf 's3cret\r\nX-Evil: 1')
+run 1 heartbeat && expect err "llmctl: the token holds a control character"
+LLMCTL_HEARTBEAT_TOKEN=s3cret
+LLMCTL_HEARTBEAT_URL=file:///etc/passwd
+run 1 heartbeat &&
+    expect err "llmctl: file:///etc/passwd: not an http:// or https:// URL"
+[ "$(requests)" = "$before" ] && ok || fail "heartbeat sent a bad request"
+dead=$("$PY" -c "import socket
+s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+LLMCTL_HEARTBEAT_URL=http://127.0.0.1:$dead/v1/heartbeat
+run 1 heartbeat && expect err \
+    "llmctl: cannot connect to llmctld at $LLMCTL_HEARTBEAT_URL: Connection refused"
+unset LLMCTL_HEARTBEAT_URL LLMCTL_HEARTBEAT_TOKEN RANK
+
 if [ $fails -gt 0 ]; then
 	echo "FAIL: $fails of $((n + fails)) checks failed"
 	exit 1

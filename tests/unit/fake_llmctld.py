@@ -3,9 +3,14 @@
 
 Serves canned replies in the shape of DESIGN.md section 4 on a Unix socket
 and appends every request it gets to LOG as one JSON line
-({"method", "path", "body"}), so the test can check what llmctl sent as well
-as what it printed. Usage: fake_llmctld.py SOCKET LOG READY; READY is created
-once the socket accepts connections.
+({"method", "path", "body", "auth"}), so the test can check what llmctl sent
+as well as what it printed. Usage: fake_llmctld.py SOCKET LOG READY; READY
+is written once both listeners accept connections and holds the port of the
+heartbeat listener (TCP, 127.0.0.1), which takes the token "s3cret".
+
+Logs are real files the test writes, DIR/logs/JOB/ATTEMPT/rank-R.out with
+DIR the directory of LOG; a file "done" beside them says the attempt ended.
+Replies carry at most LOG_CHUNK bytes, so llmctl must ask again.
 """
 
 import http.server
@@ -13,7 +18,9 @@ import json
 import os
 import socketserver
 import sys
+import threading
 import time
+import urllib.parse
 
 NOW = int(time.time())
 
@@ -53,6 +60,105 @@ DETAIL.update({
 })
 
 
+DETAIL.update({
+    "checkpoint": {"step": 20, "path": "/ckpt/hello/step_20"},
+    "heartbeat": {"age_s": 12, "step": 1500, "ranks": 4},
+    "excluded_nodes": ["n4", "n2"],
+})
+
+EVENTS = [
+    {"id": 1, "at": NOW - 7200, "kind": "submitted",
+     "message": "submitted by bob"},
+    {"id": 2, "at": NOW - 3600, "kind": "attempt_ended",
+     "message": "attempt 1 ended: node_failure: node n4 went DOWN while the "
+                "job ran; the next attempt excludes n4; restarting in 30s "
+                "(infrastructure restarts left: 9 of 10)"},
+    {"id": 3, "at": NOW - 60, "kind": "evil\x1b[2J", "message": "a\nb"},
+]
+
+CHECKPOINTS = [
+    {"step": 30, "path": "/ckpt/hello/step_30", "bytes": 1288490189,
+     "complete": False, "verified": False,
+     "problem": "MANIFEST.sha256: model.pt: checksum mismatch",
+     "mtime": NOW - 120},
+    {"step": 10, "path": "/ckpt/hello/step_10", "bytes": 512,
+     "complete": True, "verified": True, "problem": None,
+     "mtime": NOW - 7200},
+    {"step": 20, "path": "/ckpt/hello/step_20", "bytes": 1536,
+     "complete": True, "verified": False, "problem": None,
+     "mtime": NOW - 3600},
+    {"step": 40, "path": "/ckpt/hello/step_40", "bytes": 0,
+     "complete": False, "verified": False,
+     "problem": "no COMPLETE marker or manifest", "mtime": NOW - 10},
+]
+
+
+def make_plan():
+    """A plan as plan_to_json() writes it: 3 nodes x 2 ranks, TP 2, DP 3,
+    over two leaves, in rank order (not name order)."""
+    where = [("n3", "leaf1", 0), ("n4", "leaf1", 0), ("n1", "leaf0", 1)]
+    nodes, ranks = [], []
+    for i, (name, leaf, failures) in enumerate(where):
+        nodes.append({"name": name, "leaf": leaf, "path": ["spine0", leaf],
+                      "node_rank": i, "ranks": [2 * i, 2 * i + 1],
+                      "failures": failures})
+        for lr in range(2):
+            ranks.append({"rank": 2 * i + lr, "node": name, "node_rank": i,
+                          "local_rank": lr, "gpu": lr + 2, "tp": lr,
+                          "pp": 0, "dp": i})
+    return {"policy": "pack", "world_size": 6, "tasks_per_node": 2,
+            "gpus_per_node": 2, "tensor": 2, "pipeline": 1, "data": 3,
+            "gpus": [2, 3], "nodelist": "n3,n4,n1", "nodes": nodes,
+            "ranks": ranks,
+            "metrics": {"spanning_switch": "spine0", "levels_spanned": 2,
+                        "switches_per_level": [2, 1], "leaf_switches": 2,
+                        "ring_leaf_crossings": 1, "failures": 1}}
+
+
+SNAPSHOT = """version: 1
+switches:
+  - { name: "spine0", switches: [leaf0, leaf1] }
+  - { name: "leaf0", nodes: "n[1-2]" }
+  - { name: "leaf1", nodes: "n[3-5]" }
+nodes:
+  - { names: "n[1-5]", gpus: 8 }
+  - { names: "n1", free: [0, 1, 2, 3, 4], state: mixed }
+  - { names: "n2", state: down, failures: 3 }
+  - { names: "n4", state: allocated, gpu_type: "h100" }
+  - { names: "n5", state: drain }
+  - { names: "n9", gpus: 4 }
+"""
+
+NODES = {
+    "loaded_at": NOW - 5,
+    "snapshot": SNAPSHOT,
+    "switches": [
+        {"name": "spine0", "level": 1, "children": ["leaf0", "leaf1"],
+         "nodes": []},
+        {"name": "leaf0", "level": 0, "children": [], "nodes": ["n1", "n2"]},
+        {"name": "leaf1", "level": 0, "children": [],
+         "nodes": ["n3", "n4", "n5"]},
+    ],
+    "nodes": [
+        {"name": "n1", "gpus": 8, "free_gpus": 5, "gpu_type": None,
+         "state": "mixed", "leaf": "leaf0", "failures": 0},
+        {"name": "n2", "gpus": 8, "free_gpus": 8, "gpu_type": None,
+         "state": "down", "leaf": "leaf0", "failures": 3},
+        {"name": "n3", "gpus": 8, "free_gpus": 8, "gpu_type": None,
+         "state": "idle", "leaf": "leaf1", "failures": 0},
+        {"name": "n4", "gpus": 8, "free_gpus": 0, "gpu_type": "h100",
+         "state": "allocated", "leaf": "leaf1", "failures": 0},
+        {"name": "n5", "gpus": 8, "free_gpus": 8, "gpu_type": None,
+         "state": "drain", "leaf": "leaf1", "failures": 0},
+        {"name": "n9", "gpus": 4, "free_gpus": 4, "gpu_type": None,
+         "state": "idle", "leaf": None, "failures": 0},
+    ],
+}
+
+LOG_CHUNK = 16
+WORLD_SIZE = 4
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive: llmctl reuses connections
 
@@ -73,7 +179,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def record(self, body):
         with open(self.server.log, "a") as f:
             f.write(json.dumps({"method": self.command, "path": self.path,
-                                "body": body}) + "\n")
+                                "body": body,
+                                "auth": self.headers.get("Authorization")})
+                    + "\n")
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -92,6 +200,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, DETAIL)
         elif path == "/v1/jobs/12":
             self.reply(200, JOBS[2])
+        elif path == "/v1/nodes":
+            self.reply(200, NODES)
+        elif path == "/v1/jobs/13/events":
+            self.reply(200, {"events": EVENTS})
+        elif path == "/v1/jobs/12/events":
+            self.reply(200, {"events": []})
+        elif path == "/v1/jobs/13/checkpoints":
+            self.reply(200, {"checkpoints": CHECKPOINTS, "newest": 20})
+        elif path == "/v1/jobs/12/checkpoints":
+            self.reply(200, {"checkpoints": [], "newest": None})
+        elif path.endswith("/logs") and path.startswith("/v1/jobs/"):
+            self.logs(path[9:-5])
         elif path == "/v1/jobs/7":
             self.error(403, "forbidden", "job 7 belongs to another user")
         elif path == "/v1/jobs/500":
@@ -99,9 +219,47 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/v1/jobs/501":
             self.reply(200, raw=b"not json")
         elif path.startswith("/v1/jobs/"):
-            self.error(404, "not_found", "no such job: " + path[9:])
+            self.error(404, "not_found",
+                       "no such job: " + path[9:].split("/")[0])
         else:
             self.error(404, "not_found", "no such endpoint")
+
+    def logs(self, job):
+        """GET /v1/jobs/JOB/logs as api-history.c answers it."""
+        q = {k: v[0] for k, v in
+             urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+             .items()}
+        top = os.path.join(self.server.dir, "logs", job)
+        if not os.path.isdir(top):
+            return self.error(404, "not_found", "no such job: " + job)
+        attempt = int(q.get("attempt", max(int(a) for a in os.listdir(top))))
+        rank = int(q.get("rank", 0))
+        if not os.path.isdir(os.path.join(top, str(attempt))):
+            return self.error(404, "not_found", "job %s has no attempt %d"
+                              % (job, attempt))
+        if rank >= WORLD_SIZE:
+            return self.error(404, "not_found", "job %s has no rank %d "
+                              "(world size %d)" % (job, rank, WORLD_SIZE))
+        done = os.path.exists(os.path.join(top, str(attempt), "done"))
+        try:
+            with open(os.path.join(top, str(attempt),
+                                   "rank-%d.out" % rank), "rb") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = b""
+        if "offset" in q:
+            offset = int(q["offset"])
+        elif "tail" in q:
+            lines = text.splitlines(keepends=True)
+            n = int(q["tail"])
+            offset = len(text) - len(b"".join(lines[-n:] if n else []))
+        else:
+            offset = 0
+        data = text[offset:offset + LOG_CHUNK]
+        self.reply(200, {"attempt": attempt, "rank": rank,
+                         "offset": offset + len(data),
+                         "data": data.decode("utf-8", "replace"),
+                         "done": done and offset + len(data) >= len(text)})
 
     def do_POST(self):
         body = self.read_body()
@@ -117,6 +275,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.reply(201, {"id": 42, "name": "hello",
                                  "state": "QUEUED", "plan": None})
+        elif path == "/v1/plan":
+            spec = (body or {}).get("spec", "")
+            if "reject" in spec:
+                self.error(409, "unplaceable",
+                           "needs 12 nodes with 2 free GPUs; 3 have them")
+            else:
+                self.reply(200, {"plan": make_plan(),
+                                 "cluster_loaded_at": NOW - 5})
         elif path == "/v1/jobs/13/cancel":
             job = dict(JOBS[1], state="CANCELLED")
             self.reply(200, job)
@@ -130,8 +296,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.error(404, "not_found", "no such endpoint")
 
 
-class Server(socketserver.UnixStreamServer):
-    pass
+class Beat(Handler):
+    """The TCP listener: POST /v1/heartbeat with a bearer token only."""
+
+    def do_GET(self):
+        self.record(None)
+        self.error(404, "not_found", "no such endpoint")
+
+    def do_POST(self):
+        body = self.read_body()
+        self.record(body)
+        if self.path != "/v1/heartbeat":
+            self.error(404, "not_found", "no such endpoint")
+        elif self.headers.get("Authorization") != "Bearer s3cret":
+            self.error(401, "unauthorized", "bad heartbeat token")
+        else:
+            self.reply(200, {"ok": True})
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True   # llmctl logs -f holds its connection open
+
+
+class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
 
 
 def main():
@@ -140,7 +328,14 @@ def main():
         os.unlink(sock)
     srv = Server(sock, Handler)
     srv.log = log
-    open(ready, "w").close()
+    srv.dir = os.path.dirname(os.path.abspath(log))
+    tcp = TCPServer(("127.0.0.1", 0), Beat)
+    tcp.log = log
+    tcp.dir = srv.dir
+    threading.Thread(target=tcp.serve_forever, daemon=True).start()
+    with open(ready + ".tmp", "w") as f:
+        f.write("%d\n" % tcp.server_address[1])
+    os.rename(ready + ".tmp", ready)
     srv.serve_forever()
 
 

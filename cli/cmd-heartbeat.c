@@ -1,0 +1,116 @@
+/*
+ * llmctl heartbeat: tell llmctld that this rank is alive, from a shell
+ * worker inside a job.
+ *
+ * Everything it needs comes from the environment the daemon gives every
+ * rank (DESIGN.md section 3): LLMCTL_HEARTBEAT_URL, LLMCTL_HEARTBEAT_TOKEN
+ * and RANK. It goes to the daemon's TCP listener, not the Unix socket, so
+ * the global --socket has no effect here.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "llmctl.h"
+#include "util.h"
+
+static int cmd_heartbeat_exec(struct llmctl *, int, char **);
+static const char *heartbeat_env(const char *);
+static int heartbeat_number(const char *, const char *, json_int_t *);
+
+const struct cmd_entry cmd_heartbeat_entry = {
+    .name = "heartbeat",
+    .usage = "[--step step]",
+    .exec = cmd_heartbeat_exec,
+};
+
+/* An environment variable that must be set; prints the error if not. */
+static const char *
+heartbeat_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0') {
+		fprintf(stderr,
+		    "llmctl: %s is not set: llmctl heartbeat runs "
+		    "inside a job started by llmctld\n",
+		    name);
+		return NULL;
+	}
+	return v;
+}
+
+static int
+heartbeat_number(const char *what, const char *s, json_int_t *out)
+{
+	char *end = NULL;
+	long long v = 0;
+
+	if (*s >= '0' && *s <= '9') {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno != 0)
+			end = NULL;
+	}
+	if (end == NULL || *end != '\0') {
+		fprintf(stderr, "llmctl: invalid %s: %s\n", what, s);
+		return -1;
+	}
+	*out = (json_int_t)v;
+	return 0;
+}
+
+static int
+cmd_heartbeat_exec(struct llmctl *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {.name = "step", .has_arg = required_argument, .val = 's'},
+	    {.name = "help", .has_arg = no_argument, .val = 'h'},
+	    {0},
+	};
+	const char *url, *token, *rank_s, *step_s = NULL;
+	json_int_t rank, step;
+	json_t *body, *reply = NULL;
+	char *cause = NULL;
+	int ch, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			step_s = optarg;
+			break;
+		case 'h':
+			return cmd_help(&cmd_heartbeat_entry);
+		default:
+			return cmd_usage(&cmd_heartbeat_entry);
+		}
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_heartbeat_entry);
+	if (step_s != NULL && heartbeat_number("step", step_s, &step) != 0)
+		return 1;
+	if ((url = heartbeat_env("LLMCTL_HEARTBEAT_URL")) == NULL ||
+	    (token = heartbeat_env("LLMCTL_HEARTBEAT_TOKEN")) == NULL ||
+	    (rank_s = heartbeat_env("RANK")) == NULL)
+		return 1;
+	if (heartbeat_number("RANK", rank_s, &rank) != 0)
+		return 1;
+
+	body = json_pack("{s:I}", "rank", rank);
+	if (step_s != NULL)
+		json_object_set_new(body, "step", json_integer(step));
+	if (client_request_url(llmctl_client(ctx), "POST", url, token, body,
+	        &reply, &cause) != CLIENT_OK)
+		fprintf(stderr, "llmctl: %s\n", cause);
+	else
+		rc = 0;
+	json_decref(reply);
+	json_decref(body);
+	free(cause);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * llmctl logs: the output of one rank of one attempt, printed as it is.
+ *
+ * The daemon sends a log in chunks, each with the byte offset after it, so
+ * llmctl asks again from that offset until a reply comes back empty. With
+ * -f it then keeps asking every half second, like tail -f, until the
+ * daemon says the attempt has ended and nothing is left to read. The
+ * attempt and rank of the first reply are kept for the later requests, so
+ * a new attempt starting meanwhile does not switch files under the reader.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "llmctl.h"
+#include "util.h"
+
+#define LOGS_POLL_MS 500
+
+static int cmd_logs_exec(struct llmctl *, int, char **);
+static int logs_number(const char *, const char *, long long *);
+static void logs_sleep(int);
+
+const struct cmd_entry cmd_logs_entry = {
+    .name = "logs",
+    .usage = "[-f] [--rank rank] [--attempt attempt] [--tail lines] id",
+    .exec = cmd_logs_exec,
+};
+
+/* A non-negative decimal option value; prints the error itself. */
+static int
+logs_number(const char *what, const char *s, long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		end = NULL;
+	else {
+		errno = 0;
+		*out = strtoll(s, &end, 10);
+		if (errno != 0)
+			end = NULL;
+	}
+	if (end == NULL || *end != '\0') {
+		fprintf(stderr, "llmctl: invalid %s: %s\n", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+logs_sleep(int ms)
+{
+	struct timespec ts = {
+	    .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int
+cmd_logs_exec(struct llmctl *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {.name = "rank", .has_arg = required_argument, .val = 'r'},
+	    {.name = "attempt", .has_arg = required_argument, .val = 'a'},
+	    {.name = "tail", .has_arg = required_argument, .val = 't'},
+	    {.name = "help", .has_arg = no_argument, .val = 'h'},
+	    {0},
+	};
+	long long id, rank = -1, attempt = -1, tail = -1;
+	json_int_t offset = 0;
+	json_t *reply = NULL, *data;
+	char *path, *cause = NULL, q[128];
+	int ch, follow = 0, first = 1, done, rc = 1;
+	size_t len;
+
+	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = 1;
+			break;
+		case 'r':
+			if (logs_number("rank", optarg, &rank) != 0)
+				return 1;
+			break;
+		case 'a':
+			if (logs_number("attempt", optarg, &attempt) != 0)
+				return 1;
+			break;
+		case 't':
+			if (logs_number("line count", optarg, &tail) != 0)
+				return 1;
+			break;
+		case 'h':
+			return cmd_help(&cmd_logs_entry);
+		default:
+			return cmd_usage(&cmd_logs_entry);
+		}
+	}
+	if (argc - optind != 1)
+		return cmd_usage(&cmd_logs_entry);
+	if ((id = cmd_parse_id(argv[optind])) == -1) {
+		fprintf(stderr, "llmctl: invalid job id: %s\n", argv[optind]);
+		return 1;
+	}
+
+	for (;;) {
+		/* Only the parameters given: the daemon knows the defaults. */
+		q[0] = '\0';
+		if (rank >= 0)
+			snprintf(q + strlen(q), sizeof q - strlen(q),
+			    "&rank=%lld", rank);
+		if (attempt >= 0)
+			snprintf(q + strlen(q), sizeof q - strlen(q),
+			    "&attempt=%lld", attempt);
+		if (first && tail >= 0)
+			snprintf(q + strlen(q), sizeof q - strlen(q),
+			    "&tail=%lld", tail);
+		if (!first)
+			snprintf(q + strlen(q), sizeof q - strlen(q),
+			    "&offset=%" JSON_INTEGER_FORMAT, offset);
+		path = xasprintf("/v1/jobs/%lld/logs%s%s", id,
+		    q[0] != '\0' ? "?" : "", q[0] != '\0' ? q + 1 : "");
+		json_decref(reply);
+		if (client_request(llmctl_client(ctx), "GET", path, NULL,
+		        &reply, &cause) != CLIENT_OK) {
+			fprintf(stderr, "llmctl: %s\n", cause);
+			free(path);
+			goto out;
+		}
+		free(path);
+		data = json_object_get(reply, "data");
+		if (!json_is_string(data) ||
+		    !json_is_integer(json_object_get(reply, "offset"))) {
+			fprintf(stderr, "llmctl: llmctld sent no log data\n");
+			goto out;
+		}
+		first = 0;
+		offset = json_integer_value(json_object_get(reply, "offset"));
+		if (json_is_integer(json_object_get(reply, "attempt")))
+			attempt = json_integer_value(
+			    json_object_get(reply, "attempt"));
+		if (json_is_integer(json_object_get(reply, "rank")))
+			rank =
+			    json_integer_value(json_object_get(reply, "rank"));
+		done = json_is_true(json_object_get(reply, "done"));
+
+		/* Raw, like cat: the log is the program's own output. */
+		len = json_string_length(data);
+		if (len > 0) {
+			if (fwrite(json_string_value(data), 1, len, stdout) !=
+			        len ||
+			    fflush(stdout) == EOF) {
+				perror("llmctl: stdout");
+				goto out;
+			}
+			continue; /* there may be more at once */
+		}
+		if (!follow || done)
+			break;
+		logs_sleep(LOGS_POLL_MS);
+	}
+	rc = 0;
+out:
+	json_decref(reply);
+	free(cause);
+	return rc;
+}

@@ -1,0 +1,371 @@
+/*
+ * llmctl plan: where a job would run, without submitting it.
+ *
+ * Against the live cluster the spec goes to llmctld (POST /v1/plan, the
+ * same body as submit) and nothing is stored. With --cluster the plan is
+ * made here, on a snapshot file such as `llmctl nodes -o yaml` writes, by
+ * the same lib/ planner the daemon runs, so no daemon is needed. Either way
+ * the plan JSON of plan_to_json() is what gets printed: as a tree of
+ * switches, nodes and ranks, or as it is with -o json.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "llmctl.h"
+#include "output.h"
+#include "plan.h"
+#include "spec.h"
+#include "topo.h"
+#include "util.h"
+
+/* Snapshots of the largest clusters are a few MiB: leave room. */
+#define PLAN_SNAPSHOT_MAX (64 * 1024 * 1024)
+#define PLAN_GAP 3 /* spaces between the columns of a node line */
+
+struct plan_line {
+	char *col[4]; /* indented name, ranks, gpus, tp/pp/dp */
+	char *extra; /* "failures N" or NULL */
+	size_t depth;
+};
+
+static int cmd_plan_exec(struct llmctl *, int, char **);
+static json_t *plan_local(const char *, const char *, const char *);
+static json_t *plan_remote(struct llmctl *, const char *, const char *);
+static int int_cmp(const void *, const void *);
+static char *plan_ranges(long long *, size_t);
+static char *plan_field_ranges(const json_t *, const json_t *, const char *);
+static const json_t *plan_rank(const json_t *, json_int_t);
+static void plan_print(const json_t *);
+
+const struct cmd_entry cmd_plan_entry = {
+    .name = "plan",
+    .usage = "[-o json] [--cluster snapshot] file",
+    .exec = cmd_plan_exec,
+};
+
+/* The plan made here on the snapshot file; NULL after printing why not. */
+static json_t *
+plan_local(const char *file, const char *snapshot, const char *cwd)
+{
+	struct plan_request req;
+	struct spec *spec = NULL;
+	struct topo *topo = NULL;
+	struct plan *p = NULL;
+	const char **names = NULL;
+	char *buf = NULL, *cause = NULL;
+	json_t *j = NULL;
+	size_t len;
+
+	if (read_file(file, SPEC_MAX_BYTES, &buf, &len, &cause) != 0) {
+		fprintf(stderr, "llmctl: %s\n", cause);
+		goto out;
+	}
+	if ((spec = spec_parse(buf, len, file, cwd, &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause); /* as validate prints it */
+		goto out;
+	}
+	free(buf);
+	buf = NULL;
+	if (read_file(snapshot, PLAN_SNAPSHOT_MAX, &buf, &len, &cause) != 0) {
+		fprintf(stderr, "llmctl: %s\n", cause);
+		goto out;
+	}
+	if ((topo = topo_from_yaml(buf, len, snapshot, &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		goto out;
+	}
+	if (plan_request_from_spec(spec, NULL, 0, &req, &names, &cause) != 0 ||
+	    (p = plan_make(topo, &req, &cause)) == NULL) {
+		fprintf(stderr, "llmctl: %s\n", cause);
+		goto out;
+	}
+	j = plan_to_json(p, topo);
+out:
+	plan_free(p);
+	free(names);
+	topo_free(topo);
+	spec_free(spec);
+	free(cause);
+	free(buf);
+	return j;
+}
+
+/* The daemon's plan on the live cluster; NULL after printing why not. */
+static json_t *
+plan_remote(struct llmctl *ctx, const char *file, const char *cwd)
+{
+	struct spec *spec;
+	json_t *body = NULL, *reply = NULL, *text, *plan = NULL;
+	char *buf = NULL, *cause = NULL;
+	size_t len;
+
+	if (read_file(file, SPEC_MAX_BYTES, &buf, &len, &cause) != 0) {
+		fprintf(stderr, "llmctl: %s\n", cause);
+		goto out;
+	}
+	/* Report spec errors at once, as submit does. */
+	if ((spec = spec_parse(buf, len, file, cwd, &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		goto out;
+	}
+	spec_free(spec);
+	if ((text = json_stringn(buf, len)) == NULL) {
+		fprintf(stderr, "llmctl: %s: not valid UTF-8\n", file);
+		goto out;
+	}
+	body = json_pack(
+	    "{s:o, s:s, s:s}", "spec", text, "file", file, "workdir", cwd);
+	if (body == NULL) {
+		fprintf(
+		    stderr, "llmctl: %s: cannot encode the request\n", file);
+		goto out;
+	}
+	if (client_request(llmctl_client(ctx), "POST", "/v1/plan", body, &reply,
+	        &cause) != CLIENT_OK) {
+		fprintf(stderr, "llmctl: %s\n", cause);
+		goto out;
+	}
+	plan = json_object_get(reply, "plan");
+	if (!json_is_object(plan)) {
+		fprintf(stderr, "llmctl: llmctld sent no plan\n");
+		plan = NULL;
+		goto out;
+	}
+	json_incref(plan);
+out:
+	json_decref(reply);
+	json_decref(body);
+	free(cause);
+	free(buf);
+	return plan;
+}
+
+static int
+int_cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted, without duplicates, runs folded: "0-3,8,10-11". Sorts v. */
+static char *
+plan_ranges(long long *v, size_t n)
+{
+	char *s = xstrdup(""), *t;
+	size_t i, j;
+
+	qsort(v, n, sizeof *v, int_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && v[j] <= v[j - 1] + 1; j++)
+			;
+		if (v[j - 1] == v[i])
+			t = xasprintf("%s%s%lld", s, i > 0 ? "," : "", v[i]);
+		else
+			t = xasprintf("%s%s%lld-%lld", s, i > 0 ? "," : "",
+			    v[i], v[j - 1]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/* The rank object for rank r: ranks[r] when in order, else searched. */
+static const json_t *
+plan_rank(const json_t *ranks, json_int_t r)
+{
+	const json_t *o;
+	size_t i;
+
+	o = r >= 0 ? json_array_get(ranks, (size_t)r) : NULL;
+	if (o != NULL && json_integer_value(json_object_get(o, "rank")) == r)
+		return o;
+	json_array_foreach(ranks, i, o)
+	{
+		if (json_integer_value(json_object_get(o, "rank")) == r)
+			return o;
+	}
+	return NULL;
+}
+
+/* The values of key over the node's ranks, as ranges; "-" if none. */
+static char *
+plan_field_ranges(const json_t *node, const json_t *ranks, const char *key)
+{
+	const json_t *nr, *r, *v;
+	long long *vals;
+	size_t i, n = 0;
+	char *s;
+
+	nr = json_object_get(node, "ranks");
+	vals = xreallocarray(NULL, json_array_size(nr) + 1, sizeof *vals);
+	json_array_foreach(nr, i, r)
+	{
+		if (key == NULL)
+			v = r;
+		else
+			v = json_object_get(
+			    plan_rank(ranks, json_integer_value(r)), key);
+		/* gpu -1: a CPU-only rank has no GPU to show. */
+		if (json_is_integer(v) && json_integer_value(v) >= 0)
+			vals[n++] = json_integer_value(v);
+	}
+	s = n > 0 ? plan_ranges(vals, n) : xstrdup("-");
+	free(vals);
+	return s;
+}
+
+static void
+plan_print(const json_t *plan)
+{
+	const json_t *nodes, *ranks, *node, *path, *prev = NULL, *m;
+	struct plan_line *lines;
+	size_t i, j, k, w[4] = {0}, n;
+	char b[64], *s, *tp, *pp, *dp;
+
+	nodes = json_object_get(plan, "nodes");
+	ranks = json_object_get(plan, "ranks");
+	n = json_array_size(nodes);
+	printf("world size %s", output_field(plan, "world_size", b, sizeof b));
+	printf(" (tp %s", output_field(plan, "tensor", b, sizeof b));
+	printf(", pp %s", output_field(plan, "pipeline", b, sizeof b));
+	printf(", dp %s)", output_field(plan, "data", b, sizeof b));
+	printf(", %zu nodes", n);
+	printf(
+	    " x %s ranks", output_field(plan, "tasks_per_node", b, sizeof b));
+	printf(", policy %s\n", output_field(plan, "policy", b, sizeof b));
+
+	lines = xcalloc(n + 1, sizeof *lines);
+	json_array_foreach(nodes, i, node)
+	{
+		lines[i].depth = json_array_size(json_object_get(node, "path"));
+		s = output_sanitise(output_field(node, "name", b, sizeof b));
+		lines[i].col[0] =
+		    xasprintf("%*s%s", (int)(2 * lines[i].depth), "", s);
+		free(s);
+		s = plan_field_ranges(node, ranks, NULL);
+		lines[i].col[1] = xasprintf("ranks %s", s);
+		free(s);
+		s = plan_field_ranges(node, ranks, "gpu");
+		lines[i].col[2] = xasprintf("gpus %s", s);
+		free(s);
+		tp = plan_field_ranges(node, ranks, "tp");
+		pp = plan_field_ranges(node, ranks, "pp");
+		dp = plan_field_ranges(node, ranks, "dp");
+		lines[i].col[3] = xasprintf("tp %s pp %s dp %s", tp, pp, dp);
+		free(tp);
+		free(pp);
+		free(dp);
+		if (json_integer_value(json_object_get(node, "failures")) > 0)
+			lines[i].extra = xasprintf("failures %s",
+			    output_field(node, "failures", b, sizeof b));
+		for (k = 0; k < 4; k++) {
+			if (output_width(lines[i].col[k]) > w[k])
+				w[k] = output_width(lines[i].col[k]);
+		}
+	}
+
+	json_array_foreach(nodes, i, node)
+	{
+		/* The switches from where this node's path leaves the last. */
+		path = json_object_get(node, "path");
+		for (j = 0; j < json_array_size(path) &&
+		     json_equal(json_array_get(path, j),
+		         json_array_get(json_object_get(prev, "path"), j));
+		     j++)
+			;
+		for (; j < json_array_size(path); j++) {
+			printf("%*s", (int)(2 * j), "");
+			output_string(stdout,
+			    json_string_value(json_array_get(path, j)) != NULL
+			        ? json_string_value(json_array_get(path, j))
+			        : "-");
+			putchar('\n');
+		}
+		prev = node;
+		for (k = 0; k < 4; k++) {
+			fputs(lines[i].col[k], stdout);
+			if (k < 3 || lines[i].extra != NULL)
+				printf("%*s",
+				    (int)(w[k] - output_width(lines[i].col[k]) +
+				        PLAN_GAP),
+				    "");
+		}
+		if (lines[i].extra != NULL)
+			fputs(lines[i].extra, stdout);
+		putchar('\n');
+	}
+	m = json_object_get(plan, "metrics");
+	printf("levels spanned %s",
+	    output_field(m, "levels_spanned", b, sizeof b));
+	printf(", leaf switches %s",
+	    output_field(m, "leaf_switches", b, sizeof b));
+	printf(", ring leaf crossings %s",
+	    output_field(m, "ring_leaf_crossings", b, sizeof b));
+	if (json_integer_value(json_object_get(m, "failures")) > 0)
+		printf(", recent failures on these nodes %s",
+		    output_field(m, "failures", b, sizeof b));
+	putchar('\n');
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 4; k++)
+			free(lines[i].col[k]);
+		free(lines[i].extra);
+	}
+	free(lines);
+}
+
+static int
+cmd_plan_exec(struct llmctl *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {.name = "cluster", .has_arg = required_argument, .val = 'c'},
+	    {.name = "help", .has_arg = no_argument, .val = 'h'},
+	    {0},
+	};
+	enum output_format fmt = OUTPUT_TABLE;
+	const char *snapshot = NULL;
+	json_t *plan;
+	char *cwd;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			if (output_parse_format(optarg, &fmt) != 0)
+				return 1;
+			break;
+		case 'c':
+			snapshot = optarg;
+			break;
+		case 'h':
+			return cmd_help(&cmd_plan_entry);
+		default:
+			return cmd_usage(&cmd_plan_entry);
+		}
+	}
+	if (argc - optind != 1)
+		return cmd_usage(&cmd_plan_entry);
+	if ((cwd = getcwd(NULL, 0)) == NULL) {
+		perror("llmctl: getcwd");
+		return 1;
+	}
+	if (snapshot != NULL)
+		plan = plan_local(argv[optind], snapshot, cwd);
+	else
+		plan = plan_remote(ctx, argv[optind], cwd);
+	free(cwd);
+	if (plan == NULL)
+		return 1;
+	if (fmt == OUTPUT_JSON)
+		output_json(stdout, plan);
+	else
+		plan_print(plan);
+	json_decref(plan);
+	return 0;
+}
