@@ -12,7 +12,7 @@
 struct entry {
 	char			*token;
 	struct beat		 b;
-	unsigned char		*seen;		/* one byte per rank */
+	int64_t			*rank_ms;	/* last beat per rank, 0: none */
 	int			 world;
 	TAILQ_ENTRY(entry)	 link;
 };
@@ -64,7 +64,7 @@ health_free(struct health *h)
 	while ((e = TAILQ_FIRST(&h->entries)) != NULL) {
 		TAILQ_REMOVE(&h->entries, e, link);
 		free(e->token);
-		free(e->seen);
+		free(e->rank_ms);
 		free(e);
 	}
 	free(h);
@@ -81,7 +81,7 @@ health_register(struct health *h, const char *token, int64_t job_id,
 	e = xcalloc(1, sizeof(*e));
 	e->token = xstrdup(token);
 	e->world = world_size > 0 ? world_size : 1;
-	e->seen = xcalloc(e->world, 1);
+	e->rank_ms = xcalloc(e->world, sizeof(*e->rank_ms));
 	e->b.job_id = job_id;
 	e->b.attempt = attempt;
 	e->b.step = -1;
@@ -97,7 +97,7 @@ health_unregister(struct health *h, const char *token)
 		return;
 	TAILQ_REMOVE(&h->entries, e, link);
 	free(e->token);
-	free(e->seen);
+	free(e->rank_ms);
 	free(e);
 }
 
@@ -113,10 +113,9 @@ health_beat(struct health *h, const char *token, int rank, int64_t step)
 	e->b.count++;
 	if (step > e->b.step)
 		e->b.step = step;
-	if (!e->seen[rank]) {
-		e->seen[rank] = 1;
+	if (e->rank_ms[rank] == 0)
 		e->b.ranks_seen++;
-	}
+	e->rank_ms[rank] = e->b.last_ms;
 	h->total++;
 	return 0;
 }
@@ -125,8 +124,20 @@ const struct beat *
 health_get(const struct health *h, const char *token)
 {
 	struct entry *e = token != NULL ? find(h, token) : NULL;
+	int r;
 
-	return e != NULL ? &e->b : NULL;
+	if (e == NULL)
+		return NULL;
+	/* the rank that has been silent longest decides about hangs */
+	e->b.stalest_ms = 0;
+	for (r = 0; r < e->world; r++) {
+		if (e->rank_ms[r] != 0 && (e->b.stalest_ms == 0 ||
+		    e->rank_ms[r] < e->b.stalest_ms)) {
+			e->b.stalest_ms = e->rank_ms[r];
+			e->b.stalest_rank = r;
+		}
+	}
+	return &e->b;
 }
 
 int64_t

@@ -17,6 +17,8 @@ struct beat {
 	int64_t	 step;		/* highest step reported, -1: none */
 	int64_t	 count;
 	int	 ranks_seen;	/* distinct ranks heard from */
+	int64_t	 stalest_ms;	/* oldest "last beat" among those ranks */
+	int	 stalest_rank;
 };
 
 struct health;
@@ -29,6 +31,7 @@ void health_register(struct health *, const char *token, int64_t job_id,
 void health_unregister(struct health *, const char *token);
 /* Record a beat; -1 if the token is unknown or the rank out of range. */
 int health_beat(struct health *, const char *token, int rank, int64_t step);
+/* The summary; stalest_ms is computed on the way. */
 const struct beat *health_get(const struct health *, const char *token);
 int64_t health_total(const struct health *);
 

@@ -53,7 +53,12 @@ static const char RANK_PART[] =
     "CUDA_VISIBLE_DEVICES=$g; export CUDA_VISIBLE_DEVICES; fi; "
     "exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; "
     "if [ $# -gt 0 ]; then exec \"$@\"; fi; "
-    "exec /bin/sh -c \"$LLMCTL_COMMAND\"";
+    /*
+     * Slurm sends the time-limit warning to every process of the step:
+     * this shell must outlive it (a trap, unlike an ignore, is reset in
+     * the command, which handles it as it likes).
+     */
+    "trap : USR1 USR2; eval \"$LLMCTL_COMMAND\"";
 
 /* srun and mpi: one task per rank. */
 static const char TASK_WRAPPER[] =

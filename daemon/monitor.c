@@ -394,6 +394,10 @@ plan_done(struct op *op, void *arg)
 	submit_op_fill(sub, sd);
 	sub->req.warn_signal = signal_number(m->d->conf->warn_signal);
 	sub->req.warn_time_s = (int)(m->d->conf->warn_time_ms / 1000);
+	/* a warning longer than the job itself comes at half-time */
+	if (sd->spec->resources.time_limit_s > 0 &&
+	    sub->req.warn_time_s >= sd->spec->resources.time_limit_s)
+		sub->req.warn_time_s = (int)(sd->spec->resources.time_limit_s / 2);
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, sub);
 out:

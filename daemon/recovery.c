@@ -216,11 +216,9 @@ scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
 			seen |= strcmp(old[k].path, c[i].path) == 0 &&
 			    old[k].problem != NULL &&
 			    strcmp(old[k].problem, c[i].problem) == 0;
-		if (!seen && c[i].complete + c[i].verified > 0)
-			store_event_add(st, job_id, "checkpoint_bad",
-			    "checkpoint %s is not usable: %s", c[i].path,
-			    c[i].problem);
-		else if (!seen && strstr(c[i].problem, "manifest") != NULL)
+		/* one being written is not news; anything else wrong is */
+		if (!seen && strncmp(c[i].problem, "no " CKPT_MARKER,
+		    strlen("no " CKPT_MARKER)) != 0)
 			store_event_add(st, job_id, "checkpoint_bad",
 			    "checkpoint %s is not usable: %s", c[i].path,
 			    c[i].problem);
@@ -406,15 +404,27 @@ check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
 		a->last_step = b->step;
 		store_attempt_update(m->d->store, a);
 	}
-	limit = t->heard ? sp->health.heartbeat_timeout_s :
-	    sp->health.startup_timeout_s;
-	if (sp->health.heartbeat_timeout_s == 0 || limit == 0 ||
-	    now - t->progress_ms < limit * 1000)
+	if (sp->health.heartbeat_timeout_s == 0)
 		return 0;
-	set_str(&a->cause, "hang");
 	free(a->reason);
-	a->reason = xasprintf("no progress (heartbeat, output or checkpoint) "
-	    "for %llds", (long long)((now - t->progress_ms) / 1000));
+	if (b != NULL && b->count > 0) {
+		/* a worker that beats and then stops hangs, whatever else */
+		if (now - b->stalest_ms < sp->health.heartbeat_timeout_s * 1000)
+			return 0;
+		a->reason = xasprintf("rank %d sent no heartbeat for %llds",
+		    b->stalest_rank, (long long)((now - b->stalest_ms) / 1000));
+	} else {
+		limit = t->heard ? sp->health.heartbeat_timeout_s :
+		    sp->health.startup_timeout_s;
+		if (limit == 0 || now - t->progress_ms < limit * 1000) {
+			a->reason = NULL;
+			return 0;
+		}
+		a->reason = xasprintf("no progress (heartbeat, output or "
+		    "checkpoint) for %llds",
+		    (long long)((now - t->progress_ms) / 1000));
+	}
+	set_str(&a->cause, "hang");
 	store_begin(m->d->store);
 	store_attempt_update(m->d->store, a);
 	store_event_add(m->d->store, a->job_id, "hang", "attempt %d: %s; "

@@ -9,6 +9,9 @@ LLMCTL_BIN=$BUILD_DIR/cli/llmctl
 CLUSTER=$TOP/tests/cluster/slurm-cluster
 SOCK=$E2E_DIR/llmctld.sock
 SHARED=$E2E_DIR/shared		# "shared filesystem" the ranks write to
+# the heartbeat listener's port, different for each E2E_DIR
+HB_PORT=$((30000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 5000))
+TEST_USER=llmtest	# checkpoints are never scanned as root
 PASSED=0
 FAILED=0
 FAILED_NAMES=""
@@ -42,6 +45,7 @@ state_dir: $E2E_DIR/state
 slurm_conf: $SLURM_CONF
 poll_interval: ${E2E_POLL:-1}
 log_level: debug
+heartbeat_listen: 127.0.0.1:$HB_PORT
 CONF
 }
 
@@ -108,6 +112,33 @@ wait_state() {
 	done
 	fail "job $id is ${state:-unknown}, expected $want" \
 	    "($(job_field "$id" reason))"
+}
+
+# As the unprivileged test user (what most tests of recovery need).
+ullmctl() {
+	runuser -u "$TEST_USER" -- "$LLMCTL_BIN" --socket "$SOCK" "$@"
+}
+
+usubmit() {
+	local id
+	id=$(cd "$SHARED" && ullmctl submit "$1") || { fail "submit $1 failed"; return 1; }
+	case $id in ''|*[!0-9]*) fail "submit printed '$id', not a job id"; return 1 ;; esac
+	echo "$id"
+}
+
+# rank_log ID ATTEMPT RANK: that rank's output
+rank_log() {
+	cat "$E2E_DIR/state/logs/$1/$2/rank-$3.out" 2>/dev/null
+}
+
+# attempts_field ID N FIELD: a field of attempt N (1-based)
+attempt_field() {
+	llmctl status -o json "$1" | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["attempts"]
+n = int(sys.argv[1])
+v = a[n - 1].get(sys.argv[2]) if len(a) >= n else None
+print("" if v is None else v)' "$2" "$3"
 }
 
 submit() {
