@@ -37,7 +37,9 @@ json_opt_str(const char *s)
 static json_t *
 attempt_to_json(const struct attempt *a)
 {
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:o, "
+	json_t *o, *plan;
+
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:o, "
 	    "s:o, s:o}",
 	    "attempt", a->attempt, "tag", a->tag, "state", a->state,
 	    "slurm_job_id", json_opt_int(a->slurm_job_id != 0, a->slurm_job_id),
@@ -49,6 +51,10 @@ attempt_to_json(const struct attempt *a)
 	    "exit_code", json_opt_int(a->has_exit_code, a->exit_code),
 	    "cause", json_opt_str(a->cause),
 	    "reason", json_opt_str(a->reason));
+	/* the placement this attempt runs with, rank by rank */
+	plan = a->plan != NULL ? json_loads(a->plan, 0, NULL) : NULL;
+	json_object_set_new(o, "plan", plan != NULL ? plan : json_null());
+	return o;
 }
 
 /* Newest checkpoint, heartbeat summary and excluded nodes of a job. */

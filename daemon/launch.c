@@ -51,7 +51,7 @@ static const char RANK_PART[] =
     "for d in ${CUDA_VISIBLE_DEVICES:-}; do "
     "[ $i = \"$LOCAL_RANK\" ] && g=$d; i=$((i + 1)); done; IFS=$ifs; "
     "CUDA_VISIBLE_DEVICES=$g; export CUDA_VISIBLE_DEVICES; fi; "
-    "exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; "
+    "umask 077; exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; umask 022; "
     "if [ $# -gt 0 ]; then exec \"$@\"; fi; "
     /*
      * Slurm sends the time-limit warning to every process of the step:
@@ -75,7 +75,8 @@ static const char TASK_WRAPPER[] =
  */
 static const char NODE_WRAPPER[] =
     NODE_PART
-    "exec >>\"$LLMCTL_LOG_DIR/node-$NODE_RANK.out\" 2>&1; "
+    "umask 077; exec >>\"$LLMCTL_LOG_DIR/node-$NODE_RANK.out\" 2>&1; "
+    "umask 022; "
     "exec python3 -m torch.distributed.run --nnodes=\"$LLMCTL_NNODES\" "
     "--nproc_per_node=\"$LOCAL_WORLD_SIZE\" --node_rank=\"$NODE_RANK\" "
     "--master_addr=\"$MASTER_ADDR\" --master_port=\"$MASTER_PORT\" "

@@ -29,6 +29,7 @@ struct track {
 	int64_t			 beats;
 	int64_t			 ckpt_step;
 	int			 ckpt_known;	/* ckpt_step was read once */
+	char			*avoid;		/* re-plan: the nodes that were busy */
 	TAILQ_ENTRY(track)	 entry;
 };
 

@@ -37,6 +37,7 @@ struct submit_data {
 	const char	**exclude;	/* plan request's merged exclude list */
 	char		 *req_nodes;	/* the plan's nodes, Slurm's req_nodes */
 	struct hostlist	  blamed;	/* nodes earlier attempts blamed */
+	struct hostlist	  avoid;	/* nodes a re-plan should avoid */
 };
 
 static void monitor_tick_cb(void *);
@@ -63,6 +64,7 @@ track_drop(struct monitor *m, const char *tag)
 	TAILQ_FOREACH(t, &m->tracks, entry) {
 		if (strcmp(t->tag, tag) == 0) {
 			TAILQ_REMOVE(&m->tracks, t, entry);
+			free(t->avoid);
 			free(t->tag);
 			free(t);
 			return;
@@ -82,6 +84,7 @@ submit_data_free(void *p)
 	free(sd->exclude);
 	free(sd->req_nodes);
 	hostlist_clear(&sd->blamed);
+	hostlist_clear(&sd->avoid);
 	free(sd);
 }
 
@@ -449,6 +452,11 @@ plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 		return;
 	}
 	op->fail = store_node_failures(m->d->store, &op->nfail);
+	if (track_get(m, a->tag)->avoid != NULL) {
+		hostlist_expand(&sd->avoid, track_get(m, a->tag)->avoid, NULL);
+		op->avoid = (const char *const *)sd->avoid.names;
+		op->navoid = sd->avoid.n;
+	}
 push:
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, op);
@@ -479,6 +487,42 @@ cancel_attempt(struct monitor *m, struct attempt *a)
 	op->id = a->slurm_job_id;
 	op->done = cancel_done;
 	worker_push(m->d->worker, op);
+}
+
+/*
+ * The Slurm job of a re-planned attempt is gone: the attempt starts over
+ * with a new tag (a tag names one Slurm job, ever), in one transaction.
+ */
+static void
+replan_reset(struct monitor *m, struct attempt *a, struct job *job)
+{
+	char *old = a->tag;
+
+	track_drop(m, old);
+	a->tag = random_hex(12);
+	if (a->nodes != NULL)
+		track_get(m, a->tag)->avoid = xstrdup(a->nodes);
+	a->slurm_job_id = 0;
+	set_str(&a->state, "CREATED");
+	set_str(&a->cause, NULL);
+	set_str(&a->reason, NULL);
+	set_str(&a->plan, NULL);
+	set_str(&a->nodes, NULL);
+	a->submitted_at = wall_s();
+	a->started_at = a->ended_at = 0;
+	a->has_exit_code = 0;
+	store_begin(m->d->store);
+	if (store_attempt_retag(m->d->store, a, old) != 0) {
+		store_rollback(m->d->store);
+		free(a->tag);
+		a->tag = old;
+		return;
+	}
+	if (job->state == JOB_SUBMITTED)
+		store_job_set_state(m->d->store, job->id, JOB_QUEUED, NULL);
+	store_commit(m->d->store);
+	free(old);
+	monitor_kick(m);
 }
 
 /* Map one Slurm report onto an attempt in flight. */
@@ -515,6 +559,22 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		changed = 1;
 	}
 	if (!bjob_final(b->state)) {
+		if (!ending && b->state == BJOB_PENDING && a->plan != NULL &&
+		    (wall_s() - a->submitted_at) * 1000 >=
+		    m->d->conf->replan_after_ms) {
+			/* the planned nodes were taken: plan again */
+			set_str(&a->cause, "replan");
+			free(a->reason);
+			a->reason = xasprintf("planned nodes %s still busy after "
+			    "%llds%s%s; planning again", a->nodes != NULL ?
+			    a->nodes : "?", (long long)(wall_s() -
+			    a->submitted_at), b->reason != NULL ? ": " : "",
+			    b->reason != NULL ? b->reason : "");
+			store_event_add(m->d->store, job->id, "replan", "%s",
+			    a->reason);
+			log_job(job->id, "%s", a->reason);
+			changed = ending = 1;
+		}
 		if (ending)
 			cancel_attempt(m, a);
 		if (!changed)
@@ -536,6 +596,10 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 	a->has_exit_code = 1;
 	a->exit_code = b->exit_code;
 	cause = causes[b->state];
+	if (ending && strcmp(a->cause, "replan") == 0) {
+		replan_reset(m, a, job);
+		return;
+	}
 	if (ending) {
 		/* llmctld ended it (hang, ...): its own cause and reason */
 		finish(m, a, job, NULL, NULL);
@@ -749,6 +813,7 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
 		TAILQ_REMOVE(&m->tracks, t, entry);
+		free(t->avoid);
 		free(t->tag);
 		free(t);
 	}

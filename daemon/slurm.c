@@ -311,7 +311,7 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 	char *type;
 	int gpus, rc = -1;
 
-	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL) != SLURM_SUCCESS)
+	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL | SHOW_MIXED) != SLURM_SUCCESS)
 		return set_cause(cause, "slurm_load_node: %s",
 		    slurm_strerror(slurm_get_errno()));
 	if (slurm_load_topo(&tm) != SLURM_SUCCESS) {

@@ -856,3 +856,22 @@ store_job_blamed(struct store *st, int64_t job_id)
 	sqlite3_finalize(stmt);
 	return s;
 }
+
+int
+store_attempt_retag(struct store *st, const struct attempt *a,
+    const char *old_tag)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "UPDATE attempts SET tag = ? WHERE "
+	    "job_id = ? AND attempt = ? AND tag = ?");
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, a->tag);
+	sqlite3_bind_int64(stmt, 2, a->job_id);
+	sqlite3_bind_int(stmt, 3, a->attempt);
+	bind_text(stmt, 4, old_tag);
+	if (store_step_done(st, stmt) != 0)
+		return -1;
+	return store_attempt_update(st, a);
+}

@@ -106,6 +106,9 @@ void job_list_free(struct job **, size_t);
 
 int store_attempt_insert(struct store *, struct attempt *);
 int store_attempt_update(struct store *, const struct attempt *);
+/* Give an attempt a new tag (it starts over in Slurm), then update it. */
+int store_attempt_retag(struct store *, const struct attempt *,
+    const char *old_tag);
 struct attempt **store_attempts_of(struct store *, int64_t job_id,
     size_t *n);
 /* Every attempt not yet ended, of any job. */

@@ -67,6 +67,24 @@ op_plan(const struct backend *be, struct op *op)
 		op->transient = 1;
 		return;
 	}
+	if (op->navoid > 0) {
+		/* after a re-plan: other nodes than last time, if any fit */
+		struct plan_request req = op->preq;
+		const char **names;
+		size_t i;
+
+		names = xcalloc(op->preq.nexclude + op->navoid, sizeof(*names));
+		for (i = 0; i < op->preq.nexclude; i++)
+			names[i] = op->preq.exclude[i];
+		for (i = 0; i < op->navoid; i++)
+			names[op->preq.nexclude + i] = op->avoid[i];
+		req.exclude = names;
+		req.nexclude = op->preq.nexclude + op->navoid;
+		op->plan = plan_make(op->cluster->live, &req, NULL);
+		free(names);
+		if (op->plan != NULL)
+			return;
+	}
 	op->plan = plan_make(op->cluster->live, &op->preq, &op->cause);
 	if (op->plan != NULL)
 		return;

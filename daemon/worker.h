@@ -30,6 +30,8 @@ struct op {
 	struct bjob_request	 req;	/* OP_SUBMIT, OP_FIND (tag) */
 	int64_t			 id;	/* OP_CANCEL */
 	struct plan_request	 preq;	/* OP_PLAN */
+	const char *const	*avoid;	/* OP_PLAN: nodes to avoid if possible */
+	size_t			 navoid;
 	struct bfailure		*fail;	/* OP_CLUSTER, OP_PLAN; owned */
 	size_t			 nfail;
 	/* OP_SCAN: strings live in owned; known is owned by the op */

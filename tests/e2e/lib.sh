@@ -46,6 +46,7 @@ slurm_conf: $SLURM_CONF
 poll_interval: ${E2E_POLL:-1}
 log_level: debug
 heartbeat_listen: 127.0.0.1:$HB_PORT
+replan_after: 4
 CONF
 }
 

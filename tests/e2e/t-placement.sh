@@ -51,3 +51,26 @@ assert all(n["gpus"] == 8 for n in d["nodes"])
 assert "version: 1" in d["snapshot"]
 ' || fail "nodes reply wrong: $out"
 }
+
+# The planned nodes are taken before Slurm starts the job (here: their
+# memory, which the planner does not model; their few free GPUs make them
+# the best fit): llmctld plans again, away
+# from them, instead of waiting forever.
+test_a3_replan_when_nodes_taken() {
+	local sid id
+	sid=$(sbatch --parsable -N2 -w n1,n2 --gres=gpu:6 --mem=15500 -c1 -o /dev/null --wrap 'sleep 120')
+	for _ in $(seq 40); do
+		[ "$(squeue -h -j "$sid" -o %T)" = RUNNING ] && break
+		sleep 0.25
+	done
+	sleep 2
+	id=$(submit "$(spec replan 2 1 "echo \$SLURMD_NODENAME")")
+	wait_state "$id" COMPLETED 60
+	scancel "$sid"
+	case $(job_field "$id" node_list) in
+	n3,n4|"n[3-4]") ;;
+	*) fail "ran on $(job_field "$id" node_list), not n3,n4" ;;
+	esac
+	llmctl events "$id" | grep -q "still busy after" || fail "no replan event"
+	[ "$(job_field "$id" attempt)" = 1 ] || fail "a re-plan is not a new attempt"
+}
