@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
 #include "util.h"
@@ -36,10 +37,8 @@ cancel_one(struct client *c, const char *arg)
 	long long id;
 	int rc;
 
-	if ((id = cmd_parse_id(arg)) == -1) {
-		fprintf(stderr, "llmctl: invalid job id: %s\n", arg);
+	if ((id = job_parse_id(arg)) == -1)
 		return CLIENT_ERR_REPLY;
-	}
 	path = xasprintf("/v1/jobs/%lld/cancel", id);
 	rc = client_request(c, "POST", path, NULL, &job, &cause);
 	free(path);

@@ -13,9 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
 #include "util.h"
@@ -139,46 +138,13 @@ ckpt_print(const json_t *reply)
 static int
 cmd_checkpoints_exec(struct llmctl *ctx, int argc, char **argv)
 {
-	enum output_format fmt = OUTPUT_TABLE;
-	json_t *reply;
-	char *path, *cause = NULL;
-	long long id;
-	int ch, rc = 0;
+	static const struct job_view view = {
+	    .path = "checkpoints",
+	    .key = "checkpoints",
+	    .type = JSON_ARRAY,
+	    .what = "checkpoint list",
+	    .print = ckpt_print,
+	};
 
-	while ((ch = getopt(argc, argv, "ho:")) != -1) {
-		switch (ch) {
-		case 'o':
-			if (output_parse_format(optarg, &fmt) != 0)
-				return 1;
-			break;
-		case 'h':
-			return cmd_help(&cmd_checkpoints_entry);
-		default:
-			return cmd_usage(&cmd_checkpoints_entry);
-		}
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_checkpoints_entry);
-	if ((id = cmd_parse_id(argv[optind])) == -1) {
-		fprintf(stderr, "llmctl: invalid job id: %s\n", argv[optind]);
-		return 1;
-	}
-	path = xasprintf("/v1/jobs/%lld/checkpoints", id);
-	if (client_request(llmctl_client(ctx), "GET", path, NULL, &reply,
-	        &cause) != CLIENT_OK) {
-		fprintf(stderr, "llmctl: %s\n", cause);
-		free(cause);
-		free(path);
-		return 1;
-	}
-	free(path);
-	if (fmt == OUTPUT_JSON)
-		output_json(stdout, reply);
-	else if (!json_is_array(json_object_get(reply, "checkpoints"))) {
-		fprintf(stderr, "llmctl: llmctld sent no checkpoint list\n");
-		rc = 1;
-	} else
-		ckpt_print(reply);
-	json_decref(reply);
-	return rc;
+	return job_view_exec(ctx, &cmd_checkpoints_entry, &view, argc, argv);
 }

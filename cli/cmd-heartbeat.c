@@ -9,19 +9,18 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "util.h"
 
 static int cmd_heartbeat_exec(struct llmctl *, int, char **);
 static const char *heartbeat_env(const char *);
-static int heartbeat_number(const char *, const char *, json_int_t *);
 
 const struct cmd_entry cmd_heartbeat_entry = {
     .name = "heartbeat",
@@ -46,26 +45,6 @@ heartbeat_env(const char *name)
 }
 
 static int
-heartbeat_number(const char *what, const char *s, json_int_t *out)
-{
-	char *end = NULL;
-	long long v = 0;
-
-	if (*s >= '0' && *s <= '9') {
-		errno = 0;
-		v = strtoll(s, &end, 10);
-		if (errno != 0)
-			end = NULL;
-	}
-	if (end == NULL || *end != '\0') {
-		fprintf(stderr, "llmctl: invalid %s: %s\n", what, s);
-		return -1;
-	}
-	*out = (json_int_t)v;
-	return 0;
-}
-
-static int
 cmd_heartbeat_exec(struct llmctl *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -74,7 +53,7 @@ cmd_heartbeat_exec(struct llmctl *ctx, int argc, char **argv)
 	    {0},
 	};
 	const char *url, *token, *rank_s, *step_s = NULL;
-	json_int_t rank, step;
+	long long rank, step;
 	json_t *body, *reply = NULL;
 	char *cause = NULL;
 	int ch, rc = 1;
@@ -92,16 +71,16 @@ cmd_heartbeat_exec(struct llmctl *ctx, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(&cmd_heartbeat_entry);
-	if (step_s != NULL && heartbeat_number("step", step_s, &step) != 0)
+	if (step_s != NULL && job_parse_number("step", step_s, &step) != 0)
 		return 1;
 	if ((url = heartbeat_env("LLMCTL_HEARTBEAT_URL")) == NULL ||
 	    (token = heartbeat_env("LLMCTL_HEARTBEAT_TOKEN")) == NULL ||
 	    (rank_s = heartbeat_env("RANK")) == NULL)
 		return 1;
-	if (heartbeat_number("RANK", rank_s, &rank) != 0)
+	if (job_parse_number("RANK", rank_s, &rank) != 0)
 		return 1;
 
-	body = json_pack("{s:I}", "rank", rank);
+	body = json_pack("{s:I}", "rank", (json_int_t)rank);
 	if (step_s != NULL)
 		json_object_set_new(body, "step", json_integer(step));
 	if (client_request_url(llmctl_client(ctx), "POST", url, token, body,

@@ -19,13 +19,13 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "util.h"
 
 #define LOGS_POLL_MS 500
 
 static int cmd_logs_exec(struct llmctl *, int, char **);
-static int logs_number(const char *, const char *, long long *);
 static void logs_sleep(int);
 
 const struct cmd_entry cmd_logs_entry = {
@@ -33,27 +33,6 @@ const struct cmd_entry cmd_logs_entry = {
     .usage = "[-f] [--rank rank] [--attempt attempt] [--tail lines] id",
     .exec = cmd_logs_exec,
 };
-
-/* A non-negative decimal option value; prints the error itself. */
-static int
-logs_number(const char *what, const char *s, long long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		end = NULL;
-	else {
-		errno = 0;
-		*out = strtoll(s, &end, 10);
-		if (errno != 0)
-			end = NULL;
-	}
-	if (end == NULL || *end != '\0') {
-		fprintf(stderr, "llmctl: invalid %s: %s\n", what, s);
-		return -1;
-	}
-	return 0;
-}
 
 static void
 logs_sleep(int ms)
@@ -88,15 +67,15 @@ cmd_logs_exec(struct llmctl *ctx, int argc, char **argv)
 			follow = 1;
 			break;
 		case 'r':
-			if (logs_number("rank", optarg, &rank) != 0)
+			if (job_parse_number("rank", optarg, &rank) != 0)
 				return 1;
 			break;
 		case 'a':
-			if (logs_number("attempt", optarg, &attempt) != 0)
+			if (job_parse_number("attempt", optarg, &attempt) != 0)
 				return 1;
 			break;
 		case 't':
-			if (logs_number("line count", optarg, &tail) != 0)
+			if (job_parse_number("line count", optarg, &tail) != 0)
 				return 1;
 			break;
 		case 'h':
@@ -107,10 +86,8 @@ cmd_logs_exec(struct llmctl *ctx, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmd_usage(&cmd_logs_entry);
-	if ((id = cmd_parse_id(argv[optind])) == -1) {
-		fprintf(stderr, "llmctl: invalid job id: %s\n", argv[optind]);
+	if ((id = job_parse_id(argv[optind])) == -1)
 		return 1;
-	}
 
 	for (;;) {
 		/* Only the parameters given: the daemon knows the defaults. */

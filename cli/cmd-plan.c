@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
 #include "plan.h"
@@ -62,14 +63,8 @@ plan_local(const char *file, const char *snapshot, const char *cwd)
 	json_t *j = NULL;
 	size_t len;
 
-	if (read_file(file, SPEC_MAX_BYTES, &buf, &len, &cause) != 0) {
-		fprintf(stderr, "llmctl: %s\n", cause);
+	if ((spec = job_spec_read(file, cwd, &buf, &len)) == NULL)
 		goto out;
-	}
-	if ((spec = spec_parse(buf, len, file, cwd, &cause)) == NULL) {
-		fprintf(stderr, "%s\n", cause); /* as validate prints it */
-		goto out;
-	}
 	free(buf);
 	buf = NULL;
 	if (read_file(snapshot, PLAN_SNAPSHOT_MAX, &buf, &len, &cause) != 0) {
@@ -100,32 +95,12 @@ out:
 static json_t *
 plan_remote(struct llmctl *ctx, const char *file, const char *cwd)
 {
-	struct spec *spec;
-	json_t *body = NULL, *reply = NULL, *text, *plan = NULL;
-	char *buf = NULL, *cause = NULL;
-	size_t len;
+	json_t *body, *reply = NULL, *plan = NULL;
+	char *cause = NULL;
 
-	if (read_file(file, SPEC_MAX_BYTES, &buf, &len, &cause) != 0) {
-		fprintf(stderr, "llmctl: %s\n", cause);
-		goto out;
-	}
 	/* Report spec errors at once, as submit does. */
-	if ((spec = spec_parse(buf, len, file, cwd, &cause)) == NULL) {
-		fprintf(stderr, "%s\n", cause);
-		goto out;
-	}
-	spec_free(spec);
-	if ((text = json_stringn(buf, len)) == NULL) {
-		fprintf(stderr, "llmctl: %s: not valid UTF-8\n", file);
-		goto out;
-	}
-	body = json_pack(
-	    "{s:o, s:s, s:s}", "spec", text, "file", file, "workdir", cwd);
-	if (body == NULL) {
-		fprintf(
-		    stderr, "llmctl: %s: cannot encode the request\n", file);
-		goto out;
-	}
+	if ((body = job_body(file, cwd, NULL)) == NULL)
+		return NULL;
 	if (client_request(llmctl_client(ctx), "POST", "/v1/plan", body, &reply,
 	        &cause) != CLIENT_OK) {
 		fprintf(stderr, "llmctl: %s\n", cause);
@@ -142,7 +117,6 @@ out:
 	json_decref(reply);
 	json_decref(body);
 	free(cause);
-	free(buf);
 	return plan;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
 #include "util.h"
@@ -24,13 +25,17 @@
 
 static int cmd_status_exec(struct llmctl *, int, char **);
 static int status_list(struct llmctl *, enum output_format, int);
-static int status_job(struct llmctl *, enum output_format, long long);
+static void status_table(const json_t *);
 static const char *status_gpus(const json_t *, char *, size_t);
 static void status_line(const char *, const char *);
+static void status_noted(
+    const char *, const json_t *, const char *, const char *, const char *);
+static void status_when(const char *, const json_t *, const char *, int64_t);
 static void status_command(const json_t *);
 static char *status_quote(const char *);
 static void status_attempts(const json_t *);
 static void status_health(const json_t *);
+static void status_job(const json_t *);
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
@@ -41,9 +46,15 @@ const struct cmd_entry cmd_status_entry = {
 static int
 cmd_status_exec(struct llmctl *ctx, int argc, char **argv)
 {
+	static const struct job_view view = {
+	    .type = JSON_OBJECT,
+	    .what = "job",
+	    .print = status_job,
+	};
 	enum output_format fmt = OUTPUT_TABLE;
+	char *path;
 	long long id;
-	int ch, all = 0;
+	int ch, rc, all = 0;
 
 	while ((ch = getopt(argc, argv, "aho:")) != -1) {
 		switch (ch) {
@@ -66,11 +77,12 @@ cmd_status_exec(struct llmctl *ctx, int argc, char **argv)
 		return cmd_usage(&cmd_status_entry);
 	if (argc == 0)
 		return status_list(ctx, fmt, all);
-	if ((id = cmd_parse_id(argv[0])) == -1) {
-		fprintf(stderr, "llmctl: invalid job id: %s\n", argv[0]);
+	if ((id = job_parse_id(argv[0])) == -1)
 		return 1;
-	}
-	return status_job(ctx, fmt, id);
+	path = xasprintf("/v1/jobs/%lld", id);
+	rc = job_view_show(ctx, &view, path, fmt);
+	free(path);
+	return rc;
 }
 
 /* Total GPUs of a job: nodes * gpus_per_node. */
@@ -92,43 +104,40 @@ status_gpus(const json_t *job, char *buf, size_t len)
 static int
 status_list(struct llmctl *ctx, enum output_format fmt, int all)
 {
-	static const char *const headers[] = {"ID", "NAME", "USER", "STATE",
-	    "NODES", "GPUS", "ATTEMPT", "SLURM_ID", "AGE", "REASON"};
-	struct client *c = llmctl_client(ctx);
+	static const struct job_view view = {
+	    .key = "jobs",
+	    .type = JSON_ARRAY,
+	    .what = "job list",
+	    .print = status_table,
+	};
 	struct passwd *pw;
-	struct table *t;
-	json_t *reply, *jobs, *job;
-	char *path, *user, *cause = NULL, b[FIELD_MAX];
-	int64_t now = wall_s();
-	size_t i;
+	char *path, *user;
+	int rc;
 
 	if (!all && (pw = getpwuid(getuid())) != NULL) {
-		user = client_escape(c, pw->pw_name);
+		user = client_escape(llmctl_client(ctx), pw->pw_name);
 		path = xasprintf("/v1/jobs?user=%s", user);
 		free(user);
 	} else
 		path = xstrdup("/v1/jobs");
-	if (client_request(c, "GET", path, NULL, &reply, &cause) != CLIENT_OK) {
-		fprintf(stderr, "llmctl: %s\n", cause);
-		free(cause);
-		free(path);
-		return 1;
-	}
+	rc = job_view_show(ctx, &view, path, fmt);
 	free(path);
-	if (fmt == OUTPUT_JSON) {
-		output_json(stdout, reply);
-		json_decref(reply);
-		return 0;
-	}
-	jobs = json_object_get(reply, "jobs");
-	if (!json_is_array(jobs)) {
-		fprintf(stderr, "llmctl: llmctld sent no job list\n");
-		json_decref(reply);
-		return 1;
-	}
+	return rc;
+}
+
+static void
+status_table(const json_t *reply)
+{
+	static const char *const headers[] = {"ID", "NAME", "USER", "STATE",
+	    "NODES", "GPUS", "ATTEMPT", "SLURM_ID", "AGE", "REASON"};
+	struct table *t;
+	const json_t *job;
+	char b[FIELD_MAX];
+	int64_t now = wall_s();
+	size_t i;
 
 	t = table_create(nitems(headers), headers);
-	json_array_foreach(jobs, i, job)
+	json_array_foreach(json_object_get(reply, "jobs"), i, job)
 	{
 		table_add(t, output_field(job, "id", b, sizeof b));
 		table_add(t, output_field(job, "name", b, sizeof b));
@@ -143,8 +152,6 @@ status_list(struct llmctl *ctx, enum output_format fmt, int all)
 	}
 	table_print(t, stdout, OUTPUT_WIDTH);
 	table_free(t);
-	json_decref(reply);
-	return 0;
 }
 
 static void
@@ -153,6 +160,36 @@ status_line(const char *label, const char *value)
 	printf("%-14s", label);
 	output_string(stdout, value);
 	putchar('\n');
+}
+
+/* obj[key], then " (WORDS N)" when obj[extra] is an integer N. */
+static void
+status_noted(const char *label, const json_t *obj, const char *key,
+    const char *words, const char *extra)
+{
+	char b[FIELD_MAX], *s;
+
+	if (!json_is_integer(json_object_get(obj, extra))) {
+		status_line(label, output_field(obj, key, b, sizeof b));
+		return;
+	}
+	s = xasprintf("%s (%s %" JSON_INTEGER_FORMAT ")",
+	    output_field(obj, key, b, sizeof b), words,
+	    json_integer_value(json_object_get(obj, extra)));
+	status_line(label, s);
+	free(s);
+}
+
+/* The time obj[key] with its age: "2024-05-01 12:00:00 (5m ago)", or "-". */
+static void
+status_when(const char *label, const json_t *obj, const char *key, int64_t now)
+{
+	char b[FIELD_MAX], age[32], *s;
+
+	output_age(obj, key, now, age, sizeof age);
+	s = xasprintf("%s (%s ago)", output_time(obj, key, b, sizeof b), age);
+	status_line(label, strcmp(age, "-") == 0 ? "-" : s);
+	free(s);
 }
 
 /* An argument as a shell would need it, quoted only when it must be. */
@@ -285,52 +322,17 @@ status_health(const json_t *job)
 	}
 }
 
-static int
-status_job(struct llmctl *ctx, enum output_format fmt, long long id)
+static void
+status_job(const json_t *job)
 {
-	json_t *job;
-	char *path, *cause = NULL, b[FIELD_MAX], age[32], *s;
+	char b[FIELD_MAX];
 	int64_t now = wall_s();
-
-	path = xasprintf("/v1/jobs/%lld", id);
-	if (client_request(llmctl_client(ctx), "GET", path, NULL, &job,
-	        &cause) != CLIENT_OK) {
-		fprintf(stderr, "llmctl: %s\n", cause);
-		free(cause);
-		free(path);
-		return 1;
-	}
-	free(path);
-	if (fmt == OUTPUT_JSON) {
-		output_json(stdout, job);
-		json_decref(job);
-		return 0;
-	}
-	if (!json_is_object(job)) {
-		fprintf(stderr, "llmctl: llmctld sent no job\n");
-		json_decref(job);
-		return 1;
-	}
 
 	status_line("id:", output_field(job, "id", b, sizeof b));
 	status_line("name:", output_field(job, "name", b, sizeof b));
-	if (json_is_integer(json_object_get(job, "uid"))) {
-		s = xasprintf("%s (uid %" JSON_INTEGER_FORMAT ")",
-		    output_field(job, "user", b, sizeof b),
-		    json_integer_value(json_object_get(job, "uid")));
-		status_line("user:", s);
-		free(s);
-	} else
-		status_line("user:", output_field(job, "user", b, sizeof b));
+	status_noted("user:", job, "user", "uid", "uid");
 	/* The exit code belongs with the state: "FAILED (exit code 3)". */
-	if (json_is_integer(json_object_get(job, "exit_code"))) {
-		s = xasprintf("%s (exit code %" JSON_INTEGER_FORMAT ")",
-		    output_field(job, "state", b, sizeof b),
-		    json_integer_value(json_object_get(job, "exit_code")));
-		status_line("state:", s);
-		free(s);
-	} else
-		status_line("state:", output_field(job, "state", b, sizeof b));
+	status_noted("state:", job, "state", "exit code", "exit_code");
 	status_line("reason:", output_field(job, "reason", b, sizeof b));
 	status_line("nodes:", output_field(job, "nodes", b, sizeof b));
 	status_line(
@@ -342,16 +344,8 @@ status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 	    "slurm job:", output_field(job, "slurm_job_id", b, sizeof b));
 	status_line("node list:", output_field(job, "node_list", b, sizeof b));
 	status_health(job);
-	output_age(job, "created_at", now, age, sizeof age);
-	s = xasprintf(
-	    "%s (%s ago)", output_time(job, "created_at", b, sizeof b), age);
-	status_line("created:", strcmp(age, "-") == 0 ? "-" : s);
-	free(s);
-	output_age(job, "updated_at", now, age, sizeof age);
-	s = xasprintf(
-	    "%s (%s ago)", output_time(job, "updated_at", b, sizeof b), age);
-	status_line("updated:", strcmp(age, "-") == 0 ? "-" : s);
-	free(s);
+	status_when("created:", job, "created_at", now);
+	status_when("updated:", job, "updated_at", now);
 	if (json_is_object(json_object_get(job, "spec"))) {
 		status_line("workdir:",
 		    output_field(
@@ -360,6 +354,4 @@ status_job(struct llmctl *ctx, enum output_format fmt, long long id)
 	}
 	putchar('\n');
 	status_attempts(json_object_get(job, "attempts"));
-	json_decref(job);
-	return 0;
 }

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
-#include "spec.h"
 #include "util.h"
 
 static int cmd_submit_exec(struct llmctl *, int, char **);
@@ -37,11 +37,9 @@ cmd_submit_exec(struct llmctl *ctx, int argc, char **argv)
 	    {0},
 	};
 	enum output_format fmt = OUTPUT_TABLE;
-	struct spec *spec;
-	json_t *body = NULL, *reply = NULL, *text;
-	char *buf = NULL, *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL;
+	json_t *body = NULL, *reply = NULL;
+	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL;
 	const char *file, *path;
-	size_t len;
 	int ch, dry_run = 0, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
@@ -67,29 +65,8 @@ cmd_submit_exec(struct llmctl *ctx, int argc, char **argv)
 		perror("llmctl: getcwd");
 		return 1;
 	}
-	if (read_file(file, SPEC_MAX_BYTES, &buf, &len, &cause) != 0) {
-		fprintf(stderr, "llmctl: %s\n", cause);
+	if ((body = job_body(file, cwd, &name)) == NULL)
 		goto out;
-	}
-	if ((spec = spec_parse(buf, len, file, cwd, &cause)) == NULL) {
-		fprintf(stderr, "%s\n", cause);
-		goto out;
-	}
-	name = xstrdup(spec->name != NULL ? spec->name : "-");
-	spec_free(spec);
-
-	/* spec_parse() refused NUL bytes and bad UTF-8, so this succeeds. */
-	if ((text = json_stringn(buf, len)) == NULL) {
-		fprintf(stderr, "llmctl: %s: not valid UTF-8\n", file);
-		goto out;
-	}
-	body = json_pack(
-	    "{s:o, s:s, s:s}", "spec", text, "file", file, "workdir", cwd);
-	if (body == NULL) {
-		fprintf(
-		    stderr, "llmctl: %s: cannot encode the request\n", file);
-		goto out;
-	}
 	path = dry_run ? "/v1/jobs?dry_run=1" : "/v1/jobs";
 	if (client_request(llmctl_client(ctx), "POST", path, body, &reply,
 	        &cause) != CLIENT_OK) {
@@ -118,7 +95,6 @@ out:
 	json_decref(body);
 	free(cause);
 	free(name);
-	free(buf);
 	free(cwd);
 	return rc;
 }

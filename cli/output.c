@@ -31,6 +31,8 @@ static char *sanitise(const char *);
 static size_t text_width(const char *);
 static void print_cell(FILE *, const char *, size_t, int);
 static const json_t *field_number(const json_t *, const char *, int64_t *);
+static const char *field_time(
+    const json_t *, const char *, int, char *, size_t);
 
 int
 output_parse_format(const char *s, enum output_format *fmt)
@@ -302,8 +304,12 @@ field_number(const json_t *obj, const char *key, int64_t *n)
 	return v;
 }
 
-const char *
-output_time(const json_t *obj, const char *key, char *buf, size_t len)
+/*
+ * Unix time obj[key] in local time, shorter for tables when brief, or "-".
+ * The two formats stay literals so that -Wformat=2 can check them.
+ */
+static const char *
+field_time(const json_t *obj, const char *key, int brief, char *buf, size_t len)
 {
 	struct tm tm;
 	int64_t n;
@@ -315,27 +321,22 @@ output_time(const json_t *obj, const char *key, char *buf, size_t len)
 	}
 	t = (time_t)n;
 	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	    strftime(buf, len, brief ? "%m-%d %H:%M" : "%Y-%m-%d %H:%M:%S",
+	        &tm) == 0)
 		snprintf(buf, len, "%" PRId64, n);
 	return buf;
 }
 
 const char *
+output_time(const json_t *obj, const char *key, char *buf, size_t len)
+{
+	return field_time(obj, key, 0, buf, len);
+}
+
+const char *
 output_time_short(const json_t *obj, const char *key, char *buf, size_t len)
 {
-	struct tm tm;
-	int64_t n;
-	time_t t;
-
-	if (field_number(obj, key, &n) == NULL || n <= 0) {
-		snprintf(buf, len, "-");
-		return buf;
-	}
-	t = (time_t)n;
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%m-%d %H:%M", &tm) == 0)
-		snprintf(buf, len, "%" PRId64, n);
-	return buf;
+	return field_time(obj, key, 1, buf, len);
 }
 
 const char *

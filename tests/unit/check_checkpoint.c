@@ -23,6 +23,7 @@
 
 #include "checkpoint.h"
 #include "sha256.h"
+#include "unit.h"
 
 #define FOREIGN_UID	1001
 
@@ -769,8 +770,6 @@ main(void)
 {
 	Suite *s = suite_create("checkpoint");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	tc = tcase_create("entries");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -803,9 +802,5 @@ main(void)
 	tcase_add_test(tc, test_limits);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "hostlist.h"
+#include "unit.h"
 
 static const struct {
 	const char	*expr;
@@ -63,15 +64,9 @@ main(void)
 {
 	Suite *s = suite_create("hostlist");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_expand, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_contains);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

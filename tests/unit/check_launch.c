@@ -17,6 +17,7 @@
 #include "launch.h"
 #include "spec.h"
 #include "util.h"
+#include "unit.h"
 
 static char dir[64];
 
@@ -235,17 +236,11 @@ main(void)
 {
 	Suite *s = suite_create("launch");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rank_coordinates);
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -16,6 +16,7 @@
 #include "plan.h"
 #include "topo.h"
 #include "util.h"
+#include "unit.h"
 
 /* A leaf named name with nodes prefix1..: nfree idle ones, then nbusy. */
 static void
@@ -470,8 +471,6 @@ main(void)
 {
 	Suite *s = suite_create("plan");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_greedy_fit);
 	tcase_add_test(tc, test_greedy_spine);
@@ -486,9 +485,5 @@ main(void)
 	tcase_add_test(tc, test_generated);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, plan_exhaustive_tcase());
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

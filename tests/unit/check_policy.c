@@ -13,6 +13,7 @@
 #include "spec.h"
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static struct spec *
 make_spec(int with_ckpt)
@@ -142,15 +143,9 @@ main(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_decide, 0, nitems(cases));
 	tcase_add_test(tc, test_no_loop);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

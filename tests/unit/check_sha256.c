@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "unit.h"
 
 static const struct {
 	const char	*msg;
@@ -136,8 +137,6 @@ main(void)
 {
 	Suite *s = suite_create("sha256");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_vectors, 0,
 	    sizeof(vectors) / sizeof(vectors[0]));
@@ -145,9 +144,5 @@ main(void)
 	tcase_add_test(tc, test_fd);
 	tcase_add_test(tc, test_fd_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -13,6 +13,7 @@
 
 #include "store.h"
 #include "util.h"
+#include "unit.h"
 
 static char dbpath[64];
 
@@ -258,8 +259,6 @@ main(void)
 {
 	Suite *s = suite_create("store");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_create);
@@ -268,9 +267,5 @@ main(void)
 	tcase_add_test(tc, test_jobs_and_attempts);
 	tcase_add_test(tc, test_state_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

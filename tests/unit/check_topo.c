@@ -11,6 +11,7 @@
 
 #include "topo.h"
 #include "util.h"
+#include "unit.h"
 
 static const char example[] =
     "version: 1\n"
@@ -243,17 +244,11 @@ main(void)
 {
 	Suite *s = suite_create("topo");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_example);
 	tcase_add_loop_test(tc, test_errors, 0, nitems(bad));
 	tcase_add_test(tc, test_builder);
 	tcase_add_test(tc, test_generate);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -1,0 +1,24 @@
+/*
+ * unit: the end of every Check program's main(), in one place: run the
+ * suite, free the runner, and exit non-zero when a test failed.
+ */
+#ifndef LLMCTL_UNIT_H
+#define LLMCTL_UNIT_H
+
+#include <check.h>
+#include <stdlib.h>
+
+/* Run s, which the runner takes over; main()'s exit status. */
+static inline int
+unit_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif
