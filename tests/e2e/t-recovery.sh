@@ -120,14 +120,30 @@ test_c3_node_failure() {
 }
 
 # 4. A preflight that fails on one node: excluded, job completes elsewhere.
+#    The preflight fails once, on the first node of the first allocation,
+#    whichever the planner picked, and records which.
 test_c4_preflight() {
-	local id
-	id=$(usubmit "$(rspec preflight 2 "$TRAINER --steps 2 --sleep 0.1" "health:
-  preflight: test \"\$SLURMD_NODENAME\" != n1")")
+	local id bad
+	rm -f "$SHARED/pf-bad"
+	cat > "$SHARED/preflight.sh" <<'SH'
+#!/bin/sh
+first=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -1)
+if [ ! -e "$PF_FILE" ] && [ "$SLURMD_NODENAME" = "$first" ]; then
+	echo "$SLURMD_NODENAME" > "$PF_FILE"
+	echo "GPU 3 fell off the bus" >&2
+	exit 1
+fi
+SH
+	chmod 755 "$SHARED/preflight.sh"
+	id=$(usubmit "$(rspec preflight 2 "$TRAINER --steps 2 --sleep 0.1" "env:
+  PF_FILE: $SHARED/pf-bad
+health:
+  preflight: $SHARED/preflight.sh")")
 	wait_state "$id" COMPLETED 120
+	bad=$(cat "$SHARED/pf-bad")
 	[ "$(attempt_field "$id" 1 cause)" = preflight_failed ] || fail "attempt 1 cause '$(attempt_field "$id" 1 cause)'"
-	attempt_field "$id" 1 reason | grep -q "preflight failed on n1" || fail "reason: $(attempt_field "$id" 1 reason)"
-	scontrol show hostnames "$(attempt_field "$id" 2 nodes)" | grep -qx n1 && fail "attempt 2 used n1"
+	attempt_field "$id" 1 reason | grep -q "preflight failed on $bad" || fail "reason: $(attempt_field "$id" 1 reason)"
+	scontrol show hostnames "$(attempt_field "$id" 2 nodes)" | grep -qx "$bad" && fail "attempt 2 used $bad"
 	true
 }
 
