@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libyaml-dev libevent-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
 check libslurm-dev slurmctld slurmd slurm-client munge
-mandoc sqlite3 curl python3 util-linux procps"
+mandoc sqlite3 curl python3 util-linux procps
+python3-torch python3-numpy openmpi-bin libopenmpi-dev libpmix2"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
