@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <strings.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +203,30 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 	return *errors == NULL ? 0 : -1;
 }
 
+static int
+signal_number(const char *name)
+{
+	static const struct {
+		const char	*name;
+		int		 sig;
+	} sigs[] = {
+		{ .name = "USR1", .sig = SIGUSR1 },
+		{ .name = "USR2", .sig = SIGUSR2 },
+		{ .name = "TERM", .sig = SIGTERM },
+		{ .name = "INT", .sig = SIGINT },
+		{ .name = "HUP", .sig = SIGHUP },
+		{ .name = "none", .sig = 0 },
+	};
+	size_t i;
+
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < nitems(sigs); i++)
+		if (strcasecmp(name, sigs[i].name) == 0)
+			return sigs[i].sig;
+	return -1;
+}
+
 struct conf *
 conf_load(const char *path, char **cause)
 {
@@ -215,8 +241,10 @@ conf_load(const char *path, char **cause)
 		    conf_set(conf, &conf_keys[i], conf_keys[i].dflt, NULL) != 0)
 			abort(); /* a bad default is a programming error */
 	}
-	if (path == NULL)
+	if (path == NULL) {
+		conf->warn_signo = signal_number(conf->warn_signal);
 		return conf;
+	}
 	if (read_file(path, 1024 * 1024, &buf, &len, cause) != 0) {
 		conf_free(conf);
 		return NULL;
@@ -228,6 +256,12 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	free(buf);
+	if ((conf->warn_signo = signal_number(conf->warn_signal)) == -1) {
+		set_cause(cause, "%s: warn_signal: expected USR1, USR2, TERM, "
+		    "INT, HUP or none, got \"%s\"", path, conf->warn_signal);
+		conf_free(conf);
+		return NULL;
+	}
 	if (conf->master_port_count == 0 ||
 	    conf->master_port_base + conf->master_port_count > 65536) {
 		set_cause(cause, "%s: master_port_base + master_port_count "

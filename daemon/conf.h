@@ -22,6 +22,7 @@ struct conf {
 	char	*backend;		/* "slurm" */
 	int64_t	 warn_time_ms;		/* signal before the time limit */
 	char	*warn_signal;		/* its name: USR1, USR2, TERM, none */
+	int	 warn_signo;		/* and number, 0: none */
 	char	*heartbeat_listen;	/* "addr:port" for the TCP listener */
 	char	*heartbeat_url;		/* what workers POST to */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:

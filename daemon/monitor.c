@@ -275,28 +275,6 @@ submit_op_fill(struct op *op, struct submit_data *sd)
 	op->req.req_nodes = sd->req_nodes;
 }
 
-static int
-signal_number(const char *name)
-{
-	static const struct {
-		const char	*name;
-		int		 sig;
-	} sigs[] = {
-		{ .name = "USR1", .sig = SIGUSR1 },
-		{ .name = "USR2", .sig = SIGUSR2 },
-		{ .name = "TERM", .sig = SIGTERM },
-		{ .name = "INT", .sig = SIGINT },
-		{ .name = "HUP", .sig = SIGHUP },
-	};
-	size_t i;
-
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < nitems(sigs); i++)
-		if (strcasecmp(name, sigs[i].name) == 0)
-			return sigs[i].sig;
-	return 0;
-}
 
 static void
 plan_done(struct op *op, void *arg)
@@ -395,7 +373,7 @@ plan_done(struct op *op, void *arg)
 	sub->req.gid = job->gid;
 	sd->name = xstrdup(job->name);
 	submit_op_fill(sub, sd);
-	sub->req.warn_signal = signal_number(m->d->conf->warn_signal);
+	sub->req.warn_signal = m->d->conf->warn_signo;
 	sub->req.warn_time_s = (int)(m->d->conf->warn_time_ms / 1000);
 	/* a warning longer than the job itself comes at half-time */
 	if (sd->spec->resources.time_limit_s > 0 &&
