@@ -1,0 +1,250 @@
+/*
+ * check_monitor: the job state machine against the in-memory scheduler
+ * (daemon/backend-fake.c), on a real event loop, store and worker thread:
+ * submission is exactly once even while the scheduler is unreachable,
+ * Slurm's states map onto the job's, and failures restart within budget.
+ * The end-to-end tests do the same against a real Slurm; these run in a
+ * second without one.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "api.h"
+#include "backend-fake.h"
+#include "conf.h"
+#include "health.h"
+#include "llmctld.h"
+#include "monitor.h"
+#include "store.h"
+#include "unit.h"
+#include "util.h"
+#include "worker.h"
+
+static struct llmctld d;
+static char dir[64];
+
+static void
+setup(void)
+{
+	char *db;
+
+	strcpy(dir, "/tmp/check_monitor.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&d, 0, sizeof(d));
+	d.admin_gid = (gid_t)-1;
+	d.conf = conf_load(NULL, NULL);
+	free(d.conf->state_dir);
+	d.conf->state_dir = xstrdup(dir);
+	d.conf->poll_interval_ms = 20;
+	db = xasprintf("%s/db", dir);
+	d.store = store_open(db, NULL);
+	free(db);
+	ck_assert_ptr_nonnull(d.store);
+	fake_reset();
+	d.backend = &backend_fake;
+	evthread_use_pthreads();
+	d.base = event_base_new();
+	d.worker = worker_create(d.base, d.backend);
+	d.health = health_create();
+	d.monitor = monitor_create(&d);
+}
+
+static void
+teardown(void)
+{
+	char *cmd;
+
+	worker_free(d.worker);
+	monitor_free(d.monitor);
+	bcluster_free(d.cluster);
+	health_free(d.health);
+	event_base_free(d.base);
+	store_close(d.store);
+	conf_free(d.conf);
+	cmd = xasprintf("rm -rf %s", dir);
+	(void)!system(cmd);
+	free(cmd);
+}
+
+static int64_t
+submit(const char *yaml)
+{
+	struct api_request req = { .method = API_POST, .path = "/v1/jobs" };
+	struct api_response resp;
+	json_t *body;
+	char *text;
+	int64_t id;
+
+	body = json_pack("{s:s, s:s, s:s}", "spec", yaml, "file", "t.yaml",
+	    "workdir", "/tmp");
+	text = json_dumps(body, 0);
+	req.body = text;
+	req.body_len = strlen(text);
+	req.uid = getuid();
+	req.gid = getgid();
+	api_dispatch(&d, &req, &resp);
+	ck_assert_msg(resp.status == 201, "submit: %d %s", resp.status,
+	    json_string_value(json_object_get(resp.body, "error")));
+	id = json_integer_value(json_object_get(resp.body, "id"));
+	json_decref(resp.body);
+	json_decref(body);
+	free(text);
+	return id;
+}
+
+static enum job_state
+state_of(int64_t id)
+{
+	struct job *job = store_job_get(d.store, id);
+	enum job_state s = job->state;
+
+	job_free(job);
+	return s;
+}
+
+/* Run the loop until the job is in state, at most ms. */
+static int
+run_until(int64_t id, enum job_state want, int ms)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 20000 };
+	int64_t end = mono_ms() + ms;
+
+	while (mono_ms() < end) {
+		if (state_of(id) == want)
+			return 1;
+		event_base_loopexit(d.base, &tv);
+		event_base_dispatch(d.base);
+	}
+	return state_of(id) == want;
+}
+
+static int64_t
+slurm_id(int64_t id, int attempt)
+{
+	struct attempt **as;
+	size_t n;
+	int64_t sid = 0;
+
+	as = store_attempts_of(d.store, id, &n);
+	if ((size_t)attempt <= n)
+		sid = as[attempt - 1]->slurm_job_id;
+	attempt_list_free(as, n);
+	return sid;
+}
+
+static const char JOB[] =
+    "version: 1\nname: t\ncommand: \"true\"\nresources:\n  nodes: 2\n"
+    "  gpus_per_node: 2\nrecovery:\n  max_restarts: 1\n  backoff: 1s\n";
+
+START_TEST(test_lifecycle)
+{
+	int64_t id = submit(JOB), sid;
+
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	sid = slurm_id(id, 1);
+	ck_assert_int_ne(sid, 0);
+	fake_set_state(sid, BJOB_RUNNING, 0);
+	ck_assert(run_until(id, JOB_RUNNING, 3000));
+	fake_set_state(sid, BJOB_COMPLETED, 0);
+	ck_assert(run_until(id, JOB_COMPLETED, 3000));
+	ck_assert_int_eq(fake_submit_count(), 1);
+}
+END_TEST
+
+/* Slurm unreachable: the job waits QUEUED, then is submitted once. */
+START_TEST(test_scheduler_down)
+{
+	int64_t id;
+
+	fake_set_down(1);
+	id = submit(JOB);
+	ck_assert(!run_until(id, JOB_SUBMITTED, 500));
+	ck_assert_int_eq(state_of(id), JOB_QUEUED);
+	fake_set_down(0);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert(!run_until(id, JOB_COMPLETED, 300));	/* keep polling */
+	ck_assert_int_eq(fake_submit_count(), 1);
+}
+END_TEST
+
+/* A failure restarts once (max_restarts: 1), the second ends the job. */
+START_TEST(test_restart_budget)
+{
+	struct job *job;
+	int64_t id = submit(JOB);
+
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	fake_set_state(slurm_id(id, 1), BJOB_FAILED, 3);
+	ck_assert(run_until(id, JOB_RESTARTING, 3000));
+	ck_assert(run_until(id, JOB_SUBMITTED, 4000));	/* after backoff */
+	ck_assert_int_ne(slurm_id(id, 2), slurm_id(id, 1));
+	fake_set_state(slurm_id(id, 2), BJOB_FAILED, 3);
+	ck_assert(run_until(id, JOB_FAILED, 3000));
+	job = store_job_get(d.store, id);
+	ck_assert_int_eq(job->attempts, 2);
+	ck_assert_int_eq(job->exit_code, 3);
+	ck_assert_ptr_nonnull(strstr(job->reason, "max_restarts (1) used up"));
+	job_free(job);
+	ck_assert_int_eq(fake_submit_count(), 2);
+}
+END_TEST
+
+/* Cancel while pending: the Slurm job is killed, the job CANCELLED. */
+START_TEST(test_cancel)
+{
+	struct api_request req = { .method = API_POST };
+	struct api_response resp;
+	int64_t id = submit(JOB);
+	char *path;
+
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	path = xasprintf("/v1/jobs/%lld/cancel", (long long)id);
+	req.path = path;
+	req.body = "";
+	req.uid = getuid();
+	api_dispatch(&d, &req, &resp);
+	ck_assert_int_eq(resp.status, 200);
+	json_decref(resp.body);
+	free(path);
+	ck_assert_int_eq(state_of(id), JOB_CANCELLED);
+	/* the attempt ends once the scheduler says the job is gone */
+	ck_assert(run_until(id, JOB_CANCELLED, 500));
+	{
+		struct attempt **as;
+		size_t n;
+		int64_t end = mono_ms() + 3000, ended = 0;
+
+		while (mono_ms() < end && !ended) {
+			run_until(id, JOB_COMPLETED, 100);
+			as = store_attempts_of(d.store, id, &n);
+			ended = as[0]->ended_at;
+			attempt_list_free(as, n);
+		}
+		ck_assert_int_ne(ended, 0);
+	}
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("monitor");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_lifecycle);
+	tcase_add_test(tc, test_scheduler_down);
+	tcase_add_test(tc, test_restart_budget);
+	tcase_add_test(tc, test_cancel);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
