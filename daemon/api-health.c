@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ api_heartbeat(struct llmctld *d, const struct api_request *req,
 	}
 	body = json_loadb(req->body, req->body_len, 0, NULL);
 	if (body == NULL || json_unpack(body, "{s:I, s?I}", "rank", &rank,
-	    "step", &step) != 0 || rank < 0 || step < -1) {
+	    "step", &step) != 0 || rank < 0 || rank > INT_MAX || step < -1) {
 		api_error(resp, 400, "bad_request", "expected a JSON body "
 		    "{\"rank\": R, \"step\": S}");
 		json_decref(body);

@@ -75,6 +75,8 @@ tail_offset(int fd, off_t size, long long n)
 	ssize_t got, i;
 	long long lines = 0;
 
+	if (n == 0)
+		return size;	/* the last 0 lines: nothing */
 	while (pos > 0) {
 		got = pos < (off_t)sizeof(buf) ? pos : (off_t)sizeof(buf);
 		if (pread(fd, buf, got, pos - got) != got)
@@ -88,30 +90,6 @@ tail_offset(int fd, off_t size, long long n)
 		pos -= got;
 	}
 	return 0;
-}
-
-/* Replace bytes that are not UTF-8 with '?': JSON strings must be UTF-8. */
-static void
-utf8_scrub(unsigned char *s, size_t n)
-{
-	size_t i = 0, len, k;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		len = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3 :
-		    (s[i] & 0xf8) == 0xf0 ? 4 : 0;
-		for (k = 1; len != 0 && k < len; k++)
-			if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
-				len = 0;
-		if (len == 0 || s[i] == 0xc0 || s[i] == 0xc1 || s[i] > 0xf4) {
-			s[i++] = '?';
-			continue;
-		}
-		i += len;
-	}
 }
 
 void
@@ -177,7 +155,7 @@ api_job_logs(struct llmctld *d, const struct api_request *req,
 	close(fd);
 	if (got < 0)
 		got = 0;
-	utf8_scrub((unsigned char *)buf, (size_t)got);
+	api_utf8_scrub((unsigned char *)buf, (size_t)got);
 	resp->status = 200;
 	resp->body = json_pack("{s:I, s:I, s:I, s:s%, s:b}", "attempt",
 	    (json_int_t)attempt, "rank", (json_int_t)rank, "offset",

@@ -261,6 +261,7 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	json_t *arr;
 	size_t n, i;
 	char *end;
+	long lim;
 
 	f.all_users = req->admin;
 	if (state != NULL) {
@@ -288,13 +289,14 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	}
 	if (limit != NULL) {
 		errno = 0;
-		f.limit = (int)strtol(limit, &end, 10);
-		if (errno != 0 || *end != '\0' || f.limit < 1 ||
-		    f.limit > 10000) {
+		/* range-checked before the cast: 2^32 + 1 is not 1 */
+		lim = strtol(limit, &end, 10);
+		if (errno != 0 || *end != '\0' || lim < 1 || lim > 10000) {
 			api_error(resp, 400, "bad_request",
 			    "limit must be 1-10000");
 			return;
 		}
+		f.limit = (int)lim;
 	}
 	if (after != NULL) {
 		errno = 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,42 @@ api_query(const struct api_request *req, const char *key)
 	return NULL;
 }
 
+/*
+ * Replace bytes that are not UTF-8 with '?': JSON strings must be UTF-8, and
+ * jansson also refuses overlong forms, surrogates and code points past
+ * U+10FFFF.
+ */
+void
+api_utf8_scrub(unsigned char *s, size_t n)
+{
+	static const uint32_t min[] = { [2] = 0x80, [3] = 0x800,
+	    [4] = 0x10000 };
+	size_t i = 0, len, k;
+	uint32_t cp;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3 :
+		    (s[i] & 0xf8) == 0xf0 ? 4 : 0;
+		cp = len == 0 ? 0 : s[i] & (0x7f >> len);
+		for (k = 1; len != 0 && k < len; k++) {
+			if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
+				len = 0;
+			else
+				cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (len == 0 || cp < min[len] || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += len;
+	}
+}
+
 void
 api_error(struct api_response *resp, int status, const char *code,
     const char *fmt, ...)
@@ -33,6 +70,8 @@ api_error(struct api_response *resp, int status, const char *code,
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* it may quote the request (a path, a query value): keep it JSON */
+	api_utf8_scrub((unsigned char *)msg, strlen(msg));
 	json_decref(resp->body);
 	resp->status = status;
 	resp->body = json_pack("{s:s, s:s}", "error", msg, "code", code);

@@ -51,6 +51,8 @@ void api_dispatch(struct llmctld *, const struct api_request *,
 const char *api_query(const struct api_request *, const char *key);
 void api_error(struct api_response *, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Replace what is not UTF-8 (as jansson sees it) with '?', in place. */
+void api_utf8_scrub(unsigned char *, size_t);
 
 /* api-jobs.c */
 void api_jobs_submit(struct llmctld *, const struct api_request *,

@@ -118,7 +118,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri;
 	const char *path, *query;
 	char *body = NULL, *decoded = NULL;
-	size_t len, i;
+	size_t len, dlen, i;
 
 	TAILQ_INIT(&params);
 	memset(&cred, 0, sizeof(cred));
@@ -133,8 +133,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	if (path == NULL || (decoded = evhttp_uridecode(path, 0, NULL)) ==
-	    NULL || strlen(decoded) != strlen(path) /* %00 inside */ ||
+	if (path == NULL || (decoded = evhttp_uridecode(path, 0, &dlen)) ==
+	    NULL || strlen(decoded) != dlen /* %00 inside */ ||
 	    (query != NULL && evhttp_parse_query_str(query, &params) != 0)) {
 		api_error(&resp, 400, "bad_request", "malformed request URI");
 		goto reply;
