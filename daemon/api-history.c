@@ -167,6 +167,18 @@ out:
 	job_free(job);
 }
 
+/* usable, incomplete (being written) or corrupt: what a user acts on. */
+static const char *
+ckpt_state(const struct ckpt *c)
+{
+	if (c->problem == NULL)
+		return c->complete ? "usable" : "incomplete";
+	if (strncmp(c->problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER))
+	    == 0)
+		return "incomplete";
+	return "corrupt";
+}
+
 void
 api_job_checkpoints(struct llmctld *d, const struct api_request *req,
     struct api_response *resp, int64_t id)
@@ -183,8 +195,9 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
 	newest = checkpoint_newest(ck, n);
 	arr = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:b, "
-		    "s:b, s:o, s:I}", "step", (json_int_t)ck[i].step, "path",
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:I, "
+		    "s:b, s:b, s:o, s:I}", "step", (json_int_t)ck[i].step,
+		    "state", ckpt_state(&ck[i]), "path",
 		    ck[i].path, "bytes", (json_int_t)ck[i].bytes, "complete",
 		    ck[i].complete, "verified", ck[i].verified, "problem",
 		    ck[i].problem != NULL ? json_string(ck[i].problem) :
