@@ -1,4 +1,4 @@
-/* worker: the backend thread and its two queues (to do, done). */
+/* worker: the backend thread and its two queues (pending, done). */
 #include "config.h"
 
 #include <pthread.h>
@@ -19,7 +19,7 @@ struct worker {
 	pthread_t		 thread;
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
-	struct op_queue		 todo;
+	struct op_queue		 pending;
 	struct op_queue		 done;
 	struct event		*done_ev;
 	int			 stopping;
@@ -173,12 +173,12 @@ worker_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&w->todo) && !w->stopping)
+		while (TAILQ_EMPTY(&w->pending) && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stopping)
 			break;
-		op = TAILQ_FIRST(&w->todo);
-		TAILQ_REMOVE(&w->todo, op, entry);
+		op = TAILQ_FIRST(&w->pending);
+		TAILQ_REMOVE(&w->pending, op, entry);
 		pthread_mutex_unlock(&w->lock);
 		op_run(w, op);
 		pthread_mutex_lock(&w->lock);
@@ -220,7 +220,7 @@ worker_create(struct event_base *base, const struct backend *be)
 	w->be = be;
 	w->crash_after_submit =
 	    getenv("LLMCTLD_TEST_CRASH_AFTER_SUBMIT") != NULL;
-	TAILQ_INIT(&w->todo);
+	TAILQ_INIT(&w->pending);
 	TAILQ_INIT(&w->done);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
@@ -236,7 +236,7 @@ worker_push(struct worker *w, struct op *op)
 {
 	w->inflight++;
 	pthread_mutex_lock(&w->lock);
-	TAILQ_INSERT_TAIL(&w->todo, op, entry);
+	TAILQ_INSERT_TAIL(&w->pending, op, entry);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -259,8 +259,8 @@ worker_free(struct worker *w)
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	while ((op = TAILQ_FIRST(&w->todo)) != NULL) {
-		TAILQ_REMOVE(&w->todo, op, entry);
+	while ((op = TAILQ_FIRST(&w->pending)) != NULL) {
+		TAILQ_REMOVE(&w->pending, op, entry);
 		op_free(op);
 	}
 	while ((op = TAILQ_FIRST(&w->done)) != NULL) {
