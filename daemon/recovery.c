@@ -385,7 +385,9 @@ check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
 		t->progress_ms = now;
 		t->heard = 1;
 	}
-	if ((bytes = log_bytes(m, a->job_id, a->attempt)) > t->log_bytes) {
+	/* output only matters (and is only read) when there are no beats */
+	if ((b == NULL || b->count == 0) &&
+	    (bytes = log_bytes(m, a->job_id, a->attempt)) > t->log_bytes) {
 		t->log_bytes = bytes;
 		t->progress_ms = now;
 		t->heard = 1;

@@ -222,3 +222,15 @@ test_c8_kill9_during_recovery() {
 		[ "$n" = 1 ] || fail "tag $t on $n Slurm jobs"
 	done
 }
+
+# A shell worker reports progress with `llmctl heartbeat`; status shows it.
+test_c9_heartbeat_cli() {
+	local id
+	id=$(usubmit "$(spec hbcli 1 0 "$LLMCTL_BIN heartbeat --step 7 && sleep 3")")
+	wait_state "$id" COMPLETED 60
+	llmctl status -o json "$id" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["heartbeat"]
+assert h is not None and h["step"] == 7 and h["beats"] >= 1, h' ||
+	    fail "heartbeat not recorded: $(llmctl status -o json "$id" | grep -A4 heartbeat)"
+}
