@@ -302,6 +302,12 @@ plan_done(struct op *op, void *arg)
 		attempt_in_slurm(m, a, job, op->found_id, 0);
 		goto out;
 	}
+	if (job->state == JOB_CANCELLED) {
+		/* cancelled while it was being planned: never submit it */
+		set_str(&a->state, "CANCELLED");
+		finish(m, a, job, "cancelled", NULL);
+		goto out;
+	}
 	if (op->rc != 0 && op->never) {
 		reason = xasprintf("cannot be placed on this cluster: %s",
 		    op->cause);
