@@ -50,28 +50,23 @@ void
 api_metrics(struct llmctld *d, const struct api_request *req,
     struct api_response *resp)
 {
-	static const enum job_state states[] = { JOB_QUEUED, JOB_SUBMITTED,
-	    JOB_RUNNING, JOB_RESTARTING, JOB_COMPLETED, JOB_FAILED,
-	    JOB_CANCELLED };
-	struct job_filter f = { .all_users = 1, .limit = 1000000 };
-	struct job **jobs;
-	size_t n, i, k, count;
+	int64_t counts[JOB_CANCELLED + 1];
 	char *text, *tmp;
+	int k;
 
 	(void)req;
-	jobs = store_job_list(d->store, &f, &n);
+	if (store_job_counts(d->store, counts) != 0) {
+		api_error(resp, 503, "store_failed", "cannot read the store");
+		return;
+	}
 	text = xstrdup("# HELP llmctld_jobs Jobs by state.\n"
 	    "# TYPE llmctld_jobs gauge\n");
-	for (k = 0; k < nitems(states); k++) {
-		f.state = (int)states[k];
-		for (count = 0, i = 0; i < n; i++)
-			count += jobs[i]->state == states[k];
-		tmp = xasprintf("%sllmctld_jobs{state=\"%s\"} %zu\n", text,
-		    job_state_name(states[k]), count);
+	for (k = JOB_QUEUED; k <= JOB_CANCELLED; k++) {
+		tmp = xasprintf("%sllmctld_jobs{state=\"%s\"} %lld\n", text,
+		    job_state_name((enum job_state)k), (long long)counts[k]);
 		free(text);
 		text = tmp;
 	}
-	job_list_free(jobs, n);
 	tmp = xasprintf("%s# HELP llmctld_heartbeats_total Heartbeats "
 	    "accepted.\n# TYPE llmctld_heartbeats_total counter\n"
 	    "llmctld_heartbeats_total %lld\n", text,

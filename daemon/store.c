@@ -875,3 +875,22 @@ store_attempt_retag(struct store *st, const struct attempt *a,
 		return -1;
 	return store_attempt_update(st, a);
 }
+
+int
+store_job_counts(struct store *st, int64_t counts[JOB_CANCELLED + 1])
+{
+	sqlite3_stmt *stmt;
+	enum job_state s;
+
+	memset(counts, 0, sizeof(int64_t) * (JOB_CANCELLED + 1));
+	stmt = store_prepare(st, "SELECT state, count(*) FROM jobs "
+	    "GROUP BY state");
+	if (stmt == NULL)
+		return -1;
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		if (job_state_parse((const char *)sqlite3_column_text(stmt, 0),
+		    &s) == 0)
+			counts[s] = sqlite3_column_int64(stmt, 1);
+	sqlite3_finalize(stmt);
+	return 0;
+}

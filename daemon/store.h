@@ -98,6 +98,8 @@ struct job **store_job_list(struct store *, const struct job_filter *,
     size_t *n);
 /* Jobs in state with no attempt in flight (QUEUED or RESTARTING). */
 struct job **store_jobs_in_state(struct store *, enum job_state, size_t *n);
+/* Jobs per state, counts[JOB_QUEUED..JOB_CANCELLED]. */
+int store_job_counts(struct store *, int64_t counts[JOB_CANCELLED + 1]);
 int store_job_set_state(struct store *, int64_t id, enum job_state,
     const char *reason);
 int store_job_set_exit(struct store *, int64_t id, int exit_code);
