@@ -170,6 +170,22 @@ START_TEST(test_leaf_limit)
 }
 END_TEST
 
+/* Plan r on t and check the nodes, in rank order. */
+static void
+expect_nodes(const struct topo *t, const struct plan_request *r,
+    const char *want)
+{
+	char *cause = NULL, *list;
+	struct plan *p;
+
+	p = plan_make(t, r, &cause);
+	ck_assert_msg(p != NULL, "%s", cause);
+	list = plan_nodelist(p);
+	ck_assert_str_eq(list, want);
+	free(list);
+	plan_free(p);
+}
+
 static struct topo *
 small(int nodes, const char *const *states, const uint64_t *free_gpus,
     const int *domains, const int *failures)
@@ -346,25 +362,13 @@ START_TEST(test_policies)
 	free(list);
 	plan_free(p);
 	r.nodes = 10;
-	p = plan_make(t, &r, NULL);
-	list = plan_nodelist(p);
-	ck_assert_str_eq(list, "a1,a2,a3,b1,b2,b3,c1,c2,d1,d2");
-	free(list);
-	plan_free(p);
+	expect_nodes(t, &r, "a1,a2,a3,b1,b2,b3,c1,c2,d1,d2");
 	r.policy = POLICY_ANY;
 	r.nodes = 6;
-	p = plan_make(t, &r, NULL);
-	list = plan_nodelist(p);
-	ck_assert_str_eq(list, "a1,a2,a3,a4,b1,b2");
-	free(list);
-	plan_free(p);
+	expect_nodes(t, &r, "a1,a2,a3,a4,b1,b2");
 	r.policy = POLICY_PACK;
 	r.nodes = 2;
-	p = plan_make(t, &r, NULL);
-	list = plan_nodelist(p);
-	ck_assert_str_eq(list, "d1,d2");
-	free(list);
-	plan_free(p);
+	expect_nodes(t, &r, "d1,d2");
 	topo_free(t);
 }
 END_TEST
