@@ -12,6 +12,9 @@ SHARED=$E2E_DIR/shared		# "shared filesystem" the ranks write to
 # the heartbeat listener's port, different for each E2E_DIR
 HB_PORT=$((30000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 5000))
 TEST_USER=llmtest	# checkpoints are never scanned as root
+# Security tests: TEST_USER attacks, TEST_USER2 is the bystander whose jobs
+# and requests must be unaffected. Both are ordinary users.
+TEST_USER2=llmtest2
 PASSED=0
 FAILED=0
 FAILED_NAMES=""
@@ -118,6 +121,18 @@ wait_state() {
 # As the unprivileged test user (what most tests of recovery need).
 ullmctl() {
 	runuser -u "$TEST_USER" -- "$LLMCTL_BIN" --socket "$SOCK" "$@"
+}
+
+# As the second ordinary user.
+u2llmctl() {
+	runuser -u "$TEST_USER2" -- "$LLMCTL_BIN" --socket "$SOCK" "$@"
+}
+
+# as_user USER CMD...: run CMD as that user.
+as_user() {
+	local u=$1
+	shift
+	runuser -u "$u" -- "$@"
 }
 
 usubmit() {
