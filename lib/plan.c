@@ -246,9 +246,9 @@ plan_make(const struct topo *t, const struct plan_request *r, char **cause)
 	}
 
 	full = maxg >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << maxg) - 1;
-	mask = q.gpn == 0 ? 0 : ((uint64_t)1 << q.gpn) - 1;
-	if (q.gpn == 64)
-		mask = ~(uint64_t)0;
+	/* a shift by 64 is undefined: 64 GPUs per node is the full mask */
+	mask = q.gpn == 0 ? 0 :
+	    q.gpn >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << q.gpn) - 1;
 	if (q.gpn > maxg)
 		mask = full + 1;	/* no set at all */
 	/*

@@ -267,6 +267,30 @@ START_TEST(test_partial)
 }
 END_TEST
 
+/* 64 GPUs per node, all of them: the whole mask (a shift by 64 is UB). */
+START_TEST(test_gpus_64)
+{
+	struct topo *t = topo_create();
+	struct topo_node_info info = { .gpus = 64, .state = TOPO_IDLE,
+	    .free_gpus = ~(uint64_t)0, .nvlink_domain = -1 };
+	struct plan_request r = { .nodes = 2, .gpus_per_node = 64 };
+	struct plan *p;
+
+	info.name = "big1";
+	ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
+	info.name = "big2";
+	ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = plan_make(t, &r, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->gpu_mask, ~(uint64_t)0);
+	ck_assert_int_eq(p->nranks, 128);
+	ck_assert_int_eq(p->ranks[127].gpu, 63);
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
 /* Tensor 16 over 8-GPU nodes: pairs of nodes in one NVLink domain. */
 START_TEST(test_nvlink)
 {
@@ -477,6 +501,7 @@ main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_greedy_fit);
+	tcase_add_test(tc, test_gpus_64);
 	tcase_add_test(tc, test_greedy_spine);
 	tcase_add_test(tc, test_leaf_limit);
 	tcase_add_test(tc, test_ranks);
