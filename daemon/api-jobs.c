@@ -77,7 +77,7 @@ job_health_json(struct llmctld *d, const struct job *job,
 	    "path", c->path, "verified", c->verified));
 	checkpoint_free(ck, n);
 	b = last != NULL && last->ended_at == 0 ?
-	    health_get(d->health, last->token) : NULL;
+	    health_get(d->health, last->token_hash) : NULL;
 	if (b != NULL && b->count > 0)
 		json_object_set_new(o, "heartbeat", json_pack("{s:I, s:I, "
 		    "s:i, s:I}", "age_s", (json_int_t)((mono_ms() - b->last_ms) /

@@ -1,4 +1,8 @@
-/* health: the heartbeat table, a list scanned with a constant-time compare. */
+/*
+ * health: the heartbeat table, a list scanned with a constant-time compare.
+ * Entries are keyed by the token's hash, as the store keeps it: a beat's
+ * bearer token is hashed before the lookup.
+ */
 #include "config.h"
 
 #include <sys/queue.h>
@@ -7,10 +11,11 @@
 #include <string.h>
 
 #include "health.h"
+#include "sha256.h"
 #include "util.h"
 
 struct entry {
-	char			*token;
+	char			*hash;
 	struct beat		 b;
 	int64_t			*rank_ms;	/* last beat per rank, 0: none */
 	int			 world;
@@ -35,14 +40,25 @@ token_eq(const char *a, const char *b)
 }
 
 static struct entry *
-find(const struct health *h, const char *token)
+find(const struct health *h, const char *hash)
 {
 	struct entry *e;
 
 	TAILQ_FOREACH(e, &h->entries, link)
-		if (token_eq(e->token, token))
+		if (token_eq(e->hash, hash))
 			return e;
 	return NULL;
+}
+
+char *
+health_token_hash(const char *token)
+{
+	uint8_t d[SHA256_LEN];
+	char *hex = xmalloc(SHA256_HEXLEN + 1);
+
+	sha256_buf(token, strlen(token), d);
+	sha256_hex(d, hex);
+	return hex;
 }
 
 struct health *
@@ -63,7 +79,7 @@ health_free(struct health *h)
 		return;
 	while ((e = TAILQ_FIRST(&h->entries)) != NULL) {
 		TAILQ_REMOVE(&h->entries, e, link);
-		free(e->token);
+		free(e->hash);
 		free(e->rank_ms);
 		free(e);
 	}
@@ -71,15 +87,15 @@ health_free(struct health *h)
 }
 
 void
-health_register(struct health *h, const char *token, int64_t job_id,
+health_register(struct health *h, const char *hash, int64_t job_id,
     int attempt, int world_size)
 {
 	struct entry *e;
 
-	if (token == NULL || find(h, token) != NULL)
+	if (hash == NULL || find(h, hash) != NULL)
 		return;
 	e = xcalloc(1, sizeof(*e));
-	e->token = xstrdup(token);
+	e->hash = xstrdup(hash);
 	e->world = world_size > 0 ? world_size : 1;
 	e->rank_ms = xcalloc(e->world, sizeof(*e->rank_ms));
 	e->b.job_id = job_id;
@@ -89,14 +105,14 @@ health_register(struct health *h, const char *token, int64_t job_id,
 }
 
 void
-health_unregister(struct health *h, const char *token)
+health_unregister(struct health *h, const char *hash)
 {
 	struct entry *e;
 
-	if (token == NULL || (e = find(h, token)) == NULL)
+	if (hash == NULL || (e = find(h, hash)) == NULL)
 		return;
 	TAILQ_REMOVE(&h->entries, e, link);
-	free(e->token);
+	free(e->hash);
 	free(e->rank_ms);
 	free(e);
 }
@@ -105,8 +121,11 @@ int
 health_beat(struct health *h, const char *token, int rank, int64_t step)
 {
 	struct entry *e;
+	char *hash = health_token_hash(token);
 
-	if ((e = find(h, token)) == NULL || rank < 0 || rank >= e->world)
+	e = find(h, hash);
+	free(hash);
+	if (e == NULL || rank < 0 || rank >= e->world)
 		return -1;
 	e->b.last_ms = mono_ms();
 	e->b.last_wall = wall_s();
@@ -121,9 +140,9 @@ health_beat(struct health *h, const char *token, int rank, int64_t step)
 }
 
 const struct beat *
-health_get(const struct health *h, const char *token)
+health_get(const struct health *h, const char *hash)
 {
-	struct entry *e = token != NULL ? find(h, token) : NULL;
+	struct entry *e = hash != NULL ? find(h, hash) : NULL;
 	int r;
 
 	if (e == NULL)

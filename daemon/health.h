@@ -1,6 +1,7 @@
 /*
  * health: heartbeats, in memory. Each attempt in flight has a bearer
- * token; workers POST {"rank", "step"} with it. The monitor reads the
+ * token; workers POST {"rank", "step"} with it. Only the workers hold the
+ * token: the daemon keeps its hash (health_token_hash), in SQLite and here. The monitor reads the
  * summary (last beat, newest step, ranks heard from) for hang detection and
  * writes it to SQLite once per poll, never once per beat.
  */
@@ -25,14 +26,16 @@ struct health;
 
 struct health *health_create(void);
 void health_free(struct health *);
-/* Track an attempt's token (again: no-op). */
-void health_register(struct health *, const char *token, int64_t job_id,
+/* sha256 of a token as lower-case hex; the caller frees it. */
+char *health_token_hash(const char *token);
+/* Track an attempt by its token's hash (again: no-op). */
+void health_register(struct health *, const char *hash, int64_t job_id,
     int attempt, int world_size);
-void health_unregister(struct health *, const char *token);
+void health_unregister(struct health *, const char *hash);
 /* Record a beat; -1 if the token is unknown or the rank out of range. */
 int health_beat(struct health *, const char *token, int rank, int64_t step);
-/* The summary; stalest_ms is computed on the way. */
-const struct beat *health_get(const struct health *, const char *token);
+/* The summary by token hash; stalest_ms is computed on the way. */
+const struct beat *health_get(const struct health *, const char *hash);
 int64_t health_total(const struct health *);
 
 #endif

@@ -154,7 +154,7 @@ finish(struct monitor *m, struct attempt *a, struct job *job,
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt, a->state,
 	    a->cause != NULL ? a->cause : "ok", a->reason != NULL ? ": " : "",
 	    a->reason != NULL ? a->reason : "");
-	health_unregister(m->d->health, a->token);
+	health_unregister(m->d->health, a->token_hash);
 	track_drop(m, a->tag);
 	recovery_decide(m, job->id);
 }
@@ -286,7 +286,7 @@ plan_done(struct op *op, void *arg)
 	struct attempt *a;
 	struct job *job;
 	struct op *sub;
-	char *cause = NULL, *reason, *text;
+	char *cause = NULL, *reason, *text, *token;
 	const char *addr;
 	const struct ckpt *newest;
 	struct ckpt *ck;
@@ -338,13 +338,24 @@ plan_done(struct op *op, void *arg)
 	store_attempt_update(m->d->store, a);
 	addr = op->cluster->addr != NULL ?
 	    op->cluster->addr[op->plan->nodes[0].topo_index] : NULL;
+	/*
+	 * A fresh token for this launch: only the workers ever see it; the
+	 * store and the heartbeat table keep its hash, recorded below before
+	 * Slurm hears of the job.
+	 */
+	token = random_hex(16);
+	health_unregister(m->d->health, a->token_hash);
+	free(a->token_hash);
+	a->token_hash = health_token_hash(token);
+	health_register(m->d->health, a->token_hash, job->id, a->attempt,
+	    job->world_size);
 	pw = getpwuid(job->uid);
 	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
 	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
 	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
 	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
 	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
-	    .heartbeat_token = a->token };
+	    .heartbeat_token = token };
 	/* every attempt after the first resumes from the newest good one */
 	ck = store_checkpoints_of(m->d->store, job->id, &nck);
 	newest = sd->spec->checkpoint.dir != NULL ?
@@ -358,6 +369,7 @@ plan_done(struct op *op, void *arg)
 		    a->attempt, (long long)newest->step, newest->path);
 	}
 	sd->launch = launch_build(sd->spec, &ctx, &cause);
+	free(token);
 	checkpoint_free(ck, nck);
 	store_attempt_update(m->d->store, a);
 	if (sd->launch == NULL ||
@@ -676,7 +688,6 @@ create_attempts(struct monitor *m, enum job_state from)
 		a.state = (char *)"CREATED";
 		a.master_port = pick_port(m, a.job_id, a.attempt);
 		a.submitted_at = wall_s();
-		a.token = random_hex(16);
 		a.last_step = a.ckpt_start = a.ckpt_end = -1;
 		/* committed (fsync) before Slurm can hear of it */
 		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
@@ -687,7 +698,6 @@ create_attempts(struct monitor *m, enum job_state from)
 		else
 			store_rollback(st);
 		free(a.tag);
-		free(a.token);
 	}
 	job_list_free(jobs, n);
 }
@@ -740,7 +750,7 @@ monitor_tick_cb(void *arg)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
-		health_register(m->d->health, as[i]->token, job->id,
+		health_register(m->d->health, as[i]->token_hash, job->id,
 		    as[i]->attempt, job->world_size);
 		if (as[i]->slurm_job_id == 0)
 			plan_attempt(m, as[i], job);

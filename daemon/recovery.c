@@ -375,7 +375,7 @@ static int
 check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
 {
 	struct track *t = track_get(m, a->tag);
-	const struct beat *b = health_get(m->d->health, a->token);
+	const struct beat *b = health_get(m->d->health, a->token_hash);
 	int64_t now = mono_ms(), bytes, step, limit;
 
 	if (t->progress_ms == 0)

@@ -5,16 +5,22 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "checkpoint.h"
 #include "log.h"
+#include "sha256.h"
 #include "store.h"
 #include "util.h"
 
@@ -75,6 +81,11 @@ static const char *const migrations[] = {
 	"  complete INTEGER NOT NULL, verified INTEGER NOT NULL,"
 	"  problem TEXT, mtime INTEGER NOT NULL,"
 	"  PRIMARY KEY (job_id, path));",
+
+	/* heartbeat tokens: only their hash is kept (issue: a stolen db) */
+	"ALTER TABLE attempts RENAME COLUMN token TO token_hash;"
+	"UPDATE attempts SET token_hash = llmctl_sha256(token_hash)"
+	"  WHERE token_hash IS NOT NULL;",
 };
 
 static const char *const state_names[] = {
@@ -94,7 +105,7 @@ static const char *const state_names[] = {
 #define ATTEMPT_COLUMNS                                                   \
 	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
 	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan, " \
-	"token, last_beat_at, last_step, beats, blamed, ckpt_start, ckpt_end"
+	"token_hash, last_beat_at, last_step, beats, blamed, ckpt_start, ckpt_end"
 
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
@@ -227,11 +238,76 @@ store_migrate(struct store *st, const char *path, char **cause)
 	return 0;
 }
 
+/*
+ * The database holds every job's spec (with its env: API keys) and the
+ * token hashes: owner-only, whatever the umask. SQLite gives the -wal and
+ * -shm files the main file's mode, so the main file is made 0600 before
+ * SQLite opens it; files left wider by an older llmctld are tightened.
+ */
+static int
+store_secure(const char *path, char **cause)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm",
+	    "-journal" };
+	struct stat sb;
+	char *p;
+	size_t i;
+	int fd, flags;
+
+	for (i = 0; i < nitems(suffixes); i++) {
+		p = xasprintf("%s%s", path, suffixes[i]);
+		flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0);
+		if ((fd = open(p, flags, 0600)) == -1) {
+			if (errno == ENOENT && i > 0) {
+				free(p);
+				continue;
+			}
+			set_cause(cause, "%s: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0) {
+			if (fchmod(fd, 0600) == -1) {
+				set_cause(cause, "chmod %s: %s", p,
+				    strerror(errno));
+				close(fd);
+				free(p);
+				return -1;
+			}
+			log_info("store: %s was mode %04o, now 0600", p,
+			    (unsigned)(sb.st_mode & 07777));
+		}
+		close(fd);
+		free(p);
+	}
+	return 0;
+}
+
+/* llmctl_sha256(text): lower-case hex, for migrating tokens to hashes. */
+static void
+sql_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint8_t d[SHA256_LEN];
+	char hex[SHA256_HEXLEN + 1];
+	const unsigned char *text;
+
+	(void)argc;
+	if ((text = sqlite3_value_text(argv[0])) == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sha256_buf(text, (size_t)sqlite3_value_bytes(argv[0]), d);
+	sha256_hex(d, hex);
+	sqlite3_result_text(ctx, hex, -1, SQLITE_TRANSIENT);
+}
+
 struct store *
 store_open(const char *path, char **cause)
 {
 	struct store *st;
 
+	if (store_secure(path, cause) != 0)
+		return NULL;
 	st = xcalloc(1, sizeof(*st));
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
@@ -240,6 +316,8 @@ store_open(const char *path, char **cause)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_create_function(st->db, "llmctl_sha256", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL);
 	if (store_exec(st, "PRAGMA journal_mode = WAL; "
 	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;") != 0) {
 		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
@@ -496,7 +574,7 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->cause = column_text(stmt, 11);
 	a->reason = column_text(stmt, 12);
 	a->plan = column_text(stmt, 13);
-	a->token = column_text(stmt, 14);
+	a->token_hash = column_text(stmt, 14);
 	a->last_beat_at = sqlite3_column_int64(stmt, 15);
 	a->last_step = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(stmt, 16);
@@ -527,7 +605,7 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	bind_text(stmt, 12, a->cause);
 	bind_text(stmt, 13, a->reason);
 	bind_text(stmt, 14, a->plan);
-	bind_text(stmt, 15, a->token);
+	bind_text(stmt, 15, a->token_hash);
 	bind_opt_int(stmt, 16, a->last_beat_at != 0, a->last_beat_at);
 	bind_opt_int(stmt, 17, a->last_step >= 0, a->last_step);
 	sqlite3_bind_int64(stmt, 18, a->beats);
@@ -567,7 +645,7 @@ store_attempt_update(struct store *st, const struct attempt *a)
 	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
 	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
-	    "reason = ?13, plan = ?14, token = ?15, last_beat_at = ?16, "
+	    "reason = ?13, plan = ?14, token_hash = ?15, last_beat_at = ?16, "
 	    "last_step = ?17, beats = ?18, blamed = ?19, ckpt_start = ?20, "
 	    "ckpt_end = ?21 WHERE job_id = ?1 AND attempt = ?2");
 	if (stmt == NULL)
@@ -632,7 +710,7 @@ attempt_free(struct attempt *a)
 	free(a->cause);
 	free(a->reason);
 	free(a->plan);
-	free(a->token);
+	free(a->token_hash);
 	free(a->blamed);
 	free(a);
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum job_state {
 	JOB_QUEUED,
@@ -65,7 +65,7 @@ struct attempt {
 	char	*cause;		/* user_error, node_failure, ... or NULL */
 	char	*reason;
 	char	*plan;		/* placement JSON, NULL until planned */
-	char	*token;		/* heartbeat bearer token */
+	char	*token_hash;	/* sha256 hex of the heartbeat token */
 	int64_t	 last_beat_at;	/* heartbeat summary, 0: none yet */
 	int64_t	 last_step;	/* -1: none */
 	int64_t	 beats;

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <check.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -151,7 +153,7 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (4); refusing to touch it", dbpath);
+	    "understands (5); refusing to touch it", dbpath);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
@@ -242,6 +244,69 @@ START_TEST(test_jobs_and_attempts)
 }
 END_TEST
 
+static unsigned
+file_mode(const char *suffix)
+{
+	struct stat sb;
+	char *p = xasprintf("%s%s", dbpath, suffix);
+
+	ck_assert_int_eq(stat(p, &sb), 0);
+	free(p);
+	return (unsigned)(sb.st_mode & 07777);
+}
+
+/* Specs and token hashes: owner-only whatever the umask, and tightened. */
+START_TEST(test_owner_only)
+{
+	struct store *st;
+	struct job j = sample_job("secret", 1000);
+	mode_t old = umask(0);
+
+	st = store_open(dbpath, NULL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_job_insert(st, &j), 0);	/* WAL and SHM now */
+	ck_assert_uint_eq(file_mode(""), 0600);
+	ck_assert_uint_eq(file_mode("-wal"), 0600);
+	ck_assert_uint_eq(file_mode("-shm"), 0600);
+	store_close(st);
+	/* as an older llmctld left them */
+	ck_assert_int_eq(chmod(dbpath, 0644), 0);
+	st = store_open(dbpath, NULL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_uint_eq(file_mode(""), 0600);
+	store_close(st);
+	umask(old);
+}
+END_TEST
+
+/* Schema 5 keeps only the hash of the heartbeat tokens in flight. */
+START_TEST(test_migrate_tokens)
+{
+	struct store *st;
+	struct job j = sample_job("beats", 1000);
+	struct attempt a = { .job_id = 1, .attempt = 1, .tag = (char *)"t1",
+	    .state = (char *)"RUNNING", .master_port = 29501 }, **as;
+	size_t n;
+
+	st = store_open(dbpath, NULL);
+	ck_assert_int_eq(store_job_insert(st, &j), 0);
+	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
+	store_close(st);
+	/* back to schema 4: the raw token "abc" in the token column */
+	raw_exec("ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
+	    "UPDATE attempts SET token = 'abc'; PRAGMA user_version = 4;");
+	st = store_open(dbpath, NULL);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(user_version(), 5);
+	as = store_attempts_of(st, 1, &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(as[0]->token_hash, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	attempt_list_free(as, n);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_state_names)
 {
 	enum job_state s;
@@ -266,6 +331,8 @@ main(void)
 	tcase_add_test(tc, test_refuse_newer);
 	tcase_add_test(tc, test_jobs_and_attempts);
 	tcase_add_test(tc, test_state_names);
+	tcase_add_test(tc, test_owner_only);
+	tcase_add_test(tc, test_migrate_tokens);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
