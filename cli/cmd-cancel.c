@@ -18,12 +18,13 @@
 #include "output.h"
 #include "util.h"
 
-static int cmd_cancel_exec(struct llmctl *, int, char **);
+static int cmd_cancel_exec(struct llmctl *, struct args *);
 static int cancel_one(struct client *, const char *);
 
 const struct cmd_entry cmd_cancel_entry = {
     .name = "cancel",
     .usage = "id ...",
+    .args = {.lower = 1, .upper = ARGS_NONE},
     .exec = cmd_cancel_exec,
 };
 
@@ -63,22 +64,12 @@ cancel_one(struct client *c, const char *arg)
 }
 
 static int
-cmd_cancel_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_cancel_exec(struct llmctl *ctx, struct args *args)
 {
-	int ch, i, failed = 0;
+	int i, failed = 0;
 
-	while ((ch = getopt(argc, argv, "h")) != -1) {
-		switch (ch) {
-		case 'h':
-			return cmd_help(&cmd_cancel_entry);
-		default:
-			return cmd_usage(&cmd_cancel_entry);
-		}
-	}
-	if (optind >= argc)
-		return cmd_usage(&cmd_cancel_entry);
-	for (i = optind; i < argc; i++) {
-		switch (cancel_one(llmctl_client(ctx), argv[i])) {
+	for (i = 0; i < args->argc; i++) {
+		switch (cancel_one(llmctl_client(ctx), args->argv[i])) {
 		case CLIENT_OK:
 			break;
 		case CLIENT_ERR_CONNECT:

@@ -21,7 +21,7 @@
 
 #define FIELD_MAX 256
 
-static int cmd_checkpoints_exec(struct llmctl *, int, char **);
+static int cmd_checkpoints_exec(struct llmctl *, struct args *);
 static int ckpt_cmp(const void *, const void *);
 static const char *ckpt_state(const json_t *);
 static void ckpt_print(const json_t *);
@@ -29,6 +29,7 @@ static void ckpt_print(const json_t *);
 const struct cmd_entry cmd_checkpoints_entry = {
     .name = "checkpoints",
     .usage = "[-o json] id",
+    .args = {.template = "o:", .lower = 1, .upper = 1},
     .exec = cmd_checkpoints_exec,
 };
 
@@ -136,7 +137,7 @@ ckpt_print(const json_t *reply)
 }
 
 static int
-cmd_checkpoints_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_checkpoints_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
 	    .path = "checkpoints",
@@ -146,5 +147,5 @@ cmd_checkpoints_exec(struct llmctl *ctx, int argc, char **argv)
 	    .print = ckpt_print,
 	};
 
-	return job_view_exec(ctx, &cmd_checkpoints_entry, &view, argc, argv);
+	return job_view_exec(ctx, &view, args);
 }

@@ -17,12 +17,13 @@
 #include "output.h"
 #include "util.h"
 
-static int cmd_events_exec(struct llmctl *, int, char **);
+static int cmd_events_exec(struct llmctl *, struct args *);
 static void events_print(const json_t *);
 
 const struct cmd_entry cmd_events_entry = {
     .name = "events",
     .usage = "[-o json] id",
+    .args = {.template = "o:", .lower = 1, .upper = 1},
     .exec = cmd_events_exec,
 };
 
@@ -61,7 +62,7 @@ events_print(const json_t *reply)
 }
 
 static int
-cmd_events_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_events_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
 	    .path = "events",
@@ -71,5 +72,5 @@ cmd_events_exec(struct llmctl *ctx, int argc, char **argv)
 	    .print = events_print,
 	};
 
-	return job_view_exec(ctx, &cmd_events_entry, &view, argc, argv);
+	return job_view_exec(ctx, &view, args);
 }

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,14 @@
 #include "llmctl.h"
 #include "util.h"
 
-static int cmd_heartbeat_exec(struct llmctl *, int, char **);
+static int cmd_heartbeat_exec(struct llmctl *, struct args *);
 static const char *heartbeat_env(const char *);
 
 const struct cmd_entry cmd_heartbeat_entry = {
     .name = "heartbeat",
     .usage = "[--step step]",
+    .args = {.template = "",
+        .longs = (const struct args_long[]){{'s', "step", 1}, {0}}},
     .exec = cmd_heartbeat_exec,
 };
 
@@ -45,32 +46,14 @@ heartbeat_env(const char *name)
 }
 
 static int
-cmd_heartbeat_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_heartbeat_exec(struct llmctl *ctx, struct args *args)
 {
-	static const struct option longopts[] = {
-	    {.name = "step", .has_arg = required_argument, .val = 's'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'},
-	    {0},
-	};
-	const char *url, *token, *rank_s, *step_s = NULL;
+	const char *url, *token, *rank_s, *step_s = args_get(args, 's');
 	long long rank, step;
 	json_t *body, *reply = NULL;
 	char *cause = NULL;
-	int ch, rc = 1;
+	int rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			step_s = optarg;
-			break;
-		case 'h':
-			return cmd_help(&cmd_heartbeat_entry);
-		default:
-			return cmd_usage(&cmd_heartbeat_entry);
-		}
-	}
-	if (optind != argc)
-		return cmd_usage(&cmd_heartbeat_entry);
 	if (step_s != NULL && job_parse_number("step", step_s, &step) != 0)
 		return 1;
 	if ((url = heartbeat_env("LLMCTL_HEARTBEAT_URL")) == NULL ||

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,17 @@
 
 #define LOGS_POLL_MS 500
 
-static int cmd_logs_exec(struct llmctl *, int, char **);
+static int cmd_logs_exec(struct llmctl *, struct args *);
 static void logs_sleep(int);
 
 const struct cmd_entry cmd_logs_entry = {
     .name = "logs",
     .usage = "[-f] [--rank rank] [--attempt attempt] [--tail lines] id",
+    .args = {.template = "f",
+        .lower = 1,
+        .upper = 1,
+        .longs = (const struct args_long[]){{'r', "rank", 1},
+            {'a', "attempt", 1}, {'t', "tail", 1}, {0}}},
     .exec = cmd_logs_exec,
 };
 
@@ -45,48 +49,19 @@ logs_sleep(int ms)
 }
 
 static int
-cmd_logs_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_logs_exec(struct llmctl *ctx, struct args *args)
 {
-	static const struct option longopts[] = {
-	    {.name = "rank", .has_arg = required_argument, .val = 'r'},
-	    {.name = "attempt", .has_arg = required_argument, .val = 'a'},
-	    {.name = "tail", .has_arg = required_argument, .val = 't'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'},
-	    {0},
-	};
 	long long id, rank = -1, attempt = -1, tail = -1;
 	json_int_t offset = 0;
 	json_t *reply = NULL, *data;
 	char *path, *cause = NULL, q[128];
-	int ch, follow = 0, first = 1, done, rc = 1;
+	int follow = args_has(args, 'f'), first = 1, done, rc = 1;
 	size_t len;
 
-	while ((ch = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			follow = 1;
-			break;
-		case 'r':
-			if (job_parse_number("rank", optarg, &rank) != 0)
-				return 1;
-			break;
-		case 'a':
-			if (job_parse_number("attempt", optarg, &attempt) != 0)
-				return 1;
-			break;
-		case 't':
-			if (job_parse_number("line count", optarg, &tail) != 0)
-				return 1;
-			break;
-		case 'h':
-			return cmd_help(&cmd_logs_entry);
-		default:
-			return cmd_usage(&cmd_logs_entry);
-		}
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_logs_entry);
-	if ((id = job_parse_id(argv[optind])) == -1)
+	if (job_parse_option(args, 'r', "rank", &rank) != 0 ||
+	    job_parse_option(args, 'a', "attempt", &attempt) != 0 ||
+	    job_parse_option(args, 't', "line count", &tail) != 0 ||
+	    (id = job_parse_id(args->argv[0])) == -1)
 		return 1;
 
 	for (;;) {

@@ -41,7 +41,7 @@ struct nodes_view {
 	struct table *table;
 };
 
-static int cmd_nodes_exec(struct llmctl *, int, char **);
+static int cmd_nodes_exec(struct llmctl *, struct args *);
 static int name_cmp(const void *, const void *);
 static struct nodes_name *name_index(const json_t *, size_t);
 static long long name_find(const struct nodes_name *, size_t, const char *);
@@ -55,6 +55,7 @@ static void nodes_summary(const json_t *);
 const struct cmd_entry cmd_nodes_entry = {
     .name = "nodes",
     .usage = "[-o json|yaml]",
+    .args = {.template = "o:"},
     .exec = cmd_nodes_exec,
 };
 
@@ -306,39 +307,25 @@ nodes_print(const json_t *reply)
 }
 
 static int
-cmd_nodes_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_nodes_exec(struct llmctl *ctx, struct args *args)
 {
 	enum output_format fmt = OUTPUT_TABLE;
-	const char *snap;
+	const char *snap, *o = args_get(args, 'o');
 	json_t *reply;
 	char *cause = NULL;
 	size_t len;
-	int ch, yaml = 0, rc = 0;
+	int yaml = 0, rc = 0;
 
-	while ((ch = getopt(argc, argv, "ho:")) != -1) {
-		switch (ch) {
-		case 'o':
-			if (strcmp(optarg, "yaml") == 0)
-				yaml = 1;
-			else if (strcmp(optarg, "json") == 0 ||
-			    strcmp(optarg, "table") == 0)
-				output_parse_format(optarg, &fmt);
-			else {
-				fprintf(stderr,
-				    "llmctl: unknown output format: %s "
-				    "(use json or yaml)\n",
-				    optarg);
-				return 1;
-			}
-			break;
-		case 'h':
-			return cmd_help(&cmd_nodes_entry);
-		default:
-			return cmd_usage(&cmd_nodes_entry);
-		}
-	}
-	if (optind != argc)
-		return cmd_usage(&cmd_nodes_entry);
+	if (o != NULL && strcmp(o, "yaml") == 0)
+		yaml = 1;
+	else if (o != NULL && strcmp(o, "json") != 0 &&
+	    strcmp(o, "table") != 0) {
+		fprintf(stderr,
+		    "llmctl: unknown output format: %s (use json or yaml)\n",
+		    o);
+		return 1;
+	} else if (o != NULL)
+		output_parse_format(o, &fmt);
 	if (client_request(llmctl_client(ctx), "GET", "/v1/nodes", NULL, &reply,
 	        &cause) != CLIENT_OK) {
 		fprintf(stderr, "llmctl: %s\n", cause);

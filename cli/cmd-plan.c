@@ -10,7 +10,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +34,7 @@ struct plan_line {
 	size_t depth;
 };
 
-static int cmd_plan_exec(struct llmctl *, int, char **);
+static int cmd_plan_exec(struct llmctl *, struct args *);
 static json_t *plan_local(const char *, const char *, const char *);
 static json_t *plan_remote(struct llmctl *, const char *, const char *);
 static int int_cmp(const void *, const void *);
@@ -47,6 +46,10 @@ static void plan_print(const json_t *);
 const struct cmd_entry cmd_plan_entry = {
     .name = "plan",
     .usage = "[-o json] [--cluster snapshot] file",
+    .args = {.template = "o:",
+        .lower = 1,
+        .upper = 1,
+        .longs = (const struct args_long[]){{'c', "cluster", 1}, {0}}},
     .exec = cmd_plan_exec,
 };
 
@@ -295,44 +298,23 @@ plan_print(const json_t *plan)
 }
 
 static int
-cmd_plan_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_plan_exec(struct llmctl *ctx, struct args *args)
 {
-	static const struct option longopts[] = {
-	    {.name = "cluster", .has_arg = required_argument, .val = 'c'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'},
-	    {0},
-	};
-	enum output_format fmt = OUTPUT_TABLE;
-	const char *snapshot = NULL;
+	enum output_format fmt;
+	const char *snapshot = args_get(args, 'c');
 	json_t *plan;
 	char *cwd;
-	int ch;
 
-	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			if (output_parse_format(optarg, &fmt) != 0)
-				return 1;
-			break;
-		case 'c':
-			snapshot = optarg;
-			break;
-		case 'h':
-			return cmd_help(&cmd_plan_entry);
-		default:
-			return cmd_usage(&cmd_plan_entry);
-		}
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_plan_entry);
+	if (job_output_format(args, &fmt) != 0)
+		return 1;
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		perror("llmctl: getcwd");
 		return 1;
 	}
 	if (snapshot != NULL)
-		plan = plan_local(argv[optind], snapshot, cwd);
+		plan = plan_local(args->argv[0], snapshot, cwd);
 	else
-		plan = plan_remote(ctx, argv[optind], cwd);
+		plan = plan_remote(ctx, args->argv[0], cwd);
 	free(cwd);
 	if (plan == NULL)
 		return 1;

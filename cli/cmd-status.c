@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,7 @@
 
 #define FIELD_MAX 256
 
-static int cmd_status_exec(struct llmctl *, int, char **);
+static int cmd_status_exec(struct llmctl *, struct args *);
 static int status_list(struct llmctl *, enum output_format, int);
 static void status_table(const json_t *);
 static const char *status_gpus(const json_t *, char *, size_t);
@@ -40,44 +39,28 @@ static void status_job(const json_t *);
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "[-a] [-o json] [id]",
+    .args = {.template = "ao:", .upper = 1},
     .exec = cmd_status_exec,
 };
 
 static int
-cmd_status_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_status_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
 	    .type = JSON_OBJECT,
 	    .what = "job",
 	    .print = status_job,
 	};
-	enum output_format fmt = OUTPUT_TABLE;
+	enum output_format fmt;
 	char *path;
 	long long id;
-	int ch, rc, all = 0;
+	int rc;
 
-	while ((ch = getopt(argc, argv, "aho:")) != -1) {
-		switch (ch) {
-		case 'a':
-			all = 1;
-			break;
-		case 'o':
-			if (output_parse_format(optarg, &fmt) != 0)
-				return 1;
-			break;
-		case 'h':
-			return cmd_help(&cmd_status_entry);
-		default:
-			return cmd_usage(&cmd_status_entry);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1)
-		return cmd_usage(&cmd_status_entry);
-	if (argc == 0)
-		return status_list(ctx, fmt, all);
-	if ((id = job_parse_id(argv[0])) == -1)
+	if (job_output_format(args, &fmt) != 0)
+		return 1;
+	if (args->argc == 0)
+		return status_list(ctx, fmt, args_has(args, 'a'));
+	if ((id = job_parse_id(args->argv[0])) == -1)
 		return 1;
 	path = xasprintf("/v1/jobs/%lld", id);
 	rc = job_view_show(ctx, &view, path, fmt);

@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,46 +19,29 @@
 #include "output.h"
 #include "util.h"
 
-static int cmd_submit_exec(struct llmctl *, int, char **);
+static int cmd_submit_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_submit_entry = {
     .name = "submit",
     .usage = "[-o json] [--dry-run] file",
+    .args = {.template = "o:",
+        .lower = 1,
+        .upper = 1,
+        .longs = (const struct args_long[]){{'n', "dry-run", 0}, {0}}},
     .exec = cmd_submit_exec,
 };
 
 static int
-cmd_submit_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_submit_exec(struct llmctl *ctx, struct args *args)
 {
-	static const struct option longopts[] = {
-	    {.name = "dry-run", .has_arg = no_argument, .val = 'n'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'},
-	    {0},
-	};
-	enum output_format fmt = OUTPUT_TABLE;
+	enum output_format fmt;
 	json_t *body = NULL, *reply = NULL;
 	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL;
-	const char *file, *path;
-	int ch, dry_run = 0, rc = 1;
+	const char *file = args->argv[0], *path;
+	int dry_run = args_has(args, 'n'), rc = 1;
 
-	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			if (output_parse_format(optarg, &fmt) != 0)
-				return 1;
-			break;
-		case 'n':
-			dry_run = 1;
-			break;
-		case 'h':
-			return cmd_help(&cmd_submit_entry);
-		default:
-			return cmd_usage(&cmd_submit_entry);
-		}
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_submit_entry);
-	file = argv[optind];
+	if (job_output_format(args, &fmt) != 0)
+		return 1;
 
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		perror("llmctl: getcwd");

@@ -16,12 +16,13 @@
 #include "spec.h"
 #include "util.h"
 
-static int cmd_validate_exec(struct llmctl *, int, char **);
+static int cmd_validate_exec(struct llmctl *, struct args *);
 static int validate_one(const char *, const char *, int);
 
 const struct cmd_entry cmd_validate_entry = {
     .name = "validate",
     .usage = "[-q] file ...",
+    .args = {.template = "q", .lower = 1, .upper = ARGS_NONE},
     .exec = cmd_validate_exec,
 };
 
@@ -54,32 +55,19 @@ validate_one(const char *file, const char *cwd, int quiet)
 }
 
 static int
-cmd_validate_exec(struct llmctl *ctx, int argc, char **argv)
+cmd_validate_exec(struct llmctl *ctx, struct args *args)
 {
 	char *cwd;
-	int ch, i, quiet = 0, failed = 0;
+	int i, quiet = args_has(args, 'q'), failed = 0;
 
 	(void)ctx;
-	while ((ch = getopt(argc, argv, "hq")) != -1) {
-		switch (ch) {
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
-			return cmd_help(&cmd_validate_entry);
-		default:
-			return cmd_usage(&cmd_validate_entry);
-		}
-	}
-	if (optind >= argc)
-		return cmd_usage(&cmd_validate_entry);
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		if (!quiet)
 			perror("llmctl: getcwd");
 		return 1;
 	}
-	for (i = optind; i < argc; i++) {
-		if (validate_one(argv[i], cwd, quiet) != 0)
+	for (i = 0; i < args->argc; i++) {
+		if (validate_one(args->argv[i], cwd, quiet) != 0)
 			failed = 1;
 	}
 	free(cwd);

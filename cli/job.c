@@ -86,29 +86,34 @@ job_view_show(struct llmctl *ctx, const struct job_view *view, const char *path,
 }
 
 int
-job_view_exec(struct llmctl *ctx, const struct cmd_entry *entry,
-    const struct job_view *view, int argc, char **argv)
+job_output_format(const struct args *args, enum output_format *fmt)
 {
-	enum output_format fmt = OUTPUT_TABLE;
+	const char *o = args_get(args, 'o');
+
+	*fmt = OUTPUT_TABLE;
+	return o != NULL ? output_parse_format(o, fmt) : 0;
+}
+
+int
+job_parse_option(
+    const struct args *args, int ch, const char *what, long long *out)
+{
+	const char *v = args_get(args, ch);
+
+	return v != NULL ? job_parse_number(what, v, out) : 0;
+}
+
+int
+job_view_exec(
+    struct llmctl *ctx, const struct job_view *view, struct args *args)
+{
+	enum output_format fmt;
 	char *path;
 	long long id;
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt(argc, argv, "ho:")) != -1) {
-		switch (ch) {
-		case 'o':
-			if (output_parse_format(optarg, &fmt) != 0)
-				return 1;
-			break;
-		case 'h':
-			return cmd_help(entry);
-		default:
-			return cmd_usage(entry);
-		}
-	}
-	if (argc - optind != 1)
-		return cmd_usage(entry);
-	if ((id = job_parse_id(argv[optind])) == -1)
+	if (job_output_format(args, &fmt) != 0 ||
+	    (id = job_parse_id(args->argv[0])) == -1)
 		return 1;
 	path = xasprintf("/v1/jobs/%lld/%s", id, view->path);
 	rc = job_view_show(ctx, view, path, fmt);

@@ -17,7 +17,7 @@
 
 #include "output.h"
 
-struct cmd_entry;
+struct args;
 struct llmctl;
 struct spec;
 
@@ -49,9 +49,15 @@ json_t *job_get(struct llmctl *, const char *path);
 int job_view_show(struct llmctl *, const struct job_view *, const char *path,
     enum output_format);
 
-/* The whole of a "[-o json] id" command: options, id, job_view_show(). */
-int job_view_exec(struct llmctl *, const struct cmd_entry *,
-    const struct job_view *, int argc, char **argv);
+/* -o: OUTPUT_TABLE when not given; -1 after printing a bad format. */
+int job_output_format(const struct args *, enum output_format *);
+
+/* Option ch as a number (job_parse_number); *out untouched if not given. */
+int job_parse_option(
+    const struct args *, int ch, const char *what, long long *out);
+
+/* The whole of a "[-o json] id" command: -o, the id, job_view_show(). */
+int job_view_exec(struct llmctl *, const struct job_view *, struct args *);
 
 /*
  * Read file and parse it as llmctl validate does, with cwd for a missing

@@ -2,8 +2,8 @@
  * llmctl: the command line client of llmctld.
  *
  * Parses the global options, finds the command in cmd_table[] (an
- * unambiguous prefix is enough, as in tmux) and runs it with getopt reset for
- * its own options. The commands talk to the daemon through client.c; only
+ * unambiguous prefix is enough, as in tmux), parses the options its entry
+ * declares and runs it. The commands talk to the daemon through client.c; only
  * validate and plan --cluster work without one, and heartbeat talks to the
  * daemon's TCP listener from inside a job instead of the socket.
  */
@@ -131,6 +131,7 @@ main(int argc, char **argv)
 	};
 	struct llmctl ctx = {.socket_path = NULL};
 	const struct cmd_entry *entry;
+	struct args args;
 	const char *env;
 	char *name;
 	int ch, rc;
@@ -166,13 +167,19 @@ main(int argc, char **argv)
 
 	if ((entry = cmd_find(argv[0])) == NULL)
 		return 1;
-	/*
-	 * Full getopt re-initialisation (GNU) for the command's options, whose
-	 * messages then start "llmctl status: ".
-	 */
-	optind = 0;
+	/* getopt's messages then start "llmctl status: " */
 	argv[0] = name = xasprintf("llmctl %s", entry->name);
-	rc = entry->exec(&ctx, argc, argv);
+	switch (args_parse(&entry->args, argc, argv, &args)) {
+	case ARGS_HELP:
+		rc = cmd_help(entry);
+		break;
+	case ARGS_USAGE:
+		rc = cmd_usage(entry);
+		break;
+	default:
+		rc = entry->exec(&ctx, &args);
+		break;
+	}
 	client_free(ctx.client);
 	free(name);
 	return rc;

@@ -9,6 +9,8 @@
 #ifndef LLMCTL_LLMCTL_H
 #define LLMCTL_LLMCTL_H
 
+#include "args.h"
+
 #define LLMCTL_DEFAULT_SOCKET "/run/llmctl/llmctld.sock"
 
 struct client;
@@ -21,8 +23,9 @@ struct llmctl {
 struct cmd_entry {
 	const char *name;
 	const char *usage; /* the arguments after the name */
+	struct args_spec args; /* parsed by main() before exec */
 	/* Returns the exit status: 0 on success, 1 on any error. */
-	int (*exec)(struct llmctl *, int argc, char **argv);
+	int (*exec)(struct llmctl *, struct args *);
 };
 
 extern const struct cmd_entry cmd_cancel_entry;

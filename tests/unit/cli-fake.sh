@@ -87,6 +87,14 @@ run 1 status -x && expect err "$(printf '%s\n%s' \
     "usage: llmctl status [-a] [-o json] [id]")"
 run 0 status -h && expect out "usage: llmctl status [-a] [-o json] [id]"
 run 1 status -o yaml && has err 'unknown output format: yaml'
+# every command's options come from its cmd_entry: --help, missing values
+run 0 logs --help && has out '^usage: llmctl logs \[-f\]'
+run 1 logs --tail && expect err "$(printf '%s\n%s' \
+    "llmctl logs: option '--tail' requires an argument" \
+    "usage: llmctl logs [-f] [--rank rank] [--attempt attempt] [--tail lines] id")"
+run 1 heartbeat --step && has err "option '--step' requires an argument"
+run 1 submit --dry-run && has err '^usage: llmctl submit'
+run 1 validate -q && has err '^usage: llmctl validate'
 [ "$(requests)" = 0 ] && ok || fail "requests sent for usage errors"
 
 # The usage text is the man page's SYNOPSIS.
