@@ -103,10 +103,11 @@ pool_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
+		t = NULL;
 		while (!p->stopping && (t = take_next(p)) == NULL)
 			pthread_cond_wait(&p->cond, &p->lock);
-		if (p->stopping)
-			break;
+		if (t == NULL)
+			break; /* stopping; a task taken still runs, then done */
 		pthread_mutex_unlock(&p->lock);
 		t->run(t->arg);
 		pthread_mutex_lock(&p->lock);
