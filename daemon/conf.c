@@ -63,6 +63,13 @@ static const struct conf_key {
 	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60" },
 	{ .name = "backend", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
+	{ .name = "max_connections", .type = CONF_INT,
+	  .offset = offsetof(struct conf, max_connections), .dflt = "1024" },
+	{ .name = "max_connections_per_user", .type = CONF_INT,
+	  .offset = offsetof(struct conf, max_connections_per_user),
+	  .dflt = "32" },
+	{ .name = "request_timeout", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, request_timeout_ms), .dflt = "5" },
 };
 
 static int conf_set(struct conf *, const struct conf_key *, const char *,
@@ -262,6 +269,12 @@ conf_load(const char *path, char **cause)
 		conf_free(conf);
 		return NULL;
 	}
+	if (conf->max_connections == 0 || conf->max_connections_per_user == 0) {
+		set_cause(cause, "%s: max_connections and "
+		    "max_connections_per_user must be at least 1", path);
+		conf_free(conf);
+		return NULL;
+	}
 	if (conf->master_port_count == 0 ||
 	    conf->master_port_base + conf->master_port_count > 65536) {
 		set_cause(cause, "%s: master_port_base + master_port_count "
@@ -270,6 +283,28 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	return conf;
+}
+
+/* The key after *i (start with 0) whose value differs; NULL at the end. */
+const char *
+conf_next_change(const struct conf *a, const struct conf *b, size_t *i)
+{
+	const struct conf_key *key;
+	const char *sa, *sb;
+
+	for (; *i < nitems(conf_keys); (*i)++) {
+		key = &conf_keys[*i];
+		if (key->type == CONF_STRING || key->type == CONF_PATH) {
+			sa = *(char *const *)((const char *)a + key->offset);
+			sb = *(char *const *)((const char *)b + key->offset);
+			if ((sa == NULL) != (sb == NULL) ||
+			    (sa != NULL && strcmp(sa, sb) != 0))
+				return conf_keys[(*i)++].name;
+		} else if (*(const int64_t *)((const char *)a + key->offset) !=
+		    *(const int64_t *)((const char *)b + key->offset))
+			return conf_keys[(*i)++].name;
+	}
+	return NULL;
 }
 
 void

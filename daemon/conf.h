@@ -27,10 +27,16 @@ struct conf {
 	char	*heartbeat_url;		/* what workers POST to */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
+	int64_t	 max_connections;	/* open at once, per listener */
+	int64_t	 max_connections_per_user; /* per uid, or per TCP address */
+	int64_t	 request_timeout_ms;	/* a whole request must arrive in */
 };
 
 /* Parse path (NULL: defaults only); NULL with *cause on any error. */
 struct conf *conf_load(const char *path, char **cause);
+/* Walk the keys whose values differ between a and b. */
+const char *conf_next_change(const struct conf *a, const struct conf *b,
+    size_t *i);
 void conf_free(struct conf *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "api.h"
 #include "llmctld.h"
 #include "log.h"
+#include "server-limit.h"
 #include "server.h"
 #include "util.h"
 
@@ -33,6 +34,7 @@ struct server {
 	struct evhttp		*http;
 	struct evconnlistener	*listener;
 	char			*path;		/* Unix socket, NULL for TCP */
+	struct server_limit	*limit;
 };
 
 static void server_request_cb(struct evhttp_request *, void *);
@@ -120,6 +122,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	char *body = NULL, *decoded = NULL;
 	size_t len, dlen, i;
 
+	server_limit_request(srv->limit, req);
 	TAILQ_INIT(&params);
 	memset(&cred, 0, sizeof(cred));
 	if (srv->path == NULL)
@@ -220,6 +223,7 @@ server_create(struct llmctld *d, const char *path, char **cause)
 		set_cause(cause, "cannot serve HTTP on %s", path);
 		goto fail;
 	}
+	srv->limit = server_limit_create(d, srv->http, srv->listener, path, 1);
 	srv->listener = NULL;	/* evhttp owns it now */
 	evhttp_set_max_body_size(srv->http, SERVER_MAX_BODY);
 	evhttp_set_max_headers_size(srv->http, 64 * 1024);
@@ -238,6 +242,7 @@ struct server *
 server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 {
 	struct server *srv;
+	struct evhttp_bound_socket *bound = NULL;
 	const char *colon = strrchr(listen, ':');
 	char *host;
 	long port;
@@ -253,7 +258,8 @@ server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 	srv->d = d;
 	host = xstrndup(listen, colon - listen);
 	if ((srv->http = evhttp_new(d->base)) == NULL ||
-	    evhttp_bind_socket(srv->http, host, (uint16_t)port) != 0) {
+	    (bound = evhttp_bind_socket_with_handle(srv->http, host,
+	    (uint16_t)port)) == NULL) {
 		set_cause(cause, "cannot listen on %s: %s", listen,
 		    strerror(errno));
 		free(host);
@@ -261,6 +267,8 @@ server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 		return NULL;
 	}
 	free(host);
+	srv->limit = server_limit_create(d, srv->http,
+	    evhttp_bound_socket_get_listener(bound), listen, 0);
 	evhttp_set_max_body_size(srv->http, 64 * 1024);
 	evhttp_set_max_headers_size(srv->http, 16 * 1024);
 	evhttp_set_timeout(srv->http, 10);
@@ -277,6 +285,7 @@ server_free(struct server *srv)
 		return;
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
+	server_limit_free(srv->limit);	/* after the connections' closecb */
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->path != NULL)
