@@ -28,15 +28,15 @@ struct conf {
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
 	int64_t	 max_connections;	/* open at once, per listener */
-	int64_t	 max_connections_per_user; /* per uid, or per TCP address */
-	int64_t	 request_timeout_ms;	/* a whole request must arrive in */
+	int64_t	 max_connections_per_user; /* per uid, or TCP address */
+	int64_t	 request_timeout_ms;	/* for a whole request */
 };
 
 /* Parse path (NULL: defaults only); NULL with *cause on any error. */
 struct conf *conf_load(const char *path, char **cause);
-/* Walk the keys whose values differ between a and b. */
-const char *conf_next_change(const struct conf *a, const struct conf *b,
-    size_t *i);
+/* SIGHUP: take new's reloadable values, report each key that differs. */
+void conf_reload(struct conf *cur, struct conf *new,
+    void (*report)(const char *key, int applied, void *), void *arg);
 void conf_free(struct conf *);
 
 #endif

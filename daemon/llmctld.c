@@ -38,17 +38,6 @@ usage(void)
 	exit(2);
 }
 
-/*
- * What SIGHUP changes in place: values read afresh where they are used.
- * The rest (sockets, files, the backend, the port range handed to running
- * jobs) keeps its old value until a restart.
- */
-static const char *const reloadable[] = {
-	"log_level", "admin_group", "poll_interval", "warn_signal",
-	"warn_time", "replan_after", "max_connections",
-	"max_connections_per_user", "request_timeout",
-};
-
 /* libevent's own warnings, which come in floods when accept() fails. */
 static struct log_limit event_log_limit;
 
@@ -95,30 +84,34 @@ conf_resolve(const struct conf *conf, enum log_level *level, gid_t *gid,
 }
 
 static void
-swap_string(char **a, char **b)
+reload_report(const char *key, int applied, void *arg)
 {
-	char *t = *a;
+	int *changed = arg;
 
-	*a = *b;
-	*b = t;
+	(*changed)++;
+	if (applied)
+		log_info("reload: %s changed, applied", key);
+	else
+		log_warnx("reload: %s changed, needs a restart to take effect",
+		    key);
 }
 
 /*
- * SIGHUP: read the file again; apply what is safe to change while running,
- * say what needs a restart. A file with errors changes nothing.
+ * SIGHUP: read the file again; apply what is safe to change while running
+ * (conf.c marks it), say what needs a restart. A file with errors changes
+ * nothing.
  */
 static void
 reload(struct llmctld *d)
 {
-	struct conf *new, *old = d->conf;
+	struct conf *new;
 	enum log_level level;
-	const char *key;
 	char *cause = NULL, *line, *next;
-	size_t i = 0, j, changed = 0;
+	int changed = 0;
 	gid_t gid;
 
 	log_reopen();
-	if ((new = conf_load(old->path, &cause)) == NULL ||
+	if ((new = conf_load(d->conf->path, &cause)) == NULL ||
 	    conf_resolve(new, &level, &gid, &cause) != 0) {
 		for (line = cause; line != NULL; line = next) {
 			if ((next = strchr(line, '\n')) != NULL)
@@ -130,30 +123,9 @@ reload(struct llmctld *d)
 		conf_free(new);
 		return;
 	}
-	while ((key = conf_next_change(old, new, &i)) != NULL) {
-		changed++;
-		for (j = 0; j < nitems(reloadable); j++)
-			if (strcmp(key, reloadable[j]) == 0)
-				break;
-		if (j < nitems(reloadable))
-			log_info("reload: %s changed, applied", key);
-		else
-			log_warnx("reload: %s changed, needs a restart to take "
-			    "effect", key);
-	}
+	conf_reload(d->conf, new, reload_report, &changed);
 	if (changed == 0)
-		log_info("reload: %s: nothing changed", old->path);
-	/* only what the table above lists; the rest stays as it was */
-	swap_string(&old->log_level, &new->log_level);
-	swap_string(&old->admin_group, &new->admin_group);
-	swap_string(&old->warn_signal, &new->warn_signal);
-	old->warn_signo = new->warn_signo;
-	old->poll_interval_ms = new->poll_interval_ms;
-	old->warn_time_ms = new->warn_time_ms;
-	old->replan_after_ms = new->replan_after_ms;
-	old->max_connections = new->max_connections;
-	old->max_connections_per_user = new->max_connections_per_user;
-	old->request_timeout_ms = new->request_timeout_ms;
+		log_info("reload: %s: nothing changed", d->conf->path);
 	d->admin_gid = gid;
 	log_set_level(level);
 	conf_free(new);

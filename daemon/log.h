@@ -21,9 +21,9 @@ enum log_level {
 #define LOG_LIMIT_LINES 5
 #define LOG_LIMIT_WINDOW 10	/* seconds */
 struct log_limit {
-	time_t		 start;		/* of the window, monotonic seconds */
+	time_t		 start;		/* window start, monotonic */
 	unsigned	 lines;		/* written in this window */
-	unsigned	 suppressed;	/* dropped since the last one written */
+	unsigned	 suppressed;	/* dropped since the last line */
 };
 
 void log_init(int foreground, enum log_level level);

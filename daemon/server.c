@@ -303,7 +303,7 @@ server_free(struct server *srv)
 		return;
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
-	server_limit_free(srv->limit);	/* after the connections' closecb */
+	server_limit_free(srv->limit);	/* after evhttp's closecbs */
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->path != NULL)
