@@ -39,6 +39,12 @@
 #define LIMIT_BACKOFF_MIN_MS 10
 #define LIMIT_BACKOFF_MAX_MS 1000
 #define LIMIT_DRAIN_MAX 256	/* connections refused per accept error */
+/*
+ * Connections accepted before limit_check_cb sees them. Without a bound
+ * one burst of accept() takes every descriptor left, and requests being
+ * served then fail to open files (getpwnam: "no such user").
+ */
+#define LIMIT_BATCH 32
 
 /* One peer's open connections: "uid 1001" or "10.0.0.7". */
 struct limit_peer {
@@ -62,6 +68,7 @@ struct server_limit {
 	char			*name;		/* for the log */
 	int			 unix_socket;
 	TAILQ_HEAD(, limit_conn) pending;	/* accepted, not checked */
+	unsigned		 npending;
 	TAILQ_HEAD(, limit_conn) conns;
 	TAILQ_HEAD(, limit_peer) peers;
 	unsigned		 nconns;
@@ -89,6 +96,7 @@ static void limit_deadline_cb(evutil_socket_t, short, void *);
 static void limit_done_cb(struct evhttp_request *, void *);
 static void limit_error_cb(struct evconnlistener *, void *);
 static void limit_resume_cb(evutil_socket_t, short, void *);
+static void limit_listen(struct server_limit *);
 
 static void
 ms_to_tv(int64_t ms, struct timeval *tv)
@@ -138,6 +146,9 @@ limit_bev_cb(struct event_base *base, void *arg)
 	TAILQ_INSERT_TAIL(&lim->pending, conn, entry);
 	event_active(lim->check_ev, 0, 0);
 	lim->backoff_ms = 0;
+	/* ends libevent's accept loop; limit_check_cb listens again */
+	if (++lim->npending >= LIMIT_BATCH)
+		evconnlistener_disable(lim->listener);
 	return conn->bev;
 }
 
@@ -234,6 +245,17 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		ms_to_tv(conf->request_timeout_ms, &tv);
 		evtimer_add(conn->deadline, &tv);
 	}
+	lim->npending = 0;
+	limit_listen(lim);
+}
+
+/* Accept again unless backing off or a batch is waiting to be checked. */
+static void
+limit_listen(struct server_limit *lim)
+{
+	if (lim->npending < LIMIT_BATCH &&
+	    !evtimer_pending(lim->resume_ev, NULL))
+		evconnlistener_enable(lim->listener);
 }
 
 /* evhttp is closing the connection, for whatever reason. */
@@ -314,10 +336,12 @@ limit_done_cb(struct evhttp_request *req, void *arg)
 }
 
 /*
- * accept() failed with something other than EAGAIN. Out of descriptors,
- * the pending connections would make the listener readable forever: give
- * up the reserved one to accept and close them, then stop listening for a
- * while (10 ms, doubling to 1 s) so the loop serves the connections it has.
+ * accept() failed with something other than EAGAIN: stop listening for a
+ * while (10 ms, doubling to 1 s) instead of being woken for it at once,
+ * so the loop serves the connections it has. Out of descriptors with no
+ * new connection of ours to refuse (limit_check_cb frees those next), the
+ * waiting ones would wait in vain: give up the reserved descriptor to
+ * accept and close them.
  */
 static void
 limit_error_cb(struct evconnlistener *listener, void *arg)
@@ -332,7 +356,8 @@ limit_error_cb(struct evconnlistener *listener, void *arg)
 			break;
 	if (lim == NULL)
 		return;
-	if ((err == EMFILE || err == ENFILE) && reserve_fd != -1) {
+	if ((err == EMFILE || err == ENFILE) && TAILQ_EMPTY(&lim->pending) &&
+	    reserve_fd != -1) {
 		close(reserve_fd);
 		while (n < LIMIT_DRAIN_MAX &&
 		    (fd = accept(evconnlistener_get_fd(listener), NULL,
@@ -359,7 +384,7 @@ limit_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	evconnlistener_enable(lim->listener);
+	limit_listen(lim);
 }
 
 /* After evhttp_free, which closed every connection through the closecb. */
