@@ -30,10 +30,28 @@ flood_start() {
 # On any way out of the test: no flood may outlive it.
 flood_kill() {
 	local pid
-	pid=$(cat "$SHARED/flood.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
-	kill "$FLOOD_PID" 2>/dev/null
-	wait "$FLOOD_PID" 2>/dev/null
-	return 0
+	pid=$(cat "$SHARED/flood.pid" 2>/dev/null) &&
+	    kill "$pid" 2>/dev/null || true
+	kill "$FLOOD_PID" 2>/dev/null || true
+	wait "$FLOOD_PID" 2>/dev/null || true
+}
+
+# daemon_start_with NOFILE [SETTING...]: llmctld with that many descriptors
+# and these lines added to its configuration.
+daemon_start_with() {
+	local nofile=$1
+	shift
+	EXTRA_CONF=$(printf '%s\n' "$@")
+	(
+		ulimit -n "$nofile"
+		eval "orig_$(declare -f daemon_conf)"
+		daemon_conf() {
+			orig_daemon_conf
+			[ -z "$EXTRA_CONF" ] ||
+			    echo "$EXTRA_CONF" >> "$E2E_DIR/llmctld.conf"
+		}
+		daemon_start
+	)
 }
 
 flood_wait() {
@@ -68,7 +86,7 @@ sec_flood() {
 	local ticks0 ticks1 size0 size1 t0 t1 fds pct uid
 	uid=$(id -u "$TEST_USER")
 	daemon_stop
-	(ulimit -n 1024 && daemon_start)
+	daemon_start_with 1024
 	ticks0=$(daemon_ticks)
 	size0=$(log_size)
 	t0=$(date +%s%N)
@@ -112,6 +130,38 @@ test_90_sec_fd_flood() {
 
 test_90_sec_fd_flood_tcp() {
 	sec_flood "tcp:127.0.0.1:$HB_PORT" metrics_from_elsewhere
+}
+
+# Caps lifted, so the attacker's connections take every descriptor: the
+# daemon must neither spin on accept() nor flood its log, and must serve
+# again once the attacker lets go.
+test_90_sec_emfile() {
+	local ticks0 ticks1 size0 size1 t0 t1 pct
+	daemon_stop
+	trap 'flood_kill; daemon_stop; daemon_start || true' EXIT
+	daemon_start_with 1024 "max_connections: 5000" \
+	    "max_connections_per_user: 5000" "request_timeout: 60"
+	ticks0=$(daemon_ticks)
+	size0=$(log_size)
+	t0=$(date +%s%N)
+	as_user "$TEST_USER" env FLOOD_PIDFILE="$SHARED/flood.pid" \
+	    timeout 40 python3 "$FLOOD" hold "unix:$SOCK" 1500 15 \
+	    > "$E2E_DIR/flood.out" 2>&1 &
+	FLOOD_PID=$!
+	wait "$FLOOD_PID" || fail "flood script: $(cat "$E2E_DIR/flood.out")"
+	t1=$(date +%s%N)
+	ticks1=$(daemon_ticks)
+	size1=$(log_size)
+	pct=$(((ticks1 - ticks0) * 100 * 1000000000 / $(getconf CLK_TCK) / (t1 - t0)))
+	echo "    out of descriptors: llmctld ${pct}% CPU, log +$((size1 - size0))" \
+	    "bytes, attacker: $(cat "$E2E_DIR/flood.out") (open, closed by daemon)"
+	grep -q "accept: Too many open files" "$E2E_DIR/llmctld.log" ||
+	    fail "llmctld never ran out of descriptors: was there a flood?"
+	[ "$pct" -lt 50 ] || fail "llmctld used ${pct}% CPU out of descriptors"
+	[ $((size1 - size0)) -lt 1048576 ] ||
+	    fail "the log grew by $((size1 - size0)) bytes out of descriptors"
+	sleep 1
+	u2llmctl status > /dev/null || fail "status fails after the flood"
 }
 
 # One header line every 2 s: closed at request_timeout (5 s), not kept.
