@@ -142,7 +142,7 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 
 /* Connection limits, not the default 1024, bound how many fds we use. */
 static void
-raise_nofile(void)
+raise_nofile(const struct conf *conf)
 {
 	struct rlimit rl;
 
@@ -154,6 +154,12 @@ raise_nofile(void)
 			log_warn("setrlimit RLIMIT_NOFILE");
 	}
 	log_info("open files limit %llu", (unsigned long long)rl.rlim_cur);
+	/* two listeners, and room for the database, Slurm and job files */
+	if (rl.rlim_cur < (rlim_t)(2 * conf->max_connections + 256))
+		log_warnx("open files limit %llu is too low for "
+		    "max_connections %lld: raise LimitNOFILE= or lower it",
+		    (unsigned long long)rl.rlim_cur,
+		    (long long)conf->max_connections);
 }
 
 static void
@@ -229,7 +235,7 @@ main(int argc, char **argv)
 	}
 	log_init(foreground, level);
 	event_set_log_callback(libevent_log_cb);
-	raise_nofile();
+	raise_nofile(d.conf);
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 
