@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,36 +229,42 @@ log_job(int64_t job, const char *fmt, ...)
 /*
  * At most LOG_LIMIT_LINES lines per LOG_LIMIT_WINDOW seconds through one
  * limiter; the first line of the next window says how many were dropped.
- * A limiter belongs to one thread.
+ * One lock for all limiters: libevent may warn from the worker thread.
  */
 void
 log_limited(struct log_limit *lim, enum log_level level, const char *fmt,
     ...)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct timespec ts;
+	unsigned suppressed;
 	char msg[2048];
 	va_list ap;
 
 	if (level > log_max)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&lock);
 	if (lim->start == 0 || ts.tv_sec - lim->start >= LOG_LIMIT_WINDOW) {
 		lim->start = ts.tv_sec;
 		lim->lines = 0;
 	}
 	if (lim->lines >= LOG_LIMIT_LINES) {
 		lim->suppressed++;
+		pthread_mutex_unlock(&lock);
 		return;
 	}
 	lim->lines++;
+	suppressed = lim->suppressed;
+	lim->suppressed = 0;
+	pthread_mutex_unlock(&lock);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (lim->suppressed > 0) {
+	if (suppressed > 0)
 		log_write(level, "%s (and %u more like this suppressed)", msg,
-		    lim->suppressed);
-		lim->suppressed = 0;
-	} else
+		    suppressed);
+	else
 		log_write(level, "%s", msg);
 }
 

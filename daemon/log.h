@@ -17,7 +17,7 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
-/* A rate limit for one kind of repeated line (log_limited). */
+/* A rate limit for one kind of repeated line (log_limited), any thread. */
 #define LOG_LIMIT_LINES 5
 #define LOG_LIMIT_WINDOW 10	/* seconds */
 struct log_limit {

@@ -184,11 +184,12 @@ limit_peer_key(struct server_limit *lim, evutil_socket_t fd, char *key,
 		return;
 	}
 	slen = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &slen) == 0 &&
-	    ss.ss_family == AF_INET)
+	if (getpeername(fd, (struct sockaddr *)&ss, &slen) == -1)
+		snprintf(key, len, "unknown");
+	else if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, key,
 		    len);
-	else if (slen > 0 && ss.ss_family == AF_INET6)
+	else if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    key, len);
 	else
@@ -217,7 +218,12 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		if (cfd < 0 || conn->evcon == NULL ||
 		    evhttp_connection_get_bufferevent(conn->evcon) !=
 		    conn->bev) {
-			/* evhttp gave up on it; it is not ours to free */
+			/*
+			 * evhttp could not set the connection up (only an
+			 * allocation failure does that) and freed it: forget
+			 * it. libevent finalizes a bufferevent on a later
+			 * callback than this one.
+			 */
 			free(conn);
 			continue;
 		}
