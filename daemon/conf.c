@@ -27,6 +27,7 @@ static const struct conf_key {
 	enum conf_type	 type;
 	size_t		 offset;
 	const char	*dflt;
+	int		 reload;	/* SIGHUP may change it in place */
 } conf_keys[] = {
 	{ .name = "socket", .type = CONF_PATH,
 	  .offset = offsetof(struct conf, socket),
@@ -40,11 +41,14 @@ static const struct conf_key {
 	{ .name = "slurm_conf", .type = CONF_PATH,
 	  .offset = offsetof(struct conf, slurm_conf) },
 	{ .name = "poll_interval", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, poll_interval_ms), .dflt = "5" },
+	  .offset = offsetof(struct conf, poll_interval_ms), .dflt = "5",
+	  .reload = 1 },
 	{ .name = "log_level", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, log_level), .dflt = "info" },
+	  .offset = offsetof(struct conf, log_level), .dflt = "info",
+	  .reload = 1 },
 	{ .name = "admin_group", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, admin_group) },
+	  .offset = offsetof(struct conf, admin_group),
+	  .reload = 1 },
 	{ .name = "master_port_base", .type = CONF_INT,
 	  .offset = offsetof(struct conf, master_port_base),
 	  .dflt = "29500" },
@@ -52,17 +56,30 @@ static const struct conf_key {
 	  .offset = offsetof(struct conf, master_port_count),
 	  .dflt = "2000" },
 	{ .name = "warn_signal", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, warn_signal), .dflt = "USR1" },
+	  .offset = offsetof(struct conf, warn_signal), .dflt = "USR1",
+	  .reload = 1 },
 	{ .name = "warn_time", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120" },
+	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120",
+	  .reload = 1 },
 	{ .name = "heartbeat_listen", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, heartbeat_listen) },
 	{ .name = "heartbeat_url", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, heartbeat_url) },
 	{ .name = "replan_after", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60" },
+	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60",
+	  .reload = 1 },
 	{ .name = "backend", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
+	{ .name = "max_connections", .type = CONF_INT,
+	  .offset = offsetof(struct conf, max_connections), .dflt = "1024",
+	  .reload = 1 },
+	{ .name = "max_connections_per_user", .type = CONF_INT,
+	  .offset = offsetof(struct conf, max_connections_per_user),
+	  .dflt = "32",
+	  .reload = 1 },
+	{ .name = "request_timeout", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, request_timeout_ms), .dflt = "5",
+	  .reload = 1 },
 };
 
 static int conf_set(struct conf *, const struct conf_key *, const char *,
@@ -262,6 +279,12 @@ conf_load(const char *path, char **cause)
 		conf_free(conf);
 		return NULL;
 	}
+	if (conf->max_connections == 0 || conf->max_connections_per_user == 0) {
+		set_cause(cause, "%s: max_connections and "
+		    "max_connections_per_user must be at least 1", path);
+		conf_free(conf);
+		return NULL;
+	}
 	if (conf->master_port_count == 0 ||
 	    conf->master_port_base + conf->master_port_count > 65536) {
 		set_cause(cause, "%s: master_port_base + master_port_count "
@@ -270,6 +293,52 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	return conf;
+}
+
+static int
+conf_key_equal(const struct conf_key *key, const struct conf *a,
+    const struct conf *b)
+{
+	const char *sa, *sb;
+
+	if (key->type != CONF_STRING && key->type != CONF_PATH)
+		return *(const int64_t *)((const char *)a + key->offset) ==
+		    *(const int64_t *)((const char *)b + key->offset);
+	sa = *(char *const *)((const char *)a + key->offset);
+	sb = *(char *const *)((const char *)b + key->offset);
+	return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+}
+
+/*
+ * Move the reloadable values of new into cur (new gets the old ones, for
+ * conf_free); report every key that differs and whether it was applied.
+ */
+void
+conf_reload(struct conf *cur, struct conf *new,
+    void (*report)(const char *, int, void *), void *arg)
+{
+	const struct conf_key *key;
+	char **sa, **sb, *tmp;
+	size_t i;
+
+	for (i = 0; i < nitems(conf_keys); i++) {
+		key = &conf_keys[i];
+		if (conf_key_equal(key, cur, new))
+			continue;
+		report(key->name, key->reload, arg);
+		if (!key->reload)
+			continue;
+		if (key->type == CONF_STRING || key->type == CONF_PATH) {
+			sa = (char **)((char *)cur + key->offset);
+			sb = (char **)((char *)new + key->offset);
+			tmp = *sa;
+			*sa = *sb;
+			*sb = tmp;
+		} else
+			*(int64_t *)((char *)cur + key->offset) =
+			    *(int64_t *)((char *)new + key->offset);
+	}
+	cur->warn_signo = new->warn_signo;
 }
 
 void

@@ -27,10 +27,16 @@ struct conf {
 	char	*heartbeat_url;		/* what workers POST to */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
+	int64_t	 max_connections;	/* open at once, per listener */
+	int64_t	 max_connections_per_user; /* per uid, or TCP address */
+	int64_t	 request_timeout_ms;	/* for a whole request */
 };
 
 /* Parse path (NULL: defaults only); NULL with *cause on any error. */
 struct conf *conf_load(const char *path, char **cause);
+/* SIGHUP: take new's reloadable values, report each key that differs. */
+void conf_reload(struct conf *cur, struct conf *new,
+    void (*report)(const char *key, int applied, void *), void *arg);
 void conf_free(struct conf *);
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * llmctld: start-up and shutdown. Reads the config, opens the store,
  * starts the backend thread, the HTTP server and the monitor, then runs one
- * libevent loop until SIGTERM or SIGINT.
+ * libevent loop until SIGTERM or SIGINT. SIGHUP re-reads the config.
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -35,6 +36,130 @@ usage(void)
 {
 	fprintf(stderr, "usage: llmctld [-dn] [-f file]\n");
 	exit(2);
+}
+
+/* libevent's own warnings, which come in floods when accept() fails. */
+static struct log_limit event_log_limit;
+
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	enum log_level level;
+
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		level = LOG_LEVEL_DEBUG;
+		break;
+	case EVENT_LOG_MSG:
+		level = LOG_LEVEL_INFO;
+		break;
+	default:
+		level = LOG_LEVEL_WARN;
+		break;
+	}
+	log_limited(&event_log_limit, level, "libevent: %s", msg);
+}
+
+/* The settings that are names of other things, resolved; -1 and *cause. */
+static int
+conf_resolve(const struct conf *conf, enum log_level *level, gid_t *gid,
+    char **cause)
+{
+	struct group *gr;
+
+	if (log_level_parse(conf->log_level, level) != 0)
+		return set_cause(cause, "%s: log_level: expected error, warn, "
+		    "info or debug", conf->path);
+	if (backend_find(conf->backend) == NULL)
+		return set_cause(cause, "%s: backend: unknown backend \"%s\"",
+		    conf->path, conf->backend);
+	*gid = (gid_t)-1;
+	if (conf->admin_group != NULL) {
+		if ((gr = getgrnam(conf->admin_group)) == NULL)
+			return set_cause(cause, "%s: admin_group: no such "
+			    "group \"%s\"", conf->path, conf->admin_group);
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static void
+reload_report(const char *key, int applied, void *arg)
+{
+	int *changed = arg;
+
+	(*changed)++;
+	if (applied)
+		log_info("reload: %s changed, applied", key);
+	else
+		log_warnx("reload: %s changed, needs a restart to take effect",
+		    key);
+}
+
+/*
+ * SIGHUP: read the file again; apply what is safe to change while running
+ * (conf.c marks it), say what needs a restart. A file with errors changes
+ * nothing.
+ */
+static void
+reload(struct llmctld *d)
+{
+	struct conf *new;
+	enum log_level level;
+	char *cause = NULL, *line, *next;
+	int changed = 0;
+	gid_t gid;
+
+	log_reopen();
+	if ((new = conf_load(d->conf->path, &cause)) == NULL ||
+	    conf_resolve(new, &level, &gid, &cause) != 0) {
+		for (line = cause; line != NULL; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			log_warnx("reload: %s", line);
+		}
+		log_warnx("reload: keeping the running configuration");
+		free(cause);
+		conf_free(new);
+		return;
+	}
+	conf_reload(d->conf, new, reload_report, &changed);
+	if (changed == 0)
+		log_info("reload: %s: nothing changed", d->conf->path);
+	d->admin_gid = gid;
+	log_set_level(level);
+	conf_free(new);
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	log_info("SIGHUP: reloading the configuration");
+	reload(arg);
+}
+
+/* Connection limits, not the default 1024, bound how many fds we use. */
+static void
+raise_nofile(const struct conf *conf)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	log_info("open files limit %llu", (unsigned long long)rl.rlim_cur);
+	/* two listeners, and room for the database, Slurm and job files */
+	if (rl.rlim_cur < (rlim_t)(2 * conf->max_connections + 256))
+		log_warnx("open files limit %llu is too low for "
+		    "max_connections %lld: raise LimitNOFILE= or lower it",
+		    (unsigned long long)rl.rlim_cur,
+		    (long long)conf->max_connections);
 }
 
 static void
@@ -70,10 +195,9 @@ int
 main(int argc, char **argv)
 {
 	struct llmctld d = { .admin_gid = (gid_t)-1 };
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
 	const char *path = SYSCONFDIR "/llmctl/llmctld.conf";
 	enum log_level level;
-	struct group *gr;
 	char *cause = NULL, *dir;
 	int ch, foreground = 0, check_only = 0;
 
@@ -99,30 +223,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", cause);
 		return 1;
 	}
-	if (log_level_parse(d.conf->log_level, &level) != 0) {
-		fprintf(stderr, "%s: log_level: expected error, warn, info or "
-		    "debug\n", path);
+	if (conf_resolve(d.conf, &level, &d.admin_gid, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
 		return 1;
 	}
-	if ((d.backend = backend_find(d.conf->backend)) == NULL) {
-		fprintf(stderr, "%s: backend: unknown backend \"%s\"\n", path,
-		    d.conf->backend);
-		return 1;
-	}
-	if (d.conf->admin_group != NULL) {
-		if ((gr = getgrnam(d.conf->admin_group)) == NULL) {
-			fprintf(stderr, "%s: admin_group: no such group \"%s\""
-			    "\n", path, d.conf->admin_group);
-			return 1;
-		}
-		d.admin_gid = gr->gr_gid;
-	}
+	d.backend = backend_find(d.conf->backend);
 	if (check_only) {
 		printf("%s: ok\n", path);
 		conf_free(d.conf);
 		return 0;
 	}
 	log_init(foreground, level);
+	event_set_log_callback(libevent_log_cb);
+	raise_nofile(d.conf);
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 
@@ -156,8 +269,10 @@ main(int argc, char **argv)
 	d.monitor = monitor_create(&d);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
+	sighup = evsignal_new(d.base, SIGHUP, sighup_cb, &d);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
 	log_info("llmctld %s listening on %s, database %s, backend %s",
 	    PACKAGE_VERSION, d.conf->socket, d.conf->database,
 	    d.backend->name);
@@ -173,6 +288,7 @@ main(int argc, char **argv)
 	free(d.heartbeat_url);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_base_free(d.base);
 	store_close(d.store);
 	d.backend->fini();

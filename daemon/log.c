@@ -1,8 +1,14 @@
-/* log: leveled logging to stderr or syslog, safe from any thread. */
+/*
+ * log: leveled logging to stderr or syslog, safe from any thread. Every
+ * message is escaped before it is written (log_escape), so a client string
+ * with a newline in it cannot forge a line, whichever caller logs it.
+ */
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +16,9 @@
 #include <time.h>
 
 #include "log.h"
+
+static void log_write(enum log_level, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int log_foreground = 1;
 static enum log_level log_max = LOG_LEVEL_INFO;
@@ -44,6 +53,94 @@ log_level_parse(const char *s, enum log_level *level)
 	return -1;
 }
 
+void
+log_reopen(void)
+{
+	/* stderr belongs to whoever started us (the journal, a file) */
+	if (!log_foreground) {
+		closelog();
+		openlog("llmctld", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_max = level;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+/* Length of the UTF-8 sequence at s (at most len bytes), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s, size_t len)
+{
+	uint32_t cp;
+	size_t n, i;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len < n)
+		return 0;
+	cp = s[0] & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	/* C1 controls and the Unicode line breaks end lines in some viewers */
+	if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
+		return 0;
+	return n;
+}
+
+/*
+ * Copy in to out (size outlen, at least 1), writing control characters as
+ * \n, \r or \xNN and bytes that are not valid UTF-8 as \xNN. Tabs and
+ * printable text, including UTF-8, stay as they are. Truncates whole
+ * escapes; returns the length of out.
+ */
+size_t
+log_escape(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0, len = strlen(in), n, i;
+	char esc[5];
+
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (s[i] == '\n')
+			strcpy(esc, "\\n");
+		else if (s[i] == '\r')
+			strcpy(esc, "\\r");
+		else if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f ||
+		    (s[i] >= 0x80 && (n = utf8_len(s + i, len - i)) == 0)) {
+			snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
+			n = 1;
+		} else {
+			if (o + n >= outlen)
+				break;
+			memcpy(out + o, s + i, n);
+			o += n;
+			continue;
+		}
+		if (o + strlen(esc) >= outlen)
+			break;
+		memcpy(out + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	out[o] = '\0';
+	return o;
+}
+
 static void
 log_vwrite(enum log_level level, const char *err, const char *fmt,
     va_list ap)
@@ -54,13 +151,14 @@ log_vwrite(enum log_level level, const char *err, const char *fmt,
 		[LOG_LEVEL_INFO] = LOG_INFO,
 		[LOG_LEVEL_DEBUG] = LOG_DEBUG,
 	};
-	char msg[2048];
+	char raw[2048], msg[4 * sizeof(raw)];
 	struct timespec ts;
 	struct tm tm;
 
 	if (level > log_max)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	log_escape(raw, msg, sizeof(msg));
 	if (!log_foreground) {
 		if (err != NULL)
 			syslog(prio[level], "%s: %s", msg, err);
@@ -83,6 +181,12 @@ log_vwrite(enum log_level level, const char *err, const char *fmt,
 		log_vwrite(level, err, fmt, ap); \
 		va_end(ap);                  \
 	} while (0)
+
+static void
+log_write(enum log_level level, const char *fmt, ...)
+{
+	LOG_BODY(level, NULL);
+}
 
 void
 log_warn(const char *fmt, ...)
@@ -120,6 +224,48 @@ log_job(int64_t job, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("job %lld: %s", (long long)job, msg);
+}
+
+/*
+ * At most LOG_LIMIT_LINES lines per LOG_LIMIT_WINDOW seconds through one
+ * limiter; the first line of the next window says how many were dropped.
+ * One lock for all limiters: libevent may warn from the worker thread.
+ */
+void
+log_limited(struct log_limit *lim, enum log_level level, const char *fmt,
+    ...)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec ts;
+	unsigned suppressed;
+	char msg[2048];
+	va_list ap;
+
+	if (level > log_max)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&lock);
+	if (lim->start == 0 || ts.tv_sec - lim->start >= LOG_LIMIT_WINDOW) {
+		lim->start = ts.tv_sec;
+		lim->lines = 0;
+	}
+	if (lim->lines >= LOG_LIMIT_LINES) {
+		lim->suppressed++;
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	lim->lines++;
+	suppressed = lim->suppressed;
+	lim->suppressed = 0;
+	pthread_mutex_unlock(&lock);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (suppressed > 0)
+		log_write(level, "%s (and %u more like this suppressed)", msg,
+		    suppressed);
+	else
+		log_write(level, "%s", msg);
 }
 
 void

@@ -23,19 +23,29 @@
 #include "api.h"
 #include "llmctld.h"
 #include "log.h"
+#include "server-limit.h"
 #include "server.h"
 #include "util.h"
 
 #define SERVER_MAX_BODY (4 * 1024 * 1024)
+/*
+ * When one user floods a listener, the kernel's backlog is where everyone
+ * else waits: it must hold more connections than one process opens by
+ * default (1024), or connect() fails (EAGAIN on a Unix socket). The kernel
+ * caps it at net.core.somaxconn.
+ */
+#define SERVER_BACKLOG 4096
 
 struct server {
 	struct llmctld		*d;
 	struct evhttp		*http;
 	struct evconnlistener	*listener;
 	char			*path;		/* Unix socket, NULL for TCP */
+	struct server_limit	*limit;
 };
 
 static void server_request_cb(struct evhttp_request *, void *);
+static void server_backlog(struct evconnlistener *, const char *);
 
 static int
 peer_cred(struct evhttp_request *req, struct ucred *cred)
@@ -120,6 +130,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	char *body = NULL, *decoded = NULL;
 	size_t len, dlen, i;
 
+	server_limit_request(srv->limit, req);
 	TAILQ_INIT(&params);
 	memset(&cred, 0, sizeof(cred));
 	if (srv->path == NULL)
@@ -204,7 +215,7 @@ server_create(struct llmctld *d, const char *path, char **cause)
 	srv->d = d;
 	srv->path = xstrdup(path);
 	srv->listener = evconnlistener_new_bind(d->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, SERVER_BACKLOG,
 	    (struct sockaddr *)&sun, sizeof(sun));
 	if (srv->listener == NULL) {
 		set_cause(cause, "cannot listen on %s: %s", path,
@@ -220,6 +231,7 @@ server_create(struct llmctld *d, const char *path, char **cause)
 		set_cause(cause, "cannot serve HTTP on %s", path);
 		goto fail;
 	}
+	srv->limit = server_limit_create(d, srv->http, srv->listener, path, 1);
 	srv->listener = NULL;	/* evhttp owns it now */
 	evhttp_set_max_body_size(srv->http, SERVER_MAX_BODY);
 	evhttp_set_max_headers_size(srv->http, 64 * 1024);
@@ -233,11 +245,21 @@ fail:
 	return NULL;
 }
 
+/* evhttp listens with a backlog of 128; listen() again sets ours. */
+static void
+server_backlog(struct evconnlistener *listener, const char *name)
+{
+	if (listen(evconnlistener_get_fd(listener), SERVER_BACKLOG) == -1)
+		log_warn("listen %s", name);
+}
+
 /* The TCP listener for heartbeats and metrics: "addr:port". */
 struct server *
 server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 {
 	struct server *srv;
+	struct evhttp_bound_socket *bound = NULL;
+	struct evconnlistener *listener;
 	const char *colon = strrchr(listen, ':');
 	char *host;
 	long port;
@@ -253,7 +275,8 @@ server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 	srv->d = d;
 	host = xstrndup(listen, colon - listen);
 	if ((srv->http = evhttp_new(d->base)) == NULL ||
-	    evhttp_bind_socket(srv->http, host, (uint16_t)port) != 0) {
+	    (bound = evhttp_bind_socket_with_handle(srv->http, host,
+	    (uint16_t)port)) == NULL) {
 		set_cause(cause, "cannot listen on %s: %s", listen,
 		    strerror(errno));
 		free(host);
@@ -261,6 +284,9 @@ server_create_tcp(struct llmctld *d, const char *listen, char **cause)
 		return NULL;
 	}
 	free(host);
+	listener = evhttp_bound_socket_get_listener(bound);
+	server_backlog(listener, listen);
+	srv->limit = server_limit_create(d, srv->http, listener, listen, 0);
 	evhttp_set_max_body_size(srv->http, 64 * 1024);
 	evhttp_set_max_headers_size(srv->http, 16 * 1024);
 	evhttp_set_timeout(srv->http, 10);
@@ -277,6 +303,7 @@ server_free(struct server *srv)
 		return;
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
+	server_limit_free(srv->limit);	/* after evhttp's closecbs */
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->path != NULL)

@@ -33,6 +33,11 @@ static const struct {
 	{ "warn_signal: KILL\n",
 	  "<F>: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, got "
 	  "\"KILL\"" },
+	{ "max_connections: 64\nmax_connections_per_user: 8\n"
+	  "request_timeout: 2.5\n", NULL },
+	{ "max_connections_per_user: 0\n",
+	  "<F>: max_connections and max_connections_per_user must be at least "
+	  "1" },
 	{ "sockt: /x\ndatabase: rel\n",
 	  "<F>:1:1: sockt: unknown setting\n"
 	  "<F>:2:11: database: expected an absolute path" },
@@ -92,7 +97,57 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->warn_time_ms, 120000);
 	ck_assert_int_ne(c->warn_signo, 0);
 	ck_assert_ptr_null(c->heartbeat_listen);
+	ck_assert_int_eq(c->max_connections, 1024);
+	ck_assert_int_eq(c->max_connections_per_user, 32);
+	ck_assert_int_eq(c->request_timeout_ms, 5000);
 	conf_free(c);
+}
+END_TEST
+
+static void
+report(const char *key, int applied, void *arg)
+{
+	char *log = arg;
+
+	snprintf(log + strlen(log), 256 - strlen(log), "%s%s ", key,
+	    applied ? "" : "(restart)");
+}
+
+/* SIGHUP: reloadable keys move into the running conf, the rest stay. */
+START_TEST(test_reload)
+{
+	struct conf *cur, *new;
+	char *p1, *p2, *cause = NULL, log[256] = "";
+
+	p1 = write_conf("socket: /a.sock\nlog_level: info\n"
+	    "warn_signal: USR1\n");
+	p2 = write_conf("socket: /b.sock\nlog_level: debug\nwarn_signal: TERM\n"
+	    "max_connections_per_user: 4\nadmin_group: hpc\n");
+	cur = conf_load(p1, &cause);
+	new = conf_load(p2, &cause);
+	ck_assert_ptr_nonnull(cur);
+	ck_assert_ptr_nonnull(new);
+	conf_reload(cur, new, report, log);
+	ck_assert_str_eq(log, "socket(restart) log_level admin_group "
+	    "warn_signal max_connections_per_user ");
+	ck_assert_str_eq(cur->socket, "/a.sock");
+	ck_assert_str_eq(cur->log_level, "debug");
+	ck_assert_str_eq(cur->admin_group, "hpc");
+	ck_assert_int_eq(cur->warn_signo, new->warn_signo);
+	ck_assert_int_eq(cur->max_connections_per_user, 4);
+	conf_free(new);
+	log[0] = '\0';
+	new = conf_load(p1, &cause);
+	conf_reload(cur, new, report, log);
+	ck_assert_str_eq(log, "log_level admin_group "
+	    "warn_signal max_connections_per_user ");
+	ck_assert_ptr_null(cur->admin_group);
+	conf_free(new);
+	conf_free(cur);
+	unlink(p1);
+	unlink(p2);
+	free(p1);
+	free(p2);
 }
 END_TEST
 
@@ -104,6 +159,7 @@ main(void)
 
 	tcase_add_loop_test(tc, test_parse, 0, nitems(cases));
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_reload);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -1,0 +1,418 @@
+/*
+ * server-limit: connection caps, request deadlines and accept back-off for
+ * one evhttp listener.
+ *
+ * libevent 2.1 gives no hook between accept() and evhttp adopting the
+ * descriptor, so the caps are applied one step later: evhttp asks our
+ * bevcb for each new connection's bufferevent, we note it as pending and
+ * activate check_ev, which runs before the connection can be read. By then
+ * the bufferevent holds the descriptor (for SO_PEERCRED or getpeername)
+ * and its callback argument is the evhttp connection, which we can close.
+ */
+#include "config.h"
+
+#include <sys/param.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "conf.h"
+#include "llmctld.h"
+#include "log.h"
+#include "server-limit.h"
+#include "util.h"
+
+#define LIMIT_BACKOFF_MIN_MS 10
+#define LIMIT_BACKOFF_MAX_MS 1000
+#define LIMIT_DRAIN_MAX 256	/* connections refused per accept error */
+/*
+ * Connections accepted before limit_check_cb sees them. Without a bound
+ * one burst of accept() takes every descriptor left, and requests being
+ * served then fail to open files (getpwnam: "no such user").
+ */
+#define LIMIT_BATCH 32
+
+/* One peer's open connections: "uid 1001" or "10.0.0.7". */
+struct limit_peer {
+	TAILQ_ENTRY(limit_peer)	 entry;
+	char			 key[INET6_ADDRSTRLEN + 8];
+	unsigned		 n;
+};
+
+struct limit_conn {
+	TAILQ_ENTRY(limit_conn)	 entry;
+	struct server_limit	*lim;
+	struct bufferevent	*bev;
+	struct evhttp_connection *evcon;	/* NULL while pending */
+	struct limit_peer	*peer;
+	struct event		*deadline;
+};
+
+struct server_limit {
+	struct llmctld		*d;
+	struct evconnlistener	*listener;	/* evhttp's */
+	char			*name;		/* for the log */
+	int			 unix_socket;
+	TAILQ_HEAD(, limit_conn) pending;	/* accepted, not checked */
+	unsigned		 npending;
+	TAILQ_HEAD(, limit_conn) conns;
+	TAILQ_HEAD(, limit_peer) peers;
+	unsigned		 nconns;
+	struct event		*check_ev;
+	struct event		*resume_ev;
+	int			 backoff_ms;
+	struct log_limit	 refuse_log;
+	struct log_limit	 timeout_log;
+	struct log_limit	 accept_log;
+	TAILQ_ENTRY(server_limit) entry;
+};
+
+/*
+ * The accept error callback is called with evhttp's argument, not ours, so
+ * the live limits are found by their listener. The reserved descriptor is
+ * the process's: EMFILE is about the whole process.
+ */
+static TAILQ_HEAD(, server_limit) limits = TAILQ_HEAD_INITIALIZER(limits);
+static int reserve_fd = -1;
+
+static struct bufferevent *limit_bev_cb(struct event_base *, void *);
+static void limit_check_cb(evutil_socket_t, short, void *);
+static void limit_close_cb(struct evhttp_connection *, void *);
+static void limit_deadline_cb(evutil_socket_t, short, void *);
+static void limit_done_cb(struct evhttp_request *, void *);
+static void limit_error_cb(struct evconnlistener *, void *);
+static void limit_resume_cb(evutil_socket_t, short, void *);
+static void limit_listen(struct server_limit *);
+
+static void
+ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+struct server_limit *
+server_limit_create(struct llmctld *d, struct evhttp *http,
+    struct evconnlistener *listener, const char *name, int unix_socket)
+{
+	struct server_limit *lim;
+
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	lim = xcalloc(1, sizeof(*lim));
+	lim->d = d;
+	lim->listener = listener;
+	lim->name = xstrdup(name);
+	lim->unix_socket = unix_socket;
+	TAILQ_INIT(&lim->pending);
+	TAILQ_INIT(&lim->conns);
+	TAILQ_INIT(&lim->peers);
+	lim->check_ev = event_new(d->base, -1, 0, limit_check_cb, lim);
+	lim->resume_ev = evtimer_new(d->base, limit_resume_cb, lim);
+	evhttp_set_bevcb(http, limit_bev_cb, lim);
+	evconnlistener_set_error_cb(listener, limit_error_cb);
+	TAILQ_INSERT_TAIL(&limits, lim, entry);
+	return lim;
+}
+
+/* evhttp accepted a connection: give it a bufferevent, check it soon. */
+static struct bufferevent *
+limit_bev_cb(struct event_base *base, void *arg)
+{
+	struct server_limit *lim = arg;
+	struct limit_conn *conn;
+
+	conn = xcalloc(1, sizeof(*conn));
+	conn->lim = lim;
+	/* as evhttp's own: it closes the descriptor itself */
+	if ((conn->bev = bufferevent_socket_new(base, -1, 0)) == NULL) {
+		free(conn);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&lim->pending, conn, entry);
+	event_active(lim->check_ev, 0, 0);
+	lim->backoff_ms = 0;
+	/* ends libevent's accept loop; limit_check_cb listens again */
+	if (++lim->npending >= LIMIT_BATCH)
+		evconnlistener_disable(lim->listener);
+	return conn->bev;
+}
+
+static struct limit_peer *
+limit_peer_get(struct server_limit *lim, const char *key)
+{
+	struct limit_peer *peer;
+
+	TAILQ_FOREACH(peer, &lim->peers, entry)
+		if (strcmp(peer->key, key) == 0)
+			return peer;
+	peer = xcalloc(1, sizeof(*peer));
+	snprintf(peer->key, sizeof(peer->key), "%s", key);
+	TAILQ_INSERT_TAIL(&lim->peers, peer, entry);
+	return peer;
+}
+
+/* Who is at the other end: the uid on the Unix socket, else the address. */
+static void
+limit_peer_key(struct server_limit *lim, evutil_socket_t fd, char *key,
+    size_t len)
+{
+	struct sockaddr_storage ss;
+	struct ucred cred;
+	socklen_t slen;
+
+	if (lim->unix_socket) {
+		slen = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &slen) == 0)
+			snprintf(key, len, "uid %lu", (unsigned long)cred.uid);
+		else
+			snprintf(key, len, "unknown");
+		return;
+	}
+	slen = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &slen) == -1)
+		snprintf(key, len, "unknown");
+	else if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, key,
+		    len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    key, len);
+	else
+		snprintf(key, len, "unknown");
+}
+
+/* Count and admit (or close) the connections accepted since last time. */
+static void
+limit_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_limit *lim = arg;
+	const struct conf *conf = lim->d->conf;
+	struct limit_conn *conn;
+	struct timeval tv;
+	char key[sizeof(conn->peer->key)];
+	void *cbarg = NULL;
+	evutil_socket_t cfd;
+
+	(void)fd;
+	(void)what;
+	while ((conn = TAILQ_FIRST(&lim->pending)) != NULL) {
+		TAILQ_REMOVE(&lim->pending, conn, entry);
+		cfd = bufferevent_getfd(conn->bev);
+		bufferevent_getcb(conn->bev, NULL, NULL, NULL, &cbarg);
+		conn->evcon = cbarg;
+		if (cfd < 0 || conn->evcon == NULL ||
+		    evhttp_connection_get_bufferevent(conn->evcon) !=
+		    conn->bev) {
+			/*
+			 * evhttp could not set the connection up (only an
+			 * allocation failure does that) and freed it: forget
+			 * it. libevent finalizes a bufferevent on a later
+			 * callback than this one.
+			 */
+			free(conn);
+			continue;
+		}
+		limit_peer_key(lim, cfd, key, sizeof(key));
+		conn->peer = limit_peer_get(lim, key);
+		conn->peer->n++;
+		lim->nconns++;
+		TAILQ_INSERT_TAIL(&lim->conns, conn, entry);
+		evhttp_connection_set_closecb(conn->evcon, limit_close_cb,
+		    conn);
+		if (conn->peer->n > (unsigned)conf->max_connections_per_user ||
+		    lim->nconns > (unsigned)conf->max_connections) {
+			log_limited(&lim->refuse_log, LOG_LEVEL_WARN,
+			    "%s: %s has %u connections open, %u in all "
+			    "(limits %lld and %lld): closing the newest",
+			    lim->name, key, conn->peer->n - 1,
+			    lim->nconns - 1,
+			    (long long)conf->max_connections_per_user,
+			    (long long)conf->max_connections);
+			evhttp_connection_free(conn->evcon);
+			continue;
+		}
+		conn->deadline = evtimer_new(lim->d->base, limit_deadline_cb,
+		    conn);
+		ms_to_tv(conf->request_timeout_ms, &tv);
+		evtimer_add(conn->deadline, &tv);
+	}
+	lim->npending = 0;
+	limit_listen(lim);
+}
+
+/* Accept again unless backing off or a batch is waiting to be checked. */
+static void
+limit_listen(struct server_limit *lim)
+{
+	if (lim->npending < LIMIT_BATCH &&
+	    !evtimer_pending(lim->resume_ev, NULL))
+		evconnlistener_enable(lim->listener);
+}
+
+/* evhttp is closing the connection, for whatever reason. */
+static void
+limit_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct limit_conn *conn = arg;
+	struct server_limit *lim = conn->lim;
+
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	TAILQ_REMOVE(&lim->conns, conn, entry);
+	lim->nconns--;
+	if (--conn->peer->n == 0) {
+		TAILQ_REMOVE(&lim->peers, conn->peer, entry);
+		free(conn->peer);
+	}
+	if (conn->deadline != NULL)
+		event_free(conn->deadline);
+	free(conn);
+}
+
+/*
+ * No whole request within request_timeout of the connection opening or of
+ * the last reply. evhttp's own timeout restarts with every byte read, so a
+ * client sending one header line every few seconds would never meet it.
+ */
+static void
+limit_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct limit_conn *conn = arg;
+	struct server_limit *lim = conn->lim;
+
+	(void)fd;
+	(void)what;
+	log_limited(&lim->timeout_log, LOG_LEVEL_INFO,
+	    "%s: %s sent no whole request within %lld ms: closing",
+	    lim->name, conn->peer->key,
+	    (long long)lim->d->conf->request_timeout_ms);
+	evhttp_connection_free(conn->evcon);
+}
+
+/* The connection whose request this is, or NULL. */
+static struct limit_conn *
+limit_conn_find(struct server_limit *lim, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct limit_conn *conn;
+
+	TAILQ_FOREACH(conn, &lim->conns, entry)
+		if (conn->evcon == evcon)
+			return conn;
+	return NULL;
+}
+
+void
+server_limit_request(struct server_limit *lim, struct evhttp_request *req)
+{
+	struct limit_conn *conn;
+
+	/* freeing the connection now would free a request being answered */
+	if ((conn = limit_conn_find(lim, req)) == NULL ||
+	    conn->deadline == NULL)
+		return;
+	evtimer_del(conn->deadline);
+	evhttp_request_set_on_complete_cb(req, limit_done_cb, conn);
+}
+
+/* Reply sent: a kept-alive connection has the same time for the next. */
+static void
+limit_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct limit_conn *conn = arg;
+	struct timeval tv;
+
+	(void)req;
+	ms_to_tv(conn->lim->d->conf->request_timeout_ms, &tv);
+	evtimer_add(conn->deadline, &tv);
+}
+
+/*
+ * accept() failed with something other than EAGAIN: stop listening for a
+ * while (10 ms, doubling to 1 s) instead of being woken for it at once,
+ * so the loop serves the connections it has. Out of descriptors with no
+ * new connection of ours to refuse (limit_check_cb frees those next), the
+ * waiting ones would wait in vain: give up the reserved descriptor to
+ * accept and close them.
+ */
+static void
+limit_error_cb(struct evconnlistener *listener, void *arg)
+{
+	struct server_limit *lim;
+	struct timeval tv;
+	int err = errno, fd, n = 0;
+
+	(void)arg;
+	TAILQ_FOREACH(lim, &limits, entry)
+		if (lim->listener == listener)
+			break;
+	if (lim == NULL)
+		return;
+	if ((err == EMFILE || err == ENFILE) && TAILQ_EMPTY(&lim->pending) &&
+	    reserve_fd != -1) {
+		close(reserve_fd);
+		while (n < LIMIT_DRAIN_MAX &&
+		    (fd = accept(evconnlistener_get_fd(listener), NULL,
+		    NULL)) != -1) {
+			close(fd);
+			n++;
+		}
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	lim->backoff_ms = lim->backoff_ms == 0 ? LIMIT_BACKOFF_MIN_MS :
+	    MIN(lim->backoff_ms * 2, LIMIT_BACKOFF_MAX_MS);
+	log_limited(&lim->accept_log, LOG_LEVEL_WARN,
+	    "%s: accept: %s: closed %d waiting connections, not accepting "
+	    "for %d ms", lim->name, strerror(err), n, lim->backoff_ms);
+	evconnlistener_disable(listener);
+	ms_to_tv(lim->backoff_ms, &tv);
+	evtimer_add(lim->resume_ev, &tv);
+}
+
+static void
+limit_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_limit *lim = arg;
+
+	(void)fd;
+	(void)what;
+	limit_listen(lim);
+}
+
+/* After evhttp_free, which closed every connection through the closecb. */
+void
+server_limit_free(struct server_limit *lim)
+{
+	struct limit_conn *conn;
+	struct limit_peer *peer;
+
+	if (lim == NULL)
+		return;
+	TAILQ_REMOVE(&limits, lim, entry);
+	while ((conn = TAILQ_FIRST(&lim->pending)) != NULL) {
+		TAILQ_REMOVE(&lim->pending, conn, entry);
+		free(conn);
+	}
+	while ((peer = TAILQ_FIRST(&lim->peers)) != NULL) {
+		TAILQ_REMOVE(&lim->peers, peer, entry);
+		free(peer);
+	}
+	event_free(lim->check_ev);
+	event_free(lim->resume_ev);
+	free(lim->name);
+	free(lim);
+}
