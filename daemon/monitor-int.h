@@ -26,6 +26,8 @@ struct track {
 	int64_t			 progress_ms;	/* last sign of life */
 	int			 heard;		/* any progress since start */
 	int64_t			 log_bytes;
+	int64_t			 sized_bytes;	/* the last log size scan's */
+	int			 sizing;	/* a log size scan in flight */
 	int64_t			 beats;
 	int64_t			 ckpt_step;
 	int			 ckpt_known;	/* ckpt_step was read once */

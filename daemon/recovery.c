@@ -26,16 +26,18 @@
 #include "hostlist.h"
 #include "llmctld.h"
 #include "log.h"
+#include "logdir.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "policy.h"
+#include "pool.h"
 #include "spec.h"
 #include "store.h"
 #include "topo.h"
 #include "worker.h"
 
 #define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
-#define LOG_MAX_FILES	 100000
+#define LOG_MAX_FILES	 100000	/* entries a log size scan looks at */
 
 struct scan_data {
 	char	*dir;
@@ -111,37 +113,22 @@ out:
 	hostlist_clear(&down);
 }
 
-/* Open a file in a user-owned directory without trusting it. */
-static int
-open_owned(const char *path, uid_t uid)
-{
-	struct stat st;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != uid) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 char *
 recovery_preflight_failed(struct monitor *m, const struct job *job,
     const struct attempt *a)
 {
 	struct hostlist hl = { 0 };
-	char buf[65536], *path, *line, *save, *joined = NULL;
+	char buf[65536], *line, *save, *joined = NULL;
 	ssize_t got;
-	int fd;
+	int dfd, fd;
 
-	path = xasprintf("%s/logs/%lld/%d/preflight.failed",
-	    m->d->conf->state_dir, (long long)job->id, a->attempt);
-	fd = open_owned(path, job->uid);
-	free(path);
+	/* one bounded read of a regular file the job's user owns */
+	dfd = logdir_open(m->d->conf->state_dir, job->id, a->attempt,
+	    job->uid);
+	if (dfd == -1)
+		return NULL;
+	fd = logdir_open_file(dfd, "preflight.failed", job->uid);
+	close(dfd);
 	if (fd == -1)
 		return NULL;
 	got = read(fd, buf, sizeof(buf) - 1);
@@ -159,29 +146,91 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
 	return joined;
 }
 
-/* Bytes in the attempt's log directory: output is a sign of life. */
-static int64_t
-log_bytes(struct monitor *m, int64_t job_id, int attempt)
+/* A size scan of one attempt's log dir, on the fs pool. */
+struct log_size {
+	struct monitor *m;
+	char *tag;
+	char *state_dir;
+	int64_t job_id;
+	int attempt;
+	uid_t uid;
+	int64_t bytes;
+};
+
+/*
+ * Bytes in the attempt's log directory (output is a sign of life): the
+ * user's regular files among its first LOG_MAX_FILES entries. On a pool
+ * thread, since a user decides how many entries there are.
+ */
+static void
+log_size_run(void *arg)
 {
+	struct log_size *ls = arg;
 	struct dirent *de;
 	struct stat st;
-	char *path;
-	int64_t sum = 0;
 	DIR *dir;
-	int n = 0;
+	int dfd, n = 0;
 
-	path = xasprintf("%s/logs/%lld/%d", m->d->conf->state_dir,
-	    (long long)job_id, attempt);
-	dir = opendir(path);
-	free(path);
-	if (dir == NULL)
-		return 0;
-	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES)
+	dfd = logdir_open(ls->state_dir, ls->job_id, ls->attempt, ls->uid);
+	if (dfd == -1)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-			sum += st.st_size;
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == ls->uid)
+			ls->bytes += st.st_size;
+	}
 	closedir(dir);
-	return sum;
+}
+
+/* Back on the loop: the hang check uses it on its next poll. */
+static void
+log_size_done(void *arg, int cancelled)
+{
+	struct log_size *ls = arg;
+	struct track *t;
+
+	TAILQ_FOREACH(t, &ls->m->tracks, entry) {
+		if (strcmp(t->tag, ls->tag) != 0)
+			continue;
+		t->sizing = 0;
+		if (!cancelled)
+			t->sized_bytes = ls->bytes;
+	}
+	free(ls->tag);
+	free(ls->state_dir);
+	free(ls);
+}
+
+/* Start a size scan of the attempt's logs, unless one is under way. */
+static void
+log_size_push(struct monitor *m, struct track *t, const struct attempt *a,
+    uid_t uid)
+{
+	struct log_size *ls;
+
+	if (t->sizing)
+		return;
+	ls = xcalloc(1, sizeof(*ls));
+	ls->m = m;
+	ls->tag = xstrdup(t->tag);
+	ls->state_dir = xstrdup(m->d->conf->state_dir);
+	ls->job_id = a->job_id;
+	ls->attempt = a->attempt;
+	ls->uid = uid;
+	t->sizing = 1;
+	if (m->d->fspool != NULL)
+		pool_push(m->d->fspool, uid, log_size_run, log_size_done, ls);
+	else {
+		log_size_run(ls); /* no pool (tests): here and now */
+		log_size_done(ls, 0);
+	}
 }
 
 static void
@@ -372,11 +421,12 @@ recovery_decide(struct monitor *m, int64_t job_id)
 
 /* Hang detection for one running attempt; 1 if it was ended. */
 static int
-check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
+check_hang(struct monitor *m, struct attempt *a, const struct job *job,
+    const struct spec *sp)
 {
 	struct track *t = track_get(m, a->tag);
 	const struct beat *b = health_get(m->d->health, a->token);
-	int64_t now = mono_ms(), bytes, step, limit;
+	int64_t now = mono_ms(), step, limit;
 
 	if (t->progress_ms == 0)
 		t->progress_ms = now;
@@ -385,12 +435,17 @@ check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
 		t->progress_ms = now;
 		t->heard = 1;
 	}
-	/* output only matters (and is only read) when there are no beats */
-	if ((b == NULL || b->count == 0) &&
-	    (bytes = log_bytes(m, a->job_id, a->attempt)) > t->log_bytes) {
-		t->log_bytes = bytes;
-		t->progress_ms = now;
-		t->heard = 1;
+	/*
+	 * Output only matters (and is only sized) when there are no beats;
+	 * the size is the last scan's, a poll old.
+	 */
+	if (b == NULL || b->count == 0) {
+		log_size_push(m, t, a, job->uid);
+		if (t->sized_bytes > t->log_bytes) {
+			t->log_bytes = t->sized_bytes;
+			t->progress_ms = now;
+			t->heard = 1;
+		}
 	}
 	if ((step = recovery_newest_step(m, a->job_id)) > t->ckpt_step &&
 	    t->ckpt_known) {
@@ -460,7 +515,7 @@ recovery_tick(struct monitor *m)
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
 				scan_push(m, job, sp);
-			check_hang(m, as[i], sp);
+			check_hang(m, as[i], job, sp);
 			spec_free(sp);
 		}
 		job_free(job);
