@@ -83,7 +83,8 @@ struct logs_read {
 	/* filled on the pool thread */
 	off_t size;
 	char *data;
-	ssize_t got;
+	ssize_t got;	/* bytes read from the file */
+	size_t len;	/* of data, once NULs are dropped */
 };
 
 /* pread count bytes, short only at the end of the file or on an error */
@@ -133,6 +134,21 @@ tail_offset(int fd, off_t size, long long n)
 	return from;
 }
 
+/*
+ * Drop NUL bytes (a sparse file's holes read as NULs), which no client's
+ * JSON parser accepts; the reply's offset still counts them.
+ */
+static size_t
+drop_nul(char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != '\0')
+			buf[n++] = buf[i];
+	return n;
+}
+
 /* On a pool thread: the user's file, through fds checked at each level. */
 static void
 logs_read_run(void *arg)
@@ -140,6 +156,7 @@ logs_read_run(void *arg)
 	struct logs_read *lr = arg;
 	struct stat st;
 	char name[64];
+	off_t hole;
 	int dfd, fd = -1;
 
 	dfd = logdir_open(lr->state_dir, lr->job_id, (int)lr->attempt,
@@ -161,10 +178,19 @@ logs_read_run(void *arg)
 		    lr->tail >= 0 ? tail_offset(fd, st.st_size, lr->tail) : 0;
 	if (lr->offset > st.st_size)
 		lr->offset = st.st_size;
+	/*
+	 * Skip a hole: its NULs would be dropped, and a reply must not be
+	 * empty while there is more to come (the client stops at one).
+	 */
+	if ((hole = lseek(fd, lr->offset, SEEK_DATA)) > lr->offset)
+		lr->offset = hole;
+	else if (hole == -1 && errno == ENXIO)
+		lr->offset = st.st_size;
 	lr->data = xmalloc(LOG_CHUNK);
 	lr->got = pread_full(fd, lr->data, LOG_CHUNK, lr->offset);
 	close(fd);
-	api_utf8_scrub((unsigned char *)lr->data, (size_t)lr->got);
+	lr->len = drop_nul(lr->data, (size_t)lr->got);
+	api_utf8_scrub((unsigned char *)lr->data, lr->len);
 }
 
 /* The reply, in the format cli/cmd-logs.c reads. */
@@ -183,7 +209,7 @@ logs_read_reply(struct logs_read *lr, struct api_response *resp)
 	resp->body = json_pack("{s:I, s:I, s:I, s:s%, s:b}", "attempt",
 	    (json_int_t)lr->attempt, "rank", (json_int_t)lr->rank, "offset",
 	    (json_int_t)(lr->offset + lr->got), "data", lr->data,
-	    (size_t)lr->got, "done",
+	    lr->len, "done",
 	    lr->ended && lr->offset + lr->got >= lr->size);
 }
 

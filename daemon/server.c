@@ -204,7 +204,11 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	    evhttp_request_get_input_headers(req), "Authorization");
 	areq.later = req;
 	api_dispatch(srv->d, &areq, &resp);
-	if (!areq.tcp)
+	if (!areq.tcp && resp.deferred)
+		log_debug("uid %lu %s %s -> answered later",
+		    (unsigned long)cred.uid,
+		    areq.method == API_GET ? "GET" : "POST", decoded);
+	else if (!areq.tcp)
 		log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
 		    areq.method == API_GET ? "GET" : "POST", decoded,
 		    resp.status);
