@@ -150,7 +150,7 @@ sleep 120")
 	done
 	sec_status_times 30 "$base"
 	touch "$go"
-	for i in $(seq 240); do
+	for i in $(seq 720); do
 		rank_log "$id" 1 0 | grep -q flooded && break
 		sleep 0.25
 	done
