@@ -113,37 +113,95 @@ out:
 	hostlist_clear(&down);
 }
 
-char *
-recovery_preflight_failed(struct monitor *m, const struct job *job,
-    const struct attempt *a)
-{
-	struct hostlist hl = { 0 };
-	char buf[65536], *line, *save, *joined = NULL;
+/* A read of an attempt's preflight.failed, on the fs pool. */
+struct pf_read {
+	struct monitor *m;
+	char *tag;
+	char *state_dir;
+	int64_t job_id;
+	int attempt;
+	uid_t uid;
+	char buf[65536];
 	ssize_t got;
+};
+
+/* On a pool thread: one bounded read of a file the job's user owns. */
+static void
+pf_read_run(void *arg)
+{
+	struct pf_read *pr = arg;
 	int dfd, fd;
 
-	/* one bounded read of a regular file the job's user owns */
-	dfd = logdir_open(m->d->conf->state_dir, job->id, a->attempt,
-	    job->uid);
+	dfd = logdir_open(pr->state_dir, pr->job_id, pr->attempt, pr->uid);
 	if (dfd == -1)
-		return NULL;
-	fd = logdir_open_file(dfd, "preflight.failed", job->uid);
+		return;
+	fd = logdir_open_file(dfd, "preflight.failed", pr->uid);
 	close(dfd);
 	if (fd == -1)
-		return NULL;
-	got = read(fd, buf, sizeof(buf) - 1);
+		return;
+	pr->got = read(fd, pr->buf, sizeof(pr->buf) - 1);
 	close(fd);
-	if (got <= 0)
-		return NULL;
-	buf[got] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (!hostlist_contains(&hl, line))
-			hostlist_expand(&hl, line, NULL); /* bad names: skip */
-	if (hl.n > 0)
-		joined = hostlist_join(&hl);
+}
+
+/* Back on the loop: the node names, kept for the next poll. */
+static void
+pf_read_done(void *arg, int cancelled)
+{
+	struct pf_read *pr = arg;
+	struct hostlist hl = {0};
+	struct track *t;
+	char *line, *save;
+
+	if (!cancelled && pr->got > 0) {
+		pr->buf[pr->got] = '\0';
+		/* names that are not host names are skipped */
+		for (line = strtok_r(pr->buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (!hostlist_contains(&hl, line))
+				hostlist_expand(&hl, line, NULL);
+	}
+	TAILQ_FOREACH(t, &pr->m->tracks, entry) {
+		if (strcmp(t->tag, pr->tag) != 0)
+			continue;
+		t->pf_state = cancelled ? PF_UNREAD : PF_READ;
+		free(t->pf_nodes);
+		t->pf_nodes = hl.n > 0 ? hostlist_join(&hl) : NULL;
+	}
 	hostlist_clear(&hl);
-	return joined;
+	free(pr->tag);
+	free(pr->state_dir);
+	free(pr);
+}
+
+int
+recovery_preflight_failed(struct monitor *m, const struct job *job,
+    const struct attempt *a, char **nodes)
+{
+	struct track *t = track_get(m, a->tag);
+	struct pf_read *pr;
+
+	*nodes = NULL;
+	if (t->pf_state == PF_READ) {
+		*nodes = t->pf_nodes != NULL ? xstrdup(t->pf_nodes) : NULL;
+		return 1;
+	}
+	if (t->pf_state == PF_READING)
+		return 0;
+	pr = xcalloc(1, sizeof(*pr));
+	pr->m = m;
+	pr->tag = xstrdup(a->tag);
+	pr->state_dir = xstrdup(m->d->conf->state_dir);
+	pr->job_id = job->id;
+	pr->attempt = a->attempt;
+	pr->uid = job->uid;
+	t->pf_state = PF_READING;
+	if (m->d->fspool == NULL) {
+		pf_read_run(pr); /* no pool (tests): here and now */
+		pf_read_done(pr, 0);
+		return recovery_preflight_failed(m, job, a, nodes);
+	}
+	pool_push(m->d->fspool, job->uid, pf_read_run, pf_read_done, pr);
+	return 0;
 }
 
 /* A size scan of one attempt's log dir, on the fs pool. */
