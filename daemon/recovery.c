@@ -113,33 +113,84 @@ out:
 	hostlist_clear(&down);
 }
 
-/* A read of an attempt's preflight.failed, on the fs pool. */
-struct pf_read {
+/*
+ * Work on one attempt's log dir for the fs pool: reading preflight.failed
+ * or sizing the logs. Results go back to the attempt's track by tag, as
+ * the track may be gone by the time the work is done.
+ */
+struct attempt_fs {
 	struct monitor *m;
 	char *tag;
 	char *state_dir;
 	int64_t job_id;
 	int attempt;
 	uid_t uid;
+	int64_t bytes;	/* sizing */
+	ssize_t got;	/* preflight.failed */
 	char buf[65536];
-	ssize_t got;
 };
+
+static struct attempt_fs *
+attempt_fs_create(struct monitor *m, const struct attempt *a, uid_t uid)
+{
+	struct attempt_fs *af = xcalloc(1, sizeof(*af));
+
+	af->m = m;
+	af->tag = xstrdup(a->tag);
+	af->state_dir = xstrdup(m->d->conf->state_dir);
+	af->job_id = a->job_id;
+	af->attempt = a->attempt;
+	af->uid = uid;
+	return af;
+}
+
+/* On the pool, the user's turn; without one (tests), here and now. */
+static void
+attempt_fs_push(struct attempt_fs *af, pool_run_fn run, pool_done_fn done)
+{
+	if (af->m->d->fspool != NULL) {
+		pool_push(af->m->d->fspool, af->uid, run, done, af);
+		return;
+	}
+	run(af);
+	done(af, 0);
+}
+
+/* Back on the loop: the attempt's track, NULL if it is gone. */
+static struct track *
+attempt_fs_track(const struct attempt_fs *af)
+{
+	struct track *t;
+
+	TAILQ_FOREACH(t, &af->m->tracks, entry)
+		if (strcmp(t->tag, af->tag) == 0)
+			return t;
+	return NULL;
+}
+
+static void
+attempt_fs_free(struct attempt_fs *af)
+{
+	free(af->tag);
+	free(af->state_dir);
+	free(af);
+}
 
 /* On a pool thread: one bounded read of a file the job's user owns. */
 static void
 pf_read_run(void *arg)
 {
-	struct pf_read *pr = arg;
+	struct attempt_fs *af = arg;
 	int dfd, fd;
 
-	dfd = logdir_open(pr->state_dir, pr->job_id, pr->attempt, pr->uid);
+	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
 	if (dfd == -1)
 		return;
-	fd = logdir_open_file(dfd, "preflight.failed", pr->uid);
+	fd = logdir_open_file(dfd, "preflight.failed", af->uid);
 	close(dfd);
 	if (fd == -1)
 		return;
-	pr->got = read(fd, pr->buf, sizeof(pr->buf) - 1);
+	af->got = read(fd, af->buf, sizeof(af->buf) - 1);
 	close(fd);
 }
 
@@ -147,30 +198,26 @@ pf_read_run(void *arg)
 static void
 pf_read_done(void *arg, int cancelled)
 {
-	struct pf_read *pr = arg;
+	struct attempt_fs *af = arg;
 	struct hostlist hl = {0};
 	struct track *t;
 	char *line, *save;
 
-	if (!cancelled && pr->got > 0) {
-		pr->buf[pr->got] = '\0';
+	if (!cancelled && af->got > 0) {
+		af->buf[af->got] = '\0';
 		/* names that are not host names are skipped */
-		for (line = strtok_r(pr->buf, "\n", &save); line != NULL;
+		for (line = strtok_r(af->buf, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save))
 			if (!hostlist_contains(&hl, line))
 				hostlist_expand(&hl, line, NULL);
 	}
-	TAILQ_FOREACH(t, &pr->m->tracks, entry) {
-		if (strcmp(t->tag, pr->tag) != 0)
-			continue;
+	if ((t = attempt_fs_track(af)) != NULL) {
 		t->pf_state = cancelled ? PF_UNREAD : PF_READ;
 		free(t->pf_nodes);
 		t->pf_nodes = hl.n > 0 ? hostlist_join(&hl) : NULL;
 	}
 	hostlist_clear(&hl);
-	free(pr->tag);
-	free(pr->state_dir);
-	free(pr);
+	attempt_fs_free(af);
 }
 
 int
@@ -178,42 +225,18 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
     const struct attempt *a, char **nodes)
 {
 	struct track *t = track_get(m, a->tag);
-	struct pf_read *pr;
 
 	*nodes = NULL;
-	if (t->pf_state == PF_READ) {
-		*nodes = t->pf_nodes != NULL ? xstrdup(t->pf_nodes) : NULL;
-		return 1;
+	if (t->pf_state == PF_UNREAD) {
+		t->pf_state = PF_READING;
+		attempt_fs_push(attempt_fs_create(m, a, job->uid), pf_read_run,
+		    pf_read_done);
 	}
-	if (t->pf_state == PF_READING)
+	if (t->pf_state != PF_READ)
 		return 0;
-	pr = xcalloc(1, sizeof(*pr));
-	pr->m = m;
-	pr->tag = xstrdup(a->tag);
-	pr->state_dir = xstrdup(m->d->conf->state_dir);
-	pr->job_id = job->id;
-	pr->attempt = a->attempt;
-	pr->uid = job->uid;
-	t->pf_state = PF_READING;
-	if (m->d->fspool == NULL) {
-		pf_read_run(pr); /* no pool (tests): here and now */
-		pf_read_done(pr, 0);
-		return recovery_preflight_failed(m, job, a, nodes);
-	}
-	pool_push(m->d->fspool, job->uid, pf_read_run, pf_read_done, pr);
-	return 0;
+	*nodes = t->pf_nodes != NULL ? xstrdup(t->pf_nodes) : NULL;
+	return 1;
 }
-
-/* A size scan of one attempt's log dir, on the fs pool. */
-struct log_size {
-	struct monitor *m;
-	char *tag;
-	char *state_dir;
-	int64_t job_id;
-	int attempt;
-	uid_t uid;
-	int64_t bytes;
-};
 
 /*
  * Bytes in the attempt's log directory (output is a sign of life): the
@@ -223,13 +246,13 @@ struct log_size {
 static void
 log_size_run(void *arg)
 {
-	struct log_size *ls = arg;
+	struct attempt_fs *af = arg;
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
 	int dfd, n = 0;
 
-	dfd = logdir_open(ls->state_dir, ls->job_id, ls->attempt, ls->uid);
+	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
 	if (dfd == -1)
 		return;
 	if ((dir = fdopendir(dfd)) == NULL) {
@@ -241,8 +264,8 @@ log_size_run(void *arg)
 			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_uid == ls->uid)
-			ls->bytes += st.st_size;
+		    st.st_uid == af->uid)
+			af->bytes += st.st_size;
 	}
 	closedir(dir);
 }
@@ -251,44 +274,15 @@ log_size_run(void *arg)
 static void
 log_size_done(void *arg, int cancelled)
 {
-	struct log_size *ls = arg;
+	struct attempt_fs *af = arg;
 	struct track *t;
 
-	TAILQ_FOREACH(t, &ls->m->tracks, entry) {
-		if (strcmp(t->tag, ls->tag) != 0)
-			continue;
+	if ((t = attempt_fs_track(af)) != NULL) {
 		t->sizing = 0;
 		if (!cancelled)
-			t->sized_bytes = ls->bytes;
+			t->sized_bytes = af->bytes;
 	}
-	free(ls->tag);
-	free(ls->state_dir);
-	free(ls);
-}
-
-/* Start a size scan of the attempt's logs, unless one is under way. */
-static void
-log_size_push(struct monitor *m, struct track *t, const struct attempt *a,
-    uid_t uid)
-{
-	struct log_size *ls;
-
-	if (t->sizing)
-		return;
-	ls = xcalloc(1, sizeof(*ls));
-	ls->m = m;
-	ls->tag = xstrdup(t->tag);
-	ls->state_dir = xstrdup(m->d->conf->state_dir);
-	ls->job_id = a->job_id;
-	ls->attempt = a->attempt;
-	ls->uid = uid;
-	t->sizing = 1;
-	if (m->d->fspool != NULL)
-		pool_push(m->d->fspool, uid, log_size_run, log_size_done, ls);
-	else {
-		log_size_run(ls); /* no pool (tests): here and now */
-		log_size_done(ls, 0);
-	}
+	attempt_fs_free(af);
 }
 
 static void
@@ -498,7 +492,11 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	 * the size is the last scan's, a poll old.
 	 */
 	if (b == NULL || b->count == 0) {
-		log_size_push(m, t, a, job->uid);
+		if (!t->sizing) {
+			t->sizing = 1;
+			attempt_fs_push(attempt_fs_create(m, a, job->uid),
+			    log_size_run, log_size_done);
+		}
 		if (t->sized_bytes > t->log_bytes) {
 			t->log_bytes = t->sized_bytes;
 			t->progress_ms = now;
