@@ -28,6 +28,7 @@
 
 #define LOG_CHUNK (1024 * 1024)	/* most bytes one reply carries */
 #define TAIL_WINDOW LOG_CHUNK	/* how far back a tail looks for lines */
+#define NUL_CHUNKS 8		/* chunks of NULs one reply may skip */
 
 void
 api_job_events(struct llmctld *d, const struct api_request *req,
@@ -157,7 +158,7 @@ logs_read_run(void *arg)
 	struct stat st;
 	char name[64];
 	off_t hole;
-	int dfd, fd = -1;
+	int dfd, fd = -1, i;
 
 	dfd = logdir_open(lr->state_dir, lr->job_id, (int)lr->attempt,
 	    lr->uid);
@@ -187,9 +188,15 @@ logs_read_run(void *arg)
 	else if (hole == -1 && errno == ENXIO)
 		lr->offset = st.st_size;
 	lr->data = xmalloc(LOG_CHUNK);
-	lr->got = pread_full(fd, lr->data, LOG_CHUNK, lr->offset);
+	/* written NULs (not a hole) leave nothing: look a few chunks on */
+	for (i = 0; i < NUL_CHUNKS; i++) {
+		lr->got = pread_full(fd, lr->data, LOG_CHUNK, lr->offset);
+		if ((lr->len = drop_nul(lr->data, (size_t)lr->got)) > 0 ||
+		    lr->got < LOG_CHUNK || i == NUL_CHUNKS - 1)
+			break;
+		lr->offset += lr->got;
+	}
 	close(fd);
-	lr->len = drop_nul(lr->data, (size_t)lr->got);
 	api_utf8_scrub((unsigned char *)lr->data, lr->len);
 }
 

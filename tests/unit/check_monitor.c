@@ -292,6 +292,19 @@ START_TEST(test_logs_tail)
 	ck_assert_str_eq(data, end);
 	free(data);
 	ck_assert_int_lt(mono_ms() - t0, 2000);
+	/* NULs written, not a hole: skipped too, so the client goes on */
+	p = xasprintf("%s/logs/%lld/1/rank-2.out", dir, (long long)id);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	data = xcalloc(1, 3 << 20);
+	ck_assert_int_eq(write(fd, data, 3 << 20), 3 << 20);
+	ck_assert_int_eq(write(fd, end, strlen(end)), strlen(end));
+	close(fd);
+	free(data);
+	free(p);
+	data = get_log(id, "2", "offset", "0", &off);
+	ck_assert_str_eq(data, end);
+	free(data);
 	p = xasprintf("%s/logs/%lld/1/rank-1.out", dir, (long long)id);
 	ck_assert_int_eq(symlink("rank-0.out", p), 0);
 	free(p);
