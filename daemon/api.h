@@ -36,13 +36,26 @@ struct api_request {
 	int		 admin;		/* root or the admin group */
 	int		 tcp;		/* came over TCP: no identity */
 	const char	*authorization;	/* the header, or NULL */
+	void		*later;		/* the server's, for api_defer() */
 };
 
 struct api_response {
 	int	 status;
 	json_t	*body;
 	char	*text;		/* plain text instead of body (metrics) */
+	int	 deferred;	/* api_defer(): api_answer() replies */
 };
+
+/*
+ * A handler whose answer comes from a pool thread calls api_defer(), leaves
+ * resp empty and later, on the loop's thread, calls api_answer() exactly
+ * once. NULL when nothing can wait for it (no server: tests, fuzzers):
+ * then it must answer in resp now.
+ */
+struct api_later;
+struct api_later *api_defer(const struct api_request *,
+    struct api_response *);
+void api_answer(struct api_later *, struct api_response *);
 
 /* Route one request; always fills resp. */
 void api_dispatch(struct llmctld *, const struct api_request *,

@@ -6,15 +6,13 @@
  */
 #include "config.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "launch.h"
+#include "logdir.h"
 #include "spec.h"
 #include "util.h"
 
@@ -237,37 +235,13 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	return l;
 }
 
-static int
-mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
-    char **cause)
-{
-	if (mkdir(path, mode) == -1 && errno != EEXIST)
-		return set_cause(cause, "mkdir %s: %s", path, strerror(errno));
-	if (chown(path, uid, gid) == -1 && !(errno == EPERM &&
-	    uid == geteuid()))
-		return set_cause(cause, "chown %s: %s", path, strerror(errno));
-	if (chmod(path, mode) == -1)
-		return set_cause(cause, "chmod %s: %s", path, strerror(errno));
-	return 0;
-}
-
 int
 launch_make_log_dir(const struct launch *l, const struct launch_ctx *ctx,
     char **cause)
 {
-	char *logs, *jobdir;
-	int rc;
-
-	logs = xasprintf("%s/logs", ctx->state_dir);
-	jobdir = xasprintf("%s/%lld", logs, (long long)ctx->job_id);
-	rc = mkdir_owned(logs, 0755, geteuid(), getegid(), cause);
-	if (rc == 0)
-		rc = mkdir_owned(jobdir, 0700, ctx->uid, ctx->gid, cause);
-	if (rc == 0)
-		rc = mkdir_owned(l->log_dir, 0700, ctx->uid, ctx->gid, cause);
-	free(logs);
-	free(jobdir);
-	return rc;
+	(void)l;
+	return logdir_make(ctx->state_dir, ctx->job_id, ctx->attempt, ctx->uid,
+	    ctx->gid, cause);
 }
 
 void

@@ -39,7 +39,7 @@ struct launch {
 
 struct launch *launch_build(const struct spec *, const struct launch_ctx *,
     char **cause);
-/* Create the log directory owned by the job's user, mode 0700. */
+/* The attempt's log directory, for the job's user only (logdir.h). */
 int launch_make_log_dir(const struct launch *, const struct launch_ctx *,
     char **cause);
 void launch_free(struct launch *);

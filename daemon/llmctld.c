@@ -26,6 +26,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
+#include "pool.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -254,6 +255,8 @@ main(int argc, char **argv)
 	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	d.worker = worker_create(d.base, d.backend);
+	/* users' log files are read here, never on the loop (pool.h) */
+	d.fspool = pool_create(d.base, "fs", 2);
 	if ((d.server = server_create(&d, d.conf->socket, &cause)) == NULL)
 		fatalx("%s", cause);
 	d.health = health_create();
@@ -279,6 +282,8 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	/* first: its done callbacks answer requests the servers still hold */
+	pool_free(d.fspool);
 	server_free(d.server);
 	server_free(d.tcp);
 	worker_free(d.worker);

@@ -16,6 +16,7 @@ struct server;
 struct monitor;
 struct bcluster;
 struct health;
+struct pool;
 
 struct llmctld {
 	struct conf		*conf;
@@ -30,6 +31,7 @@ struct llmctld {
 	struct health		*health;	/* heartbeats in memory */
 	struct server		*tcp;		/* heartbeat/metrics listener */
 	char			*heartbeat_url;	/* NULL: no listener */
+	struct pool		*fspool;	/* reads of users' files */
 };
 
 #endif

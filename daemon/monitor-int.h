@@ -26,6 +26,10 @@ struct track {
 	int64_t			 progress_ms;	/* last sign of life */
 	int			 heard;		/* any progress since start */
 	int64_t			 log_bytes;
+	int64_t			 sized_bytes;	/* the last log size scan's */
+	int			 sizing;	/* a log size scan in flight */
+	enum { PF_UNREAD, PF_READING, PF_READ } pf_state; /* preflight.failed */
+	char			*pf_nodes;	/* what it named, once read */
 	int64_t			 beats;
 	int64_t			 ckpt_step;
 	int			 ckpt_known;	/* ckpt_step was read once */
@@ -78,9 +82,12 @@ void recovery_decide(struct monitor *, int64_t job_id);
 int64_t recovery_newest_step(struct monitor *, int64_t job_id);
 /* Blame the attempt's nodes that the newest snapshot shows down. */
 void recovery_blame_down(struct monitor *, struct attempt *);
-/* The preflight's failed nodes, from the attempt's log dir, or NULL. */
-char *recovery_preflight_failed(struct monitor *, const struct job *,
-    const struct attempt *);
+/*
+ * The preflight's failed nodes from the attempt's log dir (*nodes, NULL:
+ * none): 1 once read on the fs pool, 0 while the read is under way.
+ */
+int recovery_preflight_failed(struct monitor *, const struct job *,
+    const struct attempt *, char **nodes);
 void recovery_free(struct monitor *);
 
 #endif

@@ -65,6 +65,7 @@ track_drop(struct monitor *m, const char *tag)
 		if (strcmp(t->tag, tag) == 0) {
 			TAILQ_REMOVE(&m->tracks, t, entry);
 			free(t->avoid);
+			free(t->pf_nodes);
 			free(t->tag);
 			free(t);
 			return;
@@ -604,7 +605,9 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 	if (job->state == JOB_CANCELLED)
 		cause = "cancelled";
 	else if (b->state == BJOB_FAILED &&
-	    (pf = recovery_preflight_failed(m, job, a)) != NULL) {
+	    recovery_preflight_failed(m, job, a, &pf) == 0)
+		return; /* read off the loop: decide on a later poll */
+	else if (b->state == BJOB_FAILED && pf != NULL) {
 		cause = "preflight_failed";
 		reason = xasprintf("preflight failed on %s", pf);
 		set_str(&a->blamed, pf);

@@ -26,16 +26,18 @@
 #include "hostlist.h"
 #include "llmctld.h"
 #include "log.h"
+#include "logdir.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "policy.h"
+#include "pool.h"
 #include "spec.h"
 #include "store.h"
 #include "topo.h"
 #include "worker.h"
 
 #define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
-#define LOG_MAX_FILES	 100000
+#define LOG_MAX_FILES	 100000	/* entries a log size scan looks at */
 
 struct scan_data {
 	char	*dir;
@@ -111,77 +113,176 @@ out:
 	hostlist_clear(&down);
 }
 
-/* Open a file in a user-owned directory without trusting it. */
-static int
-open_owned(const char *path, uid_t uid)
-{
-	struct stat st;
-	int fd;
+/*
+ * Work on one attempt's log dir for the fs pool: reading preflight.failed
+ * or sizing the logs. Results go back to the attempt's track by tag, as
+ * the track may be gone by the time the work is done.
+ */
+struct attempt_fs {
+	struct monitor *m;
+	char *tag;
+	char *state_dir;
+	int64_t job_id;
+	int attempt;
+	uid_t uid;
+	int64_t bytes;	/* sizing */
+	ssize_t got;	/* preflight.failed */
+	char buf[65536];
+};
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != uid) {
-		close(fd);
-		return -1;
+static struct attempt_fs *
+attempt_fs_create(struct monitor *m, const struct attempt *a, uid_t uid)
+{
+	struct attempt_fs *af = xcalloc(1, sizeof(*af));
+
+	af->m = m;
+	af->tag = xstrdup(a->tag);
+	af->state_dir = xstrdup(m->d->conf->state_dir);
+	af->job_id = a->job_id;
+	af->attempt = a->attempt;
+	af->uid = uid;
+	return af;
+}
+
+/* On the pool, the user's turn; without one (tests), here and now. */
+static void
+attempt_fs_push(struct attempt_fs *af, pool_run_fn run, pool_done_fn done)
+{
+	if (af->m->d->fspool != NULL) {
+		pool_push(af->m->d->fspool, af->uid, run, done, af);
+		return;
 	}
-	return fd;
+	run(af);
+	done(af, 0);
 }
 
-char *
-recovery_preflight_failed(struct monitor *m, const struct job *job,
-    const struct attempt *a)
+/* Back on the loop: the attempt's track, NULL if it is gone. */
+static struct track *
+attempt_fs_track(const struct attempt_fs *af)
 {
-	struct hostlist hl = { 0 };
-	char buf[65536], *path, *line, *save, *joined = NULL;
-	ssize_t got;
-	int fd;
+	struct track *t;
 
-	path = xasprintf("%s/logs/%lld/%d/preflight.failed",
-	    m->d->conf->state_dir, (long long)job->id, a->attempt);
-	fd = open_owned(path, job->uid);
-	free(path);
+	TAILQ_FOREACH(t, &af->m->tracks, entry)
+		if (strcmp(t->tag, af->tag) == 0)
+			return t;
+	return NULL;
+}
+
+static void
+attempt_fs_free(struct attempt_fs *af)
+{
+	free(af->tag);
+	free(af->state_dir);
+	free(af);
+}
+
+/* On a pool thread: one bounded read of a file the job's user owns. */
+static void
+pf_read_run(void *arg)
+{
+	struct attempt_fs *af = arg;
+	int dfd, fd;
+
+	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
+	if (dfd == -1)
+		return;
+	fd = logdir_open_file(dfd, "preflight.failed", af->uid);
+	close(dfd);
 	if (fd == -1)
-		return NULL;
-	got = read(fd, buf, sizeof(buf) - 1);
+		return;
+	af->got = read(fd, af->buf, sizeof(af->buf) - 1);
 	close(fd);
-	if (got <= 0)
-		return NULL;
-	buf[got] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (!hostlist_contains(&hl, line))
-			hostlist_expand(&hl, line, NULL); /* bad names: skip */
-	if (hl.n > 0)
-		joined = hostlist_join(&hl);
-	hostlist_clear(&hl);
-	return joined;
 }
 
-/* Bytes in the attempt's log directory: output is a sign of life. */
-static int64_t
-log_bytes(struct monitor *m, int64_t job_id, int attempt)
+/* Back on the loop: the node names, kept for the next poll. */
+static void
+pf_read_done(void *arg, int cancelled)
 {
+	struct attempt_fs *af = arg;
+	struct hostlist hl = {0};
+	struct track *t;
+	char *line, *save;
+
+	if (!cancelled && af->got > 0) {
+		af->buf[af->got] = '\0';
+		/* names that are not host names are skipped */
+		for (line = strtok_r(af->buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			if (!hostlist_contains(&hl, line))
+				hostlist_expand(&hl, line, NULL);
+	}
+	if ((t = attempt_fs_track(af)) != NULL) {
+		t->pf_state = cancelled ? PF_UNREAD : PF_READ;
+		free(t->pf_nodes);
+		t->pf_nodes = hl.n > 0 ? hostlist_join(&hl) : NULL;
+	}
+	hostlist_clear(&hl);
+	attempt_fs_free(af);
+}
+
+int
+recovery_preflight_failed(struct monitor *m, const struct job *job,
+    const struct attempt *a, char **nodes)
+{
+	struct track *t = track_get(m, a->tag);
+
+	*nodes = NULL;
+	if (t->pf_state == PF_UNREAD) {
+		t->pf_state = PF_READING;
+		attempt_fs_push(attempt_fs_create(m, a, job->uid), pf_read_run,
+		    pf_read_done);
+	}
+	if (t->pf_state != PF_READ)
+		return 0;
+	*nodes = t->pf_nodes != NULL ? xstrdup(t->pf_nodes) : NULL;
+	return 1;
+}
+
+/*
+ * Bytes in the attempt's log directory (output is a sign of life): the
+ * user's regular files among its first LOG_MAX_FILES entries. On a pool
+ * thread, since a user decides how many entries there are.
+ */
+static void
+log_size_run(void *arg)
+{
+	struct attempt_fs *af = arg;
 	struct dirent *de;
 	struct stat st;
-	char *path;
-	int64_t sum = 0;
 	DIR *dir;
-	int n = 0;
+	int dfd, n = 0;
 
-	path = xasprintf("%s/logs/%lld/%d", m->d->conf->state_dir,
-	    (long long)job_id, attempt);
-	dir = opendir(path);
-	free(path);
-	if (dir == NULL)
-		return 0;
-	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES)
+	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
+	if (dfd == -1)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES) {
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-			sum += st.st_size;
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == af->uid)
+			af->bytes += st.st_size;
+	}
 	closedir(dir);
-	return sum;
+}
+
+/* Back on the loop: the hang check uses it on its next poll. */
+static void
+log_size_done(void *arg, int cancelled)
+{
+	struct attempt_fs *af = arg;
+	struct track *t;
+
+	if ((t = attempt_fs_track(af)) != NULL) {
+		t->sizing = 0;
+		if (!cancelled)
+			t->sized_bytes = af->bytes;
+	}
+	attempt_fs_free(af);
 }
 
 static void
@@ -372,11 +473,12 @@ recovery_decide(struct monitor *m, int64_t job_id)
 
 /* Hang detection for one running attempt; 1 if it was ended. */
 static int
-check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
+check_hang(struct monitor *m, struct attempt *a, const struct job *job,
+    const struct spec *sp)
 {
 	struct track *t = track_get(m, a->tag);
 	const struct beat *b = health_get(m->d->health, a->token_hash);
-	int64_t now = mono_ms(), bytes, step, limit;
+	int64_t now = mono_ms(), step, limit;
 
 	if (t->progress_ms == 0)
 		t->progress_ms = now;
@@ -385,12 +487,21 @@ check_hang(struct monitor *m, struct attempt *a, const struct spec *sp)
 		t->progress_ms = now;
 		t->heard = 1;
 	}
-	/* output only matters (and is only read) when there are no beats */
-	if ((b == NULL || b->count == 0) &&
-	    (bytes = log_bytes(m, a->job_id, a->attempt)) > t->log_bytes) {
-		t->log_bytes = bytes;
-		t->progress_ms = now;
-		t->heard = 1;
+	/*
+	 * Output only matters (and is only sized) when there are no beats;
+	 * the size is the last scan's, a poll old.
+	 */
+	if (b == NULL || b->count == 0) {
+		if (!t->sizing) {
+			t->sizing = 1;
+			attempt_fs_push(attempt_fs_create(m, a, job->uid),
+			    log_size_run, log_size_done);
+		}
+		if (t->sized_bytes > t->log_bytes) {
+			t->log_bytes = t->sized_bytes;
+			t->progress_ms = now;
+			t->heard = 1;
+		}
 	}
 	if ((step = recovery_newest_step(m, a->job_id)) > t->ckpt_step &&
 	    t->ckpt_known) {
@@ -460,7 +571,7 @@ recovery_tick(struct monitor *m)
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
 				scan_push(m, job, sp);
-			check_hang(m, as[i], sp);
+			check_hang(m, as[i], job, sp);
 			spec_free(sp);
 		}
 		job_free(job);

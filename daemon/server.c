@@ -115,6 +115,37 @@ server_reply(struct evhttp_request *req, struct api_response *resp)
 	json_decref(resp->body);
 }
 
+/*
+ * A request answered later. libevent keeps it alive until it is answered:
+ * if the client goes away first (EOF, timeout) the request is detached
+ * from its connection and evhttp_send_reply() just frees it. So nothing
+ * may evhttp_connection_free() a connection with a deferred request, and
+ * the pools are freed (answering theirs) before the servers.
+ */
+struct api_later {
+	struct evhttp_request *req;
+};
+
+struct api_later *
+api_defer(const struct api_request *areq, struct api_response *resp)
+{
+	struct api_later *l;
+
+	if (areq->later == NULL)
+		return NULL;
+	l = xcalloc(1, sizeof(*l));
+	l->req = areq->later;
+	resp->deferred = 1;
+	return l;
+}
+
+void
+api_answer(struct api_later *l, struct api_response *resp)
+{
+	server_reply(l->req, resp);
+	free(l);
+}
+
 static void
 server_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -182,13 +213,21 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	areq.admin = !areq.tcp && is_admin(srv->d, cred.uid, cred.gid);
 	areq.authorization = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization");
+	areq.later = req;
 	api_dispatch(srv->d, &areq, &resp);
-	if (!areq.tcp)
+	if (!areq.tcp && resp.deferred)
+		log_debug("uid %lu %s %s -> answered later",
+		    (unsigned long)cred.uid,
+		    areq.method == API_GET ? "GET" : "POST", decoded);
+	else if (!areq.tcp)
 		log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
 		    areq.method == API_GET ? "GET" : "POST", decoded,
 		    resp.status);
+	if (resp.deferred)
+		goto out;
 reply:
 	server_reply(req, &resp);
+out:
 	free(areq.query);
 	free(body);
 	free(decoded);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,86 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* GET the job's rank log with one query key; the reply's data, or NULL. */
+static char *
+get_log(int64_t id, const char *rank, const char *key, const char *value,
+    json_int_t *offset)
+{
+	struct api_kv q[2] = { { .key = (char *)"rank", .value = (char *)rank },
+	    { .key = (char *)key, .value = (char *)value } };
+	struct api_request req = { .method = API_GET, .query = q,
+	    .nquery = 2, .body = "" };
+	struct api_response resp;
+	char *path, *data;
+
+	path = xasprintf("/v1/jobs/%lld/logs", (long long)id);
+	req.path = path;
+	req.uid = getuid();
+	api_dispatch(&d, &req, &resp);
+	free(path);
+	ck_assert_int_eq(resp.status, 200);
+	data = xstrdup(json_string_value(json_object_get(resp.body, "data")));
+	*offset = json_integer_value(json_object_get(resp.body, "offset"));
+	json_decref(resp.body);
+	return data;
+}
+
+/*
+ * A 20 GiB sparse rank log: a tail of any length reads one window from
+ * the end (holes skipped, their NULs never sent); a symlinked log is empty.
+ */
+START_TEST(test_logs_tail)
+{
+	static const char end[] = "a\nb\nlast\n";
+	const off_t size = (off_t)20 << 30;
+	int64_t id = submit(JOB), t0;
+	json_int_t off;
+	char *p, *data;
+	int fd;
+
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	p = xasprintf("%s/logs/%lld/1/rank-0.out", dir, (long long)id);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	ck_assert_int_eq(pwrite(fd, end, strlen(end), size), strlen(end));
+	close(fd);
+	free(p);
+	t0 = mono_ms();
+	data = get_log(id, "0", "tail", "999999999", &off);
+	ck_assert_str_eq(data, end);
+	ck_assert_int_eq(off, size + (off_t)strlen(end));
+	free(data);
+	data = get_log(id, "0", "tail", "2", &off);
+	ck_assert_str_eq(data, "b\nlast\n");
+	free(data);
+	/* an offset in the hole: the data after it, nothing before */
+	data = get_log(id, "0", "offset", "4096", &off);
+	ck_assert_str_eq(data, end);
+	free(data);
+	ck_assert_int_lt(mono_ms() - t0, 2000);
+	/* NULs written, not a hole: skipped too, so the client goes on */
+	p = xasprintf("%s/logs/%lld/1/rank-2.out", dir, (long long)id);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	data = xcalloc(1, 3 << 20);
+	ck_assert_int_eq(write(fd, data, 3 << 20), 3 << 20);
+	ck_assert_int_eq(write(fd, end, strlen(end)), strlen(end));
+	close(fd);
+	free(data);
+	free(p);
+	data = get_log(id, "2", "offset", "0", &off);
+	ck_assert_str_eq(data, end);
+	free(data);
+	p = xasprintf("%s/logs/%lld/1/rank-1.out", dir, (long long)id);
+	ck_assert_int_eq(symlink("rank-0.out", p), 0);
+	free(p);
+	data = get_log(id, "1", "tail", "10", &off);
+	ck_assert_str_eq(data, "");
+	free(data);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -245,6 +326,7 @@ main(void)
 	tcase_add_test(tc, test_scheduler_down);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_logs_tail);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
