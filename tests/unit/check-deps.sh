@@ -21,7 +21,8 @@ check() {
 check slurm/ daemon/slurm.c
 check sqlite3.h daemon/store.c
 check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
-check event2/ daemon/server.c daemon/llmctld.c daemon/timer.c daemon/worker.c
+check event2/ daemon/server.c daemon/llmctld.c daemon/timer.c daemon/worker.c \
+    daemon/pool.c
 check curl/ cli/client.c
 [ $rc = 0 ] && echo "PASS: dependency boundaries hold"
 exit $rc
