@@ -61,6 +61,8 @@ static const struct conf_key {
 	  .offset = offsetof(struct conf, heartbeat_url) },
 	{ .name = "replan_after", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60" },
+	{ .name = "scan_timeout", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, scan_timeout_ms), .dflt = "30" },
 	{ .name = "backend", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
 };

@@ -27,6 +27,7 @@ struct conf {
 	char	*heartbeat_url;		/* what workers POST to */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
+	int64_t	 scan_timeout_ms;	/* a checkpoint scan's deadline */
 };
 
 /* Parse path (NULL: defaults only); NULL with *cause on any error. */
