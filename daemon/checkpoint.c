@@ -172,9 +172,9 @@ add_timedout(struct collect *c, int ms)
 	*k = c->cur;
 	c->cur.path = NULL;
 	if (ms % 1000 == 0)
-		k->problem = xasprintf("scan timed out after %d s", ms / 1000);
+		k->problem = xasprintf(CKPT_TIMEDOUT " after %d s", ms / 1000);
 	else
-		k->problem = xasprintf("scan timed out after %d ms", ms);
+		k->problem = xasprintf(CKPT_TIMEDOUT " after %d ms", ms);
 }
 
 /*

@@ -27,6 +27,7 @@
 #define CKPT_MANIFEST_LINES	100000
 #define CKPT_MARKER		"COMPLETE"
 #define CKPT_SCAN_TIMEOUT_S	30		/* default deadline per scan */
+#define CKPT_TIMEDOUT		"scan timed out"	/* problem's start */
 
 struct ckpt {
 	int64_t	 step;
