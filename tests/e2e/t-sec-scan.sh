@@ -27,11 +27,9 @@ SPEC
 	echo "$f"
 }
 
+# usubmit as the bystander (ullmctl reads $TEST_USER when called)
 u2submit() {
-	local id
-	id=$(cd "$SHARED" && u2llmctl submit "$1") || { fail "submit $1 failed"; return 1; }
-	case $id in ''|*[!0-9]*) fail "submit printed '$id', not a job id"; return 1 ;; esac
-	echo "$id"
+	TEST_USER=$TEST_USER2 usubmit "$1"
 }
 
 # The bystander: a verified checkpoint, two seconds of work, success.
@@ -58,9 +56,10 @@ assert len(c) == 1 and c[0]["verified"] and c[0]["problem"] is None, c' ||
 	echo $((t1 - t0))
 }
 
-# The attacker's script: step_1 lists a sparse file of $1 GiB (minutes to
-# hash); with "stop", every scan child of llmctld running as us is stopped
-# for $2 seconds; then it records when it ended and exits 0.
+# attacker_script GIB SECONDS stop|wait DAEMON_PID TAG: step_1 lists a
+# sparse file of GIB GiB (minutes to hash); for SECONDS, with "stop", every
+# child of DAEMON_PID running as us (its scans) is stopped; then the time it
+# ended goes to $SHARED/ended-TAG and it exits 0.
 attacker_script() {
 	cat > "$SHARED/attacker.sh" <<SH
 #!/bin/sh
@@ -81,8 +80,17 @@ SH
 	chmod 755 "$SHARED/attacker.sh"
 }
 
-# The attacker's step_1 as its user sees it: unverified, with the reason.
-attacker_entry_unverified() {
+# attacker_decided ID NAME: the attacker's job completes within the deadline
+# (and slack) of its command's end, and its user sees step_1 unverified,
+# with the reason.
+attacker_decided() {
+	local done_at ended
+	wait_state "$1" COMPLETED 90
+	done_at=$(date +%s)
+	ended=$(cat "$SHARED/ended-$2")
+	echo "    attacker's job decided $((done_at - ended)) s after its command ended"
+	[ $((done_at - ended)) -le $((SCAN_TIMEOUT + 10)) ] ||
+	    fail "attacker's decision took $((done_at - ended)) s"
 	ullmctl checkpoints -o json "$1" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["checkpoints"]
@@ -96,7 +104,7 @@ assert c[0]["problem"] == "scan timed out after %s s" % sys.argv[1], c
 #     job is decided without waiting for it, and the attacker's own job is
 #     decided within the deadline, its entry unverified with the reason.
 test_98_sec_scan_sigstop() {
-	local atk dpid took ended done_at i
+	local atk dpid took i
 	dpid=$(cat "$E2E_DIR/llmctld.pid")
 	rm -f "$SHARED/ended-stop"
 	attacker_script 20 40 stop "$dpid" stop
@@ -110,13 +118,7 @@ test_98_sec_scan_sigstop() {
 	echo "    bystander's job completed $took s after submission, attacker's scan stopped"
 	# the stall lasts 40 s; without a deadline and a fair pool it waits it out
 	[ "$took" -le 25 ] || fail "bystander took $took s (stall 40 s, deadline $SCAN_TIMEOUT s)"
-	wait_state "$atk" COMPLETED 90
-	done_at=$(date +%s)
-	ended=$(cat "$SHARED/ended-stop")
-	echo "    attacker's job decided $((done_at - ended)) s after its command ended"
-	[ $((done_at - ended)) -le $((SCAN_TIMEOUT + 10)) ] ||
-	    fail "attacker's decision took $((done_at - ended)) s"
-	attacker_entry_unverified "$atk"
+	attacker_decided "$atk" stop
 	llmctl events "$atk" | grep "step_1" | grep -q "scan timed out after $SCAN_TIMEOUT s" ||
 	    fail "timeout not reported: $(llmctl events "$atk")"
 }
@@ -125,7 +127,7 @@ test_98_sec_scan_sigstop() {
 #     the entry is hashed once, then "not hashed again: unchanged" on every
 #     later scan while the attacker's job runs.
 test_99_sec_scan_sparse_manifest() {
-	local atk took n ended done_at
+	local atk took n
 	rm -f "$SHARED/ended-sparse"
 	attacker_script 20 25 wait 0 sparse
 	atk=$(usubmit "$(sspec scansparse "$SHARED/attacker.sh")")
@@ -134,13 +136,7 @@ test_99_sec_scan_sparse_manifest() {
 	took=$(bystander bysparse 60) || return 1
 	echo "    bystander's job completed $took s after submission, next to a 20 GiB manifest entry"
 	[ "$took" -le 25 ] || fail "bystander took $took s"
-	wait_state "$atk" COMPLETED 90
-	done_at=$(date +%s)
-	ended=$(cat "$SHARED/ended-sparse")
-	echo "    attacker's job decided $((done_at - ended)) s after its command ended"
-	[ $((done_at - ended)) -le $((SCAN_TIMEOUT + 10)) ] ||
-	    fail "attacker's decision took $((done_at - ended)) s"
-	attacker_entry_unverified "$atk"
+	attacker_decided "$atk" sparse
 	# scans every 5 s for 25 s and one at the end: all but the first reuse it
 	n=$(grep -c "job $atk: checkpoint $SHARED/ck-scansparse/step_1 not hashed again: unchanged (scan timed out after $SCAN_TIMEOUT s)" "$E2E_DIR/llmctld.log")
 	echo "    later scans that did not hash the entry again: $n"
