@@ -43,7 +43,8 @@ static int	collect_one(struct collect *, const struct rec *, const char *,
 		    const char *, char **);
 static int	child_collect(int, pid_t, int, struct collect *, char **);
 static int	timeout_ms(int);
-static void	add_timedout(struct collect *, int);
+static void	add_timedout(struct collect *, const struct ckpt *, size_t,
+		    int);
 static void	add_unreached(struct collect *, const struct ckpt *, size_t);
 static void	push(struct collect *, const struct ckpt *);
 static int	split_pattern(const char *, struct scan *, char **);
@@ -158,15 +159,31 @@ timeout_ms(int ms)
 /*
  * The entry the child was on when it ran out of time is unusable, with its
  * bytes and time as far as they were known, so that a later scan's cache
- * recognises it unchanged and does not spend the deadline on it again.
+ * recognises it unchanged and does not spend the deadline on it again. One
+ * walked and found unchanged keeps its known verdict instead: the child
+ * would have reused it, so the time went elsewhere.
  */
 static void
-add_timedout(struct collect *c, int ms)
+add_timedout(struct collect *c, const struct ckpt *known, size_t nknown,
+    int ms)
 {
+	const struct ckpt *was;
 	struct ckpt *k;
+	size_t i;
 
 	if (c->cur.path == NULL)
 		return;
+	for (i = 0; i < nknown; i++) {
+		was = &known[i];
+		if (c->cur.mtime != 0 && was->path != NULL &&
+		    strcmp(was->path, c->cur.path) == 0 &&
+		    was->step == c->cur.step && was->mtime == c->cur.mtime &&
+		    was->bytes == c->cur.bytes) {
+			push(c, was);
+			c->v[c->n - 1].cached = 1;
+			return;
+		}
+	}
 	push(c, NULL);
 	k = &c->v[c->n - 1];
 	*k = c->cur;
@@ -407,7 +424,7 @@ checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
 	}
 	free(why);
 	if (c.timedout) {
-		add_timedout(&c, ms);
+		add_timedout(&c, known, nknown, ms);
 		add_unreached(&c, known, nknown);
 	}
 	free(c.cur.path);

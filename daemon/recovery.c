@@ -211,18 +211,24 @@ scan_task_free(struct scan_task *t)
 	free(t);
 }
 
-/* On a pool thread: the blocking part, as the job's user. */
+/*
+ * On a pool thread: the blocking part, as the job's user. Scan, prune and
+ * relist share one deadline, so a decision waiting for the task waits at
+ * most scan_timeout.
+ */
 static void
 scan_run(void *arg)
 {
 	struct scan_task *t = arg;
+	int64_t end = mono_ms() + t->timeout_ms, left;
 
 	t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid, t->known,
 	    t->nknown, t->timeout_ms, &t->ckpts, &t->nckpts, &t->cause);
-	if (t->rc == 0 && t->keep > 0)
+	if (t->rc == 0 && t->keep > 0 && (left = end - mono_ms()) > 0)
 		t->pruned = checkpoint_prune(t->dir, t->ckpts, t->nckpts,
-		    t->keep, t->uid, t->gid, t->timeout_ms, NULL);
-	if (t->pruned > 0) {
+		    t->keep, t->uid, t->gid, (int)left, NULL);
+	/* out of time, the list keeps the pruned ones until the next scan */
+	if (t->pruned > 0 && (left = end - mono_ms()) > 0) {
 		/* list what is left; nothing is hashed again */
 		checkpoint_free(t->known, t->nknown);
 		t->known = t->ckpts;
@@ -230,7 +236,7 @@ scan_run(void *arg)
 		t->ckpts = NULL;
 		t->nckpts = 0;
 		t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid,
-		    t->known, t->nknown, t->timeout_ms, &t->ckpts, &t->nckpts,
+		    t->known, t->nknown, (int)left, &t->ckpts, &t->nckpts,
 		    &t->cause);
 	}
 }
