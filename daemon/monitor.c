@@ -20,10 +20,10 @@
 #include "health.h"
 #include "hostlist.h"
 #include "plan.h"
+#include "pool.h"
 #include "spec.h"
 #include "store.h"
 #include "timer.h"
-#include "pool.h"
 #include "util.h"
 #include "worker.h"
 
