@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -55,6 +54,9 @@ static int	ckpt_cmp(const void *, const void *);
 static int	ckpt_pcmp(const void *, const void *);
 
 static uint64_t	hashed_files;
+static int	stopping;	/* checkpoint_stop() was called */
+
+#define STOP_CHECK_MS	200	/* how often a wait looks at stopping */
 
 /* Fork a child that runs as uid/gid; *fd gets the pipe end of each side. */
 static pid_t
@@ -246,9 +248,16 @@ child_collect(int fd, pid_t pid, int ms, struct collect *c, char **cause)
 			kill(pid, SIGKILL);
 			break;
 		}
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+			/* not the entry's fault: no verdict to record */
+			set_cause(cause, "the daemon is stopping");
+			kill(pid, SIGKILL);
+			break;
+		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		rc = poll(&pfd, 1, left > STOP_CHECK_MS ? STOP_CHECK_MS :
+		    (int)left);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1) {
@@ -517,6 +526,12 @@ checkpoint_free(struct ckpt *ck, size_t n)
 		free(ck[i].problem);
 	}
 	free(ck);
+}
+
+void
+checkpoint_stop(void)
+{
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
 }
 
 uint64_t

@@ -71,6 +71,13 @@ int	checkpoint_prune(const char *dir, const struct ckpt *, size_t,
 
 void	checkpoint_free(struct ckpt *, size_t);
 
+/*
+ * At shutdown: scans and prunes in progress, and any started later, kill
+ * their child and fail within a fraction of a second, so the daemon need
+ * not wait out a user's stopped scan. Cannot be undone.
+ */
+void	checkpoint_stop(void);
+
 /* Files hashed by scans in this process so far; for tests. */
 uint64_t checkpoint_hashed_files(void);
 

@@ -795,6 +795,7 @@ monitor_free(struct monitor *m)
 	if (m == NULL)
 		return;
 	/* first: a scan finishing now may still decide and kick the timer */
+	checkpoint_stop();
 	pool_free(m->scanner);
 	timer_free(m->tick);
 	recovery_free(m);

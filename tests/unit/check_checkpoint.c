@@ -724,6 +724,39 @@ START_TEST(test_deadline_slow)
 }
 END_TEST
 
+static void
+alarm_stop(int sig)
+{
+	(void)sig;
+	checkpoint_stop();
+}
+
+/*
+ * At shutdown a scan in progress ends at once, with no verdict: not the
+ * deadline's "timed out" that would stick to the entry. Last in its own
+ * process (CK_FORK): checkpoint_stop() cannot be undone.
+ */
+START_TEST(test_stop)
+{
+	struct ckpt *v;
+	size_t n;
+	char *cause = NULL;
+	int64_t t0, ms;
+
+	b_big();
+	signal(SIGALRM, alarm_stop);
+	alarm(1);
+	t0 = now_ms();
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	    NULL, 0, 20000, &v, &n, &cause), -1);
+	ms = now_ms() - t0;
+	ck_assert_msg(ms < 2500, "scan took %lld ms", (long long)ms);
+	ck_assert_msg(strstr(cause, "the daemon is stopping") != NULL, "%s",
+	    cause);
+	free(cause);
+}
+END_TEST
+
 /* SIGSTOP every child of parent (but ourselves) seen for 200 ms. */
 static void __attribute__((noreturn))
 stopper(pid_t parent)
@@ -990,6 +1023,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_stop);
 	suite_add_tcase(s, tc);
 
 	return unit_run(s);
