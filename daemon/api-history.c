@@ -302,7 +302,10 @@ out:
 	job_free(job);
 }
 
-/* usable, incomplete (being written) or corrupt: what a user acts on. */
+/*
+ * usable, incomplete (being written), unverified (too slow to hash within
+ * scan_timeout) or corrupt: what a user acts on.
+ */
 static const char *
 ckpt_state(const struct ckpt *c)
 {
@@ -311,6 +314,8 @@ ckpt_state(const struct ckpt *c)
 	if (strncmp(c->problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER))
 	    == 0)
 		return "incomplete";
+	if (strncmp(c->problem, CKPT_TIMEDOUT, strlen(CKPT_TIMEDOUT)) == 0)
+		return "unverified";
 	return "corrupt";
 }
 

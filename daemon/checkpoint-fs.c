@@ -49,6 +49,7 @@ struct entry {
 	int64_t		 mtime;
 	int		 complete;
 	int		 verified;
+	int		 cached;	/* the known result, not hashed again */
 	int		 bad;		/* problem is set */
 	int		 err;
 	struct sbuf	 problem;
@@ -67,7 +68,9 @@ static int	beneath(const struct scan *, int);
 static void	newer(struct entry *, const struct stat *);
 static void	rel_push(struct scan *, const char *);
 static int	walk(struct scan *, struct entry *, int, int);
-static int	known_verified(const struct scan *, const struct entry *);
+static void	begin(const struct scan *, const struct entry *);
+static const struct ckpt *known_result(const struct scan *,
+		    const struct entry *);
 static int	hexval(int);
 static size_t	parse_manifest(struct entry *, char *, size_t);
 static int	open_beneath(int, const char *);
@@ -277,11 +280,13 @@ scan_entry(struct scan *s, const char *name, int64_t step)
 	struct entry e;
 	struct stat lst, st;
 	struct rec r = { .type = REC_ENTRY };
+	const struct ckpt *k;
 	int fd = -1, mfd;
 
 	memset(&e, 0, sizeof(e));
 	e.name = name;
 	e.step = step;
+	begin(s, &e);
 	if (fstatat(s->dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			return;		/* removed since listed */
@@ -324,12 +329,17 @@ scan_entry(struct scan *s, const char *name, int64_t step)
 		walk(s, &e, fd, 0);
 	}
 	if (!e.bad) {
+		begin(s, &e);
 		mfd = openat(fd, CKPT_MANIFEST,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (mfd != -1) {
-			if (known_verified(s, &e))
-				e.verified = 1;
-			else
+			if ((k = known_result(s, &e)) != NULL) {
+				e.cached = 1;
+				if (k->verified)
+					e.verified = 1;
+				else
+					problem(&e, 0, k->problem, NULL);
+			} else
 				verify_manifest(s, &e, fd, mfd);
 			e.complete = e.verified;
 			close(mfd);
@@ -352,6 +362,7 @@ scan_entry(struct scan *s, const char *name, int64_t step)
 	r.bytes = e.bytes;
 	r.complete = e.complete;
 	r.verified = e.verified;
+	r.cached = e.cached;
 	r.err = e.err;
 	emit(s->out, &r, name, strlen(name), e.problem.s, e.problem.len);
 }
@@ -480,9 +491,30 @@ walk(struct scan *s, struct entry *e, int fd, int depth)
 	}
 }
 
-/* An entry that verified before and has not changed since is not rehashed. */
-static int
-known_verified(const struct scan *s, const struct entry *e)
+/*
+ * Tell the parent which entry is being scanned, so that if the scan runs
+ * out of time it knows which one to blame; sent again once the entry is
+ * walked, with the bytes and time that a later scan's cache compares.
+ */
+static void
+begin(const struct scan *s, const struct entry *e)
+{
+	struct rec r = { .type = REC_BEGIN };
+
+	r.step = e->step;
+	r.bytes = e->bytes;
+	r.mtime = e->mtime;
+	emit(s->out, &r, e->name, strlen(e->name), "", 0);
+}
+
+/*
+ * What an earlier scan found for this entry when nothing in it has changed
+ * since (same name, step, bytes and newest mtime or ctime): its verdict
+ * stands, so an entry that verified, failed to verify or ran out of time is
+ * not hashed again every few seconds. A changed entry is hashed afresh.
+ */
+static const struct ckpt *
+known_result(const struct scan *s, const struct entry *e)
 {
 	const struct ckpt *k;
 	size_t i, dlen = strlen(s->dir);
@@ -490,17 +522,18 @@ known_verified(const struct scan *s, const struct entry *e)
 
 	for (i = 0; i < s->nknown; i++) {
 		k = &s->known[i];
-		if (k->step != e->step || !k->verified || k->problem != NULL ||
-		    k->path == NULL || k->mtime != e->mtime ||
-		    k->bytes != e->bytes || strncmp(k->path, s->dir, dlen) != 0)
+		if (k->step != e->step || k->path == NULL ||
+		    k->mtime != e->mtime || k->bytes != e->bytes ||
+		    (k->verified ? k->problem != NULL : k->problem == NULL) ||
+		    strncmp(k->path, s->dir, dlen) != 0)
 			continue;
 		name = k->path + dlen;
 		if (*name == '/')
 			name++;
 		if (strcmp(name, e->name) == 0)
-			return 1;
+			return k;
 	}
-	return 0;
+	return NULL;
 }
 
 static int

@@ -16,6 +16,7 @@ struct ckpt;
 
 /* Child -> parent records: a struct rec, then namelen + textlen bytes. */
 enum {
+	REC_BEGIN = 'B',	/* scanning name now (again once walked) */
 	REC_ENTRY = 'E',	/* a scanned entry; text is its problem */
 	REC_DELETED = 'D',	/* prune removed name */
 	REC_FAIL = 'F',		/* prune could not remove name: text, err */
@@ -32,6 +33,7 @@ struct rec {
 	uint64_t	hashed;
 	int		complete;
 	int		verified;
+	int		cached;		/* REC_ENTRY: known result reused */
 	uint32_t	namelen;
 	uint32_t	textlen;
 };

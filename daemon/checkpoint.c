@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,12 +33,19 @@ struct collect {
 	int		 deleted;
 	char		*fail;		/* first prune failure */
 	int		 done;		/* REC_DONE arrived */
+	int		 timedout;	/* the deadline passed first */
+	struct ckpt	 cur;		/* REC_BEGIN: the entry being scanned */
 };
 
 static pid_t	child_start(int *, uid_t, gid_t, char **);
 static int	collect_one(struct collect *, const struct rec *, const char *,
 		    const char *, char **);
-static int	child_collect(int, pid_t, struct collect *, char **);
+static int	child_collect(int, pid_t, int, struct collect *, char **);
+static int	timeout_ms(int);
+static void	add_timedout(struct collect *, const struct ckpt *, size_t,
+		    int);
+static void	add_unreached(struct collect *, const struct ckpt *, size_t);
+static void	push(struct collect *, const struct ckpt *);
 static int	split_pattern(const char *, struct scan *, char **);
 static int	check_user(uid_t, char **);
 static char	*trim_dir(const char *, char **);
@@ -45,6 +54,9 @@ static int	ckpt_cmp(const void *, const void *);
 static int	ckpt_pcmp(const void *, const void *);
 
 static uint64_t	hashed_files;
+static int	stopping;	/* checkpoint_stop() was called */
+
+#define STOP_CHECK_MS	200	/* how often a wait looks at stopping */
 
 /* Fork a child that runs as uid/gid; *fd gets the pipe end of each side. */
 static pid_t
@@ -79,18 +91,26 @@ collect_one(struct collect *c, const struct rec *r, const char *name,
 	struct ckpt *k;
 
 	switch (r->type) {
+	case REC_BEGIN:
+		free(c->cur.path);
+		memset(&c->cur, 0, sizeof(c->cur));
+		c->cur.step = r->step;
+		c->cur.path = join(c->dir, name, strlen(name));
+		c->cur.bytes = r->bytes;
+		c->cur.mtime = r->mtime;
+		return 0;
 	case REC_ENTRY:
-		if (c->n == c->size) {
-			c->size = c->size == 0 ? 16 : c->size * 2;
-			c->v = xreallocarray(c->v, c->size, sizeof(*c->v));
-		}
-		k = &c->v[c->n++];
+		free(c->cur.path);
+		c->cur.path = NULL;
+		push(c, NULL);
+		k = &c->v[c->n - 1];
 		k->step = r->step;
 		k->path = join(c->dir, name, strlen(name));
 		k->bytes = r->bytes;
 		k->complete = r->complete;
 		k->verified = r->verified;
 		k->mtime = r->mtime;
+		k->cached = r->cached;
 		k->problem = *text != '\0' ? xstrdup(text) : NULL;
 		return 0;
 	case REC_DELETED:
@@ -113,23 +133,141 @@ collect_one(struct collect *c, const struct rec *r, const char *name,
 	}
 }
 
-/* Read records until the child says it is done, then reap it. */
-static int
-child_collect(int fd, pid_t pid, struct collect *c, char **cause)
+/* Append a copy of k (or a zeroed entry) to the records collected. */
+static void
+push(struct collect *c, const struct ckpt *k)
 {
+	struct ckpt *to;
+
+	if (c->n == c->size) {
+		c->size = c->size == 0 ? 16 : c->size * 2;
+		c->v = xreallocarray(c->v, c->size, sizeof(*c->v));
+	}
+	to = &c->v[c->n++];
+	memset(to, 0, sizeof(*to));
+	if (k == NULL)
+		return;
+	*to = *k;
+	to->path = xstrdup(k->path);
+	to->problem = k->problem != NULL ? xstrdup(k->problem) : NULL;
+}
+
+static int
+timeout_ms(int ms)
+{
+	return ms > 0 ? ms : CKPT_SCAN_TIMEOUT_S * 1000;
+}
+
+/*
+ * The entry the child was on when it ran out of time is unusable, with its
+ * bytes and time as far as they were known, so that a later scan's cache
+ * recognises it unchanged and does not spend the deadline on it again. One
+ * walked and found unchanged keeps its known verdict instead: the child
+ * would have reused it, so the time went elsewhere.
+ */
+static void
+add_timedout(struct collect *c, const struct ckpt *known, size_t nknown,
+    int ms)
+{
+	const struct ckpt *was;
+	struct ckpt *k;
+	size_t i;
+
+	if (c->cur.path == NULL)
+		return;
+	for (i = 0; i < nknown; i++) {
+		was = &known[i];
+		if (c->cur.mtime != 0 && was->path != NULL &&
+		    strcmp(was->path, c->cur.path) == 0 &&
+		    was->step == c->cur.step && was->mtime == c->cur.mtime &&
+		    was->bytes == c->cur.bytes) {
+			push(c, was);
+			c->v[c->n - 1].cached = 1;
+			return;
+		}
+	}
+	push(c, NULL);
+	k = &c->v[c->n - 1];
+	*k = c->cur;
+	c->cur.path = NULL;
+	if (ms % 1000 == 0)
+		k->problem = xasprintf(CKPT_TIMEDOUT " after %d s", ms / 1000);
+	else
+		k->problem = xasprintf(CKPT_TIMEDOUT " after %d ms", ms);
+}
+
+/*
+ * Entries an earlier scan found that this one never reached keep their
+ * earlier verdict: a scan cut short must not forget a verified checkpoint.
+ */
+static void
+add_unreached(struct collect *c, const struct ckpt *known, size_t nknown)
+{
+	size_t i, k, have = c->n;
+
+	for (i = 0; i < nknown; i++) {
+		if (known[i].path == NULL)
+			continue;
+		for (k = 0; k < have; k++)
+			if (strcmp(c->v[k].path, known[i].path) == 0)
+				break;
+		if (k == have) {
+			push(c, &known[i]);
+			c->v[c->n - 1].cached = 1;
+		}
+	}
+}
+
+/*
+ * Read records until the child says it is done, then reap it. The child
+ * runs as the user, who can stop it or feed it a file that takes hours to
+ * hash; after ms milliseconds it is killed (SIGKILL works from root on a
+ * stopped process) and c->timedout set, with the records read so far kept.
+ */
+static int
+child_collect(int fd, pid_t pid, int ms, struct collect *c, char **cause)
+{
+	struct pollfd pfd;
 	struct rec r;
 	char *buf = NULL, *name, *text, *t;
 	size_t len = 0, size = 0, off, need;
 	ssize_t got;
+	int64_t deadline, left;
 	int status = 0, done = 0, rc;
 	pid_t w;
 
 	*cause = NULL;
+	deadline = mono_ms() + ms;
 	while (!done) {
 		if (size - len < 65536) {
 			size = size == 0 ? 65536 : size * 2;
 			buf = xreallocarray(buf, size, 1);
 		}
+		if ((left = deadline - mono_ms()) <= 0) {
+			c->timedout = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+			/* not the entry's fault: no verdict to record */
+			set_cause(cause, "the daemon is stopping");
+			kill(pid, SIGKILL);
+			break;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, left > STOP_CHECK_MS ? STOP_CHECK_MS :
+		    (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1) {
+			set_cause(cause, "waiting for the scan: %s",
+			    strerror(errno));
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (rc == 0)
+			continue;
 		got = read(fd, buf + len, size - len);
 		if (got == -1 && errno == EINTR)
 			continue;
@@ -170,6 +308,12 @@ child_collect(int fd, pid_t pid, struct collect *c, char **cause)
 	free(buf);
 	close(fd);
 	rc = c->done ? 0 : -1;
+	if (c->timedout && *cause == NULL) {
+		if (ms % 1000 == 0)
+			set_cause(cause, "timed out after %d s", ms / 1000);
+		else
+			set_cause(cause, "timed out after %d ms", ms);
+	}
 
 	/* Someone else reaping it (ECHILD) leaves the records to judge by. */
 	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
@@ -245,8 +389,8 @@ join(const char *dir, const char *name, size_t namelen)
 
 int
 checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
-    const struct ckpt *known, size_t nknown, struct ckpt **out, size_t *n,
-    char **cause)
+    const struct ckpt *known, size_t nknown, int ms, struct ckpt **out,
+    size_t *n, char **cause)
 {
 	struct scan s;
 	struct collect c = { 0 };
@@ -275,14 +419,24 @@ checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
 		return -1;
 	}
 	c.dir = d;
-	if (child_collect(fd, pid, &c, &why) != 0) {
+	ms = timeout_ms(ms);
+	if (child_collect(fd, pid, ms, &c, &why) != 0 &&
+	    (!c.timedout || c.cur.path == NULL)) {
+		/* nothing to blame: the caller keeps what it knew */
 		set_cause(cause, "scanning %s as uid %lu: %s", d,
 		    (unsigned long)uid, why);
 		free(why);
+		free(c.cur.path);
 		checkpoint_free(c.v, c.n);
 		free(d);
 		return -1;
 	}
+	free(why);
+	if (c.timedout) {
+		add_timedout(&c, known, nknown, ms);
+		add_unreached(&c, known, nknown);
+	}
+	free(c.cur.path);
 	free(d);
 	if (c.n > 0)
 		qsort(c.v, c.n, sizeof(*c.v), ckpt_cmp);
@@ -293,7 +447,7 @@ checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
 
 int
 checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
-    uid_t uid, gid_t gid, char **cause)
+    uid_t uid, gid_t gid, int ms, char **cause)
 {
 	struct collect c = { 0 };
 	const struct ckpt **usable;
@@ -330,7 +484,7 @@ checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
 			ckpt_prune_child(fd, d, names, nn, uid);
 		if (pid == -1)
 			rc = -1;
-		else if (child_collect(fd, pid, &c, &why) != 0)
+		else if (child_collect(fd, pid, timeout_ms(ms), &c, &why) != 0)
 			rc = set_cause(cause, "pruning %s as uid %lu: %s", d,
 			    (unsigned long)uid, why);
 		else if (c.fail != NULL)
@@ -339,6 +493,7 @@ checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
 			rc = c.deleted;
 	}
 	free(why);
+	free(c.cur.path);
 	free(c.fail);
 	free(names);
 	free(usable);
@@ -371,6 +526,12 @@ checkpoint_free(struct ckpt *ck, size_t n)
 		free(ck[i].problem);
 	}
 	free(ck);
+}
+
+void
+checkpoint_stop(void)
+{
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
 }
 
 uint64_t

@@ -5,8 +5,8 @@
  * in a forked child running as the job's uid and gid, never as root.
  *
  * The caller owns the arrays checkpoint_scan() returns and frees them with
- * checkpoint_free(). Scans block while files are hashed: call them from the
- * worker thread, not the event loop.
+ * checkpoint_free(). Scans block while files are hashed: call them from a
+ * pool thread, not the event loop.
  */
 #ifndef LLMCTLD_CHECKPOINT_H
 #define LLMCTLD_CHECKPOINT_H
@@ -26,6 +26,8 @@
 #define CKPT_MANIFEST_MAX	(1024 * 1024)	/* bytes */
 #define CKPT_MANIFEST_LINES	100000
 #define CKPT_MARKER		"COMPLETE"
+#define CKPT_SCAN_TIMEOUT_S	30		/* default deadline per scan */
+#define CKPT_TIMEDOUT		"scan timed out"	/* problem's start */
 
 struct ckpt {
 	int64_t	 step;
@@ -35,16 +37,23 @@ struct ckpt {
 	int	 verified;	/* MANIFEST.sha256 present, all files match */
 	char	*problem;	/* NULL when usable, else why not */
 	int64_t	 mtime;		/* newest mtime or ctime in the entry (s) */
+	int	 cached;	/* this scan reused an earlier verdict (not
+				   stored) */
 };
 
 /*
  * Scan dir (absolute) for entries matching pattern ("step_{step}") as
- * uid/gid. Entries in known[] that verified before and whose path, mtime and
- * bytes are unchanged are not hashed again. Returns 0 with *out sorted by
- * step ascending (a missing dir gives 0 entries), or -1 with *cause.
+ * uid/gid. An entry in known[] (an earlier scan's result) whose path, step,
+ * bytes and mtime are unchanged keeps its verdict, verified or not, and is
+ * not hashed again (cached is set). The scan takes at most ms milliseconds
+ * (<= 0: CKPT_SCAN_TIMEOUT_S): past that the child is killed, the entry it
+ * was on is reported with the problem "scan timed out after N s", and the
+ * known entries it never reached are returned as they were. Returns 0 with
+ * *out sorted by step ascending (a missing dir gives 0 entries), or -1 with
+ * *cause (a scan out of time before its first entry included).
  */
 int	checkpoint_scan(const char *dir, const char *pattern, uid_t uid,
-	    gid_t gid, const struct ckpt *known, size_t nknown,
+	    gid_t gid, const struct ckpt *known, size_t nknown, int ms,
 	    struct ckpt **out, size_t *n, char **cause);
 
 /* The newest usable (complete, no problem) checkpoint, or NULL; borrowed. */
@@ -54,12 +63,20 @@ const struct ckpt *checkpoint_newest(const struct ckpt *, size_t);
  * Delete usable checkpoints older than the newest keep usable ones, as
  * uid/gid; keep <= 0 keeps all. Incomplete, corrupt and symlinked entries are
  * never deleted, and nothing below an entry is followed through a symlink.
- * Returns the number deleted, or -1 with *cause when any deletion failed.
+ * Returns the number deleted, or -1 with *cause when any deletion failed or
+ * the child took longer than ms milliseconds (<= 0: the scan's default).
  */
 int	checkpoint_prune(const char *dir, const struct ckpt *, size_t,
-	    int keep, uid_t uid, gid_t gid, char **cause);
+	    int keep, uid_t uid, gid_t gid, int ms, char **cause);
 
 void	checkpoint_free(struct ckpt *, size_t);
+
+/*
+ * At shutdown: scans and prunes in progress, and any started later, kill
+ * their child and fail within a fraction of a second, so the daemon need
+ * not wait out a user's stopped scan. Cannot be undone.
+ */
+void	checkpoint_stop(void);
 
 /* Files hashed by scans in this process so far; for tests. */
 uint64_t checkpoint_hashed_files(void);

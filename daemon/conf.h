@@ -30,6 +30,7 @@ struct conf {
 	int64_t	 max_connections;	/* open at once, per listener */
 	int64_t	 max_connections_per_user; /* per uid, or TCP address */
 	int64_t	 request_timeout_ms;	/* for a whole request */
+	int64_t	 scan_timeout_ms;	/* a checkpoint scan's deadline */
 };
 
 /* Parse path (NULL: defaults only); NULL with *cause on any error. */

@@ -54,7 +54,7 @@ struct monitor {
 	int			 loading;	/* an OP_CLUSTER in flight */
 	TAILQ_HEAD(, track)	 tracks;
 	TAILQ_HEAD(, jobscan)	 scans;
-	struct worker		*scanner;	/* checkpoint scans */
+	struct pool		*scanner;	/* checkpoint scans, by uid */
 };
 
 static inline void

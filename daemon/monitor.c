@@ -20,6 +20,7 @@
 #include "health.h"
 #include "hostlist.h"
 #include "plan.h"
+#include "pool.h"
 #include "spec.h"
 #include "store.h"
 #include "timer.h"
@@ -27,6 +28,7 @@
 #include "worker.h"
 
 #define LOST_AFTER_POLLS 3	/* polls that miss a job before it is lost */
+#define SCAN_THREADS	 3	/* checkpoint scans at once, of different users */
 
 /* Data a submit op owns while it is in flight. */
 struct submit_data {
@@ -786,7 +788,7 @@ monitor_create(struct llmctld *d)
 	m->d = d;
 	TAILQ_INIT(&m->tracks);
 	TAILQ_INIT(&m->scans);
-	m->scanner = worker_create(d->base, d->backend);
+	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -805,8 +807,10 @@ monitor_free(struct monitor *m)
 
 	if (m == NULL)
 		return;
+	/* first: a scan finishing now may still decide and kick the timer */
+	checkpoint_stop();
+	pool_free(m->scanner);
 	timer_free(m->tick);
-	worker_free(m->scanner);
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
 		TAILQ_REMOVE(&m->tracks, t, entry);

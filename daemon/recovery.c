@@ -1,10 +1,12 @@
 /*
  * recovery: checkpoints, hangs and the restart policy.
  *
- * Checkpoints are scanned on the scanner thread, as the job's user, while
- * an attempt runs and once more when it ends; the policy decides only after
+ * Checkpoints are scanned on the scan pool, as the job's user, while an
+ * attempt runs and once more when it ends; the policy decides only after
  * that last scan, so a checkpoint finished in the attempt's last seconds
- * counts. A job whose attempt ended without a decision (the daemon died in
+ * counts. The pool takes the job's uid as its key and each scan has a
+ * deadline (scan_timeout), so one user's stopped or slow scan holds one
+ * thread for a bounded time and never delays another user's decision. A job whose attempt ended without a decision (the daemon died in
  * between) is found on the next tick and decided then: decisions are driven
  * by what the store says, never by what was in memory.
  */
@@ -34,15 +36,28 @@
 #include "spec.h"
 #include "store.h"
 #include "topo.h"
-#include "worker.h"
 
 #define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
 #define LOG_MAX_FILES	 100000	/* entries a log size scan looks at */
 
-struct scan_data {
-	char	*dir;
-	char	*pattern;
-	int64_t	 job_id;
+/* One scan (and prune) on the scan pool; everything in it is its own. */
+struct scan_task {
+	struct monitor	*m;
+	int64_t		 job_id;
+	char		*dir;
+	char		*pattern;
+	int		 keep;
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 timeout_ms;
+	struct ckpt	*known;		/* the store's, before this scan */
+	size_t		 nknown;
+	/* results, written on the pool thread */
+	int		 rc;
+	char		*cause;
+	struct ckpt	*ckpts;
+	size_t		 nckpts;
+	int		 pruned;
 };
 
 static void decide_now(struct monitor *, int64_t);
@@ -286,13 +301,44 @@ log_size_done(void *arg, int cancelled)
 }
 
 static void
-scan_data_free(void *p)
+scan_task_free(struct scan_task *t)
 {
-	struct scan_data *sd = p;
+	free(t->dir);
+	free(t->pattern);
+	free(t->cause);
+	checkpoint_free(t->known, t->nknown);
+	checkpoint_free(t->ckpts, t->nckpts);
+	free(t);
+}
 
-	free(sd->dir);
-	free(sd->pattern);
-	free(sd);
+/*
+ * On a pool thread: the blocking part, as the job's user. Scan, prune and
+ * relist share one deadline, so a decision waiting for the task waits at
+ * most scan_timeout.
+ */
+static void
+scan_run(void *arg)
+{
+	struct scan_task *t = arg;
+	int64_t end = mono_ms() + t->timeout_ms, left;
+
+	t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid, t->known,
+	    t->nknown, t->timeout_ms, &t->ckpts, &t->nckpts, &t->cause);
+	if (t->rc == 0 && t->keep > 0 && (left = end - mono_ms()) > 0)
+		t->pruned = checkpoint_prune(t->dir, t->ckpts, t->nckpts,
+		    t->keep, t->uid, t->gid, (int)left, NULL);
+	/* out of time, the list keeps the pruned ones until the next scan */
+	if (t->pruned > 0 && (left = end - mono_ms()) > 0) {
+		/* list what is left; nothing is hashed again */
+		checkpoint_free(t->known, t->nknown);
+		t->known = t->ckpts;
+		t->nknown = t->nckpts;
+		t->ckpts = NULL;
+		t->nckpts = 0;
+		t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid,
+		    t->known, t->nknown, (int)left, &t->ckpts, &t->nckpts,
+		    &t->cause);
+	}
 }
 
 /* Record a scan; tell the user about newly verified or bad entries. */
@@ -335,56 +381,65 @@ scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
 }
 
 static void
-scan_done(struct op *op, void *arg)
+scan_done(void *arg, int cancelled)
 {
-	struct monitor *m = arg;
-	struct scan_data *sd = op->owned;
-	struct jobscan *js = jobscan_get(m, sd->job_id);
+	struct scan_task *t = arg;
+	struct monitor *m = t->m;
+	struct jobscan *js;
+	size_t i;
 
+	if (cancelled) {
+		scan_task_free(t);
+		return;
+	}
+	js = jobscan_get(m, t->job_id);
 	js->busy = 0;
-	if (op->rc == 0) {
-		scan_record(m, sd->job_id, op->ckpts, op->nckpts);
-		if (op->pruned > 0)
-			store_event_add(m->d->store, sd->job_id, "pruned",
+	if (t->rc == 0) {
+		for (i = 0; i < t->nckpts; i++)
+			if (t->ckpts[i].cached && !t->ckpts[i].verified)
+				log_debug("job %lld: checkpoint %s not hashed "
+				    "again: unchanged (%s)",
+				    (long long)t->job_id, t->ckpts[i].path,
+				    t->ckpts[i].problem != NULL ?
+				    t->ckpts[i].problem : "not verified");
+		scan_record(m, t->job_id, t->ckpts, t->nckpts);
+		if (t->pruned > 0)
+			store_event_add(m->d->store, t->job_id, "pruned",
 			    "deleted %d older checkpoints (checkpoint.keep)",
-			    op->pruned);
+			    t->pruned);
 	} else
 		log_warnx("job %lld: checkpoint scan: %s",
-		    (long long)sd->job_id, op->cause);
+		    (long long)t->job_id, t->cause);
 	if (js->deciding) {
 		js->deciding = 0;
-		decide_now(m, sd->job_id);
+		decide_now(m, t->job_id);
 	}
+	scan_task_free(t);
 }
 
 static void
 scan_push(struct monitor *m, const struct job *job, const struct spec *sp)
 {
 	struct jobscan *js = jobscan_get(m, job->id);
-	struct scan_data *sd;
-	struct op *op;
+	struct scan_task *t;
 
 	if (js->busy)
-		return;
-	sd = xcalloc(1, sizeof(*sd));
-	sd->dir = xstrdup(sp->checkpoint.dir);
-	sd->pattern = xstrdup(sp->checkpoint.pattern);
-	sd->job_id = job->id;
-	op = xcalloc(1, sizeof(*op));
-	op->kind = OP_SCAN;
-	op->owned = sd;
-	op->owned_free = scan_data_free;
-	op->ck_dir = sd->dir;
-	op->ck_pattern = sd->pattern;
-	op->ck_keep = sp->checkpoint.keep;
-	op->req.uid = job->uid;
-	op->req.gid = job->gid;
-	op->known = store_checkpoints_of(m->d->store, job->id, &op->nknown);
-	op->done = scan_done;
-	op->arg = m;
+		return;		/* one scan per job at a time */
+	t = xcalloc(1, sizeof(*t));
+	t->m = m;
+	t->job_id = job->id;
+	t->dir = xstrdup(sp->checkpoint.dir);
+	t->pattern = xstrdup(sp->checkpoint.pattern);
+	t->keep = sp->checkpoint.keep;
+	t->uid = job->uid;
+	t->gid = job->gid;
+	/* a day at most: conf allows longer durations than an int holds */
+	t->timeout_ms = (int)(m->d->conf->scan_timeout_ms < 86400000 ?
+	    m->d->conf->scan_timeout_ms : 86400000);
+	t->known = store_checkpoints_of(m->d->store, job->id, &t->nknown);
 	js->busy = 1;
 	js->last_ms = mono_ms();
-	worker_push(m->scanner, op);
+	pool_push(m->scanner, (uint64_t)job->uid, scan_run, scan_done, t);
 }
 
 /* Apply the restart policy to a job whose last attempt has ended. */

@@ -137,25 +137,6 @@ op_run(struct worker *w, struct op *op)
 		    &op->cause)) != 0)
 			op->transient = 1;
 		break;
-	case OP_SCAN:
-		op->rc = checkpoint_scan(op->ck_dir, op->ck_pattern,
-		    op->req.uid, op->req.gid, op->known, op->nknown,
-		    &op->ckpts, &op->nckpts, &op->cause);
-		if (op->rc == 0 && op->ck_keep > 0)
-			op->pruned = checkpoint_prune(op->ck_dir, op->ckpts,
-			    op->nckpts, op->ck_keep, op->req.uid, op->req.gid,
-			    NULL);
-		if (op->pruned > 0) {
-			/* list what is left; nothing is hashed again */
-			checkpoint_free(op->known, op->nknown);
-			op->known = op->ckpts;
-			op->nknown = op->nckpts;
-			op->ckpts = NULL;
-			op->rc = checkpoint_scan(op->ck_dir, op->ck_pattern,
-			    op->req.uid, op->req.gid, op->known, op->nknown,
-			    &op->ckpts, &op->nckpts, &op->cause);
-		}
-		break;
 	case OP_PLAN:
 		op_find(be, op);
 		if (op->rc != 0 || op->found_id != 0)
@@ -285,7 +266,5 @@ op_free(struct op *op)
 	bcluster_free(op->cluster);
 	plan_free(op->plan);
 	bfailure_list_free(op->fail, op->nfail);
-	checkpoint_free(op->known, op->nknown);
-	checkpoint_free(op->ckpts, op->nckpts);
 	free(op);
 }

@@ -9,7 +9,6 @@
 #include <sys/queue.h>
 
 #include "backend.h"
-#include "checkpoint.h"
 #include "plan.h"
 
 struct event_base;
@@ -21,7 +20,6 @@ enum op_kind {
 	OP_CANCEL,
 	OP_CLUSTER,	/* load the topology snapshot */
 	OP_PLAN,	/* find by tag; if absent, load the cluster and plan */
-	OP_SCAN,	/* checkpoint scan (and prune) as the job's user */
 };
 
 struct op {
@@ -34,12 +32,6 @@ struct op {
 	size_t			 navoid;
 	struct bfailure		*fail;	/* OP_CLUSTER, OP_PLAN; owned */
 	size_t			 nfail;
-	/* OP_SCAN: strings live in owned; known is owned by the op */
-	const char		*ck_dir;
-	const char		*ck_pattern;
-	int			 ck_keep;
-	struct ckpt		*known;
-	size_t			 nknown;
 	void			*owned;	/* freed with the op (req's data) */
 	void		       (*owned_free)(void *);
 	/* output */
@@ -53,9 +45,6 @@ struct op {
 	struct bcluster		*cluster;	/* OP_CLUSTER, OP_PLAN */
 	struct plan		*plan;		/* OP_PLAN */
 	int			 never;		/* no plan even if all idle */
-	struct ckpt		*ckpts;		/* OP_SCAN */
-	size_t			 nckpts;
-	int			 pruned;
 
 	void		       (*done)(struct op *, void *);
 	void			*arg;

@@ -50,6 +50,7 @@ poll_interval: ${E2E_POLL:-1}
 log_level: debug
 heartbeat_listen: 127.0.0.1:$HB_PORT
 replan_after: 4
+scan_timeout: 5
 CONF
 }
 

@@ -1,6 +1,7 @@
 /*
  * check_checkpoint: which checkpoint entries count, why the others do not,
- * incremental rescans, pruning, and that scans run as the job's user.
+ * incremental rescans, the scan's deadline, pruning, and that scans run as
+ * the job's user.
  *
  * As root the job's user is nobody (65534) and foreign files belong to uid
  * 1001; without root the job's user is the caller and the cases that need
@@ -9,10 +10,13 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -154,7 +158,7 @@ scan(struct ckpt **v, size_t *n, const struct ckpt *known, size_t nknown)
 	char *cause = NULL;
 
 	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", juid, jgid, known,
-	    nknown, v, n, &cause) == 0, "scan: %s", cause);
+	    nknown, 0, v, n, &cause) == 0, "scan: %s", cause);
 }
 
 static const struct ckpt *
@@ -488,7 +492,7 @@ START_TEST(test_names)
 
 	mkd("iter_0000500.ckpt");
 	ck_assert_int_eq(checkpoint_scan(ckdir, "iter_{step}.ckpt", juid,
-	    jgid, NULL, 0, &v, &n, &cause), 0);
+	    jgid, NULL, 0, 0, &v, &n, &cause), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(v[0].step, 500);
 	ck_assert_str_eq(v[0].problem, "no COMPLETE marker or manifest");
@@ -525,7 +529,7 @@ START_TEST(test_errors)
 
 	rc = checkpoint_scan(errors[_i].dir, errors[_i].pattern,
 	    errors[_i].uid == -1 ? juid : (uid_t)errors[_i].uid, jgid, NULL,
-	    0, &v, &n, &cause);
+	    0, 0, &v, &n, &cause);
 	if (errors[_i].cause == NULL) {
 		ck_assert_msg(rc == 0, "%s", cause);
 		ck_assert_uint_eq(n, 0);
@@ -562,7 +566,7 @@ START_TEST(test_newest)
 }
 END_TEST
 
-/* Unchanged verified entries are not hashed again; changed ones are. */
+/* Unchanged entries are not hashed again, verified or not; changed ones are. */
 START_TEST(test_incremental)
 {
 	struct ckpt *v1, *v2, *v3;
@@ -579,11 +583,16 @@ START_TEST(test_incremental)
 
 	h0 = checkpoint_hashed_files();
 	scan(&v2, &n2, v1, n1);
-	/* step_20 is skipped; step_30 never verified, so it is hashed. */
-	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 1);
+	/* neither is hashed: step_30's mismatch stands while it is unchanged */
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 0);
 	ck_assert_int_eq(find(v2, n2, "step_20")->verified, 1);
 	ck_assert_int_eq(find(v2, n2, "step_20")->complete, 1);
+	ck_assert_int_eq(find(v2, n2, "step_20")->cached, 1);
 	ck_assert_ptr_null(find(v2, n2, "step_20")->problem);
+	ck_assert_int_eq(find(v2, n2, "step_30")->cached, 1);
+	ck_assert_int_eq(find(v2, n2, "step_30")->complete, 0);
+	ck_assert_str_eq(find(v2, n2, "step_30")->problem,
+	    "MANIFEST.sha256: model.pt: checksum mismatch");
 
 	/* Same size, other content and mtime: hashed, and found corrupt. */
 	mkf("step_20/model.pt", "weights 2X");
@@ -593,12 +602,224 @@ START_TEST(test_incremental)
 	    0);
 	h0 = checkpoint_hashed_files();
 	scan(&v3, &n3, v2, n2);
-	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 2);
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 1);
 	ck_assert_str_eq(find(v3, n3, "step_20")->problem,
 	    "MANIFEST.sha256: model.pt: checksum mismatch");
+	ck_assert_int_eq(find(v3, n3, "step_20")->cached, 0);
+	checkpoint_free(v1, n1);
+	checkpoint_free(v2, n2);
+
+	/* The torn file rewritten in full: hashed again, and now it counts. */
+	mkf("step_30/model.pt", "weights 30");
+	h0 = checkpoint_hashed_files();
+	scan(&v1, &n1, v3, n3);
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 1);
+	ck_assert_int_eq(find(v1, n1, "step_30")->verified, 1);
+	ck_assert_int_eq(find(v1, n1, "step_30")->cached, 0);
+	checkpoint_free(v1, n1);
+	checkpoint_free(v3, n3);
+}
+END_TEST
+
+#define DEADLINE_MS	500
+#define BIG_BYTES	(64ULL << 30)	/* sparse: hashing takes minutes */
+
+/* An entry whose manifest lists a huge sparse file: slow to hash. */
+static void
+b_big(void)
+{
+	char m[256];
+	int fd;
+
+	mkd("step_50");
+	fd = open(at("step_50/big"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ftruncate(fd, (off_t)BIG_BYTES), 0);
+	close(fd);
+	own_as(at("step_50/big"), juid);
+	fmt(m, sizeof(m), "%s  big\n", hexof("not this"));
+	mkf("step_50/MANIFEST.sha256", m);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+scan_within(struct ckpt **v, size_t *n, const struct ckpt *known,
+    size_t nknown, int64_t *ms)
+{
+	char *cause = NULL;
+	int64_t t0 = now_ms();
+	int rc;
+
+	rc = checkpoint_scan(ckdir, "step_{step}", juid, jgid, known, nknown,
+	    DEADLINE_MS, v, n, &cause);
+	*ms = now_ms() - t0;
+	ck_assert_msg(rc == 0, "scan: %s", cause);
+	return rc;
+}
+
+/*
+ * Past its deadline a scan is cut short: the entry it was hashing is
+ * unusable with the reason, and stays so, unhashed, until it changes.
+ */
+START_TEST(test_deadline_slow)
+{
+	struct ckpt *v1, *v2, *v3;
+	size_t n1, n2, n3;
+	const struct ckpt *k;
+	struct timespec ts[2];
+	uint64_t h0;
+	int64_t ms;
+
+	/* on tmpfs, the newest is listed first: step_20 is never reached */
+	b_manifest();
+	b_big();
+	scan_within(&v1, &n1, NULL, 0, &ms);
+	ck_assert_msg(ms < DEADLINE_MS + 1500, "first scan took %lld ms",
+	    (long long)ms);
+	ck_assert_ptr_nonnull(k = find(v1, n1, "step_50"));
+	ck_assert_str_eq(k->problem, "scan timed out after 500 ms");
+	ck_assert_int_eq(k->complete, 0);
+	ck_assert_uint_eq(k->bytes, BIG_BYTES + SHA256_HEXLEN + strlen("  big\n"));
+
+	/*
+	 * unchanged: the verdict stands, the deadline is not hit, and only
+	 * step_20 is hashed, if the first scan never got to it
+	 */
+	h0 = checkpoint_hashed_files();
+	scan_within(&v2, &n2, v1, n1, &ms);
+	ck_assert_msg(ms < DEADLINE_MS, "second scan took %lld ms",
+	    (long long)ms);
+	ck_assert_uint_eq(checkpoint_hashed_files() - h0,
+	    find(v1, n1, "step_20") == NULL ? 2 : 0);
+	ck_assert_ptr_nonnull(k = find(v2, n2, "step_50"));
+	ck_assert_int_eq(k->cached, 1);
+	ck_assert_str_eq(k->problem, "scan timed out after 500 ms");
+	ck_assert_int_eq(find(v2, n2, "step_20")->verified, 1);
+
+	/* changed: hashed again, up to the deadline */
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 100;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	ck_assert_int_eq(utimensat(AT_FDCWD, at("step_50/big"), ts, 0), 0);
+	scan_within(&v3, &n3, v2, n2, &ms);
+	ck_assert_msg(ms >= DEADLINE_MS, "changed entry not hashed (%lld ms)",
+	    (long long)ms);
+	ck_assert_int_eq(find(v3, n3, "step_50")->cached, 0);
+	ck_assert_str_eq(find(v3, n3, "step_50")->problem,
+	    "scan timed out after 500 ms");
+	/* cut short, it still knows the verified one, reached or not */
+	ck_assert_ptr_nonnull(k = find(v3, n3, "step_20"));
+	ck_assert_int_eq(k->verified, 1);
+	ck_assert_ptr_eq(checkpoint_newest(v3, n3), k);
 	checkpoint_free(v1, n1);
 	checkpoint_free(v2, n2);
 	checkpoint_free(v3, n3);
+}
+END_TEST
+
+static void
+alarm_stop(int sig)
+{
+	(void)sig;
+	checkpoint_stop();
+}
+
+/*
+ * At shutdown a scan in progress ends at once, with no verdict: not the
+ * deadline's "timed out" that would stick to the entry. Last in its own
+ * process (CK_FORK): checkpoint_stop() cannot be undone.
+ */
+START_TEST(test_stop)
+{
+	struct ckpt *v;
+	size_t n;
+	char *cause = NULL;
+	int64_t t0, ms;
+
+	b_big();
+	signal(SIGALRM, alarm_stop);
+	alarm(1);
+	t0 = now_ms();
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	    NULL, 0, 20000, &v, &n, &cause), -1);
+	ms = now_ms() - t0;
+	ck_assert_msg(ms < 2500, "scan took %lld ms", (long long)ms);
+	ck_assert_msg(strstr(cause, "the daemon is stopping") != NULL, "%s",
+	    cause);
+	free(cause);
+}
+END_TEST
+
+/* SIGSTOP every child of parent (but ourselves) seen for 200 ms. */
+static void __attribute__((noreturn))
+stopper(pid_t parent)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	long ppid, seen = 0;
+	int64_t end = now_ms() + 20000;
+	DIR *d;
+	FILE *f;
+	pid_t pid;
+
+	while (now_ms() < end) {
+		if ((d = opendir("/proc")) == NULL)
+			_exit(1);
+		while ((de = readdir(d)) != NULL) {
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			pid = (pid_t)atol(de->d_name);
+			if (pid == getpid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			if ((f = fopen(path, "r")) == NULL)
+				continue;
+			p = fgets(buf, sizeof(buf), f);
+			fclose(f);
+			/* "pid (comm) S ppid ...": comm may hold spaces */
+			if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+			    sscanf(p + 1, " %*c %ld", &ppid) != 1 ||
+			    ppid != parent)
+				continue;
+			if (seen == 0)
+				seen = now_ms();
+			if (now_ms() - seen >= 200)
+				kill(pid, SIGSTOP);
+		}
+		closedir(d);
+		usleep(10000);
+	}
+	_exit(0);
+}
+
+/* A scan child stopped by its user is killed at the deadline. */
+START_TEST(test_deadline_sigstop)
+{
+	struct ckpt *v;
+	size_t n;
+	int64_t ms;
+	pid_t parent = getpid(), helper;
+	int status;
+
+	b_big();
+	if ((helper = fork()) == 0)
+		stopper(parent);
+	ck_assert_int_ne(helper, -1);
+	scan_within(&v, &n, NULL, 0, &ms);
+	kill(helper, SIGKILL);
+	waitpid(helper, &status, 0);
+	ck_assert_msg(ms < DEADLINE_MS + 1500, "scan took %lld ms",
+	    (long long)ms);
+	ck_assert_str_eq(find(v, n, "step_50")->problem,
+	    "scan timed out after 500 ms");
+	checkpoint_free(v, n);
 }
 END_TEST
 
@@ -648,9 +869,9 @@ START_TEST(test_prune)
 	ck_assert_uint_eq(n, 8);
 
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 0, juid, jgid,
-	    &cause), 0);
+	    0, &cause), 0);
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
-	    &cause), 3);
+	    0, &cause), 3);
 	checkpoint_free(v, n);
 	ck_assert_int_eq(stat(out, &st), 0);
 
@@ -659,9 +880,9 @@ START_TEST(test_prune)
 	for (i = 0; i < n; i++)
 		ck_assert_str_eq(v[i].path, at(left[i]));
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
-	    &cause), 0);
+	    0, &cause), 0);
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    &cause), 1);
+	    0, &cause), 1);
 	ck_assert_int_eq(access(at("step_4"), F_OK), -1);
 	ck_assert_int_eq(access(at("step_5/COMPLETE"), F_OK), 0);
 	checkpoint_free(v, n);
@@ -680,7 +901,7 @@ START_TEST(test_prune_symlink)
 	scan(&v, &n, NULL, 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    &cause), 0);
+	    0, &cause), 0);
 	ck_assert_int_eq(access(at("archive/s65/COMPLETE"), F_OK), 0);
 	ck_assert_int_eq(access(at("step_65"), F_OK), 0);
 	checkpoint_free(v, n);
@@ -705,7 +926,7 @@ START_TEST(test_privileges)
 	scan(&v, &n, NULL, 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    &cause), -1);
+	    0, &cause), -1);
 	ck_assert_msg(strstr(cause, "step_1: Permission denied") != NULL,
 	    "%s", cause);
 	free(cause);
@@ -715,7 +936,7 @@ START_TEST(test_privileges)
 	ck_assert_int_eq(chown(ckdir, 0, 0), 0);
 	ck_assert_int_eq(chmod(ckdir, 0700), 0);
 	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
-	    NULL, 0, &v, &n, &cause), -1);
+	    NULL, 0, 0, &v, &n, &cause), -1);
 	ck_assert_msg(strstr(cause, "Permission denied") != NULL, "%s", cause);
 	free(cause);
 }
@@ -742,7 +963,7 @@ START_TEST(test_limits)
 
 	mkd("step_99999");
 	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
-	    NULL, 0, &v, &n, &cause), -1);
+	    NULL, 0, 0, &v, &n, &cause), -1);
 	ck_assert_msg(strstr(cause, "more than 10000 entries match") != NULL,
 	    "%s", cause);
 	free(cause);
@@ -786,6 +1007,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_incremental);
+	tcase_add_test(tc, test_deadline_slow);
+	tcase_add_test(tc, test_deadline_sigstop);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("prune");
@@ -800,6 +1023,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_stop);
 	suite_add_tcase(s, tc);
 
 	return unit_run(s);
