@@ -1,5 +1,5 @@
 /*
- * client: llmctl's HTTP/JSON client for llmctld's Unix socket (DESIGN.md
+ * client: llmctl's HTTP/JSON client for llmctld's Unix socket (docs/design.md
  * section 4). The only file that includes <curl/curl.h>.
  *
  * A struct client is owned by its creator and freed with client_free().

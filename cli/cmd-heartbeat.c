@@ -3,8 +3,8 @@
  * worker inside a job.
  *
  * Everything it needs comes from the environment the daemon gives every
- * rank (DESIGN.md section 3): LLMCTL_HEARTBEAT_URL, LLMCTL_HEARTBEAT_TOKEN
- * and RANK. It goes to the daemon's TCP listener, not the Unix socket, so
+ * rank (docs/design.md section 3): LLMCTL_HEARTBEAT_URL,
+ * LLMCTL_HEARTBEAT_TOKEN and RANK. It goes to the daemon's TCP listener, not the Unix socket, so
  * the global --socket has no effect here.
  */
 #include "config.h"

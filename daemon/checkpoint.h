@@ -1,8 +1,9 @@
 /*
  * checkpoint: the checkpoint registry's filesystem side. Scans a job's
  * checkpoint.dir for entries matching its pattern, decides which are usable
- * (DESIGN.md section 8) and prunes old ones. Every filesystem access happens
- * in a forked child running as the job's uid and gid, never as root.
+ * (docs/design.md section 8) and prunes old ones. Every filesystem access
+ * happens in a forked child running as the job's uid and gid, never as
+ * root.
  *
  * The caller owns the arrays checkpoint_scan() returns and frees them with
  * checkpoint_free(). Scans block while files are hashed: call them from a

@@ -35,7 +35,7 @@
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
- * coordinates (rank = (dp * PP + pp) * TP + tp, DESIGN.md 3), one GPU
+ * coordinates (rank = (dp * PP + pp) * TP + tp, docs/design.md 3), one GPU
  * per rank under srun, the rank's log, then the user's command.
  */
 static const char RANK_PART[] =

@@ -1,6 +1,6 @@
 /*
- * policy: what happens after an attempt ends (DESIGN.md 5). A pure
- * function of the spec, the job's counters and the ended attempt, so it is
+ * policy: what happens after an attempt ends (docs/design.md section 8).
+ * A pure function of the spec, the job's counters and the ended attempt, so it is
  * tested on tables without Slurm. It charges the right budget, applies the
  * crash-loop rule and computes the backoff; the caller stores the result.
  */

@@ -40,7 +40,7 @@ struct job {
 	int		 world_size;
 	int		 has_exit_code;
 	int		 exit_code;
-	/* restart policy (DESIGN.md 5) */
+	/* restart policy (docs/design.md section 8) */
 	int64_t		 not_before;	/* next attempt no earlier than this */
 	int		 restarts;	/* charged to recovery.max_restarts */
 	int		 infra_restarts;	/* to max_infra_restarts */

@@ -305,7 +305,7 @@ out:
 	return p;
 }
 
-/* Ranks in DESIGN.md section 3 order, then the metrics. */
+/* Ranks in docs/design.md section 3 order, then the metrics. */
 static struct plan *
 plan_build(const struct topo *t, const struct req *q, uint64_t mask,
     const struct plan_choice *ch)

@@ -1,5 +1,5 @@
 /*
- * plan: where every rank of a job goes (DESIGN.md sections 3 and 7).
+ * plan: where every rank of a job goes (docs/design.md sections 3 and 7).
  *
  * plan_make() is a pure function of a finished topo and a request: the
  * same input always gives the same plan. With policy pack it is exact on
@@ -20,7 +20,7 @@
  * partial-node jobs take the same GPU indices on every node, and a tensor
  * group larger than a node stays within one NVLink domain under one leaf.
  *
- * Nodes are ordered leaf by leaf in tree order and ranks follow DESIGN.md
+ * Nodes are ordered leaf by leaf in tree order and ranks follow docs/design.md
  * section 3: rank = (dp * PP + pp) * TP + tp, node = rank / tasks_per_node.
  * The caller owns a plan and frees it with plan_free().
  */

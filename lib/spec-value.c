@@ -39,7 +39,7 @@ static int	 get_pattern(struct walk *, uint32_t, const char *);
 static int	 get_duration(struct walk *, uint32_t, const char *,
 		    int64_t *);
 
-/* Set by the daemon for every rank (DESIGN.md section 3). */
+/* Set by the daemon for every rank (docs/design.md section 3). */
 static const char *const reserved_env[] = {
 	"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
 	"LOCAL_WORLD_SIZE", "NODE_RANK",

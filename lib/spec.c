@@ -1,5 +1,5 @@
 /*
- * spec: the job spec, version 1 (DESIGN.md section 2).
+ * spec: the job spec, version 1 (docs/design.md section 2).
  *
  * The fields are declared once, in the tables below, with their kind, range
  * and place in struct spec. spec_build() walks a document tree (from YAML or

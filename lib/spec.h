@@ -1,5 +1,5 @@
 /*
- * spec: the job spec, version 1 (DESIGN.md section 2).
+ * spec: the job spec, version 1 (docs/design.md section 2).
  *
  * spec_parse() reads YAML with libyaml into a struct spec, fills in every
  * default and checks every field and cross-field rule. Errors are collected

@@ -1,5 +1,5 @@
 /*
- * topo: the cluster model the planner works on (DESIGN.md section 7).
+ * topo: the cluster model the planner works on (docs/design.md section 7).
  *
  * A switch tree of any depth whose leaf switches hold nodes, and per node
  * its GPUs, which GPU indices are free, GPU type, Slurm state, NVLink domain

@@ -2,7 +2,7 @@
 """train_ddp.py: a small, real DistributedDataParallel job for llmctl.
 
 It is also documentation: it shows everything a trainer does to cooperate
-with llmctld (see llmctl-job(5) and DESIGN.md sections 3 and 8).
+with llmctld (see llmctl-job(5) and docs/design.md sections 3 and 8).
 
   * Rendezvous through the PyTorch variables MASTER_ADDR, MASTER_PORT, RANK,
     WORLD_SIZE, LOCAL_RANK.  llmctl sets them for `launcher: srun`; torchrun

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """train_hybrid.py: tensor x pipeline x data parallelism, by hand, for llmctl.
 
-It is documentation for the rank layout llmctl gives a job (DESIGN.md
+It is documentation for the rank layout llmctl gives a job (docs/design.md
 section 3): with TP tensor-parallel ranks, PP pipeline stages and DP data
 replicas, tensor varies fastest, then pipeline, then data:
 

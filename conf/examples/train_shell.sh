@@ -1,7 +1,7 @@
 #!/bin/bash
 # train_shell.sh: a "trainer" in plain shell that follows llmctl's contract
-# (llmctl-job(5), DESIGN.md sections 3 and 8) without PyTorch.  It starts in
-# milliseconds, so fault and recovery tests need not wait for torch to import.
+# (llmctl-job(5), docs/design.md sections 3 and 8) without PyTorch.  It
+# starts in milliseconds, so fault and recovery tests need not wait for torch to import.
 #
 #   train_shell.sh [--steps N] [--checkpoint-every K] [--sleep S]
 #                  [--fail-at-step N] [--fail-attempt A]

@@ -217,8 +217,8 @@ check "hybrid: 8 final lines, loss_last < loss_first" \
     eval '[ "$(grep -c "^final rank=" "$W/hyb.out")" = 8 ] && loss_decreases "$W/hyb.out"'
 
 echo "hybrid: TP=1 PP=2 DP=2, 4 ranks started like llmctl's srun launcher (+$(($(date +%s) - T0))s)"
-# One process per rank with the variables of DESIGN.md section 3 (no torchrun),
-# including LLMCTL_TP/PP/DP_RANK; TP=1 must compute exactly what TP=2 did.
+# One process per rank with the variables of docs/design.md section 3 (no
+# torchrun), including LLMCTL_TP/PP/DP_RANK; TP=1 must compute exactly what TP=2 did.
 srun_like() { # N OUT SCRIPT ARGS...: returns the highest exit status
 	local n=$1 out=$2 port r pids= rc=0 TP=$LLMCTL_TP_SIZE PP=$LLMCTL_PP_SIZE
 	shift 2

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Each third-party header is included by exactly the module that owns it
-# (DESIGN.md section 1). Fails, naming the file, when one leaks elsewhere.
+# (docs/design.md section 1). Fails, naming the file, when one leaks elsewhere.
 top=${srcdir:-.}
 rc=0
 check() {
