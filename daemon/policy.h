@@ -1,8 +1,9 @@
 /*
  * policy: what happens after an attempt ends (docs/design.md section 8).
- * A pure function of the spec, the job's counters and the ended attempt, so it is
- * tested on tables without Slurm. It charges the right budget, applies the
- * crash-loop rule and computes the backoff; the caller stores the result.
+ * A pure function of the spec, the job's counters and the ended attempt,
+ * so it is tested on tables without Slurm. It charges the right budget,
+ * applies the crash-loop rule and computes the backoff; the caller stores
+ * the result.
  */
 #ifndef LLMCTLD_POLICY_H
 #define LLMCTLD_POLICY_H
