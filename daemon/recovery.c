@@ -442,7 +442,22 @@ scan_push(struct monitor *m, const struct job *job, const struct spec *sp)
 	pool_push(m->scanner, (uint64_t)job->uid, scan_run, scan_done, t);
 }
 
-/* Apply the restart policy to a job whose last attempt has ended. */
+/* The last attempt, if every attempt has ended and it awaits a decision. */
+static struct attempt *
+undecided_last(struct attempt **as, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (as[i]->ended_at == 0)
+			return NULL;	/* one still runs: nothing to decide */
+	return n > 0 && !as[n - 1]->decided ? as[n - 1] : NULL;
+}
+
+/*
+ * Apply the restart policy to a job whose last attempt has ended, once:
+ * the attempt is marked decided in the same transaction.
+ */
 static void
 decide_now(struct monitor *m, int64_t job_id)
 {
@@ -451,19 +466,16 @@ decide_now(struct monitor *m, int64_t job_id)
 	struct attempt **as, *last;
 	struct spec *sp = NULL;
 	struct job *job;
-	size_t n, i;
+	size_t n;
 
 	if ((job = store_job_get(st, job_id)) == NULL)
 		return;
 	as = store_attempts_of(st, job_id, &n);
-	last = n > 0 ? as[n - 1] : NULL;
-	for (i = 0; i < n; i++)
-		if (as[i]->ended_at == 0)
-			last = NULL;	/* one still runs: nothing to decide */
-	if (last == NULL || job_state_final(job->state) ||
-	    job->state == JOB_RESTARTING || (sp = job_spec(job)) == NULL)
+	if ((last = undecided_last(as, n)) == NULL ||
+	    job_state_final(job->state) || (sp = job_spec(job)) == NULL)
 		goto out;
 	last->ckpt_end = recovery_newest_step(m, job_id);
+	last->decided = 1;
 	policy_decide(sp, job, last, &dec);
 	store_begin(st);
 	store_attempt_update(st, last);
@@ -508,11 +520,17 @@ out:
 void
 recovery_decide(struct monitor *m, int64_t job_id)
 {
+	struct attempt **as;
 	struct jobscan *js;
 	struct spec *sp;
 	struct job *job;
+	size_t n;
+	int undecided;
 
-	if ((job = store_job_get(m->d->store, job_id)) == NULL)
+	as = store_attempts_of(m->d->store, job_id, &n);
+	undecided = undecided_last(as, n) != NULL;
+	attempt_list_free(as, n);
+	if (!undecided || (job = store_job_get(m->d->store, job_id)) == NULL)
 		return;
 	sp = job->state != JOB_CANCELLED ? job_spec(job) : NULL;
 	if (sp != NULL && sp->checkpoint.dir != NULL) {
@@ -607,7 +625,7 @@ void
 recovery_tick(struct monitor *m)
 {
 	static const enum job_state undecided[] = { JOB_QUEUED, JOB_SUBMITTED,
-	    JOB_RUNNING };
+	    JOB_RUNNING, JOB_RESTARTING };
 	struct attempt **as;
 	struct jobscan *js;
 	struct job **jobs, *job;

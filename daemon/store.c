@@ -86,6 +86,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE attempts RENAME COLUMN token TO token_hash;"
 	"UPDATE attempts SET token_hash = llmctl_sha256(token_hash)"
 	"  WHERE token_hash IS NOT NULL;",
+
+	/*
+	 * The restart policy ran for this attempt: the job's state alone
+	 * cannot say so (a RESTARTING job's next attempt may end before it
+	 * reaches Slurm, and needs a decision of its own).
+	 */
+	"ALTER TABLE attempts ADD COLUMN decided INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE attempts SET decided = 1 WHERE ended_at IS NOT NULL AND job_id"
+	"  IN (SELECT id FROM jobs WHERE state IN ('COMPLETED', 'FAILED',"
+	"  'CANCELLED', 'RESTARTING'));",
 };
 
 static const char *const state_names[] = {
@@ -105,7 +115,8 @@ static const char *const state_names[] = {
 #define ATTEMPT_COLUMNS                                                   \
 	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
 	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan, " \
-	"token_hash, last_beat_at, last_step, beats, blamed, ckpt_start, ckpt_end"
+	"token_hash, last_beat_at, last_step, beats, blamed, ckpt_start, "     \
+	"ckpt_end, decided"
 
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
@@ -584,6 +595,7 @@ attempt_from_row(sqlite3_stmt *stmt)
 	    sqlite3_column_int64(stmt, 19);
 	a->ckpt_end = sqlite3_column_type(stmt, 20) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(stmt, 20);
+	a->decided = sqlite3_column_int(stmt, 21);
 	return a;
 }
 
@@ -612,6 +624,7 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	bind_text(stmt, 19, a->blamed);
 	bind_opt_int(stmt, 20, a->ckpt_start >= 0, a->ckpt_start);
 	bind_opt_int(stmt, 21, a->ckpt_end >= 0, a->ckpt_end);
+	sqlite3_bind_int(stmt, 22, a->decided);
 }
 
 int
@@ -620,7 +633,7 @@ store_attempt_insert(struct store *st, struct attempt *a)
 	sqlite3_stmt *stmt;
 
 	stmt = store_prepare(st, "INSERT INTO attempts (" ATTEMPT_COLUMNS
-	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
@@ -647,7 +660,7 @@ store_attempt_update(struct store *st, const struct attempt *a)
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
 	    "reason = ?13, plan = ?14, token_hash = ?15, last_beat_at = ?16, "
 	    "last_step = ?17, beats = ?18, blamed = ?19, ckpt_start = ?20, "
-	    "ckpt_end = ?21 WHERE job_id = ?1 AND attempt = ?2");
+	    "ckpt_end = ?21, decided = ?22 WHERE job_id = ?1 AND attempt = ?2");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);

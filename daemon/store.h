@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum job_state {
 	JOB_QUEUED,
@@ -72,6 +72,7 @@ struct attempt {
 	char	*blamed;	/* nodes blamed for its end, comma list */
 	int64_t	 ckpt_start;	/* newest verified step at start, -1: none */
 	int64_t	 ckpt_end;	/* and at its end */
+	int	 decided;	/* ended, and the restart policy has run */
 };
 
 struct job_filter {

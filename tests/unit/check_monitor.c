@@ -198,6 +198,39 @@ START_TEST(test_restart_budget)
 }
 END_TEST
 
+/*
+ * A restart whose attempt ends before Slurm has it (here: its log dir
+ * cannot be made) gets a decision of its own, not a silent next attempt.
+ */
+START_TEST(test_restart_attempt_unlaunchable)
+{
+	struct job *job;
+	char *path;
+	int64_t id = submit(JOB);
+	FILE *f;
+
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	/* where attempt 2's log dir goes: a file, so it cannot be made */
+	path = xasprintf("%s/logs/%lld/2", dir, (long long)id);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fclose(f);
+	free(path);
+	fake_set_state(slurm_id(id, 1), BJOB_FAILED, 3);
+	ck_assert(run_until(id, JOB_FAILED, 5000));
+	job = store_job_get(d.store, id);
+	ck_assert_int_eq(job->attempts, 2);
+	ck_assert_ptr_nonnull(job->reason);
+	job_free(job);
+	/* and it stays so: no attempt 3 */
+	ck_assert(!run_until(id, JOB_SUBMITTED, 500));
+	job = store_job_get(d.store, id);
+	ck_assert_int_eq(job->attempts, 2);
+	ck_assert_int_eq(job->state, JOB_FAILED);
+	job_free(job);
+	ck_assert_int_eq(fake_submit_count(), 1);
+}
+END_TEST
+
 /* Cancel while pending: the Slurm job is killed, the job CANCELLED. */
 START_TEST(test_cancel)
 {
@@ -325,6 +358,7 @@ main(void)
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_scheduler_down);
 	tcase_add_test(tc, test_restart_budget);
+	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_logs_tail);
 	suite_add_tcase(s, tc);

@@ -153,7 +153,7 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (5); refusing to touch it", dbpath);
+	    "understands (6); refusing to touch it", dbpath);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
@@ -293,11 +293,12 @@ START_TEST(test_migrate_tokens)
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
 	store_close(st);
 	/* back to schema 4: the raw token "abc" in the token column */
-	raw_exec("ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
+	raw_exec("ALTER TABLE attempts DROP COLUMN decided;"
+	    "ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
 	    "UPDATE attempts SET token = 'abc'; PRAGMA user_version = 4;");
 	st = store_open(dbpath, NULL);
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(user_version(), 5);
+	ck_assert_int_eq(user_version(), STORE_SCHEMA_VERSION);
 	as = store_attempts_of(st, 1, &n);
 	ck_assert_int_eq(n, 1);
 	ck_assert_str_eq(as[0]->token_hash, "ba7816bf8f01cfea414140de5dae2223"
