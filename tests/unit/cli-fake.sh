@@ -533,7 +533,8 @@ r['auth'] == 'Bearer s3cret' and r['body'] == {'rank': 3}"
 run 0 heartbeat --step 1500 &&
     last_request "r['body'] == {'rank': 3, 'step': 1500}"
 LLMCTL_HEARTBEAT_TOKEN=wrong
-run 1 heartbeat && expect err "llmctl: bad heartbeat token" &&
+run 1 heartbeat && expect err \
+    "llmctl: unknown or expired heartbeat token, or rank out of range" &&
     last_request "r['auth'] == 'Bearer wrong'"
 before=$(requests)
 LLMCTL_HEARTBEAT_TOKEN=$(printf 's3cret\r\nX-Evil: 1')

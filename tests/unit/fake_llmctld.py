@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """A fake llmctld for tests/unit/cli-fake.sh.
 
-Serves canned replies in the shape of DESIGN.md section 4 on a Unix socket
-and appends every request it gets to LOG as one JSON line
-({"method", "path", "body", "auth"}), so the test can check what llmctl sent
-as well as what it printed. Usage: fake_llmctld.py SOCKET LOG READY; READY
-is written once both listeners accept connections and holds the port of the
-heartbeat listener (TCP, 127.0.0.1), which takes the token "s3cret".
+Serves canned replies on a Unix socket, in the shapes the contract test
+checks against the real daemon (api-contract.sh: change a reply here and
+that test says whether llmctld still answers so), and appends every request
+it gets to LOG as one JSON line ({"method", "path", "body", "auth"}), so the
+test can check what llmctl sent as well as what it printed. Usage:
+fake_llmctld.py SOCKET LOG READY; READY is written once both listeners
+accept connections and holds the port of the heartbeat listener (TCP,
+127.0.0.1), which takes the token "s3cret" and, like llmctld, answers 401
+without a bearer token and 403 with another one.
 
 Logs are real files the test writes, DIR/logs/JOB/ATTEMPT/rank-R.out with
 DIR the directory of LOG; a file "done" beside them says the attempt ended.
@@ -155,6 +158,18 @@ NODES = {
     ],
 }
 
+# POST /v1/jobs: the new job, as job_to_json() writes it without detail;
+# with ?dry_run=1 the spec as the daemon parsed it.
+SUBMITTED_SPEC = {"version": 1, "name": "hello", "command": "echo hi",
+                  "workdir": "/shared/hello", "env": {},
+                  "resources": {"nodes": 2, "gpus_per_node": 2,
+                                "tasks_per_node": 2}}
+SUBMITTED = {"id": 42, "name": "hello", "user": "carol", "uid": 1002,
+             "state": "QUEUED", "reason": None, "created_at": NOW,
+             "updated_at": NOW, "nodes": 2, "gpus_per_node": 2,
+             "world_size": 4, "attempt": 0, "slurm_job_id": None,
+             "node_list": None, "exit_code": None}
+
 LOG_CHUNK = 16
 WORLD_SIZE = 4
 
@@ -213,7 +228,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path.endswith("/logs") and path.startswith("/v1/jobs/"):
             self.logs(path[9:-5])
         elif path == "/v1/jobs/7":
-            self.error(403, "forbidden", "job 7 belongs to another user")
+            self.error(403, "permission_denied",
+                       "job 7 belongs to another user")
         elif path == "/v1/jobs/500":
             self.reply(500, raw=b"<html>internal error</html>\nmore")
         elif path == "/v1/jobs/501":
@@ -271,10 +287,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.error(400, "invalid_spec",
                            "job.yaml:3:8: resources.nodes: too many")
             elif "dry_run=1" in self.path:
-                self.reply(200, {"name": "hello", "dry_run": True})
+                self.reply(200, {"valid": True, "spec": SUBMITTED_SPEC})
             else:
-                self.reply(201, {"id": 42, "name": "hello",
-                                 "state": "QUEUED", "plan": None})
+                self.reply(201, SUBMITTED)
         elif path == "/v1/plan":
             spec = (body or {}).get("spec", "")
             if "reject" in spec:
@@ -287,7 +302,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             job = dict(JOBS[1], state="CANCELLED")
             self.reply(200, job)
         elif path == "/v1/jobs/12/cancel":
-            self.reply(200, dict(JOBS[2]))      # already COMPLETED
+            self.error(409, "conflict", "job 12 already COMPLETED")
         elif path == "/v1/jobs/14/cancel":
             self.error(409, "conflict", "job 14 already FAILED")
         elif path.startswith("/v1/jobs/"):
@@ -308,8 +323,13 @@ class Beat(Handler):
         self.record(body)
         if self.path != "/v1/heartbeat":
             self.error(404, "not_found", "no such endpoint")
+        elif not (self.headers.get("Authorization") or "").startswith(
+                "Bearer "):
+            self.error(401, "unauthorized", "expected Authorization: "
+                       "Bearer <LLMCTL_HEARTBEAT_TOKEN>")
         elif self.headers.get("Authorization") != "Bearer s3cret":
-            self.error(401, "unauthorized", "bad heartbeat token")
+            self.error(403, "permission_denied", "unknown or expired "
+                       "heartbeat token, or rank out of range")
         else:
             self.reply(200, {"ok": True})
 
