@@ -228,14 +228,15 @@ seed_open(void)
 	a.submitted_at = 1;
 	a.started_at = 2;
 	a.plan = (char *)"{\"ranks\": [{\"rank\": 0, \"node\": \"node1\"}]}";
-	a.token = (char *)FUZZ_TOKEN;
+	a.token_hash = health_token_hash(FUZZ_TOKEN);	/* as the store keeps it */
 	a.last_step = -1;
 	a.blamed = (char *)"node1,node[1-3],bad[";
 	a.ckpt_start = a.ckpt_end = -1;
 	if (store_attempt_insert(d.store, &a) != 0 ||
 	    store_checkpoints_replace(d.store, 1, ck, nitems(ck)) != 0)
 		abort();
-	health_register(d.health, FUZZ_TOKEN, 1, 1, 2);
+	health_register(d.health, a.token_hash, 1, 1, 2);
+	free(a.token_hash);
 
 	path = xasprintf("%s/logs/1/1", tmpdir);
 	for (i = strlen(tmpdir) + 1; path[i] != '\0'; i++) {
