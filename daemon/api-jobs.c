@@ -154,45 +154,6 @@ user_name(uid_t uid)
 	return xasprintf("%lu", (unsigned long)uid);
 }
 
-struct spec *
-api_parse_spec_body(const struct api_request *req, struct api_response *resp)
-{
-	json_t *body;
-	json_error_t jerr;
-	const char *text = NULL, *file = "job.yaml", *workdir = NULL;
-	struct spec *spec;
-	char *cause = NULL;
-
-	body = json_loadb(req->body, req->body_len, 0, &jerr);
-	if (body == NULL || json_unpack(body, "{s:s, s?s, s?s}", "spec", &text,
-	    "file", &file, "workdir", &workdir) != 0) {
-		api_error(resp, 400, "bad_request", "expected a JSON body "
-		    "{\"spec\": YAML text, \"file\": name, \"workdir\": path}");
-		json_decref(body);
-		return NULL;
-	}
-	if (workdir != NULL && workdir[0] != '/') {
-		api_error(resp, 400, "bad_request",
-		    "workdir must be an absolute path");
-		json_decref(body);
-		return NULL;
-	}
-	spec = spec_parse(text, strlen(text), file, workdir, &cause);
-	if (spec == NULL) {
-		api_error(resp, 400, "invalid_spec", "%s", cause);
-		log_warnx("uid %lu: refused spec: %s", (unsigned long)req->uid,
-		    cause);
-		free(cause);
-	} else if (spec->workdir == NULL) {
-		api_error(resp, 400, "invalid_spec", "%s: workdir: required "
-		    "when the client sends no working directory", file);
-		spec_free(spec);
-		spec = NULL;
-	}
-	json_decref(body);
-	return spec;
-}
-
 void
 api_jobs_submit(struct llmctld *d, const struct api_request *req,
     struct api_response *resp)
@@ -314,26 +275,6 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	job_list_free(jobs, n);
 	resp->status = 200;
 	resp->body = json_pack("{s:o}", "jobs", arr);
-}
-
-struct job *
-api_job_for_caller(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp, int64_t id)
-{
-	struct job *job;
-
-	if ((job = store_job_get(d->store, id)) == NULL) {
-		api_error(resp, 404, "not_found", "no such job: %lld",
-		    (long long)id);
-		return NULL;
-	}
-	if (job->uid != req->uid && !req->admin) {
-		api_error(resp, 403, "permission_denied",
-		    "job %lld belongs to another user", (long long)id);
-		job_free(job);
-		return NULL;
-	}
-	return job;
 }
 
 void

@@ -9,6 +9,9 @@
 
 #include "api.h"
 #include "llmctld.h"
+#include "log.h"
+#include "spec.h"
+#include "store.h"
 #include "util.h"
 
 #define API_VERSION "v1"
@@ -171,4 +174,65 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 		    req->path);
 	if (resp->body == NULL && resp->text == NULL)
 		api_error(resp, 500, "internal", "internal error");
+}
+
+/* The job, if the caller may see it; NULL with a 404 or 403 reply. */
+struct job *
+api_job_for_caller(struct llmctld *d, const struct api_request *req,
+    struct api_response *resp, int64_t id)
+{
+	struct job *job;
+
+	if ((job = store_job_get(d->store, id)) == NULL) {
+		api_error(resp, 404, "not_found", "no such job: %lld",
+		    (long long)id);
+		return NULL;
+	}
+	if (job->uid != req->uid && !req->admin) {
+		api_error(resp, 403, "permission_denied",
+		    "job %lld belongs to another user", (long long)id);
+		job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* The spec in a submit or plan body, parsed; NULL with a 400 reply. */
+struct spec *
+api_parse_spec_body(const struct api_request *req, struct api_response *resp)
+{
+	json_t *body;
+	json_error_t jerr;
+	const char *text = NULL, *file = "job.yaml", *workdir = NULL;
+	struct spec *spec;
+	char *cause = NULL;
+
+	body = json_loadb(req->body, req->body_len, 0, &jerr);
+	if (body == NULL || json_unpack(body, "{s:s, s?s, s?s}", "spec", &text,
+	    "file", &file, "workdir", &workdir) != 0) {
+		api_error(resp, 400, "bad_request", "expected a JSON body "
+		    "{\"spec\": YAML text, \"file\": name, \"workdir\": path}");
+		json_decref(body);
+		return NULL;
+	}
+	if (workdir != NULL && workdir[0] != '/') {
+		api_error(resp, 400, "bad_request",
+		    "workdir must be an absolute path");
+		json_decref(body);
+		return NULL;
+	}
+	spec = spec_parse(text, strlen(text), file, workdir, &cause);
+	if (spec == NULL) {
+		api_error(resp, 400, "invalid_spec", "%s", cause);
+		log_warnx("uid %lu: refused spec: %s", (unsigned long)req->uid,
+		    cause);
+		free(cause);
+	} else if (spec->workdir == NULL) {
+		api_error(resp, 400, "invalid_spec", "%s: workdir: required "
+		    "when the client sends no working directory", file);
+		spec_free(spec);
+		spec = NULL;
+	}
+	json_decref(body);
+	return spec;
 }

@@ -18,7 +18,7 @@ check() {
 		rc=1
 	fi
 }
-check slurm/ daemon/slurm.c
+check slurm/ daemon/backend-slurm.c
 check sqlite3.h daemon/store.c
 check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
 check event2/ daemon/server.c daemon/server-limit.c daemon/llmctld.c daemon/timer.c \

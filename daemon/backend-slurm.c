@@ -1,5 +1,6 @@
 /*
- * slurm: the Slurm backend, the only file that includes <slurm/slurm.h>.
+ * backend-slurm: the Slurm backend, the only file that includes
+ * <slurm/slurm.h>.
  * Jobs are submitted with the requesting user's uid and gid and carry the
  * attempt's tag in their comment ("llmctl:<tag>"), which is how a restarted
  * daemon finds what it submitted before it died.
