@@ -29,6 +29,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "logdir.h"
+#include "lifecycle.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "policy.h"
@@ -481,12 +482,13 @@ decide_now(struct monitor *m, int64_t job_id)
 	store_attempt_update(st, last);
 	switch (dec.action) {
 	case POLICY_COMPLETE:
-		store_job_set_state(st, job_id, JOB_COMPLETED, NULL);
+		lifecycle_job_set(st, job_id, job->state, JOB_COMPLETED, NULL);
 		store_job_set_exit(st, job_id, 0);
 		store_event_add(st, job_id, "state", "job COMPLETED");
 		break;
 	case POLICY_FAIL:
-		store_job_set_state(st, job_id, JOB_FAILED, dec.reason);
+		lifecycle_job_set(st, job_id, job->state, JOB_FAILED,
+		    dec.reason);
 		if (last->has_exit_code)
 			store_job_set_exit(st, job_id, last->exit_code);
 		store_event_add(st, job_id, "state", "job FAILED: %s",
@@ -494,7 +496,8 @@ decide_now(struct monitor *m, int64_t job_id)
 		break;
 	case POLICY_RESTART:
 		job->not_before = wall_s() + dec.delay_s;
-		store_job_set_state(st, job_id, JOB_RESTARTING, dec.reason);
+		lifecycle_job_set(st, job_id, job->state, JOB_RESTARTING,
+		    dec.reason);
 		store_event_add(st, job_id, "restart", "%s in %llds "
 		    "(restarts %d/%d, infra restarts %d/%d)", dec.reason,
 		    (long long)dec.delay_s, job->restarts,
