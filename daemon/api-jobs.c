@@ -16,6 +16,7 @@
 #include "health.h"
 #include "hostlist.h"
 #include "llmctld.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "monitor.h"
 #include "spec.h"
@@ -307,7 +308,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 	}
 	who = user_name(req->uid);
 	if (store_begin(d->store) != 0 ||
-	    store_job_set_state(d->store, id, JOB_CANCELLED,
+	    lifecycle_job_set(d->store, id, job->state, JOB_CANCELLED,
 	    "cancelled by user") != 0 ||
 	    store_event_add(d->store, id, "cancelled", "cancelled by %s",
 	    who) != 0 || store_commit(d->store) != 0) {

@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "launch.h"
+#include "lifecycle.h"
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
@@ -194,7 +195,8 @@ attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	store_begin(m->d->store);
 	store_attempt_update(m->d->store, a);
 	if (job->state == JOB_QUEUED || job->state == JOB_RESTARTING)
-		store_job_set_state(m->d->store, job->id, JOB_SUBMITTED, NULL);
+		lifecycle_job_set(m->d->store, job->id, job->state,
+		    JOB_SUBMITTED, NULL);
 	store_event_add(m->d->store, job->id, "submitted",
 	    submitted ? "attempt %d submitted as Slurm job %lld on %s" :
 	    "attempt %d found in Slurm as job %lld (submitted before a "
@@ -322,7 +324,7 @@ plan_done(struct op *op, void *arg)
 	if (op->rc != 0) {
 		reason = xasprintf("waiting for resources: %s", op->cause);
 		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
-			store_job_set_state(m->d->store, job->id, job->state,
+			lifecycle_job_reason(m->d->store, job->id, job->state,
 			    reason);
 			log_job(job->id, "%s", reason);
 		}
@@ -518,7 +520,8 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 		return;
 	}
 	if (job->state == JOB_SUBMITTED)
-		store_job_set_state(m->d->store, job->id, JOB_QUEUED, NULL);
+		lifecycle_job_set(m->d->store, job->id, job->state,
+		    JOB_QUEUED, NULL);
 	store_commit(m->d->store);
 	free(old);
 	monitor_kick(m);
@@ -581,8 +584,8 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		store_begin(m->d->store);
 		store_attempt_update(m->d->store, a);
 		if (b->state == BJOB_RUNNING && job->state == JOB_SUBMITTED) {
-			store_job_set_state(m->d->store, job->id, JOB_RUNNING,
-			    NULL);
+			lifecycle_job_set(m->d->store, job->id, job->state,
+			    JOB_RUNNING, NULL);
 			store_event_add(m->d->store, job->id, "state",
 			    "attempt %d running on %s", a->attempt,
 			    a->nodes != NULL ? a->nodes : "?");

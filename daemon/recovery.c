@@ -29,6 +29,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "logdir.h"
+#include "lifecycle.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "policy.h"
@@ -467,6 +468,7 @@ decide_now(struct monitor *m, int64_t job_id)
 	struct spec *sp = NULL;
 	struct job *job;
 	size_t n;
+	int rc;
 
 	if ((job = store_job_get(st, job_id)) == NULL)
 		return;
@@ -477,25 +479,32 @@ decide_now(struct monitor *m, int64_t job_id)
 	last->ckpt_end = recovery_newest_step(m, job_id);
 	last->decided = 1;
 	policy_decide(sp, job, last, &dec);
-	store_begin(st);
-	store_attempt_update(st, last);
+	/* a transition: all of it or none, decided again on a later tick */
+	if (store_begin(st) != 0) {
+		free(dec.reason);
+		goto out;
+	}
+	rc = store_attempt_update(st, last);
 	switch (dec.action) {
 	case POLICY_COMPLETE:
-		store_job_set_state(st, job_id, JOB_COMPLETED, NULL);
-		store_job_set_exit(st, job_id, 0);
-		store_event_add(st, job_id, "state", "job COMPLETED");
+		rc |= lifecycle_job_set(st, job_id, job->state, JOB_COMPLETED,
+		    NULL);
+		rc |= store_job_set_exit(st, job_id, 0);
+		rc |= store_event_add(st, job_id, "state", "job COMPLETED");
 		break;
 	case POLICY_FAIL:
-		store_job_set_state(st, job_id, JOB_FAILED, dec.reason);
+		rc |= lifecycle_job_set(st, job_id, job->state, JOB_FAILED,
+		    dec.reason);
 		if (last->has_exit_code)
-			store_job_set_exit(st, job_id, last->exit_code);
-		store_event_add(st, job_id, "state", "job FAILED: %s",
+			rc |= store_job_set_exit(st, job_id, last->exit_code);
+		rc |= store_event_add(st, job_id, "state", "job FAILED: %s",
 		    dec.reason);
 		break;
 	case POLICY_RESTART:
 		job->not_before = wall_s() + dec.delay_s;
-		store_job_set_state(st, job_id, JOB_RESTARTING, dec.reason);
-		store_event_add(st, job_id, "restart", "%s in %llds "
+		rc |= lifecycle_job_set(st, job_id, job->state,
+		    JOB_RESTARTING, dec.reason);
+		rc |= store_event_add(st, job_id, "restart", "%s in %llds "
 		    "(restarts %d/%d, infra restarts %d/%d)", dec.reason,
 		    (long long)dec.delay_s, job->restarts,
 		    sp->recovery.max_restarts, job->infra_restarts,
@@ -504,8 +513,15 @@ decide_now(struct monitor *m, int64_t job_id)
 	case POLICY_CANCELLED:
 		break;
 	}
-	store_job_update_policy(st, job);
-	store_commit(st);
+	rc |= store_job_update_policy(st, job);
+	if (rc != 0)
+		store_rollback(st);
+	if (rc != 0 || store_commit(st) != 0) {	/* a failed commit rolls back */
+		log_warnx("job %lld: decision not recorded; will decide again",
+		    (long long)job_id);
+		free(dec.reason);
+		goto out;
+	}
 	log_job(job_id, "decision: %s", dec.reason != NULL ? dec.reason :
 	    "completed");
 	if (dec.action == POLICY_RESTART)
