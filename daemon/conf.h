@@ -12,7 +12,7 @@ struct conf {
 	char	*path;
 	char	*socket;		/* Unix socket for the API */
 	char	*database;		/* SQLite file */
-	char	*state_dir;		/* logs/ and scripts/, shared with nodes */
+	char	*state_dir;		/* logs/, shared with the nodes */
 	char	*slurm_conf;		/* NULL: libslurm's default */
 	int64_t	 poll_interval_ms;
 	char	*log_level;
