@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <strings.h>
 #include <stddef.h>
@@ -11,7 +12,9 @@
 
 #include <yaml.h>
 
+#include "backend.h"
 #include "conf.h"
+#include "log.h"
 #include "spec.h"
 #include "util.h"
 
@@ -22,12 +25,25 @@ enum conf_type {
 	CONF_INT,
 };
 
+static int check_log_level(const char *, char **);
+static int check_group(const char *, char **);
+static int check_signal(const char *, char **);
+static int check_addr_port(const char *, char **);
+static int check_backend(const char *, char **);
+static int signal_number(const char *);
+
+/*
+ * The keys, their types and defaults. A string key may name a check, run
+ * as the value is read, so that every bad value is reported with its
+ * FILE:LINE:COL, by llmctld -n and on SIGHUP alike.
+ */
 static const struct conf_key {
 	const char	*name;
 	enum conf_type	 type;
 	size_t		 offset;
 	const char	*dflt;
 	int		 reload;	/* SIGHUP may change it in place */
+	int		(*check)(const char *, char **);
 } conf_keys[] = {
 	{ .name = "socket", .type = CONF_PATH,
 	  .offset = offsetof(struct conf, socket),
@@ -45,10 +61,10 @@ static const struct conf_key {
 	  .reload = 1 },
 	{ .name = "log_level", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, log_level), .dflt = "info",
-	  .reload = 1 },
+	  .reload = 1, .check = check_log_level },
 	{ .name = "admin_group", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, admin_group),
-	  .reload = 1 },
+	  .reload = 1, .check = check_group },
 	{ .name = "master_port_base", .type = CONF_INT,
 	  .offset = offsetof(struct conf, master_port_base),
 	  .dflt = "29500" },
@@ -57,12 +73,13 @@ static const struct conf_key {
 	  .dflt = "2000" },
 	{ .name = "warn_signal", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, warn_signal), .dflt = "USR1",
-	  .reload = 1 },
+	  .reload = 1, .check = check_signal },
 	{ .name = "warn_time", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120",
 	  .reload = 1 },
 	{ .name = "heartbeat_listen", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, heartbeat_listen) },
+	  .offset = offsetof(struct conf, heartbeat_listen),
+	  .check = check_addr_port },
 	{ .name = "heartbeat_url", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, heartbeat_url) },
 	{ .name = "replan_after", .type = CONF_DURATION_MS,
@@ -72,7 +89,8 @@ static const struct conf_key {
 	  .offset = offsetof(struct conf, scan_timeout_ms), .dflt = "30",
 	  .reload = 1 },
 	{ .name = "backend", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, backend), .dflt = "slurm" },
+	  .offset = offsetof(struct conf, backend), .dflt = "slurm",
+	  .check = check_backend },
 	{ .name = "max_connections", .type = CONF_INT,
 	  .offset = offsetof(struct conf, max_connections), .dflt = "1024",
 	  .reload = 1 },
@@ -87,6 +105,67 @@ static const struct conf_key {
 
 static int conf_set(struct conf *, const struct conf_key *, const char *,
     char **);
+
+static int
+check_log_level(const char *value, char **why)
+{
+	enum log_level level;
+
+	if (log_level_parse(value, &level) != 0)
+		return set_cause(why, "expected error, warn, info or debug, "
+		    "got \"%s\"", value);
+	return 0;
+}
+
+static int
+check_group(const char *value, char **why)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return set_cause(why, "no such group \"%s\"", value);
+	return 0;
+}
+
+static int
+check_signal(const char *value, char **why)
+{
+	if (signal_number(value) == -1)
+		return set_cause(why, "expected USR1, USR2, TERM, INT, HUP or "
+		    "none, got \"%s\"", value);
+	return 0;
+}
+
+/* ADDRESS:PORT, as server_create_tcp() takes it. */
+static int
+check_addr_port(const char *value, char **why)
+{
+	const char *colon = strrchr(value, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == value)
+		return set_cause(why, "expected ADDRESS:PORT, got \"%s\"",
+		    value);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || port <= 0 ||
+	    port > 65535)
+		return set_cause(why, "expected a port 1-65535 after the "
+		    "colon, got \"%s\"", value);
+	return 0;
+}
+
+static int
+check_backend(const char *value, char **why)
+{
+	if (backend_find(value) == NULL)
+		return set_cause(why, "unknown backend \"%s\" (slurm or "
+		    "fake)", value);
+	return 0;
+}
 
 /* Store value into the field that key describes; -1 and *why if invalid. */
 static int
@@ -105,6 +184,8 @@ conf_set(struct conf *conf, const struct conf_key *key, const char *value,
 			return set_cause(why, "expected an absolute path");
 		/* FALLTHROUGH */
 	case CONF_STRING:
+		if (key->check != NULL && key->check(value, why) != 0)
+			return -1;
 		free(*sp);
 		*sp = xstrdup(value);
 		return 0;
@@ -276,12 +357,7 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	free(buf);
-	if ((conf->warn_signo = signal_number(conf->warn_signal)) == -1) {
-		set_cause(cause, "%s: warn_signal: expected USR1, USR2, TERM, "
-		    "INT, HUP or none, got \"%s\"", path, conf->warn_signal);
-		conf_free(conf);
-		return NULL;
-	}
+	conf->warn_signo = signal_number(conf->warn_signal); /* checked */
 	if (conf->max_connections == 0 || conf->max_connections_per_user == 0) {
 		set_cause(cause, "%s: max_connections and "
 		    "max_connections_per_user must be at least 1", path);

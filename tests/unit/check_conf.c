@@ -31,8 +31,29 @@ static const struct {
 	{ "socket: [a, b]\n", "<F>:1:9: socket: expected a single value" },
 	{ "- a\n- b\n", "<F>:1:1: expected a mapping of settings" },
 	{ "warn_signal: KILL\n",
-	  "<F>: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, got "
-	  "\"KILL\"" },
+	  "<F>:1:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
+	  "got \"KILL\"" },
+	{ "warn_signal: none\nadmin_group: root\nbackend: fake\n"
+	  "heartbeat_listen: 0.0.0.0:6826\n", NULL },
+	{ "log_level: loud\n",
+	  "<F>:1:12: log_level: expected error, warn, info or debug, got "
+	  "\"loud\"" },
+	{ "admin_group: no-such-group-llmctl\n",
+	  "<F>:1:14: admin_group: no such group \"no-such-group-llmctl\"" },
+	{ "backend: pbs\n",
+	  "<F>:1:10: backend: unknown backend \"pbs\" (slurm or fake)" },
+	{ "heartbeat_listen: 6826\n",
+	  "<F>:1:19: heartbeat_listen: expected ADDRESS:PORT, got \"6826\"" },
+	{ "heartbeat_listen: \"[::1]:99999\"\n",
+	  "<F>:1:19: heartbeat_listen: expected a port 1-65535 after the "
+	  "colon, got \"[::1]:99999\"" },
+	/* every bad value at once, each with its place */
+	{ "log_level: loud\nbackend: pbs\nwarn_signal: KILL\n",
+	  "<F>:1:12: log_level: expected error, warn, info or debug, got "
+	  "\"loud\"\n"
+	  "<F>:2:10: backend: unknown backend \"pbs\" (slurm or fake)\n"
+	  "<F>:3:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
+	  "got \"KILL\"" },
 	{ "max_connections: 64\nmax_connections_per_user: 8\n"
 	  "request_timeout: 2.5\n", NULL },
 	{ "max_connections_per_user: 0\n",
@@ -122,7 +143,7 @@ START_TEST(test_reload)
 	p1 = write_conf("socket: /a.sock\nlog_level: info\n"
 	    "warn_signal: USR1\n");
 	p2 = write_conf("socket: /b.sock\nlog_level: debug\nwarn_signal: TERM\n"
-	    "max_connections_per_user: 4\nadmin_group: hpc\n");
+	    "max_connections_per_user: 4\nadmin_group: root\n");
 	cur = conf_load(p1, &cause);
 	new = conf_load(p2, &cause);
 	ck_assert_ptr_nonnull(cur);
@@ -132,7 +153,7 @@ START_TEST(test_reload)
 	    "warn_signal max_connections_per_user ");
 	ck_assert_str_eq(cur->socket, "/a.sock");
 	ck_assert_str_eq(cur->log_level, "debug");
-	ck_assert_str_eq(cur->admin_group, "hpc");
+	ck_assert_str_eq(cur->admin_group, "root");
 	ck_assert_int_eq(cur->warn_signo, new->warn_signo);
 	ck_assert_int_eq(cur->max_connections_per_user, 4);
 	conf_free(new);
