@@ -96,7 +96,8 @@ test_c2_sigstop_hang() {
 #    next attempt does not use that node.
 test_c3_node_failure() {
 	local id nodes victim t0 t1
-	id=$(usubmit "$(rspec nodefail 2 "$TRAINER --steps 80 --checkpoint-every 5 --sleep 0.5")")
+	# long enough (100 s) that Slurm declares the node dead before it ends
+	id=$(usubmit "$(rspec nodefail 2 "$TRAINER --steps 200 --checkpoint-every 5 --sleep 0.5")")
 	wait_log "$id" 1 1 "rank 1 step 2" 60
 	nodes=$(attempt_field "$id" 1 nodes)
 	victim=$(scontrol show hostnames "$nodes" | tail -1)
