@@ -50,7 +50,7 @@ END_TEST
 
 START_TEST(set_refuses)
 {
-	char dir[] = "/tmp/check_lifecycle.XXXXXX", *db, *p;
+	char dir[] = "/tmp/check_lifecycle.XXXXXX", *db;
 	struct job job = { 0 }, *got;
 	struct store *st;
 
@@ -75,13 +75,7 @@ START_TEST(set_refuses)
 	ck_assert_int_eq(got->state, JOB_SUBMITTED);
 	job_free(got);
 	store_close(st);
-	unlink(db);
-	p = xasprintf("%s-wal", db);
-	unlink(p);
-	free(p);
-	p = xasprintf("%s-shm", db);
-	unlink(p);
-	free(p);
+	unit_rm_db(db);
 	rmdir(dir);
 	free(db);
 }

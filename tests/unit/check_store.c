@@ -34,15 +34,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char *p;
-
-	unlink(dbpath);
-	p = xasprintf("%s-wal", dbpath);
-	unlink(p);
-	free(p);
-	p = xasprintf("%s-shm", dbpath);
-	unlink(p);
-	free(p);
+	unit_rm_db(dbpath);
 }
 
 static int
