@@ -26,7 +26,6 @@ struct llmctld {
 	struct worker		*worker;
 	struct server		*server;
 	struct monitor		*monitor;
-	gid_t			 admin_gid;	/* (gid_t)-1: none */
 	struct bcluster		*cluster;	/* newest snapshot, or NULL */
 	struct health		*health;	/* heartbeats in memory */
 	struct server		*tcp;		/* heartbeat/metrics listener */
