@@ -214,6 +214,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	areq.admin = !areq.tcp && is_admin(srv->d, cred.uid, cred.gid);
 	areq.authorization = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization");
+	areq.idempotency_key = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Idempotency-Key");
 	areq.later = req;
 	api_dispatch(srv->d, &areq, &resp);
 	if (!areq.tcp && resp.deferred)

@@ -96,6 +96,14 @@ static const char *const migrations[] = {
 	"UPDATE attempts SET decided = 1 WHERE ended_at IS NOT NULL AND job_id"
 	"  IN (SELECT id FROM jobs WHERE state IN ('COMPLETED', 'FAILED',"
 	"  'CANCELLED', 'RESTARTING'));",
+
+	/*
+	 * A client's Idempotency-Key: a submit repeated after a lost reply
+	 * finds the job the first one made instead of making a second.
+	 */
+	"ALTER TABLE jobs ADD COLUMN idem_key TEXT;"
+	"CREATE UNIQUE INDEX jobs_idem ON jobs(uid, idem_key)"
+	"  WHERE idem_key IS NOT NULL;",
 };
 
 static const char *const state_names[] = {
@@ -418,7 +426,8 @@ store_job_insert(struct store *st, struct job *job)
 
 	stmt = store_prepare(st, "INSERT INTO jobs (name, uid, gid, user, "
 	    "state, reason, spec, created_at, updated_at, nodes, "
-	    "gpus_per_node, world_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+	    "gpus_per_node, world_size, idem_key) "
+	    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	job->created_at = job->updated_at = wall_s();
@@ -434,10 +443,33 @@ store_job_insert(struct store *st, struct job *job)
 	sqlite3_bind_int(stmt, 10, job->nodes);
 	sqlite3_bind_int(stmt, 11, job->gpus_per_node);
 	sqlite3_bind_int(stmt, 12, job->world_size);
+	bind_text(stmt, 13, job->idem_key);
 	if (store_step_done(st, stmt) != 0)
 		return -1;
 	job->id = sqlite3_last_insert_rowid(st->db);
 	return 0;
+}
+
+int64_t
+store_job_by_key(struct store *st, uid_t uid, const char *key)
+{
+	sqlite3_stmt *stmt;
+	int64_t id;
+	int rc;
+
+	stmt = store_prepare(st, "SELECT id FROM jobs WHERE uid = ? AND "
+	    "idem_key = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, uid);
+	bind_text(stmt, 2, key);
+	rc = sqlite3_step(stmt);
+	id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) :
+	    rc == SQLITE_DONE ? 0 : -1;
+	if (id == -1)
+		log_warnx("store: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return id;
 }
 
 /* Run a SELECT of JOB_COLUMNS and collect every row. */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 enum job_state {
 	JOB_QUEUED,
@@ -46,6 +46,7 @@ struct job {
 	int		 infra_restarts;	/* to max_infra_restarts */
 	int		 failures_in_row;	/* for the backoff */
 	int		 no_progress;	/* attempts in a row, no new checkpoint */
+	const char	*idem_key;	/* insert only: the client's key, or NULL */
 };
 
 /* One try of a job in Slurm; ended_at != 0 once it is over for good. */
@@ -94,6 +95,8 @@ int store_commit(struct store *);
 void store_rollback(struct store *);
 
 int store_job_insert(struct store *, struct job *);	/* sets id, times */
+/* The id of uid's job submitted with this Idempotency-Key; 0: none, -1. */
+int64_t store_job_by_key(struct store *, uid_t, const char *key);
 struct job *store_job_get(struct store *, int64_t id);
 struct job **store_job_list(struct store *, const struct job_filter *,
     size_t *n);
