@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "server.h"
 #include "store.h"
+#include "timer.h"
 #include "util.h"
 #include "worker.h"
 
@@ -136,6 +137,16 @@ raise_nofile(const struct conf *conf)
 		    (long long)conf->max_connections);
 }
 
+/* The store's quiet-time upkeep: see store_maintain(). */
+static void
+store_timer_cb(void *arg)
+{
+	struct llmctld *d = arg;
+
+	timer_schedule(d->store_timer, store_maintain(d->store) == 0 ?
+	    STORE_MAINTAIN_MS : STORE_RETRY_MS);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -237,6 +248,8 @@ main(int argc, char **argv)
 		    d.conf->heartbeat_listen);
 	}
 	d.monitor = monitor_create(&d);
+	d.store_timer = timer_new(d.base, store_timer_cb, &d);
+	timer_schedule(d.store_timer, STORE_RETRY_MS);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
 	sighup = evsignal_new(d.base, SIGHUP, sighup_cb, &d);
@@ -255,6 +268,7 @@ main(int argc, char **argv)
 	server_free(d.tcp);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
+	timer_free(d.store_timer);
 	bcluster_free(d.cluster);
 	health_free(d.health);
 	free(d.heartbeat_url);

@@ -10,6 +10,7 @@
 struct event_base;
 struct conf;
 struct store;
+struct timer;
 struct backend;
 struct worker;
 struct server;
@@ -22,6 +23,7 @@ struct llmctld {
 	struct conf		*conf;
 	struct event_base	*base;
 	struct store		*store;
+	struct timer		*store_timer;	/* store_maintain() */
 	const struct backend	*backend;
 	struct worker		*worker;
 	struct server		*server;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #define STORE_SCHEMA_VERSION 7
+#define STORE_WAL_LIMIT "4194304"	/* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
 	JOB_QUEUED,
@@ -93,6 +94,10 @@ void store_close(struct store *);
 int store_begin(struct store *);
 int store_commit(struct store *);
 void store_rollback(struct store *);
+/* Checkpoint and truncate the WAL; sooner after a failed write. */
+int store_maintain(struct store *);
+#define STORE_MAINTAIN_MS 60000		/* how often, when all is well */
+#define STORE_RETRY_MS 5000		/* and after a failed write */
 
 int store_job_insert(struct store *, struct job *);	/* sets id, times */
 /* The id of uid's job submitted with this Idempotency-Key; 0: none, -1. */
