@@ -349,9 +349,9 @@ list_done(struct op *op, void *arg)
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		b = NULL;
-		for (k = 0; k < op->njobs && b == NULL; k++)
-			if (op->jobs[k].id == as[i]->slurm_job_id)
-				b = &op->jobs[k];
+		for (k = 0; k < op->u.list.njobs && b == NULL; k++)
+			if (op->u.list.jobs[k].id == as[i]->slurm_job_id)
+				b = &op->u.list.jobs[k];
 		t = track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
@@ -408,7 +408,6 @@ monitor_tick_cb(void *arg)
 	struct attempt **as;
 	struct job *job;
 	struct track *t;
-	struct op *op;
 	size_t n, i;
 	int need_poll = 0;
 
@@ -436,12 +435,8 @@ monitor_tick_cb(void *arg)
 	attempt_list_free(as, n);
 	recovery_tick(m);
 	if (need_poll && !m->polling) {
-		op = xcalloc(1, sizeof(*op));
-		op->kind = OP_LIST;
-		op->done = list_done;
-		op->arg = m;
 		m->polling = 1;
-		worker_push(m->d->worker, op);
+		worker_push(m->d->worker, worker_list(list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
 }
