@@ -1,9 +1,8 @@
-/* monitor: ticks, attempt creation, submission results and Slurm polls. */
+/* monitor: ticks, attempt creation, Slurm polls; ops: monitor-plan.c. */
 #include "config.h"
 
 #include <sys/queue.h>
 
-#include <pwd.h>
 #include <signal.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -11,7 +10,6 @@
 #include <time.h>
 
 #include "conf.h"
-#include "launch.h"
 #include "lifecycle.h"
 #include "llmctld.h"
 #include "log.h"
@@ -20,9 +18,7 @@
 #include "checkpoint.h"
 #include "health.h"
 #include "hostlist.h"
-#include "plan.h"
 #include "pool.h"
-#include "spec.h"
 #include "store.h"
 #include "timer.h"
 #include "util.h"

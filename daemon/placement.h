@@ -13,10 +13,10 @@ struct bcluster;
 
 struct placement {
 	struct plan_request	 req;		/* borrowed strings */
-	const char *const	*avoid;		/* re-plan: other nodes, if any fit */
+	const char *const	*avoid;		/* re-plan: others if any fit */
 	size_t			 navoid;
 	struct plan		*plan;		/* out, owned */
-	int			 never;		/* out: no plan even if all idle */
+	int			 never;		/* out: not even when idle */
 };
 
 /*

@@ -17,7 +17,7 @@
 struct worker {
 	const struct backend	*be;
 	struct pool		*pool;
-	int			 stopping;	/* in worker_free: no more done */
+	int			 stopping;	/* no done from now on */
 	int			 crash_after_submit;
 };
 
