@@ -11,7 +11,8 @@
  * snapshot in OP_PLAN is the caller's place function (placement.h).
  *
  * Ownership: the worker owns a pushed op; done borrows the op and takes over
- * arg. An op that never runs (worker_free) is freed with arg_free(arg).
+ * arg. An op whose done never runs (left at worker_free) is freed with
+ * arg_free(arg), which may be NULL when arg is not the op's.
  */
 #ifndef LLMCTLD_WORKER_H
 #define LLMCTLD_WORKER_H
