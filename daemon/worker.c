@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "pool.h"
 #include "util.h"
 #include "worker.h"
