@@ -1,6 +1,7 @@
 /*
- * monitor-int: what monitor.c (Slurm side) and recovery.c (checkpoints,
- * hangs, the restart policy) share. Not for other modules.
+ * monitor-int: what monitor.c (Slurm side), monitor-plan.c (its ops to the
+ * worker) and recovery.c (checkpoints, hangs, the restart policy) share.
+ * Not for other modules.
  */
 #ifndef LLMCTLD_MONITOR_INT_H
 #define LLMCTLD_MONITOR_INT_H
@@ -74,6 +75,13 @@ struct attempt *attempt_by_tag(struct monitor *, const char *tag,
 void cancel_attempt(struct monitor *, struct attempt *);
 void finish(struct monitor *, struct attempt *, struct job *,
     const char *cause, const char *reason);
+
+void attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
+    int64_t id, int submitted);
+
+/* monitor-plan.c (and cancel_attempt above) */
+void plan_attempt(struct monitor *, struct attempt *, struct job *);
+void load_cluster(struct monitor *);
 
 /* recovery.c */
 void recovery_tick(struct monitor *);

@@ -34,6 +34,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
