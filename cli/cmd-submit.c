@@ -23,11 +23,18 @@ static int cmd_submit_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_submit_entry = {
     .name = "submit",
-    .usage = "[-o json] [--dry-run] file",
+    .usage = "[-o json|yaml] [--dry-run] file",
+    .about = "Check a job spec, then hand it to llmctld; prints the job id.",
     .args = {.template = "o:",
         .lower = 1,
         .upper = 1,
-        .longs = (const struct args_long[]){{'n', "dry-run", 0}, {0}}},
+        .operand = "file",
+        .longs =
+            (const struct args_long[]){ARGS_OUTPUT,
+                {.ch = 'n',
+                    .name = "dry-run",
+                    .help = "only ask whether llmctld would accept it"},
+                {0}}},
     .exec = cmd_submit_exec,
 };
 
@@ -38,14 +45,14 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 	json_t *body = NULL, *reply = NULL;
 	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL;
 	const char *file = args->argv[0], *path;
-	int dry_run = args_has(args, 'n'), rc = 1;
+	int dry_run = args_has(args, 'n'), rc = CMD_FAILED;
 
 	if (job_output_format(args, &fmt) != 0)
-		return 1;
+		return CMD_USAGE;
 
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		perror("llmctl: getcwd");
-		return 1;
+		return CMD_FAILED;
 	}
 	if ((body = job_body(file, cwd, &name)) == NULL)
 		goto out;
@@ -56,8 +63,8 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		goto out;
 	}
 
-	if (fmt == OUTPUT_JSON)
-		output_json(stdout, reply);
+	if (fmt != OUTPUT_TABLE)
+		output_data(stdout, reply, fmt);
 	else if (dry_run) {
 		/* Whatever else the reply holds, the daemon said yes. */
 		printf("dry run: ");
@@ -71,7 +78,7 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		    "id\n");
 		goto out;
 	}
-	rc = 0;
+	rc = CMD_OK;
 out:
 	json_decref(reply);
 	json_decref(body);

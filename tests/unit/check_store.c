@@ -160,7 +160,7 @@ START_TEST(test_jobs_and_attempts)
 	struct job j1 = sample_job("one", 1000), j2 = sample_job("two", 1001);
 	struct job **list, *got;
 	struct attempt a = { 0 }, **as;
-	struct job_filter f = { .state = -1 };
+	struct job_filter f = { 0 };
 	size_t n;
 
 	st = store_open(dbpath, NULL);
