@@ -84,8 +84,8 @@ const struct cmd_entry cmd_status_entry = {
                     .name = "since",
                     .has_arg = 1,
                     .arg = "time",
-                    .help = "finished jobs ended since: 30m, 2h, 1d, "
-                            "DATE[THH:MM], all"},
+                    .help = "finished jobs that ended since: 2h, 1d, "
+                            "DATE, all"},
                 {.ch = 'H', .name = "noheader", .help = "no header line"},
                 {0}}},
     .exec = cmd_status_exec,
