@@ -16,8 +16,8 @@ static const struct args_long args_help_option = {
 
 static int args_short(const struct args_spec *, int);
 static const struct args_long *args_find(const struct args_spec *, int);
-static void args_help_one(const struct args_spec *, const struct args_long *,
-    FILE *);
+static void args_help_one(
+    const struct args_spec *, const struct args_long *, FILE *);
 
 /* "h" and --help for every command, then the command's own. */
 static void
@@ -106,8 +106,7 @@ args_find(const struct args_spec *spec, int ch)
 
 /* "  -o, --output format   print as ...": the help column aligned. */
 static void
-args_help_one(
-    const struct args_spec *spec, const struct args_long *l, FILE *f)
+args_help_one(const struct args_spec *spec, const struct args_long *l, FILE *f)
 {
 	int n;
 

@@ -28,10 +28,10 @@ struct args_long {
 };
 
 /* The -o option of every command that prints data. */
-#define ARGS_OUTPUT                                                       \
-	{                                                                 \
+#define ARGS_OUTPUT \
+	{ \
 		.ch = 'o', .name = "output", .has_arg = 1, .arg = "format", \
-		.help = "print as a table (the default), json or yaml"    \
+		.help = "print as a table (the default), json or yaml" \
 	}
 
 struct args_spec {

@@ -22,8 +22,7 @@
 #include "util.h"
 
 static int cmd_cancel_exec(struct llmctl *, struct args *);
-static int cancel_one(struct client *, long long, enum output_format,
-    json_t *);
+static int cancel_one(struct client *, long long, enum output_format, json_t *);
 
 const struct cmd_entry cmd_cancel_entry = {
     .name = "cancel",
@@ -42,8 +41,7 @@ const struct cmd_entry cmd_cancel_entry = {
  * job the daemon sent back goes into jobs.
  */
 static int
-cancel_one(struct client *c, long long id, enum output_format fmt,
-    json_t *jobs)
+cancel_one(struct client *c, long long id, enum output_format fmt, json_t *jobs)
 {
 	json_t *job;
 	const char *state;

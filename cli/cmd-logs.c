@@ -38,8 +38,8 @@ struct logs_doc {
 
 static int cmd_logs_exec(struct llmctl *, struct args *);
 static void logs_sleep(int);
-static int logs_write(const json_t *, long long, enum output_format, int,
-    struct logs_doc *);
+static int logs_write(
+    const json_t *, long long, enum output_format, int, struct logs_doc *);
 static void logs_doc_print(
     struct logs_doc *, const json_t *, long long, enum output_format);
 
@@ -107,7 +107,8 @@ logs_write(const json_t *reply, long long id, enum output_format fmt,
 		one = json_deep_copy(reply);
 		json_object_set_new(one, "job", json_integer(id));
 		if (fmt == OUTPUT_JSON) {
-			json_dumpf(one, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			json_dumpf(
+			    one, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 			putchar('\n');
 		} else {
 			printf("---\n");
@@ -135,9 +136,10 @@ logs_doc_print(struct logs_doc *doc, const json_t *reply, long long id,
 	json_t *out;
 
 	out = json_pack("{s:I}", "job", (json_int_t)id);
-	json_object_update(out, (json_t *)(doc->last != NULL ? doc->last : reply));
-	json_object_set_new(out, "data", json_stringn(doc->data != NULL ?
-	    doc->data : "", doc->len));
+	json_object_update(
+	    out, (json_t *)(doc->last != NULL ? doc->last : reply));
+	json_object_set_new(out, "data",
+	    json_stringn(doc->data != NULL ? doc->data : "", doc->len));
 	json_object_set(out, "done", json_object_get(reply, "done"));
 	output_data(stdout, out, fmt);
 	json_decref(out);

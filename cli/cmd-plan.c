@@ -51,15 +51,14 @@ const struct cmd_entry cmd_plan_entry = {
         .lower = 1,
         .upper = 1,
         .operand = "file",
-        .longs =
-            (const struct args_long[]){ARGS_OUTPUT,
-                {.ch = 'c',
-                    .name = "cluster",
-                    .has_arg = 1,
-                    .arg = "snapshot",
-                    .help = "plan here on this snapshot file, no "
-                            "daemon"},
-                {0}}},
+        .longs = (const struct args_long[]){ARGS_OUTPUT,
+            {.ch = 'c',
+                .name = "cluster",
+                .has_arg = 1,
+                .arg = "snapshot",
+                .help = "plan here on this snapshot file, no "
+                        "daemon"},
+            {0}}},
     .exec = cmd_plan_exec,
 };
 

@@ -34,8 +34,7 @@ static int cmd_status_exec(struct llmctl *, struct args *);
 static int status_since(const char *, int64_t, int64_t *);
 static int status_date(const char *, int64_t *);
 static int status_states(const char *);
-static void status_query(
-    struct llmctl *, char **, const char *, const char *);
+static void status_query(struct llmctl *, char **, const char *, const char *);
 static char *status_path(struct llmctl *, struct args *);
 static int status_list(struct llmctl *, struct args *, enum output_format);
 static void status_table(const json_t *, int);
@@ -135,9 +134,9 @@ status_date(const char *s, int64_t *out)
 		    sscanf(s + n + 1, "%2d%n", &tm.tm_sec, &k) == 1 && k == 2)
 			n += 1 + k;
 	}
-	if (s[n] != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-	    tm.tm_min > 59 || tm.tm_sec > 60)
+	if (s[n] != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon--;
@@ -217,8 +216,8 @@ status_query(
 	char *v, *s;
 
 	v = client_escape(llmctl_client(ctx), value);
-	s = xasprintf("%s%c%s=%s", *path,
-	    strchr(*path, '?') != NULL ? '&' : '?', key, v);
+	s = xasprintf(
+	    "%s%c%s=%s", *path, strchr(*path, '?') != NULL ? '&' : '?', key, v);
 	free(v);
 	free(*path);
 	*path = s;

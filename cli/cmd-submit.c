@@ -29,12 +29,11 @@ const struct cmd_entry cmd_submit_entry = {
         .lower = 1,
         .upper = 1,
         .operand = "file",
-        .longs =
-            (const struct args_long[]){ARGS_OUTPUT,
-                {.ch = 'n',
-                    .name = "dry-run",
-                    .help = "only ask whether llmctld would accept it"},
-                {0}}},
+        .longs = (const struct args_long[]){ARGS_OUTPUT,
+            {.ch = 'n',
+                .name = "dry-run",
+                .help = "only ask whether llmctld would accept it"},
+            {0}}},
     .exec = cmd_submit_exec,
 };
 

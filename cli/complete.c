@@ -35,8 +35,7 @@ static int complete_values(const char *);
 
 /* An exact name, or the prefix of exactly one; NULL and silent if not. */
 static const struct cmd_entry *
-complete_find(const char *name, const struct cmd_entry *const *table,
-    size_t n)
+complete_find(const char *name, const struct cmd_entry *const *table, size_t n)
 {
 	const struct cmd_entry *found = NULL;
 	size_t i, len = strlen(name), nfound = 0;

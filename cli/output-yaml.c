@@ -36,8 +36,8 @@ static void yaml_seq(FILE *, const json_t *, int, int);
 static int
 yaml_plain(const char *s, size_t len)
 {
-	static const char *const words[] = {"y", "n", "yes", "no", "true",
-	    "false", "on", "off", "null"};
+	static const char *const words[] = {
+	    "y", "n", "yes", "no", "true", "false", "on", "off", "null"};
 	size_t i;
 
 	if (len == 0 || len > 128 || s[len - 1] == ' ')
@@ -55,7 +55,8 @@ yaml_plain(const char *s, size_t len)
 			return 0;
 	}
 	for (i = 0; i < nitems(words); i++) {
-		if (strlen(words[i]) == len && strncasecmp(s, words[i], len) == 0)
+		if (strlen(words[i]) == len &&
+		    strncasecmp(s, words[i], len) == 0)
 			return 0;
 	}
 	return 1;
