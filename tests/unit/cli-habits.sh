@@ -172,6 +172,17 @@ d = json.load(open('$tmp/out'))
 assert d['data'] == open('$tmp/logs/13/2/rank-0.out').read(), d
 assert d['job'] == 13 and d['done'] is True and d['attempt'] == 2" && ok ||
     fail "logs -o json is not the whole log"
+# -f: a document per piece, JSON a line or YAML after ---, the log whole
+run 0 logs -f 13 -o json && "$PY" -c "import json
+ds = [json.loads(l) for l in open('$tmp/out')]
+assert len(ds) > 2 and all(d['job'] == 13 for d in ds), ds
+assert ''.join(d['data'] for d in ds) == open('$tmp/logs/13/2/rank-0.out').read()" &&
+    ok || fail "logs -f -o json: $(cat "$tmp/out")"
+run 0 logs -f 13 -o yaml && "$PY" -c "import yaml
+ds = list(yaml.safe_load_all(open('$tmp/out')))
+assert len(ds) > 2 and all(d['job'] == 13 for d in ds), ds
+assert ''.join(d['data'] for d in ds) == open('$tmp/logs/13/2/rank-0.out').read()" &&
+    ok || fail "logs -f -o yaml: $(cat "$tmp/out")"
 run 1 validate good.yaml bad.yaml -o yaml && "$PY" -c "import yaml
 d = yaml.safe_load(open('$tmp/out'))['files']
 assert [f['valid'] for f in d] == [True, False]
