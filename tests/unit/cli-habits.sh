@@ -110,14 +110,7 @@ done
 run 1 validate missing.yaml
 
 # --- -o json and -o yaml: the same data, parsed back ----------------------
-cat >"$tmp/good.yaml" <<'SPEC'
-version: 1
-name: hello
-command: "echo \"hi\" $HOME"
-resources:
-  nodes: 2
-  gpus_per_node: 2
-SPEC
+cp "$top_src/conf/examples/hello.yaml" "$tmp/good.yaml"
 printf 'version: 1\nname: x\ncommand: y\nresources:\n  nodes: four\n' \
     >"$tmp/bad.yaml"
 mkdir -p "$tmp/logs/13/2"
