@@ -14,6 +14,10 @@ without a bearer token and 403 with another one.
 Logs are real files the test writes, DIR/logs/JOB/ATTEMPT/rank-R.out with
 DIR the directory of LOG; a file "done" beside them says the attempt ended.
 Replies carry at most LOG_CHUNK bytes, so llmctl must ask again.
+
+GET /v1/jobs checks its parameters as llmctld does (400 bad_request) and
+filters by state=; the other filters are llmctld's to apply, and
+api-contract.sh checks that it does.
 """
 
 import http.server
