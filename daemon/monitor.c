@@ -360,7 +360,8 @@ plan_done(struct op *op, void *arg)
 	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
 	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
 	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
-	    .heartbeat_token = token };
+	    .heartbeat_token = token, .warn_signo = m->d->conf->warn_signo,
+	    .warn_time_s = (int)(m->d->conf->warn_time_ms / 1000) };
 	/* every attempt after the first resumes from the newest good one */
 	ck = store_checkpoints_of(m->d->store, job->id, &nck);
 	newest = sd->spec->checkpoint.dir != NULL ?
@@ -396,12 +397,9 @@ plan_done(struct op *op, void *arg)
 	sub->req.gid = job->gid;
 	sd->name = xstrdup(job->name);
 	submit_op_fill(sub, sd);
-	sub->req.warn_signal = m->d->conf->warn_signo;
-	sub->req.warn_time_s = (int)(m->d->conf->warn_time_ms / 1000);
-	/* a warning longer than the job itself comes at half-time */
-	if (sd->spec->resources.time_limit_s > 0 &&
-	    sub->req.warn_time_s >= sd->spec->resources.time_limit_s)
-		sub->req.warn_time_s = (int)(sd->spec->resources.time_limit_s / 2);
+	sub->req.warn_signal = sd->launch->warn_signal;
+	sub->req.warn_time_s = sd->launch->warn_time_s;
+	sub->req.warn_batch = sd->launch->warn_batch;
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, sub);
 out:
@@ -618,7 +616,7 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		set_str(&a->blamed, pf);
 		free(pf);
 	} else if (b->state == BJOB_FAILED)
-		reason = xasprintf("exit code %d", b->exit_code);
+		reason = recovery_exit_reason(m, job, a, b->exit_code, &cause);
 	else if (b->state == BJOB_CANCELLED)
 		reason = xstrdup("cancelled outside llmctl");
 	else if (b->state != BJOB_COMPLETED)
