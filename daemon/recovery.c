@@ -278,13 +278,17 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
 	return 1;
 }
 
-/* The signal the job was warned with (the spec's, or the site's), 0: none. */
+/*
+ * The signal the job was warned with (the spec's, or the site's; 0: none)
+ * and its world size.
+ */
 static int
-warned_with(struct monitor *m, const struct job *job)
+warned_with(struct monitor *m, const struct job *job, int *world)
 {
 	struct spec *sp = job_spec(job);
 	int signo = 0;
 
+	*world = sp != NULL ? spec_world_size(sp) : 1;
 	if (sp != NULL && sp->resources.time_limit_s > 0)
 		signo = sp->warning.signal != SPEC_SIG_NONE ?
 		    spec_signal_number(sp->warning.signal) :
@@ -293,14 +297,18 @@ warned_with(struct monitor *m, const struct job *job)
 	return signo;
 }
 
-/* "exited with code 7", "was killed by signal 9 (exit code 137)" */
+/* "exited with code 7", "was killed by signal 9 (KILL, exit code 137)" */
 static char *
 status_words(int status)
 {
-	if (status > 128 && status < 128 + 65)
-		return xasprintf("was killed by signal %d (exit code %d)",
-		    status - 128, status);
-	return xasprintf("exited with code %d", status);
+	const char *name;
+
+	if (status <= 128 || status >= 128 + 65)
+		return xasprintf("exited with code %d", status);
+	name = sigabbrev_np(status - 128);
+	return xasprintf("was killed by signal %d (%s%sexit code %d)",
+	    status - 128, name != NULL ? name : "", name != NULL ? ", " : "",
+	    status);
 }
 
 char *
@@ -309,32 +317,32 @@ recovery_exit_reason(struct monitor *m, const struct job *job,
 {
 	struct track *t = track_get(m, a->tag);
 	char node[65], *words, *reason;
-	int rank, status, warned, signo = warned_with(m, job);
+	int rank, status, warned, world, signo = warned_with(m, job, &world);
+	const char *asked;
 
 	/* written by the job's user: a malformed line is ignored */
 	if (sscanf(t->first_fail, "%d %64s %d %d", &rank, node, &status,
 	    &warned) != 4 || rank < -1 || status < 1 || status > 255 ||
 	    node[strspn(node, NODE_CHARS)] != '\0') {
-		if (signo != 0 && exit_code == 128 + signo) {
-			*cause = "timeout";
-			return xasprintf("exit code %d: ended by the time-limit "
-			    "warning (signal %d) it asked for", exit_code,
-			    signo);
-		}
-		return xasprintf("exit code %d", exit_code);
+		rank = -2;
+		warned = 0;
+		status = exit_code;
 	}
 	words = status_words(status);
-	if (rank == -1)
+	if (rank == -2)
+		reason = xasprintf("exit code %d", exit_code);
+	else if (rank == -1)
 		reason = xasprintf("the script on %s %s", node, words);
 	else
-		reason = xasprintf("rank %d on %s %s (the first to fail)", rank,
-		    node, words);
+		reason = xasprintf("rank %d on %s %s%s", rank, node, words,
+		    world > 1 ? ", the first rank to fail" : "");
 	free(words);
 	if (signo != 0 && (warned || status == 128 + signo)) {
 		*cause = "timeout";
+		asked = sigabbrev_np(signo);
 		words = reason;
-		reason = xasprintf("%s after the time-limit warning (signal "
-		    "%d)", words, signo);
+		reason = xasprintf("%s, after the time-limit warning (%s) it "
+		    "asked for", words, asked != NULL ? asked : "?");
 		free(words);
 	}
 	return reason;
