@@ -64,16 +64,27 @@ static const char RANK_PART[] =
     "if [ -n \"${LLMCTL_EXIT_FILE:-}\" ]; then exec 3>>\"$LLMCTL_EXIT_FILE\"; "
     "else exec 3>&1; fi; "
     "umask 077; exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; umask 022; "
-    "killed=0; warned=0; trap 'killed=1' TERM; "
+    "killed=0; warned=0; child=; "
+    "if [ $# -eq 0 ]; then set -- /bin/sh -c \"$LLMCTL_COMMAND\"; fi; "
     /*
-     * Slurm sends the time-limit warning to every process of the step:
-     * this shell must outlive it (a trap, unlike an ignore, is reset in
-     * the command, which handles it as it likes).
+     * Slurm signals every process of the step, so under srun the command
+     * runs in the foreground (stdin and SIGINT as usual). torchrun signals
+     * only its workers, this shell: there the command runs in the
+     * background and gets the SIGTERM passed on.
+     */
+    "if [ -z \"${LLMCTL_EXIT_FILE:-}\" ]; then trap 'killed=1' TERM; "
+    "else trap 'killed=1; kill -TERM $child 2>/dev/null' TERM; fi; "
+    /*
+     * The time-limit warning goes to every process of the step: this
+     * shell must outlive it (a trap, unlike an ignore, is reset in the
+     * command, which handles it as it likes).
      */
     "if [ -n \"${LLMCTL_WARN_SIGNAL:-}\" ]; then "
     "trap 'warned=1' \"$LLMCTL_WARN_SIGNAL\"; fi; "
-    "if [ $# -gt 0 ]; then \"$@\" 3>&-; "
-    "else /bin/sh -c \"$LLMCTL_COMMAND\" 3>&-; fi; rc=$?; "
+    "if [ -z \"${LLMCTL_EXIT_FILE:-}\" ]; then \"$@\" 3>&-; rc=$?; "
+    "else \"$@\" 3>&- & child=$!; "
+    "while :; do wait $child; rc=$?; "
+    "kill -0 $child 2>/dev/null || break; done; fi; "
     "echo \"llmctl-exit $(date +%s%N) $RANK ${SLURMD_NODENAME:-?} $rc "
     "$killed $warned\" >&3; exit $rc";
 

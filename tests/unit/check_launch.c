@@ -466,6 +466,55 @@ START_TEST(test_script_launcher)
 }
 END_TEST
 
+/*
+ * Under torchrun the rank's shell is torchrun's worker, and torchrun's
+ * SIGTERM reaches only it: the shell passes it on to the command, and the
+ * record says the rank was killed.
+ */
+START_TEST(test_torchrun_term_passed_on)
+{
+	struct spec *s;
+	struct launch *l;
+	char *script, *cmd, *exits, *p;
+	size_t i, len;
+	FILE *f;
+
+	s = make_spec("exec sleep 30", NULL, 0);
+	s->parallel.launcher = LAUNCHER_TORCHRUN;
+	l = launch_build(s, &ctx, NULL);
+	script = xasprintf("%s/worker.sh", dir);
+	f = fopen(script, "w");
+	for (i = 0; i < l->nenv; i++) {
+		char *eq = strchr(l->env[i], '='), *key, *q;
+
+		key = xstrndup(l->env[i], eq - l->env[i]);
+		if (strcmp(key, "PATH") != 0) {
+			q = sh_quote(eq + 1);
+			fprintf(f, "export %s=%s\n", key, q);
+			free(q);
+		}
+		free(key);
+	}
+	fprintf(f, "export RANK=2 LOCAL_RANK=2 SLURMD_NODENAME=n1 "
+	    "LLMCTL_EXIT_FILE=%s/exits\n"
+	    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank & p=$!\n"
+	    "sleep 0.5; kill -TERM $p; wait $p; exit $?\n", dir);
+	fclose(f);
+	cmd = xasprintf("mkdir -p %s && env -i PATH=/usr/bin:/bin "
+	    "timeout 10 /bin/sh %s", l->log_dir, script);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 143);
+	p = xasprintf("%s/exits", dir);
+	ck_assert_int_eq(read_file(p, 4096, &exits, &len, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(exits, " 2 n1 143 1 0\n"));
+	free(exits);
+	free(p);
+	free(cmd);
+	free(script);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -480,6 +529,7 @@ main(void)
 	tcase_add_test(tc, test_warning_recorded);
 	tcase_add_test(tc, test_fabric_and_omp_env);
 	tcase_add_test(tc, test_script_launcher);
+	tcase_add_test(tc, test_torchrun_term_passed_on);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
