@@ -2,25 +2,8 @@
 # 2, 3, 4 and 6): no time-limit warning unless asked for, the exit status
 # of the first rank that failed on its own, the script launcher for a
 # command with its own srun steps, and the rank environment (OpenMP,
-# fabric). Jobs run as $TEST_USER, an ordinary user.
-
-# lspec NAME NODES GPUS COMMAND EXTRA: a job with no restarts; EXTRA adds
-# top-level sections (and resources lines after the first two).
-lspec() {
-	local f=$E2E_DIR/$1.yaml
-	cat > "$f" <<SPEC
-version: 1
-name: $1
-command: $4
-workdir: $SHARED
-resources:
-  nodes: $2
-  gpus_per_node: $3
-$5
-SPEC
-	chmod 644 "$f"
-	echo "$f"
-}
+# fabric). Jobs run as $TEST_USER, an ordinary user; spec()'s last
+# argument goes right after resources.gpus_per_node.
 
 # events_of ID: the job's events as text
 events_of() {
@@ -37,10 +20,10 @@ events_of() {
 test_l1_warning_opt_in() {
 	local prog="python3 -c 'import time; time.sleep(50); print(\"done\")'"
 	local quiet asked
-	quiet=$(usubmit "$(lspec l1-quiet 1 1 "$prog" "  time_limit: 1m
+	quiet=$(usubmit "$(spec l1-quiet 1 1 "$prog" "  time_limit: 1m
 recovery:
   max_restarts: 0")")
-	asked=$(usubmit "$(lspec l1-asked 1 1 "$prog" "  time_limit: 1m
+	asked=$(usubmit "$(spec l1-asked 1 1 "$prog" "  time_limit: 1m
 warning:
   signal: USR1
   before: 20s
@@ -63,7 +46,7 @@ recovery:
 # exit code 7, rank 1 and the node it ran on.
 test_l2_first_failed_rank() {
 	local id node st
-	id=$(usubmit "$(lspec l2-exit7 2 2 'echo "node=$SLURMD_NODENAME"; if [ "$RANK" = 1 ]; then sleep 2; exit 7; fi; exec sleep 60' "recovery:
+	id=$(usubmit "$(spec l2-exit7 2 2 'echo "node=$SLURMD_NODENAME"; if [ "$RANK" = 1 ]; then sleep 2; exit 7; fi; exec sleep 60' "recovery:
   max_restarts: 0")")
 	wait_state "$id" FAILED 90
 	node=$(rank_log "$id" 1 1 | sed -n 's/^node=//p')
@@ -109,7 +92,7 @@ main(int argc, char **argv)
 C
 	mpicc -O1 -o "$dir/allreduce" "$dir/allreduce.c" || fail "mpicc failed"
 	chmod -R a+rX "$dir"
-	id=$(usubmit "$(lspec l3-script 2 2 "|
+	id=$(usubmit "$(spec l3-script 2 2 "|
   echo \"vars WORLD_SIZE=\$WORLD_SIZE MASTER_ADDR=\$MASTER_ADDR MASTER_PORT=\$MASTER_PORT ORDER=\$LLMCTL_NODE_ORDER\"
   srun --mpi=pmix echo prep
   srun --mpi=pmix $dir/allreduce
@@ -134,7 +117,7 @@ recovery:
 # shows them.
 test_l4_omp_and_fabric() {
 	local a b f
-	f=$(lspec l4-omp 1 2 'echo "omp=$OMP_NUM_THREADS ib=$NCCL_IB_DISABLE nccl_if=$NCCL_SOCKET_IFNAME gloo_if=$GLOO_SOCKET_IFNAME"' "  cpus_per_gpu: 3
+	f=$(spec l4-omp 1 2 'echo "omp=$OMP_NUM_THREADS ib=$NCCL_IB_DISABLE nccl_if=$NCCL_SOCKET_IFNAME gloo_if=$GLOO_SOCKET_IFNAME"' "  cpus_per_gpu: 3
 env:
   GLOO_SOCKET_IFNAME: lo-mine
 fabric:
@@ -145,7 +128,7 @@ recovery:
 	(cd "$SHARED" && ullmctl plan "$f") | grep -q "NCCL_IB_DISABLE=1" ||
 	    fail "plan does not show the fabric: $(cd "$SHARED" && ullmctl plan "$f")"
 	a=$(usubmit "$f")
-	b=$(usubmit "$(lspec l4-mine 1 0 'echo "omp=$OMP_NUM_THREADS ib=${NCCL_IB_DISABLE-unset}"' "env:
+	b=$(usubmit "$(spec l4-mine 1 0 'echo "omp=$OMP_NUM_THREADS ib=${NCCL_IB_DISABLE-unset}"' "env:
   OMP_NUM_THREADS: 5
 recovery:
   max_restarts: 0")")
@@ -157,4 +140,23 @@ recovery:
 	    fail "rank 1 saw: $(rank_log "$a" 1 1)"
 	[ "$(rank_log "$b" 1 0)" = "omp=5 ib=unset" ] ||
 	    fail "the user's OMP_NUM_THREADS lost: $(rank_log "$b" 1 0)"
+}
+
+# first-failure is the user's file, read by root: a symlink planted in its
+# place (to a root-owned file with a well-formed line) is not followed;
+# the reason stays "exit code 1", and the file it points to is unchanged.
+test_l5_sec_first_failure_symlink() {
+	local t=$E2E_DIR/root-first-failure id want got
+	echo "5 forged 3 1" > "$t"
+	chmod 644 "$t"
+	want=$(sha256sum < "$t")
+	id=$(usubmit "$(spec l5-secff 1 0 "ln -s $t \"\$LLMCTL_LOG_DIR/first-failure\"; exit 1" "recovery:
+  max_restarts: 0")")
+	wait_state "$id" FAILED 60
+	[ -L "$E2E_DIR/state/logs/$id/1/first-failure" ] || fail "the symlink was not planted"
+	got=$(attempt_field "$id" 1 reason)
+	[ "$got" = "exit code 1" ] || fail "reason '$got': the symlink was followed"
+	[ "$(attempt_field "$id" 1 exit_code)" = 1 ] ||
+	    fail "exit code $(attempt_field "$id" 1 exit_code)"
+	[ "$(sha256sum < "$t")" = "$want" ] || fail "$t changed"
 }

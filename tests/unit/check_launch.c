@@ -96,23 +96,12 @@ make_spec(const char *command, char **argv, size_t argc)
 	return s;
 }
 
-/*
- * Run the script as Slurm task procid on node nodeid (named nodename);
- * return what the rank wrote to its log, rank-<rank>.out.
- */
-static char *
-run_rank(const struct launch *l, int procid, int nodeid, int localid,
-    const char *nodename, int rank)
+/* The job's environment as Slurm would give it, as export lines. */
+static void
+write_env(FILE *f, const struct launch *l)
 {
-	char *script, *cmd, *out = NULL, *outpath;
-	size_t len, i;
-	FILE *f;
+	size_t i;
 
-	script = xasprintf("%s/batch.sh", dir);
-	outpath = xasprintf("%s/out", dir);
-	/* the job's environment as Slurm would give it, then the script */
-	f = fopen(script, "w");
-	fputs("#!/bin/sh\n", f);
 	for (i = 0; i < l->nenv; i++) {
 		char *eq = strchr(l->env[i], '='), *key, *q;
 
@@ -124,6 +113,26 @@ run_rank(const struct launch *l, int procid, int nodeid, int localid,
 		}
 		free(key);
 	}
+}
+
+/*
+ * Run the script as Slurm task procid on node nodeid (named nodename);
+ * return what the rank wrote to its log, rank-<rank>.out.
+ */
+static char *
+run_rank(const struct launch *l, int procid, int nodeid, int localid,
+    const char *nodename, int rank)
+{
+	char *script, *cmd, *out = NULL, *outpath;
+	size_t len;
+	FILE *f;
+
+	script = xasprintf("%s/batch.sh", dir);
+	outpath = xasprintf("%s/out", dir);
+	/* the job's environment as Slurm would give it, then the script */
+	f = fopen(script, "w");
+	fputs("#!/bin/sh\n", f);
+	write_env(f, l);
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
 	cmd = xasprintf("mkdir -p %s && env -i PATH=%s:/usr/bin:/bin "
@@ -262,7 +271,6 @@ static int
 run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 {
 	char *script, *cmd, *bin;
-	size_t i;
 	int rc;
 	FILE *f;
 
@@ -273,17 +281,7 @@ run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 	f = fopen(script, "w");
-	for (i = 0; i < l->nenv; i++) {
-		char *eq = strchr(l->env[i], '='), *key, *q;
-
-		key = xstrndup(l->env[i], eq - l->env[i]);
-		if (strcmp(key, "PATH") != 0) {
-			q = sh_quote(eq + 1);
-			fprintf(f, "export %s=%s\n", key, q);
-			free(q);
-		}
-		free(key);
-	}
+	write_env(f, l);
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
 	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
@@ -476,7 +474,7 @@ START_TEST(test_torchrun_term_passed_on)
 	struct spec *s;
 	struct launch *l;
 	char *script, *cmd, *exits, *p;
-	size_t i, len;
+	size_t len;
 	FILE *f;
 
 	s = make_spec("exec sleep 30", NULL, 0);
@@ -484,17 +482,7 @@ START_TEST(test_torchrun_term_passed_on)
 	l = launch_build(s, &ctx, NULL);
 	script = xasprintf("%s/worker.sh", dir);
 	f = fopen(script, "w");
-	for (i = 0; i < l->nenv; i++) {
-		char *eq = strchr(l->env[i], '='), *key, *q;
-
-		key = xstrndup(l->env[i], eq - l->env[i]);
-		if (strcmp(key, "PATH") != 0) {
-			q = sh_quote(eq + 1);
-			fprintf(f, "export %s=%s\n", key, q);
-			free(q);
-		}
-		free(key);
-	}
+	write_env(f, l);
 	fprintf(f, "export RANK=2 LOCAL_RANK=2 SLURMD_NODENAME=n1 "
 	    "LLMCTL_EXIT_FILE=%s/exits\n"
 	    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank & p=$!\n"
