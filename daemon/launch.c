@@ -85,6 +85,8 @@ static const char RANK_PART[] =
     "else \"$@\" 3>&- & child=$!; "
     "while :; do wait $child; rc=$?; "
     "kill -0 $child 2>/dev/null || break; done; fi; "
+    /* the step signals the command and this shell in turn: let it land */
+    "if [ $rc -gt 128 ] && [ $killed = 0 ]; then sleep 0.2; fi; "
     "echo \"llmctl-exit $(date +%s%N) $RANK ${SLURMD_NODENAME:-?} $rc "
     "$killed $warned\" >&3; exit $rc";
 
@@ -121,21 +123,27 @@ static const char NODE_WRAPPER[] =
     "cat \"$LLMCTL_EXIT_FILE\" >&3; rm -f \"$LLMCTL_EXIT_FILE\"; exit $rc";
 
 /*
- * After srun, in the batch script: of the ranks that failed on their own
- * (not killed by the step), the first to end is the cause. It is written
- * to first-failure ("RANK NODE STATUS WARNED") for llmctld, and the batch
- * exits with its status, which Slurm reports as the job's exit code.
+ * After srun, in the batch script: of the ranks that failed on its own
+ * (not killed by the step), the first to end is the cause; one that died
+ * of SIGTERM (143) counts only if no other did, in case its kill landed
+ * after its command ended. It is written to first-failure ("RANK NODE
+ * STATUS WARNED") for llmctld, and the batch exits with its status, which
+ * Slurm reports as the job's exit code.
  */
 static const char FIRST_FAILURE[] =
     "rc=$?\n"
-    "first=; ft=\n"
+    "first=; ft=; term=; tt=\n"
     "while read -r tag t r n c k w; do\n"
     "\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||"
     " continue\n"
-    "\tif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n"
+    "\tif [ \"$c\" = 143 ]; then\n"
+    "\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||"
+    " { term=\"$r $n $c $w\"; tt=$t; }\n"
+    "\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n"
     "\t\tfirst=\"$r $n $c $w\"; ft=$t\n"
     "\tfi\n"
     "done < \"$LLMCTL_LOG_DIR/ranks.exit\"\n"
+    "first=${first:-$term}\n"
     "if [ -n \"$first\" ]; then\n"
     "\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n"
     "\tset -- $first\n"

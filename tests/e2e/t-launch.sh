@@ -160,3 +160,28 @@ test_l5_sec_first_failure_symlink() {
 	    fail "exit code $(attempt_field "$id" 1 exit_code)"
 	[ "$(sha256sum < "$t")" = "$want" ] || fail "$t changed"
 }
+
+# 3, under torchrun: torchrun signals only its workers (the rank shells),
+# which pass its SIGTERM on, so rank 0 (rank 1's neighbour) ends at once
+# as killed; rank 1 with exit code 7 is named. (The ranks on the other
+# node run on: torchrun's exit barrier waits for them.)
+test_l6_torchrun_first_failed_rank() {
+	local id node exits t1 t0
+	id=$(usubmit "$(spec l6-torchrun 2 2 'echo "node=$SLURMD_NODENAME"; if [ "$RANK" = 1 ]; then sleep 3; exit 7; fi; exec sleep 15' "parallel:
+  launcher: torchrun
+recovery:
+  max_restarts: 0")")
+	wait_state "$id" FAILED 90
+	node=$(rank_log "$id" 1 1 | sed -n 's/^node=//p')
+	[ -n "$node" ] || fail "rank 1 printed no node"
+	[ "$(attempt_field "$id" 1 exit_code)" = 7 ] ||
+	    fail "attempt exit code $(attempt_field "$id" 1 exit_code), expected 7"
+	attempt_field "$id" 1 reason | grep -q "^rank 1 on $node exited with code 7" ||
+	    fail "reason: $(attempt_field "$id" 1 reason)"
+	exits=$E2E_DIR/state/logs/$id/1/ranks.exit
+	t1=$(awk '$3 == 1 { print $2 }' "$exits")
+	t0=$(awk '$3 == 0 && $5 == 143 && $6 == 1 { print $2 }' "$exits")
+	[ -n "$t0" ] || fail "rank 0 was not killed: $(cat "$exits")"
+	[ $(((t0 - t1) / 1000000)) -lt 5000 ] ||
+	    fail "rank 0 ended $(((t0 - t1) / 1000000)) ms after rank 1"
+}

@@ -21,6 +21,7 @@
 #include "unit.h"
 
 static char dir[64];
+static const char *fake_srun = "msrun";	/* run_batch()'s srun */
 
 static void
 setup(void)
@@ -94,6 +95,20 @@ make_spec(const char *command, char **argv, size_t argc)
 	s->env[0].value = xstrdup("a'b\"c $(x) `y`\nz");
 	s->nenv = 1;
 	return s;
+}
+
+/* A stand-in srun that prints FAKE_LINES (one per line) and fails. */
+static void
+write_csrun(void)
+{
+	char *p = xasprintf("%s/csrun", dir);
+	FILE *f = fopen(p, "w");
+
+	fputs("#!/bin/sh\nprintf '%s\\n' \"$FAKE_L1\" \"$FAKE_L2\" "
+	    "\"$FAKE_L3\"\nexit 1\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
 }
 
 /* The job's environment as Slurm would give it, as export lines. */
@@ -270,18 +285,26 @@ END_TEST
 static int
 run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 {
-	char *script, *cmd, *bin;
+	char *script, *cmd, *bin, *key, *q;
+	size_t i;
 	int rc;
 	FILE *f;
 
 	script = xasprintf("%s/batch.sh", dir);
 	bin = xasprintf("%s/bin", dir);
-	cmd = xasprintf("mkdir -p %s %s && ln -sf %s/msrun %s/srun", l->log_dir,
-	    bin, dir, bin);
+	cmd = xasprintf("mkdir -p %s %s && ln -sf %s/%s %s/srun", l->log_dir,
+	    bin, dir, fake_srun, bin);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
 	f = fopen(script, "w");
 	write_env(f, l);
+	for (i = 1; i <= 3; i++) {	/* csrun's lines */
+		key = xasprintf("FAKE_L%zu", i);
+		q = sh_quote(getenv(key) != NULL ? getenv(key) : "");
+		fprintf(f, "export %s=%s\n", key, q);
+		free(key);
+		free(q);
+	}
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
 	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
@@ -332,6 +355,52 @@ START_TEST(test_first_failure)
 	ck_assert_ptr_nonnull(strstr(exits, " 3 n2 143 1 0\n"));
 	free(ff);
 	free(exits);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
+ * A rank that died of SIGTERM may have been the step's kill landing after
+ * its command ended (killed 0): it is the cause only if no rank failed
+ * otherwise, whatever the times.
+ */
+START_TEST(test_first_failure_term_last)
+{
+	static const struct {
+		const char *l1, *l2, *l3, *want;
+		int rc;
+	} cases[] = {
+		{ "llmctl-exit 100 3 n2 143 0 0", "llmctl-exit 200 1 n1 7 0 0",
+		  "llmctl-exit 300 0 n1 143 1 0", "1 n1 7 0\n", 7 },
+		{ "llmctl-exit 300 3 n2 143 0 0", "llmctl-exit 100 2 n2 143 0 0",
+		  "llmctl-exit 50 0 n1 143 1 0", "2 n2 143 0\n", 143 },
+		{ "llmctl-exit 300 3 n2 9 0 1", "llmctl-exit 100 2 n2 137 0 0",
+		  "junk", "2 n2 137 0\n", 137 },
+	};
+	struct spec *s;
+	struct launch *l;
+	char *ff, *p;
+	size_t i;
+
+	write_csrun();
+	fake_srun = "csrun";
+	s = make_spec("true", NULL, 0);
+	l = launch_build(s, &ctx, NULL);
+	for (i = 0; i < nitems(cases); i++) {
+		setenv("FAKE_L1", cases[i].l1, 1);
+		setenv("FAKE_L2", cases[i].l2, 1);
+		setenv("FAKE_L3", cases[i].l3, 1);
+		ck_assert_int_eq(run_batch(l, 1, 1, NULL), cases[i].rc);
+		ff = log_file(l, "first-failure");
+		ck_assert_ptr_nonnull(ff);
+		ck_assert_str_eq(ff, cases[i].want);
+		free(ff);
+		p = xasprintf("%s/first-failure", l->log_dir);
+		unlink(p);
+		free(p);
+	}
+	fake_srun = "msrun";
 	launch_free(l);
 	spec_free(s);
 }
@@ -514,6 +583,7 @@ main(void)
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
 	tcase_add_test(tc, test_first_failure);
+	tcase_add_test(tc, test_first_failure_term_last);
 	tcase_add_test(tc, test_warning_recorded);
 	tcase_add_test(tc, test_fabric_and_omp_env);
 	tcase_add_test(tc, test_script_launcher);
