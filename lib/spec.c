@@ -26,6 +26,7 @@
 #define MAX_TASKS	 1024
 #define MAX_RANKS	 (1 << 26)
 #define MAX_COUNT	 100000
+#define WARN_MAX_S	 65535		/* Slurm's warn_time is 16 bits */
 
 static void	 unknown_key(struct walk *, uint32_t, const struct field *,
 		    size_t, const char *);
@@ -254,9 +255,10 @@ warning_check(struct walk *w)
 
 	if (!USABLE(w, F_WARN_SIGNAL) || sp->warning.signal == SPEC_SIG_NONE)
 		return;
-	if (USABLE(w, F_WARN_BEFORE) && sp->warning.before_s <= 0)
+	if (USABLE(w, F_WARN_BEFORE) && (sp->warning.before_s <= 0 ||
+	    sp->warning.before_s > WARN_MAX_S))
 		spec_err(w->errs, w->t, w->at[F_WARN_BEFORE], "warning.before",
-		    "must be longer than 0s");
+		    "must be 1s to %ds (Slurm's limit)", WARN_MAX_S);
 	else if (USABLE(w, F_TIME_LIMIT) && sp->resources.time_limit_s == 0)
 		spec_err(w->errs, w->t, w->at[F_WARN_SIGNAL], "warning.signal",
 		    "needs resources.time_limit (a warning before the limit)");

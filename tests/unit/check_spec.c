@@ -64,6 +64,10 @@ static const struct pcase cases[] = {
 	    "warning: {signal: TERM}\n", .error = "job.yaml:5:19: "
 	    "warning.before: 2m (the default) is not shorter than "
 	    "resources.time_limit (1m)" },
+	{ .name = "warning at most Slurm's 65535s", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 2d}\n"
+	    "warning: {signal: USR2, before: 1d}\n", .error = "job.yaml:5:33: "
+	    "warning.before: must be 1s to 65535s (Slurm's limit)" },
 	{ .name = "warning signal unknown", .yaml = HEAD
 	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 1h}\n"
 	    "warning: {signal: KILL}\n", .error = "job.yaml:5:19: "
