@@ -311,6 +311,21 @@ status_words(int status)
 	    status);
 }
 
+/*
+ * first-failure's "RANK NODE STATUS WARNED" (rank -1: the script); the
+ * job's user wrote it, so anything malformed is refused.
+ */
+static int
+first_fail_parse(const char *line, int world, int *rank, char *node,
+    int *status, int *warned)
+{
+	if (sscanf(line, "%d %64s %d %d", rank, node, status, warned) != 4 ||
+	    *rank < -1 || *rank >= world || *status < 1 || *status > 255 ||
+	    node[strspn(node, NODE_CHARS)] != '\0')
+		return -1;
+	return 0;
+}
+
 char *
 recovery_exit_reason(struct monitor *m, const struct job *job,
     const struct attempt *a, int exit_code, const char **cause)
@@ -320,23 +335,20 @@ recovery_exit_reason(struct monitor *m, const struct job *job,
 	int rank, status, warned, world, signo = warned_with(m, job, &world);
 	const char *asked;
 
-	/* written by the job's user: a malformed line is ignored */
-	if (sscanf(t->first_fail, "%d %64s %d %d", &rank, node, &status,
-	    &warned) != 4 || rank < -1 || status < 1 || status > 255 ||
-	    node[strspn(node, NODE_CHARS)] != '\0') {
-		rank = -2;
-		warned = 0;
+	if (first_fail_parse(t->first_fail, world, &rank, node, &status,
+	    &warned) != 0) {
 		status = exit_code;
-	}
-	words = status_words(status);
-	if (rank == -2)
+		warned = 0;
 		reason = xasprintf("exit code %d", exit_code);
-	else if (rank == -1)
-		reason = xasprintf("the script on %s %s", node, words);
-	else
-		reason = xasprintf("rank %d on %s %s%s", rank, node, words,
-		    world > 1 ? ", the first rank to fail" : "");
-	free(words);
+	} else {
+		words = status_words(status);
+		if (rank == -1)
+			reason = xasprintf("the script on %s %s", node, words);
+		else
+			reason = xasprintf("rank %d on %s %s%s", rank, node,
+			    words, world > 1 ? ", the first rank to fail" : "");
+		free(words);
+	}
 	if (signo != 0 && (warned || status == 128 + signo)) {
 		*cause = "timeout";
 		asked = sigabbrev_np(signo);

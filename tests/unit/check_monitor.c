@@ -377,6 +377,8 @@ static const struct {
 	  "exit code 7" },
 	{ "status out of range ignored", 0, "1 n2 300 0\n", 7, "user_error",
 	  "exit code 7" },
+	{ "rank beyond the world ignored", 0, "4 n2 7 0\n", 7, "user_error",
+	  "exit code 7" },
 };
 
 START_TEST(test_first_failure_reason)
