@@ -123,7 +123,7 @@ static const char NODE_WRAPPER[] =
     "cat \"$LLMCTL_EXIT_FILE\" >&3; rm -f \"$LLMCTL_EXIT_FILE\"; exit $rc";
 
 /*
- * After srun, in the batch script: of the ranks that failed on its own
+ * After srun, in the batch script: of the ranks that failed on their own
  * (not killed by the step), the first to end is the cause; one that died
  * of SIGTERM (143) counts only if no other did, in case its kill landed
  * after its command ended. It is written to first-failure ("RANK NODE

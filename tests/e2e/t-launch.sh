@@ -41,6 +41,17 @@ recovery:
 	! rank_log "$asked" 1 0 | grep -q done || fail "the warned program ran to its end"
 }
 
+# rank1_exit7 ID: the job's rank 1 (which printed node=NODE) exited 7
+# first: the attempt's exit code and JSON reason say so; sets NODE.
+rank1_exit7() {
+	node=$(rank_log "$1" 1 1 | sed -n 's/^node=//p')
+	[ -n "$node" ] || fail "rank 1 printed no node"
+	[ "$(attempt_field "$1" 1 exit_code)" = 7 ] ||
+	    fail "attempt exit code $(attempt_field "$1" 1 exit_code), expected 7"
+	attempt_field "$1" 1 reason | grep -q "^rank 1 on $node exited with code 7" ||
+	    fail "JSON reason: $(attempt_field "$1" 1 reason)"
+}
+
 # 3. 2 nodes x 2 ranks; rank 1 exits 7 while the others sleep and are
 # then killed by srun's SIGTERM (143). status, events and the JSON name
 # exit code 7, rank 1 and the node it ran on.
@@ -49,16 +60,11 @@ test_l2_first_failed_rank() {
 	id=$(usubmit "$(spec l2-exit7 2 2 'echo "node=$SLURMD_NODENAME"; if [ "$RANK" = 1 ]; then sleep 2; exit 7; fi; exec sleep 60' "recovery:
   max_restarts: 0")")
 	wait_state "$id" FAILED 90
-	node=$(rank_log "$id" 1 1 | sed -n 's/^node=//p')
-	[ -n "$node" ] || fail "rank 1 printed no node"
+	rank1_exit7 "$id"
 	[ "$(job_field "$id" exit_code)" = 7 ] ||
 	    fail "job exit code $(job_field "$id" exit_code), expected 7"
-	[ "$(attempt_field "$id" 1 exit_code)" = 7 ] ||
-	    fail "attempt exit code $(attempt_field "$id" 1 exit_code), expected 7"
 	[ "$(attempt_field "$id" 1 cause)" = user_error ] ||
 	    fail "cause $(attempt_field "$id" 1 cause), expected user_error"
-	attempt_field "$id" 1 reason | grep -q "^rank 1 on $node exited with code 7" ||
-	    fail "JSON reason: $(attempt_field "$id" 1 reason)"
 	st=$(ullmctl status "$id")
 	echo "$st" | grep -q "rank 1 on $node exited with code 7" || fail "status: $st"
 	events_of "$id" | grep -q "rank 1 on $node exited with code 7" ||
@@ -172,12 +178,7 @@ test_l6_torchrun_first_failed_rank() {
 recovery:
   max_restarts: 0")")
 	wait_state "$id" FAILED 90
-	node=$(rank_log "$id" 1 1 | sed -n 's/^node=//p')
-	[ -n "$node" ] || fail "rank 1 printed no node"
-	[ "$(attempt_field "$id" 1 exit_code)" = 7 ] ||
-	    fail "attempt exit code $(attempt_field "$id" 1 exit_code), expected 7"
-	attempt_field "$id" 1 reason | grep -q "^rank 1 on $node exited with code 7" ||
-	    fail "reason: $(attempt_field "$id" 1 reason)"
+	rank1_exit7 "$id"
 	exits=$E2E_DIR/state/logs/$id/1/ranks.exit
 	t1=$(awk '$3 == 1 { print $2 }' "$exits")
 	t0=$(awk '$3 == 0 && $5 == 143 && $6 == 1 { print $2 }' "$exits")
