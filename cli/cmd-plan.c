@@ -326,8 +326,8 @@ plan_add_env(json_t *plan, const char *file, const char *cwd)
 		omp |= strcmp(spec->env[i].key, "OMP_NUM_THREADS") == 0;
 	json_object_set_new(plan, "env", env);
 	json_object_set_new(plan, "omp_auto",
-	    json_boolean(!omp && json_object_get(env, "OMP_NUM_THREADS") ==
-	    NULL));
+	    json_boolean(
+	        !omp && json_object_get(env, "OMP_NUM_THREADS") == NULL));
 	spec_free(spec);
 }
 
@@ -337,7 +337,8 @@ plan_print_env(const json_t *plan)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(json_object_get(plan, "env"), key, v) {
+	json_object_foreach(json_object_get(plan, "env"), key, v)
+	{
 		fputs("env ", stdout);
 		output_string(stdout, key);
 		putchar('=');
