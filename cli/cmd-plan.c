@@ -42,6 +42,7 @@ static char *plan_ranges(long long *, size_t);
 static char *plan_field_ranges(const json_t *, const json_t *, const char *);
 static const json_t *plan_rank(const json_t *, json_int_t);
 static void plan_print(const json_t *);
+static void plan_add_env(json_t *, const char *, const char *);
 
 const struct cmd_entry cmd_plan_entry = {
     .name = "plan",
@@ -306,6 +307,55 @@ plan_print(const json_t *plan)
 	free(lines);
 }
 
+/*
+ * The variables llmctl will set for every rank from the spec (fabric,
+ * OpenMP), as "env"; "omp_auto" when OMP_NUM_THREADS is left to the
+ * node's CPUs divided by its ranks, at run time (JSON only: the text
+ * shows what is fixed).
+ */
+static void
+plan_add_env(json_t *plan, const char *file, const char *cwd)
+{
+	struct spec_kv *kv;
+	struct spec *spec;
+	json_t *env;
+	char *buf = NULL;
+	size_t len, n, i;
+	int omp = 0;
+
+	if ((spec = job_spec_read(file, cwd, &buf, &len)) == NULL)
+		return;
+	free(buf);
+	env = json_object();
+	n = spec_rank_env(spec, &kv);
+	for (i = 0; i < n; i++)
+		json_object_set_new(env, kv[i].key, json_string(kv[i].value));
+	spec_kv_free(kv, n);
+	for (i = 0; i < spec->nenv; i++)
+		omp |= strcmp(spec->env[i].key, "OMP_NUM_THREADS") == 0;
+	json_object_set_new(plan, "env", env);
+	json_object_set_new(plan, "omp_auto",
+	    json_boolean(
+	        !omp && json_object_get(env, "OMP_NUM_THREADS") == NULL));
+	spec_free(spec);
+}
+
+static void
+plan_print_env(const json_t *plan)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(json_object_get(plan, "env"), key, v)
+	{
+		fputs("env ", stdout);
+		output_string(stdout, key);
+		putchar('=');
+		output_string(stdout, json_string_value(v));
+		putchar('\n');
+	}
+}
+
 static int
 cmd_plan_exec(struct llmctl *ctx, struct args *args)
 {
@@ -324,13 +374,18 @@ cmd_plan_exec(struct llmctl *ctx, struct args *args)
 		plan = plan_local(args->argv[0], snapshot, cwd);
 	else
 		plan = plan_remote(ctx, args->argv[0], cwd);
-	free(cwd);
-	if (plan == NULL)
+	if (plan == NULL) {
+		free(cwd);
 		return CMD_FAILED;
+	}
+	plan_add_env(plan, args->argv[0], cwd);
+	free(cwd);
 	if (fmt != OUTPUT_TABLE)
 		output_data(stdout, plan, fmt);
-	else
+	else {
 		plan_print(plan);
+		plan_print_env(plan);
+	}
 	json_decref(plan);
 	return CMD_OK;
 }

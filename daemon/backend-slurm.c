@@ -114,6 +114,9 @@ slurm_backend_submit(const struct bjob_request *r, int64_t *id, char **cause,
 		/* to every step, so the trainer itself can checkpoint */
 		desc.warn_signal = (uint16_t)r->warn_signal;
 		desc.warn_time = (uint16_t)r->warn_time_s;
+		/* launcher script: the batch shell passes it on itself */
+		if (r->warn_batch)
+			desc.warn_flags = KILL_JOB_BATCH;
 	}
 	/* llmctld decides about retries; Slurm must not requeue behind it. */
 	desc.requeue = 0;

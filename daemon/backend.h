@@ -48,6 +48,7 @@ struct bjob_request {
 	const char	 *exc_nodes;
 	int		  warn_signal;	/* 0: none */
 	int		  warn_time_s;
+	int		  warn_batch;	/* to the batch shell only */
 };
 
 /* A job as the scheduler reports it; owned by the array that holds it. */

@@ -75,7 +75,7 @@ static const struct conf_key {
 	  .offset = offsetof(struct conf, master_port_count),
 	  .dflt = "2000", .min = 1, .max = 65535 },
 	{ .name = "warn_signal", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, warn_signal), .dflt = "USR1",
+	  .offset = offsetof(struct conf, warn_signal), .dflt = "none",
 	  .reload = 1, .resolve = resolve_signal },
 	{ .name = "warn_time", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120",

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,13 @@
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
  * coordinates (rank = (dp * PP + pp) * TP + tp, docs/design.md 3), one GPU
- * per rank under srun, the rank's log, then the user's command.
+ * per rank under srun, OpenMP threads from the CPUs the rank was given,
+ * the rank's log, then the user's command as a child, so that its end is
+ * recorded: one "llmctl-exit" line (time in ns, rank, node, status,
+ * killed, warned) on fd 3, which reaches srun in the batch script on the
+ * first node (or, under torchrun, a node-local file the node task
+ * forwards). A rank whose shell got SIGTERM before its command ended was
+ * killed by the step, and is not the cause.
  */
 static const char RANK_PART[] =
     "tp=$LLMCTL_TP_SIZE; pp=$LLMCTL_PP_SIZE; "
@@ -49,14 +57,38 @@ static const char RANK_PART[] =
     "for d in ${CUDA_VISIBLE_DEVICES:-}; do "
     "[ $i = \"$LOCAL_RANK\" ] && g=$d; i=$((i + 1)); done; IFS=$ifs; "
     "CUDA_VISIBLE_DEVICES=$g; export CUDA_VISIBLE_DEVICES; fi; "
+    "if [ -z \"${OMP_NUM_THREADS:-}\" ]; then "
+    "OMP_NUM_THREADS=$((${SLURM_CPUS_ON_NODE:-1} / LOCAL_WORLD_SIZE)); "
+    "[ \"$OMP_NUM_THREADS\" -ge 1 ] || OMP_NUM_THREADS=1; "
+    "export OMP_NUM_THREADS; fi; "
+    "if [ -n \"${LLMCTL_EXIT_FILE:-}\" ]; then exec 3>>\"$LLMCTL_EXIT_FILE\"; "
+    "else exec 3>&1; fi; "
     "umask 077; exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; umask 022; "
-    "if [ $# -gt 0 ]; then exec \"$@\"; fi; "
+    "killed=0; warned=0; child=; "
+    "if [ $# -eq 0 ]; then set -- /bin/sh -c \"$LLMCTL_COMMAND\"; fi; "
     /*
-     * Slurm sends the time-limit warning to every process of the step:
-     * this shell must outlive it (a trap, unlike an ignore, is reset in
-     * the command, which handles it as it likes).
+     * Slurm signals every process of the step, so under srun the command
+     * runs in the foreground (stdin and SIGINT as usual). torchrun signals
+     * only its workers, this shell: there the command runs in the
+     * background and gets the SIGTERM passed on.
      */
-    "trap : USR1 USR2; eval \"$LLMCTL_COMMAND\"";
+    "if [ -z \"${LLMCTL_EXIT_FILE:-}\" ]; then trap 'killed=1' TERM; "
+    "else trap 'killed=1; kill -TERM $child 2>/dev/null' TERM; fi; "
+    /*
+     * The time-limit warning goes to every process of the step: this
+     * shell must outlive it (a trap, unlike an ignore, is reset in the
+     * command, which handles it as it likes).
+     */
+    "if [ -n \"${LLMCTL_WARN_SIGNAL:-}\" ]; then "
+    "trap 'warned=1' \"$LLMCTL_WARN_SIGNAL\"; fi; "
+    "if [ -z \"${LLMCTL_EXIT_FILE:-}\" ]; then \"$@\" 3>&-; rc=$?; "
+    "else \"$@\" 3>&- & child=$!; "
+    "while :; do wait $child; rc=$?; "
+    "kill -0 $child 2>/dev/null || break; done; fi; "
+    /* the step signals the command and this shell in turn: let it land */
+    "if [ $rc -gt 128 ] && [ $killed = 0 ]; then sleep 0.2; fi; "
+    "echo \"llmctl-exit $(date +%s%N) $RANK ${SLURMD_NODENAME:-?} $rc "
+    "$killed $warned\" >&3; exit $rc";
 
 /* srun and mpi: one task per rank. */
 static const char TASK_WRAPPER[] =
@@ -67,20 +99,85 @@ static const char TASK_WRAPPER[] =
     "exec /bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
 
 /*
- * torchrun: one task per node; torchrun starts the ranks. Debian's torch
- * 1.13 spells its options with underscores, and on Python 3.11 it crashes
- * before starting workers unless --redirects/--tee are given explicitly.
+ * torchrun: one task per node; torchrun starts the ranks, which record
+ * their ends in a file on this node that is then passed on to srun.
+ * Debian's torch 1.13 spells its options with underscores, and on Python
+ * 3.11 it crashes before starting workers unless --redirects/--tee are
+ * given explicitly.
  */
 static const char NODE_WRAPPER[] =
     NODE_PART
+    "LLMCTL_EXIT_FILE=$(mktemp \"${TMPDIR:-/tmp}/llmctl-exit.XXXXXX\") "
+    "|| exit 96; export LLMCTL_EXIT_FILE; "
+    "exec 3>&1; "
     "umask 077; exec >>\"$LLMCTL_LOG_DIR/node-$NODE_RANK.out\" 2>&1; "
-    "umask 022; "
-    "exec python3 -m torch.distributed.run --nnodes=\"$LLMCTL_NNODES\" "
+    "umask 022; trap : TERM; "
+    "if [ -n \"${LLMCTL_WARN_SIGNAL:-}\" ]; then "
+    "trap : \"$LLMCTL_WARN_SIGNAL\"; fi; "
+    "python3 -m torch.distributed.run --nnodes=\"$LLMCTL_NNODES\" "
     "--nproc_per_node=\"$LOCAL_WORLD_SIZE\" --node_rank=\"$NODE_RANK\" "
     "--master_addr=\"$MASTER_ADDR\" --master_port=\"$MASTER_PORT\" "
     "--max_restarts=0 --redirects=2 --tee=2 --monitor_interval=0.5 "
     "--no_python "
-    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
+    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\" 3>&-; rc=$?; "
+    "cat \"$LLMCTL_EXIT_FILE\" >&3; rm -f \"$LLMCTL_EXIT_FILE\"; exit $rc";
+
+/*
+ * After srun, in the batch script: of the ranks that failed on their own
+ * (not killed by the step), the first to end is the cause; one that died
+ * of SIGTERM (143) counts only if no other did, in case its kill landed
+ * after its command ended. It is written to first-failure ("RANK NODE
+ * STATUS WARNED") for llmctld, and the batch exits with its status, which
+ * Slurm reports as the job's exit code.
+ */
+static const char FIRST_FAILURE[] =
+    "rc=$?\n"
+    "first=; ft=; term=; tt=\n"
+    "while read -r tag t r n c k w; do\n"
+    "\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||"
+    " continue\n"
+    "\tif [ \"$c\" = 143 ]; then\n"
+    "\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||"
+    " { term=\"$r $n $c $w\"; tt=$t; }\n"
+    "\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n"
+    "\t\tfirst=\"$r $n $c $w\"; ft=$t\n"
+    "\tfi\n"
+    "done < \"$LLMCTL_LOG_DIR/ranks.exit\"\n"
+    "first=${first:-$term}\n"
+    "if [ -n \"$first\" ]; then\n"
+    "\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n"
+    "\tset -- $first\n"
+    "\texit \"$3\"\n"
+    "fi\n"
+    "exit $rc\n";
+
+/*
+ * launcher script: the command is run once, here, as the batch script,
+ * with every llmctl variable; its own srun lines are steps of this job.
+ * Slurm signals only this shell (warn_batch), which passes the warning on
+ * to the command and waits for it again.
+ */
+static const char SCRIPT_PART[] =
+    "NODE_RANK=0; LOCAL_RANK=0; RANK=0\n"
+    "MASTER_ADDR=${MASTER_ADDR:-$(hostname)}\n"
+    "export NODE_RANK LOCAL_RANK RANK MASTER_ADDR\n"
+    "umask 077; exec >>\"$LLMCTL_LOG_DIR/rank-0.out\" 2>&1; umask 022\n"
+    "warned=0; child=\n"
+    "if [ -n \"${LLMCTL_WARN_SIGNAL:-}\" ]; then\n"
+    "\ttrap 'warned=1; [ -z \"$child\" ] || "
+    "kill -s \"$LLMCTL_WARN_SIGNAL\" \"$child\"' \"$LLMCTL_WARN_SIGNAL\"\n"
+    "fi\n"
+    "%s &\n"
+    "child=$!\n"
+    "while :; do\n"
+    "\twait \"$child\"; rc=$?\n"
+    "\tkill -0 \"$child\" 2>/dev/null || break\n"
+    "done\n"
+    "if [ \"$rc\" != 0 ]; then\n"
+    "\techo \"-1 ${SLURMD_NODENAME:-?} $rc $warned\" > "
+    "\"$LLMCTL_LOG_DIR/first-failure\"\n"
+    "fi\n"
+    "exit $rc\n";
 
 /*
  * Before the workers: health.preflight once per node. Nodes where it fails
@@ -130,13 +227,104 @@ env_add(struct launch *l, const char *key, const char *fmt, ...)
 	free(value);
 }
 
+/* Names for the shell's trap and kill -s, by signal number. */
+static const char *
+signal_name(int signo)
+{
+	static const struct {
+		int		 signo;
+		const char	*name;
+	} names[] = {
+		{ SIGUSR1, "USR1" }, { SIGUSR2, "USR2" }, { SIGTERM, "TERM" },
+		{ SIGINT, "INT" }, { SIGHUP, "HUP" }, { SIGURG, "URG" },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++)
+		if (names[i].signo == signo)
+			return names[i].name;
+	return NULL;
+}
+
+/*
+ * The warning before the time limit: only one the job asked for
+ * (warning.signal), or the site's default when the admin set one. A
+ * warning longer than the job itself comes at half-time.
+ */
+static void
+launch_warning(struct launch *l, const struct spec *spec,
+    const struct launch_ctx *ctx)
+{
+	int64_t limit = spec->resources.time_limit_s, before;
+
+	if (limit <= 0)
+		return;
+	if (spec->warning.signal != SPEC_SIG_NONE) {
+		l->warn_signal = spec_signal_number(spec->warning.signal);
+		before = spec->warning.before_s;
+	} else {
+		l->warn_signal = ctx->warn_signo;
+		before = ctx->warn_time_s;
+	}
+	if (l->warn_signal == 0 || signal_name(l->warn_signal) == NULL) {
+		l->warn_signal = 0;
+		return;
+	}
+	if (before >= limit)
+		before = limit / 2;
+	l->warn_time_s = (int)(before < 65535 ? before : 65535);
+	l->warn_batch = spec->parallel.launcher == LAUNCHER_SCRIPT;
+}
+
+/* The batch script's command line: srun of the wrapper, or the script. */
+static char *
+launch_body(const struct spec *spec, const char *args, const char *logq)
+{
+	int world = spec_world_size(spec), torchrun;
+	char *wrapq, *cmd, *body, *exitq;
+
+	if (spec->parallel.launcher == LAUNCHER_SCRIPT) {
+		cmd = spec->argc > 0 ? xstrdup(args + 1) :
+		    xstrdup("/bin/sh -c \"$LLMCTL_COMMAND\"");
+		body = xasprintf(SCRIPT_PART, cmd);
+		free(cmd);
+		return body;
+	}
+	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
+	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
+	exitq = xstrdup("\"$LLMCTL_LOG_DIR/ranks.exit\"");
+	body = xasprintf("srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
+	    "--ntasks-per-node=%d%s --open-mode=append --error=%s \\\n"
+	    "    /bin/sh -c %s llmctl-rank%s > %s\n%s",
+	    spec->resources.nodes, torchrun ? spec->resources.nodes : world,
+	    torchrun ? 1 : spec->resources.tasks_per_node,
+	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
+	    logq, wrapq, args, exitq, FIRST_FAILURE);
+	free(wrapq);
+	free(exitq);
+	return body;
+}
+
+static void
+env_default(struct launch *l, const struct spec *spec)
+{
+	struct spec_kv *kv;
+	size_t n, i;
+
+	n = spec_rank_env(spec, &kv);
+	for (i = 0; i < n; i++)
+		env_add(l, kv[i].key, "%s", kv[i].value);
+	spec_kv_free(kv, n);
+}
+
 struct launch *
 launch_build(const struct spec *spec, const struct launch_ctx *ctx,
     char **cause)
 {
 	struct launch *l;
-	char *logq, *wrapq, *argq, *args = xstrdup(""), *tmp, *deadline, *preflight;
-	int world = spec_world_size(spec), torchrun;
+	char *logq, *argq, *args = xstrdup(""), *tmp, *deadline, *preflight;
+	char *body;
+	int world = spec_world_size(spec);
 	size_t i;
 
 	if (spec->command == NULL && spec->argc == 0) {
@@ -148,6 +336,7 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	l->log_dir = xasprintf("%s/logs/%lld/%d", ctx->state_dir,
 	    (long long)ctx->job_id, ctx->attempt);
 	l->batch_log = xasprintf("%s/batch.out", l->log_dir);
+	launch_warning(l, spec, ctx);
 
 	env_add(l, "PATH", "%s",
 	    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -155,6 +344,7 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	env_add(l, "USER", "%s", ctx->user);
 	env_add(l, "LOGNAME", "%s", ctx->user);
 	env_add(l, "LANG", "C.UTF-8");
+	env_default(l, spec);
 	for (i = 0; i < spec->nenv; i++)
 		env_add(l, spec->env[i].key, "%s", spec->env[i].value);
 	env_add(l, "MASTER_PORT", "%d", ctx->master_port);
@@ -185,11 +375,17 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 		env_add(l, "LLMCTL_HEARTBEAT_TOKEN", "%s",
 		    ctx->heartbeat_token);
 	}
+	if (l->warn_signal != 0) {
+		env_add(l, "LLMCTL_WARN_SIGNAL", "%s",
+		    signal_name(l->warn_signal));
+		env_add(l, "LLMCTL_WARN_TIME", "%d", l->warn_time_s);
+	}
 	if (spec->health.preflight != NULL)
 		env_add(l, "LLMCTL_PREFLIGHT", "%s", spec->health.preflight);
 	env_add(l, "LLMCTL_RANK_SH", "%s", RANK_PART);
 	if (spec->resources.gpus_per_node > 0 &&
-	    spec->parallel.launcher != LAUNCHER_TORCHRUN)
+	    spec->parallel.launcher != LAUNCHER_TORCHRUN &&
+	    spec->parallel.launcher != LAUNCHER_SCRIPT)
 		env_add(l, "LLMCTL_GPU_PER_RANK", "1");
 
 	for (i = 0; i < spec->argc; i++) {
@@ -214,23 +410,15 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 		    spec->resources.nodes);
 	else
 		preflight = xstrdup("");
-	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
-	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
+	body = launch_body(spec, args, logq);
 	l->script = xasprintf("#!/bin/sh\n"
 	    "# llmctl job %lld attempt %d, generated by llmctld.\n"
-	    "%s%s"
-	    "exec srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
-	    "--ntasks-per-node=%d%s --open-mode=append --output=%s \\\n"
-	    "    /bin/sh -c %s llmctl-rank%s\n",
-	    (long long)ctx->job_id, ctx->attempt, deadline, preflight,
-	    spec->resources.nodes, torchrun ? spec->resources.nodes : world,
-	    torchrun ? 1 : spec->resources.tasks_per_node,
-	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
-	    logq, wrapq, args);
+	    "%s%s%s", (long long)ctx->job_id, ctx->attempt, deadline,
+	    preflight, body);
+	free(body);
 	free(deadline);
 	free(preflight);
 	free(logq);
-	free(wrapq);
 	free(args);
 	return l;
 }

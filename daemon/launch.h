@@ -27,6 +27,8 @@ struct launch_ctx {
 	int64_t		 resume_step;
 	const char	*heartbeat_url;	/* NULL: no heartbeats */
 	const char	*heartbeat_token;
+	int		 warn_signo;	/* the site's default warning, 0: none */
+	int		 warn_time_s;
 };
 
 struct launch {
@@ -35,6 +37,10 @@ struct launch {
 	size_t	  nenv;
 	char	 *log_dir;	/* <state_dir>/logs/<job>/<attempt> */
 	char	 *batch_log;	/* batch script's own output */
+	/* the time-limit warning Slurm is to send: the spec's, or the site's */
+	int	  warn_signal;	/* 0: none */
+	int	  warn_time_s;
+	int	  warn_batch;	/* to the batch shell, not the steps */
 };
 
 struct launch *launch_build(const struct spec *, const struct launch_ctx *,

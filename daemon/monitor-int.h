@@ -31,6 +31,7 @@ struct track {
 	int			 sizing;	/* a log size scan in flight */
 	enum { PF_UNREAD, PF_READING, PF_READ } pf_state; /* preflight.failed */
 	char			*pf_nodes;	/* what it named, once read */
+	char			 first_fail[128]; /* first-failure, read with it */
 	int64_t			 beats;
 	int64_t			 ckpt_step;
 	int			 ckpt_known;	/* ckpt_step was read once */
@@ -96,6 +97,14 @@ void recovery_blame_down(struct monitor *, struct attempt *);
  */
 int recovery_preflight_failed(struct monitor *, const struct job *,
     const struct attempt *, char **nodes);
+/*
+ * Why a failed attempt failed, once recovery_preflight_failed() has read
+ * its log dir: the first rank that failed on its own, its node and exit
+ * status; *cause becomes "timeout" if that was the time-limit warning the
+ * job asked for. Caller frees.
+ */
+char *recovery_exit_reason(struct monitor *, const struct job *,
+    const struct attempt *, int exit_code, const char **cause);
 void recovery_free(struct monitor *);
 
 #endif

@@ -53,7 +53,7 @@ static void submit_data_free(void *);
 static void submit_done(struct op *, void *);
 static void keep_cluster(struct monitor *, struct bcluster **);
 static void submit_request(const struct submit_data *, const struct job *,
-    const struct conf *, struct bjob_request *);
+    struct bjob_request *);
 static int plan_settled(struct monitor *, const struct op *,
     const struct submit_data *, struct attempt *, struct job *);
 static const char *plan_record(struct monitor *, const struct bcluster *,
@@ -155,7 +155,7 @@ keep_cluster(struct monitor *m, struct bcluster **cl)
 /* What Slurm is asked for, from the spec, the launch and the plan. */
 static void
 submit_request(const struct submit_data *sd, const struct job *job,
-    const struct conf *c, struct bjob_request *req)
+    struct bjob_request *req)
 {
 	const struct spec *sp = sd->spec;
 
@@ -178,12 +178,9 @@ submit_request(const struct submit_data *sd, const struct job *job,
 	req->qos = sp->resources.qos;
 	req->time_limit_s = sp->resources.time_limit_s;
 	req->req_nodes = sd->req_nodes;
-	req->warn_signal = c->warn_signo;
-	req->warn_time_s = (int)(c->warn_time_ms / 1000);
-	/* a warning longer than the job itself comes at half-time */
-	if (sp->resources.time_limit_s > 0 &&
-	    req->warn_time_s >= sp->resources.time_limit_s)
-		req->warn_time_s = (int)(sp->resources.time_limit_s / 2);
+	req->warn_signal = sd->launch->warn_signal;
+	req->warn_time_s = sd->launch->warn_time_s;
+	req->warn_batch = sd->launch->warn_batch;
 }
 
 /*
@@ -310,7 +307,8 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
 	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
 	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
-	    .heartbeat_token = token };
+	    .heartbeat_token = token, .warn_signo = m->d->conf->warn_signo,
+	    .warn_time_s = (int)(m->d->conf->warn_time_ms / 1000) };
 	ck = plan_resume(m, sd, a, job, &ctx, &nck);
 	sd->launch = launch_build(sd->spec, &ctx, cause);
 	free(token);
@@ -330,7 +328,7 @@ plan_submit(struct monitor *m, struct submit_data *sd,
 	struct bjob_request req;
 
 	sd->name = xstrdup(job->name);
-	submit_request(sd, job, m->d->conf, &req);
+	submit_request(sd, job, &req);
 	track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, worker_submit(&req, submit_done, sd,
 	    submit_data_free));

@@ -305,7 +305,7 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		set_str(&a->blamed, pf);
 		free(pf);
 	} else if (b->state == BJOB_FAILED)
-		reason = xasprintf("exit code %d", b->exit_code);
+		reason = recovery_exit_reason(m, job, a, b->exit_code, &cause);
 	else if (b->state == BJOB_CANCELLED)
 		reason = xstrdup("cancelled outside llmctl");
 	else if (b->state != BJOB_COMPLETED)

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,6 +41,8 @@
 
 #define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
 #define LOG_MAX_FILES	 100000	/* entries a log size scan looks at */
+#define NODE_CHARS	 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			 "0123456789._-"
 
 /* One scan (and prune) on the scan pool; everything in it is its own. */
 struct scan_task {
@@ -144,6 +147,8 @@ struct attempt_fs {
 	int64_t bytes;	/* sizing */
 	ssize_t got;	/* preflight.failed */
 	char buf[65536];
+	ssize_t ffgot;	/* first-failure */
+	char ff[128];
 };
 
 static struct attempt_fs *
@@ -192,22 +197,35 @@ attempt_fs_free(struct attempt_fs *af)
 	free(af);
 }
 
-/* On a pool thread: one bounded read of a file the job's user owns. */
+/* One bounded read of a file the job's user owns in its log dir. */
+static ssize_t
+pf_read_file(int dfd, const char *name, uid_t uid, char *buf, size_t size)
+{
+	ssize_t got;
+	int fd;
+
+	if ((fd = logdir_open_file(dfd, name, uid)) == -1)
+		return -1;
+	got = read(fd, buf, size - 1);
+	close(fd);
+	return got;
+}
+
+/* On a pool thread: the files the batch script leaves when it fails. */
 static void
 pf_read_run(void *arg)
 {
 	struct attempt_fs *af = arg;
-	int dfd, fd;
+	int dfd;
 
 	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
 	if (dfd == -1)
 		return;
-	fd = logdir_open_file(dfd, "preflight.failed", af->uid);
+	af->got = pf_read_file(dfd, "preflight.failed", af->uid, af->buf,
+	    sizeof(af->buf));
+	af->ffgot = pf_read_file(dfd, "first-failure", af->uid, af->ff,
+	    sizeof(af->ff));
 	close(dfd);
-	if (fd == -1)
-		return;
-	af->got = read(fd, af->buf, sizeof(af->buf) - 1);
-	close(fd);
 }
 
 /* Back on the loop: the node names, kept for the next poll. */
@@ -231,6 +249,12 @@ pf_read_done(void *arg, int cancelled)
 		t->pf_state = cancelled ? PF_UNREAD : PF_READ;
 		free(t->pf_nodes);
 		t->pf_nodes = hl.n > 0 ? hostlist_join(&hl) : NULL;
+		t->first_fail[0] = '\0';
+		if (!cancelled && af->ffgot > 0) {
+			af->ff[af->ffgot] = '\0';
+			snprintf(t->first_fail, sizeof(t->first_fail), "%s",
+			    af->ff);
+		}
 	}
 	hostlist_clear(&hl);
 	attempt_fs_free(af);
@@ -252,6 +276,88 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
 		return 0;
 	*nodes = t->pf_nodes != NULL ? xstrdup(t->pf_nodes) : NULL;
 	return 1;
+}
+
+/*
+ * The signal the job was warned with (the spec's, or the site's; 0: none)
+ * and its world size.
+ */
+static int
+warned_with(struct monitor *m, const struct job *job, int *world)
+{
+	struct spec *sp = job_spec(job);
+	int signo = 0;
+
+	*world = sp != NULL ? spec_world_size(sp) : 1;
+	if (sp != NULL && sp->resources.time_limit_s > 0)
+		signo = sp->warning.signal != SPEC_SIG_NONE ?
+		    spec_signal_number(sp->warning.signal) :
+		    m->d->conf->warn_signo;
+	spec_free(sp);
+	return signo;
+}
+
+/* "exited with code 7", "was killed by signal 9 (KILL, exit code 137)" */
+static char *
+status_words(int status)
+{
+	const char *name;
+
+	if (status <= 128 || status >= 128 + 65)
+		return xasprintf("exited with code %d", status);
+	name = sigabbrev_np(status - 128);
+	return xasprintf("was killed by signal %d (%s%sexit code %d)",
+	    status - 128, name != NULL ? name : "", name != NULL ? ", " : "",
+	    status);
+}
+
+/*
+ * first-failure's "RANK NODE STATUS WARNED" (rank -1: the script); the
+ * job's user wrote it, so anything malformed is refused.
+ */
+static int
+first_fail_parse(const char *line, int world, int *rank, char *node,
+    int *status, int *warned)
+{
+	if (sscanf(line, "%d %64s %d %d", rank, node, status, warned) != 4 ||
+	    *rank < -1 || *rank >= world || *status < 1 || *status > 255 ||
+	    node[strspn(node, NODE_CHARS)] != '\0')
+		return -1;
+	return 0;
+}
+
+char *
+recovery_exit_reason(struct monitor *m, const struct job *job,
+    const struct attempt *a, int exit_code, const char **cause)
+{
+	struct track *t = track_get(m, a->tag);
+	char node[65], *words, *reason;
+	int rank, status, warned, world, signo = warned_with(m, job, &world);
+	const char *asked;
+
+	if (first_fail_parse(t->first_fail, world, &rank, node, &status,
+	    &warned) != 0) {
+		status = exit_code;
+		warned = 0;
+		reason = xasprintf("exit code %d", exit_code);
+	} else {
+		words = status_words(status);
+		if (rank == -1)
+			reason = xasprintf("the script on %s %s", node, words);
+		else
+			reason = xasprintf("rank %d on %s %s%s", rank, node,
+			    words, world > 1 ? ", the first rank to fail" : "");
+		free(words);
+	}
+	if (signo != 0 && (warned || status == 128 + signo)) {
+		*cause = "timeout";
+		asked = sigabbrev_np(signo);
+		words = reason;
+		reason = xasprintf("%s, after the time-limit warning (%s) it "
+		    "asked for", words, asked != NULL ? asked : "?");
+		free(words);
+	}
+	return reason;
 }
 
 /*

@@ -141,6 +141,21 @@ spec_to_json(const struct spec *sp)
 	json_object_set_new(sec, "preflight",
 	    json_str_or_null(sp->health.preflight));
 	json_object_set_new(o, "health", sec);
+
+	sec = json_object();
+	json_object_set_new(sec, "signal",
+	    json_string(spec_signal_name(sp->warning.signal)));
+	json_object_set_new(sec, "before",
+	    json_duration(sp->warning.before_s, 0));
+	json_object_set_new(o, "warning", sec);
+
+	sec = json_object();
+	json_object_set_new(sec, "type", sp->fabric.type == FABRIC_UNSET ?
+	    json_null() : json_string(spec_fabric_name(sp->fabric.type)));
+	json_object_set_new(sec, "interface",
+	    json_str_or_null(sp->fabric.interface));
+	json_object_set_new(sec, "hca", json_str_or_null(sp->fabric.hca));
+	json_object_set_new(o, "fabric", sec);
 	return o;
 }
 
@@ -310,6 +325,14 @@ spec_to_yaml(const struct spec *sp)
 	    0);
 	yaml_duration(f, "startup_timeout", sp->health.startup_timeout_s, 0);
 	yaml_str_or_null(f, "preflight", sp->health.preflight);
+
+	fprintf(f, "warning:\n  signal: %s\n",
+	    spec_signal_name(sp->warning.signal));
+	yaml_duration(f, "before", sp->warning.before_s, 0);
+	fprintf(f, "fabric:\n  type: %s\n", sp->fabric.type == FABRIC_UNSET ?
+	    "null" : spec_fabric_name(sp->fabric.type));
+	yaml_str_or_null(f, "interface", sp->fabric.interface);
+	yaml_str_or_null(f, "hca", sp->fabric.hca);
 	if (fclose(f) != 0)
 		abort();
 	return buf;

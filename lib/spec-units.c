@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,26 @@ static const char *const launcher_names[] = {
 	[LAUNCHER_SRUN] = "srun",
 	[LAUNCHER_TORCHRUN] = "torchrun",
 	[LAUNCHER_MPI] = "mpi",
+	[LAUNCHER_SCRIPT] = "script",
+};
+
+static const char *const fabric_names[] = {
+	[FABRIC_UNSET] = "unset",
+	[FABRIC_ETHERNET] = "ethernet",
+	[FABRIC_INFINIBAND] = "infiniband",
+};
+
+static const struct {
+	const char	*name;
+	int		 signo;
+} signals[] = {
+	[SPEC_SIG_NONE] = { "none", 0 },
+	[SPEC_SIG_USR1] = { "USR1", SIGUSR1 },
+	[SPEC_SIG_USR2] = { "USR2", SIGUSR2 },
+	[SPEC_SIG_TERM] = { "TERM", SIGTERM },
+	[SPEC_SIG_INT] = { "INT", SIGINT },
+	[SPEC_SIG_HUP] = { "HUP", SIGHUP },
+	[SPEC_SIG_URG] = { "URG", SIGURG },
 };
 
 static const char *const policy_names[] = {
@@ -36,6 +57,30 @@ spec_launcher_name(enum spec_launcher l)
 	if ((size_t)l >= nitems(launcher_names))
 		return "unknown";
 	return launcher_names[l];
+}
+
+const char *
+spec_fabric_name(enum spec_fabric f)
+{
+	if ((size_t)f >= nitems(fabric_names))
+		return "unknown";
+	return fabric_names[f];
+}
+
+const char *
+spec_signal_name(enum spec_signal s)
+{
+	if ((size_t)s >= nitems(signals))
+		return "unknown";
+	return signals[s].name;
+}
+
+int
+spec_signal_number(enum spec_signal s)
+{
+	if ((size_t)s >= nitems(signals))
+		return 0;
+	return signals[s].signo;
 }
 
 const char *

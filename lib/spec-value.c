@@ -45,7 +45,10 @@ static const char *const reserved_env[] = {
 	"LOCAL_WORLD_SIZE", "NODE_RANK",
 };
 
-static const char *const launcher_names[] = { "srun", "torchrun", "mpi" };
+static const char *const launcher_names[] = { "srun", "torchrun", "mpi",
+    "script" };
+/* fabric_names[i] is enum spec_fabric i + 1 */
+static const char *const fabric_names[] = { "ethernet", "infiniband" };
 static const char *const policy_names[] = { "pack", "spread", "any" };
 
 /* [A-Za-z0-9._-]{1,64}: job names, gres types, partitions, accounts. */
@@ -361,7 +364,7 @@ get_choice(struct walk *w, uint32_t v, const char *path, const char *what,
     const char *const *names, size_t n, int *out)
 {
 	const char *s, *near;
-	char *g;
+	char *g, *list, *tmp;
 	size_t i;
 
 	if (want_scalar(w, v, path, what) != 0)
@@ -377,9 +380,18 @@ get_choice(struct walk *w, uint32_t v, const char *path, const char *what,
 	if ((near = spec_suggest(s, names, n)) != NULL)
 		spec_err(w->errs, w->t, v, path, "unknown %s %s; did you mean "
 		    "%s?", what, g, near);
-	else
-		spec_err(w->errs, w->t, v, path, "expected %s, %s or %s, got %s",
-		    names[0], names[1], names[2], g);
+	else {
+		list = xstrdup(names[0]);
+		for (i = 1; i < n; i++) {
+			tmp = xasprintf("%s%s%s", list, i + 1 < n ? ", " :
+			    " or ", names[i]);
+			free(list);
+			list = tmp;
+		}
+		spec_err(w->errs, w->t, v, path, "expected %s, got %s", list,
+		    g);
+		free(list);
+	}
 	free(g);
 	return -1;
 }
@@ -446,7 +458,7 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 {
 	const struct ytree *t = w->t;
 	char *base = (char *)w->sp + f->off, *cause = NULL;
-	const char *s;
+	const char *s, *signal_names[SPEC_SIG_COUNT];
 	int64_t n;
 	int c, rc = -1;
 
@@ -541,6 +553,18 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		if ((rc = get_choice(w, v, path, "launcher", launcher_names,
 		    nitems(launcher_names), &c)) == 0)
 			w->sp->parallel.launcher = (enum spec_launcher)c;
+		break;
+	case K_FABRIC:
+		if ((rc = get_choice(w, v, path, "fabric", fabric_names,
+		    nitems(fabric_names), &c)) == 0)
+			w->sp->fabric.type = (enum spec_fabric)(c + 1);
+		break;
+	case K_SIGNAL:
+		for (c = 0; c < SPEC_SIG_COUNT; c++)
+			signal_names[c] = spec_signal_name((enum spec_signal)c);
+		if ((rc = get_choice(w, v, path, "signal", signal_names,
+		    SPEC_SIG_COUNT, &c)) == 0)
+			w->sp->warning.signal = (enum spec_signal)c;
 		break;
 	case K_POLICY:
 		if ((rc = get_choice(w, v, path, "policy", policy_names,

@@ -26,12 +26,14 @@
 #define MAX_TASKS	 1024
 #define MAX_RANKS	 (1 << 26)
 #define MAX_COUNT	 100000
+#define WARN_MAX_S	 65535		/* Slurm's warn_time is 16 bits */
 
 static void	 unknown_key(struct walk *, uint32_t, const struct field *,
 		    size_t, const char *);
 static void	 spec_defaults(struct spec *);
 static void	 cross_check(struct walk *, const char *);
 static void	 check_canonical(struct walk *);
+static void	 warning_check(struct walk *);
 static int	 check_version(struct walk *);
 
 #define OFF(m)	 offsetof(struct spec, m)
@@ -114,6 +116,20 @@ static const struct field health_fields[] = {
 	  .off = OFF(health.preflight) },
 };
 
+static const struct field warning_fields[] = {
+	{ .name = "signal", .id = F_WARN_SIGNAL, .kind = K_SIGNAL },
+	{ .name = "before", .id = F_WARN_BEFORE, .kind = K_DURATION,
+	  .off = OFF(warning.before_s) },
+};
+
+static const struct field fabric_fields[] = {
+	{ .name = "type", .id = F_FABRIC_TYPE, .kind = K_FABRIC },
+	{ .name = "interface", .id = F_FABRIC_IF, .kind = K_STRING,
+	  .off = OFF(fabric.interface) },
+	{ .name = "hca", .id = F_FABRIC_HCA, .kind = K_STRING,
+	  .off = OFF(fabric.hca) },
+};
+
 #define SECTION(n, i, t, r) { .name = n, .id = i, .kind = K_SECTION, \
 	.required = r, .sub = t, .nsub = nitems(t) }
 
@@ -133,6 +149,8 @@ static const struct field top_fields[] = {
 	SECTION("checkpoint", F_CHECKPOINT, checkpoint_fields, 0),
 	SECTION("recovery", F_RECOVERY, recovery_fields, 0),
 	SECTION("health", F_HEALTH, health_fields, 0),
+	SECTION("warning", F_WARNING, warning_fields, 0),
+	SECTION("fabric", F_FABRIC, fabric_fields, 0),
 };
 
 /* A field and everything under it can take part in no cross-field rule. */
@@ -228,6 +246,36 @@ spec_walk_map(struct walk *w, uint32_t map, const struct field *tab, size_t n,
 #define USABLE(w, id)	 (!(w)->bad[id])
 #define GIVEN(w, id)	 ((w)->at[id] != YNONE)
 
+/* The warning must come before the limit, and a limit must be set. */
+static void
+warning_check(struct walk *w)
+{
+	const struct spec *sp = w->sp;
+	char *a, *b;
+
+	if (!USABLE(w, F_WARN_SIGNAL) || sp->warning.signal == SPEC_SIG_NONE)
+		return;
+	if (USABLE(w, F_WARN_BEFORE) && (sp->warning.before_s <= 0 ||
+	    sp->warning.before_s > WARN_MAX_S))
+		spec_err(w->errs, w->t, w->at[F_WARN_BEFORE], "warning.before",
+		    "must be 1s to %ds (Slurm's limit)", WARN_MAX_S);
+	else if (USABLE(w, F_TIME_LIMIT) && sp->resources.time_limit_s == 0)
+		spec_err(w->errs, w->t, w->at[F_WARN_SIGNAL], "warning.signal",
+		    "needs resources.time_limit (a warning before the limit)");
+	else if (USABLE(w, F_WARN_BEFORE) && USABLE(w, F_TIME_LIMIT) &&
+	    sp->warning.before_s >= sp->resources.time_limit_s) {
+		a = spec_format_duration(sp->warning.before_s);
+		b = spec_format_duration(sp->resources.time_limit_s);
+		spec_err(w->errs, w->t, GIVEN(w, F_WARN_BEFORE) ?
+		    w->at[F_WARN_BEFORE] : w->at[F_WARN_SIGNAL],
+		    "warning.before", "%s%s is not shorter than "
+		    "resources.time_limit (%s)", a, GIVEN(w, F_WARN_BEFORE) ?
+		    "" : " (the default)", b);
+		free(a);
+		free(b);
+	}
+}
+
 /* The rules between fields; each blames the field a user would change. */
 static void
 cross_check(struct walk *w, const char *default_workdir)
@@ -255,7 +303,8 @@ cross_check(struct walk *w, const char *default_workdir)
 	if (USABLE(w, F_GPUS) && USABLE(w, F_TASKS) && USABLE(w, F_LAUNCHER)) {
 		tasks = sp->resources.tasks_per_node;
 		if (GIVEN(w, F_TASKS) && gpus > 0 && tasks != gpus &&
-		    sp->parallel.launcher != LAUNCHER_TORCHRUN) {
+		    sp->parallel.launcher != LAUNCHER_TORCHRUN &&
+		    sp->parallel.launcher != LAUNCHER_SCRIPT) {
 			spec_err(w->errs, t, w->at[F_TASKS],
 			    "resources.tasks_per_node", "must equal "
 			    "gpus_per_node (%d) with launcher %s, which starts "
@@ -328,6 +377,11 @@ cross_check(struct walk *w, const char *default_workdir)
 		free(a);
 		free(b);
 	}
+	warning_check(w);
+	if (GIVEN(w, F_FABRIC_HCA) && USABLE(w, F_FABRIC_HCA) &&
+	    USABLE(w, F_FABRIC_TYPE) && sp->fabric.type != FABRIC_INFINIBAND)
+		spec_err(w->errs, t, w->at[F_FABRIC_HCA], "fabric.hca",
+		    "needs fabric.type infiniband");
 	if (USABLE(w, F_KEEP) && sp->checkpoint.keep > 0 &&
 	    sp->checkpoint.dir == NULL && USABLE(w, F_CKPT_DIR))
 		spec_err(w->errs, t, w->at[F_KEEP], "checkpoint.keep",
@@ -417,6 +471,7 @@ spec_defaults(struct spec *sp)
 	sp->recovery.no_progress_limit = 3;
 	sp->health.heartbeat_timeout_s = 600;
 	sp->health.startup_timeout_s = 1800;
+	sp->warning.before_s = 120;
 }
 
 struct spec *
@@ -521,5 +576,7 @@ spec_free(struct spec *sp)
 	free(sp->checkpoint.dir);
 	free(sp->checkpoint.pattern);
 	free(sp->health.preflight);
+	free(sp->fabric.interface);
+	free(sp->fabric.hca);
 	free(sp);
 }

@@ -25,6 +25,26 @@ enum spec_launcher {
 	LAUNCHER_SRUN,
 	LAUNCHER_TORCHRUN,
 	LAUNCHER_MPI,
+	LAUNCHER_SCRIPT,	/* the command is the batch script, run once */
+};
+
+/* What the ranks' network is; NCCL and gloo are set up for it. */
+enum spec_fabric {
+	FABRIC_UNSET,		/* nothing set */
+	FABRIC_ETHERNET,
+	FABRIC_INFINIBAND,
+};
+
+/* Signals a job may ask for before its time limit; 0 is "none". */
+enum spec_signal {
+	SPEC_SIG_NONE,
+	SPEC_SIG_USR1,
+	SPEC_SIG_USR2,
+	SPEC_SIG_TERM,
+	SPEC_SIG_INT,
+	SPEC_SIG_HUP,
+	SPEC_SIG_URG,
+	SPEC_SIG_COUNT
 };
 
 enum spec_policy {
@@ -96,6 +116,19 @@ struct spec {
 		int64_t	 startup_timeout_s;	/* default 1800 */
 		char	*preflight;		/* NULL: none */
 	} health;
+
+	/* Like sbatch --signal=SIG@BEFORE; opt-in, no signal by default. */
+	struct {
+		enum spec_signal signal;	/* default none */
+		int64_t	 before_s;		/* default 120 */
+	} warning;
+
+	/* NCCL/gloo variables, each unless env sets it (launch.c) */
+	struct {
+		enum spec_fabric type;		/* default unset */
+		char	*interface;		/* *_SOCKET_IFNAME, NULL: unset */
+		char	*hca;			/* NCCL_IB_HCA, NULL: unset */
+	} fabric;
 };
 
 /*
@@ -124,7 +157,19 @@ int spec_parse_memory(const char *, uint64_t *mb, char **cause);
 char *spec_format_duration(int64_t secs);
 char *spec_format_memory(uint64_t mb);
 
+/*
+ * What llmctl sets for every rank from the spec (fabric, OpenMP), minus
+ * what the spec's env sets itself; returns how many, *out freed with
+ * spec_kv_free().
+ */
+size_t spec_rank_env(const struct spec *, struct spec_kv **out);
+void spec_kv_free(struct spec_kv *, size_t);
+
 const char *spec_launcher_name(enum spec_launcher);
 const char *spec_policy_name(enum spec_policy);
+const char *spec_fabric_name(enum spec_fabric);
+/* "USR1", ...; spec_signal_number() gives its number, 0 for none. */
+const char *spec_signal_name(enum spec_signal);
+int spec_signal_number(enum spec_signal);
 
 #endif

@@ -13,7 +13,13 @@ with llmctld (see llmctl-job(5) and docs/design.md sections 3 and 8).
   * Resumes from $LLMCTL_RESUME_FROM (a step_<N> directory) at step N+1.
   * One heartbeat per step to $LLMCTL_HEARTBEAT_URL (if set), from a thread,
     so a slow or missing endpoint never slows or stops training.
-  * SIGUSR1 (the time-limit warning): checkpoint after the current step and go
+  * Mixed precision (autocast: bfloat16 on CPU, float16 with a GradScaler on
+    CUDA), gradient accumulation over --accum micro-batches (DDP all-reduces
+    only on the last, no_sync() before), and a learning-rate schedule (linear
+    warm-up, then cosine decay); the checkpoint holds the optimizer, scaler
+    and scheduler state, so a resumed run continues exactly where it was.
+  * SIGUSR1 (the time-limit warning, if the spec asks for it with
+    `warning: {signal: USR1}`): checkpoint after the current step and go
     on.  SIGTERM: stop after the current step and exit 143; if a peer is hung
     and this rank is stuck in a collective, exit anyway after --term-grace s.
 
@@ -26,7 +32,8 @@ after its last one, identical on every rank.  Gloo on CPU.
 
   torchrun --standalone --nproc_per_node 4 train_ddp.py --steps 60
 """
-import argparse, hashlib, json, os, shutil, signal, socket, sys, threading
+import argparse, contextlib, hashlib, json, math, os, shutil, signal, socket
+import sys, threading
 import time, urllib.request
 
 import torch
@@ -48,7 +55,13 @@ def parse_args():
                    help="checkpoint every K steps and at the end (0: only at the end)")
     p.add_argument("--sleep", type=float, default=0.0, metavar="S",
                    help="sleep S seconds per step (makes tests last long enough)")
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=5, metavar="N",
+                   help="steps of linear warm-up before the cosine decay")
+    p.add_argument("--accum", type=int, default=2, metavar="K",
+                   help="micro-batches per step (gradient accumulation)")
+    p.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16",
+                   help="autocast dtype (fp16 needs CUDA and uses a GradScaler)")
     p.add_argument("--fail-at-step", type=int, default=0, metavar="N",
                    help="rank 0 exits 1 when it reaches step N (not when resumed past N)")
     p.add_argument("--fail-attempt", type=int, default=0, metavar="A",
@@ -156,7 +169,7 @@ def fsync_path(path):
         os.close(fd)
 
 
-def save_checkpoint(ckdir, step, model, opt, rank):
+def save_checkpoint(ckdir, step, model, opt, sched, scaler, rank):
     """Rank 0 writes step_<step>/ (DDP keeps every replica identical); the
     others wait at the barrier so nobody runs ahead of a checkpoint."""
     if rank == 0:
@@ -165,7 +178,8 @@ def save_checkpoint(ckdir, step, model, opt, rank):
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         torch.save({"step": step, "model": model.state_dict(),
-                    "optimizer": opt.state_dict()}, os.path.join(tmp, "model.pt"))
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "scaler": scaler.state_dict()}, os.path.join(tmp, "model.pt"))
         with open(os.path.join(tmp, "MANIFEST.sha256"), "w") as f:
             f.write("%s  model.pt\n" % sha256(os.path.join(tmp, "model.pt")))
         for name in ("model.pt", "MANIFEST.sha256"):
@@ -187,7 +201,7 @@ def save_checkpoint(ckdir, step, model, opt, rank):
     dist.barrier()
 
 
-def load_checkpoint(path, model, opt):
+def load_checkpoint(path, model, opt, sched, scaler):
     """Every rank reads the checkpoint (it must be on a shared filesystem) and
     checks the manifest first: a damaged checkpoint is an error, not a guess."""
     with open(os.path.join(path, "MANIFEST.sha256")) as f:
@@ -198,7 +212,20 @@ def load_checkpoint(path, model, opt):
     state = torch.load(os.path.join(path, "model.pt"))
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
+    if "scheduler" in state:            # checkpoints of older versions lack them
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
     return state["step"]
+
+
+def lr_lambda(warmup, steps):
+    """Linear warm-up to the peak, then cosine decay to a tenth of it."""
+    def f(i):                           # i: optimizer steps taken so far
+        if i < warmup:
+            return (i + 1) / warmup
+        t = min(1.0, (i - warmup) / max(1, steps - warmup))
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * t))
+    return f
 
 
 # ---------------------------------------------------------------- data, model
@@ -243,10 +270,14 @@ def main():
     net = torch.nn.Sequential(torch.nn.Linear(D_IN, HIDDEN), torch.nn.Tanh(),
                               torch.nn.Linear(HIDDEN, 1))
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(args.warmup, args.steps))
+    device = "cuda" if args.precision == "fp16" else "cpu"
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    scaler = torch.cuda.amp.GradScaler(enabled=args.precision == "fp16")
     start = 1
     resume = os.environ.get("LLMCTL_RESUME_FROM")
     if resume:
-        start = load_checkpoint(resume, net, opt) + 1
+        start = load_checkpoint(resume, net, opt, sched, scaler) + 1
     model = DDP(net)                    # also broadcasts rank 0's weights
     log("rank %d/%d host=%s local_rank=%d tp/pp/dp=%s start_step=%d pid=%d"
         % (rank, world, host, local_rank, sizes, start, os.getpid()))
@@ -272,20 +303,29 @@ def main():
             log("failing on purpose at step %d (--fail-at-step)" % step)
             os._exit(1)
         xb, yb = rank_batch(step, rank, world, x, y)
-        loss = torch.nn.functional.mse_loss(model(xb), yb)
         opt.zero_grad()
-        loss.backward()                 # DDP all-reduces (averages) gradients
-        opt.step()
+        loss = 0.0
+        for k, (xm, ym) in enumerate(zip(xb.chunk(args.accum), yb.chunk(args.accum))):
+            # DDP all-reduces (averages) gradients on the last micro-batch only
+            last = k == args.accum - 1
+            with (contextlib.nullcontext() if last else model.no_sync()), \
+                    torch.autocast(device, dtype=dtype, enabled=dtype is not None):
+                micro = torch.nn.functional.mse_loss(model(xm).float(), ym) / args.accum
+            scaler.scale(micro).backward()
+            loss += micro.item()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
         # One small all-reduce per step: the mean loss, and whether any rank
         # got SIGUSR1/SIGTERM, so that all ranks act on it at the same step.
-        ctl = torch.tensor([loss.item(), float(sig.checkpoint), float(sig.stop)],
+        ctl = torch.tensor([loss, float(sig.checkpoint), float(sig.stop)],
                            dtype=torch.float64)
         dist.all_reduce(ctl)
         log("rank %d step %d loss %.6f" % (rank, step, ctl[0].item() / world))
         if ckdir and (ctl[1] > 0 or step == args.steps or
                       (args.checkpoint_every and step % args.checkpoint_every == 0)):
             sig.checkpoint = False
-            save_checkpoint(ckdir, step, net, opt, rank)
+            save_checkpoint(ckdir, step, net, opt, sched, scaler, rank)
         hb.beat(step)
         if ctl[2] > 0:
             log("rank %d stopped at step %d (SIGTERM)" % (rank, step))
@@ -295,6 +335,8 @@ def main():
             time.sleep(args.sleep)
 
     checksum = sum(p.detach().double().sum().item() for p in net.parameters())
+    log("rank %d lr=%.6g (the schedule's, after step %d)"
+        % (rank, sched.get_last_lr()[0], step))
     log("final rank=%d checksum=%.6f loss_first=%.6f loss_last=%.6f"
         % (rank, checksum, loss_first, eval_loss()))
     dist.barrier()

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "unit.h"
 
 static char dir[64];
+static const char *fake_srun = "msrun";	/* run_batch()'s srun */
 
 static void
 setup(void)
@@ -33,6 +35,30 @@ setup(void)
 	f = fopen(p, "w");
 	fputs("#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in --*) shift ;; "
 	    "*) break ;; esac; done\nexec \"$@\"\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
+	/*
+	 * srun with --kill-on-bad-exit as Slurm does it: FAKE_NTASKS tasks,
+	 * FAKE_TPN a node, each in its own process group; when one fails,
+	 * SIGTERM to every process of the others. FAKE_WARN: send that
+	 * signal to every process after 0.3 s.
+	 */
+	p = xasprintf("%s/msrun", dir);
+	f = fopen(p, "w");
+	fputs("#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in --*) shift ;; "
+	    "*) break ;; esac; done\npids=()\n"
+	    "for ((i = 0; i < FAKE_NTASKS; i++)); do\n"
+	    "SLURM_PROCID=$i SLURM_NODEID=$((i / FAKE_TPN)) "
+	    "SLURM_LOCALID=$((i % FAKE_TPN)) "
+	    "SLURMD_NODENAME=n$((i / FAKE_TPN + 1)) setsid \"$@\" &\n"
+	    "pids+=($!); done\n"
+	    "if [ -n \"$FAKE_WARN\" ]; then sleep 0.3; "
+	    "for p in \"${pids[@]}\"; do kill -s $FAKE_WARN -- -$p; done; fi\n"
+	    "rc=0; for ((n = 0; n < FAKE_NTASKS; n++)); do wait -n; r=$?\n"
+	    "if [ $r != 0 ] && [ $rc = 0 ]; then rc=$r\n"
+	    "for p in \"${pids[@]}\"; do kill -TERM -- -$p 2>/dev/null; done; "
+	    "fi; done\nexit $rc\n", f);
 	fclose(f);
 	chmod(p, 0755);
 	free(p);
@@ -71,23 +97,26 @@ make_spec(const char *command, char **argv, size_t argc)
 	return s;
 }
 
-/*
- * Run the script as Slurm task procid on node nodeid (named nodename);
- * return what the rank wrote to its log, rank-<rank>.out.
- */
-static char *
-run_rank(const struct launch *l, int procid, int nodeid, int localid,
-    const char *nodename, int rank)
+/* A stand-in srun that prints FAKE_LINES (one per line) and fails. */
+static void
+write_csrun(void)
 {
-	char *script, *cmd, *out = NULL, *outpath;
-	size_t len, i;
-	FILE *f;
+	char *p = xasprintf("%s/csrun", dir);
+	FILE *f = fopen(p, "w");
 
-	script = xasprintf("%s/batch.sh", dir);
-	outpath = xasprintf("%s/out", dir);
-	/* the job's environment as Slurm would give it, then the script */
-	f = fopen(script, "w");
-	fputs("#!/bin/sh\n", f);
+	fputs("#!/bin/sh\nprintf '%s\\n' \"$FAKE_L1\" \"$FAKE_L2\" "
+	    "\"$FAKE_L3\"\nexit 1\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
+}
+
+/* The job's environment as Slurm would give it, as export lines. */
+static void
+write_env(FILE *f, const struct launch *l)
+{
+	size_t i;
+
 	for (i = 0; i < l->nenv; i++) {
 		char *eq = strchr(l->env[i], '='), *key, *q;
 
@@ -99,11 +128,32 @@ run_rank(const struct launch *l, int procid, int nodeid, int localid,
 		}
 		free(key);
 	}
+}
+
+/*
+ * Run the script as Slurm task procid on node nodeid (named nodename);
+ * return what the rank wrote to its log, rank-<rank>.out.
+ */
+static char *
+run_rank(const struct launch *l, int procid, int nodeid, int localid,
+    const char *nodename, int rank)
+{
+	char *script, *cmd, *out = NULL, *outpath;
+	size_t len;
+	FILE *f;
+
+	script = xasprintf("%s/batch.sh", dir);
+	outpath = xasprintf("%s/out", dir);
+	/* the job's environment as Slurm would give it, then the script */
+	f = fopen(script, "w");
+	fputs("#!/bin/sh\n", f);
+	write_env(f, l);
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
 	cmd = xasprintf("mkdir -p %s && env -i PATH=%s:/usr/bin:/bin "
 	    "SLURM_PROCID=%d SLURM_NODEID=%d SLURM_LOCALID=%d "
-	    "SLURMD_NODENAME=%s SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 /bin/sh %s",
+	    "SLURMD_NODENAME=%s SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 "
+	    "SLURM_CPUS_ON_NODE=4 /bin/sh %s",
 	    l->log_dir, dir, procid, nodeid, localid, nodename, script);
 	ck_assert_int_eq(system(cmd), 0);
 	free(outpath);
@@ -231,6 +281,297 @@ START_TEST(test_plan_node_order)
 }
 END_TEST
 
+/* The batch script, run whole with msrun as srun; its exit status. */
+static int
+run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
+{
+	char *script, *cmd, *bin, *key, *q;
+	size_t i;
+	int rc;
+	FILE *f;
+
+	script = xasprintf("%s/batch.sh", dir);
+	bin = xasprintf("%s/bin", dir);
+	cmd = xasprintf("mkdir -p %s %s && ln -sf %s/%s %s/srun", l->log_dir,
+	    bin, dir, fake_srun, bin);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	f = fopen(script, "w");
+	write_env(f, l);
+	for (i = 1; i <= 3; i++) {	/* csrun's lines */
+		key = xasprintf("FAKE_L%zu", i);
+		q = sh_quote(getenv(key) != NULL ? getenv(key) : "");
+		fprintf(f, "export %s=%s\n", key, q);
+		free(key);
+		free(q);
+	}
+	fputs(strchr(l->script, '\n') + 1, f);
+	fclose(f);
+	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
+	    "FAKE_TPN=%d FAKE_WARN=%s SLURMD_NODENAME=n1 /bin/sh %s", bin,
+	    ntasks, tpn, warn != NULL ? warn : "", script);
+	rc = system(cmd);
+	free(cmd);
+	free(script);
+	free(bin);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char *
+log_file(const struct launch *l, const char *name)
+{
+	char *p = xasprintf("%s/%s", l->log_dir, name), *out = NULL;
+	size_t len;
+
+	if (read_file(p, 65536, &out, &len, NULL) != 0)
+		out = NULL;
+	free(p);
+	return out;
+}
+
+/*
+ * Rank 1 of a 2x2 job exits 7; srun then kills the others with SIGTERM
+ * (exit 143). The first to fail on its own is the cause: the batch exits
+ * 7 and names rank 1 on n1; the killed ranks are not blamed.
+ */
+START_TEST(test_first_failure)
+{
+	struct spec *s;
+	struct launch *l;
+	char *ff, *exits;
+
+	s = make_spec("if [ $RANK = 1 ]; then sleep 0.5; exit 7; fi; "
+	    "exec sleep 20", NULL, 0);
+	s->resources.gpus_per_node = s->resources.tasks_per_node = 2;
+	s->parallel.tensor = s->parallel.pipeline = 1;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_int_eq(run_batch(l, 4, 2, NULL), 7);
+	ff = log_file(l, "first-failure");
+	ck_assert_ptr_nonnull(ff);
+	ck_assert_str_eq(ff, "1 n1 7 0\n");
+	exits = log_file(l, "ranks.exit");
+	/* the three others were killed: status 143, killed 1 */
+	ck_assert_ptr_nonnull(strstr(exits, " 0 n1 143 1 0\n"));
+	ck_assert_ptr_nonnull(strstr(exits, " 3 n2 143 1 0\n"));
+	free(ff);
+	free(exits);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
+ * A rank that died of SIGTERM may have been the step's kill landing after
+ * its command ended (killed 0): it is the cause only if no rank failed
+ * otherwise, whatever the times.
+ */
+START_TEST(test_first_failure_term_last)
+{
+	static const struct {
+		const char *l1, *l2, *l3, *want;
+		int rc;
+	} cases[] = {
+		{ "llmctl-exit 100 3 n2 143 0 0", "llmctl-exit 200 1 n1 7 0 0",
+		  "llmctl-exit 300 0 n1 143 1 0", "1 n1 7 0\n", 7 },
+		{ "llmctl-exit 300 3 n2 143 0 0", "llmctl-exit 100 2 n2 143 0 0",
+		  "llmctl-exit 50 0 n1 143 1 0", "2 n2 143 0\n", 143 },
+		{ "llmctl-exit 300 3 n2 9 0 1", "llmctl-exit 100 2 n2 137 0 0",
+		  "junk", "2 n2 137 0\n", 137 },
+	};
+	struct spec *s;
+	struct launch *l;
+	char *ff, *p;
+	size_t i;
+
+	write_csrun();
+	fake_srun = "csrun";
+	s = make_spec("true", NULL, 0);
+	l = launch_build(s, &ctx, NULL);
+	for (i = 0; i < nitems(cases); i++) {
+		setenv("FAKE_L1", cases[i].l1, 1);
+		setenv("FAKE_L2", cases[i].l2, 1);
+		setenv("FAKE_L3", cases[i].l3, 1);
+		ck_assert_int_eq(run_batch(l, 1, 1, NULL), cases[i].rc);
+		ff = log_file(l, "first-failure");
+		ck_assert_ptr_nonnull(ff);
+		ck_assert_str_eq(ff, cases[i].want);
+		free(ff);
+		p = xasprintf("%s/first-failure", l->log_dir);
+		unlink(p);
+		free(p);
+	}
+	fake_srun = "msrun";
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
+ * A job that asked for the warning: the rank's shell outlives it, the
+ * command handles it, and the record says it was warned.
+ */
+START_TEST(test_warning_recorded)
+{
+	struct spec *s;
+	struct launch *l;
+	char *ff, *env;
+	size_t i;
+	int found = 0;
+
+	s = make_spec("trap 'exit 3' USR1; sleep 20 & wait", NULL, 0);
+	s->resources.nodes = 1;
+	s->resources.gpus_per_node = s->resources.tasks_per_node = 1;
+	s->parallel.tensor = s->parallel.pipeline = s->parallel.data = 1;
+	s->resources.time_limit_s = 600;
+	s->warning.signal = SPEC_SIG_USR1;
+	s->warning.before_s = 120;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_int_eq(l->warn_signal, SIGUSR1);
+	ck_assert_int_eq(l->warn_time_s, 120);
+	for (i = 0; i < l->nenv; i++)
+		found |= strcmp(l->env[i], "LLMCTL_WARN_SIGNAL=USR1") == 0;
+	ck_assert(found);
+	ck_assert_int_eq(run_batch(l, 1, 1, "USR1"), 3);
+	ff = log_file(l, "first-failure");
+	ck_assert_ptr_nonnull(ff);
+	ck_assert_str_eq(ff, "0 n1 3 1\n");
+	free(ff);
+	launch_free(l);
+
+	/* not asked for: no warning, whatever the time limit */
+	s->warning.signal = SPEC_SIG_NONE;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_int_eq(l->warn_signal, 0);
+	for (i = 0; i < l->nenv; i++) {
+		env = l->env[i];
+		ck_assert(strncmp(env, "LLMCTL_WARN_", 12) != 0);
+	}
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+static const char *
+env_of(const struct launch *l, const char *key)
+{
+	size_t i, n = strlen(key);
+
+	for (i = 0; i < l->nenv; i++)
+		if (strncmp(l->env[i], key, n) == 0 && l->env[i][n] == '=')
+			return l->env[i] + n + 1;
+	return NULL;
+}
+
+/* Fabric and OpenMP variables, each yielding to the user's env. */
+START_TEST(test_fabric_and_omp_env)
+{
+	struct spec *s;
+	struct launch *l;
+	char *out;
+
+	s = make_spec("echo $OMP_NUM_THREADS $NCCL_SOCKET_IFNAME", NULL, 0);
+	s->fabric.type = FABRIC_ETHERNET;
+	s->fabric.interface = xstrdup("eth9");
+	s->env = xreallocarray(s->env, 2, sizeof(*s->env));
+	s->env[1].key = xstrdup("NCCL_SOCKET_IFNAME");
+	s->env[1].value = xstrdup("=ens1");
+	s->nenv = 2;
+	s->resources.cpus_per_gpu = 3;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_str_eq(env_of(l, "NCCL_IB_DISABLE"), "1");
+	ck_assert_str_eq(env_of(l, "GLOO_SOCKET_IFNAME"), "eth9");
+	ck_assert_str_eq(env_of(l, "NCCL_SOCKET_IFNAME"), "=ens1");
+	ck_assert_ptr_null(env_of(l, "NCCL_IB_HCA"));
+	ck_assert_str_eq(env_of(l, "OMP_NUM_THREADS"), "3");
+	out = run_rank(l, 0, 0, 0, "n1", 0);
+	ck_assert_str_eq(out, "3 =ens1\n");
+	free(out);
+	launch_free(l);
+
+	/* no cpus_per_gpu: the node's 4 CPUs over its 4 ranks, at run time */
+	s->resources.cpus_per_gpu = 0;
+	s->fabric.type = FABRIC_INFINIBAND;
+	s->fabric.hca = xstrdup("mlx5_0:1");
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_ptr_null(env_of(l, "OMP_NUM_THREADS"));
+	ck_assert_str_eq(env_of(l, "NCCL_IB_DISABLE"), "0");
+	ck_assert_str_eq(env_of(l, "NCCL_IB_HCA"), "mlx5_0:1");
+	out = run_rank(l, 0, 0, 0, "n1", 0);
+	ck_assert_str_eq(out, "1 =ens1\n");
+	free(out);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
+ * launcher script: the command runs once, as the batch script, with the
+ * llmctl variables; its own srun lines are steps; its failure is named.
+ */
+START_TEST(test_script_launcher)
+{
+	struct spec *s;
+	struct launch *l;
+	char *out, *ff;
+
+	s = make_spec("echo $WORLD_SIZE $NODE_RANK $MASTER_PORT $LLMCTL_JOB_ID;"
+	    " srun sh -c 'echo step $SLURM_PROCID'; exit 5", NULL, 0);
+	s->parallel.launcher = LAUNCHER_SCRIPT;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_ptr_null(strstr(l->script, "llmctl-rank"));
+	ck_assert_int_eq(run_batch(l, 1, 1, NULL), 5);
+	out = log_file(l, "rank-0.out");
+	ck_assert_ptr_nonnull(out);
+	ck_assert_str_eq(out, "8 0 29777 42\nstep 0\n");
+	ff = log_file(l, "first-failure");
+	ck_assert_ptr_nonnull(ff);
+	ck_assert_str_eq(ff, "-1 n1 5 0\n");
+	free(out);
+	free(ff);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
+ * Under torchrun the rank's shell is torchrun's worker, and torchrun's
+ * SIGTERM reaches only it: the shell passes it on to the command, and the
+ * record says the rank was killed.
+ */
+START_TEST(test_torchrun_term_passed_on)
+{
+	struct spec *s;
+	struct launch *l;
+	char *script, *cmd, *exits, *p;
+	size_t len;
+	FILE *f;
+
+	s = make_spec("exec sleep 30", NULL, 0);
+	s->parallel.launcher = LAUNCHER_TORCHRUN;
+	l = launch_build(s, &ctx, NULL);
+	script = xasprintf("%s/worker.sh", dir);
+	f = fopen(script, "w");
+	write_env(f, l);
+	fprintf(f, "export RANK=2 LOCAL_RANK=2 SLURMD_NODENAME=n1 "
+	    "LLMCTL_EXIT_FILE=%s/exits\n"
+	    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank & p=$!\n"
+	    "sleep 0.5; kill -TERM $p; wait $p; exit $?\n", dir);
+	fclose(f);
+	cmd = xasprintf("mkdir -p %s && env -i PATH=/usr/bin:/bin "
+	    "timeout 10 /bin/sh %s", l->log_dir, script);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 143);
+	p = xasprintf("%s/exits", dir);
+	ck_assert_int_eq(read_file(p, 4096, &exits, &len, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(exits, " 2 n1 143 1 0\n"));
+	free(exits);
+	free(p);
+	free(cmd);
+	free(script);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -241,6 +582,12 @@ main(void)
 	tcase_add_test(tc, test_rank_coordinates);
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
+	tcase_add_test(tc, test_first_failure);
+	tcase_add_test(tc, test_first_failure_term_last);
+	tcase_add_test(tc, test_warning_recorded);
+	tcase_add_test(tc, test_fabric_and_omp_env);
+	tcase_add_test(tc, test_script_launcher);
+	tcase_add_test(tc, test_torchrun_term_passed_on);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

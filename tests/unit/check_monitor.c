@@ -346,6 +346,74 @@ START_TEST(test_logs_tail)
 }
 END_TEST
 
+/*
+ * How a failed attempt is classed and explained from the batch script's
+ * first-failure line (the user's file, so a malformed one is ignored),
+ * and a death by the warning signal the job asked for is a timeout.
+ */
+static const struct {
+	const char	*name;
+	int		 warned_job;	/* the spec asks for warning USR1 */
+	const char	*line;		/* first-failure, NULL: none */
+	int		 exit_code;
+	const char	*cause;
+	const char	*reason;
+} fail_cases[] = {
+	{ "first rank named", 0, "1 n2 7 0\n", 7, "user_error",
+	  "rank 1 on n2 exited with code 7, the first rank to fail" },
+	{ "killed by a signal", 0, "3 n2 137 0\n", 137, "user_error",
+	  "rank 3 on n2 was killed by signal 9 (KILL, exit code 137), the "
+	  "first rank to fail" },
+	{ "warning asked for, rank warned", 1, "0 n1 3 1\n", 3, "timeout",
+	  "rank 0 on n1 exited with code 3, the first rank to fail, after the "
+	  "time-limit warning (USR1) it asked for" },
+	{ "warning asked for, no line", 1, NULL, 138, "timeout",
+	  "exit code 138, after the time-limit warning (USR1) it asked for" },
+	{ "no warning asked: a forged warned is no timeout", 0, "0 n1 138 1\n",
+	  138, "user_error", "rank 0 on n1 was killed by signal 10 (USR1, "
+	  "exit code 138), the first rank to fail" },
+	{ "malformed node ignored", 0, "1 n;rm 7 0\n", 7, "user_error",
+	  "exit code 7" },
+	{ "status out of range ignored", 0, "1 n2 300 0\n", 7, "user_error",
+	  "exit code 7" },
+	{ "rank beyond the world ignored", 0, "4 n2 7 0\n", 7, "user_error",
+	  "exit code 7" },
+};
+
+START_TEST(test_first_failure_reason)
+{
+	static const char warned[] =
+	    "version: 1\nname: t\ncommand: \"true\"\nresources:\n  nodes: 2\n"
+	    "  gpus_per_node: 2\n  time_limit: 10m\nwarning:\n  signal: USR1\n"
+	    "recovery:\n  max_restarts: 0\n";
+	struct attempt **as;
+	char *path;
+	size_t n;
+	int64_t id;
+	FILE *f;
+
+	id = submit(fail_cases[_i].warned_job ? warned : JOB);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	if (fail_cases[_i].line != NULL) {
+		path = xasprintf("%s/logs/%lld/1/first-failure", dir,
+		    (long long)id);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fputs(fail_cases[_i].line, f);
+		fclose(f);
+		free(path);
+	}
+	fake_set_state(slurm_id(id, 1), BJOB_FAILED, fail_cases[_i].exit_code);
+	ck_assert(run_until(id, fail_cases[_i].warned_job ? JOB_FAILED :
+	    JOB_RESTARTING, 3000));
+	as = store_attempts_of(d.store, id, &n);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_str_eq(as[0]->cause, fail_cases[_i].cause);
+	ck_assert_str_eq(as[0]->reason, fail_cases[_i].reason);
+	ck_assert_int_eq(as[0]->exit_code, fail_cases[_i].exit_code);
+	attempt_list_free(as, n);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -360,6 +428,8 @@ main(void)
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_logs_tail);
+	tcase_add_loop_test(tc, test_first_failure_reason, 0,
+	    nitems(fail_cases));
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -38,6 +38,48 @@ static const struct pcase cases[] = {
 	    "checkpoint.pattern=step_{step}", "recovery.backoff=30s",
 	    "recovery.max_infra_restarts=10", "health.heartbeat_timeout=10m",
 	    "health.startup_timeout=30m", "resources.time_limit=null" } },
+	{ .name = "no warning signal unless asked", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 2m}\n",
+	    .checks = { "warning.signal=none", "warning.before=2m",
+	    "fabric.type=null", "fabric.interface=null" } },
+	{ .name = "warning asked like sbatch --signal=USR1@90", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 1h}\n"
+	    "warning: {signal: USR1, before: 90s}\n",
+	    .checks = { "warning.signal=USR1", "warning.before=90s" } },
+	{ .name = "fabric profile", .yaml = HEAD RES
+	    "fabric: {type: infiniband, interface: ib0, hca: 'mlx5_0:1'}\n",
+	    .checks = { "fabric.type=infiniband", "fabric.interface=ib0",
+	    "fabric.hca=mlx5_0:1" } },
+	{ .name = "script launcher, tasks free", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, tasks_per_node: 1}\n"
+	    "parallel: {launcher: script}\n",
+	    .checks = { "parallel.launcher=script",
+	    "resources.tasks_per_node=1" } },
+	{ .name = "warning needs a time limit", .yaml = HEAD RES
+	    "warning: {signal: USR1}\n", .error = "job.yaml:7:19: "
+	    "warning.signal: needs resources.time_limit (a warning before "
+	    "the limit)" },
+	{ .name = "warning before the limit", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 1m}\n"
+	    "warning: {signal: TERM}\n", .error = "job.yaml:5:19: "
+	    "warning.before: 2m (the default) is not shorter than "
+	    "resources.time_limit (1m)" },
+	{ .name = "warning at most Slurm's 65535s", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 2d}\n"
+	    "warning: {signal: USR2, before: 1d}\n", .error = "job.yaml:5:33: "
+	    "warning.before: must be 1s to 65535s (Slurm's limit)" },
+	{ .name = "warning signal unknown", .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, time_limit: 1h}\n"
+	    "warning: {signal: KILL}\n", .error = "job.yaml:5:19: "
+	    "warning.signal: expected none, USR1, USR2, TERM, INT, HUP or "
+	    "URG, got \"KILL\"" },
+	{ .name = "fabric hca needs infiniband", .yaml = HEAD RES
+	    "fabric: {type: ethernet, hca: mlx5_0}\n", .error = "job.yaml:7:31: "
+	    "fabric.hca: needs fabric.type infiniband" },
+	{ .name = "fabric type typo", .yaml = HEAD RES
+	    "fabric: {type: infiniban}\n", .error = "job.yaml:7:16: "
+	    "fabric.type: unknown fabric \"infiniban\"; did you mean "
+	    "infiniband?" },
 	{ .name = "cpu one task per node", .yaml = HEAD CPU, .checks = {
 	    "resources.tasks_per_node=1", "parallel.data=2" } },
 	{ .name = "cpu explicit tasks", .yaml = HEAD
@@ -315,7 +357,7 @@ static const struct pcase cases[] = {
 	    "torchrun?" },
 	{ .name = "launcher unknown", .yaml = HEAD RES "parallel:\n"
 	    "  launcher: slurm\n", .error = "job.yaml:8:13: parallel.launcher: "
-	    "expected srun, torchrun or mpi, got \"slurm\"" },
+	    "expected srun, torchrun, mpi or script, got \"slurm\"" },
 	{ .name = "policy typo", .yaml = HEAD RES "placement: {policy: sprad}\n",
 	    .error = "job.yaml:7:21: placement.policy: unknown policy "
 	    "\"sprad\"; did you mean spread?" },
