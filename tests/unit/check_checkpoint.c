@@ -157,7 +157,7 @@ scan(struct ckpt **v, size_t *n, const struct ckpt *known, size_t nknown)
 {
 	char *cause = NULL;
 
-	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", juid, jgid, known,
+	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid, known,
 	    nknown, 0, v, n, &cause) == 0, "scan: %s", cause);
 }
 
@@ -491,8 +491,8 @@ START_TEST(test_names)
 	checkpoint_free(v, n);
 
 	mkd("iter_0000500.ckpt");
-	ck_assert_int_eq(checkpoint_scan(ckdir, "iter_{step}.ckpt", juid,
-	    jgid, NULL, 0, 0, &v, &n, &cause), 0);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "iter_{step}.ckpt", NULL, 0,
+	    juid, jgid, NULL, 0, 0, &v, &n, &cause), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(v[0].step, 500);
 	ck_assert_str_eq(v[0].problem, "no COMPLETE marker or manifest");
@@ -527,7 +527,7 @@ START_TEST(test_errors)
 	char *cause = NULL;
 	int rc;
 
-	rc = checkpoint_scan(errors[_i].dir, errors[_i].pattern,
+	rc = checkpoint_scan(errors[_i].dir, errors[_i].pattern, NULL, 0,
 	    errors[_i].uid == -1 ? juid : (uid_t)errors[_i].uid, jgid, NULL,
 	    0, 0, &v, &n, &cause);
 	if (errors[_i].cause == NULL) {
@@ -658,7 +658,7 @@ scan_within(struct ckpt **v, size_t *n, const struct ckpt *known,
 	int64_t t0 = now_ms();
 	int rc;
 
-	rc = checkpoint_scan(ckdir, "step_{step}", juid, jgid, known, nknown,
+	rc = checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid, known, nknown,
 	    DEADLINE_MS, v, n, &cause);
 	*ms = now_ms() - t0;
 	ck_assert_msg(rc == 0, "scan: %s", cause);
@@ -747,7 +747,7 @@ START_TEST(test_stop)
 	signal(SIGALRM, alarm_stop);
 	alarm(1);
 	t0 = now_ms();
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
 	    NULL, 0, 20000, &v, &n, &cause), -1);
 	ms = now_ms() - t0;
 	ck_assert_msg(ms < 2500, "scan took %lld ms", (long long)ms);
@@ -935,7 +935,7 @@ START_TEST(test_privileges)
 
 	ck_assert_int_eq(chown(ckdir, 0, 0), 0);
 	ck_assert_int_eq(chmod(ckdir, 0700), 0);
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
 	    NULL, 0, 0, &v, &n, &cause), -1);
 	ck_assert_msg(strstr(cause, "Permission denied") != NULL, "%s", cause);
 	free(cause);
@@ -962,7 +962,7 @@ START_TEST(test_limits)
 	checkpoint_free(v, n);
 
 	mkd("step_99999");
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", juid, jgid,
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
 	    NULL, 0, 0, &v, &n, &cause), -1);
 	ck_assert_msg(strstr(cause, "more than 10000 entries match") != NULL,
 	    "%s", cause);

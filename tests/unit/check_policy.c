@@ -94,7 +94,7 @@ START_TEST(test_decide)
 	else if (cases[_i].cause != NULL &&
 	    strcmp(cases[_i].cause, "unplaceable") == 0)
 		a.reason = (char *)"cannot be placed on this cluster: ...";
-	policy_decide(s, &job, &a, &d);
+	policy_decide(s, &job, &a, -1, &d);
 	ck_assert_msg(d.action == cases[_i].action, "%s: action %d",
 	    cases[_i].name, d.action);
 	if (d.action == POLICY_RESTART)
@@ -126,7 +126,7 @@ START_TEST(test_no_loop)
 	int restarts = 0;
 
 	for (a.attempt = 1; a.attempt < 100; a.attempt++) {
-		policy_decide(s, &job, &a, &d);
+		policy_decide(s, &job, &a, -1, &d);
 		free(d.reason);
 		if (d.action != POLICY_RESTART)
 			break;
