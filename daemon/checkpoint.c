@@ -520,6 +520,28 @@ checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
 	return rc;
 }
 
+const char *
+checkpoint_layout(const char *path, const char *pattern, const char *file)
+{
+	static const char *const names[] = {
+		[L_NONE] = "unknown", [L_STEP] = "step", [L_DCP] = "dcp",
+		[L_MEGATRON] = "megatron", [L_DEEPSPEED] = "deepspeed",
+		[L_HF] = "hf", [L_LIGHTNING] = "lightning",
+		[L_LAST] = "lightning", [L_FILE] = "file",
+	};
+	struct scan s;
+	const char *name = strrchr(path, '/');
+	int64_t step;
+
+	memset(&s, 0, sizeof(s));
+	if (pattern == NULL || split_pattern(pattern, &s, NULL) != 0)
+		return names[L_NONE];
+	s.file = file;
+	s.layouts = strcmp(pattern, "step_{step}") == 0;
+	return names[ckpt_classify(&s, name != NULL ? name + 1 : path,
+	    &step)];
+}
+
 int
 checkpoint_in_progress(const char *problem)
 {

@@ -69,6 +69,14 @@ int	checkpoint_scan(const char *dir, const char *pattern,
  */
 int	checkpoint_in_progress(const char *problem);
 
+/*
+ * The layout an entry's path has under pattern and file (as in
+ * checkpoint_scan()): "step" (the pattern), "dcp", "megatron",
+ * "deepspeed", "hf", "lightning", "file", or "unknown".
+ */
+const char *checkpoint_layout(const char *path, const char *pattern,
+	    const char *file);
+
 /* The newest usable (complete, no problem) checkpoint, or NULL; borrowed. */
 const struct ckpt *checkpoint_newest(const struct ckpt *, size_t);
 

@@ -497,6 +497,34 @@ START_TEST(test_mixed)
 }
 END_TEST
 
+/* What llmctl checkpoints -o json calls each entry. */
+START_TEST(test_layout_names)
+{
+	static const struct {
+		const char *path, *pattern, *file, *want;
+	} c[] = {
+		{ "/c/step_10", "step_{step}", NULL, "step" },
+		{ "/c/step-10", "step_{step}", NULL, "dcp" },
+		{ "/c/iter_0000010", "step_{step}", NULL, "megatron" },
+		{ "/c/global_step10", "step_{step}", NULL, "deepspeed" },
+		{ "/c/checkpoint-10", "step_{step}", NULL, "hf" },
+		{ "/c/epoch=1-step=10.ckpt", "step_{step}", NULL, "lightning" },
+		{ "/c/last.ckpt", "step_{step}", NULL, "lightning" },
+		{ "/c/snapshot.pt", "step_{step}", "snapshot.pt", "file" },
+		{ "/c/snapshot.pt", "step_{step}", NULL, "unknown" },
+		{ "/c/checkpoint-10", "ckpt_{step}", NULL, "unknown" },
+		{ "/c/ckpt_10", "ckpt_{step}", NULL, "step" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ck_assert_msg(strcmp(checkpoint_layout(c[i].path, c[i].pattern,
+		    c[i].file), c[i].want) == 0, "%s: %s, want %s", c[i].path,
+		    checkpoint_layout(c[i].path, c[i].pattern, c[i].file),
+		    c[i].want);
+}
+END_TEST
+
 static int64_t
 now_ms(void)
 {
@@ -563,6 +591,7 @@ main(void)
 	tcase_add_test(tc, test_own_pattern);
 	tcase_add_test(tc, test_mixed);
 	tcase_add_test(tc, test_thousand);
+	tcase_add_test(tc, test_layout_names);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
