@@ -333,8 +333,9 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
 		return;
 	/* the job's own pattern and file name the layouts */
 	js = job->spec != NULL ? json_loads(job->spec, 0, NULL) : NULL;
-	json_unpack(js, "{s:{s?s, s?s}}", "checkpoint", "pattern", &pattern,
-	    "file", &file);
+	o = json_object_get(js, "checkpoint");
+	pattern = json_string_value(json_object_get(o, "pattern"));
+	file = json_string_value(json_object_get(o, "file"));
 	ck = store_checkpoints_of(d->store, id, &n);
 	newest = checkpoint_newest(ck, n);
 	arr = json_array();
