@@ -142,3 +142,60 @@ test_k2_root_checkpoints_refused() {
 	    fail "unexpected message: $out"
 	[ "$(job_count)" = "$n" ] || fail "a job was recorded"
 }
+
+# own_spec NAME RESUMES: a trainer with checkpoints of its own (a name no
+# layout knows) that beats 3 epochs per attempt and fails until epoch 9;
+# with RESUMES=1 it continues from its file, else starts over each time.
+# no_progress_limit 1: one attempt without progress is a crash loop.
+own_spec() {
+	local f=$E2E_DIR/$1.yaml
+	rm -rf "$SHARED/ck-$1"
+	cat > "$SHARED/$1.sh" <<SH
+#!/bin/sh
+d=\$LLMCTL_CHECKPOINT_DIR
+mkdir -p "\$d"
+e=0
+[ "$2" = 1 ] && [ -f "\$d/epoch.txt" ] && e=\$(cat "\$d/epoch.txt")
+for i in 1 2 3; do
+	e=\$((e + 1))
+	echo \$e > "\$d/epoch.txt"
+	$LLMCTL_BIN heartbeat --step \$e || exit 2
+	sleep 0.3
+done
+[ \$e -ge 9 ]
+SH
+	chmod 755 "$SHARED/$1.sh"
+	cat > "$f" <<SPEC
+version: 1
+name: $1
+command: $SHARED/$1.sh
+workdir: $SHARED
+resources:
+  nodes: 1
+  gpus_per_node: 1
+checkpoint:
+  dir: $SHARED/ck-$1
+recovery:
+  max_restarts: 5
+  backoff: 1s
+  no_progress_limit: 1
+SPEC
+	chmod 644 "$f"
+	echo "$f"
+}
+
+# The crash-loop rule counts a higher heartbeat step as progress: epochs
+# 3, 6, 9 over three attempts complete; epochs 3, 3 are a crash loop.
+test_k3_heartbeat_progress() {
+	local a b
+	a=$(usubmit "$(own_spec ownresume 1)")
+	b=$(usubmit "$(own_spec ownrestart 0)")
+	wait_state "$a" COMPLETED 120
+	[ "$(job_field "$a" attempt)" = 3 ] ||
+	    fail "$(job_field "$a" attempt) attempts, expected 3"
+	wait_state "$b" FAILED 120
+	job_field "$b" reason | grep -q "^crash loop: 1 attempts in a row" ||
+	    fail "reason: $(job_field "$b" reason)"
+	[ "$(job_field "$b" attempt)" = 2 ] ||
+	    fail "$(job_field "$b" attempt) attempts, expected 2"
+}

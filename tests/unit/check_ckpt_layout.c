@@ -534,39 +534,99 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 1,000 entries of each layout in one dir: a scan stays well in bounds. */
-START_TEST(test_thousand)
+/* Make entry i of a layout (a step of its own, i) in ckdir. */
+static void
+make_entry(int layout, int i)
 {
 	char p[PATH_MAX], q[PATH_MAX];
-	struct ckpt *v;
-	size_t n;
-	int64_t t0;
-	int i;
 
-	for (i = 1; i <= 1000; i++) {
-		fmt(p, sizeof(p), "checkpoint-%d", i);
-		fmt(q, sizeof(q), "{\"global_step\": %d}", i);
-		hf(p, q);
+	switch (layout) {
+	case 0:
+		fmt(p, sizeof(p), "step_%d", i);
+		mkd(p);
+		fmt(p, sizeof(p), "step_%d/model.pt", i);
+		mkzip(p, 1);
+		fmt(p, sizeof(p), "step_%d/COMPLETE", i);
+		mkf(p, "");
+		break;
+	case 1:
 		fmt(p, sizeof(p), "step-%d", i);
 		dcp(p, 0, 1);
+		break;
+	case 2:
 		fmt(p, sizeof(p), "iter_%07d", i);
 		mkd(p);
 		fmt(p, sizeof(p), "iter_%07d/model_optim_rng.pt", i);
 		mkzip(p, 1);
+		break;
+	case 3:
 		fmt(p, sizeof(p), "global_step%d", i);
 		mkd(p);
 		fmt(p, sizeof(p), "global_step%d/mp_rank_00_model_states.pt", i);
 		mkzip(p, 1);
+		break;
+	case 4:
+		fmt(p, sizeof(p), "checkpoint-%d", i);
+		fmt(q, sizeof(q), "{\"global_step\": %d}", i);
+		hf(p, q);
+		break;
+	default:
 		fmt(p, sizeof(p), "epoch=%d-step=%d.ckpt", i, i);
 		mkzip(p, 1);
+		break;
 	}
+}
+
+static void
+trackers(void)
+{
 	mkf("latest_checkpointed_iteration.txt", "1000\n");
 	mkf("latest", "global_step1000");
+}
+
+/*
+ * 1,000 entries of each layout, one directory per layout, then all in one:
+ * a scan stays far inside scan_timeout. Prints the times.
+ */
+START_TEST(test_thousand)
+{
+	static const char *const names[] = { "step", "dcp", "megatron",
+	    "deepspeed", "hf", "lightning" };
+	char top[PATH_MAX];
+	struct ckpt *v;
+	size_t n;
+	int64_t t0, ms;
+	int l, i;
+
+	memcpy(top, ckdir, sizeof(top));
+	for (l = 0; l < 6; l++) {
+		fmt(ckdir, sizeof(ckdir), "%s/%s", top, names[l]);
+		ck_assert_int_eq(mkdir(ckdir, 0755), 0);
+		ck_assert_int_eq(lchown(ckdir, juid, jgid), 0);
+		for (i = 1; i <= 1000; i++)
+			make_entry(l, i);
+		trackers();
+		t0 = now_ms();
+		scan(&v, &n);
+		ms = now_ms() - t0;
+		fprintf(stderr, "check_ckpt_layout: 1,000 %s entries scanned "
+		    "in %lld ms\n", names[l], (long long)ms);
+		ck_assert_uint_eq(n, 1000);
+		ck_assert_int_eq(checkpoint_newest(v, n)->step, 1000);
+		ck_assert_int_lt(ms, 10000);
+		checkpoint_free(v, n);
+	}
+	memcpy(ckdir, top, sizeof(ckdir));
+	for (l = 0; l < 6; l++)
+		for (i = 1; i <= 1000; i++)
+			make_entry(l, i);
+	trackers();
 	t0 = now_ms();
 	scan(&v, &n);
-	fprintf(stderr, "check_ckpt_layout: 5,000 entries (1,000 per layout) "
-	    "scanned in %lld ms\n", (long long)(now_ms() - t0));
-	ck_assert_uint_eq(n, 5000);
+	fprintf(stderr, "check_ckpt_layout: 6,000 entries (1,000 per layout) "
+	    "in one dir scanned in %lld ms\n", (long long)(now_ms() - t0));
+	/* the six layout dirs are entries of nothing */
+	ck_assert_uint_eq(n, 6000);
 	ck_assert_int_eq(checkpoint_newest(v, n)->step, 1000);
 	checkpoint_free(v, n);
 }
