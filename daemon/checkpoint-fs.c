@@ -86,6 +86,7 @@ static int	walk(struct scan *, struct entry *, int, int);
 static void	begin(const struct scan *, const struct entry *);
 static const struct ckpt *known_result(const struct scan *,
 		    const struct entry *);
+static const struct ckpt *known_named(const struct scan *, const char *);
 static int	hexval(int);
 static size_t	parse_manifest(struct entry *, char *, size_t);
 static int	open_beneath(int, const char *);
@@ -594,24 +595,13 @@ judge_settled(const struct scan *s, struct entry *e, const struct stat *st)
 static int64_t
 file_version(const struct scan *s, const struct entry *e)
 {
-	const struct ckpt *k;
-	size_t i, dlen = strlen(s->dir);
-	const char *name;
+	const struct ckpt *k = known_named(s, e->name);
 
-	for (i = 0; i < s->nknown; i++) {
-		k = &s->known[i];
-		if (k->path == NULL || strncmp(k->path, s->dir, dlen) != 0)
-			continue;
-		name = k->path + dlen;
-		if (*name == '/')
-			name++;
-		if (strcmp(name, e->name) != 0)
-			continue;
-		if (k->mtime == e->mtime && k->bytes == e->bytes)
-			return k->step;
-		return k->step + 1;
-	}
-	return 1;
+	if (k == NULL)
+		return 1;
+	if (k->mtime == e->mtime && k->bytes == e->bytes)
+		return k->step;
+	return k->step + 1;
 }
 
 /*
@@ -867,21 +857,31 @@ begin(const struct scan *s, const struct entry *e)
 static const struct ckpt *
 known_result(const struct scan *s, const struct entry *e)
 {
+	const struct ckpt *k = known_named(s, e->name);
+
+	if (k == NULL || k->step != e->step || k->mtime != e->mtime ||
+	    k->bytes != e->bytes ||
+	    (k->verified ? k->problem != NULL : k->problem == NULL))
+		return NULL;
+	return k;
+}
+
+/* The earlier scan's entry of this name in s->dir (paths are unique). */
+static const struct ckpt *
+known_named(const struct scan *s, const char *name)
+{
 	const struct ckpt *k;
 	size_t i, dlen = strlen(s->dir);
-	const char *name;
+	const char *kn;
 
 	for (i = 0; i < s->nknown; i++) {
 		k = &s->known[i];
-		if (k->step != e->step || k->path == NULL ||
-		    k->mtime != e->mtime || k->bytes != e->bytes ||
-		    (k->verified ? k->problem != NULL : k->problem == NULL) ||
-		    strncmp(k->path, s->dir, dlen) != 0)
+		if (k->path == NULL || strncmp(k->path, s->dir, dlen) != 0)
 			continue;
-		name = k->path + dlen;
-		if (*name == '/')
-			name++;
-		if (strcmp(name, e->name) == 0)
+		kn = k->path + dlen;
+		if (*kn == '/')
+			kn++;
+		if (strcmp(kn, name) == 0)
 			return k;
 	}
 	return NULL;
