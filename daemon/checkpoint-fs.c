@@ -638,6 +638,8 @@ scan_file(struct scan *s, struct entry *e)
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (!e->bad && (fd == -1 || fstat(fd, &st) == -1))
 		problem(e, errno, "cannot open the entry", NULL);
+	else if (!e->bad && !S_ISREG(st.st_mode))
+		problem(e, 0, "not a regular file", NULL);	/* swapped */
 	if (!e->bad) {
 		e->bytes = (uint64_t)st.st_size;
 		newer(e, &st);
