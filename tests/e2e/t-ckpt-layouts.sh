@@ -92,18 +92,18 @@ test_k1_layouts_resume() {
 			rank_log "$id" 1 0 | grep -q '^saving step=6$' || continue
 			pid=$(rank_pid "$id" 1 0)
 			[ -n "$pid" ] || fail "$l: no pid for rank 0"
+			sleep 0.4	# into the 2 s pause, past any barrier
 			kill -9 "$pid"
 			killed[$l]=1
 			left=$((left - 1))
+			# before attempt 2 (a second away at least) saves again
+			fw_partial "$l" || fail "$l: no partial save on disk" \
+			    "after the kill: $(ls -la "$SHARED/fw-$l" | tr '\n' ' ')"
 		done
 		[ $left -gt 0 ] || break
 		sleep 0.1
 	done
 	[ $left -eq 0 ] || fail "$left trainers never began their second save"
-	for l in $LAYOUTS; do
-		fw_partial "$l" || fail "$l: no partial save on disk after the" \
-		    "kill: $(ls -la "$SHARED/fw-$l")"
-	done
 	for l in $LAYOUTS; do
 		id=${job[$l]}
 		wait_state "$id" COMPLETED 120
