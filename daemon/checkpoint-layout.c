@@ -146,6 +146,11 @@ ckpt_zip_torn(int fd, off_t size, char *buf, size_t bufsize)
 		return 0;
 	if (size < ZIP_EOCD_LEN)
 		return 1;
+	/* torch.save writes no comment: the record is the last 22 bytes */
+	if (pread(fd, buf, ZIP_EOCD_LEN, size - ZIP_EOCD_LEN) ==
+	    ZIP_EOCD_LEN && memcmp(buf, "PK\5\6", 4) == 0 &&
+	    buf[20] == 0 && buf[21] == 0)
+		return 0;
 	want = (size_t)size < ZIP_EOCD_LEN + ZIP_COMMENT_MAX ?
 	    (size_t)size : ZIP_EOCD_LEN + ZIP_COMMENT_MAX;
 	if (want > bufsize)
