@@ -354,8 +354,11 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
 	}
 	json_decref(js);
 	resp->status = 200;
-	resp->body = json_pack("{s:o, s:o}", "checkpoints", arr, "newest",
-	    newest != NULL ? json_integer(newest->step) : json_null());
+	/* several entries may share the newest step (Lightning's last.ckpt) */
+	resp->body = json_pack("{s:o, s:o, s:o}", "checkpoints", arr, "newest",
+	    newest != NULL ? json_integer(newest->step) : json_null(),
+	    "resume_from", newest != NULL ? json_string(newest->path) :
+	    json_null());
 	checkpoint_free(ck, n);
 	job_free(job);
 }

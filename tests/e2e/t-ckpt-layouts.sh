@@ -128,6 +128,7 @@ want = sys.argv[1]
 c = json.loads(sys.argv[2])["checkpoints"]
 bad = [x for x in c if x["layout"] != want or x["state"] != "usable"]
 assert c and not bad, bad' "$l" "$out" || fail "$l: checkpoints: $(ullmctl checkpoints "$id")"
+		ullmctl checkpoints "$id" | sed "s/^/      $l: /"
 	done
 }
 

@@ -222,9 +222,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/v1/jobs/12/events":
             self.reply(200, {"events": []})
         elif path == "/v1/jobs/13/checkpoints":
-            self.reply(200, {"checkpoints": CHECKPOINTS, "newest": 20})
+            self.reply(200, {"checkpoints": CHECKPOINTS, "newest": 20,
+                             "resume_from": "/ckpt/hello/step_20"})
         elif path == "/v1/jobs/12/checkpoints":
-            self.reply(200, {"checkpoints": [], "newest": None})
+            self.reply(200, {"checkpoints": [], "newest": None,
+                             "resume_from": None})
         elif path.endswith("/logs") and path.startswith("/v1/jobs/"):
             self.logs(path[9:-5])
         elif path == "/v1/jobs/7":
