@@ -75,6 +75,7 @@ ckpt_print(const json_t *reply)
 	static const char *const headers[] = {
 	    "STEP", "STATE", "BYTES", "AGE", "PATH", "PROBLEM"};
 	const json_t *list, *newest, **sorted;
+	const char *from, *path;
 	struct table *t;
 	char b[FIELD_MAX], *s;
 	int64_t now = wall_s();
@@ -111,11 +112,15 @@ ckpt_print(const json_t *reply)
 		}
 	}
 	qsort(sorted, n, sizeof *sorted, ckpt_cmp);
+	/* a daemon that names the path marks that entry alone */
+	from = json_string_value(json_object_get(reply, "resume_from"));
 
 	t = table_create(nitems(headers), headers);
 	for (i = 0; i < n; i++) {
 		output_field(sorted[i], "step", b, sizeof b);
-		if (have_mark &&
+		path = json_string_value(json_object_get(sorted[i], "path"));
+		if (from != NULL ? path != NULL && strcmp(path, from) == 0 :
+		    have_mark &&
 		    json_integer_value(json_object_get(sorted[i], "step")) ==
 		        mark &&
 		    strcmp(ckpt_state(sorted[i]), "usable") == 0) {

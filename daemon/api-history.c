@@ -311,8 +311,7 @@ ckpt_state(const struct ckpt *c)
 {
 	if (c->problem == NULL)
 		return c->complete ? "usable" : "incomplete";
-	if (strncmp(c->problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER))
-	    == 0)
+	if (checkpoint_in_progress(c->problem))
 		return "incomplete";
 	if (strncmp(c->problem, CKPT_TIMEDOUT, strlen(CKPT_TIMEDOUT)) == 0)
 		return "unverified";
@@ -324,27 +323,42 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
     struct api_response *resp, int64_t id)
 {
 	const struct ckpt *newest;
+	const char *pattern = NULL, *file = NULL;
 	struct ckpt *ck;
 	struct job *job;
-	json_t *arr;
+	json_t *arr, *js, *o;
 	size_t n, i;
 
 	if ((job = api_job_for_caller(d, req, resp, id)) == NULL)
 		return;
+	/* the job's own pattern and file name the layouts */
+	js = job->spec != NULL ? json_loads(job->spec, 0, NULL) : NULL;
+	o = json_object_get(js, "checkpoint");
+	pattern = json_string_value(json_object_get(o, "pattern"));
+	file = json_string_value(json_object_get(o, "file"));
 	ck = store_checkpoints_of(d->store, id, &n);
 	newest = checkpoint_newest(ck, n);
 	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:I, "
-		    "s:b, s:b, s:o, s:I}", "step", (json_int_t)ck[i].step,
-		    "state", ckpt_state(&ck[i]), "path",
-		    ck[i].path, "bytes", (json_int_t)ck[i].bytes, "complete",
-		    ck[i].complete, "verified", ck[i].verified, "problem",
+	for (i = 0; i < n; i++) {
+		o = json_pack("{s:I, s:s, s:s, s:I, s:b, s:b, s:o, s:I}",
+		    "step", (json_int_t)ck[i].step, "state",
+		    ckpt_state(&ck[i]), "path", ck[i].path, "bytes",
+		    (json_int_t)ck[i].bytes, "complete", ck[i].complete,
+		    "verified", ck[i].verified, "problem",
 		    ck[i].problem != NULL ? json_string(ck[i].problem) :
-		    json_null(), "mtime", (json_int_t)ck[i].mtime));
+		    json_null(), "mtime", (json_int_t)ck[i].mtime);
+		json_object_set_new(o, "layout", json_string(checkpoint_layout(
+		    ck[i].path, pattern != NULL ? pattern : "step_{step}",
+		    file)));
+		json_array_append_new(arr, o);
+	}
+	json_decref(js);
 	resp->status = 200;
-	resp->body = json_pack("{s:o, s:o}", "checkpoints", arr, "newest",
-	    newest != NULL ? json_integer(newest->step) : json_null());
+	/* several entries may share the newest step (Lightning's last.ckpt) */
+	resp->body = json_pack("{s:o, s:o, s:o}", "checkpoints", arr, "newest",
+	    newest != NULL ? json_integer(newest->step) : json_null(),
+	    "resume_from", newest != NULL ? json_string(newest->path) :
+	    json_null());
 	checkpoint_free(ck, n);
 	job_free(job);
 }

@@ -217,6 +217,21 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	}
 	if ((spec = api_parse_spec_body(req, resp)) == NULL)
 		return;
+	/*
+	 * Checkpoints are read only as the job's user, never as root (a path
+	 * a user can change would be followed with root's rights), so a root
+	 * job's checkpoints would never be found and every restart would
+	 * begin at step 0: refuse it instead of losing the progress silently.
+	 */
+	if (req->uid == 0 && spec->checkpoint.dir != NULL) {
+		api_error(resp, 400, "invalid_spec", "checkpoint.dir: a job "
+		    "owned by root cannot have checkpoints: llmctld reads a "
+		    "checkpoint directory only as the job's user, never as "
+		    "root; submit the job as the user who writes the "
+		    "checkpoints");
+		spec_free(spec);
+		return;
+	}
 	if (api_check_placeable(d, spec, resp) != 0) {
 		spec_free(spec);
 		return;

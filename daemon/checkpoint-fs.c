@@ -23,6 +23,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -47,6 +48,7 @@ struct entry {
 	int64_t		 step;
 	uint64_t	 bytes;
 	int64_t		 mtime;
+	enum ckpt_layout layout;
 	int		 complete;
 	int		 verified;
 	int		 cached;	/* the known result, not hashed again */
@@ -61,8 +63,21 @@ static void	sb_num(struct sbuf *, uint64_t);
 static int	write_all(int, const void *, size_t);
 static void	emit(int, const struct rec *, const char *, size_t,
 		    const char *, size_t);
-static int64_t	match(const struct scan *, const char *);
-static void	scan_entry(struct scan *, const char *, int64_t);
+static void	scan_entry(struct scan *, const char *, enum ckpt_layout,
+		    int64_t);
+static void	scan_file(struct scan *, struct entry *);
+static void	judge(struct scan *, struct entry *, int);
+static void	judge_marker(struct scan *, struct entry *, int);
+static void	judge_dcp(struct entry *, int, const struct scan *);
+static void	judge_tracked(struct entry *, int64_t, const char *);
+static void	judge_hf(struct scan *, struct entry *, int);
+static void	judge_settled(const struct scan *, struct entry *,
+		    const struct stat *);
+static int64_t	file_version(const struct scan *, const struct entry *);
+static void	emit_entry(const struct scan *, struct entry *);
+static int	ends_with_distcp(const char *);
+static void	check_torn(struct scan *, int, const char *,
+		    const struct stat *);
 static void	problem(struct entry *, int, const char *, const char *);
 static int	beneath(const struct scan *, int);
 static void	newer(struct entry *, const struct stat *);
@@ -71,6 +86,7 @@ static int	walk(struct scan *, struct entry *, int, int);
 static void	begin(const struct scan *, const struct entry *);
 static const struct ckpt *known_result(const struct scan *,
 		    const struct entry *);
+static const struct ckpt *known_named(const struct scan *, const char *);
 static int	hexval(int);
 static size_t	parse_manifest(struct entry *, char *, size_t);
 static int	open_beneath(int, const char *);
@@ -185,37 +201,17 @@ ckpt_child_setup(int pfd, uid_t uid, gid_t gid)
 	return fd;
 }
 
-/* The step a name stands for, or -1 when it does not match. */
-static int64_t
-match(const struct scan *s, const char *name)
-{
-	size_t len = strlen(name), nd, i;
-	int64_t step = 0;
-
-	if (len < s->plen + s->slen + 1 ||
-	    memcmp(name, s->prefix, s->plen) != 0 ||
-	    memcmp(name + len - s->slen, s->suffix, s->slen) != 0)
-		return -1;
-	nd = len - s->plen - s->slen;
-	if (nd > CKPT_MAX_DIGITS)
-		return -1;
-	for (i = 0; i < nd; i++) {
-		if (name[s->plen + i] < '0' || name[s->plen + i] > '9')
-			return -1;
-		step = step * 10 + (name[s->plen + i] - '0');
-	}
-	return step;
-}
-
 /* Report every entry of s->dir matching the pattern, then REC_DONE. */
 void
 ckpt_scan_child(struct scan *s)
 {
 	struct rec done = { .type = REC_DONE };
 	struct dirent64 *de;
+	struct timespec now;
 	char dbuf[8192] __attribute__((aligned(8)));
 	ssize_t got, off;
 	size_t names = 0, entries = 0;
+	enum ckpt_layout layout;
 	int64_t step;
 	void *m;
 
@@ -233,6 +229,14 @@ ckpt_scan_child(struct scan *s)
 	}
 	if (s->dirfd == -1 || fstat(s->dirfd, &s->dirst) == -1)
 		ckpt_child_fail(s->out, "", errno);
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->now_s = now.tv_sec;
+	/* the trackers first: they decide which entries are complete */
+	s->mg_iter = ckpt_read_tracker(s->dirfd, MEGATRON_TRACKER, s->uid,
+	    s->hbuf, 64, "");
+	s->ds_step = ckpt_read_tracker(s->dirfd, DEEPSPEED_TRACKER, s->uid,
+	    s->hbuf, 64, "global_step");
+	s->pl_step = -1;
 
 	for (;;) {
 		got = getdents64(s->dirfd, dbuf, sizeof(dbuf));
@@ -247,14 +251,20 @@ ckpt_scan_child(struct scan *s)
 			if (++names > CKPT_MAX_NAMES)
 				ckpt_child_fail(s->out, "more than "
 				    XSTR(CKPT_MAX_NAMES) " names", 0);
-			if ((step = match(s, de->d_name)) == -1)
+			layout = ckpt_classify(s, de->d_name, &step);
+			if (layout == L_NONE)
 				continue;
 			if (++entries > CKPT_MAX_ENTRIES)
 				ckpt_child_fail(s->out, "more than "
 				    XSTR(CKPT_MAX_ENTRIES) " entries match", 0);
-			scan_entry(s, de->d_name, step);
+			if (layout == L_LAST)
+				s->last_seen = 1;	/* after the others */
+			else
+				scan_entry(s, de->d_name, layout, step);
 		}
 	}
+	if (s->last_seen)
+		scan_entry(s, "last.ckpt", L_LAST, 0);
 	done.hashed = s->hashed;
 	emit(s->out, &done, "", 0, "", 0);
 	_exit(0);
@@ -275,17 +285,21 @@ problem(struct entry *e, int err, const char *a, const char *b)
 }
 
 static void
-scan_entry(struct scan *s, const char *name, int64_t step)
+scan_entry(struct scan *s, const char *name, enum ckpt_layout layout,
+    int64_t step)
 {
 	struct entry e;
 	struct stat lst, st;
-	struct rec r = { .type = REC_ENTRY };
-	const struct ckpt *k;
-	int fd = -1, mfd;
+	int fd = -1;
 
 	memset(&e, 0, sizeof(e));
 	e.name = name;
 	e.step = step;
+	e.layout = layout;
+	if (layout == L_LIGHTNING || layout == L_LAST || layout == L_FILE) {
+		scan_file(s, &e);
+		return;
+	}
 	begin(s, &e);
 	if (fstatat(s->dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
@@ -326,45 +340,372 @@ scan_entry(struct scan *s, const char *name, int64_t step)
 		s->nfiles = 0;
 		s->rellen = 0;
 		s->rel[0] = '\0';
+		s->ndistcp = 0;
+		s->distcp_mtime.tv_sec = s->distcp_mtime.tv_nsec = 0;
+		s->torn = 0;
 		walk(s, &e, fd, 0);
 	}
-	if (!e.bad) {
-		begin(s, &e);
-		mfd = openat(fd, CKPT_MANIFEST,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (mfd != -1) {
-			if ((k = known_result(s, &e)) != NULL) {
-				e.cached = 1;
-				if (k->verified)
-					e.verified = 1;
-				else
-					problem(&e, 0, k->problem, NULL);
-			} else
-				verify_manifest(s, &e, fd, mfd);
-			e.complete = e.verified;
-			close(mfd);
-		} else if (errno == ENOENT) {
-			e.complete = fstatat(fd, CKPT_MARKER, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-			if (!e.complete)
-				problem(&e, 0, "no " CKPT_MARKER " marker or "
-				    "manifest", NULL);
+	if (!e.bad)
+		judge(s, &e, fd);
+	if (fd != -1)
+		close(fd);
+	emit_entry(s, &e);
+}
+
+static void
+emit_entry(const struct scan *s, struct entry *e)
+{
+	struct rec r = { .type = REC_ENTRY };
+
+	if (e->bad)
+		e->complete = e->verified = 0;
+	r.step = e->step;
+	r.mtime = e->mtime;
+	r.bytes = e->bytes;
+	r.complete = e->complete;
+	r.verified = e->verified;
+	r.cached = e->cached;
+	r.err = e->err;
+	emit(s->out, &r, e->name, strlen(e->name), e->problem.s,
+	    e->problem.len);
+}
+
+/*
+ * A walked directory entry: complete by its layout's rule. A torch.save
+ * file cut short in it makes any layout a save in progress, whatever the
+ * framework's own marker says.
+ */
+static void
+judge(struct scan *s, struct entry *e, int fd)
+{
+	if (s->torn && e->layout != L_STEP) {
+		problem(e, 0, CKPT_IN_PROGRESS ": ", s->torn_name);
+		sb_add(&e->problem, " is cut short (a torch.save zip without "
+		    "its end record)");
+		return;
+	}
+	switch (e->layout) {
+	case L_STEP:
+		judge_marker(s, e, fd);
+		break;
+	case L_DCP:
+		judge_dcp(e, fd, s);
+		break;
+	case L_MEGATRON:
+		judge_tracked(e, s->mg_iter, MEGATRON_TRACKER);
+		break;
+	case L_DEEPSPEED:
+		judge_tracked(e, s->ds_step, DEEPSPEED_TRACKER);
+		break;
+	case L_HF:
+		judge_hf(s, e, fd);
+		break;
+	default:
+		problem(e, 0, "not a directory layout", NULL);
+		break;
+	}
+}
+
+/*
+ * The strict form: a verified MANIFEST.sha256 or a COMPLETE marker; a DCP
+ * save under the pattern's name (step_N/ with .metadata) by DCP's rule.
+ */
+static void
+judge_marker(struct scan *s, struct entry *e, int fd)
+{
+	const struct ckpt *k;
+	struct stat st;
+	int mfd;
+
+	begin(s, e);
+	mfd = openat(fd, CKPT_MANIFEST,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (mfd != -1) {
+		if ((k = known_result(s, e)) != NULL) {
+			e->cached = 1;
+			if (k->verified)
+				e->verified = 1;
+			else
+				problem(e, 0, k->problem, NULL);
 		} else
-			problem(&e, errno == ELOOP ? 0 : errno, CKPT_MANIFEST,
-			    errno == ELOOP ? ": symlink, not followed" : NULL);
+			verify_manifest(s, e, fd, mfd);
+		e->complete = e->verified;
+		close(mfd);
+	} else if (errno == ENOENT) {
+		e->complete = fstatat(fd, CKPT_MARKER, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+		if (!e->complete && fstatat(fd, DCP_METADATA, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			judge_dcp(e, fd, s);
+		else if (!e->complete && s->torn) {
+			problem(e, 0, CKPT_IN_PROGRESS ": ", s->torn_name);
+			sb_add(&e->problem, " is cut short");
+		} else if (!e->complete)
+			problem(e, 0, "no " CKPT_MARKER " marker or "
+			    "manifest", NULL);
+	} else
+		problem(e, errno == ELOOP ? 0 : errno, CKPT_MANIFEST,
+		    errno == ELOOP ? ": symlink, not followed" : NULL);
+}
+
+static int
+ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec :
+	    a->tv_nsec > b->tv_nsec;
+}
+
+/*
+ * PyTorch DCP: every rank writes its __<rank>_<n>.distcp shards, then the
+ * coordinator writes .metadata once all have reported. No .metadata, or a
+ * shard newer than it (a save into the same directory again), is a save in
+ * progress.
+ */
+static void
+judge_dcp(struct entry *e, int fd, const struct scan *s)
+{
+	struct stat st;
+
+	if (fstatat(fd, DCP_METADATA, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		problem(e, 0, CKPT_IN_PROGRESS ": no " DCP_METADATA " yet",
+		    NULL);
+	else if (!S_ISREG(st.st_mode))
+		problem(e, 0, DCP_METADATA ": not a regular file", NULL);
+	else if (st.st_size == 0)
+		problem(e, 0, CKPT_IN_PROGRESS ": " DCP_METADATA " is empty",
+		    NULL);
+	else if (s->ndistcp == 0)
+		problem(e, 0, DCP_METADATA " but no .distcp shards", NULL);
+	else if (ts_after(&s->distcp_mtime, &st.st_mtim))
+		problem(e, 0, CKPT_IN_PROGRESS ": a shard is newer than "
+		    DCP_METADATA, NULL);
+	else
+		e->complete = 1;
+}
+
+/*
+ * Megatron-LM and DeepSpeed write their tracker (the iteration, or the tag
+ * global_stepN) once a save is done: an entry up to the tracker's step is
+ * complete, a newer one is being written or was cut short.
+ */
+static void
+judge_tracked(struct entry *e, int64_t upto, const char *tracker)
+{
+	if (upto < 0)
+		problem(e, 0, CKPT_IN_PROGRESS ": ", tracker);
+	else if (e->step > upto)
+		problem(e, 0, CKPT_IN_PROGRESS ": newer than ", tracker);
+	else {
+		e->complete = 1;
+		return;
+	}
+	if (upto < 0)
+		sb_add(&e->problem, " names no step yet");
+	else {
+		sb_add(&e->problem, " (");
+		sb_num(&e->problem, (uint64_t)upto);
+		sb_add(&e->problem, ")");
+	}
+}
+
+/*
+ * Hugging Face Trainer: model, optimizer, scheduler and RNG state first,
+ * trainer_state.json last, with the step as "global_step". The JSON is
+ * whole when it ends in '}'; its step must be the directory's.
+ */
+static void
+judge_hf(struct scan *s, struct entry *e, int fd)
+{
+	const char key[] = "\"global_step\"";
+	struct stat st;
+	ssize_t got;
+	size_t len = 0, n;
+	char *p, *end;
+	int f;
+
+	f = openat(fd, HF_STATE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (f == -1 && errno == ENOENT) {
+		problem(e, 0, CKPT_IN_PROGRESS ": no " HF_STATE " yet", NULL);
+		return;
+	}
+	if (f == -1 || fstat(f, &st) == -1 || !S_ISREG(st.st_mode)) {
+		problem(e, f == -1 ? errno : 0, HF_STATE ": not a readable "
+		    "regular file", NULL);
+		if (f != -1)
+			close(f);
+		return;
+	}
+	while (len < CKPT_MANIFEST_MAX) {
+		got = read(f, s->mbuf + len, CKPT_MANIFEST_MAX - len);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	close(f);
+	s->mbuf[len] = '\0';
+	end = s->mbuf + len;
+	while (end > s->mbuf && (end[-1] == '\n' || end[-1] == ' ' ||
+	    end[-1] == '\r' || end[-1] == '\t'))
+		end--;
+	if (len < CKPT_MANIFEST_MAX && (end == s->mbuf || end[-1] != '}')) {
+		problem(e, 0, CKPT_IN_PROGRESS ": " HF_STATE " is cut short",
+		    NULL);
+		return;
+	}
+	if ((p = strstr(s->mbuf, key)) == NULL) {
+		problem(e, 0, HF_STATE ": no global_step", NULL);
+		return;
+	}
+	p += sizeof(key) - 1;
+	p += strspn(p, " \t\r\n:");
+	n = strspn(p, "0123456789");
+	if (ckpt_number(p, n) != e->step) {
+		problem(e, 0, HF_STATE ": global_step is not the directory's "
+		    "step", NULL);
+		return;
+	}
+	e->complete = 1;
+}
+
+/*
+ * A version of a file overwritten in place counts once nothing changed it
+ * for checkpoint.settle, or once it was renamed into place: the rename
+ * changes its ctime, not its mtime, so a ctime past the mtime says the
+ * writer was done before it.
+ */
+static void
+judge_settled(const struct scan *s, struct entry *e, const struct stat *st)
+{
+	if (ts_after(&st->st_ctim, &st->st_mtim) ||
+	    s->now_s - e->mtime >= s->settle_s)
+		e->complete = 1;
+	else
+		problem(e, 0, CKPT_IN_PROGRESS ": changed within "
+		    "checkpoint.settle", NULL);
+}
+
+/*
+ * A file without a step of its own (checkpoint.file, last.ckpt alone)
+ * counts versions: the step an earlier scan gave it while its size and
+ * time stay, one more once either changed, 1 the first time.
+ */
+static int64_t
+file_version(const struct scan *s, const struct entry *e)
+{
+	const struct ckpt *k = known_named(s, e->name);
+
+	if (k == NULL)
+		return 1;
+	if (k->mtime == e->mtime && k->bytes == e->bytes)
+		return k->step;
+	return k->step + 1;
+}
+
+/*
+ * A file entry: a Lightning .ckpt, its last.ckpt, or checkpoint.file. A
+ * torch.save zip is complete once its end record is written; any other
+ * file by the settle rule. Symlinks are not followed: Lightning's
+ * save_last="link" points last.ckpt at a file that is listed itself.
+ */
+static void
+scan_file(struct scan *s, struct entry *e)
+{
+	struct stat lst, st;
+	int fd, torn;
+
+	begin(s, e);
+	if (fstatat(s->dirfd, e->name, &lst, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			return;		/* removed since listed */
+		problem(e, errno, "cannot stat the entry", NULL);
+		emit_entry(s, e);
+		return;
+	}
+	newer(e, &lst);
+	if (S_ISLNK(lst.st_mode))
+		problem(e, 0, "symlink, not followed", NULL);
+	else if (!S_ISREG(lst.st_mode))
+		problem(e, 0, "not a regular file", NULL);
+	else if (lst.st_uid != s->uid) {
+		problem(e, 0, "owned by uid ", NULL);
+		sb_num(&e->problem, lst.st_uid);
+		sb_add(&e->problem, ", not the job's user");
+	}
+	fd = e->bad ? -1 : openat(s->dirfd, e->name,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (!e->bad && (fd == -1 || fstat(fd, &st) == -1))
+		problem(e, errno, "cannot open the entry", NULL);
+	else if (!e->bad && !S_ISREG(st.st_mode))
+		problem(e, 0, "not a regular file", NULL);	/* swapped */
+	if (!e->bad) {
+		e->bytes = (uint64_t)st.st_size;
+		newer(e, &st);
+		torn = ckpt_zip_torn(fd, st.st_size, s->hbuf, HASHBUF_SIZE);
+		if (torn)
+			problem(e, 0, CKPT_IN_PROGRESS ": cut short (empty, or "
+			    "a torch.save zip without its end record)", NULL);
+		else if (st.st_size >= 4 && pread(fd, s->hbuf, 4, 0) == 4 &&
+		    memcmp(s->hbuf, "PK\3\4", 4) == 0)
+			e->complete = 1;
+		else
+			judge_settled(s, e, &st);
 	}
 	if (fd != -1)
 		close(fd);
-	if (e.bad)
-		e.complete = e.verified = 0;
-	r.step = e.step;
-	r.mtime = e.mtime;
-	r.bytes = e.bytes;
-	r.complete = e.complete;
-	r.verified = e.verified;
-	r.cached = e.cached;
-	r.err = e.err;
-	emit(s->out, &r, name, strlen(name), e.problem.s, e.problem.len);
+	if (e->layout == L_LIGHTNING && e->complete && e->step > s->pl_step)
+		s->pl_step = e->step;
+	/* last.ckpt is saved with the newest step-named file, or alone */
+	if (e->layout == L_LAST && s->pl_step >= 0)
+		e->step = s->pl_step;
+	else if (e->layout == L_LAST || e->layout == L_FILE)
+		e->step = file_version(s, e);
+	emit_entry(s, e);
+}
+
+static int
+ends_with_distcp(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 7 && strcmp(name + n - 7, ".distcp") == 0;
+}
+
+/* Note a torch.save file of the entry that was cut short, and DCP shards. */
+static void
+check_torn(struct scan *s, int fd, const char *name, const struct stat *st)
+{
+	size_t n;
+	int f;
+
+	if (ends_with_distcp(name)) {
+		s->ndistcp++;
+		if (ts_after(&st->st_mtim, &s->distcp_mtime))
+			s->distcp_mtime = st->st_mtim;
+		return;
+	}
+	if (s->torn || !ckpt_torch_file(name))
+		return;
+	f = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (f == -1)
+		return;
+	if (ckpt_zip_torn(f, st->st_size, s->hbuf, HASHBUF_SIZE)) {
+		s->torn = 1;
+		n = s->rellen;
+		if (n > sizeof(s->torn_name) - 2)
+			n = sizeof(s->torn_name) - 2;
+		memcpy(s->torn_name, s->rel, n);
+		if (n > 0)
+			s->torn_name[n++] = '/';
+		s->torn_name[n] = '\0';
+		n = strlen(name);
+		if (n > sizeof(s->torn_name) - 1 - strlen(s->torn_name))
+			n = sizeof(s->torn_name) - 1 - strlen(s->torn_name);
+		strncat(s->torn_name, name, n);
+	}
+	close(f);
 }
 
 /* Whether fd is a directory strictly below checkpoint.dir, by walking "..". */
@@ -465,8 +806,10 @@ walk(struct scan *s, struct entry *e, int fd, int depth)
 			    AT_SYMLINK_NOFOLLOW) == -1)
 				continue;	/* removed since listed */
 			newer(e, &st);
-			if (S_ISREG(st.st_mode))
+			if (S_ISREG(st.st_mode)) {
 				e->bytes += (uint64_t)st.st_size;
+				check_torn(s, fd, de->d_name, &st);
+			}
 			if (!S_ISDIR(st.st_mode))
 				continue;
 			rel_push(s, de->d_name);
@@ -516,21 +859,31 @@ begin(const struct scan *s, const struct entry *e)
 static const struct ckpt *
 known_result(const struct scan *s, const struct entry *e)
 {
+	const struct ckpt *k = known_named(s, e->name);
+
+	if (k == NULL || k->step != e->step || k->mtime != e->mtime ||
+	    k->bytes != e->bytes ||
+	    (k->verified ? k->problem != NULL : k->problem == NULL))
+		return NULL;
+	return k;
+}
+
+/* The earlier scan's entry of this name in s->dir (paths are unique). */
+static const struct ckpt *
+known_named(const struct scan *s, const char *name)
+{
 	const struct ckpt *k;
 	size_t i, dlen = strlen(s->dir);
-	const char *name;
+	const char *kn;
 
 	for (i = 0; i < s->nknown; i++) {
 		k = &s->known[i];
-		if (k->step != e->step || k->path == NULL ||
-		    k->mtime != e->mtime || k->bytes != e->bytes ||
-		    (k->verified ? k->problem != NULL : k->problem == NULL) ||
-		    strncmp(k->path, s->dir, dlen) != 0)
+		if (k->path == NULL || strncmp(k->path, s->dir, dlen) != 0)
 			continue;
-		name = k->path + dlen;
-		if (*name == '/')
-			name++;
-		if (strcmp(name, e->name) == 0)
+		kn = k->path + dlen;
+		if (*kn == '/')
+			kn++;
+		if (strcmp(kn, name) == 0)
 			return k;
 	}
 	return NULL;

@@ -40,6 +40,24 @@ struct rec {
 
 #define REC_MAXSTR	4096		/* name or text, parent-side bound */
 
+/* The layouts an entry of checkpoint.dir can have (checkpoint-layout.c). */
+enum ckpt_layout {
+	L_NONE,
+	L_STEP,		/* matches checkpoint.pattern: COMPLETE or manifest */
+	L_DCP,		/* step-N/: PyTorch DCP, .metadata written last */
+	L_MEGATRON,	/* iter_N/ + latest_checkpointed_iteration.txt */
+	L_DEEPSPEED,	/* global_stepN/ + latest */
+	L_HF,		/* checkpoint-N/ + trainer_state.json */
+	L_LIGHTNING,	/* *step=N*.ckpt */
+	L_LAST,		/* Lightning's last.ckpt: judged after the others */
+	L_FILE,		/* checkpoint.file, overwritten in place */
+};
+
+#define MEGATRON_TRACKER	"latest_checkpointed_iteration.txt"
+#define DEEPSPEED_TRACKER	"latest"
+#define DCP_METADATA		".metadata"
+#define HF_STATE		"trainer_state.json"
+
 /* One scan: the parent fills the first block, the child the rest. */
 struct scan {
 	const char		*dir;		/* without trailing '/' */
@@ -47,10 +65,23 @@ struct scan {
 	size_t			 plen;
 	const char		*suffix;	/* pattern after {step} */
 	size_t			 slen;
+	const char		*file;		/* checkpoint.file or NULL */
+	int64_t			 settle_s;
+	int			 layouts;	/* the default pattern: all */
 	uid_t			 uid;
 	const struct ckpt	*known;
 	size_t			 nknown;
 	/* the child's own */
+	int64_t			 now_s;
+	int64_t			 mg_iter;	/* Megatron tracker, -1: none */
+	int64_t			 ds_step;	/* DeepSpeed tag's step, -1 */
+	int64_t			 pl_step;	/* newest Lightning step, -1 */
+	int			 last_seen;	/* last.ckpt is in the dir */
+	/* the entry being walked */
+	uint64_t		 ndistcp;	/* DCP shards in it */
+	struct timespec		 distcp_mtime;	/* the newest shard's */
+	int			 torn;		/* a torch.save file cut short */
+	char			 torn_name[256];
 	int			 out;
 	int			 dirfd;
 	struct stat		 dirst;
@@ -61,6 +92,15 @@ struct scan {
 	char			 rel[4096];	/* path walked, for messages */
 	size_t			 rellen;
 };
+
+/* checkpoint-layout.c, in the child: which layout a name has, its step. */
+enum ckpt_layout ckpt_classify(const struct scan *, const char *,
+	    int64_t *);
+int64_t	ckpt_number(const char *, size_t);
+int	ckpt_torch_file(const char *);
+int	ckpt_zip_torn(int, off_t, char *, size_t);
+int64_t	ckpt_read_tracker(int, const char *, uid_t, char *, size_t,
+	    const char *);
 
 /* In the child: drop to uid/gid and keep only the pipe; returns its fd. */
 int	ckpt_child_setup(int, uid_t, gid_t);

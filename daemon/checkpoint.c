@@ -48,6 +48,7 @@ static void	add_unreached(struct collect *, const struct ckpt *, size_t);
 static void	push(struct collect *, const struct ckpt *);
 static int	split_pattern(const char *, struct scan *, char **);
 static int	check_user(uid_t, char **);
+static int	check_file(const char *, char **);
 static char	*trim_dir(const char *, char **);
 static char	*join(const char *, const char *, size_t);
 static int	ckpt_cmp(const void *, const void *);
@@ -387,10 +388,23 @@ join(const char *dir, const char *name, size_t namelen)
 	    (int)namelen, name);
 }
 
+/* checkpoint.file: one name inside the directory. */
+static int
+check_file(const char *file, char **cause)
+{
+	if (file == NULL)
+		return 0;
+	if (*file == '\0' || strchr(file, '/') != NULL ||
+	    strcmp(file, ".") == 0 || strcmp(file, "..") == 0)
+		return set_cause(cause, "checkpoint file \"%s\" must be a name "
+		    "in checkpoint.dir", file);
+	return 0;
+}
+
 int
-checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
-    const struct ckpt *known, size_t nknown, int ms, struct ckpt **out,
-    size_t *n, char **cause)
+checkpoint_scan(const char *dir, const char *pattern, const char *file,
+    int settle_s, uid_t uid, gid_t gid, const struct ckpt *known,
+    size_t nknown, int ms, struct ckpt **out, size_t *n, char **cause)
 {
 	struct scan s;
 	struct collect c = { 0 };
@@ -402,9 +416,14 @@ checkpoint_scan(const char *dir, const char *pattern, uid_t uid, gid_t gid,
 	*n = 0;
 	memset(&s, 0, sizeof(s));
 	if (split_pattern(pattern, &s, cause) != 0 ||
+	    check_file(file, cause) != 0 ||
 	    check_user(uid, cause) != 0 || (d = trim_dir(dir, cause)) == NULL)
 		return -1;
 	s.dir = d;
+	s.file = file;
+	s.settle_s = settle_s > 0 ? settle_s : CKPT_SETTLE_S;
+	/* a pattern of the user's own says what the checkpoints are */
+	s.layouts = strcmp(pattern, "step_{step}") == 0;
 	s.uid = uid;
 	s.known = known;
 	s.nknown = nknown;
@@ -499,6 +518,37 @@ checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
 	free(usable);
 	free(d);
 	return rc;
+}
+
+const char *
+checkpoint_layout(const char *path, const char *pattern, const char *file)
+{
+	static const char *const names[] = {
+		[L_NONE] = "unknown", [L_STEP] = "step", [L_DCP] = "dcp",
+		[L_MEGATRON] = "megatron", [L_DEEPSPEED] = "deepspeed",
+		[L_HF] = "hf", [L_LIGHTNING] = "lightning",
+		[L_LAST] = "lightning", [L_FILE] = "file",
+	};
+	struct scan s;
+	const char *name = strrchr(path, '/');
+	int64_t step;
+
+	memset(&s, 0, sizeof(s));
+	if (pattern == NULL || split_pattern(pattern, &s, NULL) != 0)
+		return names[L_NONE];
+	s.file = file;
+	s.layouts = strcmp(pattern, "step_{step}") == 0;
+	return names[ckpt_classify(&s, name != NULL ? name + 1 : path,
+	    &step)];
+}
+
+int
+checkpoint_in_progress(const char *problem)
+{
+	return problem != NULL &&
+	    (strncmp(problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER))
+	    == 0 || strncmp(problem, CKPT_IN_PROGRESS,
+	    strlen(CKPT_IN_PROGRESS)) == 0);
 }
 
 const struct ckpt *

@@ -28,6 +28,8 @@
 #define CKPT_MANIFEST_LINES	100000
 #define CKPT_MARKER		"COMPLETE"
 #define CKPT_SCAN_TIMEOUT_S	30		/* default deadline per scan */
+#define CKPT_SETTLE_S		30		/* checkpoint.settle default */
+#define CKPT_IN_PROGRESS	"save in progress"	/* problem's start */
 #define CKPT_TIMEDOUT		"scan timed out"	/* problem's start */
 
 struct ckpt {
@@ -43,8 +45,12 @@ struct ckpt {
 };
 
 /*
- * Scan dir (absolute) for entries matching pattern ("step_{step}") as
- * uid/gid. An entry in known[] (an earlier scan's result) whose path, step,
+ * Scan dir (absolute) as uid/gid for the checkpoints of every layout llmctl
+ * knows (docs/design.md section 8): entries matching pattern ("step_{step}",
+ * the strict form), PyTorch DCP, Megatron-LM, DeepSpeed, Hugging Face and
+ * Lightning ones, and file (a name in dir, or NULL), a single file
+ * overwritten in place that counts once it has not changed for settle_s
+ * seconds (<= 0: CKPT_SETTLE_S) or was renamed into place. An entry in known[] (an earlier scan's result) whose path, step,
  * bytes and mtime are unchanged keeps its verdict, verified or not, and is
  * not hashed again (cached is set). The scan takes at most ms milliseconds
  * (<= 0: CKPT_SCAN_TIMEOUT_S): past that the child is killed, the entry it
@@ -53,9 +59,23 @@ struct ckpt {
  * *out sorted by step ascending (a missing dir gives 0 entries), or -1 with
  * *cause (a scan out of time before its first entry included).
  */
-int	checkpoint_scan(const char *dir, const char *pattern, uid_t uid,
-	    gid_t gid, const struct ckpt *known, size_t nknown, int ms,
+int	checkpoint_scan(const char *dir, const char *pattern,
+	    const char *file, int settle_s, uid_t uid, gid_t gid, const struct ckpt *known, size_t nknown, int ms,
 	    struct ckpt **out, size_t *n, char **cause);
+
+/*
+ * Whether problem says a save is still being written (or was cut short):
+ * not news to the user, unlike a checkpoint that is wrong.
+ */
+int	checkpoint_in_progress(const char *problem);
+
+/*
+ * The layout an entry's path has under pattern and file (as in
+ * checkpoint_scan()): "step" (the pattern), "dcp", "megatron",
+ * "deepspeed", "hf", "lightning", "file", or "unknown".
+ */
+const char *checkpoint_layout(const char *path, const char *pattern,
+	    const char *file);
 
 /* The newest usable (complete, no problem) checkpoint, or NULL; borrowed. */
 const struct ckpt *checkpoint_newest(const struct ckpt *, size_t);

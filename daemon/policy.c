@@ -41,7 +41,7 @@ what(const struct attempt *a)
 
 void
 policy_decide(const struct spec *sp, struct job *job,
-    const struct attempt *a, struct policy_decision *d)
+    const struct attempt *a, int64_t beat, struct policy_decision *d)
 {
 	const char *cause = a->cause;
 	int progressed, infra;
@@ -66,7 +66,9 @@ policy_decide(const struct spec *sp, struct job *job,
 		return;
 	}
 	if (sp->checkpoint.dir != NULL) {
-		progressed = a->ckpt_end > a->ckpt_start;
+		/* a trainer that resumes on its own shows it by its beats */
+		progressed = a->ckpt_end > a->ckpt_start ||
+		    (a->last_step > 0 && a->last_step > beat);
 		job->no_progress = progressed ? 0 : job->no_progress + 1;
 	} else
 		progressed = 0;
@@ -95,7 +97,8 @@ policy_decide(const struct spec *sp, struct job *job,
 	    job->no_progress >= sp->recovery.no_progress_limit) {
 		d->action = POLICY_FAIL;
 		d->reason = xasprintf("crash loop: %d attempts in a row ended "
-		    "without a new verified checkpoint (%s)", job->no_progress,
+		    "without a new complete checkpoint or a higher heartbeat "
+		    "step (%s)", job->no_progress,
 		    what(a));
 	} else {
 		d->action = POLICY_RESTART;

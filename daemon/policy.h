@@ -29,9 +29,14 @@ struct policy_decision {
 	char			*reason;	/* owned by the caller */
 };
 
-/* Updates job's counters (restarts, infra_restarts, ...) in place. */
+/*
+ * Updates job's counters (restarts, infra_restarts, ...) in place. beat is
+ * the highest heartbeat step of the job's earlier attempts (-1: none): an
+ * attempt that beat past it made progress, like one that left a new
+ * complete checkpoint.
+ */
 void policy_decide(const struct spec *, struct job *, const struct attempt *,
-    struct policy_decision *);
+    int64_t beat, struct policy_decision *);
 /* Causes charged to max_infra_restarts rather than max_restarts. */
 int policy_cause_infra(const char *cause);
 

@@ -50,6 +50,8 @@ struct scan_task {
 	int64_t		 job_id;
 	char		*dir;
 	char		*pattern;
+	char		*file;		/* checkpoint.file, or NULL */
+	int		 settle_s;
 	int		 keep;
 	uid_t		 uid;
 	gid_t		 gid;
@@ -412,6 +414,7 @@ scan_task_free(struct scan_task *t)
 {
 	free(t->dir);
 	free(t->pattern);
+	free(t->file);
 	free(t->cause);
 	checkpoint_free(t->known, t->nknown);
 	checkpoint_free(t->ckpts, t->nckpts);
@@ -429,8 +432,9 @@ scan_run(void *arg)
 	struct scan_task *t = arg;
 	int64_t end = mono_ms() + t->timeout_ms, left;
 
-	t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid, t->known,
-	    t->nknown, t->timeout_ms, &t->ckpts, &t->nckpts, &t->cause);
+	t->rc = checkpoint_scan(t->dir, t->pattern, t->file, t->settle_s,
+	    t->uid, t->gid, t->known, t->nknown, t->timeout_ms, &t->ckpts,
+	    &t->nckpts, &t->cause);
 	if (t->rc == 0 && t->keep > 0 && (left = end - mono_ms()) > 0)
 		t->pruned = checkpoint_prune(t->dir, t->ckpts, t->nckpts,
 		    t->keep, t->uid, t->gid, (int)left, NULL);
@@ -442,9 +446,9 @@ scan_run(void *arg)
 		t->nknown = t->nckpts;
 		t->ckpts = NULL;
 		t->nckpts = 0;
-		t->rc = checkpoint_scan(t->dir, t->pattern, t->uid, t->gid,
-		    t->known, t->nknown, (int)left, &t->ckpts, &t->nckpts,
-		    &t->cause);
+		t->rc = checkpoint_scan(t->dir, t->pattern, t->file,
+		    t->settle_s, t->uid, t->gid, t->known, t->nknown,
+		    (int)left, &t->ckpts, &t->nckpts, &t->cause);
 	}
 }
 
@@ -471,8 +475,7 @@ scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
 			    old[k].problem != NULL &&
 			    strcmp(old[k].problem, c[i].problem) == 0;
 		/* one being written is not news; anything else wrong is */
-		if (!seen && strncmp(c[i].problem, "no " CKPT_MARKER,
-		    strlen("no " CKPT_MARKER)) != 0)
+		if (!seen && !checkpoint_in_progress(c[i].problem))
 			store_event_add(st, job_id, "checkpoint_bad",
 			    "checkpoint %s is not usable: %s", c[i].path,
 			    c[i].problem);
@@ -537,6 +540,10 @@ scan_push(struct monitor *m, const struct job *job, const struct spec *sp)
 	t->job_id = job->id;
 	t->dir = xstrdup(sp->checkpoint.dir);
 	t->pattern = xstrdup(sp->checkpoint.pattern);
+	t->file = sp->checkpoint.file != NULL ?
+	    xstrdup(sp->checkpoint.file) : NULL;
+	t->settle_s = (int)(sp->checkpoint.settle_s < 86400 ?
+	    sp->checkpoint.settle_s : 86400);
 	t->keep = sp->checkpoint.keep;
 	t->uid = job->uid;
 	t->gid = job->gid;
@@ -573,7 +580,8 @@ decide_now(struct monitor *m, int64_t job_id)
 	struct attempt **as, *last;
 	struct spec *sp = NULL;
 	struct job *job;
-	size_t n;
+	int64_t beat = -1;
+	size_t n, i;
 	int rc;
 
 	if ((job = store_job_get(st, job_id)) == NULL)
@@ -584,7 +592,10 @@ decide_now(struct monitor *m, int64_t job_id)
 		goto out;
 	last->ckpt_end = recovery_newest_step(m, job_id);
 	last->decided = 1;
-	policy_decide(sp, job, last, &dec);
+	for (i = 0; i + 1 < n; i++)
+		if (as[i]->last_step > beat)
+			beat = as[i]->last_step;
+	policy_decide(sp, job, last, beat, &dec);
 	/* a transition: all of it or none, decided again on a later tick */
 	if (store_begin(st) != 0) {
 		free(dec.reason);

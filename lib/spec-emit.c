@@ -120,6 +120,9 @@ spec_to_json(const struct spec *sp)
 	json_object_set_new(sec, "pattern",
 	    json_str_or_null(sp->checkpoint.pattern));
 	json_object_set_new(sec, "keep", json_integer(sp->checkpoint.keep));
+	json_object_set_new(sec, "file", json_str_or_null(sp->checkpoint.file));
+	json_object_set_new(sec, "settle",
+	    json_duration(sp->checkpoint.settle_s, 0));
 	json_object_set_new(o, "checkpoint", sec);
 
 	sec = json_object();
@@ -314,6 +317,8 @@ spec_to_yaml(const struct spec *sp)
 	yaml_str_or_null(f, "dir", sp->checkpoint.dir);
 	yaml_str_or_null(f, "pattern", sp->checkpoint.pattern);
 	fprintf(f, "  keep: %d\n", sp->checkpoint.keep);
+	yaml_str_or_null(f, "file", sp->checkpoint.file);
+	yaml_duration(f, "settle", sp->checkpoint.settle_s, 0);
 
 	fprintf(f, "recovery:\n  max_restarts: %d\n  max_infra_restarts: %d\n",
 	    sp->recovery.max_restarts, sp->recovery.max_infra_restarts);

@@ -92,6 +92,10 @@ static const struct field checkpoint_fields[] = {
 	  .off = OFF(checkpoint.pattern) },
 	{ .name = "keep", .id = F_KEEP, .kind = K_INT,
 	  .off = OFF(checkpoint.keep), .min = 0, .max = MAX_COUNT },
+	{ .name = "file", .id = F_CKPT_FILE, .kind = K_STRING,
+	  .off = OFF(checkpoint.file) },
+	{ .name = "settle", .id = F_SETTLE, .kind = K_DURATION,
+	  .off = OFF(checkpoint.settle_s) },
 };
 
 static const struct field recovery_fields[] = {
@@ -386,6 +390,18 @@ cross_check(struct walk *w, const char *default_workdir)
 	    sp->checkpoint.dir == NULL && USABLE(w, F_CKPT_DIR))
 		spec_err(w->errs, t, w->at[F_KEEP], "checkpoint.keep",
 		    "needs checkpoint.dir");
+	if (USABLE(w, F_CKPT_FILE) && sp->checkpoint.file != NULL) {
+		if (sp->checkpoint.dir == NULL && USABLE(w, F_CKPT_DIR))
+			spec_err(w->errs, t, w->at[F_CKPT_FILE],
+			    "checkpoint.file", "needs checkpoint.dir");
+		else if (*sp->checkpoint.file == '\0' ||
+		    strchr(sp->checkpoint.file, '/') != NULL ||
+		    strcmp(sp->checkpoint.file, ".") == 0 ||
+		    strcmp(sp->checkpoint.file, "..") == 0)
+			spec_err(w->errs, t, w->at[F_CKPT_FILE],
+			    "checkpoint.file", "must be a file name in "
+			    "checkpoint.dir, without '/'");
+	}
 }
 
 /*
@@ -465,6 +481,7 @@ spec_defaults(struct spec *sp)
 	sp->placement.policy = POLICY_PACK;
 	sp->placement.max_wait_s = 600;
 	sp->checkpoint.pattern = xstrdup("step_{step}");
+	sp->checkpoint.settle_s = 30;
 	sp->recovery.max_restarts = 3;
 	sp->recovery.max_infra_restarts = 10;
 	sp->recovery.backoff_s = 30;
@@ -575,6 +592,7 @@ spec_free(struct spec *sp)
 	free(sp->placement.exclude);
 	free(sp->checkpoint.dir);
 	free(sp->checkpoint.pattern);
+	free(sp->checkpoint.file);
 	free(sp->health.preflight);
 	free(sp->fabric.interface);
 	free(sp->fabric.hca);

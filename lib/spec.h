@@ -102,6 +102,8 @@ struct spec {
 		char	*dir;		/* NULL: no checkpoints, no resume */
 		char	*pattern;	/* default "step_{step}" */
 		int	 keep;		/* 0: keep all */
+		char	*file;		/* one file overwritten in place */
+		int64_t	 settle_s;	/* default 30: file unchanged this long */
 	} checkpoint;
 
 	struct {

@@ -94,7 +94,7 @@ START_TEST(test_decide)
 	else if (cases[_i].cause != NULL &&
 	    strcmp(cases[_i].cause, "unplaceable") == 0)
 		a.reason = (char *)"cannot be placed on this cluster: ...";
-	policy_decide(s, &job, &a, &d);
+	policy_decide(s, &job, &a, -1, &d);
 	ck_assert_msg(d.action == cases[_i].action, "%s: action %d",
 	    cases[_i].name, d.action);
 	if (d.action == POLICY_RESTART)
@@ -126,7 +126,7 @@ START_TEST(test_no_loop)
 	int restarts = 0;
 
 	for (a.attempt = 1; a.attempt < 100; a.attempt++) {
-		policy_decide(s, &job, &a, &d);
+		policy_decide(s, &job, &a, -1, &d);
 		free(d.reason);
 		if (d.action != POLICY_RESTART)
 			break;
@@ -134,6 +134,45 @@ START_TEST(test_no_loop)
 	}
 	ck_assert_int_eq(restarts, 2);
 	ck_assert_int_eq(d.action, POLICY_FAIL);
+	free(s);
+}
+END_TEST
+
+/*
+ * A trainer that resumes from checkpoints of its own (no layout llmctl
+ * knows: no checkpoint step ever) beats steps 2, 5, 8, ...: progress, never
+ * a crash loop. One that beats step 2 every time is one.
+ */
+START_TEST(test_heartbeat_progress)
+{
+	struct spec *s = make_spec(1);
+	struct job job = { .state = JOB_RUNNING };
+	struct attempt a = { .state = (char *)"FAILED",
+	    .cause = (char *)"hang", .ckpt_start = -1, .ckpt_end = -1 };
+	struct policy_decision d;
+	int64_t beat = -1;
+
+	s->recovery.max_infra_restarts = 100;
+	for (a.attempt = 1; a.attempt <= 8; a.attempt++) {
+		a.last_step = 3 * a.attempt - 1;
+		policy_decide(s, &job, &a, beat, &d);
+		ck_assert_msg(d.action == POLICY_RESTART, "attempt %d: %s",
+		    a.attempt, d.reason);
+		ck_assert_int_eq(d.delay_s, 0);
+		ck_assert_int_eq(job.no_progress, 0);
+		free(d.reason);
+		beat = a.last_step;
+	}
+	for (a.attempt = 9; a.attempt < 20; a.attempt++) {
+		policy_decide(s, &job, &a, beat, &d);
+		free(d.reason);
+		if (d.action != POLICY_RESTART)
+			break;
+	}
+	/* the same step again: three in a row without progress */
+	ck_assert_int_eq(a.attempt, 11);
+	ck_assert_int_eq(d.action, POLICY_FAIL);
+	free(s->checkpoint.dir);
 	free(s);
 }
 END_TEST
@@ -146,6 +185,7 @@ main(void)
 
 	tcase_add_loop_test(tc, test_decide, 0, nitems(cases));
 	tcase_add_test(tc, test_no_loop);
+	tcase_add_test(tc, test_heartbeat_progress);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

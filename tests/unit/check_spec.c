@@ -152,6 +152,10 @@ static const struct pcase cases[] = {
 	    "checkpoint: {dir: /c/run1, pattern: \"ckpt-{step}.pt\", keep: 2}\n",
 	    .checks = { "checkpoint.dir=/c/run1",
 	    "checkpoint.pattern=ckpt-{step}.pt", "checkpoint.keep=2" } },
+	{ .name = "checkpoint file", .yaml = HEAD RES
+	    "checkpoint: {dir: /c, file: snapshot.pt, settle: 5s}\n",
+	    .checks = { "checkpoint.file=snapshot.pt",
+	    "checkpoint.settle=5s", "checkpoint.pattern=step_{step}" } },
 	{ .name = "core tags", .yaml = "version: !!int 1\nname: !!str 123\n"
 	    "command: ! 42\nresources: !!map {nodes: !!int \"2\", "
 	    "gpus_per_node: 4}\n", .checks = { "name=123", "command=42",
@@ -227,6 +231,13 @@ static const struct pcase cases[] = {
 	{ .name = "keep needs a dir", .yaml = HEAD RES "checkpoint:\n"
 	    "  keep: 3\n", .error = "job.yaml:8:9: checkpoint.keep: needs "
 	    "checkpoint.dir" },
+	{ .name = "file needs a dir", .yaml = HEAD RES "checkpoint:\n"
+	    "  file: model.pt\n", .error = "job.yaml:8:9: checkpoint.file: "
+	    "needs checkpoint.dir" },
+	{ .name = "file is a name", .yaml = HEAD RES "checkpoint:\n"
+	    "  dir: /c\n  file: ../model.pt\n", .error = "job.yaml:9:9: "
+	    "checkpoint.file: must be a file name in checkpoint.dir, "
+	    "without '/'" },
 
 	/* --- one field wrong ---------------------------------------------- */
 	{ .name = "pattern without {step}", .yaml = HEAD RES

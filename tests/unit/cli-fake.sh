@@ -439,7 +439,8 @@ if run 0 checkpoints 13; then
 	    fail "a checkpoints line is wider than 100 columns"
 	last_request "r['path'] == '/v1/jobs/13/checkpoints'"
 fi
-run 0 checkpoints -o json 13 && has out '^  "newest": 20$'
+run 0 checkpoints -o json 13 && has out '^  "newest": 20,$' &&
+    has out '^  "resume_from": "/ckpt/hello/step_20"$'
 run 0 checkpoints 12 && expect out "no checkpoints"
 run 2 c 13 && expect err \
     "llmctl: ambiguous command: c, could be: cancel, checkpoints"

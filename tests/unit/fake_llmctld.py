@@ -85,17 +85,17 @@ EVENTS = [
 
 CHECKPOINTS = [
     {"step": 30, "path": "/ckpt/hello/step_30", "bytes": 1288490189,
-     "complete": False, "verified": False,
+     "layout": "step", "complete": False, "verified": False,
      "problem": "MANIFEST.sha256: model.pt: checksum mismatch",
      "mtime": NOW - 120},
     {"step": 10, "path": "/ckpt/hello/step_10", "bytes": 512,
-     "complete": True, "verified": True, "problem": None,
+     "layout": "step", "complete": True, "verified": True, "problem": None,
      "mtime": NOW - 7200},
     {"step": 20, "path": "/ckpt/hello/step_20", "bytes": 1536,
-     "complete": True, "verified": False, "problem": None,
+     "layout": "step", "complete": True, "verified": False, "problem": None,
      "mtime": NOW - 3600},
     {"step": 40, "path": "/ckpt/hello/step_40", "bytes": 0,
-     "complete": False, "verified": False,
+     "layout": "step", "complete": False, "verified": False,
      "problem": "no COMPLETE marker or manifest", "mtime": NOW - 10},
 ]
 
@@ -273,9 +273,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/v1/jobs/12/events":
             self.reply(200, {"events": []})
         elif path == "/v1/jobs/13/checkpoints":
-            self.reply(200, {"checkpoints": CHECKPOINTS, "newest": 20})
+            self.reply(200, {"checkpoints": CHECKPOINTS, "newest": 20,
+                             "resume_from": "/ckpt/hello/step_20"})
         elif path == "/v1/jobs/12/checkpoints":
-            self.reply(200, {"checkpoints": [], "newest": None})
+            self.reply(200, {"checkpoints": [], "newest": None,
+                             "resume_from": None})
         elif path.endswith("/logs") and path.startswith("/v1/jobs/"):
             self.logs(path[9:-5])
         elif path == "/v1/jobs/7":
