@@ -1,6 +1,6 @@
 /*
- * monitor-int: what monitor.c (Slurm side) and recovery.c (checkpoints,
- * hangs, the restart policy) share. Not for other modules.
+ * monitor-int: what monitor.c (Slurm side) and monitor-recovery.c
+ * (checkpoints, hangs, the restart policy) share. Not for other modules.
  */
 #ifndef LLMCTLD_MONITOR_INT_H
 #define LLMCTLD_MONITOR_INT_H
@@ -10,10 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "store.h"
 #include "util.h"
 
-struct attempt;
-struct job;
 struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
@@ -58,7 +57,7 @@ struct monitor {
 };
 
 static inline void
-set_str(char **dst, const char *src)
+monitor_set_str(char **dst, const char *src)
 {
 	char *copy = src != NULL ? xstrdup(src) : NULL;
 
@@ -67,15 +66,19 @@ set_str(char **dst, const char *src)
 }
 
 /* monitor.c */
-struct track *track_get(struct monitor *, const char *tag);
-void track_drop(struct monitor *, const char *tag);
-struct attempt *attempt_by_tag(struct monitor *, const char *tag,
+struct track *monitor_track_get(struct monitor *, const char *tag);
+void monitor_track_drop(struct monitor *, const char *tag);
+struct attempt *monitor_attempt_by_tag(struct monitor *, const char *tag,
     struct job **);
-void cancel_attempt(struct monitor *, struct attempt *);
-void finish(struct monitor *, struct attempt *, struct job *,
-    const char *cause, const char *reason);
+void monitor_cancel_attempt(struct monitor *, struct attempt *);
+/*
+ * End an attempt in state to: with cause, or (CAUSE_NONE) the one it is
+ * being ended for; with reason, or the one it has.
+ */
+void monitor_finish(struct monitor *, struct attempt *, struct job *,
+    enum attempt_state to, enum attempt_cause cause, const char *reason);
 
-/* recovery.c */
+/* monitor-recovery.c */
 void recovery_tick(struct monitor *);
 void recovery_decide(struct monitor *, int64_t job_id);
 /* Newest verified checkpoint step on record, -1: none. */
