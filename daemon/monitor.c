@@ -125,8 +125,10 @@ record_blame(struct store *st, const struct attempt *a)
 	int rc = 0;
 
 	/* a list that does not parse blames no one, as before */
-	if (a->blamed != NULL && hostlist_expand(&hl, a->blamed, NULL) != 0)
-		hl.n = 0;
+	if (a->blamed == NULL || hostlist_expand(&hl, a->blamed, NULL) != 0) {
+		hostlist_clear(&hl);
+		return 0;
+	}
 	for (i = 0; i < hl.n && rc == 0; i++) {
 		rc |= store_node_failure_add(st, hl.names[i]);
 		rc |= store_event_add(st, a->job_id, "node_blamed",
@@ -902,11 +904,7 @@ monitor_free(struct monitor *m)
 	pool_free(m->scanner);
 	timer_free(m->tick);
 	recovery_free(m);
-	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
-		TAILQ_REMOVE(&m->tracks, t, entry);
-		free(t->avoid);
-		free(t->tag);
-		free(t);
-	}
+	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
+		monitor_track_drop(m, t->tag);
 	free(m);
 }
