@@ -150,6 +150,19 @@ static const char *const cause_names[] = {
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
 
+/* The index of s in names[n], -1 if it is not there (or is NULL). */
+static int
+name_index(const char *const *names, size_t n, const char *s, int nocase)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (names[i] != NULL && (nocase ? strcasecmp(s, names[i]) :
+		    strcmp(s, names[i])) == 0)
+			return (int)i;
+	return -1;
+}
+
 const char *
 job_state_name(enum job_state state)
 {
@@ -159,15 +172,12 @@ job_state_name(enum job_state state)
 int
 job_state_parse(const char *s, enum job_state *state)
 {
-	size_t i;
+	int i = name_index(state_names, nitems(state_names), s, 1);
 
-	for (i = 0; i < nitems(state_names); i++) {
-		if (strcasecmp(s, state_names[i]) == 0) {
-			*state = (enum job_state)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i < 0)
+		return -1;
+	*state = (enum job_state)i;
+	return 0;
 }
 
 int
@@ -186,15 +196,13 @@ attempt_state_name(enum attempt_state state)
 int
 attempt_state_parse(const char *s, enum attempt_state *state)
 {
-	size_t i;
+	int i = name_index(attempt_state_names, nitems(attempt_state_names),
+	    s, 0);
 
-	for (i = 0; s != NULL && i < nitems(attempt_state_names); i++) {
-		if (strcmp(s, attempt_state_names[i]) == 0) {
-			*state = (enum attempt_state)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i < 0)
+		return -1;
+	*state = (enum attempt_state)i;
+	return 0;
 }
 
 int
@@ -212,19 +220,13 @@ attempt_cause_name(enum attempt_cause cause)
 int
 attempt_cause_parse(const char *s, enum attempt_cause *cause)
 {
-	size_t i;
+	int i = s != NULL ? name_index(cause_names, nitems(cause_names), s,
+	    0) : CAUSE_NONE;
 
-	if (s == NULL) {
-		*cause = CAUSE_NONE;
-		return 0;
-	}
-	for (i = 1; i < nitems(cause_names); i++) {
-		if (strcmp(s, cause_names[i]) == 0) {
-			*cause = (enum attempt_cause)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i < 0)
+		return -1;
+	*cause = (enum attempt_cause)i;
+	return 0;
 }
 
 static int
