@@ -133,8 +133,8 @@ record_blame(struct store *st, const struct attempt *a)
 		rc |= store_node_failure_add(st, hl.names[i]);
 		rc |= store_event_add(st, a->job_id, "node_blamed",
 		    "node %s blamed for attempt %d (%s); later attempts "
-		    "avoid it", hl.names[i], a->attempt, a->cause != CAUSE_NONE ?
-		    attempt_cause_name(a->cause) : "?");
+		    "avoid it", hl.names[i], a->attempt,
+		    a->cause != CAUSE_NONE ? attempt_cause_name(a->cause) : "?");
 	}
 	hostlist_clear(&hl);
 	return rc;
@@ -491,7 +491,8 @@ plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	}
 	op->fail = store_node_failures(m->d->store, &op->nfail);
 	if (monitor_track_get(m, a->tag)->avoid != NULL) {
-		hostlist_expand(&sd->avoid, monitor_track_get(m, a->tag)->avoid, NULL);
+		hostlist_expand(&sd->avoid, monitor_track_get(m, a->tag)->avoid,
+		    NULL);
 		op->avoid = (const char *const *)sd->avoid.names;
 		op->navoid = sd->avoid.n;
 	}

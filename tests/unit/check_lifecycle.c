@@ -139,7 +139,8 @@ START_TEST(attempt_names)
 		ck_assert_str_eq(attempt_state_name(i), states[i]);
 		ck_assert_int_eq(attempt_state_parse(states[i], &st), 0);
 		ck_assert_int_eq(st, i);
-		ck_assert_int_eq(attempt_state_final(i), i >= ATTEMPT_COMPLETED);
+		ck_assert_int_eq(attempt_state_final(i),
+		    i >= ATTEMPT_COMPLETED);
 	}
 	for (i = 0; i < ATTEMPT_NCAUSES; i++) {
 		ck_assert_pstr_eq(attempt_cause_name(i), causes[i]);
@@ -162,8 +163,9 @@ attempt_listed(int from, int ending, int to, int cause)
 
 	t = lifecycle_attempt_table(&n);
 	for (i = 0; i < n; i++)
-		listed |= (int)t[i].from == from && t[i].from_ending == ending &&
-		    (int)t[i].to == to && (t[i].causes & (1u << cause)) != 0;
+		listed |= (int)t[i].from == from &&
+		    t[i].from_ending == ending && (int)t[i].to == to &&
+		    (t[i].causes & (1u << cause)) != 0;
 	return listed;
 }
 
@@ -439,8 +441,8 @@ START_TEST(attempt_doc_matches)
 			if (t[i].from == from && t[i].from_ending == fe &&
 			    t[i].to == to && t[i].causes == mask)
 				found = (int)i;
-		ck_assert_msg(found >= 0, "docs list %s%s -> %s (%#x), the code "
-		    "does not", attempt_state_name(from), fe ? " ending" : "",
+		ck_assert_msg(found >= 0, "docs list %s%s -> %s (%#x), the "
+		    "code does not", attempt_state_name(from), fe ? " ending" : "",
 		    attempt_state_name(to), mask);
 		ck_assert_msg(!seen[found], "docs list row %d twice", found);
 		seen[found] = 1;
