@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -27,6 +28,7 @@
 #define CLIENT_CONNECT_TIMEOUT_S 5
 #define CLIENT_TIMEOUT_S 30
 #define CLIENT_MAX_REPLY (64 * 1024 * 1024)
+#define CLIENT_RETRY_S 20 /* client_request_once() keeps trying this long */
 
 struct client {
 	char *socket_path;
@@ -197,6 +199,38 @@ client_request(struct client *c, const char *method, const char *path,
 }
 
 int
+client_request_once(struct client *c, const char *method, const char *path,
+    const char *key, const json_t *body, json_t **reply, char **cause)
+{
+	struct sockaddr_un sun;
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	time_t give_up = time(NULL) + CLIENT_RETRY_S;
+	char *url, *header;
+	int rc;
+
+	*reply = NULL;
+	if (strlen(c->socket_path) >= sizeof sun.sun_path)
+		return client_request(c, method, path, body, reply, cause);
+	url = xasprintf("http://localhost%s", path);
+	header = xasprintf("Idempotency-Key: %s", key);
+	for (;;) {
+		rc = client_perform(c, method, url, c->socket_path, header,
+		    c->socket_path, body, reply, cause);
+		if (rc != CLIENT_ERR_CONNECT || time(NULL) >= give_up)
+			break;
+		/* no answer: the daemon may be restarting; same key again */
+		free(*cause);
+		*cause = NULL;
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 800 * 1000 * 1000)
+			pause.tv_nsec *= 2;
+	}
+	free(header);
+	free(url);
+	return rc;
+}
+
+int
 client_request_url(struct client *c, const char *method, const char *url,
     const char *token, const json_t *body, json_t **reply, char **cause)
 {
@@ -228,12 +262,12 @@ client_request_url(struct client *c, const char *method, const char *url,
 
 /*
  * One transfer: method to url, over the Unix socket unix_path unless it is
- * NULL, with the extra header auth unless NULL; where names the peer in
- * messages.
+ * NULL, with the extra header line header unless NULL; where names the peer
+ * in messages.
  */
 static int
 client_perform(struct client *c, const char *method, const char *url,
-    const char *unix_path, const char *auth, const char *where,
+    const char *unix_path, const char *header, const char *where,
     const json_t *body, json_t **reply, char **cause)
 {
 	struct curl_slist *headers = NULL;
@@ -259,8 +293,8 @@ client_perform(struct client *c, const char *method, const char *url,
 	headers = curl_slist_append(headers, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip for large specs. */
 	headers = curl_slist_append(headers, "Expect:");
-	if (auth != NULL)
-		headers = curl_slist_append(headers, auth);
+	if (header != NULL)
+		headers = curl_slist_append(headers, header);
 	if (body != NULL) {
 		data = json_dumps(body, JSON_COMPACT);
 		if (data == NULL) {

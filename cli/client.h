@@ -34,6 +34,16 @@ int client_request(struct client *, const char *method, const char *path,
     const json_t *body, json_t **reply, char **cause);
 
 /*
+ * client_request() for a request that must take effect once (a submit):
+ * sent with "Idempotency-Key: KEY", and when no answer came (the daemon
+ * restarting, a reply lost) sent again with the same key, for up to 20 s;
+ * the daemon answers a repeat with what the first one did.
+ */
+int client_request_once(struct client *, const char *method,
+    const char *path, const char *key, const json_t *body, json_t **reply,
+    char **cause);
+
+/*
  * The same for a full http:// or https:// URL over TCP, with the header
  * "Authorization: Bearer TOKEN" unless token is NULL: for the daemon's
  * heartbeat listener. Messages name the URL instead of the socket.

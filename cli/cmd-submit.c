@@ -5,6 +5,10 @@
  * daemon is not bothered; the daemon validates again and is the authority.
  * The file's text is sent as it is, with the name it was given and the
  * working directory that fills a missing workdir.
+ *
+ * Each run has an Idempotency-Key (random, or --idempotency-key), sent
+ * again as it was when no answer came, so a reply lost to a daemon restart
+ * neither loses nor doubles the job (docs/design.md section 4).
  */
 #include "config.h"
 
@@ -23,11 +27,12 @@ static int cmd_submit_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_submit_entry = {
     .name = "submit",
-    .usage = "[-o json] [--dry-run] file",
+    .usage = "[-o json] [--dry-run] [--idempotency-key key] file",
     .args = {.template = "o:",
         .lower = 1,
         .upper = 1,
-        .longs = (const struct args_long[]){{'n', "dry-run", 0}, {0}}},
+        .longs = (const struct args_long[]){{'n', "dry-run", 0},
+            {'k', "idempotency-key", 1}, {0}}},
     .exec = cmd_submit_exec,
 };
 
@@ -36,9 +41,9 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 {
 	enum output_format fmt;
 	json_t *body = NULL, *reply = NULL;
-	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL;
-	const char *file = args->argv[0], *path;
-	int dry_run = args_has(args, 'n'), rc = 1;
+	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL, *key;
+	const char *file = args->argv[0];
+	int dry_run = args_has(args, 'n'), rc = 1, crc;
 
 	if (job_output_format(args, &fmt) != 0)
 		return 1;
@@ -47,11 +52,25 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		perror("llmctl: getcwd");
 		return 1;
 	}
+	key = args_has(args, 'k') ? xstrdup(args_get(args, 'k')) :
+	                            random_hex(16);
 	if ((body = job_body(file, cwd, &name)) == NULL)
 		goto out;
-	path = dry_run ? "/v1/jobs?dry_run=1" : "/v1/jobs";
-	if (client_request(llmctl_client(ctx), "POST", path, body, &reply,
-	        &cause) != CLIENT_OK) {
+	if (dry_run)
+		crc = client_request(llmctl_client(ctx), "POST",
+		    "/v1/jobs?dry_run=1", body, &reply, &cause);
+	else
+		crc = client_request_once(llmctl_client(ctx), "POST",
+		    "/v1/jobs", key, body, &reply, &cause);
+	if (crc == CLIENT_ERR_CONNECT && !dry_run) {
+		fprintf(stderr,
+		    "llmctl: %s\nllmctl: the job may have been recorded; "
+		    "to submit it again without doubling it: llmctl submit "
+		    "--idempotency-key %s %s\n",
+		    cause, key, file);
+		goto out;
+	}
+	if (crc != CLIENT_OK) {
 		fprintf(stderr, "llmctl: %s\n", cause);
 		goto out;
 	}
@@ -73,6 +92,7 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 	}
 	rc = 0;
 out:
+	free(key);
 	json_decref(reply);
 	json_decref(body);
 	free(cause);

@@ -156,6 +156,50 @@ user_name(uid_t uid)
 	return xasprintf("%lu", (unsigned long)uid);
 }
 
+/* What an Idempotency-Key may hold: a token a shell passes without care. */
+static int
+idem_key_valid(const char *key)
+{
+	size_t len = strlen(key);
+
+	return len >= 1 && len <= 128 && strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._:-") == len;
+}
+
+/*
+ * A submit that repeats an earlier one's Idempotency-Key (the client lost
+ * the reply and sent it again) answers with the job the first one made;
+ * the same key with another spec is the caller's mistake. 0: not a repeat.
+ */
+static int
+submit_repeat(struct llmctld *d, const struct api_request *req,
+    const char *spec, struct api_response *resp)
+{
+	struct job *job;
+	int64_t id;
+
+	if ((id = store_job_by_key(d->store, req->uid,
+	    req->idempotency_key)) == 0)
+		return 0;
+	if (id < 0 || (job = store_job_get(d->store, id)) == NULL) {
+		api_error(resp, 503, "store_failed", "cannot look up the "
+		    "Idempotency-Key; nothing was submitted");
+		return 1;
+	}
+	if (strcmp(job->spec, spec) != 0)
+		api_error(resp, 422, "idempotency_key_reused",
+		    "Idempotency-Key \"%s\" was used for job %lld with "
+		    "another spec", req->idempotency_key, (long long)id);
+	else {
+		log_job(id, "submit repeated with its Idempotency-Key: "
+		    "answered with this job");
+		resp->status = 200;
+		resp->body = job_to_json(d, job, 0);
+	}
+	job_free(job);
+	return 1;
+}
+
 void
 api_jobs_submit(struct llmctld *d, const struct api_request *req,
     struct api_response *resp)
@@ -165,6 +209,12 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	struct job job = { 0 };
 	json_t *jspec;
 
+	if (req->idempotency_key != NULL &&
+	    !idem_key_valid(req->idempotency_key)) {
+		api_error(resp, 400, "bad_request", "Idempotency-Key: expected "
+		    "1-128 characters of A-Z a-z 0-9 . _ : -");
+		return;
+	}
 	if ((spec = api_parse_spec_body(req, resp)) == NULL)
 		return;
 	if (api_check_placeable(d, spec, resp) != 0) {
@@ -187,8 +237,11 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	job.nodes = spec->resources.nodes;
 	job.gpus_per_node = spec->resources.gpus_per_node;
 	job.world_size = spec_world_size(spec);
+	job.idem_key = req->idempotency_key;
 	json_decref(jspec);
-	if (store_begin(d->store) != 0 ||
+	if (job.idem_key != NULL && submit_repeat(d, req, job.spec, resp)) {
+		/* answered: the job of the first try, or an error */
+	} else if (store_begin(d->store) != 0 ||
 	    store_job_insert(d->store, &job) != 0 ||
 	    store_event_add(d->store, job.id, "submitted",
 	    "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,

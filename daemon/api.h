@@ -36,6 +36,7 @@ struct api_request {
 	int		 admin;		/* root or the admin group */
 	int		 tcp;		/* came over TCP: no identity */
 	const char	*authorization;	/* the header, or NULL */
+	const char	*idempotency_key; /* the header, or NULL */
 	void		*later;		/* the server's, for api_defer() */
 };
 

@@ -25,17 +25,18 @@ enum conf_type {
 	CONF_INT,
 };
 
-static int check_log_level(const char *, char **);
-static int check_group(const char *, char **);
-static int check_signal(const char *, char **);
-static int check_addr_port(const char *, char **);
-static int check_backend(const char *, char **);
-static int signal_number(const char *);
+static int resolve_log_level(struct conf *, const char *, char **);
+static int resolve_group(struct conf *, const char *, char **);
+static int resolve_signal(struct conf *, const char *, char **);
+static int resolve_addr_port(struct conf *, const char *, char **);
+static int resolve_backend(struct conf *, const char *, char **);
 
 /*
- * The keys, their types and defaults. A string key may name a check, run
- * as the value is read, so that every bad value is reported with its
- * FILE:LINE:COL, by llmctld -n and on SIGHUP alike.
+ * The keys, their types and defaults. A string key that names something
+ * (a group, a signal, an address) has a resolver, run as the value is read:
+ * it checks the value and stores what it names in the conf, so every bad
+ * value is reported with its FILE:LINE:COL, by llmctld -n and on SIGHUP
+ * alike, and nothing else parses it again. An integer has a range.
  */
 static const struct conf_key {
 	const char	*name;
@@ -43,7 +44,9 @@ static const struct conf_key {
 	size_t		 offset;
 	const char	*dflt;
 	int		 reload;	/* SIGHUP may change it in place */
-	int		(*check)(const char *, char **);
+	int		(*resolve)(struct conf *, const char *, char **);
+	int64_t		 min;		/* CONF_INT */
+	int64_t		 max;
 } conf_keys[] = {
 	{ .name = "socket", .type = CONF_PATH,
 	  .offset = offsetof(struct conf, socket),
@@ -61,25 +64,25 @@ static const struct conf_key {
 	  .reload = 1 },
 	{ .name = "log_level", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, log_level), .dflt = "info",
-	  .reload = 1, .check = check_log_level },
+	  .reload = 1, .resolve = resolve_log_level },
 	{ .name = "admin_group", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, admin_group),
-	  .reload = 1, .check = check_group },
+	  .reload = 1, .resolve = resolve_group },
 	{ .name = "master_port_base", .type = CONF_INT,
 	  .offset = offsetof(struct conf, master_port_base),
-	  .dflt = "29500" },
+	  .dflt = "29500", .min = 1, .max = 65535 },
 	{ .name = "master_port_count", .type = CONF_INT,
 	  .offset = offsetof(struct conf, master_port_count),
-	  .dflt = "2000" },
+	  .dflt = "2000", .min = 1, .max = 65535 },
 	{ .name = "warn_signal", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, warn_signal), .dflt = "USR1",
-	  .reload = 1, .check = check_signal },
+	  .reload = 1, .resolve = resolve_signal },
 	{ .name = "warn_time", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120",
 	  .reload = 1 },
 	{ .name = "heartbeat_listen", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, heartbeat_listen),
-	  .check = check_addr_port },
+	  .resolve = resolve_addr_port },
 	{ .name = "heartbeat_url", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, heartbeat_url) },
 	{ .name = "replan_after", .type = CONF_DURATION_MS,
@@ -90,14 +93,14 @@ static const struct conf_key {
 	  .reload = 1 },
 	{ .name = "backend", .type = CONF_STRING,
 	  .offset = offsetof(struct conf, backend), .dflt = "slurm",
-	  .check = check_backend },
+	  .resolve = resolve_backend },
 	{ .name = "max_connections", .type = CONF_INT,
 	  .offset = offsetof(struct conf, max_connections), .dflt = "1024",
-	  .reload = 1 },
+	  .reload = 1, .min = 1, .max = 65535 },
 	{ .name = "max_connections_per_user", .type = CONF_INT,
 	  .offset = offsetof(struct conf, max_connections_per_user),
 	  .dflt = "32",
-	  .reload = 1 },
+	  .reload = 1, .min = 1, .max = 65535 },
 	{ .name = "request_timeout", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, request_timeout_ms), .dflt = "5",
 	  .reload = 1 },
@@ -107,40 +110,63 @@ static int conf_set(struct conf *, const struct conf_key *, const char *,
     char **);
 
 static int
-check_log_level(const char *value, char **why)
+resolve_log_level(struct conf *conf, const char *value, char **why)
 {
-	enum log_level level;
-
-	if (log_level_parse(value, &level) != 0)
+	if (log_level_parse(value, &conf->level) != 0)
 		return set_cause(why, "expected error, warn, info or debug, "
 		    "got \"%s\"", value);
 	return 0;
 }
 
+/* NULL (on a reload that dropped the key): no admin group. */
 static int
-check_group(const char *value, char **why)
+resolve_group(struct conf *conf, const char *value, char **why)
 {
 	struct group gr, *res = NULL;
 	char buf[4096];
 
+	conf->admin_gid = (gid_t)-1;
+	if (value == NULL)
+		return 0;
 	if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) != 0 ||
 	    res == NULL)
 		return set_cause(why, "no such group \"%s\"", value);
+	conf->admin_gid = res->gr_gid;
 	return 0;
 }
 
 static int
-check_signal(const char *value, char **why)
+resolve_signal(struct conf *conf, const char *value, char **why)
 {
-	if (signal_number(value) == -1)
-		return set_cause(why, "expected USR1, USR2, TERM, INT, HUP or "
-		    "none, got \"%s\"", value);
-	return 0;
+	static const struct {
+		const char	*name;
+		int		 sig;
+	} sigs[] = {
+		{ .name = "USR1", .sig = SIGUSR1 },
+		{ .name = "USR2", .sig = SIGUSR2 },
+		{ .name = "TERM", .sig = SIGTERM },
+		{ .name = "INT", .sig = SIGINT },
+		{ .name = "HUP", .sig = SIGHUP },
+		{ .name = "none", .sig = 0 },
+	};
+	const char *name = value;
+	size_t i;
+
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < nitems(sigs); i++) {
+		if (strcasecmp(name, sigs[i].name) == 0) {
+			conf->warn_signo = sigs[i].sig;
+			return 0;
+		}
+	}
+	return set_cause(why, "expected USR1, USR2, TERM, INT, HUP or none, "
+	    "got \"%s\"", value);
 }
 
-/* ADDRESS:PORT, as server_create_tcp() takes it. */
+/* ADDRESS:PORT; the address is what is before the last colon. */
 static int
-check_addr_port(const char *value, char **why)
+resolve_addr_port(struct conf *conf, const char *value, char **why)
 {
 	const char *colon = strrchr(value, ':');
 	char *end;
@@ -155,13 +181,16 @@ check_addr_port(const char *value, char **why)
 	    port > 65535)
 		return set_cause(why, "expected a port 1-65535 after the "
 		    "colon, got \"%s\"", value);
+	free(conf->heartbeat_host);
+	conf->heartbeat_host = xstrndup(value, colon - value);
+	conf->heartbeat_port = (int)port;
 	return 0;
 }
 
 static int
-check_backend(const char *value, char **why)
+resolve_backend(struct conf *conf, const char *value, char **why)
 {
-	if (backend_find(value) == NULL)
+	if ((conf->backend_ops = backend_find(value)) == NULL)
 		return set_cause(why, "unknown backend \"%s\" (slurm or "
 		    "fake)", value);
 	return 0;
@@ -184,7 +213,7 @@ conf_set(struct conf *conf, const struct conf_key *key, const char *value,
 			return set_cause(why, "expected an absolute path");
 		/* FALLTHROUGH */
 	case CONF_STRING:
-		if (key->check != NULL && key->check(value, why) != 0)
+		if (key->resolve != NULL && key->resolve(conf, value, why) != 0)
 			return -1;
 		free(*sp);
 		*sp = xstrdup(value);
@@ -210,9 +239,10 @@ conf_set(struct conf *conf, const struct conf_key *key, const char *value,
 	case CONF_INT:
 		errno = 0;
 		n = strtoll(value, &end, 10);
-		if (errno != 0 || *end != '\0' || end == value || n < 0 ||
-		    n > 65535)
-			return set_cause(why, "expected an integer 0-65535");
+		if (errno != 0 || *end != '\0' || end == value ||
+		    n < key->min || n > key->max)
+			return set_cause(why, "expected an integer %lld-%lld",
+			    (long long)key->min, (long long)key->max);
 		*ip = n;
 		return 0;
 	}
@@ -238,6 +268,33 @@ add_error(char **errors, const char *path, const yaml_mark_t *mark,
 	}
 }
 
+/*
+ * The one check across keys: the MASTER_PORT range must fit, reported at
+ * the line of master_port_count (or of master_port_base if only it is set).
+ */
+static void
+conf_check_ports(const struct conf *conf, const char *path,
+    const yaml_mark_t *marks, char **errors)
+{
+	const yaml_mark_t *base = NULL, *count = NULL, *at;
+	size_t i;
+
+	if (conf->master_port_base + conf->master_port_count <= 65536)
+		return;
+	for (i = 0; i < nitems(conf_keys); i++) {
+		if (conf_keys[i].offset ==
+		    offsetof(struct conf, master_port_base))
+			base = &marks[i];
+		if (conf_keys[i].offset ==
+		    offsetof(struct conf, master_port_count))
+			count = &marks[i];
+	}
+	at = count->line != 0 || count->column != 0 ? count : base;
+	add_error(errors, path, at, at == count ? "master_port_count" :
+	    "master_port_base", "master_port_base + master_port_count must "
+	    "stay below 65536");
+}
+
 static int
 conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
     size_t len, char **errors)
@@ -247,9 +304,11 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 	yaml_node_t *root, *k, *v;
 	yaml_node_pair_t *pair;
 	const struct conf_key *key;
+	yaml_mark_t marks[nitems(conf_keys)];
 	char *why;
 	size_t i;
 
+	memset(marks, 0, sizeof(marks));
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
@@ -297,35 +356,13 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 				    key->name, why);
 				free(why);
 			}
+			marks[key - conf_keys] = v->start_mark;
 		}
 	}
+	conf_check_ports(conf, path, marks, errors);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return *errors == NULL ? 0 : -1;
-}
-
-static int
-signal_number(const char *name)
-{
-	static const struct {
-		const char	*name;
-		int		 sig;
-	} sigs[] = {
-		{ .name = "USR1", .sig = SIGUSR1 },
-		{ .name = "USR2", .sig = SIGUSR2 },
-		{ .name = "TERM", .sig = SIGTERM },
-		{ .name = "INT", .sig = SIGINT },
-		{ .name = "HUP", .sig = SIGHUP },
-		{ .name = "none", .sig = 0 },
-	};
-	size_t i;
-
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < nitems(sigs); i++)
-		if (strcasecmp(name, sigs[i].name) == 0)
-			return sigs[i].sig;
-	return -1;
 }
 
 struct conf *
@@ -337,15 +374,14 @@ conf_load(const char *path, char **cause)
 
 	conf = xcalloc(1, sizeof(*conf));
 	conf->path = path != NULL ? xstrdup(path) : NULL;
+	conf->admin_gid = (gid_t)-1;
 	for (i = 0; i < nitems(conf_keys); i++) {
 		if (conf_keys[i].dflt != NULL &&
 		    conf_set(conf, &conf_keys[i], conf_keys[i].dflt, NULL) != 0)
 			abort(); /* a bad default is a programming error */
 	}
-	if (path == NULL) {
-		conf->warn_signo = signal_number(conf->warn_signal);
+	if (path == NULL)
 		return conf;
-	}
 	if (read_file(path, 1024 * 1024, &buf, &len, cause) != 0) {
 		conf_free(conf);
 		return NULL;
@@ -357,20 +393,6 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	free(buf);
-	conf->warn_signo = signal_number(conf->warn_signal); /* checked */
-	if (conf->max_connections == 0 || conf->max_connections_per_user == 0) {
-		set_cause(cause, "%s: max_connections and "
-		    "max_connections_per_user must be at least 1", path);
-		conf_free(conf);
-		return NULL;
-	}
-	if (conf->master_port_count == 0 ||
-	    conf->master_port_base + conf->master_port_count > 65536) {
-		set_cause(cause, "%s: master_port_base + master_port_count "
-		    "must stay below 65536", path);
-		conf_free(conf);
-		return NULL;
-	}
 	return conf;
 }
 
@@ -413,11 +435,13 @@ conf_reload(struct conf *cur, struct conf *new,
 			tmp = *sa;
 			*sa = *sb;
 			*sb = tmp;
+			/* what it names, checked in new: cannot fail */
+			if (key->resolve != NULL)
+				(void)key->resolve(cur, *sa, NULL);
 		} else
 			*(int64_t *)((char *)cur + key->offset) =
 			    *(int64_t *)((char *)new + key->offset);
 	}
-	cur->warn_signo = new->warn_signo;
 }
 
 void
@@ -432,6 +456,7 @@ conf_free(struct conf *conf)
 		    conf_keys[i].type == CONF_PATH)
 			free(*(char **)((char *)conf + conf_keys[i].offset));
 	}
+	free(conf->heartbeat_host);
 	free(conf->path);
 	free(conf);
 }

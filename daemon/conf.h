@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "log.h"
+
+struct backend;
+
 struct conf {
 	char	*path;
 	char	*socket;		/* Unix socket for the API */
@@ -16,14 +20,19 @@ struct conf {
 	char	*slurm_conf;		/* NULL: libslurm's default */
 	int64_t	 poll_interval_ms;
 	char	*log_level;
+	enum log_level level;		/* resolved from log_level */
 	char	*admin_group;		/* members see and change all jobs */
+	gid_t	 admin_gid;		/* its gid, -1: none */
 	int64_t	 master_port_base;	/* MASTER_PORT range per attempt */
 	int64_t	 master_port_count;
 	char	*backend;		/* "slurm" */
+	const struct backend *backend_ops; /* resolved from backend */
 	int64_t	 warn_time_ms;		/* signal before the time limit */
 	char	*warn_signal;		/* its name: USR1, USR2, TERM, none */
 	int	 warn_signo;		/* and number, 0: none */
 	char	*heartbeat_listen;	/* "addr:port" for the TCP listener */
+	char	*heartbeat_host;	/* resolved from heartbeat_listen */
+	int	 heartbeat_port;
 	char	*heartbeat_url;		/* what workers POST to */
 	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
 					   plan again */
@@ -33,7 +42,10 @@ struct conf {
 	int64_t	 scan_timeout_ms;	/* a checkpoint scan's deadline */
 };
 
-/* Parse path (NULL: defaults only); NULL with *cause on any error. */
+/*
+ * Parse path (NULL: defaults only); NULL with *cause on any error, one
+ * FILE:LINE:COL line per bad value. Names in values are resolved here.
+ */
 struct conf *conf_load(const char *path, char **cause);
 /* SIGHUP: take new's reloadable values, report each key that differs. */
 void conf_reload(struct conf *cur, struct conf *new,

@@ -1,11 +1,11 @@
 /*
- * health: the heartbeat table, a list scanned with a constant-time compare.
- * Entries are keyed by the token's hash, as the store keeps it: a beat's
- * bearer token is hashed before the lookup.
+ * health: the heartbeat table, a hash table keyed by the token's hash, as
+ * the store keeps it: a beat's bearer token is hashed, then looked up in
+ * constant time whatever the number of attempts in flight. The keys are
+ * sha256 values, uniformly random, so their first 64 bits pick the bucket
+ * and comparing them in variable time tells a caller nothing about a token.
  */
 #include "config.h"
-
-#include <sys/queue.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,24 +19,26 @@ struct entry {
 	struct beat		 b;
 	int64_t			*rank_ms;	/* last beat per rank, 0: none */
 	int			 world;
-	TAILQ_ENTRY(entry)	 link;
+	struct entry		*next;		/* in its bucket */
 };
 
 struct health {
-	TAILQ_HEAD(, entry)	 entries;
+	struct entry		**buckets;
+	size_t			 nbuckets;	/* a power of two */
+	size_t			 n;
 	int64_t			 total;
 };
 
-/* Compare without leaking where the first difference is. */
-static int
-token_eq(const char *a, const char *b)
+static struct entry **
+bucket(const struct health *h, const char *hash)
 {
-	size_t la = strlen(a), lb = strlen(b), i;
-	unsigned char d = la != lb;
+	uint64_t k = 0;
+	size_t i;
 
-	for (i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
+	for (i = 0; i < 16 && hash[i] != '\0'; i++)
+		k = k << 4 | (uint64_t)(hash[i] <= '9' ? hash[i] - '0' :
+		    (hash[i] | 0x20) - 'a' + 10) % 16;
+	return &h->buckets[k & (h->nbuckets - 1)];
 }
 
 static struct entry *
@@ -44,10 +46,38 @@ find(const struct health *h, const char *hash)
 {
 	struct entry *e;
 
-	TAILQ_FOREACH(e, &h->entries, link)
-		if (token_eq(e->hash, hash))
+	for (e = *bucket(h, hash); e != NULL; e = e->next)
+		if (strcmp(e->hash, hash) == 0)
 			return e;
 	return NULL;
+}
+
+/* Double the buckets once there are more entries than buckets. */
+static void
+grow(struct health *h)
+{
+	struct entry **old = h->buckets, *e, *next, **b;
+	size_t n = h->nbuckets, i;
+
+	h->nbuckets *= 2;
+	h->buckets = xcalloc(h->nbuckets, sizeof(*h->buckets));
+	for (i = 0; i < n; i++) {
+		for (e = old[i]; e != NULL; e = next) {
+			next = e->next;
+			b = bucket(h, e->hash);
+			e->next = *b;
+			*b = e;
+		}
+	}
+	free(old);
+}
+
+static void
+entry_free(struct entry *e)
+{
+	free(e->hash);
+	free(e->rank_ms);
+	free(e);
 }
 
 char *
@@ -66,23 +96,26 @@ health_create(void)
 {
 	struct health *h = xcalloc(1, sizeof(*h));
 
-	TAILQ_INIT(&h->entries);
+	h->nbuckets = 64;
+	h->buckets = xcalloc(h->nbuckets, sizeof(*h->buckets));
 	return h;
 }
 
 void
 health_free(struct health *h)
 {
-	struct entry *e;
+	struct entry *e, *next;
+	size_t i;
 
 	if (h == NULL)
 		return;
-	while ((e = TAILQ_FIRST(&h->entries)) != NULL) {
-		TAILQ_REMOVE(&h->entries, e, link);
-		free(e->hash);
-		free(e->rank_ms);
-		free(e);
+	for (i = 0; i < h->nbuckets; i++) {
+		for (e = h->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			entry_free(e);
+		}
 	}
+	free(h->buckets);
 	free(h);
 }
 
@@ -90,10 +123,12 @@ void
 health_register(struct health *h, const char *hash, int64_t job_id,
     int attempt, int world_size)
 {
-	struct entry *e;
+	struct entry *e, **b;
 
 	if (hash == NULL || find(h, hash) != NULL)
 		return;
+	if (h->n >= h->nbuckets)
+		grow(h);
 	e = xcalloc(1, sizeof(*e));
 	e->hash = xstrdup(hash);
 	e->world = world_size > 0 ? world_size : 1;
@@ -101,20 +136,27 @@ health_register(struct health *h, const char *hash, int64_t job_id,
 	e->b.job_id = job_id;
 	e->b.attempt = attempt;
 	e->b.step = -1;
-	TAILQ_INSERT_TAIL(&h->entries, e, link);
+	b = bucket(h, hash);
+	e->next = *b;
+	*b = e;
+	h->n++;
 }
 
 void
 health_unregister(struct health *h, const char *hash)
 {
-	struct entry *e;
+	struct entry **p, *e;
 
-	if (hash == NULL || (e = find(h, hash)) == NULL)
+	if (hash == NULL)
 		return;
-	TAILQ_REMOVE(&h->entries, e, link);
-	free(e->hash);
-	free(e->rank_ms);
-	free(e);
+	for (p = bucket(h, hash); (e = *p) != NULL; p = &e->next) {
+		if (strcmp(e->hash, hash) == 0) {
+			*p = e->next;
+			entry_free(e);
+			h->n--;
+			return;
+		}
+	}
 }
 
 int

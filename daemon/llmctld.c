@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "server.h"
 #include "store.h"
+#include "timer.h"
 #include "util.h"
 #include "worker.h"
 
@@ -61,29 +62,6 @@ libevent_log_cb(int severity, const char *msg)
 	log_limited(&event_log_limit, level, "libevent: %s", msg);
 }
 
-/* The settings that are names of other things, resolved; -1 and *cause. */
-static int
-conf_resolve(const struct conf *conf, enum log_level *level, gid_t *gid,
-    char **cause)
-{
-	struct group *gr;
-
-	if (log_level_parse(conf->log_level, level) != 0)
-		return set_cause(cause, "%s: log_level: expected error, warn, "
-		    "info or debug", conf->path);
-	if (backend_find(conf->backend) == NULL)
-		return set_cause(cause, "%s: backend: unknown backend \"%s\"",
-		    conf->path, conf->backend);
-	*gid = (gid_t)-1;
-	if (conf->admin_group != NULL) {
-		if ((gr = getgrnam(conf->admin_group)) == NULL)
-			return set_cause(cause, "%s: admin_group: no such "
-			    "group \"%s\"", conf->path, conf->admin_group);
-		*gid = gr->gr_gid;
-	}
-	return 0;
-}
-
 static void
 reload_report(const char *key, int applied, void *arg)
 {
@@ -106,14 +84,11 @@ static void
 reload(struct llmctld *d)
 {
 	struct conf *new;
-	enum log_level level;
 	char *cause = NULL, *line, *next;
 	int changed = 0;
-	gid_t gid;
 
 	log_reopen();
-	if ((new = conf_load(d->conf->path, &cause)) == NULL ||
-	    conf_resolve(new, &level, &gid, &cause) != 0) {
+	if ((new = conf_load(d->conf->path, &cause)) == NULL) {
 		for (line = cause; line != NULL; line = next) {
 			if ((next = strchr(line, '\n')) != NULL)
 				*next++ = '\0';
@@ -127,8 +102,7 @@ reload(struct llmctld *d)
 	conf_reload(d->conf, new, reload_report, &changed);
 	if (changed == 0)
 		log_info("reload: %s: nothing changed", d->conf->path);
-	d->admin_gid = gid;
-	log_set_level(level);
+	log_set_level(d->conf->level);
 	conf_free(new);
 }
 
@@ -163,6 +137,16 @@ raise_nofile(const struct conf *conf)
 		    (long long)conf->max_connections);
 }
 
+/* The store's quiet-time upkeep: see store_maintain(). */
+static void
+store_timer_cb(void *arg)
+{
+	struct llmctld *d = arg;
+
+	timer_schedule(d->store_timer, store_maintain(d->store) == 0 ?
+	    STORE_MAINTAIN_MS : STORE_RETRY_MS);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -195,10 +179,9 @@ make_dirs(const char *path, mode_t mode)
 int
 main(int argc, char **argv)
 {
-	struct llmctld d = { .admin_gid = (gid_t)-1 };
+	struct llmctld d = { 0 };
 	struct event *sigterm, *sigint, *sighup;
 	const char *path = SYSCONFDIR "/llmctl/llmctld.conf";
-	enum log_level level;
 	char *cause = NULL, *dir;
 	int ch, foreground = 0, check_only = 0;
 
@@ -224,17 +207,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", cause);
 		return 1;
 	}
-	if (conf_resolve(d.conf, &level, &d.admin_gid, &cause) != 0) {
-		fprintf(stderr, "%s\n", cause);
-		return 1;
-	}
-	d.backend = backend_find(d.conf->backend);
+	d.backend = d.conf->backend_ops;
 	if (check_only) {
 		printf("%s: ok\n", path);
 		conf_free(d.conf);
 		return 0;
 	}
-	log_init(foreground, level);
+	log_init(foreground, d.conf->level);
 	event_set_log_callback(libevent_log_cb);
 	raise_nofile(d.conf);
 	signal(SIGPIPE, SIG_IGN);
@@ -261,8 +240,7 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	d.health = health_create();
 	if (d.conf->heartbeat_listen != NULL) {
-		if ((d.tcp = server_create_tcp(&d, d.conf->heartbeat_listen,
-		    &cause)) == NULL)
+		if ((d.tcp = server_create_tcp(&d, &cause)) == NULL)
 			fatalx("%s", cause);
 		d.heartbeat_url = d.conf->heartbeat_url != NULL ?
 		    xstrdup(d.conf->heartbeat_url) :
@@ -270,6 +248,8 @@ main(int argc, char **argv)
 		    d.conf->heartbeat_listen);
 	}
 	d.monitor = monitor_create(&d);
+	d.store_timer = timer_new(d.base, store_timer_cb, &d);
+	timer_schedule(d.store_timer, STORE_RETRY_MS);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
 	sighup = evsignal_new(d.base, SIGHUP, sighup_cb, &d);
@@ -288,6 +268,7 @@ main(int argc, char **argv)
 	server_free(d.tcp);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
+	timer_free(d.store_timer);
 	bcluster_free(d.cluster);
 	health_free(d.health);
 	free(d.heartbeat_url);

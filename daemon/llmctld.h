@@ -10,6 +10,7 @@
 struct event_base;
 struct conf;
 struct store;
+struct timer;
 struct backend;
 struct worker;
 struct server;
@@ -22,11 +23,11 @@ struct llmctld {
 	struct conf		*conf;
 	struct event_base	*base;
 	struct store		*store;
+	struct timer		*store_timer;	/* store_maintain() */
 	const struct backend	*backend;
 	struct worker		*worker;
 	struct server		*server;
 	struct monitor		*monitor;
-	gid_t			 admin_gid;	/* (gid_t)-1: none */
 	struct bcluster		*cluster;	/* newest snapshot, or NULL */
 	struct health		*health;	/* heartbeats in memory */
 	struct server		*tcp;		/* heartbeat/metrics listener */

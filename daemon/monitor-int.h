@@ -1,6 +1,7 @@
 /*
- * monitor-int: what monitor.c (Slurm side) and monitor-recovery.c
- * (checkpoints, hangs, the restart policy) share. Not for other modules.
+ * monitor-int: what monitor.c (Slurm side), monitor-plan.c (its ops to the
+ * worker) and monitor-recovery.c (checkpoints, hangs, the restart policy)
+ * share. Not for other modules.
  */
 #ifndef LLMCTLD_MONITOR_INT_H
 #define LLMCTLD_MONITOR_INT_H
@@ -77,6 +78,13 @@ void monitor_cancel_attempt(struct monitor *, struct attempt *);
  */
 void monitor_finish(struct monitor *, struct attempt *, struct job *,
     enum attempt_state to, enum attempt_cause cause, const char *reason);
+
+void monitor_attempt_in_slurm(struct monitor *, struct attempt *,
+    struct job *, int64_t id, int submitted);
+
+/* monitor-plan.c (and monitor_cancel_attempt above) */
+void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);
+void monitor_load_cluster(struct monitor *);
 
 /* monitor-recovery.c */
 void recovery_tick(struct monitor *);

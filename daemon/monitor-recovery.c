@@ -343,7 +343,12 @@ scan_run(void *arg)
 	}
 }
 
-/* Record a scan; tell the user about newly verified or bad entries. */
+/*
+ * Record a scan; tell the user about newly verified or bad entries. A
+ * summary (docs/design.md section 5): the results are not checked, a
+ * failed write is logged by the store and the next scan replaces the
+ * whole list again.
+ */
 static void
 scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
     size_t n)
@@ -405,8 +410,9 @@ scan_done(void *arg, int cancelled)
 				    t->ckpts[i].problem != NULL ?
 				    t->ckpts[i].problem : "not verified");
 		scan_record(m, t->job_id, t->ckpts, t->nckpts);
+		/* it only narrates: a lost one is not written again */
 		if (t->pruned > 0)
-			store_event_add(m->d->store, t->job_id, "pruned",
+			(void)store_event_add(m->d->store, t->job_id, "pruned",
 			    "deleted %d older checkpoints (checkpoint.keep)",
 			    t->pruned);
 	} else

@@ -1,7 +1,8 @@
 /*
  * pool: a few threads for blocking work on files that users control (log
  * reads, log sizes, checkpoint scans), so that neither the event loop nor
- * the Slurm worker ever waits on them. A task's run() is called on a pool
+ * the Slurm worker ever waits on them; and, one thread with one key, the
+ * Slurm worker itself (worker.c). A task's run() is called on a pool
  * thread, then its done() back on the loop's thread.
  *
  * Fairness: tasks carry a key (the job's uid, say). Tasks of one key run

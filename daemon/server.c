@@ -21,6 +21,7 @@
 #include <event2/listener.h>
 
 #include "api.h"
+#include "conf.h"
 #include "llmctld.h"
 #include "log.h"
 #include "server-limit.h"
@@ -73,16 +74,16 @@ is_admin(struct llmctld *d, uid_t uid, gid_t gid)
 
 	if (uid == 0)
 		return 1;
-	if (d->admin_gid == (gid_t)-1)
+	if (d->conf->admin_gid == (gid_t)-1)
 		return 0;
-	if (gid == d->admin_gid)
+	if (gid == d->conf->admin_gid)
 		return 1;
 	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
 		return 0;
 	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (groups[i] == d->admin_gid)
+		if (groups[i] == d->conf->admin_gid)
 			return 1;
 	return 0;
 }
@@ -213,6 +214,8 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	areq.admin = !areq.tcp && is_admin(srv->d, cred.uid, cred.gid);
 	areq.authorization = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization");
+	areq.idempotency_key = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Idempotency-Key");
 	areq.later = req;
 	api_dispatch(srv->d, &areq, &resp);
 	if (!areq.tcp && resp.deferred)
@@ -294,35 +297,24 @@ server_backlog(struct evconnlistener *listener, const char *name)
 
 /* The TCP listener for heartbeats and metrics: "addr:port". */
 struct server *
-server_create_tcp(struct llmctld *d, const char *listen, char **cause)
+server_create_tcp(struct llmctld *d, char **cause)
 {
+	const struct conf *conf = d->conf;
+	const char *listen = conf->heartbeat_listen;
 	struct server *srv;
 	struct evhttp_bound_socket *bound = NULL;
 	struct evconnlistener *listener;
-	const char *colon = strrchr(listen, ':');
-	char *host;
-	long port;
-	char *end;
 
-	if (colon == NULL || (port = strtol(colon + 1, &end, 10)) <= 0 ||
-	    port > 65535 || *end != '\0') {
-		set_cause(cause, "heartbeat_listen: expected ADDRESS:PORT, "
-		    "got \"%s\"", listen);
-		return NULL;
-	}
 	srv = xcalloc(1, sizeof(*srv));
 	srv->d = d;
-	host = xstrndup(listen, colon - listen);
 	if ((srv->http = evhttp_new(d->base)) == NULL ||
-	    (bound = evhttp_bind_socket_with_handle(srv->http, host,
-	    (uint16_t)port)) == NULL) {
+	    (bound = evhttp_bind_socket_with_handle(srv->http,
+	    conf->heartbeat_host, (uint16_t)conf->heartbeat_port)) == NULL) {
 		set_cause(cause, "cannot listen on %s: %s", listen,
 		    strerror(errno));
-		free(host);
 		server_free(srv);
 		return NULL;
 	}
-	free(host);
 	listener = evhttp_bound_socket_get_listener(bound);
 	server_backlog(listener, listen);
 	srv->limit = server_limit_create(d, srv->http, listener, listen, 0);

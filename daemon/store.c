@@ -27,6 +27,7 @@
 struct store {
 	sqlite3	*db;
 	int	 in_tx;
+	int	 failed;	/* a write failed since the last checkpoint */
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -96,6 +97,14 @@ static const char *const migrations[] = {
 	"UPDATE attempts SET decided = 1 WHERE ended_at IS NOT NULL AND job_id"
 	"  IN (SELECT id FROM jobs WHERE state IN ('COMPLETED', 'FAILED',"
 	"  'CANCELLED', 'RESTARTING'));",
+
+	/*
+	 * A client's Idempotency-Key: a submit repeated after a lost reply
+	 * finds the job the first one made instead of making a second.
+	 */
+	"ALTER TABLE jobs ADD COLUMN idem_key TEXT;"
+	"CREATE UNIQUE INDEX jobs_idem ON jobs(uid, idem_key)"
+	"  WHERE idem_key IS NOT NULL;",
 };
 
 static const char *const state_names[] = {
@@ -261,8 +270,10 @@ store_step_done(struct store *st, sqlite3_stmt *stmt)
 	int rc;
 
 	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
+		st->failed = 1;
+	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -410,8 +421,16 @@ store_open(const char *path, char **cause)
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_create_function(st->db, "llmctl_sha256", 1, SQLITE_UTF8 |
 	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL);
+	/*
+	 * The WAL is checkpointed every 1000 pages (SQLite's default, kept
+	 * on purpose: ~4 MiB between fsyncs of the database) and cut back to
+	 * STORE_WAL_LIMIT after each checkpoint, so that space a full disk
+	 * gave back is not kept by a WAL that once grew (store_maintain()).
+	 */
 	if (store_exec(st, "PRAGMA journal_mode = WAL; "
-	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;") != 0) {
+	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+	    "PRAGMA wal_autocheckpoint = 1000; "
+	    "PRAGMA journal_size_limit = " STORE_WAL_LIMIT ";") != 0) {
 		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
@@ -436,8 +455,10 @@ store_close(struct store *st)
 int
 store_begin(struct store *st)
 {
-	if (store_exec(st, "BEGIN IMMEDIATE") != 0)
+	if (store_exec(st, "BEGIN IMMEDIATE") != 0) {
+		st->failed = 1;
 		return -1;
+	}
 	st->in_tx = 1;
 	return 0;
 }
@@ -447,7 +468,8 @@ store_commit(struct store *st)
 {
 	st->in_tx = 0;
 	if (store_exec(st, "COMMIT") != 0) {
-		store_exec(st, "ROLLBACK");
+		st->failed = 1;
+		store_rollback(st);
 		return -1;
 	}
 	return 0;
@@ -459,11 +481,43 @@ store_in_transaction(const struct store *st)
 	return st->in_tx;
 }
 
+/* SQLite rolls back by itself on SQLITE_FULL or IOERR: then say nothing. */
 void
 store_rollback(struct store *st)
 {
 	st->in_tx = 0;
-	store_exec(st, "ROLLBACK");
+	if (!sqlite3_get_autocommit(st->db))
+		store_exec(st, "ROLLBACK");
+}
+
+/*
+ * Called at quiet times (a timer on the loop): after a failed write, and
+ * otherwise now and then, checkpoint the WAL into the database and truncate
+ * it, so a disk that filled up and was freed again is usable at once and the
+ * WAL does not keep the space. A checkpoint that fails (still full) is tried
+ * again next time; it loses nothing, the WAL still holds every commit.
+ */
+int
+store_maintain(struct store *st)
+{
+	int logged, moved, rc;
+
+	if (st->in_tx)
+		return 0;
+	rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &logged, &moved);
+	if (rc != SQLITE_OK) {
+		if (!st->failed)
+			log_warnx("store: checkpoint: %s",
+			    sqlite3_errmsg(st->db));
+		st->failed = 1;
+		return -1;
+	}
+	if (st->failed)
+		log_info("store: writes work again; the WAL (%d pages) is "
+		    "checkpointed and truncated", logged);
+	st->failed = 0;
+	return 0;
 }
 
 static struct job *
@@ -505,7 +559,8 @@ store_job_insert(struct store *st, struct job *job)
 
 	stmt = store_prepare(st, "INSERT INTO jobs (name, uid, gid, user, "
 	    "state, reason, spec, created_at, updated_at, nodes, "
-	    "gpus_per_node, world_size) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+	    "gpus_per_node, world_size, idem_key) "
+	    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	job->created_at = job->updated_at = wall_s();
@@ -521,10 +576,33 @@ store_job_insert(struct store *st, struct job *job)
 	sqlite3_bind_int(stmt, 10, job->nodes);
 	sqlite3_bind_int(stmt, 11, job->gpus_per_node);
 	sqlite3_bind_int(stmt, 12, job->world_size);
+	bind_text(stmt, 13, job->idem_key);
 	if (store_step_done(st, stmt) != 0)
 		return -1;
 	job->id = sqlite3_last_insert_rowid(st->db);
 	return 0;
+}
+
+int64_t
+store_job_by_key(struct store *st, uid_t uid, const char *key)
+{
+	sqlite3_stmt *stmt;
+	int64_t id;
+	int rc;
+
+	stmt = store_prepare(st, "SELECT id FROM jobs WHERE uid = ? AND "
+	    "idem_key = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, uid);
+	bind_text(stmt, 2, key);
+	rc = sqlite3_step(stmt);
+	id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) :
+	    rc == SQLITE_DONE ? 0 : -1;
+	if (id == -1)
+		log_warnx("store: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return id;
 }
 
 /* Run a SELECT of JOB_COLUMNS and collect every row. */

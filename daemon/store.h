@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
+#define STORE_WAL_LIMIT "4194304"	/* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
 	JOB_QUEUED,
@@ -46,6 +47,7 @@ struct job {
 	int		 infra_restarts;	/* to max_infra_restarts */
 	int		 failures_in_row;	/* for the backoff */
 	int		 no_progress;	/* attempts in a row, no new checkpoint */
+	const char	*idem_key;	/* insert only: the client's key, or NULL */
 };
 
 /*
@@ -139,8 +141,14 @@ int store_commit(struct store *);
 void store_rollback(struct store *);
 /* 1 between store_begin() and its commit or rollback. */
 int store_in_transaction(const struct store *);
+/* Checkpoint and truncate the WAL; sooner after a failed write. */
+int store_maintain(struct store *);
+#define STORE_MAINTAIN_MS 60000		/* how often, when all is well */
+#define STORE_RETRY_MS 5000		/* and after a failed write */
 
 int store_job_insert(struct store *, struct job *);	/* sets id, times */
+/* The id of uid's job submitted with this Idempotency-Key; 0: none, -1. */
+int64_t store_job_by_key(struct store *, uid_t, const char *key);
 struct job *store_job_get(struct store *, int64_t id);
 struct job **store_job_list(struct store *, const struct job_filter *,
     size_t *n);

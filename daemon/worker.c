@@ -1,195 +1,239 @@
-/* worker: the backend thread and its two queues (pending, done). */
+/*
+ * worker: the backend thread, a one-thread pool (pool.h) whose tasks all
+ * share one key, so they run one at a time in the order pushed; and the
+ * ops' constructors.
+ */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
-#include "log.h"
+#include "pool.h"
 #include "util.h"
 #include "worker.h"
 
-TAILQ_HEAD(op_queue, op);
-
 struct worker {
 	const struct backend	*be;
-	pthread_t		 thread;
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;
-	struct op_queue		 pending;
-	struct op_queue		 done;
-	struct event		*done_ev;
-	int			 stopping;
-	int			 inflight;	/* loop thread only */
+	struct pool		*pool;
+	int			 stopping;	/* no done from now on */
 	int			 crash_after_submit;
 };
 
-static void *worker_main(void *);
-static void worker_done_cb(evutil_socket_t, short, void *);
+static struct op *op_new(enum op_kind, op_done_fn, void *,
+    void (*)(void *));
+static void op_free(struct op *);
+static void worker_run_cb(void *);
+static void worker_done_cb(void *, int);
 
 /* Find a job of ours by tag: how submission stays exactly-once. */
-static void
-op_find(const struct backend *be, struct op *op)
+static int64_t
+op_find_tag(const struct backend *be, struct op *op, const char *tag,
+    uid_t uid)
 {
 	struct bjob *jobs = NULL;
 	size_t n = 0, i;
+	int64_t found = 0;
 
-	op->found_id = 0;
 	if ((op->rc = be->list(&jobs, &n, &op->cause)) != 0) {
 		op->transient = 1;
-		return;
+		return 0;
 	}
-	for (i = 0; i < n; i++) {
-		if (strcmp(jobs[i].tag, op->req.tag) == 0 &&
-		    jobs[i].uid == op->req.uid) {
-			op->found_id = jobs[i].id;
-			break;
-		}
-	}
+	for (i = 0; i < n && found == 0; i++)
+		if (strcmp(jobs[i].tag, tag) == 0 && jobs[i].uid == uid)
+			found = jobs[i].id;
 	bjob_list_free(jobs, n);
+	return found;
 }
 
-/*
- * Plan on a fresh snapshot. A request that fails only because nodes are
- * busy waits; one that fails on an idle cluster never fits.
- */
 static void
-op_plan(const struct backend *be, struct op *op)
+op_load(const struct backend *be, struct op *op, struct op_cluster *c)
 {
-	struct plan *ideal;
-	char *why = NULL;
-
-	if ((op->rc = be->cluster(op->fail, op->nfail, &op->cluster,
-	    &op->cause)) != 0) {
+	if ((op->rc = be->cluster(c->fail, c->nfail, &c->cluster,
+	    &op->cause)) != 0)
 		op->transient = 1;
-		return;
-	}
-	if (op->navoid > 0) {
-		/* after a re-plan: other nodes than last time, if any fit */
-		struct plan_request req = op->preq;
-		const char **names;
-		size_t i;
-
-		names = xcalloc(op->preq.nexclude + op->navoid, sizeof(*names));
-		for (i = 0; i < op->preq.nexclude; i++)
-			names[i] = op->preq.exclude[i];
-		for (i = 0; i < op->navoid; i++)
-			names[op->preq.nexclude + i] = op->avoid[i];
-		req.exclude = names;
-		req.nexclude = op->preq.nexclude + op->navoid;
-		op->plan = plan_make(op->cluster->live, &req, NULL);
-		free(names);
-		if (op->plan != NULL)
-			return;
-	}
-	op->plan = plan_make(op->cluster->live, &op->preq, &op->cause);
-	if (op->plan != NULL)
-		return;
-	op->rc = -1;
-	op->transient = 1;
-	ideal = plan_make(op->cluster->ideal, &op->preq, &why);
-	if (ideal == NULL) {
-		op->never = 1;
-		op->transient = 0;
-		free(op->cause);
-		op->cause = why;
-	} else {
-		plan_free(ideal);
-		free(why);
-	}
 }
 
 static void
-op_run(struct worker *w, struct op *op)
+op_submit(struct worker *w, struct op *op, struct op_submit *s)
 {
+	s->found_id = op_find_tag(w->be, op, s->req.tag, s->req.uid);
+	if (op->rc != 0 || s->found_id != 0)
+		return;
+	op->rc = w->be->submit(&s->req, &s->found_id, &op->cause,
+	    &op->transient);
+	s->submitted = op->rc == 0;
+	/*
+	 * Fault injection for the exactly-once test: die after Slurm
+	 * accepted the job and before the daemon could record it.
+	 */
+	if (s->submitted && w->crash_after_submit)
+		_exit(99);
+}
+
+static void
+op_plan(const struct backend *be, struct op *op, struct op_plan *p)
+{
+	p->find.found_id = op_find_tag(be, op, p->find.tag, p->find.uid);
+	if (op->rc != 0 || p->find.found_id != 0)
+		return;
+	op_load(be, op, &p->load);
+	if (op->rc != 0)
+		return;
+	op->transient = 0;
+	op->rc = p->place(op->arg, p->load.cluster, &op->cause,
+	    &op->transient);
+}
+
+/* On the worker thread. */
+static void
+worker_run_cb(void *arg)
+{
+	struct op *op = arg;
+	struct worker *w = op->worker;
 	const struct backend *be = w->be;
 
 	switch (op->kind) {
 	case OP_FIND:
-		op_find(be, op);
+		op->u.find.found_id = op_find_tag(be, op, op->u.find.tag,
+		    op->u.find.uid);
 		break;
 	case OP_SUBMIT:
-		op_find(be, op);
-		if (op->rc != 0 || op->found_id != 0)
-			break;
-		op->rc = be->submit(&op->req, &op->found_id, &op->cause,
-		    &op->transient);
-		op->submitted = op->rc == 0;
-		/*
-		 * Fault injection for the exactly-once test: die after Slurm
-		 * accepted the job and before the daemon could record it.
-		 */
-		if (op->submitted && w->crash_after_submit)
-			_exit(99);
+		op_submit(w, op, &op->u.submit);
 		break;
 	case OP_LIST:
-		if ((op->rc = be->list(&op->jobs, &op->njobs, &op->cause)) != 0)
-			op->transient = 1;
-		break;
-	case OP_CANCEL:
-		op->rc = be->cancel(op->id, &op->cause);
-		break;
-	case OP_CLUSTER:
-		if ((op->rc = be->cluster(op->fail, op->nfail, &op->cluster,
+		if ((op->rc = be->list(&op->u.list.jobs, &op->u.list.njobs,
 		    &op->cause)) != 0)
 			op->transient = 1;
 		break;
+	case OP_CANCEL:
+		op->rc = be->cancel(op->u.cancel.id, &op->cause);
+		break;
+	case OP_CLUSTER:
+		op_load(be, op, &op->u.cluster);
+		break;
 	case OP_PLAN:
-		op_find(be, op);
-		if (op->rc != 0 || op->found_id != 0)
-			break;
-		op_plan(be, op);
+		op_plan(be, op, &op->u.plan);
 		break;
 	}
 }
 
-static void *
-worker_main(void *arg)
+/* On the loop's thread; also from pool_free() for ops left over. */
+static void
+worker_done_cb(void *arg, int cancelled)
 {
-	struct worker *w = arg;
+	struct op *op = arg;
+
+	if (cancelled || op->worker->stopping || op->done == NULL) {
+		if (op->arg_free != NULL)
+			op->arg_free(op->arg);
+	} else
+		op->done(op, op->arg);
+	op_free(op);
+}
+
+static struct op *
+op_new(enum op_kind kind, op_done_fn done, void *arg,
+    void (*arg_free)(void *))
+{
 	struct op *op;
 
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		while (TAILQ_EMPTY(&w->pending) && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->stopping)
-			break;
-		op = TAILQ_FIRST(&w->pending);
-		TAILQ_REMOVE(&w->pending, op, entry);
-		pthread_mutex_unlock(&w->lock);
-		op_run(w, op);
-		pthread_mutex_lock(&w->lock);
-		TAILQ_INSERT_TAIL(&w->done, op, entry);
-		event_active(w->done_ev, EV_READ, 0);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
+	op = xcalloc(1, sizeof(*op));
+	op->kind = kind;
+	op->done = done;
+	op->arg = arg;
+	op->arg_free = arg_free;
+	return op;
+}
+
+struct op *
+worker_find(const char *tag, uid_t uid, op_done_fn done, void *arg,
+    void (*arg_free)(void *))
+{
+	struct op *op = op_new(OP_FIND, done, arg, arg_free);
+
+	op->u.find.tag = tag;
+	op->u.find.uid = uid;
+	return op;
+}
+
+struct op *
+worker_submit(const struct bjob_request *req, op_done_fn done, void *arg,
+    void (*arg_free)(void *))
+{
+	struct op *op = op_new(OP_SUBMIT, done, arg, arg_free);
+
+	op->u.submit.req = *req;
+	return op;
+}
+
+struct op *
+worker_list(op_done_fn done, void *arg)
+{
+	return op_new(OP_LIST, done, arg, NULL);
+}
+
+struct op *
+worker_cancel(int64_t id, op_done_fn done, void *arg)
+{
+	struct op *op = op_new(OP_CANCEL, done, arg, NULL);
+
+	op->u.cancel.id = id;
+	return op;
+}
+
+struct op *
+worker_cluster(struct bfailure *fail, size_t nfail, op_done_fn done,
+    void *arg)
+{
+	struct op *op = op_new(OP_CLUSTER, done, arg, NULL);
+
+	op->u.cluster.fail = fail;
+	op->u.cluster.nfail = nfail;
+	return op;
+}
+
+struct op *
+worker_plan(const char *tag, uid_t uid, struct bfailure *fail, size_t nfail,
+    op_place_fn place, op_done_fn done, void *arg, void (*arg_free)(void *))
+{
+	struct op *op = op_new(OP_PLAN, done, arg, arg_free);
+
+	op->u.plan.find.tag = tag;
+	op->u.plan.find.uid = uid;
+	op->u.plan.load.fail = fail;
+	op->u.plan.load.nfail = nfail;
+	op->u.plan.place = place;
+	return op;
 }
 
 static void
-worker_done_cb(evutil_socket_t fd, short what, void *arg)
+op_cluster_clear(struct op_cluster *c)
 {
-	struct worker *w = arg;
-	struct op_queue ready;
-	struct op *op;
+	bfailure_list_free(c->fail, c->nfail);
+	bcluster_free(c->cluster);
+}
 
-	(void)fd;
-	(void)what;
-	TAILQ_INIT(&ready);
-	pthread_mutex_lock(&w->lock);
-	TAILQ_CONCAT(&ready, &w->done, entry);
-	pthread_mutex_unlock(&w->lock);
-	while ((op = TAILQ_FIRST(&ready)) != NULL) {
-		TAILQ_REMOVE(&ready, op, entry);
-		w->inflight--;
-		if (op->done != NULL)
-			op->done(op, op->arg);
-		op_free(op);
+static void
+op_free(struct op *op)
+{
+	switch (op->kind) {
+	case OP_LIST:
+		bjob_list_free(op->u.list.jobs, op->u.list.njobs);
+		break;
+	case OP_CLUSTER:
+		op_cluster_clear(&op->u.cluster);
+		break;
+	case OP_PLAN:
+		op_cluster_clear(&op->u.plan.load);
+		break;
+	case OP_FIND:
+	case OP_SUBMIT:
+	case OP_CANCEL:
+		break;
 	}
+	free(op->cause);
+	free(op);
 }
 
 struct worker *
@@ -201,70 +245,30 @@ worker_create(struct event_base *base, const struct backend *be)
 	w->be = be;
 	w->crash_after_submit =
 	    getenv("LLMCTLD_TEST_CRASH_AFTER_SUBMIT") != NULL;
-	TAILQ_INIT(&w->pending);
-	TAILQ_INIT(&w->done);
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	w->done_ev = event_new(base, -1, 0, worker_done_cb, w);
-	if (w->done_ev == NULL ||
-	    pthread_create(&w->thread, NULL, worker_main, w) != 0)
-		fatalx("worker: cannot start the backend thread");
+	w->pool = pool_create(base, "backend", 1);
 	return w;
 }
 
 void
 worker_push(struct worker *w, struct op *op)
 {
-	w->inflight++;
-	pthread_mutex_lock(&w->lock);
-	TAILQ_INSERT_TAIL(&w->pending, op, entry);
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	op->worker = w;
+	/* one key for all: one op at a time, in order */
+	pool_push(w->pool, 0, worker_run_cb, worker_done_cb, op);
 }
 
 int
 worker_busy(const struct worker *w)
 {
-	return w->inflight;
+	return pool_busy(w->pool);
 }
 
 void
 worker_free(struct worker *w)
 {
-	struct op *op;
-
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	while ((op = TAILQ_FIRST(&w->pending)) != NULL) {
-		TAILQ_REMOVE(&w->pending, op, entry);
-		op_free(op);
-	}
-	while ((op = TAILQ_FIRST(&w->done)) != NULL) {
-		TAILQ_REMOVE(&w->done, op, entry);
-		op_free(op);
-	}
-	event_free(w->done_ev);
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
+	pool_free(w->pool);
 	free(w);
-}
-
-void
-op_free(struct op *op)
-{
-	if (op == NULL)
-		return;
-	if (op->owned_free != NULL && op->owned != NULL)
-		op->owned_free(op->owned);
-	free(op->cause);
-	bjob_list_free(op->jobs, op->njobs);
-	bcluster_free(op->cluster);
-	plan_free(op->plan);
-	bfailure_list_free(op->fail, op->nfail);
-	free(op);
 }

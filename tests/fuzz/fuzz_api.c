@@ -34,6 +34,7 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -307,7 +308,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	d.conf->state_dir = xstrdup(tmpdir);
 	free(d.conf->database);
 	d.conf->database = xasprintf("%s/llmctld.db", tmpdir);
-	d.admin_gid = (gid_t)-1;
 	d.backend = &backend_fake;
 	if (evthread_use_pthreads() != 0 ||
 	    (d.base = event_base_new()) == NULL)

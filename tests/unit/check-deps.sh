@@ -22,7 +22,13 @@ check slurm/ daemon/backend-slurm.c
 check sqlite3.h daemon/store.c
 check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
 check event2/ daemon/server.c daemon/server-limit.c daemon/llmctld.c daemon/timer.c \
-    daemon/worker.c daemon/pool.c
+    daemon/pool.c
 check curl/ cli/client.c
+# the worker thread knows the backend, not what the monitor does with it
+if grep -E '#include "(plan|checkpoint|placement|store|launch)\.h"' \
+    "$top"/daemon/worker.[ch]; then
+	echo "FAIL: daemon/worker.[ch] include a planning or store header"
+	rc=1
+fi
 [ $rc = 0 ] && echo "PASS: dependency boundaries hold"
 exit $rc

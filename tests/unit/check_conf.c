@@ -5,11 +5,13 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "unit.h"
 #include "util.h"
@@ -25,9 +27,13 @@ static const struct {
 	{ "socket: relative\n", "<F>:1:9: socket: expected an absolute path" },
 	{ "poll_interval: -1\n", NULL /* checked below: an error */ },
 	{ "master_port_base: 70000\n",
-	  "<F>:1:19: master_port_base: expected an integer 0-65535" },
+	  "<F>:1:19: master_port_base: expected an integer 1-65535" },
 	{ "master_port_base: 65000\nmaster_port_count: 1000\n",
-	  "<F>: master_port_base + master_port_count must stay below 65536" },
+	  "<F>:2:20: master_port_count: master_port_base + master_port_count "
+	  "must stay below 65536" },
+	{ "master_port_base: 65000\n",
+	  "<F>:1:19: master_port_base: master_port_base + master_port_count "
+	  "must stay below 65536" },
 	{ "socket: [a, b]\n", "<F>:1:9: socket: expected a single value" },
 	{ "- a\n- b\n", "<F>:1:1: expected a mapping of settings" },
 	{ "warn_signal: KILL\n",
@@ -57,8 +63,7 @@ static const struct {
 	{ "max_connections: 64\nmax_connections_per_user: 8\n"
 	  "request_timeout: 2.5\n", NULL },
 	{ "max_connections_per_user: 0\n",
-	  "<F>: max_connections and max_connections_per_user must be at least "
-	  "1" },
+	  "<F>:1:27: max_connections_per_user: expected an integer 1-65535" },
 	{ "sockt: /x\ndatabase: rel\n",
 	  "<F>:1:1: sockt: unknown setting\n"
 	  "<F>:2:11: database: expected an absolute path" },
@@ -118,10 +123,34 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->warn_time_ms, 120000);
 	ck_assert_int_ne(c->warn_signo, 0);
 	ck_assert_ptr_null(c->heartbeat_listen);
+	ck_assert_int_eq(c->level, LOG_LEVEL_INFO);
+	ck_assert_int_eq((int)c->admin_gid, -1);
+	ck_assert_ptr_nonnull(c->backend_ops);
 	ck_assert_int_eq(c->max_connections, 1024);
 	ck_assert_int_eq(c->max_connections_per_user, 32);
 	ck_assert_int_eq(c->request_timeout_ms, 5000);
 	conf_free(c);
+}
+END_TEST
+
+/* What a value names is kept resolved; nothing parses it again. */
+START_TEST(test_resolved)
+{
+	struct conf *c;
+	char *p, *cause = NULL;
+
+	p = write_conf("heartbeat_listen: 10.1.2.3:7000\nwarn_signal: SIGUSR2\n"
+	    "log_level: warn\nbackend: fake\n");
+	c = conf_load(p, &cause);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->heartbeat_host, "10.1.2.3");
+	ck_assert_int_eq(c->heartbeat_port, 7000);
+	ck_assert_int_eq(c->warn_signo, SIGUSR2);
+	ck_assert_int_eq(c->level, LOG_LEVEL_WARN);
+	ck_assert_str_eq(c->backend_ops->name, "fake");
+	conf_free(c);
+	unlink(p);
+	free(p);
 }
 END_TEST
 
@@ -154,7 +183,9 @@ START_TEST(test_reload)
 	ck_assert_str_eq(cur->socket, "/a.sock");
 	ck_assert_str_eq(cur->log_level, "debug");
 	ck_assert_str_eq(cur->admin_group, "root");
-	ck_assert_int_eq(cur->warn_signo, new->warn_signo);
+	ck_assert_int_eq(cur->warn_signo, SIGTERM);
+	ck_assert_int_eq(cur->level, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq((int)cur->admin_gid, 0);
 	ck_assert_int_eq(cur->max_connections_per_user, 4);
 	conf_free(new);
 	log[0] = '\0';
@@ -163,6 +194,8 @@ START_TEST(test_reload)
 	ck_assert_str_eq(log, "log_level admin_group "
 	    "warn_signal max_connections_per_user ");
 	ck_assert_ptr_null(cur->admin_group);
+	ck_assert_int_eq((int)cur->admin_gid, -1);
+	ck_assert_int_eq(cur->warn_signo, SIGUSR1);
 	conf_free(new);
 	conf_free(cur);
 	unlink(p1);
@@ -180,6 +213,7 @@ main(void)
 
 	tcase_add_loop_test(tc, test_parse, 0, nitems(cases));
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_resolved);
 	tcase_add_test(tc, test_reload);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -40,7 +40,6 @@ setup(void)
 	strcpy(dir, "/tmp/check_monitor.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	memset(&d, 0, sizeof(d));
-	d.admin_gid = (gid_t)-1;
 	d.conf = conf_load(NULL, NULL);
 	free(d.conf->state_dir);
 	d.conf->state_dir = xstrdup(dir);

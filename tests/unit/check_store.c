@@ -145,7 +145,8 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (6); refusing to touch it", dbpath);
+	    "understands (%d); refusing to touch it", dbpath,
+	    STORE_SCHEMA_VERSION);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
@@ -287,7 +288,8 @@ START_TEST(test_migrate_tokens)
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
 	store_close(st);
 	/* back to schema 4: the raw token "abc" in the token column */
-	raw_exec("ALTER TABLE attempts DROP COLUMN decided;"
+	raw_exec("DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
+	    "ALTER TABLE attempts DROP COLUMN decided;"
 	    "ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
 	    "UPDATE attempts SET token = 'abc'; PRAGMA user_version = 4;");
 	st = store_open(dbpath, NULL);

@@ -216,7 +216,7 @@ run 1 submit missing.yaml &&
     expect err "llmctl: missing.yaml: No such file or directory"
 head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/huge.yaml"
 run 1 submit huge.yaml && has err '^llmctl: huge.yaml: file is larger than'
-run 1 submit && has err '^usage: llmctl submit \[-o json\] \[--dry-run\] file$'
+run 1 submit && has err '^usage: llmctl submit \[-o json\] \[--dry-run\] \[--idempotency-key key\] file$'
 [ "$(requests)" = "$before" ] && ok || fail "an invalid spec was sent"
 run 1 submit reject.yaml &&
     expect err "llmctl: job.yaml:3:8: resources.nodes: too many"

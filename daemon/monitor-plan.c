@@ -1,0 +1,486 @@
+/*
+ * monitor-plan: the monitor's ops to the worker and their results: plan an
+ * attempt, build and submit it, cancel it, load the cluster snapshot.
+ *
+ * An attempt without a Slurm id goes out as OP_PLAN (OP_FIND once its job
+ * is cancelled). When the plan comes back, plan_done records the placement
+ * on the attempt, builds the launch and pushes OP_SUBMIT, which finds by
+ * tag once more before it submits: the exactly-once rule.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "launch.h"
+#include "lifecycle.h"
+#include "llmctld.h"
+#include "log.h"
+#include "monitor.h"
+#include "monitor-int.h"
+#include "checkpoint.h"
+#include "health.h"
+#include "hostlist.h"
+#include "placement.h"
+#include "spec.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+/*
+ * An attempt on its way to Slurm: the arg of its OP_PLAN, then of its
+ * OP_SUBMIT, which borrow its strings.
+ */
+struct submit_data {
+	struct monitor	 *m;
+	struct launch	 *launch;
+	struct spec	 *spec;
+	char		 *tag;
+	char		 *name;
+	struct placement  place;	/* its request borrows spec, exclude */
+	const char	**exclude;	/* plan request's merged exclude list */
+	char		 *req_nodes;	/* the plan's nodes, Slurm's req_nodes */
+	struct hostlist	  blamed;	/* nodes earlier attempts blamed */
+	struct hostlist	  avoid;	/* nodes a re-plan should avoid */
+};
+
+static struct submit_data *submit_data_new(struct monitor *, const char *);
+static void submit_data_free(void *);
+static void submit_done(struct op *, void *);
+static void keep_cluster(struct monitor *, struct bcluster **);
+static void submit_request(const struct submit_data *, const struct job *,
+    const struct conf *, struct bjob_request *);
+static int plan_settled(struct monitor *, const struct op *,
+    const struct submit_data *, struct attempt *, struct job *);
+static const char *plan_record(struct monitor *, const struct bcluster *,
+    struct submit_data *, struct attempt *);
+static char *plan_token(struct monitor *, struct attempt *,
+    const struct job *);
+static struct ckpt *plan_resume(struct monitor *, const struct submit_data *,
+    struct attempt *, const struct job *, struct launch_ctx *, size_t *);
+static int plan_build(struct monitor *, struct submit_data *,
+    struct attempt *, const struct job *, const char *, char **);
+static void plan_submit(struct monitor *, struct submit_data *,
+    const struct attempt *, const struct job *);
+static int plan_place_cb(void *, const struct bcluster *, char **, int *);
+static void plan_done(struct op *, void *);
+static int plan_request(struct monitor *, struct submit_data *,
+    const struct attempt *, const struct job *, char **);
+static void cancel_done(struct op *, void *);
+static void cluster_done(struct op *, void *);
+
+static struct submit_data *
+submit_data_new(struct monitor *m, const char *tag)
+{
+	struct submit_data *sd;
+
+	sd = xcalloc(1, sizeof(*sd));
+	sd->m = m;
+	sd->tag = xstrdup(tag);
+	return sd;
+}
+
+static void
+submit_data_free(void *p)
+{
+	struct submit_data *sd = p;
+
+	if (sd == NULL)
+		return;
+	launch_free(sd->launch);
+	placement_clear(&sd->place);
+	spec_free(sd->spec);
+	free(sd->tag);
+	free(sd->name);
+	free(sd->exclude);
+	free(sd->req_nodes);
+	hostlist_clear(&sd->blamed);
+	hostlist_clear(&sd->avoid);
+	free(sd);
+}
+
+/* OP_SUBMIT, or OP_FIND for a cancelled attempt, came back. */
+static void
+submit_done(struct op *op, void *arg)
+{
+	struct submit_data *sd = arg;
+	struct monitor *m = sd->m;
+	struct attempt *a;
+	struct job *job;
+	char *reason;
+
+	monitor_track_get(m, sd->tag)->busy = 0;
+	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL) {
+		submit_data_free(sd);
+		return;
+	}
+	if (op->rc != 0 && op->transient) {
+		log_warnx("job %lld: attempt %d not submitted yet: %s "
+		    "(will retry)", (long long)a->job_id, a->attempt, op->cause);
+	} else if (op->rc != 0) {
+		reason = xasprintf("Slurm refused the job: %s", op->cause);
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_SUBMIT_FAILED,
+		    reason);
+		free(reason);
+	} else if (op->kind == OP_FIND && op->u.find.found_id == 0) {
+		/* cancelled before Slurm ever had it */
+		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
+		    NULL);
+	} else if (op->kind == OP_FIND) {
+		monitor_attempt_in_slurm(m, a, job, op->u.find.found_id, 0);
+	} else {
+		monitor_attempt_in_slurm(m, a, job, op->u.submit.found_id,
+		    op->u.submit.submitted);
+	}
+	attempt_free(a);
+	job_free(job);
+	submit_data_free(sd);
+}
+
+/* Keep the newest cluster snapshot for the API (nodes, plan). */
+static void
+keep_cluster(struct monitor *m, struct bcluster **cl)
+{
+	if (*cl == NULL)
+		return;
+	bcluster_free(m->d->cluster);
+	m->d->cluster = *cl;
+	*cl = NULL;
+}
+
+/* What Slurm is asked for, from the spec, the launch and the plan. */
+static void
+submit_request(const struct submit_data *sd, const struct job *job,
+    const struct conf *c, struct bjob_request *req)
+{
+	const struct spec *sp = sd->spec;
+
+	*req = (struct bjob_request){ .tag = sd->tag, .uid = job->uid,
+	    .gid = job->gid, .name = sd->name };
+	req->script = sd->launch->script;
+	req->env = sd->launch->env;
+	req->nenv = sd->launch->nenv;
+	req->workdir = sp->workdir;
+	req->output = sd->launch->batch_log;
+	req->nodes = sp->resources.nodes;
+	req->tasks = spec_world_size(sp);
+	req->tasks_per_node = sp->resources.tasks_per_node;
+	req->gpus_per_node = sp->resources.gpus_per_node;
+	req->gpu_type = sp->resources.gpu_type;
+	req->cpus_per_gpu = sp->resources.cpus_per_gpu;
+	req->mem_per_node_mb = sp->resources.mem_per_node_mb;
+	req->partition = sp->resources.partition;
+	req->account = sp->resources.account;
+	req->qos = sp->resources.qos;
+	req->time_limit_s = sp->resources.time_limit_s;
+	req->req_nodes = sd->req_nodes;
+	req->warn_signal = c->warn_signo;
+	req->warn_time_s = (int)(c->warn_time_ms / 1000);
+	/* a warning longer than the job itself comes at half-time */
+	if (sp->resources.time_limit_s > 0 &&
+	    req->warn_time_s >= sp->resources.time_limit_s)
+		req->warn_time_s = (int)(sp->resources.time_limit_s / 2);
+}
+
+/*
+ * An OP_PLAN that brought no plan to go on with: the attempt was in Slurm
+ * already, its job was cancelled meanwhile, it can never be placed, or it
+ * waits for nodes. 1 when the attempt is settled so, 0: go on and submit.
+ */
+static int
+plan_settled(struct monitor *m, const struct op *op,
+    const struct submit_data *sd, struct attempt *a, struct job *job)
+{
+	char *reason;
+
+	if (op->rc == 0 && op->u.plan.find.found_id != 0) {
+		monitor_attempt_in_slurm(m, a, job, op->u.plan.find.found_id,
+		    0);
+		return 1;
+	}
+	if (job->state == JOB_CANCELLED) {
+		/* cancelled while it was being planned: never submit it */
+		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
+		    NULL);
+		return 1;
+	}
+	if (op->rc != 0 && sd->place.never) {
+		reason = xasprintf("cannot be placed on this cluster: %s",
+		    op->cause);
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE,
+		    reason);
+		free(reason);
+		return 1;
+	}
+	if (op->rc != 0) {
+		reason = xasprintf("waiting for resources: %s", op->cause);
+		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
+			lifecycle_job_reason(m->d->store, job->id, job->state,
+			    reason);
+			log_job(job->id, "%s", reason);
+		}
+		free(reason);
+		return 1;
+	}
+	return 0;
+}
+
+/* Record the placement on the attempt; the master's address, if known. */
+static const char *
+plan_record(struct monitor *m, const struct bcluster *cl,
+    struct submit_data *sd, struct attempt *a)
+{
+	const struct plan *plan = sd->place.plan;
+	json_t *pj;
+	char *text;
+
+	pj = plan_to_json(plan, cl->live);
+	text = json_dumps(pj, JSON_COMPACT);
+	json_decref(pj);
+	monitor_set_str(&a->plan, text);
+	free(text);
+	sd->req_nodes = plan_nodelist(plan);
+	monitor_set_str(&a->nodes, sd->req_nodes);
+	store_attempt_update(m->d->store, a);
+	return cl->addr != NULL ? cl->addr[plan->nodes[0].topo_index] : NULL;
+}
+
+/*
+ * A fresh token for this launch: only the workers ever see it; the store
+ * and the heartbeat table keep its hash, recorded before Slurm hears of the
+ * job.
+ */
+static char *
+plan_token(struct monitor *m, struct attempt *a, const struct job *job)
+{
+	char *token = random_hex(16);
+
+	health_unregister(m->d->health, a->token_hash);
+	free(a->token_hash);
+	a->token_hash = health_token_hash(token);
+	health_register(m->d->health, a->token_hash, job->id, a->attempt,
+	    job->world_size);
+	return token;
+}
+
+/*
+ * Every attempt after the first resumes from the newest good checkpoint:
+ * set it in ctx, which borrows from the list returned (free it after use).
+ */
+static struct ckpt *
+plan_resume(struct monitor *m, const struct submit_data *sd,
+    struct attempt *a, const struct job *job, struct launch_ctx *ctx,
+    size_t *nck)
+{
+	const struct ckpt *newest;
+	struct ckpt *ck;
+
+	ck = store_checkpoints_of(m->d->store, job->id, nck);
+	newest = sd->spec->checkpoint.dir != NULL ?
+	    checkpoint_newest(ck, *nck) : NULL;
+	if (newest != NULL) {
+		ctx->resume_from = newest->path;
+		ctx->resume_step = newest->step;
+		a->ckpt_start = newest->step;
+		store_event_add(m->d->store, job->id, "resume",
+		    "attempt %d resumes from checkpoint step %lld (%s)",
+		    a->attempt, (long long)newest->step, newest->path);
+	}
+	return ck;
+}
+
+/* Build the launch for the placed attempt and make its log directory. */
+static int
+plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
+    const struct job *job, const char *addr, char **cause)
+{
+	struct launch_ctx ctx;
+	struct passwd *pw;
+	struct ckpt *ck;
+	size_t nck;
+	char *token;
+
+	token = plan_token(m, a, job);
+	pw = getpwuid(job->uid);
+	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
+	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
+	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
+	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
+	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
+	    .heartbeat_token = token };
+	ck = plan_resume(m, sd, a, job, &ctx, &nck);
+	sd->launch = launch_build(sd->spec, &ctx, cause);
+	free(token);
+	checkpoint_free(ck, nck);
+	store_attempt_update(m->d->store, a);
+	if (sd->launch == NULL ||
+	    launch_make_log_dir(sd->launch, &ctx, cause) != 0)
+		return -1;
+	return 0;
+}
+
+/* OP_SUBMIT takes sd over, and finds by tag once more before it submits. */
+static void
+plan_submit(struct monitor *m, struct submit_data *sd,
+    const struct attempt *a, const struct job *job)
+{
+	struct bjob_request req;
+
+	sd->name = xstrdup(job->name);
+	submit_request(sd, job, m->d->conf, &req);
+	monitor_track_get(m, a->tag)->busy = 1;
+	worker_push(m->d->worker, worker_submit(&req, submit_done, sd,
+	    submit_data_free));
+}
+
+/* On the worker thread, on the snapshot it just loaded. */
+static int
+plan_place_cb(void *arg, const struct bcluster *cl, char **cause,
+    int *transient)
+{
+	struct submit_data *sd = arg;
+
+	return placement_run(&sd->place, cl, cause, transient);
+}
+
+/* OP_PLAN came back: settle the attempt, or record, build and submit it. */
+static void
+plan_done(struct op *op, void *arg)
+{
+	struct submit_data *sd = arg;
+	struct monitor *m = sd->m;
+	struct attempt *a;
+	struct job *job;
+	const char *addr;
+	char *cause = NULL;
+
+	monitor_track_get(m, sd->tag)->busy = 0;
+	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL)
+		goto out;
+	if (!plan_settled(m, op, sd, a, job)) {
+		addr = plan_record(m, op->u.plan.load.cluster, sd, a);
+		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
+			plan_submit(m, sd, a, job);
+			sd = NULL;
+		} else {
+			monitor_finish(m, a, job, ATTEMPT_FAILED,
+			    CAUSE_LAUNCH_FAILED, cause);
+			free(cause);
+		}
+	}
+	attempt_free(a);
+	job_free(job);
+out:
+	keep_cluster(m, &op->u.plan.load.cluster);
+	submit_data_free(sd);
+}
+
+/*
+ * The plan request from the stored spec, without the nodes blamed for the
+ * job's earlier attempts and, after a re-plan, avoiding the last ones.
+ */
+static int
+plan_request(struct monitor *m, struct submit_data *sd,
+    const struct attempt *a, const struct job *job, char **cause)
+{
+	struct track *t = monitor_track_get(m, a->tag);
+	json_t *js;
+	char *blamed;
+
+	js = json_loads(job->spec, 0, NULL);
+	sd->spec = js != NULL ? spec_from_json(js, cause) : NULL;
+	json_decref(js);
+	if ((blamed = store_job_blamed(m->d->store, job->id)) != NULL)
+		hostlist_expand(&sd->blamed, blamed, NULL);
+	free(blamed);
+	if (sd->spec == NULL || plan_request_from_spec(sd->spec,
+	    (const char *const *)sd->blamed.names, sd->blamed.n,
+	    &sd->place.req, &sd->exclude, cause) != 0)
+		return -1;
+	if (t->avoid != NULL) {
+		hostlist_expand(&sd->avoid, t->avoid, NULL);
+		sd->place.avoid = (const char *const *)sd->avoid.names;
+		sd->place.navoid = sd->avoid.n;
+	}
+	return 0;
+}
+
+/* Plan the attempt on a fresh snapshot (or find it in Slurm by tag). */
+void
+monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
+{
+	struct submit_data *sd;
+	struct bfailure *fail;
+	struct op *op;
+	size_t nfail;
+	char *cause = NULL;
+
+	sd = submit_data_new(m, a->tag);
+	if (job->state == JOB_CANCELLED)
+		op = worker_find(sd->tag, job->uid, submit_done, sd,
+		    submit_data_free);
+	else if (plan_request(m, sd, a, job, &cause) == 0) {
+		fail = store_node_failures(m->d->store, &nfail);
+		op = worker_plan(sd->tag, job->uid, fail, nfail, plan_place_cb,
+		    plan_done, sd, submit_data_free);
+	} else {
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED,
+		    cause != NULL ? cause : "stored spec unreadable");
+		free(cause);
+		submit_data_free(sd);
+		return;
+	}
+	monitor_track_get(m, a->tag)->busy = 1;
+	worker_push(m->d->worker, op);
+}
+
+static void
+cancel_done(struct op *op, void *arg)
+{
+	(void)arg;
+	if (op->rc != 0)
+		log_warnx("cancel of Slurm job %lld failed: %s (will retry)",
+		    (long long)op->u.cancel.id, op->cause);
+}
+
+void
+monitor_cancel_attempt(struct monitor *m, struct attempt *a)
+{
+	struct track *t = monitor_track_get(m, a->tag);
+	int64_t now = mono_ms();
+
+	if (t->last_kill_ms != 0 && now - t->last_kill_ms <
+	    m->d->conf->poll_interval_ms)
+		return;
+	t->last_kill_ms = now;
+	worker_push(m->d->worker, worker_cancel(a->slurm_job_id, cancel_done,
+	    NULL));
+}
+
+static void
+cluster_done(struct op *op, void *arg)
+{
+	struct monitor *m = arg;
+
+	m->loading = 0;
+	if (op->rc == 0)
+		keep_cluster(m, &op->u.cluster.cluster);
+}
+
+/* Refresh the snapshot the API answers from, one load at a time. */
+void
+monitor_load_cluster(struct monitor *m)
+{
+	struct bfailure *fail;
+	size_t nfail;
+
+	if (m->loading)
+		return;
+	fail = store_node_failures(m->d->store, &nfail);
+	m->loading = 1;
+	worker_push(m->d->worker, worker_cluster(fail, nfail, cluster_done, m));
+}

@@ -1,0 +1,107 @@
+/*
+ * check_placement: an attempt's plan on one snapshot. Busy nodes make it
+ * wait (transient), a request the idle cluster cannot hold never fits, and
+ * a re-plan takes other nodes when some fit, the same ones when none do.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "placement.h"
+#include "topo.h"
+#include "unit.h"
+
+/* Leaf la holds a1, a2; leaf lb holds b1, b2, busy unless all idle. */
+static struct topo *
+two_leaves(int all_idle)
+{
+	static const char *const names[] = { "a1", "a2", "b1", "b2" };
+	struct topo_node_info info = { .gpus = 8, .nvlink_domain = -1 };
+	struct topo *t = topo_create();
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		info.name = names[i];
+		info.state = all_idle || i < 2 ? TOPO_IDLE : TOPO_ALLOCATED;
+		info.free_gpus = all_idle || i < 2 ? 0xff : 0;
+		ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
+	}
+	ck_assert_int_eq(topo_add_switch(t, "la", NULL, "a1,a2", NULL), 0);
+	ck_assert_int_eq(topo_add_switch(t, "lb", NULL, "b1,b2", NULL), 0);
+	ck_assert_int_eq(topo_add_switch(t, "top", "la,lb", NULL, NULL), 0);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	return t;
+}
+
+static const struct {
+	const char	*what;
+	int		 nodes;
+	const char	*avoid;		/* comma list, NULL: none */
+	int		 rc;
+	int		 transient;	/* when rc is -1 */
+	int		 never;
+	const char	*first;		/* the plan's first node */
+} cases[] = {
+	{ .what = "fits on the idle leaf", .nodes = 2, .first = "a1" },
+	{ .what = "waits for the busy leaf", .nodes = 3, .rc = -1,
+	    .transient = 1 },
+	{ .what = "never fits four nodes' worth of five", .nodes = 5,
+	    .rc = -1, .never = 1 },
+	{ .what = "re-plan takes the other idle node", .nodes = 1,
+	    .avoid = "a1", .first = "a2" },
+	{ .what = "re-plan keeps the nodes when no others fit", .nodes = 2,
+	    .avoid = "a1,a2", .first = "a1" },
+};
+
+START_TEST(test_placement_core)
+{
+	struct bcluster cl = { .live = two_leaves(0), .ideal = two_leaves(1) };
+	const char *avoid[4];
+	struct placement pl = { 0 };
+	char buf[64], *p, *save = NULL, *cause = NULL;
+	int rc, transient = -1;
+
+	pl.req = (struct plan_request){ .nodes = cases[_i].nodes,
+	    .gpus_per_node = 8 };
+	if (cases[_i].avoid != NULL) {
+		snprintf(buf, sizeof(buf), "%s", cases[_i].avoid);
+		for (p = strtok_r(buf, ",", &save); p != NULL;
+		    p = strtok_r(NULL, ",", &save))
+			avoid[pl.navoid++] = p;
+		pl.avoid = avoid;
+	}
+	rc = placement_run(&pl, &cl, &cause, &transient);
+	ck_assert_msg(rc == cases[_i].rc, "%s: rc %d", cases[_i].what, rc);
+	ck_assert_int_eq(pl.never, cases[_i].never);
+	if (rc == 0) {
+		ck_assert_ptr_nonnull(pl.plan);
+		ck_assert_ptr_null(cause);
+		ck_assert_str_eq(pl.plan->nodes[0].name, cases[_i].first);
+	} else {
+		ck_assert_ptr_null(pl.plan);
+		ck_assert_int_eq(transient, cases[_i].transient);
+		ck_assert_ptr_nonnull(cause);
+	}
+	placement_clear(&pl);
+	ck_assert_ptr_null(pl.plan);
+	free(cause);
+	topo_free(cl.live);
+	topo_free(cl.ideal);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("placement");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_placement_core, 0,
+	    sizeof(cases) / sizeof(cases[0]));
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}

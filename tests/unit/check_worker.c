@@ -1,0 +1,289 @@
+/*
+ * check_worker: each op kind makes its backend calls on the worker thread
+ * and comes back with its results, in the order pushed, on the loop's
+ * thread; submit and plan find by tag first; ops left when the worker
+ * stops get arg_free and never done.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "unit.h"
+#include "util.h"
+#include "worker.h"
+
+#define MAXOPS 16
+
+/* What the test backend saw, on the worker thread. */
+static struct {
+	pthread_mutex_t	 lock;
+	int		 nsubmit;
+	int		 ncluster;
+	int		 nplace;
+	int		 slow;		/* list sleeps 20 ms */
+} be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Slurm knows one job of ours: tag "t1", uid 1000, id 42. */
+static int
+test_list(struct bjob **jobs, size_t *n, char **cause)
+{
+	(void)cause;
+	if (be_seen.slow)
+		usleep(20000);
+	*jobs = xcalloc(1, sizeof(**jobs));
+	(*jobs)[0] = (struct bjob){ .id = 42, .tag = xstrdup("t1"),
+	    .uid = 1000 };
+	*n = 1;
+	return 0;
+}
+
+static int
+test_submit(const struct bjob_request *req, int64_t *id, char **cause,
+    int *transient)
+{
+	(void)req;
+	(void)cause;
+	(void)transient;
+	pthread_mutex_lock(&be_seen.lock);
+	be_seen.nsubmit++;
+	pthread_mutex_unlock(&be_seen.lock);
+	*id = 77;
+	return 0;
+}
+
+static int
+test_cancel(int64_t id, char **cause)
+{
+	if (id != 13)
+		return 0;
+	*cause = xstrdup("refused");
+	return -1;
+}
+
+static int
+test_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **cl,
+    char **cause)
+{
+	(void)fail;
+	(void)cause;
+	pthread_mutex_lock(&be_seen.lock);
+	be_seen.ncluster++;
+	pthread_mutex_unlock(&be_seen.lock);
+	*cl = xcalloc(1, sizeof(**cl));
+	(*cl)->loaded_at = (int64_t)nfail;	/* the failures reached it */
+	return 0;
+}
+
+static const struct backend test_backend = {
+	.name = "test",
+	.submit = test_submit,
+	.list = test_list,
+	.cancel = test_cancel,
+	.cluster = test_cluster,
+};
+
+/* What came back, on the loop. */
+struct rec {
+	struct event_base	*base;
+	pthread_t		 loop;
+	int			 off_loop;
+	int			 order[MAXOPS];
+	int			 ndone;
+	int			 want;
+	int			 nfreed;
+	struct {
+		int		 rc;
+		int64_t		 found;
+		int		 submitted;
+		size_t		 njobs;
+		int		 cluster_nfail;
+		char		 cause[32];
+	} got[MAXOPS];
+};
+
+struct arg {
+	struct rec	*r;
+	int		 id;
+};
+
+static struct arg args[MAXOPS];
+
+static void
+arg_free_cb(void *p)
+{
+	((struct arg *)p)->r->nfreed++;
+}
+
+static void
+done_cb(struct op *op, void *p)
+{
+	struct arg *a = p;
+	struct rec *r = a->r;
+
+	if (!pthread_equal(pthread_self(), r->loop))
+		r->off_loop = 1;
+	r->order[r->ndone++] = a->id;
+	r->got[a->id].rc = op->rc;
+	if (op->cause != NULL)
+		snprintf(r->got[a->id].cause, sizeof(r->got[0].cause), "%s",
+		    op->cause);
+	switch (op->kind) {
+	case OP_FIND:
+		r->got[a->id].found = op->u.find.found_id;
+		break;
+	case OP_SUBMIT:
+		r->got[a->id].found = op->u.submit.found_id;
+		r->got[a->id].submitted = op->u.submit.submitted;
+		break;
+	case OP_LIST:
+		r->got[a->id].njobs = op->u.list.njobs;
+		break;
+	case OP_CLUSTER:
+		r->got[a->id].cluster_nfail =
+		    (int)op->u.cluster.cluster->loaded_at;
+		break;
+	case OP_PLAN:
+		r->got[a->id].found = op->u.plan.find.found_id;
+		break;
+	case OP_CANCEL:
+		break;
+	}
+	if (r->ndone == r->want)
+		event_base_loopbreak(r->base);
+}
+
+/* The place step: refuses, as busy nodes would. */
+static int
+place_cb(void *p, const struct bcluster *cl, char **cause, int *transient)
+{
+	(void)p;
+	pthread_mutex_lock(&be_seen.lock);
+	be_seen.nplace += cl != NULL;
+	pthread_mutex_unlock(&be_seen.lock);
+	*cause = xstrdup("busy");
+	*transient = 1;
+	return -1;
+}
+
+static struct arg *
+arg_of(struct rec *r, int id)
+{
+	args[id] = (struct arg){ .r = r, .id = id };
+	return &args[id];
+}
+
+static void
+give_up_cb(evutil_socket_t fd, short what, void *base)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(base);
+}
+
+START_TEST(test_worker_kinds)
+{
+	struct rec r = { 0 };
+	struct timeval tv = { .tv_sec = 10 };
+	struct bjob_request new_req = { .tag = "t9", .uid = 1000 };
+	struct bjob_request old_req = { .tag = "t1", .uid = 1000 };
+	struct event *alive;
+	struct worker *w;
+	int i;
+
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	r.base = event_base_new();
+	r.loop = pthread_self();
+	alive = evtimer_new(r.base, give_up_cb, r.base);
+	evtimer_add(alive, &tv);
+	w = worker_create(r.base, &test_backend);
+	worker_push(w, worker_find("t1", 1000, done_cb, arg_of(&r, 0), NULL));
+	worker_push(w, worker_find("t1", 1001, done_cb, arg_of(&r, 1), NULL));
+	worker_push(w, worker_submit(&new_req, done_cb, arg_of(&r, 2), NULL));
+	worker_push(w, worker_submit(&old_req, done_cb, arg_of(&r, 3), NULL));
+	worker_push(w, worker_list(done_cb, arg_of(&r, 4)));
+	worker_push(w, worker_cancel(5, done_cb, arg_of(&r, 5)));
+	worker_push(w, worker_cancel(13, done_cb, arg_of(&r, 6)));
+	worker_push(w, worker_cluster(xcalloc(3, sizeof(struct bfailure)), 3,
+	    done_cb, arg_of(&r, 7)));
+	worker_push(w, worker_plan("t1", 1000, NULL, 0, place_cb, done_cb,
+	    arg_of(&r, 8), NULL));
+	worker_push(w, worker_plan("t9", 1000, NULL, 0, place_cb, done_cb,
+	    arg_of(&r, 9), NULL));
+	r.want = 10;
+	ck_assert_int_eq(worker_busy(w), 10);
+	event_base_dispatch(r.base);
+	ck_assert_int_eq(r.ndone, 10);
+	ck_assert_int_eq(worker_busy(w), 0);
+	ck_assert_int_eq(r.off_loop, 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(r.order[i], i);
+	/* find: by tag and uid */
+	ck_assert_int_eq(r.got[0].found, 42);
+	ck_assert_int_eq(r.got[1].found, 0);
+	/* submit: only what Slurm does not have yet */
+	ck_assert_int_eq(r.got[2].found, 77);
+	ck_assert_int_eq(r.got[2].submitted, 1);
+	ck_assert_int_eq(r.got[3].found, 42);
+	ck_assert_int_eq(r.got[3].submitted, 0);
+	ck_assert_int_eq(be_seen.nsubmit, 1);
+	ck_assert_int_eq(r.got[4].njobs, 1);
+	ck_assert_int_eq(r.got[5].rc, 0);
+	ck_assert_int_eq(r.got[6].rc, -1);
+	ck_assert_str_eq(r.got[6].cause, "refused");
+	ck_assert_int_eq(r.got[7].cluster_nfail, 3);
+	/* plan: a job found by tag is not planned */
+	ck_assert_int_eq(r.got[8].rc, 0);
+	ck_assert_int_eq(r.got[8].found, 42);
+	ck_assert_int_eq(r.got[9].rc, -1);
+	ck_assert_int_eq(r.got[9].found, 0);
+	ck_assert_str_eq(r.got[9].cause, "busy");
+	ck_assert_int_eq(be_seen.ncluster, 2);	/* OP_CLUSTER, then t9's */
+	ck_assert_int_eq(be_seen.nplace, 1);
+	ck_assert_int_eq(r.nfreed, 0);
+	worker_free(w);
+	event_free(alive);
+	event_base_free(r.base);
+}
+END_TEST
+
+START_TEST(test_worker_free_no_done)
+{
+	struct rec r = { 0 };
+	struct worker *w;
+	int i;
+
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	r.base = event_base_new();
+	r.loop = pthread_self();
+	be_seen.slow = 1;
+	w = worker_create(r.base, &test_backend);
+	for (i = 0; i < 5; i++)
+		worker_push(w, worker_find("t1", 1000, done_cb, arg_of(&r, i),
+		    arg_free_cb));
+	usleep(30000);	/* one has run, one runs, three wait */
+	worker_free(w);
+	be_seen.slow = 0;
+	ck_assert_int_eq(r.ndone, 0);
+	ck_assert_int_eq(r.nfreed, 5);
+	event_base_free(r.base);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("worker");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_worker_kinds);
+	tcase_add_test(tc, test_worker_free_no_done);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}
