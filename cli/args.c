@@ -9,6 +9,15 @@
 #include "util.h"
 
 #define ARGS_MAX_LONG 16
+#define ARGS_HELP_COL 24 /* where the help text of an option starts */
+
+static const struct args_long args_help_option = {
+    .ch = 'h', .name = "help", .help = "print this help and exit"};
+
+static int args_short(const struct args_spec *, int);
+static const struct args_long *args_find(const struct args_spec *, int);
+static void args_help_one(
+    const struct args_spec *, const struct args_long *, FILE *);
 
 /* "h" and --help for every command, then the command's own. */
 static void
@@ -73,4 +82,86 @@ int
 args_has(const struct args *args, int ch)
 {
 	return args_get(args, ch) != NULL;
+}
+
+/* Whether ch is a short option in spec's template ("o:" has 'o'). */
+static int
+args_short(const struct args_spec *spec, int ch)
+{
+	return ch != ':' && spec->template != NULL &&
+	    strchr(spec->template, ch) != NULL;
+}
+
+static const struct args_long *
+args_find(const struct args_spec *spec, int ch)
+{
+	const struct args_long *l;
+
+	for (l = spec->longs; l != NULL && l->ch != 0; l++) {
+		if (l->ch == ch)
+			return l;
+	}
+	return NULL;
+}
+
+/* "  -o, --output format   print as ...": the help column aligned. */
+static void
+args_help_one(const struct args_spec *spec, const struct args_long *l, FILE *f)
+{
+	int n;
+
+	if (args_short(spec, l->ch) || l == &args_help_option)
+		n = fprintf(f, "  -%c, --%s", l->ch, l->name);
+	else
+		n = fprintf(f, "      --%s", l->name);
+	if (l->has_arg)
+		n += fprintf(f, " %s", l->arg != NULL ? l->arg : "value");
+	if (l->help == NULL) {
+		fputc('\n', f);
+		return;
+	}
+	if (n >= ARGS_HELP_COL - 1) {
+		fputc('\n', f);
+		n = 0;
+	}
+	fprintf(f, "%*s%s\n", ARGS_HELP_COL - n, "", l->help);
+}
+
+void
+args_help(const struct args_spec *spec, FILE *f)
+{
+	const struct args_long *l;
+	const char *p;
+
+	fprintf(f, "options:\n");
+	for (l = spec->longs; l != NULL && l->ch != 0; l++)
+		args_help_one(spec, l, f);
+	/* A short option without a declaration: no long name, no help. */
+	for (p = spec->template; p != NULL && *p != '\0'; p++) {
+		if (*p == ':' || args_find(spec, *p) != NULL)
+			continue;
+		fprintf(f, "  -%c\n", *p);
+	}
+	args_help_one(spec, &args_help_option, f);
+}
+
+void
+args_spellings(const struct args_spec *spec, FILE *f)
+{
+	const struct args_long *l;
+	const char *p, *arg;
+
+	for (l = spec->longs; l != NULL && l->ch != 0; l++) {
+		arg = l->has_arg ? (l->arg != NULL ? l->arg : "value") : NULL;
+		if (args_short(spec, l->ch))
+			fprintf(f, "-%c%s%s\n", l->ch, arg != NULL ? " " : "",
+			    arg != NULL ? arg : "");
+		fprintf(f, "--%s%s%s\n", l->name, arg != NULL ? " " : "",
+		    arg != NULL ? arg : "");
+	}
+	for (p = spec->template; p != NULL && *p != '\0'; p++) {
+		if (*p != ':' && args_find(spec, *p) == NULL)
+			fprintf(f, "-%c%s\n", *p, p[1] == ':' ? " value" : "");
+	}
+	fprintf(f, "-h\n--help\n");
 }

@@ -28,8 +28,13 @@ static void ckpt_print(const json_t *);
 
 const struct cmd_entry cmd_checkpoints_entry = {
     .name = "checkpoints",
-    .usage = "[-o json] id",
-    .args = {.template = "o:", .lower = 1, .upper = 1},
+    .usage = "[-o json|yaml] id",
+    .about = "The checkpoints of a job and the one it resumes from.",
+    .args = {.template = "o:",
+        .lower = 1,
+        .upper = 1,
+        .operand = "id",
+        .longs = (const struct args_long[]){ARGS_OUTPUT, {0}}},
     .exec = cmd_checkpoints_exec,
 };
 

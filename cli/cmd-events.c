@@ -22,8 +22,13 @@ static void events_print(const json_t *);
 
 const struct cmd_entry cmd_events_entry = {
     .name = "events",
-    .usage = "[-o json] id",
-    .args = {.template = "o:", .lower = 1, .upper = 1},
+    .usage = "[-o json|yaml] id",
+    .about = "A job's timeline, oldest first: what llmctld did and why.",
+    .args = {.template = "o:",
+        .lower = 1,
+        .upper = 1,
+        .operand = "id",
+        .longs = (const struct args_long[]){ARGS_OUTPUT, {0}}},
     .exec = cmd_events_exec,
 };
 

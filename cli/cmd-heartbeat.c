@@ -24,8 +24,16 @@ static const char *heartbeat_env(const char *);
 const struct cmd_entry cmd_heartbeat_entry = {
     .name = "heartbeat",
     .usage = "[--step step]",
+    .about = "Tell llmctld this rank is alive (inside a job only).",
     .args = {.template = "",
-        .longs = (const struct args_long[]){{'s', "step", 1}, {0}}},
+        .longs =
+            (const struct args_long[]){
+                {.ch = 's',
+                    .name = "step",
+                    .has_arg = 1,
+                    .arg = "step",
+                    .help = "the training step this rank has reached"},
+                {0}}},
     .exec = cmd_heartbeat_exec,
 };
 
@@ -52,16 +60,16 @@ cmd_heartbeat_exec(struct llmctl *ctx, struct args *args)
 	long long rank, step;
 	json_t *body, *reply = NULL;
 	char *cause = NULL;
-	int rc = 1;
+	int rc = CMD_FAILED;
 
 	if (step_s != NULL && job_parse_number("step", step_s, &step) != 0)
-		return 1;
+		return CMD_USAGE;
 	if ((url = heartbeat_env("LLMCTL_HEARTBEAT_URL")) == NULL ||
 	    (token = heartbeat_env("LLMCTL_HEARTBEAT_TOKEN")) == NULL ||
 	    (rank_s = heartbeat_env("RANK")) == NULL)
-		return 1;
+		return CMD_FAILED;
 	if (job_parse_number("RANK", rank_s, &rank) != 0)
-		return 1;
+		return CMD_FAILED;
 
 	body = json_pack("{s:I}", "rank", (json_int_t)rank);
 	if (step_s != NULL)
@@ -70,7 +78,7 @@ cmd_heartbeat_exec(struct llmctl *ctx, struct args *args)
 	        &reply, &cause) != CLIENT_OK)
 		fprintf(stderr, "llmctl: %s\n", cause);
 	else
-		rc = 0;
+		rc = CMD_OK;
 	json_decref(reply);
 	json_decref(body);
 	free(cause);

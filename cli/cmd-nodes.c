@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "job.h"
 #include "llmctl.h"
 #include "output.h"
 #include "util.h"
@@ -55,7 +56,17 @@ static void nodes_summary(const json_t *);
 const struct cmd_entry cmd_nodes_entry = {
     .name = "nodes",
     .usage = "[-o json|yaml]",
-    .args = {.template = "o:"},
+    .about = "The cluster as the planner sees it: switches, nodes, GPUs.",
+    .args = {.template = "o:",
+        .longs =
+            (const struct args_long[]){
+                {.ch = 'o',
+                    .name = "output",
+                    .has_arg = 1,
+                    .arg = "format",
+                    .help = "table, json or yaml (the snapshot plan "
+                            "--cluster reads)"},
+                {0}}},
     .exec = cmd_nodes_exec,
 };
 
@@ -309,35 +320,28 @@ nodes_print(const json_t *reply)
 static int
 cmd_nodes_exec(struct llmctl *ctx, struct args *args)
 {
-	enum output_format fmt = OUTPUT_TABLE;
-	const char *snap, *o = args_get(args, 'o');
+	enum output_format fmt;
+	const char *snap;
 	json_t *reply;
 	char *cause = NULL;
 	size_t len;
-	int yaml = 0, rc = 0;
+	int rc = CMD_OK;
 
-	if (o != NULL && strcmp(o, "yaml") == 0)
-		yaml = 1;
-	else if (o != NULL && strcmp(o, "json") != 0 &&
-	    strcmp(o, "table") != 0) {
-		fprintf(stderr,
-		    "llmctl: unknown output format: %s (use json or yaml)\n",
-		    o);
-		return 1;
-	} else if (o != NULL)
-		output_parse_format(o, &fmt);
+	if (job_output_format(args, &fmt) != 0)
+		return CMD_USAGE;
 	if (client_request(llmctl_client(ctx), "GET", "/v1/nodes", NULL, &reply,
 	        &cause) != CLIENT_OK) {
 		fprintf(stderr, "llmctl: %s\n", cause);
 		free(cause);
-		return 1;
+		return CMD_FAILED;
 	}
-	if (yaml) {
+	/* YAML is the snapshot itself, not the reply: plan --cluster reads it */
+	if (fmt == OUTPUT_YAML) {
 		/* The snapshot goes to a file as it is: no sanitising. */
 		snap = json_string_value(json_object_get(reply, "snapshot"));
 		if (snap == NULL) {
 			fprintf(stderr, "llmctl: llmctld sent no snapshot\n");
-			rc = 1;
+			rc = CMD_FAILED;
 		} else {
 			len = json_string_length(
 			    json_object_get(reply, "snapshot"));
@@ -349,7 +353,7 @@ cmd_nodes_exec(struct llmctl *ctx, struct args *args)
 		output_json(stdout, reply);
 	else if (!json_is_array(json_object_get(reply, "nodes"))) {
 		fprintf(stderr, "llmctl: llmctld sent no node list\n");
-		rc = 1;
+		rc = CMD_FAILED;
 	} else
 		nodes_print(reply);
 	json_decref(reply);

@@ -45,11 +45,20 @@ static void plan_print(const json_t *);
 
 const struct cmd_entry cmd_plan_entry = {
     .name = "plan",
-    .usage = "[-o json] [--cluster snapshot] file",
+    .usage = "[-o json|yaml] [--cluster snapshot] file",
+    .about = "Show where a job would run, without submitting it.",
     .args = {.template = "o:",
         .lower = 1,
         .upper = 1,
-        .longs = (const struct args_long[]){{'c', "cluster", 1}, {0}}},
+        .operand = "file",
+        .longs = (const struct args_long[]){ARGS_OUTPUT,
+            {.ch = 'c',
+                .name = "cluster",
+                .has_arg = 1,
+                .arg = "snapshot",
+                .help = "plan here on this snapshot file, no "
+                        "daemon"},
+            {0}}},
     .exec = cmd_plan_exec,
 };
 
@@ -306,10 +315,10 @@ cmd_plan_exec(struct llmctl *ctx, struct args *args)
 	char *cwd;
 
 	if (job_output_format(args, &fmt) != 0)
-		return 1;
+		return CMD_USAGE;
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		perror("llmctl: getcwd");
-		return 1;
+		return CMD_FAILED;
 	}
 	if (snapshot != NULL)
 		plan = plan_local(args->argv[0], snapshot, cwd);
@@ -317,11 +326,11 @@ cmd_plan_exec(struct llmctl *ctx, struct args *args)
 		plan = plan_remote(ctx, args->argv[0], cwd);
 	free(cwd);
 	if (plan == NULL)
-		return 1;
-	if (fmt == OUTPUT_JSON)
-		output_json(stdout, plan);
+		return CMD_FAILED;
+	if (fmt != OUTPUT_TABLE)
+		output_data(stdout, plan, fmt);
 	else
 		plan_print(plan);
 	json_decref(plan);
-	return 0;
+	return CMD_OK;
 }

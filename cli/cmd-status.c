@@ -2,16 +2,23 @@
  * llmctl status: list jobs, or show one job with its attempts.
  *
  * The list is the caller's own jobs unless -a asks for every job the caller
- * may see (all users' for root and the admin group). Fields the daemon does
- * not send, or sends as null, print as "-"; fields this version does not
- * know are ignored here and kept in -o json.
+ * may see (all users' for root and the admin group) or --user names one.
+ * As in squeue, a finished job drops out of the list a while after it
+ * ended (STATUS_SINCE_DEFAULT, or LLMCTL_STATUS_SINCE); --since and
+ * --state say otherwise. Every filter is a query parameter: the daemon
+ * filters, so a store of 100k jobs is never sent here to be sifted.
+ * Fields the daemon does not send, or sends as null, print as "-"; fields
+ * this version does not know are ignored here and kept in -o json.
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -21,10 +28,16 @@
 #include "util.h"
 
 #define FIELD_MAX 256
+#define STATUS_SINCE_DEFAULT "5m" /* squeue's MinJobAge is 300 s */
 
 static int cmd_status_exec(struct llmctl *, struct args *);
-static int status_list(struct llmctl *, enum output_format, int);
-static void status_table(const json_t *);
+static int status_since(const char *, int64_t, int64_t *);
+static int status_date(const char *, int64_t *);
+static int status_states(const char *);
+static void status_query(struct llmctl *, char **, const char *, const char *);
+static char *status_path(struct llmctl *, struct args *);
+static int status_list(struct llmctl *, struct args *, enum output_format);
+static void status_table(const json_t *, int);
 static const char *status_gpus(const json_t *, char *, size_t);
 static void status_line(const char *, const char *);
 static void status_noted(
@@ -38,8 +51,42 @@ static void status_job(const json_t *);
 
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
-    .usage = "[-a] [-o json] [id]",
-    .args = {.template = "ao:", .upper = 1},
+    .usage = "[-a] [-o json|yaml] [--state states] [--user user] "
+             "[--name name] [--since time] [--noheader] [id]",
+    .about = "List jobs, newest first, or show one job with its attempts.",
+    .args = {.template = "ao:",
+        .upper = 1,
+        .operand = "id",
+        .longs =
+            (const struct args_long[]){
+                {.ch = 'a',
+                    .name = "all",
+                    .help = "every user's jobs you may see"},
+                ARGS_OUTPUT,
+                {.ch = 's',
+                    .name = "state",
+                    .has_arg = 1,
+                    .arg = "state",
+                    .help = "only these states (a comma list), however "
+                            "old"},
+                {.ch = 'u',
+                    .name = "user",
+                    .has_arg = 1,
+                    .arg = "user",
+                    .help = "only this user's jobs"},
+                {.ch = 'n',
+                    .name = "name",
+                    .has_arg = 1,
+                    .arg = "name",
+                    .help = "only jobs of this name"},
+                {.ch = 'S',
+                    .name = "since",
+                    .has_arg = 1,
+                    .arg = "time",
+                    .help = "finished jobs that ended since: 2h, 1d, "
+                            "DATE, all"},
+                {.ch = 'H', .name = "noheader", .help = "no header line"},
+                {0}}},
     .exec = cmd_status_exec,
 };
 
@@ -57,15 +104,162 @@ cmd_status_exec(struct llmctl *ctx, struct args *args)
 	int rc;
 
 	if (job_output_format(args, &fmt) != 0)
-		return 1;
+		return CMD_USAGE;
 	if (args->argc == 0)
-		return status_list(ctx, fmt, args_has(args, 'a'));
+		return status_list(ctx, args, fmt);
 	if ((id = job_parse_id(args->argv[0])) == -1)
-		return 1;
+		return CMD_USAGE;
 	path = xasprintf("/v1/jobs/%lld", id);
 	rc = job_view_show(ctx, &view, path, fmt);
 	free(path);
 	return rc;
+}
+
+/* "YYYY-MM-DD", then "THH:MM" or " HH:MM", then ":SS": local time. */
+static int
+status_date(const char *s, int64_t *out)
+{
+	struct tm tm = {0};
+	int n = 0, m = 0, k = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	        &n) != 3 ||
+	    n != 10)
+		return -1;
+	if ((s[n] == 'T' || s[n] == ' ') &&
+	    sscanf(s + n + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &m) == 2 &&
+	    m == 5) {
+		n += 1 + m;
+		if (s[n] == ':' &&
+		    sscanf(s + n + 1, "%2d%n", &tm.tm_sec, &k) == 1 && k == 2)
+			n += 1 + k;
+	}
+	if (s[n] != '\0' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	tm.tm_isdst = -1;
+	*out = (int64_t)mktime(&tm);
+	return 0;
+}
+
+/*
+ * --since: "all", a duration back from now (90s, 30m, 2h, 1d, 1w) or a
+ * local date and time into unix time *out; -1 after printing why not.
+ */
+static int
+status_since(const char *s, int64_t now, int64_t *out)
+{
+	static const char units[] = "smhdw";
+	static const int64_t secs[] = {1, 60, 3600, 86400, 604800};
+	const char *u;
+	long long n;
+	char *end;
+
+	if (strcmp(s, "all") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (*s >= '0' && *s <= '9' && status_date(s, out) == 0)
+		return 0;
+	if (*s >= '0' && *s <= '9') {
+		n = strtoll(s, &end, 10);
+		if (n < 100000 && end[0] != '\0' && end[1] == '\0' &&
+		    (u = strchr(units, end[0])) != NULL) {
+			*out = now - n * secs[u - units];
+			return 0;
+		}
+	}
+	fprintf(stderr,
+	    "llmctl: invalid time: %s (use 30m, 2h, 1d, "
+	    "YYYY-MM-DD[THH:MM[:SS]] or all)\n",
+	    s);
+	return -1;
+}
+
+/* --state: a comma list of job_states[], any case; -1 after printing. */
+static int
+status_states(const char *list)
+{
+	const char *p = list, *q;
+	size_t i, len;
+
+	for (;;) {
+		q = strchr(p, ',');
+		len = q != NULL ? (size_t)(q - p) : strlen(p);
+		for (i = 0; job_states[i] != NULL; i++) {
+			if (strlen(job_states[i]) == len &&
+			    strncasecmp(job_states[i], p, len) == 0)
+				break;
+		}
+		if (job_states[i] == NULL) {
+			fprintf(stderr,
+			    "llmctl: unknown state: %.*s (use QUEUED, "
+			    "SUBMITTED, RUNNING, RESTARTING, COMPLETED, "
+			    "FAILED or CANCELLED)\n",
+			    (int)len, p);
+			return -1;
+		}
+		if (q == NULL)
+			return 0;
+		p = q + 1;
+	}
+}
+
+/* Append "?key=value" or "&key=value", the value encoded, to *path. */
+static void
+status_query(
+    struct llmctl *ctx, char **path, const char *key, const char *value)
+{
+	char *v, *s;
+
+	v = client_escape(llmctl_client(ctx), value);
+	s = xasprintf(
+	    "%s%c%s=%s", *path, strchr(*path, '?') != NULL ? '&' : '?', key, v);
+	free(v);
+	free(*path);
+	*path = s;
+}
+
+/*
+ * GET /v1/jobs with the filters as query parameters; NULL after printing
+ * what was wrong with them. Without --since and --state a finished job
+ * stays only until the default window has passed since it ended.
+ */
+static char *
+status_path(struct llmctl *ctx, struct args *args)
+{
+	const char *since = args_get(args, 'S'), *state = args_get(args, 's');
+	const char *user = args_get(args, 'u'), *env;
+	struct passwd *pw;
+	char *path, t[32];
+	int64_t when = 0;
+
+	if (since == NULL && state == NULL) {
+		env = getenv("LLMCTL_STATUS_SINCE");
+		since =
+		    env != NULL && *env != '\0' ? env : STATUS_SINCE_DEFAULT;
+	}
+	if ((state != NULL && status_states(state) != 0) ||
+	    (since != NULL && status_since(since, wall_s(), &when) != 0))
+		return NULL;
+	if (user == NULL && !args_has(args, 'a') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		user = pw->pw_name;
+	path = xstrdup("/v1/jobs");
+	if (user != NULL)
+		status_query(ctx, &path, "user", user);
+	if (state != NULL)
+		status_query(ctx, &path, "state", state);
+	if (args_has(args, 'n'))
+		status_query(ctx, &path, "name", args_get(args, 'n'));
+	if (when > 0) {
+		snprintf(t, sizeof t, "%" PRId64, when);
+		status_query(ctx, &path, "since", t);
+	}
+	return path;
 }
 
 /* Total GPUs of a job: nodes * gpus_per_node. */
@@ -85,31 +279,31 @@ status_gpus(const json_t *job, char *buf, size_t len)
 }
 
 static int
-status_list(struct llmctl *ctx, enum output_format fmt, int all)
+status_list(struct llmctl *ctx, struct args *args, enum output_format fmt)
 {
-	static const struct job_view view = {
-	    .key = "jobs",
-	    .type = JSON_ARRAY,
-	    .what = "job list",
-	    .print = status_table,
-	};
-	struct passwd *pw;
-	char *path, *user;
-	int rc;
+	json_t *reply;
+	char *path;
+	int rc = CMD_OK;
 
-	if (!all && (pw = getpwuid(getuid())) != NULL) {
-		user = client_escape(llmctl_client(ctx), pw->pw_name);
-		path = xasprintf("/v1/jobs?user=%s", user);
-		free(user);
-	} else
-		path = xstrdup("/v1/jobs");
-	rc = job_view_show(ctx, &view, path, fmt);
+	if ((path = status_path(ctx, args)) == NULL)
+		return CMD_USAGE;
+	reply = job_get(ctx, path);
 	free(path);
+	if (reply == NULL)
+		return CMD_FAILED;
+	if (fmt != OUTPUT_TABLE)
+		output_data(stdout, reply, fmt);
+	else if (!json_is_array(json_object_get(reply, "jobs"))) {
+		fprintf(stderr, "llmctl: llmctld sent no job list\n");
+		rc = CMD_FAILED;
+	} else
+		status_table(reply, args_has(args, 'H'));
+	json_decref(reply);
 	return rc;
 }
 
 static void
-status_table(const json_t *reply)
+status_table(const json_t *reply, int noheader)
 {
 	static const char *const headers[] = {"ID", "NAME", "USER", "STATE",
 	    "NODES", "GPUS", "ATTEMPT", "SLURM_ID", "AGE", "REASON"};
@@ -120,6 +314,8 @@ status_table(const json_t *reply)
 	size_t i;
 
 	t = table_create(nitems(headers), headers);
+	if (noheader)
+		table_noheader(t);
 	json_array_foreach(json_object_get(reply, "jobs"), i, job)
 	{
 		table_add(t, output_field(job, "id", b, sizeof b));

@@ -27,12 +27,22 @@ static int cmd_submit_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_submit_entry = {
     .name = "submit",
-    .usage = "[-o json] [--dry-run] [--idempotency-key key] file",
+    .usage = "[-o json|yaml] [--dry-run] [--idempotency-key key] file",
+    .about = "Check a job spec, then hand it to llmctld; prints the job id.",
     .args = {.template = "o:",
         .lower = 1,
         .upper = 1,
-        .longs = (const struct args_long[]){{'n', "dry-run", 0},
-            {'k', "idempotency-key", 1}, {0}}},
+        .operand = "file",
+        .longs = (const struct args_long[]){ARGS_OUTPUT,
+            {.ch = 'n',
+                .name = "dry-run",
+                .help = "only ask whether llmctld would accept it"},
+            {.ch = 'k',
+                .name = "idempotency-key",
+                .has_arg = 1,
+                .arg = "key",
+                .help = "resending with this key never makes a second job"},
+            {0}}},
     .exec = cmd_submit_exec,
 };
 
@@ -43,14 +53,14 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 	json_t *body = NULL, *reply = NULL;
 	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL, *key;
 	const char *file = args->argv[0];
-	int dry_run = args_has(args, 'n'), rc = 1, crc;
+	int dry_run = args_has(args, 'n'), rc = CMD_FAILED, crc;
 
 	if (job_output_format(args, &fmt) != 0)
-		return 1;
+		return CMD_USAGE;
 
 	if ((cwd = getcwd(NULL, 0)) == NULL) {
 		perror("llmctl: getcwd");
-		return 1;
+		return CMD_FAILED;
 	}
 	key = args_has(args, 'k') ? xstrdup(args_get(args, 'k')) :
 	                            random_hex(16);
@@ -75,8 +85,8 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		goto out;
 	}
 
-	if (fmt == OUTPUT_JSON)
-		output_json(stdout, reply);
+	if (fmt != OUTPUT_TABLE)
+		output_data(stdout, reply, fmt);
 	else if (dry_run) {
 		/* Whatever else the reply holds, the daemon said yes. */
 		printf("dry run: ");
@@ -90,7 +100,7 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		    "id\n");
 		goto out;
 	}
-	rc = 0;
+	rc = CMD_OK;
 out:
 	free(key);
 	json_decref(reply);

@@ -18,6 +18,9 @@
 #include "spec.h"
 #include "util.h"
 
+const char *const job_states[] = {"QUEUED", "SUBMITTED", "RUNNING",
+    "RESTARTING", "COMPLETED", "FAILED", "CANCELLED", NULL};
+
 long long
 job_parse_id(const char *s)
 {
@@ -72,13 +75,13 @@ job_view_show(struct llmctl *ctx, const struct job_view *view, const char *path,
 	int rc = 0;
 
 	if ((reply = job_get(ctx, path)) == NULL)
-		return 1;
+		return CMD_FAILED;
 	v = view->key != NULL ? json_object_get(reply, view->key) : reply;
-	if (fmt == OUTPUT_JSON)
-		output_json(stdout, reply);
+	if (fmt != OUTPUT_TABLE)
+		output_data(stdout, reply, fmt);
 	else if (v == NULL || json_typeof(v) != view->type) {
 		fprintf(stderr, "llmctl: llmctld sent no %s\n", view->what);
-		rc = 1;
+		rc = CMD_FAILED;
 	} else
 		view->print(reply);
 	json_decref(reply);
@@ -114,7 +117,7 @@ job_view_exec(
 
 	if (job_output_format(args, &fmt) != 0 ||
 	    (id = job_parse_id(args->argv[0])) == -1)
-		return 1;
+		return CMD_USAGE;
 	path = xasprintf("/v1/jobs/%lld/%s", id, view->path);
 	rc = job_view_show(ctx, view, path, fmt);
 	free(path);

@@ -30,6 +30,12 @@ struct job_view {
 	void (*print)(const json_t *reply);
 };
 
+/*
+ * The states llmctld reports (docs/design.md section 5), NULL last: for
+ * checking status --state before asking, and for the completion.
+ */
+extern const char *const job_states[];
+
 /* cmd_parse_id(), printing "invalid job id" for -1. */
 long long job_parse_id(const char *);
 

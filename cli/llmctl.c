@@ -53,14 +53,18 @@ int
 cmd_usage(const struct cmd_entry *entry)
 {
 	fprintf(stderr, "usage: llmctl %s %s\n", entry->name, entry->usage);
-	return 1;
+	return CMD_USAGE;
 }
 
 int
 cmd_help(const struct cmd_entry *entry)
 {
 	printf("usage: llmctl %s %s\n", entry->name, entry->usage);
-	return 0;
+	if (entry->about != NULL)
+		printf("\n%s\n", entry->about);
+	putchar('\n');
+	args_help(&entry->args, stdout);
+	return CMD_OK;
 }
 
 long long
@@ -144,20 +148,20 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return CMD_OK;
 		case 'V':
 			printf("llmctl %s\n", PACKAGE_VERSION);
-			return 0;
+			return CMD_OK;
 		default:
 			usage(stderr);
-			return 1;
+			return CMD_USAGE;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc == 0) {
 		usage(stderr);
-		return 1;
+		return CMD_USAGE;
 	}
 	if (ctx.socket_path == NULL || *ctx.socket_path == '\0') {
 		env = getenv("LLMCTL_SOCKET");
@@ -165,8 +169,14 @@ main(int argc, char **argv)
 		    env != NULL && *env != '\0' ? env : LLMCTL_DEFAULT_SOCKET;
 	}
 
+	if (strcmp(argv[0], "__complete") == 0) {
+		rc = complete_exec(
+		    &ctx, argc, argv, cmd_table, nitems(cmd_table));
+		client_free(ctx.client);
+		return rc;
+	}
 	if ((entry = cmd_find(argv[0])) == NULL)
-		return 1;
+		return CMD_USAGE;
 	/* getopt's messages then start "llmctl status: " */
 	argv[0] = name = xasprintf("llmctl %s", entry->name);
 	switch (args_parse(&entry->args, argc, argv, &args)) {

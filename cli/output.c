@@ -25,6 +25,7 @@ struct table {
 	char **cells; /* row-major, nrows * ncols */
 	size_t ncells;
 	size_t cap;
+	int noheader;
 };
 
 static char *sanitise(const char *);
@@ -39,16 +40,27 @@ output_parse_format(const char *s, enum output_format *fmt)
 {
 	if (strcmp(s, "json") == 0)
 		*fmt = OUTPUT_JSON;
+	else if (strcmp(s, "yaml") == 0)
+		*fmt = OUTPUT_YAML;
 	else if (strcmp(s, "table") == 0)
 		*fmt = OUTPUT_TABLE;
 	else {
 		fprintf(stderr,
 		    "llmctl: unknown output format: %s "
-		    "(use json)\n",
+		    "(use table, json or yaml)\n",
 		    s);
 		return -1;
 	}
 	return 0;
+}
+
+void
+output_data(FILE *f, const json_t *j, enum output_format fmt)
+{
+	if (fmt == OUTPUT_YAML)
+		output_yaml(f, j);
+	else
+		output_json(f, j);
 }
 
 void
@@ -184,6 +196,12 @@ table_add(struct table *t, const char *s)
 	t->cells[t->ncells++] = sanitise(s == NULL || *s == '\0' ? "-" : s);
 }
 
+void
+table_noheader(struct table *t)
+{
+	t->noheader = 1;
+}
+
 size_t
 table_rows(const struct table *t)
 {
@@ -251,12 +269,13 @@ table_print(struct table *t, FILE *f, size_t width)
 		total--;
 	}
 
-	for (i = 0; i < t->ncols; i++) {
+	for (i = 0; !t->noheader && i < t->ncols; i++) {
 		print_cell(f, t->headers[i], w[i], i == t->ncols - 1);
 		if (i != t->ncols - 1)
 			fprintf(f, "%*s", TABLE_GAP, "");
+		else
+			fputc('\n', f);
 	}
-	fputc('\n', f);
 	for (i = 0; i < nrows * t->ncols; i++) {
 		j = i % t->ncols;
 		print_cell(f, t->cells[i], w[j], j == t->ncols - 1);

@@ -1,6 +1,7 @@
 /*
  * output: how llmctl prints data: aligned tables that fit OUTPUT_WIDTH
- * columns, "key: value" views, times and ages, and pretty JSON for -o json.
+ * columns, "key: value" views, times and ages, and pretty JSON or YAML for
+ * -o json and -o yaml.
  *
  * Every string from the daemon passes through here and has its control
  * characters replaced, so a job name or reason cannot move the cursor or
@@ -20,13 +21,18 @@
 enum output_format {
 	OUTPUT_TABLE,
 	OUTPUT_JSON,
+	OUTPUT_YAML,
 };
 
-/* "json" or "table"; -1 (with a message printed) for anything else. */
+/* "table", "json" or "yaml"; -1 (with a message printed) for the rest. */
 int output_parse_format(const char *, enum output_format *);
 
 /* Pretty JSON, two-space indent, keys in the daemon's order, newline. */
 void output_json(FILE *, const json_t *);
+/* The same value as a YAML document (cli/output-yaml.c). */
+void output_yaml(FILE *, const json_t *);
+/* output_json() or output_yaml() as fmt says; OUTPUT_TABLE is json. */
+void output_data(FILE *, const json_t *, enum output_format fmt);
 
 struct table;
 
@@ -34,6 +40,8 @@ struct table *table_create(size_t ncols, const char *const *headers);
 void table_free(struct table *);
 /* Append a cell, copied and sanitised; NULL or "" print as "-". */
 void table_add(struct table *, const char *);
+/* Leave the header line out when printing (--noheader). */
+void table_noheader(struct table *);
 /* Print rows with columns shrunk (widest, then last) to fit width. */
 void table_print(struct table *, FILE *, size_t width);
 size_t table_rows(const struct table *);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,66 +263,113 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	spec_free(spec);
 }
 
+#define LIST_NAME_MAX 256	/* longer than any job name worth asking for */
+
+/* "RUNNING,queued": a bit per state into *states; -1 names the bad one. */
+static int
+list_states(const char *s, unsigned *states, struct api_response *resp)
+{
+	enum job_state st;
+	char *copy, *p, *word;
+	int rc = 0;
+
+	p = copy = xstrdup(s);
+	while (rc == 0 && (word = strsep(&p, ",")) != NULL) {
+		if (job_state_parse(word, &st) != 0) {
+			api_error(resp, 400, "bad_request",
+			    "unknown state: %s (use QUEUED, SUBMITTED, "
+			    "RUNNING, RESTARTING, COMPLETED, FAILED or "
+			    "CANCELLED)", word);
+			rc = -1;
+		} else
+			*states |= 1u << st;
+	}
+	free(copy);
+	return rc;
+}
+
+/* A non-negative decimal query parameter; -1 after a 400 reply. */
+static int
+list_number(const char *key, const char *s, int64_t max, int64_t *out,
+    struct api_response *resp)
+{
+	long long v;
+	char *end;
+
+	errno = 0;
+	/* range-checked before any cast: 2^32 + 1 is not 1 */
+	v = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v > max) {
+		api_error(resp, 400, "bad_request", "bad %s: %s", key, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* user=NAME|all: whose jobs; -1 after the error reply. */
+static int
+list_user(const char *user, const struct api_request *req,
+    struct job_filter *f, struct api_response *resp)
+{
+	struct passwd *pw;
+
+	if (user == NULL || strcmp(user, "all") == 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		api_error(resp, 400, "bad_request", "no such user: %s", user);
+		return -1;
+	}
+	if (pw->pw_uid != req->uid && !req->admin) {
+		api_error(resp, 403, "permission_denied",
+		    "only root and the admin group see other users' jobs");
+		return -1;
+	}
+	f->all_users = 0;
+	f->uid = pw->pw_uid;
+	return 0;
+}
+
+/*
+ * GET /v1/jobs?state=&user=&name=&since=&limit=&after=: every filter is
+ * applied by the store's query (docs/design.md section 4).
+ */
 void
 api_jobs_list(struct llmctld *d, const struct api_request *req,
     struct api_response *resp)
 {
-	struct job_filter f = { .uid = req->uid, .state = -1 };
+	struct job_filter f = { .uid = req->uid, .all_users = req->admin };
 	const char *state = api_query(req, "state");
-	const char *user = api_query(req, "user");
 	const char *limit = api_query(req, "limit");
 	const char *after = api_query(req, "after");
-	struct passwd *pw;
-	enum job_state st;
+	const char *since = api_query(req, "since");
 	struct job **jobs;
+	int64_t lim = 0;
 	json_t *arr;
 	size_t n, i;
-	char *end;
-	long lim;
 
-	f.all_users = req->admin;
-	if (state != NULL) {
-		if (job_state_parse(state, &st) != 0) {
-			api_error(resp, 400, "bad_request",
-			    "unknown state: %s", state);
-			return;
-		}
-		f.state = (int)st;
+	if (state != NULL && list_states(state, &f.states, resp) != 0)
+		return;
+	if (list_user(api_query(req, "user"), req, &f, resp) != 0)
+		return;
+	if (limit != NULL && (list_number("limit", limit, 10000, &lim,
+	    resp) != 0 || lim < 1)) {
+		api_error(resp, 400, "bad_request", "limit must be 1-10000");
+		return;
 	}
-	if (user != NULL && strcmp(user, "all") != 0) {
-		if ((pw = getpwnam(user)) == NULL) {
-			api_error(resp, 400, "bad_request", "no such user: %s",
-			    user);
-			return;
-		}
-		if (pw->pw_uid != req->uid && !req->admin) {
-			api_error(resp, 403, "permission_denied",
-			    "only root and the admin group see other users' "
-			    "jobs");
-			return;
-		}
-		f.all_users = 0;
-		f.uid = pw->pw_uid;
-	}
-	if (limit != NULL) {
-		errno = 0;
-		/* range-checked before the cast: 2^32 + 1 is not 1 */
-		lim = strtol(limit, &end, 10);
-		if (errno != 0 || *end != '\0' || lim < 1 || lim > 10000) {
-			api_error(resp, 400, "bad_request",
-			    "limit must be 1-10000");
-			return;
-		}
-		f.limit = (int)lim;
-	}
-	if (after != NULL) {
-		errno = 0;
-		f.after = strtoll(after, &end, 10);
-		if (errno != 0 || *end != '\0' || f.after < 0) {
-			api_error(resp, 400, "bad_request", "bad after: %s",
-			    after);
-			return;
-		}
+	f.limit = (int)lim;
+	if (after != NULL && list_number("after", after, INT64_MAX, &f.after,
+	    resp) != 0)
+		return;
+	if (since != NULL && list_number("since", since, INT64_MAX, &f.since,
+	    resp) != 0)
+		return;
+	f.name = api_query(req, "name");
+	if (f.name != NULL && (*f.name == '\0' ||
+	    strlen(f.name) > LIST_NAME_MAX)) {
+		api_error(resp, 400, "bad_request",
+		    "name must be 1-%d bytes", LIST_NAME_MAX);
+		return;
 	}
 	jobs = store_job_list(d->store, &f, &n);
 	arr = json_array();

@@ -642,23 +642,41 @@ store_job_get(struct store *st, int64_t id)
 	return job;
 }
 
+/*
+ * The list endpoint's query, filtered here and not in the client: each
+ * filter is a bound parameter, so one statement serves them all and the
+ * LIMIT bounds what a 100k-job store returns. The three final states are
+ * those of job_state_final().
+ */
 struct job **
 store_job_list(struct store *st, const struct job_filter *f, size_t *n)
 {
 	sqlite3_stmt *stmt;
+	int i;
 
 	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs "
-	    "WHERE (?1 OR uid = ?2) AND (?3 IS NULL OR state = ?3) "
-	    "AND (?4 = 0 OR id < ?4) ORDER BY id DESC LIMIT ?5");
+	    "WHERE (?1 OR uid = ?2) "
+	    "AND (?3 = 0 OR state IN (?6, ?7, ?8, ?9, ?10, ?11, ?12)) "
+	    "AND (?4 = 0 OR id < ?4) "
+	    "AND (updated_at >= ?13 OR "
+	    "state NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')) "
+	    "AND (?14 IS NULL OR name = ?14) ORDER BY id DESC LIMIT ?5");
 	*n = 0;
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_int(stmt, 1, f->all_users);
 	sqlite3_bind_int64(stmt, 2, f->uid);
-	bind_text(stmt, 3, f->state >= 0 ?
-	    job_state_name((enum job_state)f->state) : NULL);
+	sqlite3_bind_int(stmt, 3, f->states != 0);
 	sqlite3_bind_int64(stmt, 4, f->after);
 	sqlite3_bind_int(stmt, 5, f->limit > 0 ? f->limit : 100);
+	/* an unbound parameter is NULL, which matches no state */
+	for (i = JOB_QUEUED; i <= JOB_CANCELLED; i++) {
+		if (f->states & (1u << i))
+			bind_text(stmt, 6 + i,
+			    job_state_name((enum job_state)i));
+	}
+	sqlite3_bind_int64(stmt, 13, f->since);
+	bind_text(stmt, 14, f->name);
 	return store_job_rows(stmt, n);
 }
 

@@ -125,9 +125,12 @@ struct attempt {
 struct job_filter {
 	int		 all_users;	/* else only uid */
 	uid_t		 uid;
-	int		 state;		/* -1: any, else enum job_state */
+	unsigned	 states;	/* 1 << enum job_state; 0: any */
 	int64_t		 after;		/* ids below this (paging), 0: none */
 	int		 limit;		/* 0: default 100 */
+	/* final jobs last updated (ended) before this are left out */
+	int64_t		 since;		/* 0: none left out */
+	const char	*name;		/* exact job name, NULL: any */
 };
 
 struct store;

@@ -45,11 +45,11 @@ echo "N=$N runs each; $(nproc) cores"
 time_runs "llmctl submit (validate, store, fsync)" "${L[@]}" submit "$DIR/job.yaml"
 time_runs "sbatch --wrap true" sbatch -o /dev/null --wrap true
 sleep 3
-time_runs "llmctl status ($N jobs)" "${L[@]}" status -a
+time_runs "llmctl status ($N jobs)" "${L[@]}" status -a --since all
 time_runs "squeue -a ($N jobs)" squeue -a
 time_runs "llmctl status ID" "${L[@]}" status 1
 "$TOP/tests/cluster/slurm-cluster" pause-ctld "$DIR/cluster" >/dev/null
-time_runs "llmctl status, slurmctld stopped" "${L[@]}" status -a
+time_runs "llmctl status, slurmctld stopped" "${L[@]}" status -a --since all
 N=3 time_runs "squeue, slurmctld stopped (3 runs)" timeout 30 squeue -a
 "$TOP/tests/cluster/slurm-cluster" resume-ctld "$DIR/cluster" >/dev/null
 echo "daemon RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$dpid/status)"

@@ -100,8 +100,9 @@ job_field() {
 	    'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
 }
 
+# job_count: the jobs listed, finished ones however old (not just 5 min)
 job_count() {
-	llmctl status -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))'
+	llmctl status --since all -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))'
 }
 
 # wait_state ID STATE TIMEOUT: until the job is in STATE (or a final one).

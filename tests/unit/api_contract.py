@@ -279,6 +279,15 @@ def main():
          F("GET", "/v1/jobs/13/logs?rank=99")),
         ("nodes", [R("GET", "/v1/nodes")], F("GET", "/v1/nodes")),
     ]
+    # the list's filters (llmctl status --state --name --since)
+    for label, q in (("list filtered",
+                      "state=COMPLETED,cancelled&since=0&name=history"),
+                     ("list bad state", "state=RUNNING,bogus"),
+                     ("list bad since", "since=soon"),
+                     ("list bad name", "name=")):
+        pairs.append((label, [R("GET", "/v1/jobs?" + q)],
+                      F("GET", "/v1/jobs?" + q)))
+    failed_filters = check_filters(R, job, new, old)
     # the TCP listener; a heartbeat that llmctld accepts needs the token of
     # a launched attempt, which only the job's environment ever holds
     beat = {"rank": 0, "step": 1}
@@ -331,7 +340,52 @@ def main():
     for note in sorted(notes):
         print("note: " + note)
     print("%d routes compared, %d differences" % (n, failed))
-    return 1 if failed else 0
+    return 1 if failed or failed_filters else 0
+
+
+def check_filters(R, job, new, old):
+    """What GET /v1/jobs returns for each filter, on the real daemon: job
+    unfinished, new cancelled a moment ago, old completed 60 s ago. Prints
+    each wrong answer; returns how many."""
+    now = int(time.time())
+    st, detail = R("GET", "/v1/jobs/%d" % job)
+    active = detail.get("state") not in ("COMPLETED", "FAILED", "CANCELLED")
+    cases = [
+        ("state=COMPLETED", lambda ids, js: old in ids and
+         all(j["state"] == "COMPLETED" for j in js)),
+        ("state=completed,CANCELLED", lambda ids, js: old in ids and
+         new in ids and job not in ids or not active),
+        ("name=history", lambda ids, js: ids == [old]),
+        ("name=history&state=RUNNING", lambda ids, js: ids == []),
+        # final jobs that ended before since drop out, the rest stay
+        ("since=%d" % (now + 3600), lambda ids, js: old not in ids and
+         new not in ids and (job in ids or not active)),
+        ("since=%d" % (now - 600), lambda ids, js: old in ids and new in ids),
+        ("since=%d&state=COMPLETED" % (now - 30), lambda ids, js: ids == []),
+        ("limit=1", lambda ids, js: len(ids) == 1),
+        ("user=all&since=0", lambda ids, js: {job, new, old} <= set(ids)),
+    ]
+    bad = 0
+    for q, good in cases:
+        st, body = R("GET", "/v1/jobs?" + q)
+        js = body.get("jobs", []) if st == 200 else []
+        ids = [j["id"] for j in js]
+        if st != 200 or not good(ids, js):
+            print("FAIL: GET /v1/jobs?%s: %d, ids %s (job %d, cancelled %s, "
+                  "completed %d)" % (q, st, ids, job, new, old))
+            bad += 1
+    for q, msg in (("state=bogus", "unknown state: bogus"),
+                   ("since=-1", "bad since: -1"),
+                   ("since=99999999999999999999", "bad since"),
+                   ("name=" + "x" * 300, "name must be 1-256 bytes"),
+                   ("limit=0", "limit must be 1-10000")):
+        st, body = R("GET", "/v1/jobs?" + q)
+        if st != 400 or not body.get("error", "").startswith(msg):
+            print("FAIL: GET /v1/jobs?%s: %d %s, want 400 %s" %
+                  (q, st, body, msg))
+            bad += 1
+    print("%d list filters checked, %d wrong" % (len(cases) + 5, bad))
+    return bad
 
 
 def compare_shapes(label, rs, fs, notes):

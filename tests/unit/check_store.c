@@ -161,7 +161,7 @@ START_TEST(test_jobs_and_attempts)
 	struct job j1 = sample_job("one", 1000), j2 = sample_job("two", 1001);
 	struct job **list, *got;
 	struct attempt a = { 0 }, **as;
-	struct job_filter f = { .state = -1 };
+	struct job_filter f = { 0 };
 	size_t n;
 
 	st = store_open(dbpath, NULL);
@@ -250,6 +250,78 @@ file_mode(const char *suffix)
 	return (unsigned)(sb.st_mode & 07777);
 }
 
+/* ids of store_job_list(f), newest first, as "3 1" */
+static char *
+list_ids(struct store *st, const struct job_filter *f)
+{
+	struct job **list;
+	char *s = xstrdup(""), *t;
+	size_t n, i;
+
+	list = store_job_list(st, f, &n);
+	for (i = 0; i < n; i++) {
+		t = xasprintf("%s%s%lld", s, i > 0 ? " " : "",
+		    (long long)list[i]->id);
+		free(s);
+		s = t;
+	}
+	job_list_free(list, n);
+	return s;
+}
+
+/*
+ * The filters of GET /v1/jobs, each in the query: states, name, and
+ * since, which leaves out only final jobs that ended before it.
+ */
+START_TEST(test_list_filters)
+{
+	static const struct {
+		unsigned states;
+		const char *name;
+		int64_t since; /* from now */
+		const char *want;
+	} cases[] = {
+		{ 0, NULL, 0, "4 3 2 1" },
+		{ 1u << JOB_QUEUED, NULL, 0, "2" },
+		{ 1u << JOB_FAILED | 1u << JOB_CANCELLED, NULL, 0, "4 3" },
+		{ 1u << JOB_RUNNING, NULL, 0, "" },
+		{ 0, "two", 0, "2" },
+		{ 0, "one", 0, "4 1" },
+		{ 1u << JOB_COMPLETED, "one", 0, "1" },
+		/* ended an hour from now: only the unfinished job is left */
+		{ 0, NULL, 3600, "2" },
+		{ 1u << JOB_COMPLETED, NULL, 3600, "" },
+		{ 0, NULL, -3600, "4 3 2 1" },
+	};
+	struct job j[] = { sample_job("one", 1000), sample_job("two", 1000),
+	    sample_job("three", 1000), sample_job("one", 1000) };
+	static const enum job_state states[] = { JOB_COMPLETED, JOB_QUEUED,
+	    JOB_FAILED, JOB_CANCELLED };
+	struct job_filter f = { .uid = 1000 };
+	struct store *st;
+	size_t i;
+	char *got;
+
+	st = store_open(dbpath, NULL);
+	ck_assert_ptr_nonnull(st);
+	for (i = 0; i < nitems(j); i++) {
+		ck_assert_int_eq(store_job_insert(st, &j[i]), 0);
+		ck_assert_int_eq(store_job_set_state(st, j[i].id, states[i],
+		    NULL), 0);
+	}
+	for (i = 0; i < nitems(cases); i++) {
+		f.states = cases[i].states;
+		f.name = cases[i].name;
+		f.since = cases[i].since != 0 ? wall_s() + cases[i].since : 0;
+		got = list_ids(st, &f);
+		ck_assert_msg(strcmp(got, cases[i].want) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, got, cases[i].want);
+		free(got);
+	}
+	store_close(st);
+}
+END_TEST
+
 /* Specs and token hashes: owner-only whatever the umask, and tightened. */
 START_TEST(test_owner_only)
 {
@@ -327,6 +399,7 @@ main(void)
 	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_refuse_newer);
 	tcase_add_test(tc, test_jobs_and_attempts);
+	tcase_add_test(tc, test_list_filters);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_owner_only);
 	tcase_add_test(tc, test_migrate_tokens);

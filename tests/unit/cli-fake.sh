@@ -2,99 +2,30 @@
 # llmctl against a fake llmctld (fake_llmctld.py) on a private socket: what
 # the user sees on stdout and stderr, the exit status, and what llmctl sent.
 # Runs from the build directory (make check); needs /usr/bin/python3.
-top_build=$(pwd)
-top_src=$(cd "${srcdir:-.}" && pwd)
-LLMCTL=${LLMCTL:-$top_build/cli/llmctl}
-PY=/usr/bin/python3
-[ -x "$PY" ] || { echo "SKIP: $PY not found"; exit 77; }
-[ -x "$LLMCTL" ] || { echo "FAIL: $LLMCTL not built"; exit 1; }
-
-tmp=$(mktemp -d /tmp/llmctl-cli-test.XXXXXX) || exit 1
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-sock=$tmp/llmctld.sock
-log=$tmp/requests.log
-"$PY" "$top_src/tests/unit/fake_llmctld.py" "$sock" "$log" "$tmp/ready" &
-pid=$!
-i=0
-while [ ! -e "$tmp/ready" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "FAIL: fake llmctld did not start"; exit 1; }
-	sleep 0.1
-done
-: >"$log"
-
-fails=0
-n=0
-fail() {
-	echo "FAIL: $*"
-	echo "  stdout: $(cat "$tmp/out")"
-	echo "  stderr: $(cat "$tmp/err")"
-	fails=$((fails + 1))
-}
-ok() {
-	n=$((n + 1))
-}
-
-# run EXPECTED_RC ARGS...: run llmctl on the fake socket from $tmp.
-run() {
-	want=$1
-	shift
-	(cd "$tmp" && LLMCTL_SOCKET=$sock "$LLMCTL" "$@") >"$tmp/out" \
-	    2>"$tmp/err"
-	rc=$?
-	if [ "$rc" != "$want" ]; then
-		fail "llmctl $*: exit $rc, want $want"
-		return 1
-	fi
-	ok
-}
-# expect FILE TEXT: FILE (out or err) is exactly TEXT.
-expect() {
-	if [ "$(cat "$tmp/$1")" = "$2" ]; then ok; else
-		fail "$1 is not: $2"; fi
-}
-# has FILE PATTERN: a line of FILE matches the grep -E PATTERN.
-has() {
-	if grep -Eq -- "$2" "$tmp/$1"; then ok; else
-		fail "$1 lacks /$2/"; fi
-}
-# last_request PYTHON-EXPR: the latest logged request r satisfies EXPR.
-last_request() {
-	if tail -n 1 "$log" | "$PY" -c "import json,sys
-r = json.loads(sys.stdin.read())
-sys.exit(0 if ($1) else 1)"; then ok; else
-		fail "last request: not $1: $(tail -n 1 "$log")"; fi
-}
-requests() {
-	wc -l <"$log" | tr -d ' '
-}
+. "$(cd "${srcdir:-.}" && pwd)/tests/unit/cli-lib.sh"
 
 # --- dispatch, usage, global options ---------------------------------------
 run 0 -h && has out '^usage: llmctl \[-h\] \[--version\] \[--socket path\]'
 run 0 --version && expect out "llmctl 0.1.0"
-run 1 && has err '^usage: llmctl'
-run 1 s && expect err "llmctl: ambiguous command: s, could be: status, submit"
-run 1 frobnicate && expect err "llmctl: unknown command: frobnicate"
-run 1 status -x && expect err "$(printf '%s\n%s' \
-    "llmctl status: invalid option -- 'x'" \
-    "usage: llmctl status [-a] [-o json] [id]")"
-run 0 status -h && expect out "usage: llmctl status [-a] [-o json] [id]"
-run 1 status -o yaml && has err 'unknown output format: yaml'
+run 2 && has err '^usage: llmctl'
+run 2 s && expect err "llmctl: ambiguous command: s, could be: status, submit"
+run 2 frobnicate && expect err "llmctl: unknown command: frobnicate"
+status_usage="usage: llmctl status [-a] [-o json|yaml] [--state states] \
+[--user user] [--name name] [--since time] [--noheader] [id]"
+run 2 status -x && expect err "$(printf '%s\n%s' \
+    "llmctl status: invalid option -- 'x'" "$status_usage")"
+run 0 status -h && has out "^$(printf '%s' "$status_usage" |
+    sed 's/[][|.]/\\&/g')\$"
+run 2 status -o xml &&
+    expect err 'llmctl: unknown output format: xml (use table, json or yaml)'
 # every command's options come from its cmd_entry: --help, missing values
 run 0 logs --help && has out '^usage: llmctl logs \[-f\]'
-run 1 logs --tail && expect err "$(printf '%s\n%s' \
+run 2 logs --tail && expect err "$(printf '%s\n%s' \
     "llmctl logs: option '--tail' requires an argument" \
-    "usage: llmctl logs [-f] [--rank rank] [--attempt attempt] [--tail lines] id")"
-run 1 heartbeat --step && has err "option '--step' requires an argument"
-run 1 submit --dry-run && has err '^usage: llmctl submit'
-run 1 validate -q && has err '^usage: llmctl validate'
+    "usage: llmctl logs [-f] [-o json|yaml] [--rank rank] [--attempt attempt] [--tail lines] id")"
+run 2 heartbeat --step && has err "option '--step' requires an argument"
+run 2 submit --dry-run && has err '^usage: llmctl submit'
+run 2 validate -q && has err '^usage: llmctl validate'
 [ "$(requests)" = 0 ] && ok || fail "requests sent for usage errors"
 
 # The usage text is the man page's SYNOPSIS.
@@ -139,9 +70,10 @@ if run 0 status; then
 	    fail "a status line is wider than 100 columns"
 	LC_ALL=C grep -q "$(printf '\033')" "$tmp/out" &&
 	    fail "an escape character reached the terminal" || ok
-	last_request "r['method'] == 'GET' and r['path'] == '/v1/jobs?user=$me'"
+	last_request "r['method'] == 'GET' and
+r['path'].startswith('/v1/jobs?user=$me&since=')"
 fi
-run 0 status -a && last_request "r['path'] == '/v1/jobs'"
+run 0 status -a && last_request "r['path'].startswith('/v1/jobs?since=')"
 if run 0 stat -o json -a; then
 	"$PY" -c "import json,sys
 d = json.load(open('$tmp/out'))
@@ -175,8 +107,8 @@ run 1 status 500 &&
     expect err "llmctl: llmctld answered HTTP 500: <html>internal error</html>"
 run 1 status 501 && has err '^llmctl: invalid JSON from llmctld: '
 before=$(requests)
-run 1 status 12abc && expect err "llmctl: invalid job id: 12abc"
-run 1 status 1 2 && has err '^usage: llmctl status'
+run 2 status 12abc && expect err "llmctl: invalid job id: 12abc"
+run 2 status 1 2 && has err '^usage: llmctl status'
 [ "$(requests)" = "$before" ] && ok || fail "bad ids were sent"
 
 # --- submit ----------------------------------------------------------------
@@ -216,7 +148,7 @@ run 1 submit missing.yaml &&
     expect err "llmctl: missing.yaml: No such file or directory"
 head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/huge.yaml"
 run 1 submit huge.yaml && has err '^llmctl: huge.yaml: file is larger than'
-run 1 submit && has err '^usage: llmctl submit \[-o json\] \[--dry-run\] \[--idempotency-key key\] file$'
+run 2 submit && has err '^usage: llmctl submit \[-o json\|yaml\] \[--dry-run\] \[--idempotency-key key\] file$'
 [ "$(requests)" = "$before" ] && ok || fail "an invalid spec was sent"
 run 1 submit reject.yaml &&
     expect err "llmctl: job.yaml:3:8: resources.nodes: too many"
@@ -225,15 +157,18 @@ run 1 submit reject.yaml &&
 run 0 cancel 13 && expect out "cancelled 13" &&
     last_request "r['method'] == 'POST' and r['path'] == '/v1/jobs/13/cancel'"
 before=$(requests)
-if run 1 can 13 14 x 99 12; then
+# a bad id among them: nothing is cancelled
+run 2 can 13 14 x 99 12 && expect err "llmctl: invalid job id: x" &&
+    expect out ""
+[ "$(requests)" = "$before" ] && ok || fail "cancel sent ids with a bad one"
+if run 1 can 13 14 99 12; then
 	expect out "cancelled 13"
 	expect err "$(printf '%s\n' "llmctl: job 14 already FAILED" \
-	    "llmctl: invalid job id: x" "llmctl: no such job: 99" \
-	    "llmctl: job 12 already COMPLETED")"
+	    "llmctl: no such job: 99" "llmctl: job 12 already COMPLETED")"
 	[ "$(requests)" = $((before + 4)) ] && ok ||
-	    fail "cancel did not try every valid id"
+	    fail "cancel did not try every id"
 fi
-run 1 cancel && has err '^usage: llmctl cancel id \.\.\.$'
+run 2 cancel && has err '^usage: llmctl cancel \[-o json\|yaml\] id \.\.\.$'
 
 # --- validate: never talks to the daemon -----------------------------------
 before=$(requests)
@@ -289,8 +224,8 @@ run 1 plan reject.yaml && expect out "" &&
     expect err "llmctl: needs 12 nodes with 2 free GPUs; 3 have them"
 before=$(requests)
 run 1 plan bad.yaml && has err '^bad.yaml:[0-9]+:[0-9]+: resources\.nodes: '
-run 1 plan && expect err \
-    "usage: llmctl plan [-o json] [--cluster snapshot] file"
+run 2 plan && expect err \
+    "usage: llmctl plan [-o json|yaml] [--cluster snapshot] file"
 [ "$(requests)" = "$before" ] && ok || fail "plan sent an invalid spec"
 
 # --- plan --cluster: no daemon at all --------------------------------------
@@ -372,8 +307,8 @@ EOF
 	last_request "r['method'] == 'GET' and r['path'] == '/v1/nodes'"
 fi
 run 0 no -o json && has out '^  "loaded_at": [0-9]+,$'
-run 1 nodes -o xml && expect err \
-    "llmctl: unknown output format: xml (use json or yaml)"
+run 2 nodes -o xml && expect err \
+    "llmctl: unknown output format: xml (use table, json or yaml)"
 # The snapshot, byte for byte, and plan --cluster reads it back.
 if run 0 nodes -o yaml; then
 	cp "$tmp/out" "$tmp/live.yaml"
@@ -423,10 +358,10 @@ fi
 run 1 logs --rank 9 13 && expect err "llmctl: job 13 has no rank 9 (world size 4)"
 run 1 logs 99 && expect err "llmctl: no such job: 99"
 before=$(requests)
-run 1 logs --tail x 13 && expect err "llmctl: invalid line count: x"
-run 1 logs --rank -1 13 && expect err "llmctl: invalid rank: -1"
-run 1 logs 13 14 && expect err "$(printf '%s' "usage: llmctl logs [-f] " \
-    "[--rank rank] [--attempt attempt] [--tail lines] id")"
+run 2 logs --tail x 13 && expect err "llmctl: invalid line count: x"
+run 2 logs --rank -1 13 && expect err "llmctl: invalid rank: -1"
+run 2 logs 13 14 && expect err "$(printf '%s' "usage: llmctl logs [-f] " \
+    "[-o json|yaml] [--rank rank] [--attempt attempt] [--tail lines] id")"
 [ "$(requests)" = "$before" ] && ok || fail "logs sent a bad request"
 
 # logs -f follows a growing log until the attempt ends, then exits 0.
@@ -489,7 +424,7 @@ assert [e['id'] for e in json.load(open('$tmp/out'))['events']] == [1, 2, 3]" &&
     ok || fail "events -o json is not the reply"
 run 0 events 12 && expect out "no events"
 run 1 events 99 && expect err "llmctl: no such job: 99"
-run 1 events x && expect err "llmctl: invalid job id: x"
+run 2 events x && expect err "llmctl: invalid job id: x"
 
 # --- checkpoints -----------------------------------------------------------
 if run 0 checkpoints 13; then
@@ -506,7 +441,7 @@ if run 0 checkpoints 13; then
 fi
 run 0 checkpoints -o json 13 && has out '^  "newest": 20$'
 run 0 checkpoints 12 && expect out "no checkpoints"
-run 1 c 13 && expect err \
+run 2 c 13 && expect err \
     "llmctl: ambiguous command: c, could be: cancel, checkpoints"
 run 1 checkpoints 99 && expect err "llmctl: no such job: 99"
 
@@ -523,8 +458,8 @@ run 1 heartbeat && has err '^llmctl: RANK is not set'
 export RANK=x
 run 1 heartbeat && expect err "llmctl: invalid RANK: x"
 export RANK=3
-run 1 heartbeat --step -1 && expect err "llmctl: invalid step: -1"
-run 1 heartbeat now && expect err "usage: llmctl heartbeat [--step step]"
+run 2 heartbeat --step -1 && expect err "llmctl: invalid step: -1"
+run 2 heartbeat now && expect err "usage: llmctl heartbeat [--step step]"
 [ "$(requests)" = "$before" ] && ok || fail "heartbeat sent a bad request"
 # The Unix socket plays no part: --socket points nowhere.
 run 0 --socket "$tmp/none.sock" heartbeat && expect out "" && expect err "" &&
@@ -551,8 +486,4 @@ run 1 heartbeat && expect err \
     "llmctl: cannot connect to llmctld at $LLMCTL_HEARTBEAT_URL: Connection refused"
 unset LLMCTL_HEARTBEAT_URL LLMCTL_HEARTBEAT_TOKEN RANK
 
-if [ $fails -gt 0 ]; then
-	echo "FAIL: $fails of $((n + fails)) checks failed"
-	exit 1
-fi
-echo "PASS: $n checks"
+cli_done

@@ -14,6 +14,10 @@ without a bearer token and 403 with another one.
 Logs are real files the test writes, DIR/logs/JOB/ATTEMPT/rank-R.out with
 DIR the directory of LOG; a file "done" beside them says the attempt ended.
 Replies carry at most LOG_CHUNK bytes, so llmctl must ask again.
+
+GET /v1/jobs checks its parameters as llmctld does (400 bad_request) and
+filters by state=; the other filters are llmctld's to apply, and
+api-contract.sh checks that it does.
 """
 
 import http.server
@@ -173,6 +177,47 @@ SUBMITTED = {"id": 42, "name": "hello", "user": "carol", "uid": 1002,
 LOG_CHUNK = 16
 WORLD_SIZE = 4
 
+STATES = ("QUEUED", "SUBMITTED", "RUNNING", "RESTARTING", "COMPLETED",
+          "FAILED", "CANCELLED")
+
+# Job 16: text every YAML reader must get back as it was sent, for the
+# -o yaml round trip in cli-habits.sh.
+AWKWARD = ["yes", "no", "on", "off", "y", "n", "true", "False", "null",
+           "NULL", "~", "", " ", " lead", "trail ", "a  b", "a: b", "a #b",
+           "#x", "- x", "-", "?", ":", "*alias", "&anchor", "!tag", "%pct",
+           "@at", "`tick", "|", ">", "=", "<<", "[1]", "{a: 1}", "'q'",
+           '"dq"', "back\\slash", "123", "-5", "1e3", "0x1f", "0o17",
+           "1_000", ".inf", ".nan", "3.14", "2026-01-31", "12:30:00",
+           "/abs/path", "tab\there", "one\ntwo", "one\ntwo\n",
+           "one\n\n\n", "\nlead", " x\ny", "cr\r\nlf", "esc\x1b[2Jx",
+           "del\x7fx", "c1\x85\x9bx", "\u2028\u2029",
+           "\ufeffbom", "\ufffe\uffff", "ünïcødé", "日本語", "\U0001f600",
+           "line\n  indented\n", "x" * 300]
+FUNNY = {"id": 16, "name": "funny", "state": "RUNNING", "strings": AWKWARD,
+         "keys": {s: i for i, s in enumerate(AWKWARD[:40])},
+         "numbers": [0, -1, 2 ** 53, -2 ** 62, 0.1, -2.5, 1e300, 1e-300,
+                     1.0, -0.0, 123456789.125],
+         "flags": [True, False, None], "empty": {"o": {}, "a": []},
+         "nested": [[1, [2, []]], [{"a": {"b": [{}]}}], {"c": [[], {}]}]}
+
+
+def list_query(query):
+    """GET /v1/jobs's parameters as llmctld checks them: (error, states)."""
+    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    states = None
+    if "state" in q:
+        states = [w.upper() for w in q["state"][0].split(",")]
+        for w in states:
+            if w not in STATES:
+                return "unknown state: %s (use QUEUED, SUBMITTED, RUNNING, " \
+                    "RESTARTING, COMPLETED, FAILED or CANCELLED)" % w, None
+    for key in ("since", "after", "limit"):
+        if key in q and not q[key][0].isdigit():
+            return "bad %s: %s" % (key, q[key][0]), None
+    if "name" in q and not q["name"][0]:
+        return "name must be 1-256 bytes", None
+    return None, states
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive: llmctl reuses connections
@@ -210,7 +255,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(None)
         path = self.path.split("?")[0]
         if path == "/v1/jobs":
-            self.reply(200, {"jobs": JOBS})
+            err, states = list_query(urllib.parse.urlsplit(self.path).query)
+            if err:
+                return self.error(400, "bad_request", err)
+            self.reply(200, {"jobs": [j for j in JOBS if states is None or
+                                      j["state"] in states]})
+        elif path == "/v1/jobs/16":
+            self.reply(200, FUNNY)
         elif path == "/v1/jobs/13":
             self.reply(200, DETAIL)
         elif path == "/v1/jobs/12":
