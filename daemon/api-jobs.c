@@ -43,7 +43,8 @@ attempt_to_json(const struct attempt *a)
 
 	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:o, "
 	    "s:o, s:o}",
-	    "attempt", a->attempt, "tag", a->tag, "state", a->state,
+	    "attempt", a->attempt, "tag", a->tag,
+	    "state", attempt_state_name(a->state),
 	    "slurm_job_id", json_opt_int(a->slurm_job_id != 0, a->slurm_job_id),
 	    "nodes", json_opt_str(a->nodes),
 	    "master_port", a->master_port,
@@ -51,7 +52,7 @@ attempt_to_json(const struct attempt *a)
 	    "started_at", json_opt_int(a->started_at != 0, a->started_at),
 	    "ended_at", json_opt_int(a->ended_at != 0, a->ended_at),
 	    "exit_code", json_opt_int(a->has_exit_code, a->exit_code),
-	    "cause", json_opt_str(a->cause),
+	    "cause", json_opt_str(attempt_cause_name(a->cause)),
 	    "reason", json_opt_str(a->reason));
 	/* the placement this attempt runs with, rank by rank */
 	plan = a->plan != NULL ? json_loads(a->plan, 0, NULL) : NULL;

@@ -1,7 +1,7 @@
 /*
  * monitor-int: what monitor.c (Slurm side), monitor-plan.c (its ops to the
- * worker) and recovery.c (checkpoints, hangs, the restart policy) share.
- * Not for other modules.
+ * worker) and monitor-recovery.c (checkpoints, hangs, the restart policy)
+ * share. Not for other modules.
  */
 #ifndef LLMCTLD_MONITOR_INT_H
 #define LLMCTLD_MONITOR_INT_H
@@ -11,10 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "store.h"
 #include "util.h"
 
-struct attempt;
-struct job;
 struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
@@ -60,7 +59,7 @@ struct monitor {
 };
 
 static inline void
-set_str(char **dst, const char *src)
+monitor_set_str(char **dst, const char *src)
 {
 	char *copy = src != NULL ? xstrdup(src) : NULL;
 
@@ -69,22 +68,26 @@ set_str(char **dst, const char *src)
 }
 
 /* monitor.c */
-struct track *track_get(struct monitor *, const char *tag);
-void track_drop(struct monitor *, const char *tag);
-struct attempt *attempt_by_tag(struct monitor *, const char *tag,
+struct track *monitor_track_get(struct monitor *, const char *tag);
+void monitor_track_drop(struct monitor *, const char *tag);
+struct attempt *monitor_attempt_by_tag(struct monitor *, const char *tag,
     struct job **);
-void cancel_attempt(struct monitor *, struct attempt *);
-void finish(struct monitor *, struct attempt *, struct job *,
-    const char *cause, const char *reason);
+void monitor_cancel_attempt(struct monitor *, struct attempt *);
+/*
+ * End an attempt in state to: with cause, or (CAUSE_NONE) the one it is
+ * being ended for; with reason, or the one it has.
+ */
+void monitor_finish(struct monitor *, struct attempt *, struct job *,
+    enum attempt_state to, enum attempt_cause cause, const char *reason);
 
-void attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
-    int64_t id, int submitted);
+void monitor_attempt_in_slurm(struct monitor *, struct attempt *,
+    struct job *, int64_t id, int submitted);
 
-/* monitor-plan.c (and cancel_attempt above) */
-void plan_attempt(struct monitor *, struct attempt *, struct job *);
-void load_cluster(struct monitor *);
+/* monitor-plan.c (and monitor_cancel_attempt above) */
+void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);
+void monitor_load_cluster(struct monitor *);
 
-/* recovery.c */
+/* monitor-recovery.c */
 void recovery_tick(struct monitor *);
 void recovery_decide(struct monitor *, int64_t job_id);
 /* Newest verified checkpoint step on record, -1: none. */
@@ -100,11 +103,11 @@ int recovery_preflight_failed(struct monitor *, const struct job *,
 /*
  * Why a failed attempt failed, once recovery_preflight_failed() has read
  * its log dir: the first rank that failed on its own, its node and exit
- * status; *cause becomes "timeout" if that was the time-limit warning the
- * job asked for. Caller frees.
+ * status; *cause becomes CAUSE_TIMEOUT if that was the time-limit warning
+ * the job asked for. Caller frees.
  */
 char *recovery_exit_reason(struct monitor *, const struct job *,
-    const struct attempt *, int exit_code, const char **cause);
+    const struct attempt *, int exit_code, enum attempt_cause *cause);
 void recovery_free(struct monitor *);
 
 #endif

@@ -113,8 +113,8 @@ submit_done(struct op *op, void *arg)
 	struct job *job;
 	char *reason;
 
-	track_get(m, sd->tag)->busy = 0;
-	if ((a = attempt_by_tag(m, sd->tag, &job)) == NULL) {
+	monitor_track_get(m, sd->tag)->busy = 0;
+	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL) {
 		submit_data_free(sd);
 		return;
 	}
@@ -123,17 +123,17 @@ submit_done(struct op *op, void *arg)
 		    "(will retry)", (long long)a->job_id, a->attempt, op->cause);
 	} else if (op->rc != 0) {
 		reason = xasprintf("Slurm refused the job: %s", op->cause);
-		set_str(&a->state, "FAILED");
-		finish(m, a, job, "submit_failed", reason);
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_SUBMIT_FAILED,
+		    reason);
 		free(reason);
 	} else if (op->kind == OP_FIND && op->u.find.found_id == 0) {
 		/* cancelled before Slurm ever had it */
-		set_str(&a->state, "CANCELLED");
-		finish(m, a, job, "cancelled", NULL);
+		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
+		    NULL);
 	} else if (op->kind == OP_FIND) {
-		attempt_in_slurm(m, a, job, op->u.find.found_id, 0);
+		monitor_attempt_in_slurm(m, a, job, op->u.find.found_id, 0);
 	} else {
-		attempt_in_slurm(m, a, job, op->u.submit.found_id,
+		monitor_attempt_in_slurm(m, a, job, op->u.submit.found_id,
 		    op->u.submit.submitted);
 	}
 	attempt_free(a);
@@ -195,20 +195,21 @@ plan_settled(struct monitor *m, const struct op *op,
 	char *reason;
 
 	if (op->rc == 0 && op->u.plan.find.found_id != 0) {
-		attempt_in_slurm(m, a, job, op->u.plan.find.found_id, 0);
+		monitor_attempt_in_slurm(m, a, job, op->u.plan.find.found_id,
+		    0);
 		return 1;
 	}
 	if (job->state == JOB_CANCELLED) {
 		/* cancelled while it was being planned: never submit it */
-		set_str(&a->state, "CANCELLED");
-		finish(m, a, job, "cancelled", NULL);
+		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
+		    NULL);
 		return 1;
 	}
 	if (op->rc != 0 && sd->place.never) {
 		reason = xasprintf("cannot be placed on this cluster: %s",
 		    op->cause);
-		set_str(&a->state, "FAILED");
-		finish(m, a, job, "unplaceable", reason);
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE,
+		    reason);
 		free(reason);
 		return 1;
 	}
@@ -237,10 +238,10 @@ plan_record(struct monitor *m, const struct bcluster *cl,
 	pj = plan_to_json(plan, cl->live);
 	text = json_dumps(pj, JSON_COMPACT);
 	json_decref(pj);
-	set_str(&a->plan, text);
+	monitor_set_str(&a->plan, text);
 	free(text);
 	sd->req_nodes = plan_nodelist(plan);
-	set_str(&a->nodes, sd->req_nodes);
+	monitor_set_str(&a->nodes, sd->req_nodes);
 	store_attempt_update(m->d->store, a);
 	return cl->addr != NULL ? cl->addr[plan->nodes[0].topo_index] : NULL;
 }
@@ -329,7 +330,7 @@ plan_submit(struct monitor *m, struct submit_data *sd,
 
 	sd->name = xstrdup(job->name);
 	submit_request(sd, job, &req);
-	track_get(m, a->tag)->busy = 1;
+	monitor_track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, worker_submit(&req, submit_done, sd,
 	    submit_data_free));
 }
@@ -355,8 +356,8 @@ plan_done(struct op *op, void *arg)
 	const char *addr;
 	char *cause = NULL;
 
-	track_get(m, sd->tag)->busy = 0;
-	if ((a = attempt_by_tag(m, sd->tag, &job)) == NULL)
+	monitor_track_get(m, sd->tag)->busy = 0;
+	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL)
 		goto out;
 	if (!plan_settled(m, op, sd, a, job)) {
 		addr = plan_record(m, op->u.plan.load.cluster, sd, a);
@@ -364,8 +365,8 @@ plan_done(struct op *op, void *arg)
 			plan_submit(m, sd, a, job);
 			sd = NULL;
 		} else {
-			set_str(&a->state, "FAILED");
-			finish(m, a, job, "launch_failed", cause);
+			monitor_finish(m, a, job, ATTEMPT_FAILED,
+			    CAUSE_LAUNCH_FAILED, cause);
 			free(cause);
 		}
 	}
@@ -384,7 +385,7 @@ static int
 plan_request(struct monitor *m, struct submit_data *sd,
     const struct attempt *a, const struct job *job, char **cause)
 {
-	struct track *t = track_get(m, a->tag);
+	struct track *t = monitor_track_get(m, a->tag);
 	json_t *js;
 	char *blamed;
 
@@ -408,7 +409,7 @@ plan_request(struct monitor *m, struct submit_data *sd,
 
 /* Plan the attempt on a fresh snapshot (or find it in Slurm by tag). */
 void
-plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
+monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 {
 	struct submit_data *sd;
 	struct bfailure *fail;
@@ -425,14 +426,13 @@ plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 		op = worker_plan(sd->tag, job->uid, fail, nfail, plan_place_cb,
 		    plan_done, sd, submit_data_free);
 	} else {
-		set_str(&a->state, "FAILED");
-		finish(m, a, job, "launch_failed", cause != NULL ?
-		    cause : "stored spec unreadable");
+		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED,
+		    cause != NULL ? cause : "stored spec unreadable");
 		free(cause);
 		submit_data_free(sd);
 		return;
 	}
-	track_get(m, a->tag)->busy = 1;
+	monitor_track_get(m, a->tag)->busy = 1;
 	worker_push(m->d->worker, op);
 }
 
@@ -446,9 +446,9 @@ cancel_done(struct op *op, void *arg)
 }
 
 void
-cancel_attempt(struct monitor *m, struct attempt *a)
+monitor_cancel_attempt(struct monitor *m, struct attempt *a)
 {
-	struct track *t = track_get(m, a->tag);
+	struct track *t = monitor_track_get(m, a->tag);
 	int64_t now = mono_ms();
 
 	if (t->last_kill_ms != 0 && now - t->last_kill_ms <
@@ -471,7 +471,7 @@ cluster_done(struct op *op, void *arg)
 
 /* Refresh the snapshot the API answers from, one load at a time. */
 void
-load_cluster(struct monitor *m)
+monitor_load_cluster(struct monitor *m)
 {
 	struct bfailure *fail;
 	size_t nfail;

@@ -30,7 +30,7 @@
 static void monitor_tick_cb(void *);
 
 struct track *
-track_get(struct monitor *m, const char *tag)
+monitor_track_get(struct monitor *m, const char *tag)
 {
 	struct track *t;
 
@@ -44,7 +44,7 @@ track_get(struct monitor *m, const char *tag)
 }
 
 void
-track_drop(struct monitor *m, const char *tag)
+monitor_track_drop(struct monitor *m, const char *tag)
 {
 	struct track *t;
 
@@ -84,55 +84,79 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
 	return (int)port;
 }
 
-/*
- * Record the end of an attempt. What happens to the job (completed,
- * failed, restarted) is the restart policy's call, in recovery.c.
- */
-void
-finish(struct monitor *m, struct attempt *a, struct job *job,
-    const char *cause, const char *reason)
+/* The attempt's blamed nodes: failure counts and an event for each. */
+static int
+record_blame(struct store *st, const struct attempt *a)
 {
-	struct store *st = m->d->store;
 	struct hostlist hl = { 0 };
 	size_t i;
+	int rc = 0;
 
-	if (a->ended_at == 0)
-		a->ended_at = wall_s();
-	if (cause != NULL || a->cause == NULL)
-		set_str(&a->cause, cause);
+	/* a list that does not parse blames no one, as before */
+	if (a->blamed == NULL || hostlist_expand(&hl, a->blamed, NULL) != 0) {
+		hostlist_clear(&hl);
+		return 0;
+	}
+	for (i = 0; i < hl.n && rc == 0; i++) {
+		rc |= store_node_failure_add(st, hl.names[i]);
+		rc |= store_event_add(st, a->job_id, "node_blamed",
+		    "node %s blamed for attempt %d (%s); later attempts "
+		    "avoid it", hl.names[i], a->attempt, a->cause !=
+		    CAUSE_NONE ? attempt_cause_name(a->cause) : "?");
+	}
+	hostlist_clear(&hl);
+	return rc;
+}
+
+/*
+ * Record the end of an attempt, its events and blame in one transaction;
+ * if any of it fails none of it is kept and the end is seen again on a
+ * later poll (docs/design.md section 5). What happens to the job
+ * (completed, failed, restarted) is the restart policy's call, in
+ * monitor-recovery.c.
+ */
+void
+monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
+    enum attempt_state to, enum attempt_cause cause, const char *reason)
+{
+	struct store *st = m->d->store;
+	const char *cn;
+
+	if (cause == CAUSE_NONE)
+		cause = a->cause;
+	cn = attempt_cause_name(cause);
 	if (reason != NULL || a->reason == NULL)
-		set_str(&a->reason, reason);
+		monitor_set_str(&a->reason, reason);
 	a->ckpt_end = recovery_newest_step(m, job->id);
 	if (store_begin(st) != 0)
-		return;
-	store_attempt_update(st, a);
-	store_event_add(st, a->job_id, "attempt_ended",
-	    "attempt %d ended %s%s%s%s%s", a->attempt, a->state,
-	    a->cause != NULL ? " (" : "", a->cause != NULL ? a->cause : "",
-	    a->cause != NULL ? ")" : "",
-	    a->reason != NULL ? "" : "");
-	if (a->reason != NULL)
-		store_event_add(st, a->job_id, "reason", "%s", a->reason);
-	if (a->blamed != NULL && hostlist_expand(&hl, a->blamed, NULL) == 0)
-		for (i = 0; i < hl.n; i++) {
-			store_node_failure_add(st, hl.names[i]);
-			store_event_add(st, a->job_id, "node_blamed",
-			    "node %s blamed for attempt %d (%s); later "
-			    "attempts avoid it", hl.names[i], a->attempt,
-			    a->cause != NULL ? a->cause : "?");
-		}
-	hostlist_clear(&hl);
-	store_commit(st);
-	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt, a->state,
-	    a->cause != NULL ? a->cause : "ok", a->reason != NULL ? ": " : "",
-	    a->reason != NULL ? a->reason : "");
+		goto fail;
+	if (lifecycle_attempt_set(st, a, to, cause, "attempt_ended",
+	    "attempt %d ended %s%s%s%s", a->attempt, attempt_state_name(to),
+	    cn != NULL ? " (" : "", cn != NULL ? cn : "",
+	    cn != NULL ? ")" : "") != 0 ||
+	    (a->reason != NULL &&
+	    store_event_add(st, a->job_id, "reason", "%s", a->reason) != 0) ||
+	    record_blame(st, a) != 0) {
+		store_rollback(st);
+		goto fail;
+	}
+	if (store_commit(st) != 0)
+		goto fail;
+	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
+	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
+	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
 	health_unregister(m->d->health, a->token_hash);
-	track_drop(m, a->tag);
+	monitor_track_drop(m, a->tag);
 	recovery_decide(m, job->id);
+	return;
+fail:
+	log_warnx("job %lld: the end of attempt %d is not recorded; seen "
+	    "again on a later poll", (long long)job->id, a->attempt);
 }
 
 struct attempt *
-attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
+monitor_attempt_by_tag(struct monitor *m, const char *tag,
+    struct job **job)
 {
 	struct attempt **as, *found = NULL;
 	size_t n, i;
@@ -153,93 +177,142 @@ attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 	return found;
 }
 
-/* Slurm has the attempt (submitted now, or found by its tag). */
+/*
+ * Slurm has the attempt (submitted now, or found by its tag). Not
+ * recorded, the next tick finds it by its tag again.
+ */
 void
-attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
+monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
     int64_t id, int submitted)
 {
+	struct store *st = m->d->store;
+
 	a->slurm_job_id = id;
-	set_str(&a->state, "PENDING");
-	store_begin(m->d->store);
-	store_attempt_update(m->d->store, a);
-	if (job->state == JOB_QUEUED || job->state == JOB_RESTARTING)
-		lifecycle_job_set(m->d->store, job->id, job->state,
-		    JOB_SUBMITTED, NULL);
-	store_event_add(m->d->store, job->id, "submitted",
-	    submitted ? "attempt %d submitted as Slurm job %lld on %s" :
+	if (store_begin(st) != 0)
+		goto fail;
+	if (lifecycle_attempt_set(st, a, ATTEMPT_PENDING, CAUSE_NONE,
+	    "submitted", submitted ?
+	    "attempt %d submitted as Slurm job %lld on %s" :
 	    "attempt %d found in Slurm as job %lld (submitted before a "
 	    "restart)%s", a->attempt, (long long)id,
-	    submitted && a->nodes != NULL ? a->nodes : "");
-	store_commit(m->d->store);
+	    submitted && a->nodes != NULL ? a->nodes : "") != 0 ||
+	    ((job->state == JOB_QUEUED || job->state == JOB_RESTARTING) &&
+	    lifecycle_job_set(st, job->id, job->state, JOB_SUBMITTED,
+	    NULL) != 0)) {
+		store_rollback(st);
+		goto fail;
+	}
+	if (store_commit(st) != 0)
+		goto fail;
 	log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
 	    (long long)id, submitted ? "" : " (found by tag)");
 	if (job->state == JOB_CANCELLED)
 		monitor_kick(m);
+	return;
+fail:
+	log_warnx("job %lld: attempt %d is Slurm job %lld, not recorded; "
+	    "found by its tag again", (long long)job->id, a->attempt,
+	    (long long)id);
 }
 
 /*
  * The Slurm job of a re-planned attempt is gone: the attempt starts over
- * with a new tag (a tag names one Slurm job, ever), in one transaction.
+ * with a new tag (a tag names one Slurm job, ever), in one transaction;
+ * not recorded, it is retried when the next poll sees the job final.
  */
 static void
 replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 {
-	char *old = a->tag;
+	struct store *st = m->d->store;
+	char *old = a->tag, *avoid = a->nodes;
 
-	track_drop(m, old);
 	a->tag = random_hex(12);
-	if (a->nodes != NULL)
-		track_get(m, a->tag)->avoid = xstrdup(a->nodes);
+	a->nodes = NULL;
 	a->slurm_job_id = 0;
-	set_str(&a->state, "CREATED");
-	set_str(&a->cause, NULL);
-	set_str(&a->reason, NULL);
-	set_str(&a->plan, NULL);
-	set_str(&a->nodes, NULL);
+	monitor_set_str(&a->reason, NULL);
+	monitor_set_str(&a->plan, NULL);
 	a->submitted_at = wall_s();
 	a->started_at = a->ended_at = 0;
 	a->has_exit_code = 0;
-	store_begin(m->d->store);
-	if (store_attempt_retag(m->d->store, a, old) != 0) {
-		store_rollback(m->d->store);
-		free(a->tag);
-		a->tag = old;
-		return;
+	if (store_begin(st) != 0)
+		goto fail;
+	if (store_attempt_retag(st, a, old) != 0 ||
+	    lifecycle_attempt_set(st, a, ATTEMPT_CREATED, CAUSE_NONE, NULL,
+	    NULL) != 0 || (job->state == JOB_SUBMITTED &&
+	    lifecycle_job_set(st, job->id, job->state, JOB_QUEUED,
+	    NULL) != 0)) {
+		store_rollback(st);
+		goto fail;
 	}
-	if (job->state == JOB_SUBMITTED)
-		lifecycle_job_set(m->d->store, job->id, job->state,
-		    JOB_QUEUED, NULL);
-	store_commit(m->d->store);
+	if (store_commit(st) != 0)
+		goto fail;
+	monitor_track_drop(m, old);
+	if (avoid != NULL)
+		monitor_track_get(m, a->tag)->avoid = avoid;
 	free(old);
 	monitor_kick(m);
+	return;
+fail:
+	log_warnx("job %lld: attempt %d not re-planned yet (store)",
+	    (long long)job->id, a->attempt);
+	free(a->tag);
+	a->tag = old;
+	a->nodes = avoid;
 }
 
-/* Map one Slurm report onto an attempt in flight. */
+/* Slurm's view of an attempt, and the cause of each end of its own. */
+static const enum attempt_state slurm_states[] = {
+	[BJOB_PENDING] = ATTEMPT_PENDING,
+	[BJOB_RUNNING] = ATTEMPT_RUNNING,
+	[BJOB_COMPLETED] = ATTEMPT_COMPLETED,
+	[BJOB_FAILED] = ATTEMPT_FAILED,
+	[BJOB_CANCELLED] = ATTEMPT_CANCELLED,
+	[BJOB_TIMEOUT] = ATTEMPT_TIMEOUT,
+	[BJOB_NODE_FAIL] = ATTEMPT_NODE_FAIL,
+	[BJOB_PREEMPTED] = ATTEMPT_PREEMPTED,
+	[BJOB_OTHER] = ATTEMPT_FAILED,	/* boot failure, OOM, ...: FAILED */
+};
+static const enum attempt_cause slurm_causes[] = {
+	[BJOB_COMPLETED] = CAUSE_NONE,
+	[BJOB_FAILED] = CAUSE_USER_ERROR,
+	[BJOB_CANCELLED] = CAUSE_CANCELLED,
+	[BJOB_TIMEOUT] = CAUSE_TIMEOUT,
+	[BJOB_NODE_FAIL] = CAUSE_NODE_FAILURE,
+	[BJOB_PREEMPTED] = CAUSE_PREEMPTED,
+	[BJOB_OTHER] = CAUSE_NODE_FAILURE,
+};
+
+/* The planned nodes were taken: start ending it, to plan again. */
+static int
+replan_start(struct monitor *m, struct attempt *a, const struct bjob *b)
+{
+	free(a->reason);
+	a->reason = xasprintf("planned nodes %s still busy after %llds%s%s; "
+	    "planning again", a->nodes != NULL ? a->nodes : "?",
+	    (long long)(wall_s() - a->submitted_at), b->reason != NULL ?
+	    ": " : "", b->reason != NULL ? b->reason : "");
+	return lifecycle_attempt_set(m->d->store, a, a->state, CAUSE_REPLAN,
+	    "replan", "%s", a->reason);
+}
+
+/*
+ * A poll shows the attempt in flight: its state (unless llmctld is ending
+ * it), nodes and start, and the job RUNNING once it runs, in one
+ * transaction; not recorded, the next poll brings them again.
+ */
 static void
-apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
+apply_progress(struct monitor *m, struct attempt *a, struct job *job,
     const struct bjob *b)
 {
-	static const char *const causes[] = {
-		[BJOB_COMPLETED] = NULL,
-		[BJOB_FAILED] = "user_error",
-		[BJOB_CANCELLED] = "cancelled",
-		[BJOB_TIMEOUT] = "timeout",
-		[BJOB_NODE_FAIL] = "node_failure",
-		[BJOB_PREEMPTED] = "preempted",
-		[BJOB_OTHER] = "node_failure",
-	};
-	const char *sname = bjob_state_name(b->state), *cause;
-	char *reason = NULL, *pf;
-	int changed = 0, ending = a->cause != NULL;
+	struct store *st = m->d->store;
+	enum attempt_state to = a->ending ? a->state : slurm_states[b->state];
+	int changed = 0, replan, rc = 0;
 
-	/* an attempt llmctld is ending (hang, re-plan) keeps its state */
-	if (!ending && strcmp(a->state, sname) != 0) {
-		set_str(&a->state, sname);
-		changed = 1;
-	}
+	if (a->ending)
+		monitor_cancel_attempt(m, a);
 	if (b->nodes != NULL && (a->nodes == NULL ||
 	    strcmp(a->nodes, b->nodes) != 0)) {
-		set_str(&a->nodes, b->nodes);
+		monitor_set_str(&a->nodes, b->nodes);
 		changed = 1;
 	}
 	if (b->state != BJOB_PENDING && a->started_at == 0 &&
@@ -247,75 +320,93 @@ apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
 		a->started_at = b->start_time;
 		changed = 1;
 	}
-	if (!bjob_final(b->state)) {
-		if (!ending && b->state == BJOB_PENDING && a->plan != NULL &&
-		    (wall_s() - a->submitted_at) * 1000 >=
-		    m->d->conf->replan_after_ms) {
-			/* the planned nodes were taken: plan again */
-			set_str(&a->cause, "replan");
-			free(a->reason);
-			a->reason = xasprintf("planned nodes %s still busy after "
-			    "%llds%s%s; planning again", a->nodes != NULL ?
-			    a->nodes : "?", (long long)(wall_s() -
-			    a->submitted_at), b->reason != NULL ? ": " : "",
-			    b->reason != NULL ? b->reason : "");
-			store_event_add(m->d->store, job->id, "replan", "%s",
-			    a->reason);
-			log_job(job->id, "%s", a->reason);
-			changed = ending = 1;
-		}
-		if (ending)
-			cancel_attempt(m, a);
-		if (!changed)
-			return;
-		store_begin(m->d->store);
-		store_attempt_update(m->d->store, a);
-		if (b->state == BJOB_RUNNING && job->state == JOB_SUBMITTED) {
-			lifecycle_job_set(m->d->store, job->id, job->state,
-			    JOB_RUNNING, NULL);
-			store_event_add(m->d->store, job->id, "state",
-			    "attempt %d running on %s", a->attempt,
-			    a->nodes != NULL ? a->nodes : "?");
-		}
-		store_commit(m->d->store);
+	replan = !a->ending && b->state == BJOB_PENDING && a->plan != NULL &&
+	    (wall_s() - a->submitted_at) * 1000 >= m->d->conf->replan_after_ms;
+	if (!changed && !replan && to == a->state)
 		return;
+	if (store_begin(st) != 0)
+		goto fail;
+	if (to != a->state)
+		rc = lifecycle_attempt_set(st, a, to, CAUSE_NONE, NULL, NULL);
+	else if (!replan)
+		rc = store_attempt_update(st, a);
+	if (rc == 0 && replan)
+		rc = replan_start(m, a, b);
+	if (rc == 0 && b->state == BJOB_RUNNING && job->state == JOB_SUBMITTED)
+		rc = lifecycle_job_set(st, job->id, job->state, JOB_RUNNING,
+		    NULL) != 0 || store_event_add(st, job->id, "state",
+		    "attempt %d running on %s", a->attempt, a->nodes != NULL ?
+		    a->nodes : "?") != 0;
+	if (rc != 0) {
+		store_rollback(st);
+		goto fail;
 	}
-	set_str(&a->state, sname);
+	if (store_commit(st) != 0)
+		goto fail;
+	if (replan) {
+		log_job(job->id, "%s", a->reason);
+		monitor_cancel_attempt(m, a);
+	}
+	return;
+fail:
+	log_warnx("job %lld: attempt %d: Slurm's report not recorded; taken "
+	    "from the next poll", (long long)job->id, a->attempt);
+}
+
+/* A poll shows the attempt's Slurm job final. */
+static void
+apply_end(struct monitor *m, struct attempt *a, struct job *job,
+    const struct bjob *b)
+{
+	enum attempt_state to = slurm_states[b->state];
+	enum attempt_cause cause = slurm_causes[b->state];
+	char *reason = NULL, *pf;
+
 	a->ended_at = b->end_time > 0 ? b->end_time : wall_s();
 	a->has_exit_code = 1;
 	a->exit_code = b->exit_code;
-	cause = causes[b->state];
-	if (ending && strcmp(a->cause, "replan") == 0) {
+	if (a->ending && a->cause == CAUSE_REPLAN) {
 		replan_reset(m, a, job);
 		return;
 	}
-	if (ending) {
+	if (a->ending) {
 		/* llmctld ended it (hang, ...): its own cause and reason */
-		finish(m, a, job, NULL, NULL);
+		monitor_finish(m, a, job, to, CAUSE_NONE, NULL);
 		return;
 	}
 	if (job->state == JOB_CANCELLED)
-		cause = "cancelled";
+		cause = CAUSE_CANCELLED;
 	else if (b->state == BJOB_FAILED &&
 	    recovery_preflight_failed(m, job, a, &pf) == 0)
 		return; /* read off the loop: decide on a later poll */
 	else if (b->state == BJOB_FAILED && pf != NULL) {
-		cause = "preflight_failed";
+		cause = CAUSE_PREFLIGHT_FAILED;
 		reason = xasprintf("preflight failed on %s", pf);
-		set_str(&a->blamed, pf);
+		monitor_set_str(&a->blamed, pf);
 		free(pf);
 	} else if (b->state == BJOB_FAILED)
 		reason = recovery_exit_reason(m, job, a, b->exit_code, &cause);
 	else if (b->state == BJOB_CANCELLED)
 		reason = xstrdup("cancelled outside llmctl");
 	else if (b->state != BJOB_COMPLETED)
-		reason = xasprintf("Slurm ended it %s%s%s", sname,
-		    b->reason != NULL ? ": " : "",
+		reason = xasprintf("Slurm ended it %s%s%s",
+		    bjob_state_name(b->state), b->reason != NULL ? ": " : "",
 		    b->reason != NULL ? b->reason : "");
 	if (b->state == BJOB_NODE_FAIL || b->state == BJOB_OTHER)
 		recovery_blame_down(m, a);
-	finish(m, a, job, cause, reason);
+	monitor_finish(m, a, job, to, cause, reason);
 	free(reason);
+}
+
+/* Map one Slurm report onto an attempt in flight. */
+static void
+apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
+    const struct bjob *b)
+{
+	if (bjob_final(b->state))
+		apply_end(m, a, job, b);
+	else
+		apply_progress(m, a, job, b);
 }
 
 static void
@@ -348,13 +439,12 @@ list_done(struct op *op, void *arg)
 		for (k = 0; k < op->u.list.njobs && b == NULL; k++)
 			if (op->u.list.jobs[k].id == as[i]->slurm_job_id)
 				b = &op->u.list.jobs[k];
-		t = track_get(m, as[i]->tag);
+		t = monitor_track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
 			apply_bjob(m, as[i], job, b);
 		} else if (++t->misses >= LOST_AFTER_POLLS) {
-			set_str(&as[i]->state, "LOST");
-			finish(m, as[i], job, "lost",
+			monitor_finish(m, as[i], job, ATTEMPT_LOST, CAUSE_LOST,
 			    "Slurm no longer knows the job");
 		}
 		job_free(job);
@@ -380,7 +470,7 @@ create_attempts(struct monitor *m, enum job_state from)
 		a.job_id = jobs[i]->id;
 		a.attempt = jobs[i]->attempts + 1;
 		a.tag = random_hex(12);
-		a.state = (char *)"CREATED";
+		a.state = ATTEMPT_CREATED;
 		a.master_port = pick_port(m, a.job_id, a.attempt);
 		a.submitted_at = wall_s();
 		a.last_step = a.ckpt_start = a.ckpt_end = -1;
@@ -407,12 +497,12 @@ monitor_tick_cb(void *arg)
 	size_t n, i;
 	int need_poll = 0;
 
-	load_cluster(m);
+	monitor_load_cluster(m);
 	create_attempts(m, JOB_QUEUED);
 	create_attempts(m, JOB_RESTARTING);
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
-		t = track_get(m, as[i]->tag);
+		t = monitor_track_get(m, as[i]->tag);
 		if (t->busy)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
@@ -420,11 +510,11 @@ monitor_tick_cb(void *arg)
 		health_register(m->d->health, as[i]->token_hash, job->id,
 		    as[i]->attempt, job->world_size);
 		if (as[i]->slurm_job_id == 0)
-			plan_attempt(m, as[i], job);
+			monitor_plan_attempt(m, as[i], job);
 		else {
 			need_poll = 1;
-			if (job->state == JOB_CANCELLED || as[i]->cause != NULL)
-				cancel_attempt(m, as[i]);
+			if (job->state == JOB_CANCELLED || as[i]->ending)
+				monitor_cancel_attempt(m, as[i]);
 		}
 		job_free(job);
 	}
@@ -470,11 +560,7 @@ monitor_free(struct monitor *m)
 	pool_free(m->scanner);
 	timer_free(m->tick);
 	recovery_free(m);
-	while ((t = TAILQ_FIRST(&m->tracks)) != NULL) {
-		TAILQ_REMOVE(&m->tracks, t, entry);
-		free(t->avoid);
-		free(t->tag);
-		free(t);
-	}
+	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
+		monitor_track_drop(m, t->tag);
 	free(m);
 }

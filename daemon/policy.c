@@ -10,16 +10,19 @@
 #include "util.h"
 
 int
-policy_cause_infra(const char *cause)
+policy_cause_infra(enum attempt_cause cause)
 {
-	static const char *const infra[] = { "node_failure", "hang",
-	    "preempted", "timeout", "preflight_failed", "lost" };
-	size_t i;
-
-	for (i = 0; cause != NULL && i < nitems(infra); i++)
-		if (strcmp(cause, infra[i]) == 0)
-			return 1;
-	return 0;
+	switch (cause) {
+	case CAUSE_NODE_FAILURE:
+	case CAUSE_HANG:
+	case CAUSE_PREEMPTED:
+	case CAUSE_TIMEOUT:
+	case CAUSE_PREFLIGHT_FAILED:
+	case CAUSE_LOST:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static int64_t
@@ -36,22 +39,22 @@ backoff(const struct spec *sp, int in_row)
 static const char *
 what(const struct attempt *a)
 {
-	return a->reason != NULL ? a->reason : a->cause;
+	return a->reason != NULL ? a->reason : attempt_cause_name(a->cause);
 }
 
 void
 policy_decide(const struct spec *sp, struct job *job,
     const struct attempt *a, int64_t beat, struct policy_decision *d)
 {
-	const char *cause = a->cause;
+	enum attempt_cause cause = a->cause;
 	int progressed, infra;
 
 	memset(d, 0, sizeof(*d));
-	if (cause == NULL && strcmp(a->state, "COMPLETED") == 0) {
+	if (cause == CAUSE_NONE && a->state == ATTEMPT_COMPLETED) {
 		d->action = POLICY_COMPLETE;
 		return;
 	}
-	if (cause != NULL && strcmp(cause, "cancelled") == 0) {
+	if (cause == CAUSE_CANCELLED) {
 		d->action = job->state == JOB_CANCELLED ? POLICY_CANCELLED :
 		    POLICY_FAIL;
 		d->reason = xstrdup(a->reason != NULL ? a->reason :
@@ -59,7 +62,7 @@ policy_decide(const struct spec *sp, struct job *job,
 		return;
 	}
 	infra = policy_cause_infra(cause);
-	if (!infra && (cause == NULL || strcmp(cause, "user_error") != 0)) {
+	if (!infra && cause != CAUSE_USER_ERROR) {
 		/* refused, unplaceable, unlaunchable: trying again won't help */
 		d->action = POLICY_FAIL;
 		d->reason = xstrdup(what(a) != NULL ? what(a) : "failed");
@@ -72,7 +75,7 @@ policy_decide(const struct spec *sp, struct job *job,
 		job->no_progress = progressed ? 0 : job->no_progress + 1;
 	} else
 		progressed = 0;
-	if (strcmp(cause, "timeout") == 0 && sp->checkpoint.dir == NULL) {
+	if (cause == CAUSE_TIMEOUT && sp->checkpoint.dir == NULL) {
 		d->action = POLICY_FAIL;
 		d->reason = xstrdup("time limit reached, and without "
 		    "checkpoint.dir there is nothing to continue from");

@@ -10,9 +10,9 @@
 
 #include <stdint.h>
 
+#include "store.h"
+
 struct spec;
-struct job;
-struct attempt;
 
 enum policy_action {
 	POLICY_COMPLETE,
@@ -38,6 +38,6 @@ struct policy_decision {
 void policy_decide(const struct spec *, struct job *, const struct attempt *,
     int64_t beat, struct policy_decision *);
 /* Causes charged to max_infra_restarts rather than max_restarts. */
-int policy_cause_infra(const char *cause);
+int policy_cause_infra(enum attempt_cause);
 
 #endif

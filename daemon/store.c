@@ -117,6 +117,35 @@ static const char *const state_names[] = {
 	[JOB_CANCELLED] = "CANCELLED",
 };
 
+static const char *const attempt_state_names[] = {
+	[ATTEMPT_CREATED] = "CREATED",
+	[ATTEMPT_PENDING] = "PENDING",
+	[ATTEMPT_RUNNING] = "RUNNING",
+	[ATTEMPT_COMPLETED] = "COMPLETED",
+	[ATTEMPT_FAILED] = "FAILED",
+	[ATTEMPT_CANCELLED] = "CANCELLED",
+	[ATTEMPT_TIMEOUT] = "TIMEOUT",
+	[ATTEMPT_NODE_FAIL] = "NODE_FAIL",
+	[ATTEMPT_PREEMPTED] = "PREEMPTED",
+	[ATTEMPT_LOST] = "LOST",
+};
+
+static const char *const cause_names[] = {
+	[CAUSE_NONE] = NULL,
+	[CAUSE_USER_ERROR] = "user_error",
+	[CAUSE_PREFLIGHT_FAILED] = "preflight_failed",
+	[CAUSE_NODE_FAILURE] = "node_failure",
+	[CAUSE_HANG] = "hang",
+	[CAUSE_TIMEOUT] = "timeout",
+	[CAUSE_PREEMPTED] = "preempted",
+	[CAUSE_LOST] = "lost",
+	[CAUSE_CANCELLED] = "cancelled",
+	[CAUSE_SUBMIT_FAILED] = "submit_failed",
+	[CAUSE_UNPLACEABLE] = "unplaceable",
+	[CAUSE_LAUNCH_FAILED] = "launch_failed",
+	[CAUSE_REPLAN] = "replan",
+};
+
 #define JOB_COLUMNS                                                       \
 	"id, name, uid, gid, user, state, reason, spec, created_at, "     \
 	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code, " \
@@ -130,6 +159,19 @@ static const char *const state_names[] = {
 static int store_exec(struct store *, const char *);
 static sqlite3_stmt *store_prepare(struct store *, const char *);
 
+/* The index of s in names[n], -1 if it is not there (or is NULL). */
+static int
+name_index(const char *const *names, size_t n, const char *s, int nocase)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (names[i] != NULL && (nocase ? strcasecmp(s, names[i]) :
+		    strcmp(s, names[i])) == 0)
+			return (int)i;
+	return -1;
+}
+
 const char *
 job_state_name(enum job_state state)
 {
@@ -139,15 +181,12 @@ job_state_name(enum job_state state)
 int
 job_state_parse(const char *s, enum job_state *state)
 {
-	size_t i;
+	int i = name_index(state_names, nitems(state_names), s, 1);
 
-	for (i = 0; i < nitems(state_names); i++) {
-		if (strcasecmp(s, state_names[i]) == 0) {
-			*state = (enum job_state)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i < 0)
+		return -1;
+	*state = (enum job_state)i;
+	return 0;
 }
 
 int
@@ -155,6 +194,48 @@ job_state_final(enum job_state state)
 {
 	return state == JOB_COMPLETED || state == JOB_FAILED ||
 	    state == JOB_CANCELLED;
+}
+
+const char *
+attempt_state_name(enum attempt_state state)
+{
+	return attempt_state_names[state];
+}
+
+int
+attempt_state_parse(const char *s, enum attempt_state *state)
+{
+	int i = name_index(attempt_state_names, nitems(attempt_state_names),
+	    s, 0);
+
+	if (i < 0)
+		return -1;
+	*state = (enum attempt_state)i;
+	return 0;
+}
+
+int
+attempt_state_final(enum attempt_state state)
+{
+	return state >= ATTEMPT_COMPLETED;
+}
+
+const char *
+attempt_cause_name(enum attempt_cause cause)
+{
+	return cause_names[cause];
+}
+
+int
+attempt_cause_parse(const char *s, enum attempt_cause *cause)
+{
+	int i = s != NULL ? name_index(cause_names, nitems(cause_names), s,
+	    0) : CAUSE_NONE;
+
+	if (i < 0)
+		return -1;
+	*cause = (enum attempt_cause)i;
+	return 0;
 }
 
 static int
@@ -392,6 +473,12 @@ store_commit(struct store *st)
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_in_transaction(const struct store *st)
+{
+	return st->in_tx;
 }
 
 /* SQLite rolls back by itself on SQLITE_FULL or IOERR: then say nothing. */
@@ -669,7 +756,10 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->job_id = sqlite3_column_int64(stmt, 0);
 	a->attempt = sqlite3_column_int(stmt, 1);
 	a->tag = column_text(stmt, 2);
-	a->state = column_text(stmt, 3);
+	/* only llmctld writes these: an unknown name is a damaged row */
+	if (attempt_state_parse((const char *)sqlite3_column_text(stmt, 3),
+	    &a->state) != 0)
+		a->state = ATTEMPT_FAILED;
 	a->slurm_job_id = sqlite3_column_int64(stmt, 4);
 	a->nodes = column_text(stmt, 5);
 	a->master_port = sqlite3_column_int(stmt, 6);
@@ -678,7 +768,9 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->ended_at = sqlite3_column_int64(stmt, 9);
 	a->has_exit_code = sqlite3_column_type(stmt, 10) != SQLITE_NULL;
 	a->exit_code = sqlite3_column_int(stmt, 10);
-	a->cause = column_text(stmt, 11);
+	if (attempt_cause_parse((const char *)sqlite3_column_text(stmt, 11),
+	    &a->cause) != 0)
+		a->cause = CAUSE_LAUNCH_FAILED;	/* no retry, as before enums */
 	a->reason = column_text(stmt, 12);
 	a->plan = column_text(stmt, 13);
 	a->token_hash = column_text(stmt, 14);
@@ -692,6 +784,7 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->ckpt_end = sqlite3_column_type(stmt, 20) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(stmt, 20);
 	a->decided = sqlite3_column_int(stmt, 21);
+	a->ending = a->cause != CAUSE_NONE && a->ended_at == 0;
 	return a;
 }
 
@@ -702,7 +795,7 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	sqlite3_bind_int64(stmt, 1, a->job_id);
 	sqlite3_bind_int(stmt, 2, a->attempt);
 	bind_text(stmt, 3, a->tag);
-	bind_text(stmt, 4, a->state);
+	bind_text(stmt, 4, attempt_state_name(a->state));
 	bind_opt_int(stmt, 5, a->slurm_job_id != 0, a->slurm_job_id);
 	bind_text(stmt, 6, a->nodes);
 	sqlite3_bind_int(stmt, 7, a->master_port);
@@ -710,7 +803,7 @@ bind_attempt(sqlite3_stmt *stmt, const struct attempt *a)
 	bind_opt_int(stmt, 9, a->started_at != 0, a->started_at);
 	bind_opt_int(stmt, 10, a->ended_at != 0, a->ended_at);
 	bind_opt_int(stmt, 11, a->has_exit_code, a->exit_code);
-	bind_text(stmt, 12, a->cause);
+	bind_text(stmt, 12, attempt_cause_name(a->cause));
 	bind_text(stmt, 13, a->reason);
 	bind_text(stmt, 14, a->plan);
 	bind_text(stmt, 15, a->token_hash);
@@ -814,9 +907,7 @@ attempt_free(struct attempt *a)
 	if (a == NULL)
 		return;
 	free(a->tag);
-	free(a->state);
 	free(a->nodes);
-	free(a->cause);
 	free(a->reason);
 	free(a->plan);
 	free(a->token_hash);
@@ -1058,9 +1149,7 @@ store_attempt_retag(struct store *st, const struct attempt *a,
 	sqlite3_bind_int64(stmt, 2, a->job_id);
 	sqlite3_bind_int(stmt, 3, a->attempt);
 	bind_text(stmt, 4, old_tag);
-	if (store_step_done(st, stmt) != 0)
-		return -1;
-	return store_attempt_update(st, a);
+	return store_step_done(st, stmt);
 }
 
 int

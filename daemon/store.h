@@ -50,12 +50,52 @@ struct job {
 	const char	*idem_key;	/* insert only: the client's key, or NULL */
 };
 
+/*
+ * An attempt's state, stored by name (attempt_state_name()): CREATED, then
+ * Slurm's (PENDING, RUNNING, its end), or LOST. The final ones, from
+ * ATTEMPT_COMPLETED on, mean ended_at != 0. docs/design.md section 5.
+ */
+enum attempt_state {
+	ATTEMPT_CREATED,	/* committed, not in Slurm (yet) */
+	ATTEMPT_PENDING,
+	ATTEMPT_RUNNING,
+	ATTEMPT_COMPLETED,
+	ATTEMPT_FAILED,
+	ATTEMPT_CANCELLED,
+	ATTEMPT_TIMEOUT,
+	ATTEMPT_NODE_FAIL,
+	ATTEMPT_PREEMPTED,
+	ATTEMPT_LOST,		/* Slurm no longer knows it */
+};
+#define ATTEMPT_NSTATES (ATTEMPT_LOST + 1)
+
+/*
+ * Why an attempt ended (or is being ended), stored by name, NULL for
+ * CAUSE_NONE. The policy reads them (section 5, "End causes").
+ */
+enum attempt_cause {
+	CAUSE_NONE,
+	CAUSE_USER_ERROR,
+	CAUSE_PREFLIGHT_FAILED,
+	CAUSE_NODE_FAILURE,
+	CAUSE_HANG,
+	CAUSE_TIMEOUT,
+	CAUSE_PREEMPTED,
+	CAUSE_LOST,
+	CAUSE_CANCELLED,
+	CAUSE_SUBMIT_FAILED,
+	CAUSE_UNPLACEABLE,
+	CAUSE_LAUNCH_FAILED,
+	CAUSE_REPLAN,		/* not an end: the attempt starts over */
+};
+#define ATTEMPT_NCAUSES (CAUSE_REPLAN + 1)
+
 /* One try of a job in Slurm; ended_at != 0 once it is over for good. */
 struct attempt {
 	int64_t	 job_id;
 	int	 attempt;	/* 1, 2, ... */
 	char	*tag;		/* random; also in the Slurm job's comment */
-	char	*state;		/* CREATED, PENDING, RUNNING or Slurm's end */
+	enum attempt_state state;	/* changed only by lifecycle.c */
 	int64_t	 slurm_job_id;	/* 0: not known to be in Slurm yet */
 	char	*nodes;		/* NULL until Slurm allocates */
 	int	 master_port;
@@ -64,7 +104,12 @@ struct attempt {
 	int64_t	 ended_at;
 	int	 has_exit_code;
 	int	 exit_code;
-	char	*cause;		/* user_error, node_failure, ... or NULL */
+	enum attempt_cause cause;	/* changed only by lifecycle.c */
+	/*
+	 * llmctld is ending it (hang, re-plan): its state stays as it is
+	 * until Slurm's job is final. Stored as a cause without ended_at.
+	 */
+	int	 ending;
 	char	*reason;
 	char	*plan;		/* placement JSON, NULL until planned */
 	char	*token_hash;	/* sha256 hex of the heartbeat token */
@@ -97,6 +142,8 @@ void store_close(struct store *);
 int store_begin(struct store *);
 int store_commit(struct store *);
 void store_rollback(struct store *);
+/* 1 between store_begin() and its commit or rollback. */
+int store_in_transaction(const struct store *);
 /* Checkpoint and truncate the WAL; sooner after a failed write. */
 int store_maintain(struct store *);
 #define STORE_MAINTAIN_MS 60000		/* how often, when all is well */
@@ -120,7 +167,10 @@ void job_list_free(struct job **, size_t);
 
 int store_attempt_insert(struct store *, struct attempt *);
 int store_attempt_update(struct store *, const struct attempt *);
-/* Give an attempt a new tag (it starts over in Slurm), then update it. */
+/*
+ * Give an attempt a new tag (it starts over in Slurm); only the tag: the
+ * caller writes the rest of the row (lifecycle_attempt_set()).
+ */
 int store_attempt_retag(struct store *, const struct attempt *,
     const char *old_tag);
 struct attempt **store_attempts_of(struct store *, int64_t job_id,
@@ -160,5 +210,11 @@ int store_event_add(struct store *, int64_t job_id, const char *kind,
 const char *job_state_name(enum job_state);
 int job_state_parse(const char *, enum job_state *);
 int job_state_final(enum job_state);
+const char *attempt_state_name(enum attempt_state);
+int attempt_state_parse(const char *, enum attempt_state *);
+int attempt_state_final(enum attempt_state);
+/* NULL for CAUSE_NONE; parsing NULL gives CAUSE_NONE. */
+const char *attempt_cause_name(enum attempt_cause);
+int attempt_cause_parse(const char *, enum attempt_cause *);
 
 #endif

@@ -222,7 +222,7 @@ seed_open(void)
 	a.job_id = 1;
 	a.attempt = 1;
 	a.tag = (char *)"fuzztag1";
-	a.state = (char *)"RUNNING";
+	a.state = ATTEMPT_RUNNING;
 	a.slurm_job_id = 1001;
 	a.nodes = (char *)"node[1-2]";
 	a.master_port = 29501;

@@ -407,7 +407,8 @@ START_TEST(test_first_failure_reason)
 	    JOB_RESTARTING, 3000));
 	as = store_attempts_of(d.store, id, &n);
 	ck_assert_uint_ge(n, 1);
-	ck_assert_str_eq(as[0]->cause, fail_cases[_i].cause);
+	ck_assert_str_eq(attempt_cause_name(as[0]->cause),
+	    fail_cases[_i].cause);
 	ck_assert_str_eq(as[0]->reason, fail_cases[_i].reason);
 	ck_assert_int_eq(as[0]->exit_code, fail_cases[_i].exit_code);
 	attempt_list_free(as, n);

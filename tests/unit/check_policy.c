@@ -82,8 +82,8 @@ START_TEST(test_decide)
 	job.infra_restarts = cases[_i].infra;
 	job.failures_in_row = cases[_i].in_row;
 	job.no_progress = cases[_i].no_progress;
-	a.state = (char *)cases[_i].state;
-	a.cause = (char *)cases[_i].cause;
+	ck_assert(attempt_state_parse(cases[_i].state, &a.state) == 0);
+	ck_assert(attempt_cause_parse(cases[_i].cause, &a.cause) == 0);
 	a.ckpt_start = cases[_i].ck_start;
 	a.ckpt_end = cases[_i].ck_end;
 	if (cases[_i].cause != NULL && strcmp(cases[_i].cause, "cancelled") == 0)
@@ -120,8 +120,8 @@ START_TEST(test_no_loop)
 {
 	struct spec *s = make_spec(0);
 	struct job job = { .state = JOB_RUNNING };
-	struct attempt a = { .state = (char *)"FAILED",
-	    .cause = (char *)"user_error", .reason = (char *)"exit code 1" };
+	struct attempt a = { .state = ATTEMPT_FAILED,
+	    .cause = CAUSE_USER_ERROR, .reason = (char *)"exit code 1" };
 	struct policy_decision d;
 	int restarts = 0;
 
@@ -147,8 +147,8 @@ START_TEST(test_heartbeat_progress)
 {
 	struct spec *s = make_spec(1);
 	struct job job = { .state = JOB_RUNNING };
-	struct attempt a = { .state = (char *)"FAILED",
-	    .cause = (char *)"hang", .ckpt_start = -1, .ckpt_end = -1 };
+	struct attempt a = { .state = ATTEMPT_FAILED,
+	    .cause = CAUSE_HANG, .ckpt_start = -1, .ckpt_end = -1 };
 	struct policy_decision d;
 	int64_t beat = -1;
 

@@ -190,7 +190,7 @@ START_TEST(test_jobs_and_attempts)
 	a.job_id = 1;
 	a.attempt = 1;
 	a.tag = (char *)"abc";
-	a.state = (char *)"CREATED";
+	a.state = ATTEMPT_CREATED;
 	a.master_port = 29501;
 	a.submitted_at = 5;
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
@@ -209,8 +209,8 @@ START_TEST(test_jobs_and_attempts)
 	as[0]->ended_at = 9;
 	as[0]->has_exit_code = 1;
 	as[0]->exit_code = 3;
-	free(as[0]->state);
-	as[0]->state = xstrdup("FAILED");
+	as[0]->state = ATTEMPT_FAILED;
+	as[0]->cause = CAUSE_USER_ERROR;
 	ck_assert_int_eq(store_attempt_update(st, as[0]), 0);
 	attempt_list_free(as, n);
 	as = store_attempts_active(st, &n);
@@ -220,7 +220,9 @@ START_TEST(test_jobs_and_attempts)
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(as[0]->slurm_job_id, 77);
 	ck_assert_int_eq(as[0]->exit_code, 3);
-	ck_assert_str_eq(as[0]->state, "FAILED");
+	ck_assert_int_eq(as[0]->state, ATTEMPT_FAILED);
+	ck_assert_int_eq(as[0]->cause, CAUSE_USER_ERROR);
+	ck_assert_int_eq(as[0]->ending, 0);
 	attempt_list_free(as, n);
 
 	ck_assert_int_eq(store_job_set_state(st, 1, JOB_FAILED, "exit code 3"),
@@ -350,7 +352,7 @@ START_TEST(test_migrate_tokens)
 	struct store *st;
 	struct job j = sample_job("beats", 1000);
 	struct attempt a = { .job_id = 1, .attempt = 1, .tag = (char *)"t1",
-	    .state = (char *)"RUNNING", .master_port = 29501 }, **as;
+	    .state = ATTEMPT_RUNNING, .master_port = 29501 }, **as;
 	size_t n;
 
 	st = store_open(dbpath, NULL);

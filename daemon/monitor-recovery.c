@@ -1,14 +1,15 @@
 /*
- * recovery: checkpoints, hangs and the restart policy.
+ * monitor-recovery: checkpoints, hangs and the restart policy.
  *
  * Checkpoints are scanned on the scan pool, as the job's user, while an
  * attempt runs and once more when it ends; the policy decides only after
  * that last scan, so a checkpoint finished in the attempt's last seconds
  * counts. The pool takes the job's uid as its key and each scan has a
  * deadline (scan_timeout), so one user's stopped or slow scan holds one
- * thread for a bounded time and never delays another user's decision. A job whose attempt ended without a decision (the daemon died in
- * between) is found on the next tick and decided then: decisions are driven
- * by what the store says, never by what was in memory.
+ * thread for a bounded time and never delays another user's decision. A
+ * job whose attempt ended without a decision (the daemon died in between)
+ * is found on the next tick and decided then: decisions are driven by
+ * what the store says, never by what was in memory.
  */
 #include "config.h"
 
@@ -266,7 +267,7 @@ int
 recovery_preflight_failed(struct monitor *m, const struct job *job,
     const struct attempt *a, char **nodes)
 {
-	struct track *t = track_get(m, a->tag);
+	struct track *t = monitor_track_get(m, a->tag);
 
 	*nodes = NULL;
 	if (t->pf_state == PF_UNREAD) {
@@ -330,9 +331,9 @@ first_fail_parse(const char *line, int world, int *rank, char *node,
 
 char *
 recovery_exit_reason(struct monitor *m, const struct job *job,
-    const struct attempt *a, int exit_code, const char **cause)
+    const struct attempt *a, int exit_code, enum attempt_cause *cause)
 {
-	struct track *t = track_get(m, a->tag);
+	struct track *t = monitor_track_get(m, a->tag);
 	char node[65], *words, *reason;
 	int rank, status, warned, world, signo = warned_with(m, job, &world);
 	const char *asked;
@@ -352,7 +353,7 @@ recovery_exit_reason(struct monitor *m, const struct job *job,
 		free(words);
 	}
 	if (signo != 0 && (warned || status == 128 + signo)) {
-		*cause = "timeout";
+		*cause = CAUSE_TIMEOUT;
 		asked = sigabbrev_np(signo);
 		words = reason;
 		reason = xasprintf("%s, after the time-limit warning (%s) it "
@@ -452,7 +453,12 @@ scan_run(void *arg)
 	}
 }
 
-/* Record a scan; tell the user about newly verified or bad entries. */
+/*
+ * Record a scan; tell the user about newly verified or bad entries. A
+ * summary (docs/design.md section 5): the results are not checked, a
+ * failed write is logged by the store and the next scan replaces the
+ * whole list again.
+ */
 static void
 scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
     size_t n)
@@ -513,8 +519,9 @@ scan_done(void *arg, int cancelled)
 				    t->ckpts[i].problem != NULL ?
 				    t->ckpts[i].problem : "not verified");
 		scan_record(m, t->job_id, t->ckpts, t->nckpts);
+		/* it only narrates: a lost one is not written again */
 		if (t->pruned > 0)
-			store_event_add(m->d->store, t->job_id, "pruned",
+			(void)store_event_add(m->d->store, t->job_id, "pruned",
 			    "deleted %d older checkpoints (checkpoint.keep)",
 			    t->pruned);
 	} else
@@ -677,14 +684,17 @@ recovery_decide(struct monitor *m, int64_t job_id)
 	job_free(job);
 }
 
-/* Hang detection for one running attempt; 1 if it was ended. */
-static int
-check_hang(struct monitor *m, struct attempt *a, const struct job *job,
-    const struct spec *sp)
+/*
+ * Signs of life since the last poll: beats, output (only sized, and only
+ * counted, while there are no beats; the size is the last scan's, a poll
+ * old) and a newer checkpoint. The attempt's beat record, NULL: none.
+ */
+static const struct beat *
+hang_progress(struct monitor *m, struct attempt *a, const struct job *job,
+    struct track *t, int64_t now)
 {
-	struct track *t = track_get(m, a->tag);
 	const struct beat *b = health_get(m->d->health, a->token_hash);
-	int64_t now = mono_ms(), step, limit;
+	int64_t step;
 
 	if (t->progress_ms == 0)
 		t->progress_ms = now;
@@ -693,10 +703,6 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 		t->progress_ms = now;
 		t->heard = 1;
 	}
-	/*
-	 * Output only matters (and is only sized) when there are no beats;
-	 * the size is the last scan's, a poll old.
-	 */
 	if (b == NULL || b->count == 0) {
 		if (!t->sizing) {
 			t->sizing = 1;
@@ -716,42 +722,76 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	}
 	t->ckpt_step = step;
 	t->ckpt_known = 1;
-	/* heartbeats summarised to SQLite once per poll */
+	return b;
+}
+
+/* Why the attempt hangs, NULL if it does not. */
+static char *
+hang_reason(const struct spec *sp, const struct beat *b,
+    const struct track *t, int64_t now)
+{
+	int64_t limit;
+
+	if (b != NULL && b->count > 0) {
+		/* a worker that beats and then stops hangs, whatever else */
+		if (now - b->stalest_ms < sp->health.heartbeat_timeout_s * 1000)
+			return NULL;
+		return xasprintf("rank %d sent no heartbeat for %llds",
+		    b->stalest_rank, (long long)((now - b->stalest_ms) / 1000));
+	}
+	limit = t->heard ? sp->health.heartbeat_timeout_s :
+	    sp->health.startup_timeout_s;
+	if (limit == 0 || now - t->progress_ms < limit * 1000)
+		return NULL;
+	return xasprintf("no progress (heartbeat, output or checkpoint) for "
+	    "%llds", (long long)((now - t->progress_ms) / 1000));
+}
+
+/* Hang detection for one running attempt; 1 if it is being ended. */
+static int
+check_hang(struct monitor *m, struct attempt *a, const struct job *job,
+    const struct spec *sp)
+{
+	struct store *st = m->d->store;
+	struct track *t = monitor_track_get(m, a->tag);
+	int64_t now = mono_ms();
+	const struct beat *b = hang_progress(m, a, job, t, now);
+	char *why;
+
+	/*
+	 * Heartbeats summarised to SQLite once per poll: a summary, so a
+	 * failed write is only logged (by the store) and the next poll
+	 * writes it again (docs/design.md section 5).
+	 */
 	if (b != NULL && b->count != a->beats) {
 		a->beats = b->count;
 		a->last_beat_at = b->last_wall;
 		a->last_step = b->step;
-		store_attempt_update(m->d->store, a);
+		(void)store_attempt_update(st, a);
 	}
-	if (sp->health.heartbeat_timeout_s == 0)
+	if (sp->health.heartbeat_timeout_s == 0 ||
+	    (why = hang_reason(sp, b, t, now)) == NULL)
 		return 0;
-	free(a->reason);
-	if (b != NULL && b->count > 0) {
-		/* a worker that beats and then stops hangs, whatever else */
-		if (now - b->stalest_ms < sp->health.heartbeat_timeout_s * 1000)
-			return 0;
-		a->reason = xasprintf("rank %d sent no heartbeat for %llds",
-		    b->stalest_rank, (long long)((now - b->stalest_ms) / 1000));
-	} else {
-		limit = t->heard ? sp->health.heartbeat_timeout_s :
-		    sp->health.startup_timeout_s;
-		if (limit == 0 || now - t->progress_ms < limit * 1000) {
-			a->reason = NULL;
-			return 0;
-		}
-		a->reason = xasprintf("no progress (heartbeat, output or "
-		    "checkpoint) for %llds",
-		    (long long)((now - t->progress_ms) / 1000));
+	monitor_set_str(&a->reason, why);
+	free(why);
+	/* a transition: if not recorded, the next poll finds the hang again */
+	if (store_begin(st) != 0)
+		goto fail;
+	if (lifecycle_attempt_set(st, a, ATTEMPT_RUNNING, CAUSE_HANG, "hang",
+	    "attempt %d: %s; ending it", a->attempt, a->reason) != 0) {
+		store_rollback(st);
+		goto fail;
 	}
-	set_str(&a->cause, "hang");
-	store_begin(m->d->store);
-	store_attempt_update(m->d->store, a);
-	store_event_add(m->d->store, a->job_id, "hang", "attempt %d: %s; "
-	    "ending it", a->attempt, a->reason);
-	store_commit(m->d->store);
+	if (store_commit(st) != 0)
+		goto fail;
 	log_job(a->job_id, "attempt %d hangs: %s", a->attempt, a->reason);
-	cancel_attempt(m, a);
+	monitor_cancel_attempt(m, a);
 	return 1;
+fail:
+	log_warnx("job %lld: attempt %d hangs (%s), not recorded; checked "
+	    "again on the next poll", (long long)a->job_id, a->attempt,
+	    a->reason);
+	return 0;
 }
 
 void
@@ -767,8 +807,8 @@ recovery_tick(struct monitor *m)
 
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
-		if (as[i]->slurm_job_id == 0 || as[i]->cause != NULL ||
-		    strcmp(as[i]->state, "RUNNING") != 0)
+		if (as[i]->slurm_job_id == 0 || as[i]->ending ||
+		    as[i]->state != ATTEMPT_RUNNING)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
