@@ -214,7 +214,10 @@ plan_settled(struct monitor *m, const struct op *op,
 		return 1;
 	}
 	if (op->rc != 0) {
-		reason = xasprintf("waiting for resources: %s", op->cause);
+		/* not the cluster's nodes: Slurm itself did not answer */
+		reason = xasprintf(op->u.plan.unreachable ?
+		    "slurmctld unreachable: %s" : "waiting for resources: %s",
+		    op->cause);
 		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
 			lifecycle_job_reason(m->d->store, job->id, job->state,
 			    reason);

@@ -75,10 +75,11 @@ static void
 op_plan(const struct backend *be, struct op *op, struct op_plan *p)
 {
 	p->find.found_id = op_find_tag(be, op, p->find.tag, p->find.uid);
-	if (op->rc != 0 || p->find.found_id != 0)
-		return;
-	op_load(be, op, &p->load);
+	if (op->rc == 0 && p->find.found_id == 0)
+		op_load(be, op, &p->load);
 	if (op->rc != 0)
+		p->unreachable = 1;
+	if (op->rc != 0 || p->find.found_id != 0)
 		return;
 	op->transient = 0;
 	op->rc = p->place(op->arg, p->load.cluster, &op->cause,

@@ -72,6 +72,8 @@ struct op_plan {
 	struct op_find		 find;
 	struct op_cluster	 load;	/* when find found nothing */
 	op_place_fn		 place;	/* then, on load.cluster */
+	int			 unreachable;	/* out: the backend failed, not
+						   the placement */
 };
 
 struct op {

@@ -101,6 +101,28 @@ test_60_status_without_slurmctld() {
 	[ "$ms" -lt 1000 ] || fail "status took $ms ms"
 }
 
+# A job submitted while slurmctld is down waits, and says why: slurmctld
+# unreachable, not "waiting for resources"; it runs once slurmctld is back.
+test_61_outage_reason() {
+	local id reason i
+	"$CLUSTER" stop-ctld "$E2E_DIR/cluster" >/dev/null ||
+	    fail "cannot stop slurmctld"
+	id=$(submit "$(spec outage 1 1 "true")") ||
+	    { "$CLUSTER" start-ctld "$E2E_DIR/cluster" >/dev/null; return 1; }
+	for i in $(seq 60); do
+		reason=$(job_field "$id" reason)
+		case $reason in *unreachable*) break ;; esac
+		sleep 0.5
+	done
+	"$CLUSTER" start-ctld "$E2E_DIR/cluster" >/dev/null ||
+	    fail "cannot start slurmctld again"
+	case $reason in
+	"slurmctld unreachable: "*) ;;
+	*) fail "reason during the outage: '$reason'" ;;
+	esac
+	wait_state "$id" COMPLETED 120
+}
+
 # kill -9 of llmctld right after Slurm accepted a job, before it was
 # recorded: after a restart the job is found by its tag, not submitted again.
 test_70_crash_restart_exactly_once() {
