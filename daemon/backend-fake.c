@@ -51,6 +51,7 @@ fake_submit(const struct bjob_request *r, int64_t *id, char **cause,
 		b->tag = xstrdup(r->tag);
 		b->uid = r->uid;
 		b->state = BJOB_PENDING;
+		b->submit_time = wall_s();
 		*id = b->id;
 		fake_submits++;
 	}

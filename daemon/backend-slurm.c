@@ -195,6 +195,7 @@ slurm_backend_list(struct bjob **out, size_t *n, char **cause)
 			b->state = BJOB_RUNNING;
 		if (ji->nodes != NULL && ji->nodes[0] != '\0')
 			b->nodes = xstrdup(ji->nodes);
+		b->submit_time = ji->submit_time;
 		b->start_time = ji->start_time;
 		b->end_time = ji->end_time;
 		if (ji->state_desc != NULL)

@@ -282,6 +282,18 @@ static const enum attempt_cause slurm_causes[] = {
 	[BJOB_OTHER] = CAUSE_NODE_FAILURE,
 };
 
+/*
+ * How long Slurm has had the attempt pending: from when it accepted the
+ * job, so time spent before (a slurmctld outage, the worker's queue) does
+ * not count against the planned nodes.
+ */
+static int64_t
+pending_s(const struct attempt *a, const struct bjob *b)
+{
+	return wall_s() - (b->submit_time > 0 ? b->submit_time :
+	    a->submitted_at);
+}
+
 /* The planned nodes were taken: start ending it, to plan again. */
 static int
 replan_start(struct monitor *m, struct attempt *a, const struct bjob *b)
@@ -289,7 +301,7 @@ replan_start(struct monitor *m, struct attempt *a, const struct bjob *b)
 	free(a->reason);
 	a->reason = xasprintf("planned nodes %s still busy after %llds%s%s; "
 	    "planning again", a->nodes != NULL ? a->nodes : "?",
-	    (long long)(wall_s() - a->submitted_at), b->reason != NULL ?
+	    (long long)pending_s(a, b), b->reason != NULL ?
 	    ": " : "", b->reason != NULL ? b->reason : "");
 	return lifecycle_attempt_set(m->d->store, a, a->state, CAUSE_REPLAN,
 	    "replan", "%s", a->reason);
@@ -321,7 +333,7 @@ apply_progress(struct monitor *m, struct attempt *a, struct job *job,
 		changed = 1;
 	}
 	replan = !a->ending && b->state == BJOB_PENDING && a->plan != NULL &&
-	    (wall_s() - a->submitted_at) * 1000 >= m->d->conf->replan_after_ms;
+	    pending_s(a, b) * 1000 >= m->d->conf->replan_after_ms;
 	if (!changed && !replan && to == a->state)
 		return;
 	if (store_begin(st) != 0)

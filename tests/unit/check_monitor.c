@@ -159,19 +159,37 @@ START_TEST(test_lifecycle)
 }
 END_TEST
 
-/* Slurm unreachable: the job waits QUEUED, then is submitted once. */
+/*
+ * Slurm unreachable: the job waits QUEUED saying so, then is submitted
+ * once; the outage does not count as time its nodes were busy (re-plan).
+ */
 START_TEST(test_scheduler_down)
 {
+	struct attempt **as;
+	struct job *job;
+	size_t n;
 	int64_t id;
 
+	/* Slurm's times are whole seconds: an outage of 2.5 s, 1.5 s to go */
+	d.conf->replan_after_ms = 1500;
 	fake_set_down(1);
 	id = submit(JOB);
-	ck_assert(!run_until(id, JOB_SUBMITTED, 500));
+	ck_assert(!run_until(id, JOB_SUBMITTED, 2500));
 	ck_assert_int_eq(state_of(id), JOB_QUEUED);
+	job = store_job_get(d.store, id);
+	ck_assert_ptr_nonnull(job->reason);
+	ck_assert_msg(strncmp(job->reason, "slurmctld unreachable: ", 23) == 0,
+	    "reason: %s", job->reason);
+	job_free(job);
 	fake_set_down(0);
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
 	ck_assert(!run_until(id, JOB_COMPLETED, 300));	/* keep polling */
 	ck_assert_int_eq(fake_submit_count(), 1);
+	as = store_attempts_of(d.store, id, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_msg(!as[0]->ending && as[0]->cause == CAUSE_NONE,
+	    "re-planned at once: %s", as[0]->reason);
+	attempt_list_free(as, n);
 }
 END_TEST
 
