@@ -29,6 +29,8 @@
 
 #define FIELD_MAX 256
 #define STATUS_SINCE_DEFAULT "5m" /* squeue's MinJobAge is 300 s */
+#define STATUS_LIMIT_DEFAULT 100 /* jobs in a listing without --limit */
+#define STATUS_PAGE_MAX 10000 /* the most the daemon sends at once */
 
 static int cmd_status_exec(struct llmctl *, struct args *);
 static int status_since(const char *, int64_t, int64_t *);
@@ -52,7 +54,7 @@ static void status_job(const json_t *);
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "[-a] [-o json|yaml] [--state states] [--user user] "
-             "[--name name] [--since time] [--noheader] [id]",
+             "[--name name] [--since time] [--limit n] [--noheader] [id]",
     .about = "List jobs, newest first, or show one job with its attempts.",
     .args = {.template = "ao:",
         .upper = 1,
@@ -85,6 +87,11 @@ const struct cmd_entry cmd_status_entry = {
                     .arg = "time",
                     .help = "finished jobs that ended since: 2h, 1d, "
                             "DATE, all"},
+                {.ch = 'L',
+                    .name = "limit",
+                    .has_arg = 1,
+                    .arg = "n",
+                    .help = "the newest n jobs (default 100), 0: all"},
                 {.ch = 'H', .name = "noheader", .help = "no header line"},
                 {0}}},
     .exec = cmd_status_exec,
@@ -278,28 +285,90 @@ status_gpus(const json_t *job, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The newest limit jobs (0: all), a page at a time, following the daemon's
+ * "next" cursor; one reply {"jobs", "next" if more were left}, or NULL.
+ */
+static json_t *
+status_pages(struct llmctl *ctx, const char *base, long long limit)
+{
+	json_t *all = json_array(), *reply, *jobs, *next = NULL;
+	long long page;
+	char *path, n[32];
+
+	for (;;) {
+		page = limit == 0 ? STATUS_PAGE_MAX :
+		    limit - (long long)json_array_size(all);
+		if (page > STATUS_PAGE_MAX)
+			page = STATUS_PAGE_MAX;
+		path = xstrdup(base);
+		snprintf(n, sizeof n, "%lld", page);
+		status_query(ctx, &path, "limit", n);
+		if (next != NULL) {
+			snprintf(n, sizeof n, "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(next));
+			status_query(ctx, &path, "after", n);
+		}
+		reply = job_get(ctx, path);
+		free(path);
+		json_decref(next);
+		next = NULL;
+		if (reply == NULL || !json_is_array(jobs =
+		    json_object_get(reply, "jobs"))) {
+			if (reply != NULL)
+				fprintf(stderr, "llmctl: llmctld sent no job "
+				    "list\n");
+			json_decref(reply);
+			json_decref(all);
+			return NULL;
+		}
+		json_array_extend(all, jobs);
+		next = json_incref(json_object_get(reply, "next"));
+		json_decref(reply);
+		if (!json_is_integer(next) || (limit > 0 &&
+		    (long long)json_array_size(all) >= limit))
+			break;
+	}
+	reply = json_pack("{s:o}", "jobs", all);
+	if (json_is_integer(next))
+		json_object_set(reply, "next", next);
+	json_decref(next);
+	return reply;
+}
+
 static int
 status_list(struct llmctl *ctx, struct args *args, enum output_format fmt)
 {
+	const char *l = args_get(args, 'L');
+	long long limit = STATUS_LIMIT_DEFAULT;
 	json_t *reply;
-	char *path;
-	int rc = CMD_OK;
+	char *path, *end;
 
+	if (l != NULL && ((limit = strtoll(l, &end, 10)) < 0 ||
+	    *end != '\0' || end == l)) {
+		fprintf(stderr, "llmctl: --limit: expected a number of jobs, "
+		    "0 for all, got \"%s\"\n", l);
+		return CMD_USAGE;
+	}
 	if ((path = status_path(ctx, args)) == NULL)
 		return CMD_USAGE;
-	reply = job_get(ctx, path);
+	reply = status_pages(ctx, path, limit);
 	free(path);
 	if (reply == NULL)
 		return CMD_FAILED;
 	if (fmt != OUTPUT_TABLE)
 		output_data(stdout, reply, fmt);
-	else if (!json_is_array(json_object_get(reply, "jobs"))) {
-		fprintf(stderr, "llmctl: llmctld sent no job list\n");
-		rc = CMD_FAILED;
-	} else
+	else {
 		status_table(reply, args_has(args, 'H'));
+		/* never cut silently: say so, and how to see the rest */
+		if (json_object_get(reply, "next") != NULL)
+			fprintf(stderr, "llmctl: the newest %zu jobs shown, "
+			    "more are older: --limit N or --limit 0 for "
+			    "all\n", json_array_size(json_object_get(reply,
+			    "jobs")));
+	}
 	json_decref(reply);
-	return rc;
+	return CMD_OK;
 }
 
 static void

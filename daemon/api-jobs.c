@@ -279,6 +279,7 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 }
 
 #define LIST_NAME_MAX 256	/* longer than any job name worth asking for */
+#define LIST_DEFAULT 100	/* jobs per page without limit= */
 
 /* "RUNNING,queued": a bit per state into *states; -1 names the bad one. */
 static int
@@ -362,6 +363,7 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	int64_t lim = 0;
 	json_t *arr;
 	size_t n, i;
+	int want;
 
 	if (state != NULL && list_states(state, &f.states, resp) != 0)
 		return;
@@ -386,13 +388,20 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 		    "name must be 1-%d bytes", LIST_NAME_MAX);
 		return;
 	}
+	/* one more than asked for: whether the listing was cut */
+	want = f.limit > 0 ? f.limit : LIST_DEFAULT;
+	f.limit = want + 1;
 	jobs = store_job_list(d->store, &f, &n);
 	arr = json_array();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && i < (size_t)want; i++)
 		json_array_append_new(arr, job_to_json(d, jobs[i], 0));
-	job_list_free(jobs, n);
 	resp->status = 200;
 	resp->body = json_pack("{s:o}", "jobs", arr);
+	/* the cursor: pass it as after= for the next page */
+	if (n > (size_t)want)
+		json_object_set_new(resp->body, "next",
+		    json_integer(jobs[want - 1]->id));
+	job_list_free(jobs, n);
 }
 
 void

@@ -11,7 +11,7 @@ run 2 && has err '^usage: llmctl'
 run 2 s && expect err "llmctl: ambiguous command: s, could be: status, submit"
 run 2 frobnicate && expect err "llmctl: unknown command: frobnicate"
 status_usage="usage: llmctl status [-a] [-o json|yaml] [--state states] \
-[--user user] [--name name] [--since time] [--noheader] [id]"
+[--user user] [--name name] [--since time] [--limit n] [--noheader] [id]"
 run 2 status -x && expect err "$(printf '%s\n%s' \
     "llmctl status: invalid option -- 'x'" "$status_usage")"
 run 0 status -h && has out "^$(printf '%s' "$status_usage" |

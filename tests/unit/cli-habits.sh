@@ -206,18 +206,23 @@ LLMCTL_STATUS_SINCE=1h run 0 status && since_is 3600
 run 0 status --since 2d && since_is 172800
 run 0 status --since 90s && since_is 90
 run 0 status --since all &&
-    last_request "r['path'] == '/v1/jobs?user=$me'"
+    last_request "r['path'] == '/v1/jobs?user=$me&limit=100'"
 run 0 status --state RUNNING,queued &&
-    last_request "r['path'] == '/v1/jobs?user=$me&state=RUNNING%2Cqueued'"
+    last_request "r['path'] == '/v1/jobs?user=$me&state=RUNNING%2Cqueued&limit=100'"
+run 0 status --since all --limit 0 &&
+    last_request "r['path'] == '/v1/jobs?user=$me&limit=10000'"
+run 2 status --limit -3 && has err '^llmctl: --limit: expected a number'
 # the fake filters by state as llmctld does: only job 13 runs
 run 0 status --state running && has out '^13 +hello' && ! grep -q '^14 ' "$tmp/out" && ok ||
     fail "status --state RUNNING listed other states"
 run 0 status --user alice --name 'my job' --since 2026-01-31T12:00 &&
     last_request "r['path'] == '/v1/jobs?user=alice&name=my%20job&since=' +
-str(int(__import__('time').mktime((2026, 1, 31, 12, 0, 0, 0, 0, -1))))"
+str(int(__import__('time').mktime((2026, 1, 31, 12, 0, 0, 0, 0, -1)))) +
+'&limit=100'"
 run 0 status -a --since '2026-01-31 12:00:30' &&
     last_request "r['path'] == '/v1/jobs?since=' +
-str(int(__import__('time').mktime((2026, 1, 31, 12, 0, 30, 0, 0, -1))))"
+str(int(__import__('time').mktime((2026, 1, 31, 12, 0, 30, 0, 0, -1)))) +
+'&limit=100'"
 run 0 status --noheader -a && ! grep -q '^ID ' "$tmp/out" && ok ||
     fail "--noheader printed the header"
 [ "$(wc -l <"$tmp/out")" = 3 ] && ok || fail "--noheader: not one line a job"

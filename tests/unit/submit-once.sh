@@ -152,4 +152,21 @@ echo "kill -9: $kills; submits: $((CLIENTS * JOBS)); acknowledged: $acked;" \
 [ "$stored" = "$acked" ] || fail "stored $stored jobs for $acked submits"
 [ "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok ] ||
     fail "integrity_check"
-echo "PASS: one job per submit through $kills kill -9"
+
+# --- 3. a listing is never cut silently ----------------------------------
+start
+wait_up
+total=$(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE uid = $(id -u)")
+count() { python3 -c 'import json, sys
+r = json.load(sys.stdin); print(len(r["jobs"]), "next" in r)'; }
+[ "$("$LLMCTL" status --since all --limit 30 -o json | count)" = "30 True" ] ||
+    fail "--limit 30: not 30 jobs and a cursor"
+[ "$("$LLMCTL" status --since all --limit 0 -o json | count)" = \
+    "$total False" ] || fail "--limit 0: not all $total jobs"
+"$LLMCTL" status --since all --limit 10 >/dev/null 2>"$tmp/err"
+grep -q "the newest 10 jobs shown, more are older" "$tmp/err" ||
+    fail "a cut table did not say so: $(cat "$tmp/err")"
+kill "$pid"
+wait "$pid"
+pid=
+echo "PASS: one job per submit through $kills kill -9; $total jobs paged"
