@@ -56,6 +56,8 @@ struct monitor {
 	TAILQ_HEAD(, track)	 tracks;
 	TAILQ_HEAD(, jobscan)	 scans;
 	struct pool		*scanner;	/* checkpoint scans, by uid */
+	struct holds		*holds;		/* recent plans; only ever on
+						   the worker thread */
 };
 
 static inline void

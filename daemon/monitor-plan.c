@@ -410,7 +410,27 @@ plan_request(struct monitor *m, struct submit_data *sd,
 	return 0;
 }
 
-/* Plan the attempt on a fresh snapshot (or find it in Slurm by tag). */
+/* One attempt of ours that will take GPUs Slurm still shows free. */
+static void
+hold_cb(void *arg, const char *tag, const char *nodes, int gpus)
+{
+	struct submit_data *sd = arg;
+	struct hostlist hl = { 0 };
+	size_t i;
+
+	if (tag != NULL && nodes != NULL && strcmp(tag, sd->tag) != 0 &&
+	    hostlist_expand(&hl, nodes, NULL) == 0)
+		for (i = 0; i < hl.n; i++)
+			placement_hold_add(&sd->place.held, &sd->place.nheld,
+			    tag, hl.names[i], gpus, 0);
+	hostlist_clear(&hl);
+}
+
+/*
+ * Plan the attempt on a fresh snapshot (or find it in Slurm by tag),
+ * counting the GPUs our own planned and pending attempts will take: from
+ * the store, and the worker's recent plans not yet recorded there.
+ */
 void
 monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 {
@@ -425,6 +445,9 @@ monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 		op = worker_find(sd->tag, job->uid, submit_done, sd,
 		    submit_data_free);
 	else if (plan_request(m, sd, a, job, &cause) == 0) {
+		sd->place.tag = sd->tag;
+		sd->place.recent = m->holds;
+		(void)store_attempts_holding(m->d->store, hold_cb, sd);
 		fail = store_node_failures(m->d->store, &nfail);
 		op = worker_plan(sd->tag, job->uid, fail, nfail, plan_place_cb,
 		    plan_done, sd, submit_data_free);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "monitor-int.h"
+#include "placement.h"
 #include "checkpoint.h"
 #include "health.h"
 #include "hostlist.h"
@@ -549,6 +550,7 @@ monitor_create(struct llmctld *d)
 	TAILQ_INIT(&m->tracks);
 	TAILQ_INIT(&m->scans);
 	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
+	m->holds = xcalloc(1, sizeof(*m->holds));
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -574,5 +576,6 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
+	holds_free(m->holds);	/* the worker is stopped */
 	free(m);
 }

@@ -2,14 +2,133 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "placement.h"
 #include "util.h"
 
+void
+placement_hold_add(struct hold **v, size_t *n, const char *tag,
+    const char *node, int gpus, int64_t until_ms)
+{
+	struct hold *h;
+
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	h = &(*v)[(*n)++];
+	h->tag = xstrdup(tag);
+	h->node = xstrdup(node);
+	h->gpus = gpus;
+	h->until_ms = until_ms;
+}
+
+static void
+hold_clear(struct hold *h)
+{
+	free(h->tag);
+	free(h->node);
+}
+
+void
+holds_free(struct holds *hs)
+{
+	size_t i;
+
+	if (hs == NULL)
+		return;
+	for (i = 0; i < hs->n; i++)
+		hold_clear(&hs->v[i]);
+	free(hs->v);
+	free(hs);
+}
+
+/* Drop the recent holds past their time. */
+static void
+holds_expire(struct holds *hs, int64_t now)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < hs->n; i++) {
+		if (hs->v[i].until_ms > now)
+			hs->v[k++] = hs->v[i];
+		else
+			hold_clear(&hs->v[i]);
+	}
+	hs->n = k;
+}
+
+/* Take h's GPUs off its node in t, the lowest free ones first. */
+static void
+hold_apply(struct topo *t, const struct hold *h, const char *own)
+{
+	int i, g;
+	uint64_t *free_gpus;
+
+	if (own != NULL && strcmp(h->tag, own) == 0)
+		return;
+	if ((i = topo_find_node(t, h->node)) < 0)
+		return;
+	free_gpus = &t->nodes[i].free_gpus;
+	for (g = 0; g < h->gpus && *free_gpus != 0; g++)
+		*free_gpus &= *free_gpus - 1;
+}
+
+static int
+held_by_store(const struct placement *pl, const char *tag)
+{
+	size_t i;
+
+	for (i = 0; i < pl->nheld; i++)
+		if (strcmp(pl->held[i].tag, tag) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The live topology as the planner is to see it: a copy of its nodes with
+ * the GPUs our held attempts will take marked busy. NULL: no holds, use
+ * the live one as it is.
+ */
+static struct topo *
+placement_view(struct placement *pl, const struct bcluster *cl)
+{
+	struct topo *t;
+	size_t i;
+
+	if (pl->recent != NULL)
+		holds_expire(pl->recent, mono_ms());
+	if (pl->nheld == 0 && (pl->recent == NULL || pl->recent->n == 0))
+		return NULL;
+	t = xmalloc(sizeof(*t));
+	*t = *cl->live;
+	t->nodes = xreallocarray(NULL, t->nnodes, sizeof(*t->nodes));
+	memcpy(t->nodes, cl->live->nodes, t->nnodes * sizeof(*t->nodes));
+	for (i = 0; i < pl->nheld; i++)
+		hold_apply(t, &pl->held[i], pl->tag);
+	/* a recent plan the store knows already counts once */
+	for (i = 0; pl->recent != NULL && i < pl->recent->n; i++)
+		if (!held_by_store(pl, pl->recent->v[i].tag))
+			hold_apply(t, &pl->recent->v[i], pl->tag);
+	return t;
+}
+
+/* Remember a fresh plan, so the next placement counts it before Slurm does. */
+static void
+placement_remember(struct placement *pl, const struct topo *t)
+{
+	size_t i;
+
+	if (pl->recent == NULL || pl->tag == NULL || pl->req.gpus_per_node == 0)
+		return;
+	for (i = 0; i < pl->plan->nnodes; i++)
+		placement_hold_add(&pl->recent->v, &pl->recent->n, pl->tag,
+		    t->nodes[pl->plan->nodes[i].topo_index].name,
+		    pl->req.gpus_per_node, mono_ms() + PLACEMENT_HOLD_MS);
+}
+
 /* After a re-plan: the request with the last nodes excluded as well. */
 static struct plan *
-plan_avoiding(const struct placement *pl, const struct bcluster *cl)
+plan_avoiding(const struct placement *pl, const struct topo *live)
 {
 	struct plan_request req = pl->req;
 	struct plan *plan;
@@ -23,7 +142,7 @@ plan_avoiding(const struct placement *pl, const struct bcluster *cl)
 		names[pl->req.nexclude + i] = pl->avoid[i];
 	req.exclude = names;
 	req.nexclude = pl->req.nexclude + pl->navoid;
-	plan = plan_make(cl->live, &req, NULL);
+	plan = plan_make(live, &req, NULL);
 	free(names);
 	return plan;
 }
@@ -36,13 +155,23 @@ int
 placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
     int *transient)
 {
+	struct topo *view = placement_view(pl, cl);
+	const struct topo *live = view != NULL ? view : cl->live;
 	struct plan *ideal;
 	char *why = NULL;
 
 	pl->never = 0;
-	if (pl->navoid > 0 && (pl->plan = plan_avoiding(pl, cl)) != NULL)
-		return 0;
-	if ((pl->plan = plan_make(cl->live, &pl->req, cause)) != NULL)
+	if (pl->navoid > 0)
+		pl->plan = plan_avoiding(pl, live);
+	if (pl->plan == NULL)
+		pl->plan = plan_make(live, &pl->req, cause);
+	if (pl->plan != NULL)
+		placement_remember(pl, live);
+	if (view != NULL) {
+		free(view->nodes);
+		free(view);
+	}
+	if (pl->plan != NULL)
 		return 0;
 	*transient = 1;
 	ideal = plan_make(cl->ideal, &pl->req, &why);
@@ -61,6 +190,13 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 void
 placement_clear(struct placement *pl)
 {
+	size_t i;
+
 	plan_free(pl->plan);
 	pl->plan = NULL;
+	for (i = 0; i < pl->nheld; i++)
+		hold_clear(&pl->held[i]);
+	free(pl->held);
+	pl->held = NULL;
+	pl->nheld = 0;
 }

@@ -888,6 +888,28 @@ store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 	return store_attempt_rows(stmt, n);
 }
 
+int
+store_attempts_holding(struct store *st, void (*fn)(void *, const char *,
+    const char *, int), void *arg)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = store_prepare(st, "SELECT a.tag, a.nodes, j.gpus_per_node "
+	    "FROM attempts a JOIN jobs j ON j.id = a.job_id "
+	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.nodes IS NOT "
+	    "NULL AND a.state IN ('CREATED', 'PENDING') AND j.gpus_per_node "
+	    "> 0");
+	if (stmt == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
+		    (const char *)sqlite3_column_text(stmt, 1),
+		    sqlite3_column_int(stmt, 2));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 struct attempt **
 store_attempts_active(struct store *st, size_t *n)
 {

@@ -74,3 +74,36 @@ test_a3_replan_when_nodes_taken() {
 	llmctl events "$id" | grep -q "still busy after" || fail "no replan event"
 	[ "$(job_field "$id" attempt)" = 1 ] || fail "a re-plan is not a new attempt"
 }
+
+# Jobs submitted in one burst spread over the free nodes: each plan counts
+# the GPUs of our own attempts planned or pending before it (issue 12: 20
+# 1-GPU jobs all planned onto n1, most then waited and were re-planned).
+test_a4_burst_spreads() {
+	local ids="" id i nodes replans=0 t0 running
+	spec burst 1 1 "sleep 12" >/dev/null
+	for i in $(seq 12); do
+		ids="$ids $(usubmit "$E2E_DIR/burst.yaml")" || return 1
+	done
+	t0=$SECONDS
+	for _ in $(seq 120); do
+		running=0
+		for id in $ids; do
+			[ "$(job_field "$id" state)" = RUNNING ] &&
+			    running=$((running + 1))
+		done
+		[ "$running" = 12 ] && break
+		sleep 0.5
+	done
+	echo "    12 jobs running after $((SECONDS - t0)) s"
+	[ "$running" = 12 ] || fail "only $running of 12 running together"
+	nodes=$(for id in $ids; do job_field "$id" node_list; done | sort -u |
+	    tr '\n' ' ')
+	for id in $ids; do
+		llmctl events "$id" | grep -q "still busy after" &&
+		    replans=$((replans + 1))
+	done
+	echo "    nodes: $nodes; re-planned: $replans"
+	[ "$replans" = 0 ] || fail "$replans jobs were re-planned"
+	[ "$(echo "$nodes" | wc -w)" -ge 2 ] || fail "all on $nodes"
+	for id in $ids; do wait_state "$id" COMPLETED 60 || return 1; done
+}

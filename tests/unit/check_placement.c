@@ -14,6 +14,7 @@
 #include "placement.h"
 #include "topo.h"
 #include "unit.h"
+#include "util.h"
 
 /* Leaf la holds a1, a2; leaf lb holds b1, b2, busy unless all idle. */
 static struct topo *
@@ -94,6 +95,62 @@ START_TEST(test_placement_core)
 }
 END_TEST
 
+/*
+ * A burst of 1-GPU jobs: each plan counts the GPUs of the ones before it,
+ * from the store (held) or from the worker's own recent plans, so they
+ * spread instead of all landing on the node that looked free (issue 12).
+ */
+START_TEST(test_placement_holds)
+{
+	struct bcluster cl = { .live = two_leaves(0), .ideal = two_leaves(1) };
+	struct holds *recent = xcalloc(1, sizeof(*recent));
+	struct placement pl;
+	char tag[16], *cause = NULL;
+	int i, transient, on_a1 = 0, on_a2 = 0;
+
+	/* a1 and a2 have 8 GPUs each; 16 jobs of 1 GPU fill both exactly */
+	for (i = 0; i < 16; i++) {
+		snprintf(tag, sizeof(tag), "t%d", i);
+		pl = (struct placement){ .req = { .nodes = 1,
+		    .gpus_per_node = 1 }, .tag = tag, .recent = recent };
+		ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient),
+		    0);
+		if (strcmp(pl.plan->nodes[0].name, "a1") == 0)
+			on_a1++;
+		else if (strcmp(pl.plan->nodes[0].name, "a2") == 0)
+			on_a2++;
+		placement_clear(&pl);
+	}
+	ck_assert_int_eq(on_a1, 8);
+	ck_assert_int_eq(on_a2, 8);
+	ck_assert_int_eq((int)recent->n, 16);
+	/* the 17th waits: nothing is free until Slurm runs some */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 1 },
+	    .tag = "t16", .recent = recent };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
+	ck_assert_int_eq(transient, 1);
+	free(cause);
+	cause = NULL;
+	placement_clear(&pl);
+	/* what the store holds counts once, with the recent plan of it */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
+	    .tag = "big" };
+	placement_hold_add(&pl.held, &pl.nheld, "other", "a1", 4, 0);
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_str_eq(pl.plan->nodes[0].name, "a2");
+	placement_clear(&pl);
+	/* an attempt's own hold (a re-plan) never stands in its way */
+	pl = (struct placement){ .req = { .nodes = 2, .gpus_per_node = 8 },
+	    .tag = "self" };
+	placement_hold_add(&pl.held, &pl.nheld, "self", "a1", 8, 0);
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	placement_clear(&pl);
+	holds_free(recent);
+	topo_free(cl.live);
+	topo_free(cl.ideal);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -102,6 +159,7 @@ main(void)
 
 	tcase_add_loop_test(tc, test_placement_core, 0,
 	    sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_placement_holds);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
