@@ -114,6 +114,13 @@ static const struct field health_fields[] = {
 	  .off = OFF(health.preflight) },
 };
 
+static const struct field notify_fields[] = {
+	{ .name = "webhook", .id = F_WEBHOOK, .kind = K_STRING,
+	  .off = OFF(notify.webhook) },
+	{ .name = "on", .id = F_NOTIFY_ON, .kind = K_NOTIFY_ON,
+	  .off = OFF(notify.on) },
+};
+
 #define SECTION(n, i, t, r) { .name = n, .id = i, .kind = K_SECTION, \
 	.required = r, .sub = t, .nsub = nitems(t) }
 
@@ -133,6 +140,7 @@ static const struct field top_fields[] = {
 	SECTION("checkpoint", F_CHECKPOINT, checkpoint_fields, 0),
 	SECTION("recovery", F_RECOVERY, recovery_fields, 0),
 	SECTION("health", F_HEALTH, health_fields, 0),
+	SECTION("notify", F_NOTIFY, notify_fields, 0),
 };
 
 /* A field and everything under it can take part in no cross-field rule. */
@@ -417,6 +425,7 @@ spec_defaults(struct spec *sp)
 	sp->recovery.no_progress_limit = 3;
 	sp->health.heartbeat_timeout_s = 600;
 	sp->health.startup_timeout_s = 1800;
+	sp->notify.on = SPEC_NOTIFY_ALL;
 }
 
 struct spec *
@@ -521,5 +530,6 @@ spec_free(struct spec *sp)
 	free(sp->checkpoint.dir);
 	free(sp->checkpoint.pattern);
 	free(sp->health.preflight);
+	free(sp->notify.webhook);
 	free(sp);
 }

@@ -96,6 +96,11 @@ struct spec {
 		int64_t	 startup_timeout_s;	/* default 1800 */
 		char	*preflight;		/* NULL: none */
 	} health;
+
+	struct {
+		char	*webhook;	/* NULL: no notifications */
+		unsigned on;		/* 1 << enum spec_notify; default all */
+	} notify;
 };
 
 /*
@@ -123,6 +128,18 @@ int spec_parse_memory(const char *, uint64_t *mb, char **cause);
 /* The inverse, in the largest exact unit ("10m", "512G"); caller frees. */
 char *spec_format_duration(int64_t secs);
 char *spec_format_memory(uint64_t mb);
+
+/* What notify.on may name; llmctld maps its events to these. */
+enum spec_notify {
+	NOTIFY_FAILED,
+	NOTIFY_RESTARTED,
+	NOTIFY_COMPLETED,
+	NOTIFY_HANG,
+	NOTIFY_COUNT
+};
+#define SPEC_NOTIFY_ALL ((1u << NOTIFY_COUNT) - 1)
+/* "failed", "restarted", "completed", "hang"; NULL out of range. */
+const char *spec_notify_name(int);
 
 const char *spec_launcher_name(enum spec_launcher);
 const char *spec_policy_name(enum spec_policy);

@@ -22,7 +22,7 @@ check slurm/ daemon/backend-slurm.c
 check sqlite3.h daemon/store.c
 check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
 check event2/ daemon/server.c daemon/server-limit.c daemon/llmctld.c daemon/timer.c \
-    daemon/worker.c daemon/pool.c
-check curl/ cli/client.c
+    daemon/worker.c daemon/pool.c daemon/server-stream.c
+check curl/ cli/client.c daemon/notify.c
 [ $rc = 0 ] && echo "PASS: dependency boundaries hold"
 exit $rc
