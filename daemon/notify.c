@@ -231,9 +231,14 @@ int
 notify_url_allowed(const char *allow, const char *url, char **why)
 {
 	struct allow_match m = { .found = 0 };
+	char *bad = NULL;
 
-	if (url_parse(url, &m.url, why) != 0)
+	if (url_parse(url, &m.url, &bad) != 0) {
+		set_cause(why, "%s; and only destinations under llmctld.conf "
+		    "webhook_allow are allowed", bad);
+		free(bad);
 		return -1;
+	}
 	if (allow != NULL)
 		allow_each(allow, allow_match_one, &m);
 	if (!m.found)
@@ -525,6 +530,17 @@ dest_busy(const struct notify *n, const char *dest)
 	return 0;
 }
 
+/* FNV-1a of the destination, the pool's key. */
+static uint64_t
+dest_key(const char *dest)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *dest != '\0'; dest++)
+		h = (h ^ (unsigned char)*dest) * 1099511628211ULL;
+	return h;
+}
+
 /* Start what may start; wake up for the next retry that may not yet. */
 static void
 notify_pump(struct notify *n)
@@ -547,8 +563,9 @@ notify_pump(struct notify *n)
 		dl->in_flight = 1;
 		dl->timeout_ms = (long)n->d->conf->webhook_timeout_ms;
 		n->in_flight++;
-		/* one key: the pool needs no turns of its own here */
-		pool_push(n->pool, 0, delivery_run, delivery_done, dl);
+		/* keyed by destination: the pool serves them in turns */
+		pool_push(n->pool, dest_key(dl->dest), delivery_run,
+		    delivery_done, dl);
 	}
 	if (next != -1)
 		timer_schedule(n->timer, next - now);
