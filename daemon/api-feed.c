@@ -33,6 +33,14 @@
 #define FOLLOW_LIST_MAX 1000	/* events one plain reply carries */
 #define FOLLOW_KEEPALIVE_MS 15000
 #define FOLLOW_END_CHECK 8	/* ticks between checks that a job is over */
+/*
+ * A reader with this much unsent is behind: its stream takes no more rows
+ * (it reads them from the store once it has caught up), so what waits for
+ * it stays about this size plus one batch. Behind for FOLLOW_STALL_MS on
+ * end, it is closed.
+ */
+#define FOLLOW_BEHIND (256 * 1024)
+#define FOLLOW_STALL_MS 10000
 
 struct follower {
 	TAILQ_ENTRY(follower)	 entry;
@@ -43,6 +51,7 @@ struct follower {
 	int			 lag;	/* reading its own batches */
 	unsigned		 ticks;
 	int64_t			 sent_ms;
+	int64_t			 behind_ms;	/* since when, 0: not */
 };
 
 static TAILQ_HEAD(, follower) followers = TAILQ_HEAD_INITIALIZER(followers);
@@ -132,6 +141,20 @@ follow_cb(void *arg, const struct event_row *rows, size_t n)
 		follow_end(f);
 		return;
 	}
+	if (api_stream_unsent(f->stream) > FOLLOW_BEHIND) {
+		if (!f->lag)
+			f->flt.upto = f->flt.after;	/* resume from here */
+		f->lag = 1;
+		if (f->behind_ms == 0)
+			f->behind_ms = mono_ms();
+		else if (mono_ms() - f->behind_ms > FOLLOW_STALL_MS) {
+			api_stream_close(f->stream, "the reader stayed behind "
+			    "for 10 s");
+			follow_end(f);
+		}
+		return;
+	}
+	f->behind_ms = 0;
 	if (f->lag) {
 		f->flt.upto = head;
 		f->flt.limit = FEED_BATCH;

@@ -69,6 +69,10 @@ struct api_stream;
 struct api_stream *api_stream_start(const struct api_request *,
     struct api_response *);
 int api_stream_alive(const struct api_stream *);
+/* Bytes queued for the reader and not yet taken by it. */
+size_t api_stream_unsent(const struct api_stream *);
+/* Close the connection now, logging why; api_stream_end() still frees. */
+void api_stream_close(struct api_stream *, const char *why);
 int api_stream_send(struct api_stream *, const char *, size_t);
 void api_stream_end(struct api_stream *);
 

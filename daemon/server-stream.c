@@ -5,10 +5,11 @@
  * restarts when its reply ends, so it never cuts a stream; evhttp's own
  * read timeout would (it applies while a reply is written), so a stream's
  * connection reads without one and writes with STREAM_WRITE_TIMEOUT_S: a
- * reader that takes nothing for that long is cut. A reader that takes too
- * little has its unsent output bounded by STREAM_MAX_BUFFERED: past it the
- * connection is closed and the log says so. The connection still counts
- * against the caller's max_connections_per_user.
+ * reader that takes nothing for that long is cut. The writer pauses a
+ * stream whose reader is behind (api_stream_unsent()), and ends one that
+ * stays behind (api_stream_close()); past STREAM_MAX_BUFFERED unsent, a
+ * last resort, the connection is closed at once. Either way the log says
+ * so. The connection still counts against max_connections_per_user.
  *
  * When the client goes away evhttp detaches the request from its
  * connection: api_stream_alive() says so and api_stream_end() frees it.
@@ -64,25 +65,42 @@ api_stream_alive(const struct api_stream *s)
 	    NULL;
 }
 
+size_t
+api_stream_unsent(const struct api_stream *s)
+{
+	struct evhttp_connection *evcon;
+
+	if (!api_stream_alive(s))
+		return 0;
+	evcon = evhttp_request_get_connection(s->req);
+	return evbuffer_get_length(bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(evcon)));
+}
+
+void
+api_stream_close(struct api_stream *s, const char *why)
+{
+	struct evhttp_connection *evcon;
+
+	if (!api_stream_alive(s))
+		return;
+	evcon = evhttp_request_get_connection(s->req);
+	log_limited(&slow_log, LOG_LEVEL_WARN, "event stream: %s (%zu bytes "
+	    "unsent): closing it", why, api_stream_unsent(s));
+	s->req = NULL;	/* freed with its connection */
+	evhttp_connection_free(evcon);
+}
+
 int
 api_stream_send(struct api_stream *s, const char *data, size_t len)
 {
-	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
 	struct evbuffer *buf;
-	size_t queued;
 
 	if (!api_stream_alive(s))
 		return -1;
-	evcon = evhttp_request_get_connection(s->req);
-	bev = evhttp_connection_get_bufferevent(evcon);
-	queued = evbuffer_get_length(bufferevent_get_output(bev));
-	if (queued > STREAM_MAX_BUFFERED) {
-		log_limited(&slow_log, LOG_LEVEL_WARN, "event stream: the "
-		    "reader is too slow (%zu bytes unsent, limit %d): "
-		    "closing it", queued, STREAM_MAX_BUFFERED);
-		s->req = NULL;	/* freed with its connection */
-		evhttp_connection_free(evcon);
+	if (api_stream_unsent(s) > STREAM_MAX_BUFFERED) {
+		api_stream_close(s, "the reader is too slow (over "
+		    "STREAM_MAX_BUFFERED)");
 		return -1;
 	}
 	buf = evbuffer_new();

@@ -252,3 +252,60 @@ test_e2_webhook_not_allowed() {
 	    fail "an allowed webhook was refused"
 	wait_state "$(cat "$E2E_DIR/out")" COMPLETED 60
 }
+
+# llmctld again on the configuration as it is (daemon_start rewrites it).
+daemon_restart_as_is() {
+	local i
+	daemon_stop
+	"$LLMCTLD_BIN" -d -f "$E2E_DIR/llmctld.conf" \
+	    >> "$E2E_DIR/llmctld.log" 2>&1 &
+	echo $! > "$E2E_DIR/llmctld.pid"
+	for i in $(seq 100); do
+		[ -S "$SOCK" ] && llmctl status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "llmctld did not start again"
+}
+
+# The notifier's place survives a restart: what was not delivered yet is
+# sent after it, once; what was delivered before is not sent again.
+test_e3_webhook_restart() {
+	local p1=$((HB_PORT + 1)) id n
+	FEED_PIDS=""
+	trap feed_cleanup EXIT
+	rm -f "$SHARED"/hook-ok.log*
+	# no receiver yet: the delivery fails and waits for its retry
+	conf_with "webhook_url: http://127.0.0.1:$p1/daemon" \
+	    "webhook_retries: 10" "webhook_timeout: 1"
+	spec w_restart 1 0 '"true"' >/dev/null
+	id=$(usubmit "$E2E_DIR/w_restart.yaml")
+	wait_state "$id" COMPLETED 60
+	for n in $(seq 40); do
+		grep -q "webhook http://127.0.0.1:$p1: event .* (try 1)" \
+		    "$E2E_DIR/llmctld.log" && break
+		sleep 0.25
+	done
+	grep -q "webhook http://127.0.0.1:$p1: event .* (try 1)" \
+	    "$E2E_DIR/llmctld.log" || fail "no failed first try"
+	daemon_stop
+	touch "$SHARED/hook-ok.log"
+	chown "$TEST_USER" "$SHARED/hook-ok.log"
+	as_user "$TEST_USER" python3 "$HOOK" ok "$p1" "$SHARED/hook-ok.log" &
+	FEED_PIDS="$FEED_PIDS $!"
+	sleep 0.5
+	daemon_restart_as_is
+	for n in $(seq 40); do
+		[ -s "$SHARED/hook-ok.log" ] && break
+		sleep 0.25
+	done
+	sleep 2
+	cat "$SHARED/hook-ok.log"
+	python3 - "$SHARED/hook-ok.log" "$id" <<'PY' ||
+import json, sys
+rows = [json.loads(l)["body"] for l in open(sys.argv[1])]
+got = [(r["job_id"], r["event"]) for r in rows]
+# only this job's completion: nothing from before, and not twice
+assert got == [(int(sys.argv[2]), "completed")], got
+PY
+	    fail "deliveries after the restart"
+}
