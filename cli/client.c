@@ -421,12 +421,16 @@ client_stream(struct client *c, const char *path,
 	errbuf[0] = '\0';
 	res = curl_easy_perform(c->curl);
 	free(url);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (cl.stopped)
+		return CLIENT_OK;
+	/* a stream the daemon cut short ends like one it ended */
+	if ((res == CURLE_PARTIAL_FILE || res == CURLE_RECV_ERROR) &&
+	    status >= 200 && status <= 299)
 		return CLIENT_OK;
 	if (res != CURLE_OK)
 		return client_transport_error(
 		    c, res, c->socket_path, errbuf, cause);
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299)
 		return client_http_error(c, status, cause);
 	return CLIENT_OK;

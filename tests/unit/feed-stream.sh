@@ -118,7 +118,9 @@ assert ok and took < 2, (ok, took)
 grow = rss_kb() - rss0
 print("slow reader closed after %d bytes; llmctld RSS grew %d KiB; "
       "status %.0f ms" % (total, grow, took * 1000))
-assert grow < 64 * 1024, "llmctld grew by %d KiB" % grow
+# (ASan keeps freed memory in quarantine: no measure there)
+if "libasan" not in open("/proc/%s/maps" % pid).read():
+    assert grow < 64 * 1024, "llmctld grew by %d KiB" % grow
 # streams are connections: 4 per user here, so with 4 open the 5th is
 # refused, and once they close the user is served again
 fast.close()
