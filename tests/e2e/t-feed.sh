@@ -30,6 +30,7 @@ feed_cleanup() {
 	local p
 	for p in $FEED_PIDS; do
 		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	for p in "$SHARED"/hook-*.log.pid; do
 		[ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
@@ -226,7 +227,7 @@ PY
 }
 
 test_e2_webhook_not_allowed() {
-	local before p1=$((HB_PORT + 1))
+	local before p1=$((HB_PORT + 1)) i
 	FEED_PIDS=""
 	trap feed_cleanup EXIT
 	conf_with "webhook_allow: http://127.0.0.1:$p1/hooks/"
@@ -245,12 +246,23 @@ test_e2_webhook_not_allowed() {
 	done
 	cat "$E2E_DIR/err"
 	[ "$(job_count)" = "$before" ] || fail "a refused submit made a job"
-	# and one under the prefix is taken
+	# and one under the prefix is taken, and delivered
+	rm -f "$SHARED"/hook-ok.log*
+	touch "$SHARED/hook-ok.log"
+	chown "$TEST_USER" "$SHARED/hook-ok.log"
+	as_user "$TEST_USER" python3 "$HOOK" ok "$p1" "$SHARED/hook-ok.log" &
+	FEED_PIDS="$FEED_PIDS $!"
 	spec w_good 1 0 '"true"' "notify:
   webhook: http://127.0.0.1:$p1/hooks/x" >/dev/null
 	(cd "$SHARED" && ullmctl submit "$E2E_DIR/w_good.yaml") > "$E2E_DIR/out" ||
 	    fail "an allowed webhook was refused"
 	wait_state "$(cat "$E2E_DIR/out")" COMPLETED 60
+	for i in $(seq 40); do
+		grep -q '"path": "/hooks/x"' "$SHARED/hook-ok.log" && break
+		sleep 0.25
+	done
+	grep -q '"path": "/hooks/x".*"event": "completed"' \
+	    "$SHARED/hook-ok.log" || fail "the allowed webhook got nothing"
 }
 
 # llmctld again on the configuration as it is (daemon_start rewrites it).
