@@ -2,8 +2,8 @@
 """A webhook receiver for t-feed.sh: hook.py MODE PORT LOG
 
 Appends one JSON line per POST to LOG ({"t": arrival time, "path",
-"body"}), then answers by MODE: ok (200), error (500) or hang (holds the
-connection for a minute without answering).
+"body"}), then answers by MODE: ok (200), error (500), hang (holds the
+connection for a minute without answering) or redirect=URL (302 to URL).
 """
 import http.server
 import json
@@ -28,7 +28,11 @@ class Hook(http.server.BaseHTTPRequestHandler):
         if mode == "hang":
             time.sleep(60)
             return
-        self.send_response(500 if mode == "error" else 200)
+        if mode.startswith("redirect="):
+            self.send_response(302)
+            self.send_header("Location", mode[len("redirect="):])
+        else:
+            self.send_response(500 if mode == "error" else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")

@@ -28,10 +28,13 @@ conf_with() {
 
 feed_cleanup() {
 	local p
-	for p in $FEED_PIDS; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
+	# (bash's "Terminated" notices go to the shell's stderr)
+	{
+		for p in $FEED_PIDS; do
+			kill "$p" || true
+			wait "$p" || true
+		done
+	} 2>/dev/null
 	for p in "$SHARED"/hook-*.log.pid; do
 		[ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
 	done
@@ -116,7 +119,7 @@ test_e0_events_follow() {
 
 test_e1_webhooks() {
 	local p1=$((HB_PORT + 1)) p2=$((HB_PORT + 2)) p3=$((HB_PORT + 3))
-	local ok fail e500 hang i n t max
+	local p4=$((HB_PORT + 4)) ok fail e500 hang redir i n t max
 	FEED_PIDS=""
 	trap feed_cleanup EXIT
 	rm -f "$SHARED"/hook-*.log
@@ -131,7 +134,14 @@ test_e1_webhooks() {
 	as_user "$TEST_USER" python3 "$HOOK" hang "$p3" \
 	    "$SHARED/hook-hang.log" &
 	FEED_PIDS="$FEED_PIDS $!"
-	conf_with "webhook_allow: \"http://127.0.0.1:$p1/ http://127.0.0.1:$p2/ http://127.0.0.1:$p3/\"" \
+	# an allowed receiver that redirects to one not allowed for the job
+	touch "$SHARED/hook-redirect.log"
+	chown "$TEST_USER" "$SHARED/hook-redirect.log"
+	as_user "$TEST_USER" python3 "$HOOK" \
+	    "redirect=http://127.0.0.1:$p1/stolen" "$p4" \
+	    "$SHARED/hook-redirect.log" &
+	FEED_PIDS="$FEED_PIDS $!"
+	conf_with "webhook_allow: \"http://127.0.0.1:$p1/job-ok http://127.0.0.1:$p1/job-fail http://127.0.0.1:$p2/ http://127.0.0.1:$p3/ http://127.0.0.1:$p4/\"" \
 	    "webhook_url: http://127.0.0.1:$p1/daemon" \
 	    "webhook_retries: 2" "webhook_timeout: 3"
 	grep -q "reload: webhook_url changed, applied" "$E2E_DIR/llmctld.log" ||
@@ -148,6 +158,9 @@ notify:
   webhook: http://127.0.0.1:$p2/job-500" >/dev/null
 	spec w_hang 1 0 '"true"' "notify:
   webhook: http://127.0.0.1:$p3/job-hang" >/dev/null
+	spec w_redir 1 0 '"true"' "notify:
+  webhook: http://127.0.0.1:$p4/job-redirect" >/dev/null
+	redir=$(usubmit "$E2E_DIR/w_redir.yaml")
 	hang=$(usubmit "$E2E_DIR/w_hang.yaml")
 	e500=$(usubmit "$E2E_DIR/w_500.yaml")
 	ok=$(usubmit "$E2E_DIR/w_ok.yaml")
@@ -171,6 +184,7 @@ notify:
 	wait_state "$ok" COMPLETED 60
 	wait_state "$e500" COMPLETED 60
 	wait_state "$hang" COMPLETED 60
+	wait_state "$redir" COMPLETED 60
 	wait_state "$fail" FAILED 90
 	# the good receiver is not held up by the others: w_ok's completion
 	# arrives within 2 s of the event (the hanging one takes 3 s a try)
@@ -197,14 +211,22 @@ PY
 	[ "$n" = 3 ] || fail "the 500 receiver got $n tries, expected 3"
 	n=$(grep -c '"path": "/job-hang"' "$SHARED/hook-hang.log" || true)
 	[ "$n" = 3 ] || fail "the hanging receiver got $n tries, expected 3"
+	# a redirect is an answer that is not 2xx: tried again, never followed
+	n=$(grep -c '"path": "/job-redirect"' "$SHARED/hook-redirect.log" ||
+	    true)
+	[ "$n" = 3 ] || fail "the redirecting receiver got $n tries, expected 3"
+	if grep -q '"path": "/stolen"' "$SHARED/hook-ok.log"; then
+		fail "llmctld followed a redirect"
+	fi
 	grep -q "event [0-9]* not delivered after 3 tries: HTTP 500" \
 	    "$E2E_DIR/llmctld.log" || fail "no log line for the 500 receiver"
 	grep -q "event [0-9]* not delivered after 3 tries: .*timed out" \
 	    "$E2E_DIR/llmctld.log" || fail "no log line for the hanging one"
-	python3 - "$SHARED/hook-ok.log" "$ok" "$fail" "$e500" "$hang" <<'PY' ||
+	python3 - "$SHARED/hook-ok.log" "$ok" "$fail" "$e500" "$hang" "$redir" \
+	    <<'PY' ||
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-ok, fail, e500, hang = (int(x) for x in sys.argv[2:])
+ok, fail, e500, hang, redir = (int(x) for x in sys.argv[2:])
 # the job's own hook: on: [failed] only, so no "restarted"
 job = [r["body"]["event"] for r in rows if r["path"] == "/job-fail"]
 assert job == ["failed"], job
@@ -216,6 +238,7 @@ for r in rows:
         d.setdefault(b["job_id"], []).append(b["event"])
 assert d.get(ok) == ["completed"], d
 assert d.get(e500) == ["completed"] and d.get(hang) == ["completed"], d
+assert d.get(redir) == ["completed"], d
 assert d.get(fail) == ["restarted", "failed"], d
 print("    daemon webhook:", {k: v for k, v in d.items()})
 PY
