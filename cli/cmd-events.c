@@ -68,7 +68,7 @@ follow_line(const char *line, void *arg)
 		if (fw->all)
 			printf("%-6lld  ",
 			    (long long)json_integer_value(
-				json_object_get(ev, "job_id")));
+			        json_object_get(ev, "job_id")));
 		kind = output_sanitise(output_field(ev, "kind", b, sizeof b));
 		printf("%-*s  ", FOLLOW_KIND_WIDTH, kind);
 		free(kind);
@@ -96,8 +96,8 @@ events_follow(struct llmctl *ctx, struct args *args)
 		return 1;
 	fw.json = fmt != OUTPUT_TABLE;
 	fw.all = id == 0;
-	path = id != 0 ? xasprintf("/v1/jobs/%lld/events?follow=1", id) :
-			 xstrdup("/v1/events?follow=1");
+	path = id != 0 ? xasprintf("/v1/jobs/%lld/events?follow=1", id)
+	               : xstrdup("/v1/events?follow=1");
 	rc = client_stream(llmctl_client(ctx), path, follow_line, &fw, &cause);
 	free(path);
 	if (rc != CLIENT_OK) {
@@ -106,8 +106,9 @@ events_follow(struct llmctl *ctx, struct args *args)
 		return 1;
 	}
 	if (!fw.ended) {
-		fprintf(stderr, "llmctl: llmctld ended the event stream "
-				"(stopping, or this reader was too slow)\n");
+		fprintf(stderr,
+		    "llmctl: llmctld ended the event stream "
+		    "(stopping, or this reader was too slow)\n");
 		return 1;
 	}
 	return 0;

@@ -29,10 +29,10 @@
 #include "store.h"
 #include "util.h"
 
-#define FOLLOW_RECENT 100	/* events a caller's stream starts with */
-#define FOLLOW_LIST_MAX 1000	/* events one plain reply carries */
+#define FOLLOW_RECENT 100 /* events a caller's stream starts with */
+#define FOLLOW_LIST_MAX 1000 /* events one plain reply carries */
 #define FOLLOW_KEEPALIVE_MS 15000
-#define FOLLOW_END_CHECK 8	/* ticks between checks that a job is over */
+#define FOLLOW_END_CHECK 8 /* ticks between checks that a job is over */
 /*
  * A reader with this much unsent is behind: its stream takes no more rows
  * (it reads them from the store once it has caught up), so what waits for
@@ -43,15 +43,15 @@
 #define FOLLOW_STALL_MS 10000
 
 struct follower {
-	TAILQ_ENTRY(follower)	 entry;
-	struct llmctld		*d;
-	struct api_stream	*stream;
-	struct feed_sub		*sub;
-	struct event_filter	 flt;	/* after: the last id considered */
-	int			 lag;	/* reading its own batches */
-	unsigned		 ticks;
-	int64_t			 sent_ms;
-	int64_t			 behind_ms;	/* since when, 0: not */
+	TAILQ_ENTRY(follower) entry;
+	struct llmctld *d;
+	struct api_stream *stream;
+	struct feed_sub *sub;
+	struct event_filter flt; /* after: the last id considered */
+	int lag; /* reading its own batches */
+	unsigned ticks;
+	int64_t sent_ms;
+	int64_t behind_ms; /* since when, 0: not */
 };
 
 static TAILQ_HEAD(, follower) followers = TAILQ_HEAD_INITIALIZER(followers);
@@ -74,7 +74,7 @@ follow_send(struct follower *f, json_t *line)
 	int rc = 0;
 
 	if (line == NULL)
-		return 0;	/* not UTF-8: cannot be JSON; skip it */
+		return 0; /* not UTF-8: cannot be JSON; skip it */
 	if ((text = json_dumps(line, JSON_COMPACT)) != NULL) {
 		rc = api_stream_send(f->stream, text, strlen(text));
 		rc |= api_stream_send(f->stream, "\n", 1);
@@ -114,8 +114,10 @@ follow_job_over(struct follower *f)
 		attempt_list_free(as, n);
 	}
 	if (over)
-		follow_send(f, json_pack("{s:b, s:I, s:s}", "end", 1, "job_id",
-		    (json_int_t)job->id, "state", job_state_name(job->state)));
+		follow_send(f,
+		    json_pack("{s:b, s:I, s:s}", "end", 1, "job_id",
+		        (json_int_t)job->id, "state",
+		        job_state_name(job->state)));
 	job_free(job);
 	return over;
 }
@@ -143,12 +145,13 @@ follow_cb(void *arg, const struct event_row *rows, size_t n)
 	}
 	if (api_stream_unsent(f->stream) > FOLLOW_BEHIND) {
 		if (!f->lag)
-			f->flt.upto = f->flt.after;	/* resume from here */
+			f->flt.upto = f->flt.after; /* resume from here */
 		f->lag = 1;
 		if (f->behind_ms == 0)
 			f->behind_ms = mono_ms();
 		else if (mono_ms() - f->behind_ms > FOLLOW_STALL_MS) {
-			api_stream_close(f->stream, "the reader stayed behind "
+			api_stream_close(f->stream,
+			    "the reader stayed behind "
 			    "for 10 s");
 			follow_end(f);
 		}
@@ -201,8 +204,10 @@ query_id(const struct api_request *req, const char *key, int64_t *out,
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || end == v || n < 0) {
-		api_error(resp, 400, "bad_request", "%s: expected a "
-		    "non-negative integer", key);
+		api_error(resp, 400, "bad_request",
+		    "%s: expected a "
+		    "non-negative integer",
+		    key);
 		return -1;
 	}
 	*out = n;
@@ -228,8 +233,8 @@ recent_start(struct llmctld *d, const struct event_filter *base)
 }
 
 static void
-events_list(struct llmctld *d, struct event_filter *flt,
-    struct api_response *resp)
+events_list(
+    struct llmctld *d, struct event_filter *flt, struct api_response *resp)
 {
 	struct event_row *ev;
 	json_t *arr = json_array(), *o;
@@ -250,7 +255,7 @@ void
 api_events(struct llmctld *d, const struct api_request *req,
     struct api_response *resp, int64_t job_id)
 {
-	struct event_filter flt = { .uid = req->uid, .all_users = req->admin };
+	struct event_filter flt = {.uid = req->uid, .all_users = req->admin};
 	struct follower *f;
 	struct job *job;
 	int64_t since = -1;
@@ -264,7 +269,7 @@ api_events(struct llmctld *d, const struct api_request *req,
 			return;
 		job_free(job);
 		flt.job_id = job_id;
-		flt.all_users = 1;	/* the job's owner or an admin */
+		flt.all_users = 1; /* the job's owner or an admin */
 	}
 	if (since < 0)
 		since = job_id != 0 ? 0 : -1;
@@ -287,7 +292,8 @@ api_events(struct llmctld *d, const struct api_request *req,
 	f = xcalloc(1, sizeof(*f));
 	if ((f->stream = api_stream_start(req, resp)) == NULL) {
 		free(f);
-		api_error(resp, 400, "bad_request", "follow needs a "
+		api_error(resp, 400, "bad_request",
+		    "follow needs a "
 		    "connection to stream on");
 		return;
 	}
@@ -298,8 +304,10 @@ api_events(struct llmctld *d, const struct api_request *req,
 	TAILQ_INSERT_TAIL(&followers, f, entry);
 	f->sub = feed_subscribe(d->feed, follow_cb, f);
 	log_debug("uid %lu follows events of %s", (unsigned long)req->uid,
-	    job_id != 0 ? "one job" : req->admin ? "all jobs" : "its jobs");
-	follow_cb(f, NULL, 0);	/* what came before, now */
+	    job_id != 0      ? "one job"
+	        : req->admin ? "all jobs"
+	                     : "its jobs");
+	follow_cb(f, NULL, 0); /* what came before, now */
 }
 
 void

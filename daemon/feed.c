@@ -13,18 +13,18 @@
 #include "util.h"
 
 struct feed_sub {
-	TAILQ_ENTRY(feed_sub)	 entry;
-	feed_fn			 fn;
-	void			*arg;
-	int			 dead;	/* unsubscribed while dispatching */
+	TAILQ_ENTRY(feed_sub) entry;
+	feed_fn fn;
+	void *arg;
+	int dead; /* unsubscribed while dispatching */
 };
 
 struct feed {
-	struct llmctld		*d;
-	struct timer		*timer;
-	int64_t			 cursor;
-	int			 dispatching;
-	TAILQ_HEAD(, feed_sub)	 subs;
+	struct llmctld *d;
+	struct timer *timer;
+	int64_t cursor;
+	int dispatching;
+	TAILQ_HEAD(, feed_sub) subs;
 };
 
 static void feed_tick_cb(void *);
@@ -61,7 +61,7 @@ feed_unsubscribe(struct feed *f, struct feed_sub *s)
 	if (s == NULL)
 		return;
 	if (f->dispatching) {
-		s->dead = 1;	/* feed_tick_cb frees it */
+		s->dead = 1; /* feed_tick_cb frees it */
 		return;
 	}
 	TAILQ_REMOVE(&f->subs, s, entry);
@@ -79,8 +79,10 @@ feed_tick_cb(void *arg)
 {
 	struct feed *f = arg;
 	struct feed_sub *s, *next;
-	struct event_filter flt = { .after = f->cursor, .upto = INT64_MAX,
-	    .all_users = 1, .limit = FEED_BATCH };
+	struct event_filter flt = {.after = f->cursor,
+	    .upto = INT64_MAX,
+	    .all_users = 1,
+	    .limit = FEED_BATCH};
 	struct event_row *ev = NULL;
 	size_t n = 0;
 
@@ -95,8 +97,8 @@ feed_tick_cb(void *arg)
 		f->cursor = ev[n - 1].id;
 	f->dispatching = 1;
 	TAILQ_FOREACH(s, &f->subs, entry)
-		if (!s->dead)
-			s->fn(s->arg, ev, n);
+	if (!s->dead)
+		s->fn(s->arg, ev, n);
 	f->dispatching = 0;
 	for (s = TAILQ_FIRST(&f->subs); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);

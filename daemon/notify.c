@@ -34,41 +34,41 @@
 #include "util.h"
 
 #define NOTIFY_THREADS 4
-#define NOTIFY_BACKOFF_MS 1000		/* first retry; doubles */
+#define NOTIFY_BACKOFF_MS 1000 /* first retry; doubles */
 #define NOTIFY_BACKOFF_MAX_MS 60000
 #define NOTIFY_MAX_URL 2048
 #define NOTIFY_CURSOR "notify"
 
 struct delivery {
-	TAILQ_ENTRY(delivery)	 entry;
-	struct notify		*n;
-	char			*url;
-	char			*dest;		/* scheme://host:port */
-	char			*body;
-	int64_t			 event_id;
-	int			 tries;		/* made so far */
-	int64_t			 not_before;	/* mono ms */
-	int			 in_flight;
-	long			 timeout_ms;
+	TAILQ_ENTRY(delivery) entry;
+	struct notify *n;
+	char *url;
+	char *dest; /* scheme://host:port */
+	char *body;
+	int64_t event_id;
+	int tries; /* made so far */
+	int64_t not_before; /* mono ms */
+	int in_flight;
+	long timeout_ms;
 	/* filled on the pool thread */
-	long			 status;
-	char			 error[CURL_ERROR_SIZE];
+	long status;
+	char error[CURL_ERROR_SIZE];
 };
 TAILQ_HEAD(delivery_list, delivery);
 
 struct notify {
-	struct llmctld		*d;
-	struct pool		*pool;		/* NULL: nothing is sent (tests) */
-	struct timer		*timer;		/* next retry */
-	struct delivery_list	 queue;		/* oldest first */
-	size_t			 nqueued;
-	int			 in_flight;
-	int			 stopping;	/* notify_free() */
-	int64_t			 seen;		/* last event read */
-	int64_t			 saved;		/* cursor in the store */
-	struct notify_stats	 stats;
-	struct log_limit	 drop_log;
-	struct log_limit	 fail_log;
+	struct llmctld *d;
+	struct pool *pool; /* NULL: nothing is sent (tests) */
+	struct timer *timer; /* next retry */
+	struct delivery_list queue; /* oldest first */
+	size_t nqueued;
+	int in_flight;
+	int stopping; /* notify_free() */
+	int64_t seen; /* last event read */
+	int64_t saved; /* cursor in the store */
+	struct notify_stats stats;
+	struct log_limit drop_log;
+	struct log_limit fail_log;
 };
 
 static void notify_pump(struct notify *);
@@ -77,10 +77,10 @@ static void notify_timer_cb(void *);
 /* --- URLs -------------------------------------------------------------- */
 
 struct url {
-	int	 https;
-	char	 host[256];
-	int	 port;
-	const char *path;	/* into the URL: "/..." or "" */
+	int https;
+	char host[256];
+	int port;
+	const char *path; /* into the URL: "/..." or "" */
 };
 
 /*
@@ -102,7 +102,8 @@ url_parse(const char *s, struct url *u, char **why)
 	for (i = 0; s[i] != '\0'; i++)
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f ||
 		    s[i] == '\\' || (unsigned char)s[i] >= 0x80)
-			return set_cause(why, "\"%s\": spaces, backslashes and "
+			return set_cause(why,
+			    "\"%s\": spaces, backslashes and "
 			    "control or non-ASCII characters are not allowed",
 			    s);
 	if (strncasecmp(s, "http://", 7) == 0)
@@ -111,13 +112,13 @@ url_parse(const char *s, struct url *u, char **why)
 		p = s + 8;
 		u->https = 1;
 	} else
-		return set_cause(why, "\"%s\": not an http:// or https:// URL",
-		    s);
+		return set_cause(
+		    why, "\"%s\": not an http:// or https:// URL", s);
 	host = p;
 	end = p + strcspn(p, "/?#");
 	if (memchr(host, '@', (size_t)(end - host)) != NULL)
-		return set_cause(why, "\"%s\": user info (@) is not allowed",
-		    s);
+		return set_cause(
+		    why, "\"%s\": user info (@) is not allowed", s);
 	if (*host == '[') {
 		p = memchr(host, ']', (size_t)(end - host));
 		if (p == NULL)
@@ -127,8 +128,8 @@ url_parse(const char *s, struct url *u, char **why)
 		for (p = host; p < end && *p != ':'; p++)
 			if (!isalnum((unsigned char)*p) && *p != '.' &&
 			    *p != '-')
-				return set_cause(why, "\"%s\": bad host name",
-				    s);
+				return set_cause(
+				    why, "\"%s\": bad host name", s);
 	hlen = (size_t)(p - host);
 	if (hlen == 0 || hlen >= sizeof(u->host))
 		return set_cause(why, "\"%s\": no host", s);
@@ -156,8 +157,10 @@ url_parse(const char *s, struct url *u, char **why)
 	    (strlen(end) >= 2 && strcmp(end + strlen(end) - 2, "/.") == 0) ||
 	    strcasestr(end, "%2e") != NULL || strcasestr(end, "%2f") != NULL ||
 	    strcasestr(end, "%5c") != NULL)
-		return set_cause(why, "\"%s\": dot segments and encoded dots "
-		    "or slashes are not allowed", s);
+		return set_cause(why,
+		    "\"%s\": dot segments and encoded dots "
+		    "or slashes are not allowed",
+		    s);
 	return 0;
 }
 
@@ -177,7 +180,7 @@ allow_each(const char *list, int (*fn)(const char *, void *), void *arg)
 	int rc = 0;
 
 	for (tok = strtok_r(copy, " ,\t", &save); tok != NULL && rc == 0;
-	    tok = strtok_r(NULL, " ,\t", &save))
+	     tok = strtok_r(NULL, " ,\t", &save))
 		rc = fn(tok, arg);
 	free(copy);
 	return rc;
@@ -186,7 +189,7 @@ allow_each(const char *list, int (*fn)(const char *, void *), void *arg)
 static int
 allow_check_one(const char *prefix, void *arg)
 {
-	return url_parse(prefix, &(struct url){ 0 }, arg);
+	return url_parse(prefix, &(struct url){0}, arg);
 }
 
 int
@@ -196,8 +199,8 @@ notify_allow_check(const char *list, char **why)
 }
 
 struct allow_match {
-	struct url	 url;
-	int		 found;
+	struct url url;
+	int found;
 };
 
 /*
@@ -230,21 +233,27 @@ allow_match_one(const char *prefix, void *arg)
 int
 notify_url_allowed(const char *allow, const char *url, char **why)
 {
-	struct allow_match m = { .found = 0 };
+	struct allow_match m = {.found = 0};
 	char *bad = NULL;
 
 	if (url_parse(url, &m.url, &bad) != 0) {
-		set_cause(why, "%s; and only destinations under llmctld.conf "
-		    "webhook_allow are allowed", bad);
+		set_cause(why,
+		    "%s; and only destinations under llmctld.conf "
+		    "webhook_allow are allowed",
+		    bad);
 		free(bad);
 		return -1;
 	}
 	if (allow != NULL)
 		allow_each(allow, allow_match_one, &m);
 	if (!m.found)
-		return set_cause(why, "%s is not allowed: llmctld.conf "
-		    "webhook_allow %s", url, allow == NULL ? "is not set, so "
-		    "jobs may name no webhook" : "lists no prefix of it");
+		return set_cause(why,
+		    "%s is not allowed: llmctld.conf "
+		    "webhook_allow %s",
+		    url,
+		    allow == NULL ? "is not set, so "
+		                    "jobs may name no webhook"
+		                  : "lists no prefix of it");
 	return 0;
 }
 
@@ -283,11 +292,10 @@ notify_payload(int type, const struct event_row *ev, const struct job *job)
 	    (long long)job->id, job->name, job->user, spec_notify_name(type),
 	    msg);
 	o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
-	    "text", text, "event", spec_notify_name(type),
-	    "job_id", (json_int_t)job->id, "job", job->name, "user", job->user,
-	    "state", job_state_name(job->state), "event_id",
-	    (json_int_t)ev->id, "at", (json_int_t)ev->at, "kind", ev->kind,
-	    "message", msg);
+	    "text", text, "event", spec_notify_name(type), "job_id",
+	    (json_int_t)job->id, "job", job->name, "user", job->user, "state",
+	    job_state_name(job->state), "event_id", (json_int_t)ev->id, "at",
+	    (json_int_t)ev->at, "kind", ev->kind, "message", msg);
 	free(text);
 	free(msg);
 	return o;
@@ -312,8 +320,8 @@ notify_save(struct notify *n)
 	int64_t low = n->seen;
 
 	TAILQ_FOREACH(dl, &n->queue, entry)
-		if (dl->event_id - 1 < low)
-			low = dl->event_id - 1;
+	if (dl->event_id - 1 < low)
+		low = dl->event_id - 1;
 	if (low == n->saved || n->d->store == NULL)
 		return;
 	if (store_cursor_set(n->d->store, NOTIFY_CURSOR, low) == 0)
@@ -329,8 +337,8 @@ notify_remove(struct notify *n, struct delivery *dl)
 }
 
 void
-notify_enqueue(struct notify *n, const char *url, json_t *body,
-    int64_t event_id)
+notify_enqueue(
+    struct notify *n, const char *url, json_t *body, int64_t event_id)
 {
 	struct delivery *dl, *old;
 	struct url u;
@@ -341,12 +349,13 @@ notify_enqueue(struct notify *n, const char *url, json_t *body,
 	}
 	while (n->nqueued >= (size_t)n->d->conf->webhook_queue) {
 		TAILQ_FOREACH(old, &n->queue, entry)
-			if (!old->in_flight)
-				break;
+		if (!old->in_flight)
+			break;
 		if (old == NULL)
-			break;	/* all in flight: a queue of 1-4 */
+			break; /* all in flight: a queue of 1-4 */
 		n->stats.dropped++;
-		log_limited(&n->drop_log, LOG_LEVEL_WARN, "webhook queue full "
+		log_limited(&n->drop_log, LOG_LEVEL_WARN,
+		    "webhook queue full "
 		    "(%lld): dropped the oldest notification (event %lld to "
 		    "%s); %llu dropped so far",
 		    (long long)n->d->conf->webhook_queue,
@@ -357,8 +366,8 @@ notify_enqueue(struct notify *n, const char *url, json_t *body,
 	dl = xcalloc(1, sizeof(*dl));
 	dl->n = n;
 	dl->url = xstrdup(url);
-	dl->dest = xasprintf("%s://%s:%d", u.https ? "https" : "http",
-	    u.host, u.port);
+	dl->dest =
+	    xasprintf("%s://%s:%d", u.https ? "https" : "http", u.host, u.port);
 	dl->body = json_dumps(body, JSON_COMPACT);
 	dl->event_id = event_id;
 	json_decref(body);
@@ -396,13 +405,15 @@ notify_event(struct notify *n, const struct event_row *ev)
 	if (sp != NULL && sp->notify.webhook != NULL &&
 	    (sp->notify.on & (1u << type))) {
 		/* checked at submit; again, as the admin may have changed it */
-		if (notify_url_allowed(conf->webhook_allow, sp->notify.webhook,
-		    &why) == 0)
+		if (notify_url_allowed(
+		        conf->webhook_allow, sp->notify.webhook, &why) == 0)
 			notify_enqueue(n, sp->notify.webhook,
 			    notify_payload(type, ev, job), ev->id);
 		else
-			log_limited(&n->fail_log, LOG_LEVEL_WARN, "job %lld: "
-			    "not notified: %s", (long long)job->id, why);
+			log_limited(&n->fail_log, LOG_LEVEL_WARN,
+			    "job %lld: "
+			    "not notified: %s",
+			    (long long)job->id, why);
 		free(why);
 	}
 	spec_free(sp);
@@ -499,9 +510,10 @@ delivery_done(void *arg, int cancelled)
 		if (dl->status != 0)
 			snprintf(dl->error, sizeof(dl->error), "HTTP %ld",
 			    dl->status);
-		log_limited(&n->fail_log, LOG_LEVEL_WARN, "webhook %s: event "
-		    "%lld not delivered after %d tries: %s", dl->dest,
-		    (long long)dl->event_id, dl->tries, dl->error);
+		log_limited(&n->fail_log, LOG_LEVEL_WARN,
+		    "webhook %s: event "
+		    "%lld not delivered after %d tries: %s",
+		    dl->dest, (long long)dl->event_id, dl->tries, dl->error);
 		notify_remove(n, dl);
 	} else {
 		backoff = NOTIFY_BACKOFF_MS << (dl->tries - 1);
@@ -512,8 +524,9 @@ delivery_done(void *arg, int cancelled)
 			snprintf(dl->error, sizeof(dl->error), "HTTP %ld",
 			    dl->status);
 		log_info("webhook %s: event %lld: %s (try %d), again in "
-		    "%lld ms", dl->dest, (long long)dl->event_id, dl->error,
-		    dl->tries, (long long)backoff);
+		         "%lld ms",
+		    dl->dest, (long long)dl->event_id, dl->error, dl->tries,
+		    (long long)backoff);
 	}
 	notify_pump(n);
 	notify_save(n);
@@ -525,8 +538,8 @@ dest_busy(const struct notify *n, const char *dest)
 	const struct delivery *dl;
 
 	TAILQ_FOREACH(dl, &n->queue, entry)
-		if (dl->in_flight && strcmp(dl->dest, dest) == 0)
-			return 1;
+	if (dl->in_flight && strcmp(dl->dest, dest) == 0)
+		return 1;
 	return 0;
 }
 
@@ -550,7 +563,8 @@ notify_pump(struct notify *n)
 
 	if (n->pool == NULL)
 		return;
-	TAILQ_FOREACH(dl, &n->queue, entry) {
+	TAILQ_FOREACH(dl, &n->queue, entry)
+	{
 		if (n->in_flight >= NOTIFY_THREADS)
 			break;
 		if (dl->in_flight || dest_busy(n, dl->dest))
@@ -585,8 +599,8 @@ notify_create(struct llmctld *d)
 	n = xcalloc(1, sizeof(*n));
 	n->d = d;
 	TAILQ_INIT(&n->queue);
-	n->saved = n->seen = d->store != NULL ?
-	    store_cursor_get(d->store, NOTIFY_CURSOR) : 0;
+	n->saved = n->seen =
+	    d->store != NULL ? store_cursor_get(d->store, NOTIFY_CURSOR) : 0;
 	if (n->seen < 0 && d->store != NULL) {
 		/* first start: from now on, not all of history */
 		n->seen = store_events_last(d->store);
@@ -625,7 +639,7 @@ notify_free(struct notify *n)
 	if (n == NULL)
 		return;
 	n->stopping = 1;
-	pool_free(n->pool);	/* waits for what is in flight */
+	pool_free(n->pool); /* waits for what is in flight */
 	while ((dl = TAILQ_FIRST(&n->queue)) != NULL)
 		notify_remove(n, dl);
 	timer_free(n->timer);

@@ -40,8 +40,8 @@ int notify_url_allowed(const char *allow, const char *url, char **why);
 /* The notification an event is (enum spec_notify), or -1: none. */
 int notify_type(const char *kind, const char *message);
 /* The JSON posted for event ev of job (type from notify_type()). */
-json_t *notify_payload(int type, const struct event_row *ev,
-    const struct job *job);
+json_t *notify_payload(
+    int type, const struct event_row *ev, const struct job *job);
 
 struct notify *notify_create(struct llmctld *);
 /* Where the notifier got to in the events table: the feed starts here. */
@@ -51,14 +51,14 @@ void notify_feed_cb(void *notify, const struct event_row *, size_t n);
 void notify_free(struct notify *);
 
 struct notify_stats {
-	size_t	 queued;	/* waiting or being delivered */
+	size_t queued; /* waiting or being delivered */
 	uint64_t delivered;
-	uint64_t dropped;	/* queue full */
-	uint64_t failed;	/* out of retries */
+	uint64_t dropped; /* queue full */
+	uint64_t failed; /* out of retries */
 };
 void notify_get_stats(const struct notify *, struct notify_stats *);
 /* Queue one delivery (also for tests); drops the oldest when full. */
-void notify_enqueue(struct notify *, const char *url, json_t *body,
-    int64_t event_id);
+void notify_enqueue(
+    struct notify *, const char *url, json_t *body, int64_t event_id);
 
 #endif

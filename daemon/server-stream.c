@@ -31,7 +31,7 @@
 #define STREAM_WRITE_TIMEOUT_S 60
 
 struct api_stream {
-	struct evhttp_request	*req;	/* NULL once we closed it */
+	struct evhttp_request *req; /* NULL once we closed it */
 };
 
 static struct log_limit slow_log;
@@ -42,18 +42,17 @@ api_stream_start(const struct api_request *areq, struct api_response *resp)
 	struct evhttp_request *req = areq->later;
 	struct evhttp_connection *evcon;
 	struct api_stream *s;
-	struct timeval wtv = { .tv_sec = STREAM_WRITE_TIMEOUT_S };
+	struct timeval wtv = {.tv_sec = STREAM_WRITE_TIMEOUT_S};
 
-	if (req == NULL || (evcon = evhttp_request_get_connection(req)) ==
-	    NULL)
+	if (req == NULL || (evcon = evhttp_request_get_connection(req)) == NULL)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->req = req;
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/x-ndjson");
 	evhttp_send_reply_start(req, 200, "OK");
-	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon),
-	    NULL, &wtv);
+	bufferevent_set_timeouts(
+	    evhttp_connection_get_bufferevent(evcon), NULL, &wtv);
 	resp->deferred = 1;
 	return s;
 }
@@ -61,8 +60,7 @@ api_stream_start(const struct api_request *areq, struct api_response *resp)
 int
 api_stream_alive(const struct api_stream *s)
 {
-	return s->req != NULL && evhttp_request_get_connection(s->req) !=
-	    NULL;
+	return s->req != NULL && evhttp_request_get_connection(s->req) != NULL;
 }
 
 size_t
@@ -73,8 +71,8 @@ api_stream_unsent(const struct api_stream *s)
 	if (!api_stream_alive(s))
 		return 0;
 	evcon = evhttp_request_get_connection(s->req);
-	return evbuffer_get_length(bufferevent_get_output(
-	    evhttp_connection_get_bufferevent(evcon)));
+	return evbuffer_get_length(
+	    bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
 }
 
 void
@@ -85,9 +83,11 @@ api_stream_close(struct api_stream *s, const char *why)
 	if (!api_stream_alive(s))
 		return;
 	evcon = evhttp_request_get_connection(s->req);
-	log_limited(&slow_log, LOG_LEVEL_WARN, "event stream: %s (%zu bytes "
-	    "unsent): closing it", why, api_stream_unsent(s));
-	s->req = NULL;	/* freed with its connection */
+	log_limited(&slow_log, LOG_LEVEL_WARN,
+	    "event stream: %s (%zu bytes "
+	    "unsent): closing it",
+	    why, api_stream_unsent(s));
+	s->req = NULL; /* freed with its connection */
 	evhttp_connection_free(evcon);
 }
 
@@ -99,7 +99,8 @@ api_stream_send(struct api_stream *s, const char *data, size_t len)
 	if (!api_stream_alive(s))
 		return -1;
 	if (api_stream_unsent(s) > STREAM_MAX_BUFFERED) {
-		api_stream_close(s, "the reader is too slow (over "
+		api_stream_close(s,
+		    "the reader is too slow (over "
 		    "STREAM_MAX_BUFFERED)");
 		return -1;
 	}

@@ -26,12 +26,12 @@
 static char dbpath[64];
 
 struct sink {
-	struct llmctld	*d;
-	struct feed_sub	*self;
-	struct sink	*other;		/* unsubscribed by this one's first rows */
-	int64_t		 last;
-	size_t		 got, max_batch, ticks_after;
-	int		 gone;
+	struct llmctld *d;
+	struct feed_sub *self;
+	struct sink *other; /* unsubscribed by this one's first rows */
+	int64_t last;
+	size_t got, max_batch, ticks_after;
+	int gone;
 };
 
 static void
@@ -44,7 +44,7 @@ sink_cb(void *arg, const struct event_row *ev, size_t n)
 	if (n > s->max_batch)
 		s->max_batch = n;
 	for (i = 0; i < n; i++) {
-		ck_assert_int_eq(ev[i].id, s->last + 1);	/* no gap, once */
+		ck_assert_int_eq(ev[i].id, s->last + 1); /* no gap, once */
 		s->last = ev[i].id;
 	}
 	s->got += n;
@@ -59,9 +59,13 @@ sink_cb(void *arg, const struct event_row *ev, size_t n)
 static void
 add_jobs(struct store *st, int64_t *a, int64_t *b)
 {
-	struct job j = { .name = (char *)"a", .uid = 1000, .gid = 1000,
-	    .user = (char *)"alice", .spec = (char *)"{}", .nodes = 1,
-	    .world_size = 1 };
+	struct job j = {.name = (char *)"a",
+	    .uid = 1000,
+	    .gid = 1000,
+	    .user = (char *)"alice",
+	    .spec = (char *)"{}",
+	    .nodes = 1,
+	    .world_size = 1};
 	int i;
 
 	ck_assert_int_eq(store_job_insert(st, &j), 0);
@@ -74,14 +78,15 @@ add_jobs(struct store *st, int64_t *a, int64_t *b)
 	ck_assert_int_eq(store_begin(st), 0);
 	for (i = 0; i < NEVENTS; i++)
 		ck_assert_int_eq(store_event_add(st, i % 3 == 0 ? *b : *a,
-		    "test", "event %d", i), 0);
+		                     "test", "event %d", i),
+		    0);
 	ck_assert_int_eq(store_commit(st), 0);
 }
 
 START_TEST(test_feed)
 {
-	struct llmctld d = { 0 };
-	struct sink one = { .d = &d }, two = { .d = &d };
+	struct llmctld d = {0};
+	struct sink one = {.d = &d}, two = {.d = &d};
 	int64_t a, b;
 	int fd;
 
@@ -104,7 +109,7 @@ START_TEST(test_feed)
 	ck_assert_uint_eq(one.got, NEVENTS);
 	ck_assert_uint_le(one.max_batch, FEED_BATCH);
 	ck_assert_uint_eq(one.max_batch, FEED_BATCH);
-	ck_assert_uint_eq(two.got, FEED_BATCH);	/* only the first tick */
+	ck_assert_uint_eq(two.got, FEED_BATCH); /* only the first tick */
 	ck_assert_int_eq(feed_cursor(d.feed), one.last);
 	feed_free(d.feed);
 	event_base_free(d.base);
@@ -116,7 +121,7 @@ END_TEST
 START_TEST(test_match)
 {
 	struct store *st;
-	struct event_filter f = { .upto = INT64_MAX, .limit = 10000 };
+	struct event_filter f = {.upto = INT64_MAX, .limit = 10000};
 	struct event_row *ev;
 	int64_t a, b, last;
 	size_t n, i;
