@@ -351,3 +351,87 @@ out:
 	free(data);
 	return rc;
 }
+
+/* The state of one client_stream(). */
+struct client_lines {
+	struct client *c;
+	int (*fn)(const char *, void *);
+	void *arg;
+	int stopped; /* fn asked to stop */
+};
+
+static size_t
+client_lines_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct client_lines *cl = arg;
+	struct client *c = cl->c;
+	size_t n = size * nmemb, used = 0;
+	long status = 0;
+	char *nl;
+
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (client_write_cb(data, size, nmemb, c) != n)
+		return 0;
+	if (status < 200 || status > 299)
+		return n; /* an error body: read whole, shown at the end */
+	while ((nl = memchr(c->buf + used, '\n', c->len - used)) != NULL) {
+		*nl = '\0';
+		if (cl->fn(c->buf + used, cl->arg) != 0) {
+			cl->stopped = 1;
+			return 0;
+		}
+		used = (size_t)(nl - c->buf) + 1;
+	}
+	memmove(c->buf, c->buf + used, c->len - used);
+	c->len -= used;
+	c->buf[c->len] = '\0';
+	return n;
+}
+
+int
+client_stream(struct client *c, const char *path,
+    int (*fn)(const char *, void *), void *arg, char **cause)
+{
+	struct client_lines cl = {.c = c, .fn = fn, .arg = arg};
+	char errbuf[CURL_ERROR_SIZE], *url;
+	CURLcode res;
+	long status = 0;
+
+	if (c->curl == NULL) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+		    (c->curl = curl_easy_init()) == NULL) {
+			set_cause(cause, "cannot initialise libcurl");
+			return CLIENT_ERR_CONNECT;
+		}
+	} else
+		curl_easy_reset(c->curl);
+	c->len = 0;
+	c->overflow = 0;
+	url = xasprintf("http://localhost%s", path);
+	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "llmctl/" PACKAGE_VERSION);
+	curl_easy_setopt(
+	    c->curl, CURLOPT_CONNECTTIMEOUT, (long)CLIENT_CONNECT_TIMEOUT_S);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_lines_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &cl);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	errbuf[0] = '\0';
+	res = curl_easy_perform(c->curl);
+	free(url);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cl.stopped)
+		return CLIENT_OK;
+	/* a stream the daemon cut short ends like one it ended */
+	if ((res == CURLE_PARTIAL_FILE || res == CURLE_RECV_ERROR) &&
+	    status >= 200 && status <= 299)
+		return CLIENT_OK;
+	if (res != CURLE_OK)
+		return client_transport_error(
+		    c, res, c->socket_path, errbuf, cause);
+	if (status < 200 || status > 299)
+		return client_http_error(c, status, cause);
+	return CLIENT_OK;
+}

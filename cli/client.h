@@ -51,6 +51,16 @@ int client_request_once(struct client *, const char *method,
 int client_request_url(struct client *, const char *method, const char *url,
     const char *token, const json_t *body, json_t **reply, char **cause);
 
+/*
+ * GET path as a stream of lines (NDJSON): fn is called with each line as
+ * it arrives (without its newline, NUL-terminated) until it returns
+ * non-zero or the daemon ends the reply. No overall timeout. Returns
+ * CLIENT_OK once fn stopped it or the reply ended, else as
+ * client_request().
+ */
+int client_stream(struct client *, const char *path,
+    int (*fn)(const char *line, void *arg), void *arg, char **cause);
+
 /* Percent-encode s for a query string; the caller frees the result. */
 char *client_escape(struct client *, const char *s);
 

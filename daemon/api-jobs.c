@@ -20,6 +20,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "monitor.h"
+#include "notify.h"
 #include "spec.h"
 #include "store.h"
 #include "util.h"
@@ -201,6 +202,24 @@ submit_repeat(struct llmctld *d, const struct api_request *req,
 	return 1;
 }
 
+/* llmctld runs as root: a job's webhook only where the admin allows. */
+static int
+api_check_webhook(struct llmctld *d, const struct api_request *req,
+    const struct spec *spec, struct api_response *resp)
+{
+	char *why = NULL;
+
+	if (spec->notify.webhook == NULL ||
+	    notify_url_allowed(d->conf->webhook_allow, spec->notify.webhook,
+	    &why) == 0)
+		return 0;
+	api_error(resp, 400, "invalid_spec", "notify.webhook: %s", why);
+	log_warnx("uid %lu: refused webhook: %s", (unsigned long)req->uid,
+	    why);
+	free(why);
+	return -1;
+}
+
 void
 api_jobs_submit(struct llmctld *d, const struct api_request *req,
     struct api_response *resp)
@@ -233,7 +252,8 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 		spec_free(spec);
 		return;
 	}
-	if (api_check_placeable(d, spec, resp) != 0) {
+	if (api_check_webhook(d, req, spec, resp) != 0 ||
+	    api_check_placeable(d, spec, resp) != 0) {
 		spec_free(spec);
 		return;
 	}

@@ -157,8 +157,15 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	    strcmp(rest, "/cancel") == 0 && req->method == API_POST)
 		api_jobs_cancel(d, req, resp, id);
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
+	    strcmp(rest, "/events") == 0 && req->method == API_GET &&
+	    api_query(req, "follow") != NULL)
+		api_events(d, req, resp, id);
+	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/events") == 0 && req->method == API_GET)
 		api_job_events(d, req, resp, id);
+	else if (strcmp(req->path, "/v1/events") == 0 &&
+	    req->method == API_GET)
+		api_events(d, req, resp, 0);
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/logs") == 0 && req->method == API_GET)
 		api_job_logs(d, req, resp, id);
@@ -172,7 +179,7 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else
 		api_error(resp, 404, "not_found", "no such endpoint: %s",
 		    req->path);
-	if (resp->body == NULL && resp->text == NULL)
+	if (resp->body == NULL && resp->text == NULL && !resp->deferred)
 		api_error(resp, 500, "internal", "internal error");
 }
 

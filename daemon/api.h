@@ -58,6 +58,24 @@ struct api_later *api_defer(const struct api_request *,
     struct api_response *);
 void api_answer(struct api_later *, struct api_response *);
 
+/*
+ * A reply that goes on: 200 and lines of JSON as api_stream_send() adds
+ * them, until api_stream_end(), which frees the stream (server-stream.c).
+ * NULL when no server is behind the request. api_stream_send() returns -1
+ * when the reader has gone or is too slow (the connection was closed):
+ * the caller then ends the stream.
+ */
+struct api_stream;
+struct api_stream *api_stream_start(const struct api_request *,
+    struct api_response *);
+int api_stream_alive(const struct api_stream *);
+/* Bytes queued for the reader and not yet taken by it. */
+size_t api_stream_unsent(const struct api_stream *);
+/* Close the connection now, logging why; api_stream_end() still frees. */
+void api_stream_close(struct api_stream *, const char *why);
+int api_stream_send(struct api_stream *, const char *, size_t);
+void api_stream_end(struct api_stream *);
+
 /* Route one request; always fills resp. */
 void api_dispatch(struct llmctld *, const struct api_request *,
     struct api_response *);
@@ -101,6 +119,12 @@ void api_heartbeat(struct llmctld *, const struct api_request *,
     struct api_response *);
 void api_metrics(struct llmctld *, const struct api_request *,
     struct api_response *);
+
+/* api-feed.c: GET /v1/events, GET /v1/jobs/{id}/events?follow=1 */
+void api_events(struct llmctld *, const struct api_request *,
+    struct api_response *, int64_t job_id);
+/* End every stream (llmctld stopping), before the feed and servers go. */
+void api_events_close_all(void);
 
 /* api-history.c */
 void api_job_events(struct llmctld *, const struct api_request *,

@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "conf.h"
 #include "log.h"
+#include "notify.h"
 #include "spec.h"
 #include "util.h"
 
@@ -30,6 +31,8 @@ static int resolve_group(struct conf *, const char *, char **);
 static int resolve_signal(struct conf *, const char *, char **);
 static int resolve_addr_port(struct conf *, const char *, char **);
 static int resolve_backend(struct conf *, const char *, char **);
+static int resolve_webhook(struct conf *, const char *, char **);
+static int resolve_webhook_allow(struct conf *, const char *, char **);
 
 /*
  * The keys, their types and defaults. A string key that names something
@@ -104,6 +107,21 @@ static const struct conf_key {
 	{ .name = "request_timeout", .type = CONF_DURATION_MS,
 	  .offset = offsetof(struct conf, request_timeout_ms), .dflt = "5",
 	  .reload = 1 },
+	{ .name = "webhook_url", .type = CONF_STRING,
+	  .offset = offsetof(struct conf, webhook_url), .reload = 1,
+	  .resolve = resolve_webhook },
+	{ .name = "webhook_allow", .type = CONF_STRING,
+	  .offset = offsetof(struct conf, webhook_allow), .reload = 1,
+	  .resolve = resolve_webhook_allow },
+	{ .name = "webhook_timeout", .type = CONF_DURATION_MS,
+	  .offset = offsetof(struct conf, webhook_timeout_ms), .dflt = "5",
+	  .reload = 1 },
+	{ .name = "webhook_retries", .type = CONF_INT,
+	  .offset = offsetof(struct conf, webhook_retries), .dflt = "3",
+	  .reload = 1, .min = 0, .max = 10 },
+	{ .name = "webhook_queue", .type = CONF_INT,
+	  .offset = offsetof(struct conf, webhook_queue), .dflt = "1000",
+	  .reload = 1, .min = 1, .max = 100000 },
 };
 
 static int conf_set(struct conf *, const struct conf_key *, const char *,
@@ -194,6 +212,26 @@ resolve_backend(struct conf *conf, const char *value, char **why)
 		return set_cause(why, "unknown backend \"%s\" (slurm or "
 		    "fake)", value);
 	return 0;
+}
+
+/* The admin's own URL: any destination, but a plain http(s) URL. */
+static int
+resolve_webhook(struct conf *conf, const char *value, char **why)
+{
+	(void)conf;
+	if (value == NULL)
+		return 0;
+	return notify_url_check(value, why);
+}
+
+/* Space- or comma-separated URL prefixes, each a plain http(s) URL. */
+static int
+resolve_webhook_allow(struct conf *conf, const char *value, char **why)
+{
+	(void)conf;
+	if (value == NULL)
+		return 0;
+	return notify_allow_check(value, why);
 }
 
 /* Store value into the field that key describes; -1 and *why if invalid. */

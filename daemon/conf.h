@@ -40,6 +40,11 @@ struct conf {
 	int64_t	 max_connections_per_user; /* per uid, or TCP address */
 	int64_t	 request_timeout_ms;	/* for a whole request */
 	int64_t	 scan_timeout_ms;	/* a checkpoint scan's deadline */
+	char	*webhook_url;		/* every job's notifications, or NULL */
+	char	*webhook_allow;		/* URL prefixes jobs may name */
+	int64_t	 webhook_timeout_ms;	/* one delivery's deadline */
+	int64_t	 webhook_retries;	/* tries after the first */
+	int64_t	 webhook_queue;		/* deliveries waiting, at most */
 };
 
 /*

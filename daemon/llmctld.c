@@ -21,11 +21,14 @@
 #include <event2/thread.h>
 
 #include "backend.h"
+#include "api.h"
 #include "conf.h"
+#include "feed.h"
 #include "health.h"
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
+#include "notify.h"
 #include "pool.h"
 #include "server.h"
 #include "store.h"
@@ -248,6 +251,10 @@ main(int argc, char **argv)
 		    d.conf->heartbeat_listen);
 	}
 	d.monitor = monitor_create(&d);
+	/* the feed starts where the notifier left off (notify.h) */
+	d.notify = notify_create(&d);
+	d.feed = feed_create(&d, notify_cursor(d.notify));
+	feed_subscribe(d.feed, notify_feed_cb, d.notify);
 	d.store_timer = timer_new(d.base, store_timer_cb, &d);
 	timer_schedule(d.store_timer, STORE_RETRY_MS);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
@@ -264,6 +271,9 @@ main(int argc, char **argv)
 
 	/* first: its done callbacks answer requests the servers still hold */
 	pool_free(d.fspool);
+	api_events_close_all();
+	feed_free(d.feed);
+	notify_free(d.notify);
 	server_free(d.server);
 	server_free(d.tcp);
 	worker_free(d.worker);

@@ -18,6 +18,8 @@ struct monitor;
 struct bcluster;
 struct health;
 struct pool;
+struct feed;
+struct notify;
 
 struct llmctld {
 	struct conf		*conf;
@@ -33,6 +35,8 @@ struct llmctld {
 	struct server		*tcp;		/* heartbeat/metrics listener */
 	char			*heartbeat_url;	/* NULL: no listener */
 	struct pool		*fspool;	/* reads of users' files */
+	struct feed		*feed;		/* committed events, live */
+	struct notify		*notify;	/* webhooks */
 };
 
 #endif

@@ -105,6 +105,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN idem_key TEXT;"
 	"CREATE UNIQUE INDEX jobs_idem ON jobs(uid, idem_key)"
 	"  WHERE idem_key IS NOT NULL;",
+
+	/*
+	 * Where a reader of the events table (feed.c: the notifier) got to,
+	 * so a restart neither sends every event again nor skips any.
+	 */
+	"CREATE TABLE cursors (name TEXT PRIMARY KEY,"
+	"  event_id INTEGER NOT NULL);",
 };
 
 static const char *const state_names[] = {
@@ -1035,6 +1042,8 @@ store_events_of(struct store *st, int64_t job_id, size_t *n)
 			cap = cap == 0 ? 16 : cap * 2;
 			ev = xreallocarray(ev, cap, sizeof(*ev));
 		}
+		memset(&ev[*n], 0, sizeof(ev[*n]));
+		ev[*n].job_id = job_id;
 		ev[*n].id = sqlite3_column_int64(stmt, 0);
 		ev[*n].at = sqlite3_column_int64(stmt, 1);
 		ev[*n].kind = column_text(stmt, 2);
@@ -1042,6 +1051,101 @@ store_events_of(struct store *st, int64_t job_id, size_t *n)
 	}
 	sqlite3_finalize(stmt);
 	return ev;
+}
+
+struct event_row *
+store_events_match(struct store *st, const struct event_filter *flt,
+    size_t *n)
+{
+	sqlite3_stmt *stmt;
+	struct event_row *ev = NULL;
+	size_t cap = 0;
+	char *sql;
+
+	*n = 0;
+	/* a job's events through events_job(job_id, id), else the id range */
+	sql = xasprintf("SELECT e.id, e.at, e.kind, e.message, e.job_id, "
+	    "j.uid, j.name FROM events e JOIN jobs j ON j.id = e.job_id "
+	    "WHERE e.id > ?1 AND e.id <= ?2 %s %s ORDER BY e.id %s LIMIT ?5",
+	    flt->job_id != 0 ? "AND e.job_id = ?4" : "",
+	    flt->all_users ? "" : "AND j.uid = ?3",
+	    flt->newest ? "DESC" : "");
+	stmt = store_prepare(st, sql);
+	free(sql);
+	if (stmt == NULL)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, flt->after);
+	sqlite3_bind_int64(stmt, 2, flt->upto);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)flt->uid);
+	sqlite3_bind_int64(stmt, 4, flt->job_id);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)flt->limit);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			ev = xreallocarray(ev, cap, sizeof(*ev));
+		}
+		memset(&ev[*n], 0, sizeof(ev[*n]));
+		ev[*n].id = sqlite3_column_int64(stmt, 0);
+		ev[*n].at = sqlite3_column_int64(stmt, 1);
+		ev[*n].kind = column_text(stmt, 2);
+		ev[*n].message = column_text(stmt, 3);
+		ev[*n].job_id = sqlite3_column_int64(stmt, 4);
+		ev[*n].uid = (uid_t)sqlite3_column_int64(stmt, 5);
+		ev[(*n)++].job = column_text(stmt, 6);
+	}
+	sqlite3_finalize(stmt);
+	return ev;
+}
+
+int64_t
+store_events_last(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int64_t id = -1;
+
+	if ((stmt = store_prepare(st, "SELECT COALESCE(MAX(id), 0) FROM "
+	    "events")) == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		id = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return id;
+}
+
+int64_t
+store_cursor_get(struct store *st, const char *name)
+{
+	sqlite3_stmt *stmt;
+	int64_t id = -1;
+
+	if ((stmt = store_prepare(st, "SELECT event_id FROM cursors WHERE "
+	    "name = ?")) == NULL)
+		return -1;
+	bind_text(stmt, 1, name);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		id = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return id;
+}
+
+int
+store_cursor_set(struct store *st, const char *name, int64_t event_id)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st, "INSERT INTO cursors (name, event_id) "
+	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET event_id = ?2");
+	if (stmt == NULL)
+		return -1;
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, event_id);
+	return store_step_done(st, stmt);
+}
+
+int
+store_in_tx(const struct store *st)
+{
+	return st->in_tx;
 }
 
 void
@@ -1052,6 +1156,7 @@ event_list_free(struct event_row *ev, size_t n)
 	for (i = 0; i < n; i++) {
 		free(ev[i].kind);
 		free(ev[i].message);
+		free(ev[i].job);
 	}
 	free(ev);
 }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_WAL_LIMIT "4194304"	/* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
@@ -206,8 +206,30 @@ struct event_row {
 	int64_t	 at;
 	char	*kind;
 	char	*message;
+	int64_t	 job_id;
+	uid_t	 uid;		/* the job's owner (store_events_match) */
+	char	*job;		/* the job's name (store_events_match) */
 };
 struct event_row *store_events_of(struct store *, int64_t job_id, size_t *n);
+/* What an event stream shows: (after, upto], one user's or all, a job. */
+struct event_filter {
+	int64_t	 after;
+	int64_t	 upto;
+	int	 all_users;	/* else only uid's jobs */
+	uid_t	 uid;
+	int64_t	 job_id;	/* 0: every job */
+	size_t	 limit;
+	int	 newest;	/* newest first, else oldest first */
+};
+struct event_row *store_events_match(struct store *,
+    const struct event_filter *, size_t *n);
+/* The newest event's id, 0: none, -1: error. */
+int64_t store_events_last(struct store *);
+/* A reader's saved place in the events table; -1: none saved. */
+int64_t store_cursor_get(struct store *, const char *name);
+int store_cursor_set(struct store *, const char *name, int64_t event_id);
+/* Inside store_begin() .. store_commit(): rows seen may not be committed. */
+int store_in_tx(const struct store *);
 void event_list_free(struct event_row *, size_t);
 
 int store_event_add(struct store *, int64_t job_id, const char *kind,

@@ -16,6 +16,7 @@
 #include "util.h"
 
 static json_t	*json_str_or_null(const char *);
+static json_t	*json_notify(const struct spec *);
 static json_t	*json_duration(int64_t, int);
 static void	 yaml_str(FILE *, const char *);
 static void	 yaml_str_or_null(FILE *, const char *, const char *);
@@ -40,6 +41,20 @@ json_duration(int64_t secs, int zero_null)
 	j = json_string(s);
 	free(s);
 	return j;
+}
+
+static json_t *
+json_notify(const struct spec *sp)
+{
+	json_t *on = json_array();
+	int i;
+
+	for (i = 0; i < NOTIFY_COUNT; i++)
+		if (sp->notify.on & (1u << i))
+			json_array_append_new(on,
+			    json_string(spec_notify_name(i)));
+	return json_pack("{s:s, s:o}", "webhook", sp->notify.webhook, "on",
+	    on);
 }
 
 json_t *
@@ -159,6 +174,9 @@ spec_to_json(const struct spec *sp)
 	    json_str_or_null(sp->fabric.interface));
 	json_object_set_new(sec, "hca", json_str_or_null(sp->fabric.hca));
 	json_object_set_new(o, "fabric", sec);
+	/* only when set: specs stored before notify existed stay canonical */
+	if (sp->notify.webhook != NULL)
+		json_object_set_new(o, "notify", json_notify(sp));
 	return o;
 }
 
@@ -245,6 +263,7 @@ spec_to_yaml(const struct spec *sp)
 {
 	char *buf = NULL, *mem;
 	size_t len = 0, i;
+	int first;
 	FILE *f;
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
@@ -338,6 +357,18 @@ spec_to_yaml(const struct spec *sp)
 	    "null" : spec_fabric_name(sp->fabric.type));
 	yaml_str_or_null(f, "interface", sp->fabric.interface);
 	yaml_str_or_null(f, "hca", sp->fabric.hca);
+	if (sp->notify.webhook != NULL) {
+		fputs("notify:\n", f);
+		yaml_str_or_null(f, "webhook", sp->notify.webhook);
+		fputs("  on: [", f);
+		for (i = 0, first = 1; i < NOTIFY_COUNT; i++)
+			if (sp->notify.on & (1u << i)) {
+				fprintf(f, "%s%s", first ? "" : ", ",
+				    spec_notify_name((int)i));
+				first = 0;
+			}
+		fputs("]\n", f);
+	}
 	if (fclose(f) != 0)
 		abort();
 	return buf;

@@ -359,6 +359,54 @@ get_exclude(struct walk *w, uint32_t v, const char *path)
 	return rc;
 }
 
+static const char *const notify_names[] = {
+	[NOTIFY_FAILED] = "failed",
+	[NOTIFY_RESTARTED] = "restarted",
+	[NOTIFY_COMPLETED] = "completed",
+	[NOTIFY_HANG] = "hang",
+};
+
+const char *
+spec_notify_name(int i)
+{
+	return i >= 0 && i < NOTIFY_COUNT ? notify_names[i] : NULL;
+}
+
+static int get_choice(struct walk *, uint32_t, const char *, const char *,
+    const char *const *, size_t, int *);
+
+/* notify.on: a list of event names (or one name); an empty list: none. */
+static int
+get_notify_on(struct walk *w, uint32_t v, const char *path)
+{
+	const struct ytree *t = w->t;
+	char *sub;
+	uint32_t k, i;
+	int rc = 0, c;
+
+	w->sp->notify.on = 0;
+	if (t->v[v].type == Y_SCALAR) {
+		if (get_choice(w, v, path, "notification", notify_names,
+		    nitems(notify_names), &c) != 0)
+			return -1;
+		w->sp->notify.on = 1u << c;
+		return 0;
+	}
+	if (t->v[v].type != Y_SEQ)
+		return wrong_type(w, v, path, "a list of failed, restarted, "
+		    "completed or hang");
+	for (i = 0, k = t->v[v].first; k != YNONE; i++, k = t->v[k].next) {
+		sub = xasprintf("%s[%u]", path, i);
+		if (get_choice(w, k, sub, "notification", notify_names,
+		    nitems(notify_names), &c) != 0)
+			rc = -1;
+		else
+			w->sp->notify.on |= 1u << c;
+		free(sub);
+	}
+	return rc;
+}
+
 static int
 get_choice(struct walk *w, uint32_t v, const char *path, const char *what,
     const char *const *names, size_t n, int *out)
@@ -576,6 +624,9 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		break;
 	case K_PATTERN:
 		rc = get_pattern(w, v, path);
+		break;
+	case K_NOTIFY_ON:
+		rc = get_notify_on(w, v, path);
 		break;
 	case K_SECTION:
 		break;

@@ -134,6 +134,13 @@ static const struct field fabric_fields[] = {
 	  .off = OFF(fabric.hca) },
 };
 
+static const struct field notify_fields[] = {
+	{ .name = "webhook", .id = F_WEBHOOK, .kind = K_STRING,
+	  .off = OFF(notify.webhook) },
+	{ .name = "on", .id = F_NOTIFY_ON, .kind = K_NOTIFY_ON,
+	  .off = OFF(notify.on) },
+};
+
 #define SECTION(n, i, t, r) { .name = n, .id = i, .kind = K_SECTION, \
 	.required = r, .sub = t, .nsub = nitems(t) }
 
@@ -155,6 +162,7 @@ static const struct field top_fields[] = {
 	SECTION("health", F_HEALTH, health_fields, 0),
 	SECTION("warning", F_WARNING, warning_fields, 0),
 	SECTION("fabric", F_FABRIC, fabric_fields, 0),
+	SECTION("notify", F_NOTIFY, notify_fields, 0),
 };
 
 /* A field and everything under it can take part in no cross-field rule. */
@@ -489,6 +497,7 @@ spec_defaults(struct spec *sp)
 	sp->health.heartbeat_timeout_s = 600;
 	sp->health.startup_timeout_s = 1800;
 	sp->warning.before_s = 120;
+	sp->notify.on = SPEC_NOTIFY_ALL;
 }
 
 struct spec *
@@ -596,5 +605,6 @@ spec_free(struct spec *sp)
 	free(sp->health.preflight);
 	free(sp->fabric.interface);
 	free(sp->fabric.hca);
+	free(sp->notify.webhook);
 	free(sp);
 }

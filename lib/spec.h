@@ -131,6 +131,10 @@ struct spec {
 		char	*interface;		/* *_SOCKET_IFNAME, NULL: unset */
 		char	*hca;			/* NCCL_IB_HCA, NULL: unset */
 	} fabric;
+	struct {
+		char	*webhook;	/* NULL: no notifications */
+		unsigned on;		/* 1 << enum spec_notify; default all */
+	} notify;
 };
 
 /*
@@ -166,6 +170,17 @@ char *spec_format_memory(uint64_t mb);
  */
 size_t spec_rank_env(const struct spec *, struct spec_kv **out);
 void spec_kv_free(struct spec_kv *, size_t);
+/* What notify.on may name; llmctld maps its events to these. */
+enum spec_notify {
+	NOTIFY_FAILED,
+	NOTIFY_RESTARTED,
+	NOTIFY_COMPLETED,
+	NOTIFY_HANG,
+	NOTIFY_COUNT
+};
+#define SPEC_NOTIFY_ALL ((1u << NOTIFY_COUNT) - 1)
+/* "failed", "restarted", "completed", "hang"; NULL out of range. */
+const char *spec_notify_name(int);
 
 const char *spec_launcher_name(enum spec_launcher);
 const char *spec_policy_name(enum spec_policy);
