@@ -26,6 +26,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
+#include "notify.h"
 #include "pool.h"
 #include "server.h"
 #include "store.h"
@@ -135,10 +136,14 @@ reload(struct llmctld *d)
 static void
 sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct llmctld *d = arg;
+
 	(void)sig;
 	(void)what;
 	log_info("SIGHUP: reloading the configuration");
-	reload(arg);
+	notify_reloading(d->notify);
+	reload(d);
+	notify_ready(d->notify);
 }
 
 /* Connection limits, not the default 1024, bound how many fds we use. */
@@ -170,6 +175,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: shutting down", (int)sig);
+	notify_stopping(d->notify);
 	event_base_loopbreak(d->base);
 }
 
@@ -279,9 +285,13 @@ main(int argc, char **argv)
 	log_info("llmctld %s listening on %s, database %s, backend %s",
 	    PACKAGE_VERSION, d.conf->socket, d.conf->database,
 	    d.backend->name);
+	/* the socket listens and the store is open: a client gets answers */
+	d.notify = notify_create(&d);
+	notify_ready(d.notify);
 
 	event_base_dispatch(d.base);
 
+	notify_free(d.notify);
 	/* first: its done callbacks answer requests the servers still hold */
 	pool_free(d.fspool);
 	server_free(d.server);
