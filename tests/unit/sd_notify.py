@@ -16,6 +16,7 @@ llmctld, llmctl, tmp = sys.argv[1:4]
 sock = os.path.join(tmp, "llmctld.sock")
 conf = os.path.join(tmp, "llmctld.conf")
 logf = os.path.join(tmp, "llmctld.log")
+db = os.path.join(tmp, "state", "llmctld.db")
 fails = 0
 
 
@@ -61,10 +62,21 @@ def wait_for(line, deadline_s, after=0):
             continue
         lines = data.decode().split("\n")
         messages.append((time.monotonic(), lines))
-        # The moment READY=1 arrives, a client must get an answer.
+        # The moment READY=1 arrives, a client must get an answer: stop
+        # llmctld right there, check the socket listens and the database is
+        # there, let it go on and ask it.
         if "READY=1" in lines:
-            messages[-1] = (messages[-1][0], lines + ["#status_ok=%d" %
-                                                      status_ok()])
+            os.kill(d.pid, signal.SIGSTOP)
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                c.connect(sock)
+                listening = os.path.exists(db)
+            except OSError:
+                listening = False
+            c.close()
+            os.kill(d.pid, signal.SIGCONT)
+            messages[-1] = (messages[-1][0], lines + [
+                "#status_ok=%d" % (listening and status_ok())])
 
 
 write_conf("info", sock)
@@ -72,15 +84,17 @@ env = dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "notify.sock"),
            WATCHDOG_USEC="400000")
 env.pop("WATCHDOG_PID", None)
 log = open(logf, "w")
-d = subprocess.Popen([llmctld, "-d", "-f", conf], stdout=log,
-                     stderr=subprocess.STDOUT, env=env)
+d = None
 try:
+    d = subprocess.Popen([llmctld, "-d", "-f", conf], stdout=log,
+                         stderr=subprocess.STDOUT, env=env)
     r = wait_for("READY=1", 15)
     check(r is not None, "READY=1 arrives")
     if r is None:
         sys.exit(1)
     check("#status_ok=1" in messages[r][1],
-          "llmctl status answers the moment READY=1 arrives")
+          "at READY=1 the socket listens, the database exists and "
+          "llmctl status answers")
     check(all("READY=1" not in m[1] for m in messages[:r]),
           "READY=1 is sent once at start-up")
     s = wait_for("STATUS=", 5)
@@ -124,7 +138,7 @@ try:
     check(sp is not None, "SIGTERM: STOPPING=1")
     check(d.wait(10) == 0, "llmctld exits 0 after SIGTERM")
 finally:
-    if d.poll() is None:
+    if d is not None and d.poll() is None:
         d.kill()
         d.wait()
     log.close()
