@@ -31,7 +31,9 @@ for p in llmctl llmctld; do
 done
 
 tmp=$(mktemp -d /tmp/llmctl-pkg.XXXXXX) || exit 1
+dpid=
 cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
 	dpkg --purge llmctl llmctld >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -152,6 +154,7 @@ done
     { tail -5 "$tmp/llmctld.log"; fail "the installed daemon in its own places"; }
 kill "$dpid" 2>/dev/null
 wait "$dpid" 2>/dev/null
+dpid=
 
 echo "== purge"
 if dpkg --purge llmctl llmctld >"$tmp/dpkg.log" 2>&1; then
