@@ -1,9 +1,10 @@
 #!/bin/bash
 # The Debian package, end to end: build llmctl and llmctld with
 # dpkg-buildpackage from a copy of this tree, check them with lintian,
-# install them, check where Debian wants each file, run `llmctld -n` and two
-# jobs through the installed binaries on the private Slurm cluster
-# (tests/e2e/run with BUILD_DIR pointing at /usr), purge them and check that
+# install them, check where Debian wants each file, run `llmctld -n` and five
+# e2e jobs through the installed binaries on the private Slurm cluster
+# (tests/e2e/run with BUILD_DIR pointing at /usr; the daemon held to the
+# unit's capabilities), purge them and check that
 # nothing of theirs is left on the file system. Run as root from the source
 # tree; refuses to touch an llmctl that was installed before.
 # Ends with "pkg: N passed, N failed"; exit status 0 only if none failed.
@@ -119,19 +120,30 @@ fi
 out=$(/usr/sbin/llmctld -n 2>&1) && [ "$out" = "/etc/llmctl/llmctld.conf: ok" ] &&
     ok "llmctld -n: $out" || fail "llmctld -n: $out"
 
-echo "== two jobs through the installed binaries"
+echo "== jobs through the installed binaries, with the unit's capabilities"
 # tests/e2e/run finds the binaries under BUILD_DIR/daemon and BUILD_DIR/cli.
+# The daemon runs as the unit would run it: only the unit's
+# CapabilityBoundingSet= and no new privileges (setpriv), so the jobs prove
+# those capabilities enough to make log directories for users (test_10),
+# read their logs (b5), scan checkpoints as them (c1) and kill a stuck scan
+# (98).
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z\n' |
+    sed -n 's/^cap_\(.*\)/+\1/p' | paste -sd,)
 mkdir -p "$tmp/inst/daemon" "$tmp/inst/cli"
-ln -s /usr/sbin/llmctld "$tmp/inst/daemon/llmctld"
+chmod 755 "$tmp"	# the test users run $tmp/inst/cli/llmctl
+printf '#!/bin/sh\nexec setpriv --bounding-set=-all,%s --inh-caps=-all --no-new-privs /usr/sbin/llmctld "$@"\n' \
+    "$caps" >"$tmp/inst/daemon/llmctld"
+chmod 755 "$tmp/inst/daemon/llmctld"
 ln -s /usr/bin/llmctl "$tmp/inst/cli/llmctl"
 E2E_DIR=$E2E_DIR BUILD_DIR=$tmp/inst "$TOP/tests/e2e/run" test_10_env_ranks \
-    test_20_exit_code >"$tmp/e2e.log" 2>&1
+    test_20_exit_code test_b5_logs_follow test_c1_kill_rank_resumes \
+    test_98_sec_scan_sigstop >"$tmp/e2e.log" 2>&1
 rc=$?
-sed 's/^/    /' "$tmp/e2e.log" | tail -8
+grep -E '^(---|    ok|    FAIL|e2e:)' "$tmp/e2e.log" | sed 's/^/    /'
 grep -q "llmctld $(sed -n 's/^llmctl (\([^)]*\)).*/\1/p;q' \
     "$TOP/debian/changelog") listening" "$E2E_DIR/llmctld.log" &&
-    grep -q '^e2e: 2 passed, 0 failed$' "$tmp/e2e.log" && [ $rc -eq 0 ] &&
-    ok "a 2-node job and a failing job through /usr/sbin/llmctld and /usr/bin/llmctl" ||
+    grep -q '^e2e: 5 passed, 0 failed$' "$tmp/e2e.log" && [ $rc -eq 0 ] &&
+    ok "5 e2e jobs through /usr/sbin/llmctld (capabilities ${caps:-none}) and /usr/bin/llmctl" ||
     fail "jobs through the installed binaries (exit $rc)"
 
 echo "== the installed daemon in its own places (fake backend)"
