@@ -26,7 +26,7 @@
 #include "llmctld.h"
 #include "log.h"
 #include "monitor.h"
-#include "notify.h"
+#include "sdnotify.h"
 #include "pool.h"
 #include "server.h"
 #include "store.h"
@@ -141,9 +141,9 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("SIGHUP: reloading the configuration");
-	notify_reloading(d->notify);
+	sdnotify_reloading(d->sdnotify);
 	reload(d);
-	notify_ready(d->notify);
+	sdnotify_ready(d->sdnotify);
 }
 
 /* Connection limits, not the default 1024, bound how many fds we use. */
@@ -175,7 +175,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: shutting down", (int)sig);
-	notify_stopping(d->notify);
+	sdnotify_stopping(d->sdnotify);
 	event_base_loopbreak(d->base);
 }
 
@@ -286,12 +286,12 @@ main(int argc, char **argv)
 	    PACKAGE_VERSION, d.conf->socket, d.conf->database,
 	    d.backend->name);
 	/* the socket listens and the store is open: a client gets answers */
-	d.notify = notify_create(&d);
-	notify_ready(d.notify);
+	d.sdnotify = sdnotify_create(&d);
+	sdnotify_ready(d.sdnotify);
 
 	event_base_dispatch(d.base);
 
-	notify_free(d.notify);
+	sdnotify_free(d.sdnotify);
 	/* first: its done callbacks answer requests the servers still hold */
 	pool_free(d.fspool);
 	server_free(d.server);

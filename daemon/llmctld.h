@@ -32,7 +32,7 @@ struct llmctld {
 	struct server		*tcp;		/* heartbeat/metrics listener */
 	char			*heartbeat_url;	/* NULL: no listener */
 	struct pool		*fspool;	/* reads of users' files */
-	struct notify		*notify;	/* systemd's sd_notify */
+	struct sdnotify		*sdnotify;	/* systemd's sd_notify */
 };
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * notify: systemd's service notification protocol (sd_notify(3)), the only
+ * sdnotify: systemd's service notification protocol (sd_notify(3)), the only
  * module that includes libsystemd. READY=1 once llmctld answers, RELOADING=1
  * and READY=1 around a SIGHUP reload, STOPPING=1 on shutdown, a one-line
  * STATUS= (jobs running, whether slurmctld answers) refreshed on a timer,
@@ -7,17 +7,17 @@
  * that stops turning is restarted. All of it does nothing when NOTIFY_SOCKET
  * is unset (started by hand) or llmctl was built without libsystemd.
  */
-#ifndef LLMCTL_NOTIFY_H
-#define LLMCTL_NOTIFY_H
+#ifndef LLMCTL_SDNOTIFY_H
+#define LLMCTL_SDNOTIFY_H
 
 struct llmctld;
-struct notify;
+struct sdnotify;
 
 /* Owned by the caller; its timers run on d->base. */
-struct notify *notify_create(struct llmctld *d);
-void notify_ready(struct notify *);
-void notify_reloading(struct notify *);
-void notify_stopping(struct notify *);
-void notify_free(struct notify *);
+struct sdnotify *sdnotify_create(struct llmctld *d);
+void sdnotify_ready(struct sdnotify *);
+void sdnotify_reloading(struct sdnotify *);
+void sdnotify_stopping(struct sdnotify *);
+void sdnotify_free(struct sdnotify *);
 
 #endif

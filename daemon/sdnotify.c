@@ -15,7 +15,7 @@
 #include "conf.h"
 #include "llmctld.h"
 #include "log.h"
-#include "notify.h"
+#include "sdnotify.h"
 #include "store.h"
 #include "timer.h"
 #include "util.h"
@@ -24,7 +24,7 @@
 /* slurmctld counts as unreachable after this many polls without a snapshot */
 #define STALE_POLLS	3
 
-struct notify {
+struct sdnotify {
 	struct llmctld	*d;
 	struct timer	*status;
 	struct timer	*watchdog;
@@ -47,7 +47,7 @@ notify_send(const char *msg)
 
 /* "2 jobs running, 1 queued; slurmctld reachable", or why not. */
 static char *
-notify_summary(struct notify *n)
+notify_summary(struct sdnotify *n)
 {
 	struct llmctld *d = n->d;
 	int64_t counts[JOB_CANCELLED + 1], stale;
@@ -70,7 +70,7 @@ notify_summary(struct notify *n)
 static void
 notify_status_cb(void *arg)
 {
-	struct notify *n = arg;
+	struct sdnotify *n = arg;
 	char *s, *msg;
 
 	s = notify_summary(n);
@@ -88,16 +88,16 @@ notify_status_cb(void *arg)
 static void
 notify_watchdog_cb(void *arg)
 {
-	struct notify *n = arg;
+	struct sdnotify *n = arg;
 
 	notify_send("WATCHDOG=1");
 	timer_schedule(n->watchdog, n->watchdog_ms);
 }
 
-struct notify *
-notify_create(struct llmctld *d)
+struct sdnotify *
+sdnotify_create(struct llmctld *d)
 {
-	struct notify *n = xcalloc(1, sizeof(*n));
+	struct sdnotify *n = xcalloc(1, sizeof(*n));
 #ifdef HAVE_LIBSYSTEMD
 	uint64_t usec;
 
@@ -118,7 +118,7 @@ notify_create(struct llmctld *d)
 
 /* The socket listens and the store is open: clients can be answered. */
 void
-notify_ready(struct notify *n)
+sdnotify_ready(struct sdnotify *n)
 {
 	free(n->last);
 	n->last = NULL;
@@ -127,7 +127,7 @@ notify_ready(struct notify *n)
 }
 
 void
-notify_reloading(struct notify *n)
+sdnotify_reloading(struct sdnotify *n)
 {
 	struct timespec ts;
 	char *msg;
@@ -143,14 +143,14 @@ notify_reloading(struct notify *n)
 }
 
 void
-notify_stopping(struct notify *n)
+sdnotify_stopping(struct sdnotify *n)
 {
 	(void)n;
 	notify_send("STOPPING=1\nSTATUS=stopping");
 }
 
 void
-notify_free(struct notify *n)
+sdnotify_free(struct sdnotify *n)
 {
 	if (n == NULL)
 		return;
