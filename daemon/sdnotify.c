@@ -1,4 +1,4 @@
-/* notify: READY, RELOADING, STOPPING, STATUS and WATCHDOG for systemd. */
+/* sdnotify: READY, RELOADING, STOPPING, STATUS and WATCHDOG for systemd. */
 #include "config.h"
 
 #include <inttypes.h>
