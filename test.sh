@@ -18,3 +18,5 @@ grep -h '^# \(TOTAL\|PASS\|FAIL\)' test-suite.log 2>/dev/null || true
 cd "$TOP"
 echo "== end-to-end tests"
 BUILD_DIR=$TOP/_build tests/e2e/run
+echo "== Debian package (build, install, two jobs, purge)"
+tests/pkg/run.sh

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "backend-fake.h"
@@ -113,6 +114,7 @@ fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
 	c->addr = xcalloc(c->live->nnodes, sizeof(*c->addr));
 	for (i = 0; i < c->live->nnodes; i++)
 		c->addr[i] = xstrdup("127.0.0.1");
+	c->loaded_at = (int64_t)time(NULL);
 	*out = c;
 	return 0;
 }

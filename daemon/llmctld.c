@@ -29,6 +29,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "notify.h"
+#include "sdnotify.h"
 #include "pool.h"
 #include "server.h"
 #include "store.h"
@@ -112,10 +113,14 @@ reload(struct llmctld *d)
 static void
 sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct llmctld *d = arg;
+
 	(void)sig;
 	(void)what;
 	log_info("SIGHUP: reloading the configuration");
-	reload(arg);
+	sdnotify_reloading(d->sdnotify);
+	reload(d);
+	sdnotify_ready(d->sdnotify);
 }
 
 /* Connection limits, not the default 1024, bound how many fds we use. */
@@ -157,6 +162,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: shutting down", (int)sig);
+	sdnotify_stopping(d->sdnotify);
 	event_base_loopbreak(d->base);
 }
 
@@ -266,9 +272,13 @@ main(int argc, char **argv)
 	log_info("llmctld %s listening on %s, database %s, backend %s",
 	    PACKAGE_VERSION, d.conf->socket, d.conf->database,
 	    d.backend->name);
+	/* the socket listens and the store is open: a client gets answers */
+	d.sdnotify = sdnotify_create(&d);
+	sdnotify_ready(d.sdnotify);
 
 	event_base_dispatch(d.base);
 
+	sdnotify_free(d.sdnotify);
 	/* first: its done callbacks answer requests the servers still hold */
 	pool_free(d.fspool);
 	api_events_close_all();

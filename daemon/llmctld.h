@@ -37,6 +37,7 @@ struct llmctld {
 	struct pool		*fspool;	/* reads of users' files */
 	struct feed		*feed;		/* committed events, live */
 	struct notify		*notify;	/* webhooks */
+	struct sdnotify		*sdnotify;	/* systemd's sd_notify */
 };
 
 #endif
