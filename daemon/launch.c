@@ -17,6 +17,29 @@
 #include "util.h"
 
 /*
+ * gloo and NCCL take their own address from the hostname, which on a real
+ * cluster may resolve to loopback or to a network the other nodes cannot
+ * reach (a 2-node DDP job then hangs). Unless the spec (or a fabric
+ * profile) names an interface, use the one this node reaches MASTER_ADDR
+ * through; on the master node that route is local, so the interface that
+ * holds the address. Loopback (every rank on one host) is left alone.
+ */
+#define IFNAME_PART                                                      \
+	"if [ -z \"${GLOO_SOCKET_IFNAME:-}\" ] || "                        \
+	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then "                         \
+	"llmctl_a=$(getent ahostsv4 \"$MASTER_ADDR\" 2>/dev/null | "        \
+	"awk 'NR == 1 { print $1 }'); llmctl_a=${llmctl_a:-$MASTER_ADDR}; " \
+	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null | "       \
+	"awk '{ print $2; exit }'); "                                    \
+	"[ -n \"$llmctl_if\" ] || llmctl_if=$(ip route get \"$llmctl_a\" "  \
+	"2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "              \
+	"if [ -n \"$llmctl_if\" ] && [ \"$llmctl_if\" != lo ]; then "        \
+	"GLOO_SOCKET_IFNAME=${GLOO_SOCKET_IFNAME:-$llmctl_if}; "         \
+	"NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-$llmctl_if}; "         \
+	"export GLOO_SOCKET_IFNAME NCCL_SOCKET_IFNAME; fi; "             \
+	"unset llmctl_a llmctl_if; fi; "
+
+/*
  * Where this node stands in the plan: NODE_RANK from the node's position
  * in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical) node ids.
  */
@@ -31,7 +54,7 @@
 	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
 	"exit 97; fi; fi; "                                              \
 	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "        \
-	"export NODE_RANK MASTER_ADDR; "
+	"export NODE_RANK MASTER_ADDR; " IFNAME_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
