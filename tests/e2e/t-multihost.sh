@@ -6,9 +6,10 @@
 # with every address, port and file crossing hosts.
 
 MULTIHOST_TESTS="test_mh_hosts test_b0_ddp_srun test_b1_ddp_torchrun
-test_b2_hybrid test_b3_rank_map test_b4_ports test_b6_mpi
+test_b2_hybrid test_b3_rank_map test_b4_ports test_b5_logs_follow test_b6_mpi
 test_c1_kill_rank_resumes test_c2_sigstop_hang test_c3_node_failure
-test_c4_preflight test_c5_bad_manifest test_c9_heartbeat_cli
+test_c4_preflight test_c5_bad_manifest test_c6_restart_budget
+test_c7_timeout_continues test_c8_kill9_during_recovery test_c9_heartbeat_cli
 test_mh_link_down"
 
 mh_require() {
@@ -107,7 +108,7 @@ test_mh_link_down() {
 	local id nodes victim t0 t1 ck
 	mh_require
 	id=$(usubmit "$(rspec linkdown 2 "$TRAINER --steps 200 --checkpoint-every 5 --sleep 0.5")")
-	wait_log "$id" 1 1 "checkpoint step=5" 60
+	wait_log "$id" 1 0 "checkpoint step=5" 60
 	nodes=$(attempt_field "$id" 1 nodes)
 	victim=$(scontrol show hostnames "$nodes" | tail -1)
 	trap "'$CLUSTER' link-up '$E2E_DIR/cluster' $victim 2>/dev/null" EXIT
