@@ -5,7 +5,7 @@
 # runs by default: these, plus the PyTorch, MPI and recovery tests, now
 # with every address, port and file crossing hosts.
 
-MULTIHOST_TESTS="test_mh_hosts test_b0_ddp_srun test_b1_ddp_torchrun
+MULTIHOST_TESTS="test_mh_hosts test_mh_wildcard_listen test_b0_ddp_srun test_b1_ddp_torchrun
 test_b2_hybrid test_b3_rank_map test_b4_ports test_b5_logs_follow test_b6_mpi
 test_c1_kill_rank_resumes test_c2_sigstop_hang test_c3_node_failure
 test_c4_preflight test_c5_bad_manifest test_c6_restart_budget
@@ -97,6 +97,31 @@ import json, sys
 h = json.load(sys.stdin)["heartbeat"]
 assert h is not None and h["beats"] >= 2, h' ||
 	    fail "heartbeats from the nodes not recorded: $(llmctl status -o json "$id" | grep -A4 heartbeat)"
+}
+
+# The shipped llmctld.conf listens on 0.0.0.0 without a heartbeat_url:
+# ranks must be told the head node's name (which the nodes resolve), not
+# http://0.0.0.0:..., which on a node is that node itself. llmctld runs
+# with that listen address for this test only.
+test_mh_wildcard_listen() {
+	local f id r
+	mh_require
+	trap 'daemon_stop; daemon_start' EXIT	# back on the bridge address
+	daemon_stop
+	HB_ADDR=0.0.0.0 daemon_start
+	# (sleep: a heartbeat counts once llmctld has seen the attempt run, c9)
+	f=$(spec mh-wild 2 0 "echo \"hb=\$LLMCTL_HEARTBEAT_URL\"; sleep 3; $LLMCTL_BIN heartbeat --step 3 && sleep 3")
+	id=$(usubmit "$f")
+	wait_state "$id" COMPLETED 60
+	for r in 0 1; do
+		rank_log "$id" 1 "$r" | grep -qx "hb=http://$(hostname):$HB_PORT/v1/heartbeat" ||
+		    fail "rank $r: $(rank_log "$id" 1 "$r")"
+	done
+	llmctl status -o json "$id" | "$TORCH_PY" -c '
+import json, sys
+h = json.load(sys.stdin)["heartbeat"]
+assert h is not None and h["beats"] >= 2, h' ||
+	    fail "heartbeats not recorded: $(llmctl status -o json "$id" | grep -A4 heartbeat)"
 }
 
 # A real network fault: the link of a node running a 2-node job goes down
