@@ -40,6 +40,17 @@
 	"unset llmctl_a llmctl_if; fi; "
 
 /*
+ * Slurm starts a step in /tmp when the workdir is missing on a node (not on
+ * a file system the node shares): the job would run, and write, elsewhere.
+ */
+#define WORKDIR_PART                                                     \
+	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && "                             \
+	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then "                     \
+	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node "            \
+	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; "            \
+	"exit 96; fi; "
+
+/*
  * Where this node stands in the plan: NODE_RANK from the node's position
  * in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical) node ids.
  */
@@ -54,7 +65,7 @@
 	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
 	"exit 97; fi; fi; "                                              \
 	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "        \
-	"export NODE_RANK MASTER_ADDR; " IFNAME_PART
+	"export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
@@ -191,6 +202,8 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	env_add(l, "LLMCTL_LOG_DIR", "%s", l->log_dir);
 	if (spec->checkpoint.dir != NULL)
 		env_add(l, "LLMCTL_CHECKPOINT_DIR", "%s", spec->checkpoint.dir);
+	if (spec->workdir != NULL)
+		env_add(l, "LLMCTL_WORKDIR", "%s", spec->workdir);
 	if (spec->command != NULL)
 		env_add(l, "LLMCTL_COMMAND", "%s", spec->command);
 	if (ctx->node_order != NULL)

@@ -5,7 +5,7 @@
 # runs by default: these, plus the PyTorch, MPI and recovery tests, now
 # with every address, port and file crossing hosts.
 
-MULTIHOST_TESTS="test_mh_hosts test_mh_wildcard_listen test_b0_ddp_srun test_b1_ddp_torchrun
+MULTIHOST_TESTS="test_mh_hosts test_mh_wildcard_listen test_mh_workdir_head_only test_b0_ddp_srun test_b1_ddp_torchrun
 test_b2_hybrid test_b3_rank_map test_b4_ports test_b5_logs_follow test_b6_mpi
 test_c1_kill_rank_resumes test_c2_sigstop_hang test_c3_node_failure
 test_c4_preflight test_c5_bad_manifest test_c6_restart_budget
@@ -122,6 +122,24 @@ import json, sys
 h = json.load(sys.stdin)["heartbeat"]
 assert h is not None and h["beats"] >= 2, h' ||
 	    fail "heartbeats not recorded: $(llmctl status -o json "$id" | grep -A4 heartbeat)"
+}
+
+# A workdir that exists on the head node only (not shared): Slurm would
+# start the ranks in /tmp and the job "complete" there; llmctl stops each
+# rank with a message naming the node, and the job fails.
+test_mh_workdir_head_only() {
+	local dir=$E2E_DIR/head-only f id
+	mh_require
+	mkdir -p "$dir"
+	chmod 1777 "$dir"
+	f=$(spec mh-workdir 2 0 "touch ran-here")
+	sed -i "s|^workdir: .*|workdir: $dir|" "$f"
+	id=$(usubmit "$f")
+	wait_state "$id" FAILED 60
+	[ "$(job_field "$id" exit_code)" = 96 ] || fail "exit code $(job_field "$id" exit_code)"
+	grep -q "llmctl: workdir $dir is not on node n[0-9]" "$E2E_DIR/state/logs/$id/1/launch.out" ||
+	    fail "no message in launch.out: $(cat "$E2E_DIR/state/logs/$id/1/launch.out")"
+	[ ! -e "$dir/ran-here" ] || fail "a rank ran in the head's $dir"
 }
 
 # A real network fault: the link of a node running a 2-node job goes down
