@@ -176,9 +176,21 @@ test_mh_link_down() {
 	"$CLUSTER" link-up "$E2E_DIR/cluster" "$victim" 2>/dev/null
 	# ReturnToService=2: the node is idle again once slurmctld reaches it
 	for _ in $(seq 120); do
-		case $(sinfo -h -N -n "$victim" -o %t) in idle|mix|alloc) return 0 ;; esac
+		case $(sinfo -h -N -n "$victim" -o %t) in idle|mix|alloc) break ;; esac
 		scontrol update nodename="$victim" state=resume 2>/dev/null || true
 		sleep 0.5
 	done
-	fail "$victim did not return after its link came back: $(sinfo -h -N -n "$victim" -o %t)"
+	case $(sinfo -h -N -n "$victim" -o %t) in idle|mix|alloc) ;; *)
+		fail "$victim did not return after its link came back: $(sinfo -h -N -n "$victim" -o %t)" ;;
+	esac
+	# attempt 1's rank on the cut-off node ran on meanwhile; once the node
+	# is back, Slurm kills it, so its log stops growing
+	local f=$E2E_DIR/state/logs/$id/1/rank-1.out s1 s2
+	for _ in $(seq 30); do
+		s1=$(stat -c %s "$f")
+		sleep 2
+		s2=$(stat -c %s "$f")
+		[ "$s1" = "$s2" ] && return 0
+	done
+	fail "attempt 1's rank 1 on $victim still runs after the link came back"
 }
