@@ -17,6 +17,12 @@ make -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1
 grep -h '^# \(TOTAL\|PASS\|FAIL\)' test-suite.log 2>/dev/null || true
 cd "$TOP"
 echo "== end-to-end tests"
-BUILD_DIR=$TOP/_build tests/e2e/run
+rc=0
+BUILD_DIR=$TOP/_build tests/e2e/run || rc=1
+# The same PyTorch, MPI and recovery tests on a cluster whose nodes are
+# separate hosts (own address, /tmp and /var), plus the network fault.
+echo "== end-to-end tests on a multi-host cluster"
+BUILD_DIR=$TOP/_build E2E_MULTIHOST=1 E2E_DIR=${E2E_DIR:-/tmp/llmctl-e2e}-mh tests/e2e/run || rc=1
 echo "== Debian package (build, install, two jobs, purge)"
-tests/pkg/run.sh
+tests/pkg/run.sh || rc=1
+exit $rc

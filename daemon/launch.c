@@ -19,6 +19,40 @@
 #include "util.h"
 
 /*
+ * gloo and NCCL take their own address from the hostname, which on a real
+ * cluster may resolve to loopback or to a network the other nodes cannot
+ * reach (a 2-node DDP job then hangs). Unless the spec (or a fabric
+ * profile) names an interface, use the one this node reaches MASTER_ADDR
+ * through; on the master node that route is local, so the interface that
+ * holds the address. Loopback (every rank on one host) is left alone.
+ */
+#define IFNAME_PART                                                      \
+	"if [ -z \"${GLOO_SOCKET_IFNAME:-}\" ] || "                        \
+	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then "                         \
+	"llmctl_a=$(getent ahostsv4 \"$MASTER_ADDR\" 2>/dev/null | "        \
+	"awk 'NR == 1 { print $1 }'); llmctl_a=${llmctl_a:-$MASTER_ADDR}; " \
+	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null | "       \
+	"awk '{ print $2; exit }'); "                                    \
+	"[ -n \"$llmctl_if\" ] || llmctl_if=$(ip route get \"$llmctl_a\" "  \
+	"2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "              \
+	"if [ -n \"$llmctl_if\" ] && [ \"$llmctl_if\" != lo ]; then "        \
+	"GLOO_SOCKET_IFNAME=${GLOO_SOCKET_IFNAME:-$llmctl_if}; "         \
+	"NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-$llmctl_if}; "         \
+	"export GLOO_SOCKET_IFNAME NCCL_SOCKET_IFNAME; fi; "             \
+	"unset llmctl_a llmctl_if; fi; "
+
+/*
+ * Slurm starts a step in /tmp when the workdir is missing on a node (not on
+ * a file system the node shares): the job would run, and write, elsewhere.
+ */
+#define WORKDIR_PART                                                     \
+	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && "                             \
+	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then "                     \
+	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node "            \
+	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; "            \
+	"exit 96; fi; "
+
+/*
  * Where this node stands in the plan: NODE_RANK from the node's position
  * in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical) node ids.
  */
@@ -33,7 +67,7 @@
 	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
 	"exit 97; fi; fi; "                                              \
 	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "        \
-	"export NODE_RANK MASTER_ADDR; "
+	"export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
@@ -358,6 +392,8 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	env_add(l, "LLMCTL_LOG_DIR", "%s", l->log_dir);
 	if (spec->checkpoint.dir != NULL)
 		env_add(l, "LLMCTL_CHECKPOINT_DIR", "%s", spec->checkpoint.dir);
+	if (spec->workdir != NULL)
+		env_add(l, "LLMCTL_WORKDIR", "%s", spec->workdir);
 	if (spec->command != NULL)
 		env_add(l, "LLMCTL_COMMAND", "%s", spec->command);
 	if (ctx->node_order != NULL)

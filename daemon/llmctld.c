@@ -124,6 +124,38 @@ sighup_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Connection limits, not the default 1024, bound how many fds we use. */
+/*
+ * What ranks POST heartbeats to when heartbeat_url is not set: the listen
+ * address, except a wildcard (0.0.0.0, [::]), which on a compute node
+ * would mean that node itself; then this host's name, which the nodes
+ * resolve to the head node on any real cluster.
+ */
+static char *
+heartbeat_default_url(const char *listen)
+{
+	static const char *const any[] = { "", "*", "0.0.0.0", "::", "[::]" };
+	const char *colon = strrchr(listen, ':');
+	char host[256], *url;
+	size_t i, n;
+
+	if (colon == NULL)
+		return xasprintf("http://%s/v1/heartbeat", listen);
+	n = (size_t)(colon - listen);
+	for (i = 0; i < sizeof(any) / sizeof(any[0]); i++) {
+		if (strlen(any[i]) == n && strncmp(listen, any[i], n) == 0)
+			break;
+	}
+	if (i == sizeof(any) / sizeof(any[0]) ||
+	    gethostname(host, sizeof(host)) != 0)
+		return xasprintf("http://%s/v1/heartbeat", listen);
+	host[sizeof(host) - 1] = '\0';
+	url = xasprintf("http://%s%s/v1/heartbeat", host, colon);
+	log_info("heartbeat_listen %s is every interface: ranks are told %s "
+	    "(set heartbeat_url if the nodes know this host by another name)",
+	    listen, url);
+	return url;
+}
+
 static void
 raise_nofile(const struct conf *conf)
 {
@@ -253,8 +285,7 @@ main(int argc, char **argv)
 			fatalx("%s", cause);
 		d.heartbeat_url = d.conf->heartbeat_url != NULL ?
 		    xstrdup(d.conf->heartbeat_url) :
-		    xasprintf("http://%s/v1/heartbeat",
-		    d.conf->heartbeat_listen);
+		    heartbeat_default_url(d.conf->heartbeat_listen);
 	}
 	d.monitor = monitor_create(&d);
 	/* the feed starts where the notifier left off (notify.h) */

@@ -9,6 +9,11 @@ LLMCTL_BIN=$BUILD_DIR/cli/llmctl
 CLUSTER=$TOP/tests/cluster/slurm-cluster
 SOCK=$E2E_DIR/llmctld.sock
 SHARED=$E2E_DIR/shared		# "shared filesystem" the ranks write to
+# E2E_MULTIHOST=1: every node is a separate host (tests/cluster/README.md):
+# its own address, /tmp and /var; only $SHARED and the state_dir are shared,
+# and the heartbeat listener is on the bridge (HB_ADDR, set by cluster_start).
+: "${E2E_MULTIHOST:=}"
+HB_ADDR=127.0.0.1
 # the heartbeat listener's port, different for each E2E_DIR
 HB_PORT=$((30000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 5000))
 TEST_USER=llmtest	# checkpoints are never scanned as root
@@ -32,8 +37,12 @@ llmctl() {
 # Start slurmctld + slurmds (idempotent) and export SLURM_CONF.
 cluster_start() {
 	local line
+	[ -z "$E2E_MULTIHOST" ] ||
+	    set -- "$@" --multihost --share "$SHARED" --share "$E2E_DIR/state"
 	line=$("$CLUSTER" start "$E2E_DIR/cluster" "$@") || return 1
 	export "${line?}"
+	[ -z "$E2E_MULTIHOST" ] ||
+	    HB_ADDR=$("$CLUSTER" head-addr "$E2E_DIR/cluster") || return 1
 }
 
 cluster_stop() {
@@ -43,12 +52,12 @@ cluster_stop() {
 daemon_conf() {
 	cat > "$E2E_DIR/llmctld.conf" <<CONF
 socket: $SOCK
-database: $E2E_DIR/state/llmctld.db
+database: $E2E_DIR/${E2E_MULTIHOST:+db/}state/llmctld.db
 state_dir: $E2E_DIR/state
 slurm_conf: $SLURM_CONF
 poll_interval: ${E2E_POLL:-1}
 log_level: debug
-heartbeat_listen: 127.0.0.1:$HB_PORT
+heartbeat_listen: $HB_ADDR:$HB_PORT
 replan_after: 4
 scan_timeout: 5
 CONF

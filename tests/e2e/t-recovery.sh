@@ -235,8 +235,8 @@ h = json.load(sys.stdin)["heartbeat"]
 assert h is not None and h["step"] == 7 and h["beats"] >= 1, h' ||
 	    fail "heartbeat not recorded: $(llmctl status -o json "$id" | grep -A4 heartbeat)"
 	# and /metrics on the TCP listener counts it and the finished jobs
-	curl -s "http://127.0.0.1:$HB_PORT/metrics" | grep -q '^llmctld_heartbeats_total [1-9]' ||
-	    fail "metrics: $(curl -s "http://127.0.0.1:$HB_PORT/metrics")"
-	curl -s "http://127.0.0.1:$HB_PORT/metrics" | grep -q '^llmctld_jobs{state="COMPLETED"} [1-9]' ||
+	curl -s "http://$HB_ADDR:$HB_PORT/metrics" | grep -q '^llmctld_heartbeats_total [1-9]' ||
+	    fail "metrics: $(curl -s "http://$HB_ADDR:$HB_PORT/metrics")"
+	curl -s "http://$HB_ADDR:$HB_PORT/metrics" | grep -q '^llmctld_jobs{state="COMPLETED"} [1-9]' ||
 	    fail "metrics do not count completed jobs"
 }

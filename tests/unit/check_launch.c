@@ -572,6 +572,62 @@ START_TEST(test_torchrun_term_passed_on)
 }
 END_TEST
 
+/*
+ * GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: the interface that holds
+ * MASTER_ADDR on the master node, the route's on the others, nothing for
+ * loopback, and what the spec set wins. A stand-in ip answers.
+ */
+START_TEST(test_socket_ifname)
+{
+	static const struct {
+		const char *master, *spec_gloo, *want;
+	} cases[] = {
+		{ "10.0.0.7", NULL, "ib0 ib0" },	/* the master node */
+		{ "10.9.9.9", NULL, "bond0 bond0" },	/* routed */
+		{ "127.0.0.1", NULL, "- -" },		/* one host */
+		{ "10.9.9.9", "eth5", "eth5 bond0" },	/* the spec's wins */
+	};
+	struct launch_ctx c = ctx;
+	struct spec *s;
+	struct launch *l;
+	char *out, *want, *p;
+	size_t i;
+	FILE *f;
+
+	p = xasprintf("%s/ip", dir);
+	f = fopen(p, "w");
+	fputs("#!/bin/sh\ncase \"$*\" in\n"
+	    "'-o addr show to 10.0.0.7') echo '2: ib0    inet 10.0.0.7/24 "
+	    "scope global ib0' ;;\n"
+	    "'-o addr show to 127.0.0.1') echo '1: lo    inet 127.0.0.1/8 "
+	    "scope host lo' ;;\n"
+	    "'route get '*) echo \"$3 via 10.0.0.254 dev bond0 src 10.0.0.9\"; "
+	    "echo '    cache' ;;\nesac\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
+	for (i = 0; i < nitems(cases); i++) {
+		c.master_addr = cases[i].master;
+		s = make_spec("echo ${GLOO_SOCKET_IFNAME:--} "
+		    "${NCCL_SOCKET_IFNAME:--}", NULL, 0);
+		if (cases[i].spec_gloo != NULL) {
+			free(s->env[0].key);
+			free(s->env[0].value);
+			s->env[0].key = xstrdup("GLOO_SOCKET_IFNAME");
+			s->env[0].value = xstrdup(cases[i].spec_gloo);
+		}
+		l = launch_build(s, &c, NULL);
+		out = run_rank(l, 0, 0, 0, "n1", 0);
+		want = xasprintf("%s\n", cases[i].want);
+		ck_assert_str_eq(out, want);
+		free(want);
+		free(out);
+		launch_free(l);
+		spec_free(s);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -588,6 +644,7 @@ main(void)
 	tcase_add_test(tc, test_fabric_and_omp_env);
 	tcase_add_test(tc, test_script_launcher);
 	tcase_add_test(tc, test_torchrun_term_passed_on);
+	tcase_add_test(tc, test_socket_ifname);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
