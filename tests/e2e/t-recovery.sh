@@ -211,7 +211,9 @@ test_c7_timeout_continues() {
 #    once, with no duplicate attempt.
 test_c8_kill9_during_recovery() {
 	local id n t tags
-	id=$(usubmit "$(rspec k9rec 1 "$TRAINER --steps 6 --checkpoint-every 100 --sleep 0.3 --fail-at-step 4 --fail-attempt 1" "" 4s)")
+	# fails at its first step: no progress, so the 4 s backoff applies
+	# (progress, a higher heartbeat step, would restart it at once)
+	id=$(usubmit "$(rspec k9rec 1 "$TRAINER --steps 6 --checkpoint-every 100 --sleep 0.3 --fail-at-step 1 --fail-attempt 1" "" 4s)")
 	wait_state "$id" RESTARTING 60
 	daemon_kill9
 	daemon_start
