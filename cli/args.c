@@ -12,7 +12,8 @@
 #define ARGS_HELP_COL 24 /* where the help text of an option starts */
 
 static const struct args_long args_help_option = {
-    .ch = 'h', .name = "help", .help = "print this help and exit"};
+	.ch = 'h', .name = "help", .help = "print this help and exit"
+};
 
 static int args_short(const struct args_spec *, int);
 static const struct args_long *args_find(const struct args_spec *, int);
@@ -33,13 +34,14 @@ args_options(const struct args_spec *spec, char *shortopts, size_t len,
 	for (l = spec->longs; l != NULL && l->ch != 0; l++) {
 		if (n == ARGS_MAX_LONG - 2)
 			break;
-		longopts[n++] = (struct option){.name = l->name,
-		    .has_arg = l->has_arg ? required_argument : no_argument,
-		    .val = l->ch};
+		longopts[n++] = (struct option){ .name = l->name,
+			.has_arg = l->has_arg ? required_argument : no_argument,
+			.val = l->ch };
 	}
-	longopts[n++] =
-	    (struct option){.name = "help", .has_arg = no_argument, .val = 'h'};
-	longopts[n] = (struct option){0};
+	longopts[n++] = (struct option){
+		.name = "help", .has_arg = no_argument, .val = 'h'
+	};
+	longopts[n] = (struct option){ 0 };
 }
 
 enum args_result

@@ -392,7 +392,7 @@ int
 client_stream(struct client *c, const char *path,
     int (*fn)(const char *, void *), void *arg, char **cause)
 {
-	struct client_lines cl = {.c = c, .fn = fn, .arg = arg};
+	struct client_lines cl = { .c = c, .fn = fn, .arg = arg };
 	char errbuf[CURL_ERROR_SIZE], *url;
 	CURLcode res;
 	long status = 0;

@@ -39,9 +39,8 @@ int client_request(struct client *, const char *method, const char *path,
  * restarting, a reply lost) sent again with the same key, for up to 20 s;
  * the daemon answers a repeat with what the first one did.
  */
-int client_request_once(struct client *, const char *method,
-    const char *path, const char *key, const json_t *body, json_t **reply,
-    char **cause);
+int client_request_once(struct client *, const char *method, const char *path,
+    const char *key, const json_t *body, json_t **reply, char **cause);
 
 /*
  * The same for a full http:// or https:// URL over TCP, with the header

@@ -25,15 +25,15 @@ static int cmd_cancel_exec(struct llmctl *, struct args *);
 static int cancel_one(struct client *, long long, enum output_format, json_t *);
 
 const struct cmd_entry cmd_cancel_entry = {
-    .name = "cancel",
-    .usage = "[-o json|yaml] id ...",
-    .about = "Cancel jobs; a job already finished stays as it is.",
-    .args = {.template = "o:",
-        .lower = 1,
-        .upper = ARGS_NONE,
-        .operand = "id",
-        .longs = (const struct args_long[]){ARGS_OUTPUT, {0}}},
-    .exec = cmd_cancel_exec,
+	.name = "cancel",
+	.usage = "[-o json|yaml] id ...",
+	.about = "Cancel jobs; a job already finished stays as it is.",
+	.args = { .template = "o:",
+	    .lower = 1,
+	    .upper = ARGS_NONE,
+	    .operand = "id",
+	    .longs = (const struct args_long[]){ ARGS_OUTPUT, { 0 } } },
+	.exec = cmd_cancel_exec,
 };
 
 /*

@@ -27,15 +27,15 @@ static const char *ckpt_state(const json_t *);
 static void ckpt_print(const json_t *);
 
 const struct cmd_entry cmd_checkpoints_entry = {
-    .name = "checkpoints",
-    .usage = "[-o json|yaml] id",
-    .about = "The checkpoints of a job and the one it resumes from.",
-    .args = {.template = "o:",
-        .lower = 1,
-        .upper = 1,
-        .operand = "id",
-        .longs = (const struct args_long[]){ARGS_OUTPUT, {0}}},
-    .exec = cmd_checkpoints_exec,
+	.name = "checkpoints",
+	.usage = "[-o json|yaml] id",
+	.about = "The checkpoints of a job and the one it resumes from.",
+	.args = { .template = "o:",
+	    .lower = 1,
+	    .upper = 1,
+	    .operand = "id",
+	    .longs = (const struct args_long[]){ ARGS_OUTPUT, { 0 } } },
+	.exec = cmd_checkpoints_exec,
 };
 
 static const char *
@@ -72,8 +72,8 @@ ckpt_cmp(const void *a, const void *b)
 static void
 ckpt_print(const json_t *reply)
 {
-	static const char *const headers[] = {
-	    "STEP", "STATE", "BYTES", "AGE", "PATH", "PROBLEM"};
+	static const char *const headers[] = { "STEP", "STATE", "BYTES", "AGE",
+		"PATH", "PROBLEM" };
 	const json_t *list, *newest, **sorted;
 	const char *from, *path;
 	struct table *t;
@@ -119,11 +119,11 @@ ckpt_print(const json_t *reply)
 	for (i = 0; i < n; i++) {
 		output_field(sorted[i], "step", b, sizeof b);
 		path = json_string_value(json_object_get(sorted[i], "path"));
-		if (from != NULL ? path != NULL && strcmp(path, from) == 0 :
-		    have_mark &&
-		    json_integer_value(json_object_get(sorted[i], "step")) ==
-		        mark &&
-		    strcmp(ckpt_state(sorted[i]), "usable") == 0) {
+		if (from != NULL ? path != NULL && strcmp(path, from) == 0
+		                 : have_mark &&
+		            json_integer_value(
+		                json_object_get(sorted[i], "step")) == mark &&
+		            strcmp(ckpt_state(sorted[i]), "usable") == 0) {
 			s = xasprintf("%s *", b);
 			table_add(t, s);
 			free(s);
@@ -150,11 +150,11 @@ static int
 cmd_checkpoints_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
-	    .path = "checkpoints",
-	    .key = "checkpoints",
-	    .type = JSON_ARRAY,
-	    .what = "checkpoint list",
-	    .print = ckpt_print,
+		.path = "checkpoints",
+		.key = "checkpoints",
+		.type = JSON_ARRAY,
+		.what = "checkpoint list",
+		.print = ckpt_print,
 	};
 
 	return job_view_exec(ctx, &view, args);

@@ -28,18 +28,18 @@ static void events_print(const json_t *);
 static int events_follow(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_events_entry = {
-    .name = "events",
-    .usage = "[-f] [-o json|yaml] [id]",
-    .about = "A job's timeline, oldest first: what llmctld did and why.",
-    .args = {.template = "fo:",
-        .upper = 1,
-        .operand = "id",
-        .longs = (const struct args_long[]){{.ch = 'f',
-                                                .name = "follow",
-                                                .help = "follow events as "
-                                                        "they happen"},
-            ARGS_OUTPUT, {0}}},
-    .exec = cmd_events_exec,
+	.name = "events",
+	.usage = "[-f] [-o json|yaml] [id]",
+	.about = "A job's timeline, oldest first: what llmctld did and why.",
+	.args = { .template = "fo:",
+	    .upper = 1,
+	    .operand = "id",
+	    .longs = (const struct args_long[]){ { .ch = 'f',
+	                                             .name = "follow",
+	                                             .help = "follow events as "
+	                                                     "they happen" },
+	        ARGS_OUTPUT, { 0 } } },
+	.exec = cmd_events_exec,
 };
 
 #define FOLLOW_KIND_WIDTH 13 /* the widest kind, attempt_ended */
@@ -92,7 +92,7 @@ follow_line(const char *line, void *arg)
 static int
 events_follow(struct llmctl *ctx, struct args *args)
 {
-	struct follow fw = {0};
+	struct follow fw = { 0 };
 	enum output_format fmt;
 	char *path, *cause = NULL;
 	long long id = 0;
@@ -160,11 +160,11 @@ static int
 cmd_events_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
-	    .path = "events",
-	    .key = "events",
-	    .type = JSON_ARRAY,
-	    .what = "event list",
-	    .print = events_print,
+		.path = "events",
+		.key = "events",
+		.type = JSON_ARRAY,
+		.what = "event list",
+		.print = events_print,
 	};
 
 	if (args_has(args, 'f'))

@@ -22,19 +22,19 @@ static int cmd_heartbeat_exec(struct llmctl *, struct args *);
 static const char *heartbeat_env(const char *);
 
 const struct cmd_entry cmd_heartbeat_entry = {
-    .name = "heartbeat",
-    .usage = "[--step step]",
-    .about = "Tell llmctld this rank is alive (inside a job only).",
-    .args = {.template = "",
-        .longs =
-            (const struct args_long[]){
-                {.ch = 's',
-                    .name = "step",
-                    .has_arg = 1,
-                    .arg = "step",
-                    .help = "the training step this rank has reached"},
-                {0}}},
-    .exec = cmd_heartbeat_exec,
+	.name = "heartbeat",
+	.usage = "[--step step]",
+	.about = "Tell llmctld this rank is alive (inside a job only).",
+	.args = { .template = "",
+	    .longs =
+	        (const struct args_long[]){
+	            { .ch = 's',
+	                .name = "step",
+	                .has_arg = 1,
+	                .arg = "step",
+	                .help = "the training step this rank has reached" },
+	            { 0 } } },
+	.exec = cmd_heartbeat_exec,
 };
 
 /* An environment variable that must be set; prints the error if not. */

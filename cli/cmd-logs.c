@@ -44,44 +44,44 @@ static void logs_doc_print(
     struct logs_doc *, const json_t *, long long, enum output_format);
 
 const struct cmd_entry cmd_logs_entry = {
-    .name = "logs",
-    .usage = "[-f] [-o json|yaml] [--rank rank] [--attempt attempt] "
-             "[--tail lines] id",
-    .about = "Print the output of one rank of one attempt of a job.",
-    .args = {.template = "fo:",
-        .lower = 1,
-        .upper = 1,
-        .operand = "id",
-        .longs =
-            (const struct args_long[]){
-                {.ch = 'f',
-                    .name = "follow",
-                    .help = "keep printing until the attempt ends"},
-                ARGS_OUTPUT,
-                {.ch = 'r',
-                    .name = "rank",
-                    .has_arg = 1,
-                    .arg = "rank",
-                    .help = "this rank's output (0)"},
-                {.ch = 'a',
-                    .name = "attempt",
-                    .has_arg = 1,
-                    .arg = "attempt",
-                    .help = "this attempt's (the latest)"},
-                {.ch = 't',
-                    .name = "tail",
-                    .has_arg = 1,
-                    .arg = "lines",
-                    .help = "start this many lines before the end"},
-                {0}}},
-    .exec = cmd_logs_exec,
+	.name = "logs",
+	.usage = "[-f] [-o json|yaml] [--rank rank] [--attempt attempt] "
+	         "[--tail lines] id",
+	.about = "Print the output of one rank of one attempt of a job.",
+	.args = { .template = "fo:",
+	    .lower = 1,
+	    .upper = 1,
+	    .operand = "id",
+	    .longs =
+	        (const struct args_long[]){
+	            { .ch = 'f',
+	                .name = "follow",
+	                .help = "keep printing until the attempt ends" },
+	            ARGS_OUTPUT,
+	            { .ch = 'r',
+	                .name = "rank",
+	                .has_arg = 1,
+	                .arg = "rank",
+	                .help = "this rank's output (0)" },
+	            { .ch = 'a',
+	                .name = "attempt",
+	                .has_arg = 1,
+	                .arg = "attempt",
+	                .help = "this attempt's (the latest)" },
+	            { .ch = 't',
+	                .name = "tail",
+	                .has_arg = 1,
+	                .arg = "lines",
+	                .help = "start this many lines before the end" },
+	            { 0 } } },
+	.exec = cmd_logs_exec,
 };
 
 static void
 logs_sleep(int ms)
 {
-	struct timespec ts = {
-	    .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -151,7 +151,7 @@ cmd_logs_exec(struct llmctl *ctx, struct args *args)
 	long long id, rank = -1, attempt = -1, tail = -1;
 	enum output_format fmt;
 	json_int_t offset = 0;
-	struct logs_doc doc = {0};
+	struct logs_doc doc = { 0 };
 	json_t *reply = NULL, *data;
 	char *path, *cause = NULL, q[128];
 	int follow = args_has(args, 'f'), first = 1, done, rc = CMD_FAILED;

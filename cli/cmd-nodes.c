@@ -54,20 +54,20 @@ static void nodes_print(const json_t *);
 static void nodes_summary(const json_t *);
 
 const struct cmd_entry cmd_nodes_entry = {
-    .name = "nodes",
-    .usage = "[-o json|yaml]",
-    .about = "The cluster as the planner sees it: switches, nodes, GPUs.",
-    .args = {.template = "o:",
-        .longs =
-            (const struct args_long[]){
-                {.ch = 'o',
-                    .name = "output",
-                    .has_arg = 1,
-                    .arg = "format",
-                    .help = "table, json or yaml (the snapshot plan "
-                            "--cluster reads)"},
-                {0}}},
-    .exec = cmd_nodes_exec,
+	.name = "nodes",
+	.usage = "[-o json|yaml]",
+	.about = "The cluster as the planner sees it: switches, nodes, GPUs.",
+	.args = { .template = "o:",
+	    .longs =
+	        (const struct args_long[]){
+	            { .ch = 'o',
+	                .name = "output",
+	                .has_arg = 1,
+	                .arg = "format",
+	                .help = "table, json or yaml (the snapshot plan "
+	                        "--cluster reads)" },
+	            { 0 } } },
+	.exec = cmd_nodes_exec,
 };
 
 static int
@@ -102,7 +102,7 @@ name_index(const json_t *arr, size_t n)
 static long long
 name_find(const struct nodes_name *idx, size_t n, const char *name)
 {
-	struct nodes_name key = {.name = name}, *hit;
+	struct nodes_name key = { .name = name }, *hit;
 
 	if (name == NULL || *name == '\0')
 		return -1;
@@ -219,9 +219,9 @@ switch_rows(struct nodes_view *v, size_t s, int depth)
 static void
 nodes_summary(const json_t *nodes)
 {
-	static const char *const states[] = {
-	    "idle", "mixed", "allocated", "down", "drain", "powered-down"};
-	size_t count[nitems(states) + 1] = {0}, i, j, failing = 0;
+	static const char *const states[] = { "idle", "mixed", "allocated",
+		"down", "drain", "powered-down" };
+	size_t count[nitems(states) + 1] = { 0 }, i, j, failing = 0;
 	long long free_gpus = 0, total = 0;
 	const json_t *node;
 	const char *state;
@@ -256,9 +256,9 @@ nodes_summary(const json_t *nodes)
 static void
 nodes_print(const json_t *reply)
 {
-	static const char *const headers[] = {
-	    "NAME", "STATE", "FREE/GPUS", "GPU_TYPE", "FAILURES"};
-	struct nodes_view v = {.switches = NULL};
+	static const char *const headers[] = { "NAME", "STATE", "FREE/GPUS",
+		"GPU_TYPE", "FAILURES" };
+	struct nodes_view v = { .switches = NULL };
 	size_t nsw, nn, i, k;
 	const json_t *name;
 	int *is_child;

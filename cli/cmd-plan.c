@@ -45,22 +45,22 @@ static void plan_print(const json_t *);
 static void plan_add_env(json_t *, const char *, const char *);
 
 const struct cmd_entry cmd_plan_entry = {
-    .name = "plan",
-    .usage = "[-o json|yaml] [--cluster snapshot] file",
-    .about = "Show where a job would run, without submitting it.",
-    .args = {.template = "o:",
-        .lower = 1,
-        .upper = 1,
-        .operand = "file",
-        .longs = (const struct args_long[]){ARGS_OUTPUT,
-            {.ch = 'c',
-                .name = "cluster",
-                .has_arg = 1,
-                .arg = "snapshot",
-                .help = "plan here on this snapshot file, no "
-                        "daemon"},
-            {0}}},
-    .exec = cmd_plan_exec,
+	.name = "plan",
+	.usage = "[-o json|yaml] [--cluster snapshot] file",
+	.about = "Show where a job would run, without submitting it.",
+	.args = { .template = "o:",
+	    .lower = 1,
+	    .upper = 1,
+	    .operand = "file",
+	    .longs = (const struct args_long[]){ ARGS_OUTPUT,
+	        { .ch = 'c',
+	            .name = "cluster",
+	            .has_arg = 1,
+	            .arg = "snapshot",
+	            .help = "plan here on this snapshot file, no "
+	                    "daemon" },
+	        { 0 } } },
+	.exec = cmd_plan_exec,
 };
 
 /* The plan made here on the snapshot file; NULL after printing why not. */
@@ -213,7 +213,7 @@ plan_print(const json_t *plan)
 {
 	const json_t *nodes, *ranks, *node, *path, *prev = NULL, *m;
 	struct plan_line *lines;
-	size_t i, j, k, w[4] = {0}, n;
+	size_t i, j, k, w[4] = { 0 }, n;
 	char b[64], *s, *tp, *pp, *dp;
 
 	nodes = json_object_get(plan, "nodes");

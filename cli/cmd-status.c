@@ -52,58 +52,58 @@ static void status_health(const json_t *);
 static void status_job(const json_t *);
 
 const struct cmd_entry cmd_status_entry = {
-    .name = "status",
-    .usage = "[-a] [-o json|yaml] [--state states] [--user user] "
-             "[--name name] [--since time] [--limit n] [--noheader] [id]",
-    .about = "List jobs, newest first, or show one job with its attempts.",
-    .args = {.template = "ao:",
-        .upper = 1,
-        .operand = "id",
-        .longs =
-            (const struct args_long[]){
-                {.ch = 'a',
-                    .name = "all",
-                    .help = "every user's jobs you may see"},
-                ARGS_OUTPUT,
-                {.ch = 's',
-                    .name = "state",
-                    .has_arg = 1,
-                    .arg = "state",
-                    .help = "only these states (a comma list), however "
-                            "old"},
-                {.ch = 'u',
-                    .name = "user",
-                    .has_arg = 1,
-                    .arg = "user",
-                    .help = "only this user's jobs"},
-                {.ch = 'n',
-                    .name = "name",
-                    .has_arg = 1,
-                    .arg = "name",
-                    .help = "only jobs of this name"},
-                {.ch = 'S',
-                    .name = "since",
-                    .has_arg = 1,
-                    .arg = "time",
-                    .help = "finished jobs that ended since: 2h, 1d, "
-                            "DATE, all"},
-                {.ch = 'L',
-                    .name = "limit",
-                    .has_arg = 1,
-                    .arg = "n",
-                    .help = "the newest n jobs (default 100), 0: all"},
-                {.ch = 'H', .name = "noheader", .help = "no header line"},
-                {0}}},
-    .exec = cmd_status_exec,
+	.name = "status",
+	.usage = "[-a] [-o json|yaml] [--state states] [--user user] "
+	         "[--name name] [--since time] [--limit n] [--noheader] [id]",
+	.about = "List jobs, newest first, or show one job with its attempts.",
+	.args = { .template = "ao:",
+	    .upper = 1,
+	    .operand = "id",
+	    .longs =
+	        (const struct args_long[]){
+	            { .ch = 'a',
+	                .name = "all",
+	                .help = "every user's jobs you may see" },
+	            ARGS_OUTPUT,
+	            { .ch = 's',
+	                .name = "state",
+	                .has_arg = 1,
+	                .arg = "state",
+	                .help = "only these states (a comma list), however "
+	                        "old" },
+	            { .ch = 'u',
+	                .name = "user",
+	                .has_arg = 1,
+	                .arg = "user",
+	                .help = "only this user's jobs" },
+	            { .ch = 'n',
+	                .name = "name",
+	                .has_arg = 1,
+	                .arg = "name",
+	                .help = "only jobs of this name" },
+	            { .ch = 'S',
+	                .name = "since",
+	                .has_arg = 1,
+	                .arg = "time",
+	                .help = "finished jobs that ended since: 2h, 1d, "
+	                        "DATE, all" },
+	            { .ch = 'L',
+	                .name = "limit",
+	                .has_arg = 1,
+	                .arg = "n",
+	                .help = "the newest n jobs (default 100), 0: all" },
+	            { .ch = 'H', .name = "noheader", .help = "no header line" },
+	            { 0 } } },
+	.exec = cmd_status_exec,
 };
 
 static int
 cmd_status_exec(struct llmctl *ctx, struct args *args)
 {
 	static const struct job_view view = {
-	    .type = JSON_OBJECT,
-	    .what = "job",
-	    .print = status_job,
+		.type = JSON_OBJECT,
+		.what = "job",
+		.print = status_job,
 	};
 	enum output_format fmt;
 	char *path;
@@ -126,7 +126,7 @@ cmd_status_exec(struct llmctl *ctx, struct args *args)
 static int
 status_date(const char *s, int64_t *out)
 {
-	struct tm tm = {0};
+	struct tm tm = { 0 };
 	int n = 0, m = 0, k = 0;
 
 	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
@@ -160,7 +160,7 @@ static int
 status_since(const char *s, int64_t now, int64_t *out)
 {
 	static const char units[] = "smhdw";
-	static const int64_t secs[] = {1, 60, 3600, 86400, 604800};
+	static const int64_t secs[] = { 1, 60, 3600, 86400, 604800 };
 	const char *u;
 	long long n;
 	char *end;
@@ -297,8 +297,8 @@ status_pages(struct llmctl *ctx, const char *base, long long limit)
 	char *path, n[32];
 
 	for (;;) {
-		page = limit == 0 ? STATUS_PAGE_MAX :
-		    limit - (long long)json_array_size(all);
+		page = limit == 0 ? STATUS_PAGE_MAX
+		                  : limit - (long long)json_array_size(all);
 		if (page > STATUS_PAGE_MAX)
 			page = STATUS_PAGE_MAX;
 		path = xstrdup(base);
@@ -313,10 +313,11 @@ status_pages(struct llmctl *ctx, const char *base, long long limit)
 		free(path);
 		json_decref(next);
 		next = NULL;
-		if (reply == NULL || !json_is_array(jobs =
-		    json_object_get(reply, "jobs"))) {
+		if (reply == NULL ||
+		    !json_is_array(jobs = json_object_get(reply, "jobs"))) {
 			if (reply != NULL)
-				fprintf(stderr, "llmctl: llmctld sent no job "
+				fprintf(stderr,
+				    "llmctl: llmctld sent no job "
 				    "list\n");
 			json_decref(reply);
 			json_decref(all);
@@ -325,8 +326,8 @@ status_pages(struct llmctl *ctx, const char *base, long long limit)
 		json_array_extend(all, jobs);
 		next = json_incref(json_object_get(reply, "next"));
 		json_decref(reply);
-		if (!json_is_integer(next) || (limit > 0 &&
-		    (long long)json_array_size(all) >= limit))
+		if (!json_is_integer(next) ||
+		    (limit > 0 && (long long)json_array_size(all) >= limit))
 			break;
 	}
 	reply = json_pack("{s:o}", "jobs", all);
@@ -344,10 +345,12 @@ status_list(struct llmctl *ctx, struct args *args, enum output_format fmt)
 	json_t *reply;
 	char *path, *end;
 
-	if (l != NULL && ((limit = strtoll(l, &end, 10)) < 0 ||
-	    *end != '\0' || end == l)) {
-		fprintf(stderr, "llmctl: --limit: expected a number of jobs, "
-		    "0 for all, got \"%s\"\n", l);
+	if (l != NULL &&
+	    ((limit = strtoll(l, &end, 10)) < 0 || *end != '\0' || end == l)) {
+		fprintf(stderr,
+		    "llmctl: --limit: expected a number of jobs, "
+		    "0 for all, got \"%s\"\n",
+		    l);
 		return CMD_USAGE;
 	}
 	if ((path = status_path(ctx, args)) == NULL)
@@ -362,10 +365,11 @@ status_list(struct llmctl *ctx, struct args *args, enum output_format fmt)
 		status_table(reply, args_has(args, 'H'));
 		/* never cut silently: say so, and how to see the rest */
 		if (json_object_get(reply, "next") != NULL)
-			fprintf(stderr, "llmctl: the newest %zu jobs shown, "
+			fprintf(stderr,
+			    "llmctl: the newest %zu jobs shown, "
 			    "more are older: --limit N or --limit 0 for "
-			    "all\n", json_array_size(json_object_get(reply,
-			    "jobs")));
+			    "all\n",
+			    json_array_size(json_object_get(reply, "jobs")));
 	}
 	json_decref(reply);
 	return CMD_OK;
@@ -374,8 +378,8 @@ status_list(struct llmctl *ctx, struct args *args, enum output_format fmt)
 static void
 status_table(const json_t *reply, int noheader)
 {
-	static const char *const headers[] = {"ID", "NAME", "USER", "STATE",
-	    "NODES", "GPUS", "ATTEMPT", "SLURM_ID", "AGE", "REASON"};
+	static const char *const headers[] = { "ID", "NAME", "USER", "STATE",
+		"NODES", "GPUS", "ATTEMPT", "SLURM_ID", "AGE", "REASON" };
 	struct table *t;
 	const json_t *job;
 	char b[FIELD_MAX];
@@ -486,8 +490,8 @@ status_command(const json_t *spec)
 static void
 status_attempts(const json_t *attempts)
 {
-	static const char *const headers[] = {"ATTEMPT", "SLURM_ID", "STATE",
-	    "NODES", "EXIT", "CAUSE", "STARTED", "ENDED", "REASON"};
+	static const char *const headers[] = { "ATTEMPT", "SLURM_ID", "STATE",
+		"NODES", "EXIT", "CAUSE", "STARTED", "ENDED", "REASON" };
 	const json_t *a;
 	struct table *t;
 	char b[FIELD_MAX];

@@ -26,24 +26,26 @@
 static int cmd_submit_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_submit_entry = {
-    .name = "submit",
-    .usage = "[-o json|yaml] [--dry-run] [--idempotency-key key] file",
-    .about = "Check a job spec, then hand it to llmctld; prints the job id.",
-    .args = {.template = "o:",
-        .lower = 1,
-        .upper = 1,
-        .operand = "file",
-        .longs = (const struct args_long[]){ARGS_OUTPUT,
-            {.ch = 'n',
-                .name = "dry-run",
-                .help = "only ask whether llmctld would accept it"},
-            {.ch = 'k',
-                .name = "idempotency-key",
-                .has_arg = 1,
-                .arg = "key",
-                .help = "resending with this key never makes a second job"},
-            {0}}},
-    .exec = cmd_submit_exec,
+	.name = "submit",
+	.usage = "[-o json|yaml] [--dry-run] [--idempotency-key key] file",
+	.about =
+	    "Check a job spec, then hand it to llmctld; prints the job id.",
+	.args = { .template = "o:",
+	    .lower = 1,
+	    .upper = 1,
+	    .operand = "file",
+	    .longs = (const struct args_long[]){ ARGS_OUTPUT,
+	        { .ch = 'n',
+	            .name = "dry-run",
+	            .help = "only ask whether llmctld would accept it" },
+	        { .ch = 'k',
+	            .name = "idempotency-key",
+	            .has_arg = 1,
+	            .arg = "key",
+	            .help =
+	                "resending with this key never makes a second job" },
+	        { 0 } } },
+	.exec = cmd_submit_exec,
 };
 
 static int
@@ -62,8 +64,8 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		perror("llmctl: getcwd");
 		return CMD_FAILED;
 	}
-	key = args_has(args, 'k') ? xstrdup(args_get(args, 'k')) :
-	                            random_hex(16);
+	key =
+	    args_has(args, 'k') ? xstrdup(args_get(args, 'k')) : random_hex(16);
 	if ((body = job_body(file, cwd, &name)) == NULL)
 		goto out;
 	if (dry_run)

@@ -24,20 +24,20 @@ static int cmd_validate_exec(struct llmctl *, struct args *);
 static json_t *validate_one(const char *, const char *);
 
 const struct cmd_entry cmd_validate_entry = {
-    .name = "validate",
-    .usage = "[-q] [-o json|yaml] file ...",
-    .about = "Check job specs, without a daemon.",
-    .args = {.template = "qo:",
-        .lower = 1,
-        .upper = ARGS_NONE,
-        .operand = "file",
-        .longs =
-            (const struct args_long[]){
-                {.ch = 'q',
-                    .name = "quiet",
-                    .help = "print nothing: the exit status says"},
-                ARGS_OUTPUT, {0}}},
-    .exec = cmd_validate_exec,
+	.name = "validate",
+	.usage = "[-q] [-o json|yaml] file ...",
+	.about = "Check job specs, without a daemon.",
+	.args = { .template = "qo:",
+	    .lower = 1,
+	    .upper = ARGS_NONE,
+	    .operand = "file",
+	    .longs =
+	        (const struct args_long[]){
+	            { .ch = 'q',
+	                .name = "quiet",
+	                .help = "print nothing: the exit status says" },
+	            ARGS_OUTPUT, { 0 } } },
+	.exec = cmd_validate_exec,
 };
 
 /* {"file", "valid", "spec" or "error"} for one file. */

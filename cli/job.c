@@ -18,8 +18,8 @@
 #include "spec.h"
 #include "util.h"
 
-const char *const job_states[] = {"QUEUED", "SUBMITTED", "RUNNING",
-    "RESTARTING", "COMPLETED", "FAILED", "CANCELLED", NULL};
+const char *const job_states[] = { "QUEUED", "SUBMITTED", "RUNNING",
+	"RESTARTING", "COMPLETED", "FAILED", "CANCELLED", NULL };
 
 long long
 job_parse_id(const char *s)

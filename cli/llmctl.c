@@ -24,16 +24,16 @@ static const struct cmd_entry *cmd_find(const char *);
 static void usage(FILE *);
 
 static const struct cmd_entry *const cmd_table[] = {
-    &cmd_cancel_entry,
-    &cmd_checkpoints_entry,
-    &cmd_events_entry,
-    &cmd_heartbeat_entry,
-    &cmd_logs_entry,
-    &cmd_nodes_entry,
-    &cmd_plan_entry,
-    &cmd_status_entry,
-    &cmd_submit_entry,
-    &cmd_validate_entry,
+	&cmd_cancel_entry,
+	&cmd_checkpoints_entry,
+	&cmd_events_entry,
+	&cmd_heartbeat_entry,
+	&cmd_logs_entry,
+	&cmd_nodes_entry,
+	&cmd_plan_entry,
+	&cmd_status_entry,
+	&cmd_submit_entry,
+	&cmd_validate_entry,
 };
 
 static void
@@ -128,12 +128,12 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {.name = "socket", .has_arg = required_argument, .val = 'S'},
-	    {.name = "help", .has_arg = no_argument, .val = 'h'},
-	    {.name = "version", .has_arg = no_argument, .val = 'V'},
-	    {0},
+		{ .name = "socket", .has_arg = required_argument, .val = 'S' },
+		{ .name = "help", .has_arg = no_argument, .val = 'h' },
+		{ .name = "version", .has_arg = no_argument, .val = 'V' },
+		{ 0 },
 	};
-	struct llmctl ctx = {.socket_path = NULL};
+	struct llmctl ctx = { .socket_path = NULL };
 	const struct cmd_entry *entry;
 	struct args args;
 	const char *env;

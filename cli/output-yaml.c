@@ -36,8 +36,8 @@ static void yaml_seq(FILE *, const json_t *, int, int);
 static int
 yaml_plain(const char *s, size_t len)
 {
-	static const char *const words[] = {
-	    "y", "n", "yes", "no", "true", "false", "on", "off", "null"};
+	static const char *const words[] = { "y", "n", "yes", "no", "true",
+		"false", "on", "off", "null" };
 	size_t i;
 
 	if (len == 0 || len > 128 || s[len - 1] == ' ')

@@ -21,7 +21,8 @@ have_cluster(struct llmctld *d, struct api_response *resp)
 {
 	if (d->cluster != NULL)
 		return 1;
-	api_error(resp, 503, "no_cluster", "llmctld has not loaded the "
+	api_error(resp, 503, "no_cluster",
+	    "llmctld has not loaded the "
 	    "cluster topology from Slurm yet (is slurmctld up?)");
 	return 0;
 }
@@ -41,27 +42,29 @@ plan_spec(const struct topo *t, const struct spec *spec, char **cause)
 }
 
 int
-api_check_placeable(struct llmctld *d, const struct spec *spec,
-    struct api_response *resp)
+api_check_placeable(
+    struct llmctld *d, const struct spec *spec, struct api_response *resp)
 {
 	struct plan *p;
 	char *cause = NULL;
 
 	if (d->cluster == NULL)
-		return 0;	/* Slurm unknown yet: the attempt will tell */
+		return 0; /* Slurm unknown yet: the attempt will tell */
 	if ((p = plan_spec(d->cluster->ideal, spec, &cause)) != NULL) {
 		plan_free(p);
 		return 0;
 	}
-	api_error(resp, 400, "unplaceable", "%s: cannot be placed on this "
-	    "cluster even when it is idle: %s", spec->name, cause);
+	api_error(resp, 400, "unplaceable",
+	    "%s: cannot be placed on this "
+	    "cluster even when it is idle: %s",
+	    spec->name, cause);
 	free(cause);
 	return -1;
 }
 
 void
-api_plan(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_plan(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	struct spec *spec;
 	struct plan *p;
@@ -93,14 +96,15 @@ names_of(const struct topo *t, const int *idx, size_t n, int switches)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(switches ?
-		    t->switches[idx[i]].name : t->nodes[idx[i]].name));
+		json_array_append_new(a,
+		    json_string(switches ? t->switches[idx[i]].name
+		                         : t->nodes[idx[i]].name));
 	return a;
 }
 
 void
-api_nodes(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_nodes(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	const struct topo *t;
 	const struct topo_node *n;
@@ -118,22 +122,27 @@ api_nodes(struct llmctld *d, const struct api_request *req,
 		sw = &t->switches[i];
 		if (sw->implicit)
 			continue;
-		json_array_append_new(sws, json_pack("{s:s, s:i, s:o, s:o}",
-		    "name", sw->name, "level", sw->level,
-		    "children", names_of(t, sw->children, sw->nchildren, 1),
-		    "nodes", names_of(t, sw->nodes, sw->nnodes, 0)));
+		json_array_append_new(sws,
+		    json_pack("{s:s, s:i, s:o, s:o}", "name", sw->name, "level",
+		        sw->level, "children",
+		        names_of(t, sw->children, sw->nchildren, 1), "nodes",
+		        names_of(t, sw->nodes, sw->nnodes, 0)));
 	}
 	nodes = json_array();
 	for (i = 0; i < t->nnodes; i++) {
 		n = &t->nodes[i];
-		json_array_append_new(nodes, json_pack("{s:s, s:i, s:i, s:o, "
-		    "s:s, s:o, s:i}", "name", n->name, "gpus", n->gpus,
-		    "free_gpus", topo_popcount(n->free_gpus),
-		    "gpu_type", n->gpu_type != NULL ? json_string(n->gpu_type) :
-		    json_null(), "state", topo_state_name(n->state),
-		    "leaf", t->switches[n->leaf].implicit ? json_null() :
-		    json_string(t->switches[n->leaf].name),
-		    "failures", n->failures));
+		json_array_append_new(nodes,
+		    json_pack("{s:s, s:i, s:i, s:o, "
+		              "s:s, s:o, s:i}",
+		        "name", n->name, "gpus", n->gpus, "free_gpus",
+		        topo_popcount(n->free_gpus), "gpu_type",
+		        n->gpu_type != NULL ? json_string(n->gpu_type)
+		                            : json_null(),
+		        "state", topo_state_name(n->state), "leaf",
+		        t->switches[n->leaf].implicit
+		            ? json_null()
+		            : json_string(t->switches[n->leaf].name),
+		        "failures", n->failures));
 	}
 	yaml = topo_to_yaml(t);
 	resp->status = 200;

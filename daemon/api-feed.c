@@ -255,7 +255,7 @@ void
 api_events(struct llmctld *d, const struct api_request *req,
     struct api_response *resp, int64_t job_id)
 {
-	struct event_filter flt = {.uid = req->uid, .all_users = req->admin};
+	struct event_filter flt = { .uid = req->uid, .all_users = req->admin };
 	struct follower *f;
 	struct job *job;
 	int64_t since = -1;

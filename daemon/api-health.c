@@ -16,8 +16,8 @@
 #include "util.h"
 
 void
-api_heartbeat(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_heartbeat(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	const char *auth = req->authorization;
 	json_t *body;
@@ -29,16 +29,20 @@ api_heartbeat(struct llmctld *d, const struct api_request *req,
 		return;
 	}
 	body = json_loadb(req->body, req->body_len, 0, NULL);
-	if (body == NULL || json_unpack(body, "{s:I, s?I}", "rank", &rank,
-	    "step", &step) != 0 || rank < 0 || rank > INT_MAX || step < -1) {
-		api_error(resp, 400, "bad_request", "expected a JSON body "
+	if (body == NULL ||
+	    json_unpack(body, "{s:I, s?I}", "rank", &rank, "step", &step) !=
+	        0 ||
+	    rank < 0 || rank > INT_MAX || step < -1) {
+		api_error(resp, 400, "bad_request",
+		    "expected a JSON body "
 		    "{\"rank\": R, \"step\": S}");
 		json_decref(body);
 		return;
 	}
 	json_decref(body);
 	if (health_beat(d->health, auth + 7, (int)rank, step) != 0) {
-		api_error(resp, 403, "permission_denied", "unknown or expired "
+		api_error(resp, 403, "permission_denied",
+		    "unknown or expired "
 		    "heartbeat token, or rank out of range");
 		return;
 	}
@@ -47,8 +51,8 @@ api_heartbeat(struct llmctld *d, const struct api_request *req,
 }
 
 void
-api_metrics(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_metrics(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	int64_t counts[JOB_CANCELLED + 1];
 	char *text, *tmp;
@@ -60,7 +64,7 @@ api_metrics(struct llmctld *d, const struct api_request *req,
 		return;
 	}
 	text = xstrdup("# HELP llmctld_jobs Jobs by state.\n"
-	    "# TYPE llmctld_jobs gauge\n");
+	               "# TYPE llmctld_jobs gauge\n");
 	for (k = JOB_QUEUED; k <= JOB_CANCELLED; k++) {
 		tmp = xasprintf("%sllmctld_jobs{state=\"%s\"} %lld\n", text,
 		    job_state_name((enum job_state)k), (long long)counts[k]);
@@ -68,9 +72,9 @@ api_metrics(struct llmctld *d, const struct api_request *req,
 		text = tmp;
 	}
 	tmp = xasprintf("%s# HELP llmctld_heartbeats_total Heartbeats "
-	    "accepted.\n# TYPE llmctld_heartbeats_total counter\n"
-	    "llmctld_heartbeats_total %lld\n", text,
-	    (long long)health_total(d->health));
+	                "accepted.\n# TYPE llmctld_heartbeats_total counter\n"
+	                "llmctld_heartbeats_total %lld\n",
+	    text, (long long)health_total(d->health));
 	free(text);
 	resp->status = 200;
 	resp->text = tmp;

@@ -26,9 +26,9 @@
 #include "store.h"
 #include "util.h"
 
-#define LOG_CHUNK (1024 * 1024)	/* most bytes one reply carries */
-#define TAIL_WINDOW LOG_CHUNK	/* how far back a tail looks for lines */
-#define NUL_CHUNKS 8		/* chunks of NULs one reply may skip */
+#define LOG_CHUNK (1024 * 1024) /* most bytes one reply carries */
+#define TAIL_WINDOW LOG_CHUNK /* how far back a tail looks for lines */
+#define NUL_CHUNKS 8 /* chunks of NULs one reply may skip */
 
 void
 api_job_events(struct llmctld *d, const struct api_request *req,
@@ -44,9 +44,10 @@ api_job_events(struct llmctld *d, const struct api_request *req,
 	ev = store_events_of(d->store, id, &n);
 	arr = json_array();
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s}",
-		    "id", (json_int_t)ev[i].id, "at", (json_int_t)ev[i].at,
-		    "kind", ev[i].kind, "message", ev[i].message));
+		json_array_append_new(arr,
+		    json_pack("{s:I, s:I, s:s, s:s}", "id",
+		        (json_int_t)ev[i].id, "at", (json_int_t)ev[i].at,
+		        "kind", ev[i].kind, "message", ev[i].message));
 	event_list_free(ev, n);
 	job_free(job);
 	resp->status = 200;
@@ -66,8 +67,10 @@ query_int(const struct api_request *req, const char *key, long long dflt,
 	errno = 0;
 	*out = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || end == v || *out < 0) {
-		api_error(resp, 400, "bad_request", "%s: expected a "
-		    "non-negative integer", key);
+		api_error(resp, 400, "bad_request",
+		    "%s: expected a "
+		    "non-negative integer",
+		    key);
 		return -1;
 	}
 	return 0;
@@ -84,8 +87,8 @@ struct logs_read {
 	/* filled on the pool thread */
 	off_t size;
 	char *data;
-	ssize_t got;	/* bytes read from the file */
-	size_t len;	/* of data, once NULs are dropped */
+	ssize_t got; /* bytes read from the file */
+	size_t len; /* of data, once NULs are dropped */
 };
 
 /* pread count bytes, short only at the end of the file or on an error */
@@ -160,8 +163,7 @@ logs_read_run(void *arg)
 	off_t hole;
 	int dfd, fd = -1, i;
 
-	dfd = logdir_open(lr->state_dir, lr->job_id, (int)lr->attempt,
-	    lr->uid);
+	dfd = logdir_open(lr->state_dir, lr->job_id, (int)lr->attempt, lr->uid);
 	if (dfd != -1) {
 		snprintf(name, sizeof(name), "rank-%lld.out", lr->rank);
 		fd = logdir_open_file(dfd, name, lr->uid);
@@ -215,9 +217,8 @@ logs_read_reply(struct logs_read *lr, struct api_response *resp)
 	}
 	resp->body = json_pack("{s:I, s:I, s:I, s:s%, s:b}", "attempt",
 	    (json_int_t)lr->attempt, "rank", (json_int_t)lr->rank, "offset",
-	    (json_int_t)(lr->offset + lr->got), "data", lr->data,
-	    lr->len, "done",
-	    lr->ended && lr->offset + lr->got >= lr->size);
+	    (json_int_t)(lr->offset + lr->got), "data", lr->data, lr->len,
+	    "done", lr->ended && lr->offset + lr->got >= lr->size);
 }
 
 static void
@@ -233,7 +234,7 @@ static void
 logs_read_done(void *arg, int cancelled)
 {
 	struct logs_read *lr = arg;
-	struct api_response resp = {0};
+	struct api_response resp = { 0 };
 
 	if (cancelled)
 		api_error(&resp, 503, "unavailable", "llmctld is stopping");
@@ -267,13 +268,15 @@ api_job_logs(struct llmctld *d, const struct api_request *req,
 	if (api_query(req, "tail") == NULL)
 		tail = -1;
 	if (attempt < 1 || (size_t)attempt > n) {
-		api_error(resp, 404, "not_found", "job %lld has no attempt %lld",
-		    (long long)id, attempt);
+		api_error(resp, 404, "not_found",
+		    "job %lld has no attempt %lld", (long long)id, attempt);
 		goto out;
 	}
 	if (rank >= job->world_size) {
-		api_error(resp, 404, "not_found", "job %lld has no rank %lld "
-		    "(world size %d)", (long long)id, rank, job->world_size);
+		api_error(resp, 404, "not_found",
+		    "job %lld has no rank %lld "
+		    "(world size %d)",
+		    (long long)id, rank, job->world_size);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -290,8 +293,8 @@ api_job_logs(struct llmctld *d, const struct api_request *req,
 	lr->ended = ended;
 	/* the user's file is read off the loop, the user's turn in the pool */
 	if (d->fspool != NULL && (lr->later = api_defer(req, resp)) != NULL) {
-		pool_push(d->fspool, job->uid, logs_read_run, logs_read_done,
-		    lr);
+		pool_push(
+		    d->fspool, job->uid, logs_read_run, logs_read_done, lr);
 		goto out;
 	}
 	logs_read_run(lr); /* no server behind this request (tests) */
@@ -341,15 +344,16 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
 	arr = json_array();
 	for (i = 0; i < n; i++) {
 		o = json_pack("{s:I, s:s, s:s, s:I, s:b, s:b, s:o, s:I}",
-		    "step", (json_int_t)ck[i].step, "state",
-		    ckpt_state(&ck[i]), "path", ck[i].path, "bytes",
-		    (json_int_t)ck[i].bytes, "complete", ck[i].complete,
-		    "verified", ck[i].verified, "problem",
-		    ck[i].problem != NULL ? json_string(ck[i].problem) :
-		    json_null(), "mtime", (json_int_t)ck[i].mtime);
-		json_object_set_new(o, "layout", json_string(checkpoint_layout(
-		    ck[i].path, pattern != NULL ? pattern : "step_{step}",
-		    file)));
+		    "step", (json_int_t)ck[i].step, "state", ckpt_state(&ck[i]),
+		    "path", ck[i].path, "bytes", (json_int_t)ck[i].bytes,
+		    "complete", ck[i].complete, "verified", ck[i].verified,
+		    "problem",
+		    ck[i].problem != NULL ? json_string(ck[i].problem)
+		                          : json_null(),
+		    "mtime", (json_int_t)ck[i].mtime);
+		json_object_set_new(o, "layout",
+		    json_string(checkpoint_layout(ck[i].path,
+		        pattern != NULL ? pattern : "step_{step}", file)));
 		json_array_append_new(arr, o);
 	}
 	json_decref(js);
@@ -357,8 +361,8 @@ api_job_checkpoints(struct llmctld *d, const struct api_request *req,
 	/* several entries may share the newest step (Lightning's last.ckpt) */
 	resp->body = json_pack("{s:o, s:o, s:o}", "checkpoints", arr, "newest",
 	    newest != NULL ? json_integer(newest->step) : json_null(),
-	    "resume_from", newest != NULL ? json_string(newest->path) :
-	    json_null());
+	    "resume_from",
+	    newest != NULL ? json_string(newest->path) : json_null());
 	checkpoint_free(ck, n);
 	job_free(job);
 }

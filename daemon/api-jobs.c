@@ -43,18 +43,17 @@ attempt_to_json(const struct attempt *a)
 	json_t *o, *plan;
 
 	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:i, s:I, s:o, s:o, s:o, "
-	    "s:o, s:o}",
-	    "attempt", a->attempt, "tag", a->tag,
-	    "state", attempt_state_name(a->state),
-	    "slurm_job_id", json_opt_int(a->slurm_job_id != 0, a->slurm_job_id),
-	    "nodes", json_opt_str(a->nodes),
-	    "master_port", a->master_port,
-	    "submitted_at", (json_int_t)a->submitted_at,
-	    "started_at", json_opt_int(a->started_at != 0, a->started_at),
-	    "ended_at", json_opt_int(a->ended_at != 0, a->ended_at),
-	    "exit_code", json_opt_int(a->has_exit_code, a->exit_code),
-	    "cause", json_opt_str(attempt_cause_name(a->cause)),
-	    "reason", json_opt_str(a->reason));
+	              "s:o, s:o}",
+	    "attempt", a->attempt, "tag", a->tag, "state",
+	    attempt_state_name(a->state), "slurm_job_id",
+	    json_opt_int(a->slurm_job_id != 0, a->slurm_job_id), "nodes",
+	    json_opt_str(a->nodes), "master_port", a->master_port,
+	    "submitted_at", (json_int_t)a->submitted_at, "started_at",
+	    json_opt_int(a->started_at != 0, a->started_at), "ended_at",
+	    json_opt_int(a->ended_at != 0, a->ended_at), "exit_code",
+	    json_opt_int(a->has_exit_code, a->exit_code), "cause",
+	    json_opt_str(attempt_cause_name(a->cause)), "reason",
+	    json_opt_str(a->reason));
 	/* the placement this attempt runs with, rank by rank */
 	plan = a->plan != NULL ? json_loads(a->plan, 0, NULL) : NULL;
 	json_object_set_new(o, "plan", plan != NULL ? plan : json_null());
@@ -76,22 +75,29 @@ job_health_json(struct llmctld *d, const struct job *job,
 
 	ck = store_checkpoints_of(d->store, job->id, &n);
 	c = checkpoint_newest(ck, n);
-	json_object_set_new(o, "checkpoint", c == NULL ? json_null() :
-	    json_pack("{s:I, s:s, s:b}", "step", (json_int_t)c->step,
-	    "path", c->path, "verified", c->verified));
+	json_object_set_new(o, "checkpoint",
+	    c == NULL
+	        ? json_null()
+	        : json_pack("{s:I, s:s, s:b}", "step", (json_int_t)c->step,
+	              "path", c->path, "verified", c->verified));
 	checkpoint_free(ck, n);
-	b = last != NULL && last->ended_at == 0 ?
-	    health_get(d->health, last->token_hash) : NULL;
+	b = last != NULL && last->ended_at == 0
+	    ? health_get(d->health, last->token_hash)
+	    : NULL;
 	if (b != NULL && b->count > 0)
-		json_object_set_new(o, "heartbeat", json_pack("{s:I, s:I, "
-		    "s:i, s:I}", "age_s", (json_int_t)((mono_ms() - b->last_ms) /
-		    1000), "step", (json_int_t)b->step, "ranks", b->ranks_seen,
-		    "beats", (json_int_t)b->count));
+		json_object_set_new(o, "heartbeat",
+		    json_pack("{s:I, s:I, "
+		              "s:i, s:I}",
+		        "age_s", (json_int_t)((mono_ms() - b->last_ms) / 1000),
+		        "step", (json_int_t)b->step, "ranks", b->ranks_seen,
+		        "beats", (json_int_t)b->count));
 	else if (last != NULL && last->beats > 0)
-		json_object_set_new(o, "heartbeat", json_pack("{s:I, s:I, "
-		    "s:I}", "age_s", (json_int_t)(wall_s() - last->last_beat_at),
-		    "step", (json_int_t)last->last_step, "beats",
-		    (json_int_t)last->beats));
+		json_object_set_new(o, "heartbeat",
+		    json_pack("{s:I, s:I, "
+		              "s:I}",
+		        "age_s", (json_int_t)(wall_s() - last->last_beat_at),
+		        "step", (json_int_t)last->last_step, "beats",
+		        (json_int_t)last->beats));
 	else
 		json_object_set_new(o, "heartbeat", json_null());
 	ex = json_array();
@@ -100,8 +106,8 @@ job_health_json(struct llmctld *d, const struct job *job,
 		for (i = 0; i < hl.n; i++) {
 			if (!hostlist_contains(&uniq, hl.names[i])) {
 				hostlist_expand(&uniq, hl.names[i], NULL);
-				json_array_append_new(ex,
-				    json_string(hl.names[i]));
+				json_array_append_new(
+				    ex, json_string(hl.names[i]));
 			}
 		}
 	hostlist_clear(&hl);
@@ -121,16 +127,16 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 	as = store_attempts_of(d->store, job->id, &n);
 	last = n > 0 ? as[n - 1] : NULL;
 	o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:i, "
-	    "s:i, s:i, s:o, s:o, s:o}",
+	              "s:i, s:i, s:o, s:o, s:o}",
 	    "id", (json_int_t)job->id, "name", job->name, "user", job->user,
 	    "uid", (json_int_t)job->uid, "state", job_state_name(job->state),
-	    "reason", json_opt_str(job->reason),
-	    "created_at", (json_int_t)job->created_at,
-	    "updated_at", (json_int_t)job->updated_at,
-	    "nodes", job->nodes, "gpus_per_node", job->gpus_per_node,
-	    "world_size", job->world_size, "attempt", job->attempts,
-	    "slurm_job_id", json_opt_int(last != NULL &&
-	    last->slurm_job_id != 0, last != NULL ? last->slurm_job_id : 0),
+	    "reason", json_opt_str(job->reason), "created_at",
+	    (json_int_t)job->created_at, "updated_at",
+	    (json_int_t)job->updated_at, "nodes", job->nodes, "gpus_per_node",
+	    job->gpus_per_node, "world_size", job->world_size, "attempt",
+	    job->attempts, "slurm_job_id",
+	    json_opt_int(last != NULL && last->slurm_job_id != 0,
+	        last != NULL ? last->slurm_job_id : 0),
 	    "node_list", json_opt_str(last != NULL ? last->nodes : NULL),
 	    "exit_code", json_opt_int(job->has_exit_code, job->exit_code));
 	if (with_detail) {
@@ -139,8 +145,8 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 			json_array_append_new(arr, attempt_to_json(as[i]));
 		json_object_set_new(o, "attempts", arr);
 		spec = json_loads(job->spec, 0, NULL);
-		json_object_set_new(o, "spec", spec != NULL ? spec :
-		    json_null());
+		json_object_set_new(
+		    o, "spec", spec != NULL ? spec : json_null());
 		job_health_json(d, job, last, o);
 	}
 	attempt_list_free(as, n);
@@ -164,8 +170,10 @@ idem_key_valid(const char *key)
 {
 	size_t len = strlen(key);
 
-	return len >= 1 && len <= 128 && strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789._:-") == len;
+	return len >= 1 && len <= 128 &&
+	    strspn(key,
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "abcdefghijklmnopqrstuvwxyz0123456789._:-") == len;
 }
 
 /*
@@ -180,20 +188,23 @@ submit_repeat(struct llmctld *d, const struct api_request *req,
 	struct job *job;
 	int64_t id;
 
-	if ((id = store_job_by_key(d->store, req->uid,
-	    req->idempotency_key)) == 0)
+	if ((id = store_job_by_key(d->store, req->uid, req->idempotency_key)) ==
+	    0)
 		return 0;
 	if (id < 0 || (job = store_job_get(d->store, id)) == NULL) {
-		api_error(resp, 503, "store_failed", "cannot look up the "
+		api_error(resp, 503, "store_failed",
+		    "cannot look up the "
 		    "Idempotency-Key; nothing was submitted");
 		return 1;
 	}
 	if (strcmp(job->spec, spec) != 0)
 		api_error(resp, 422, "idempotency_key_reused",
 		    "Idempotency-Key \"%s\" was used for job %lld with "
-		    "another spec", req->idempotency_key, (long long)id);
+		    "another spec",
+		    req->idempotency_key, (long long)id);
 	else {
-		log_job(id, "submit repeated with its Idempotency-Key: "
+		log_job(id,
+		    "submit repeated with its Idempotency-Key: "
 		    "answered with this job");
 		resp->status = 200;
 		resp->body = job_to_json(d, job, 0);
@@ -210,19 +221,18 @@ api_check_webhook(struct llmctld *d, const struct api_request *req,
 	char *why = NULL;
 
 	if (spec->notify.webhook == NULL ||
-	    notify_url_allowed(d->conf->webhook_allow, spec->notify.webhook,
-	    &why) == 0)
+	    notify_url_allowed(
+	        d->conf->webhook_allow, spec->notify.webhook, &why) == 0)
 		return 0;
 	api_error(resp, 400, "invalid_spec", "notify.webhook: %s", why);
-	log_warnx("uid %lu: refused webhook: %s", (unsigned long)req->uid,
-	    why);
+	log_warnx("uid %lu: refused webhook: %s", (unsigned long)req->uid, why);
 	free(why);
 	return -1;
 }
 
 void
-api_jobs_submit(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_jobs_submit(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	const char *dry = api_query(req, "dry_run");
 	struct spec *spec;
@@ -231,7 +241,8 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 
 	if (req->idempotency_key != NULL &&
 	    !idem_key_valid(req->idempotency_key)) {
-		api_error(resp, 400, "bad_request", "Idempotency-Key: expected "
+		api_error(resp, 400, "bad_request",
+		    "Idempotency-Key: expected "
 		    "1-128 characters of A-Z a-z 0-9 . _ : -");
 		return;
 	}
@@ -244,7 +255,8 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	 * begin at step 0: refuse it instead of losing the progress silently.
 	 */
 	if (req->uid == 0 && spec->checkpoint.dir != NULL) {
-		api_error(resp, 400, "invalid_spec", "checkpoint.dir: a job "
+		api_error(resp, 400, "invalid_spec",
+		    "checkpoint.dir: a job "
 		    "owned by root cannot have checkpoints: llmctld reads a "
 		    "checkpoint directory only as the job's user, never as "
 		    "root; submit the job as the user who writes the "
@@ -280,8 +292,8 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	} else if (store_begin(d->store) != 0 ||
 	    store_job_insert(d->store, &job) != 0 ||
 	    store_event_add(d->store, job.id, "submitted",
-	    "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,
-	    job.nodes, job.gpus_per_node, job.world_size) != 0 ||
+	        "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,
+	        job.nodes, job.gpus_per_node, job.world_size) != 0 ||
 	    store_commit(d->store) != 0) {
 		store_rollback(d->store);
 		api_error(resp, 503, "store_failed",
@@ -298,8 +310,8 @@ api_jobs_submit(struct llmctld *d, const struct api_request *req,
 	spec_free(spec);
 }
 
-#define LIST_NAME_MAX 256	/* longer than any job name worth asking for */
-#define LIST_DEFAULT 100	/* jobs per page without limit= */
+#define LIST_NAME_MAX 256 /* longer than any job name worth asking for */
+#define LIST_DEFAULT 100 /* jobs per page without limit= */
 
 /* "RUNNING,queued": a bit per state into *states; -1 names the bad one. */
 static int
@@ -315,7 +327,8 @@ list_states(const char *s, unsigned *states, struct api_response *resp)
 			api_error(resp, 400, "bad_request",
 			    "unknown state: %s (use QUEUED, SUBMITTED, "
 			    "RUNNING, RESTARTING, COMPLETED, FAILED or "
-			    "CANCELLED)", word);
+			    "CANCELLED)",
+			    word);
 			rc = -1;
 		} else
 			*states |= 1u << st;
@@ -345,8 +358,8 @@ list_number(const char *key, const char *s, int64_t max, int64_t *out,
 
 /* user=NAME|all: whose jobs; -1 after the error reply. */
 static int
-list_user(const char *user, const struct api_request *req,
-    struct job_filter *f, struct api_response *resp)
+list_user(const char *user, const struct api_request *req, struct job_filter *f,
+    struct api_response *resp)
 {
 	struct passwd *pw;
 
@@ -371,8 +384,8 @@ list_user(const char *user, const struct api_request *req,
  * applied by the store's query (docs/design.md section 4).
  */
 void
-api_jobs_list(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_jobs_list(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	struct job_filter f = { .uid = req->uid, .all_users = req->admin };
 	const char *state = api_query(req, "state");
@@ -389,23 +402,23 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 		return;
 	if (list_user(api_query(req, "user"), req, &f, resp) != 0)
 		return;
-	if (limit != NULL && (list_number("limit", limit, 10000, &lim,
-	    resp) != 0 || lim < 1)) {
+	if (limit != NULL &&
+	    (list_number("limit", limit, 10000, &lim, resp) != 0 || lim < 1)) {
 		api_error(resp, 400, "bad_request", "limit must be 1-10000");
 		return;
 	}
 	f.limit = (int)lim;
-	if (after != NULL && list_number("after", after, INT64_MAX, &f.after,
-	    resp) != 0)
+	if (after != NULL &&
+	    list_number("after", after, INT64_MAX, &f.after, resp) != 0)
 		return;
-	if (since != NULL && list_number("since", since, INT64_MAX, &f.since,
-	    resp) != 0)
+	if (since != NULL &&
+	    list_number("since", since, INT64_MAX, &f.since, resp) != 0)
 		return;
 	f.name = api_query(req, "name");
-	if (f.name != NULL && (*f.name == '\0' ||
-	    strlen(f.name) > LIST_NAME_MAX)) {
-		api_error(resp, 400, "bad_request",
-		    "name must be 1-%d bytes", LIST_NAME_MAX);
+	if (f.name != NULL &&
+	    (*f.name == '\0' || strlen(f.name) > LIST_NAME_MAX)) {
+		api_error(resp, 400, "bad_request", "name must be 1-%d bytes",
+		    LIST_NAME_MAX);
 		return;
 	}
 	/* one more than asked for: whether the listing was cut */
@@ -419,8 +432,8 @@ api_jobs_list(struct llmctld *d, const struct api_request *req,
 	resp->body = json_pack("{s:o}", "jobs", arr);
 	/* the cursor: pass it as after= for the next page */
 	if (n > (size_t)want)
-		json_object_set_new(resp->body, "next",
-		    json_integer(jobs[want - 1]->id));
+		json_object_set_new(
+		    resp->body, "next", json_integer(jobs[want - 1]->id));
 	job_list_free(jobs, n);
 }
 
@@ -455,11 +468,13 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 	who = user_name(req->uid);
 	if (store_begin(d->store) != 0 ||
 	    lifecycle_job_set(d->store, id, job->state, JOB_CANCELLED,
-	    "cancelled by user") != 0 ||
-	    store_event_add(d->store, id, "cancelled", "cancelled by %s",
-	    who) != 0 || store_commit(d->store) != 0) {
+	        "cancelled by user") != 0 ||
+	    store_event_add(
+	        d->store, id, "cancelled", "cancelled by %s", who) != 0 ||
+	    store_commit(d->store) != 0) {
 		store_rollback(d->store);
-		api_error(resp, 503, "store_failed", "cannot record the "
+		api_error(resp, 503, "store_failed",
+		    "cannot record the "
 		    "cancellation; the job is unchanged");
 	} else {
 		log_job(id, "cancelled by %s", who);

@@ -35,8 +35,9 @@ api_query(const struct api_request *req, const char *key)
 void
 api_utf8_scrub(unsigned char *s, size_t n)
 {
-	static const uint32_t min[] = { [2] = 0x80, [3] = 0x800,
-	    [4] = 0x10000 };
+	static const uint32_t min[] = {
+		[2] = 0x80, [3] = 0x800, [4] = 0x10000
+	};
 	size_t i = 0, len, k;
 	uint32_t cp;
 
@@ -45,8 +46,10 @@ api_utf8_scrub(unsigned char *s, size_t n)
 			i++;
 			continue;
 		}
-		len = (s[i] & 0xe0) == 0xc0 ? 2 : (s[i] & 0xf0) == 0xe0 ? 3 :
-		    (s[i] & 0xf8) == 0xf0 ? 4 : 0;
+		len = (s[i] & 0xe0) == 0xc0 ? 2
+		    : (s[i] & 0xf0) == 0xe0 ? 3
+		    : (s[i] & 0xf8) == 0xf0 ? 4
+		                            : 0;
 		cp = len == 0 ? 0 : s[i] & (0x7f >> len);
 		for (k = 1; len != 0 && k < len; k++) {
 			if (i + k >= n || (s[i + k] & 0xc0) != 0x80)
@@ -89,8 +92,8 @@ parse_job_path(const char *path, int64_t *id, const char **rest)
 	char *end;
 	long long v;
 
-	if (strncmp(path, "/v1/jobs/", strlen("/v1/jobs/")) != 0 ||
-	    *p < '0' || *p > '9')
+	if (strncmp(path, "/v1/jobs/", strlen("/v1/jobs/")) != 0 || *p < '0' ||
+	    *p > '9')
 		return -1;
 	errno = 0;
 	v = strtoll(p, &end, 10);
@@ -112,13 +115,13 @@ static void
 api_version(struct api_response *resp)
 {
 	resp->status = 200;
-	resp->body = json_pack("{s:s, s:s}", "version", PACKAGE_VERSION,
-	    "api", API_VERSION);
+	resp->body = json_pack(
+	    "{s:s, s:s}", "version", PACKAGE_VERSION, "api", API_VERSION);
 }
 
 void
-api_dispatch(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_dispatch(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	const char *rest;
 	int64_t id;
@@ -138,8 +141,10 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 		    req->method == API_GET)
 			api_health(resp);
 		else
-			api_error(resp, 404, "not_found", "not served over "
-			    "TCP: %s", req->path);
+			api_error(resp, 404, "not_found",
+			    "not served over "
+			    "TCP: %s",
+			    req->path);
 	} else if (strcmp(req->path, "/v1/health") == 0 &&
 	    req->method == API_GET)
 		api_health(resp);
@@ -163,8 +168,7 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/events") == 0 && req->method == API_GET)
 		api_job_events(d, req, resp, id);
-	else if (strcmp(req->path, "/v1/events") == 0 &&
-	    req->method == API_GET)
+	else if (strcmp(req->path, "/v1/events") == 0 && req->method == API_GET)
 		api_events(d, req, resp, 0);
 	else if (parse_job_path(req->path, &id, &rest) == 0 &&
 	    strcmp(rest, "/logs") == 0 && req->method == API_GET)
@@ -177,8 +181,8 @@ api_dispatch(struct llmctld *d, const struct api_request *req,
 	else if (strcmp(req->path, "/v1/nodes") == 0 && req->method == API_GET)
 		api_nodes(d, req, resp);
 	else
-		api_error(resp, 404, "not_found", "no such endpoint: %s",
-		    req->path);
+		api_error(
+		    resp, 404, "not_found", "no such endpoint: %s", req->path);
 	if (resp->body == NULL && resp->text == NULL && !resp->deferred)
 		api_error(resp, 500, "internal", "internal error");
 }
@@ -191,8 +195,8 @@ api_job_for_caller(struct llmctld *d, const struct api_request *req,
 	struct job *job;
 
 	if ((job = store_job_get(d->store, id)) == NULL) {
-		api_error(resp, 404, "not_found", "no such job: %lld",
-		    (long long)id);
+		api_error(
+		    resp, 404, "not_found", "no such job: %lld", (long long)id);
 		return NULL;
 	}
 	if (job->uid != req->uid && !req->admin) {
@@ -215,9 +219,11 @@ api_parse_spec_body(const struct api_request *req, struct api_response *resp)
 	char *cause = NULL;
 
 	body = json_loadb(req->body, req->body_len, 0, &jerr);
-	if (body == NULL || json_unpack(body, "{s:s, s?s, s?s}", "spec", &text,
-	    "file", &file, "workdir", &workdir) != 0) {
-		api_error(resp, 400, "bad_request", "expected a JSON body "
+	if (body == NULL ||
+	    json_unpack(body, "{s:s, s?s, s?s}", "spec", &text, "file", &file,
+	        "workdir", &workdir) != 0) {
+		api_error(resp, 400, "bad_request",
+		    "expected a JSON body "
 		    "{\"spec\": YAML text, \"file\": name, \"workdir\": path}");
 		json_decref(body);
 		return NULL;
@@ -235,8 +241,10 @@ api_parse_spec_body(const struct api_request *req, struct api_response *resp)
 		    cause);
 		free(cause);
 	} else if (spec->workdir == NULL) {
-		api_error(resp, 400, "invalid_spec", "%s: workdir: required "
-		    "when the client sends no working directory", file);
+		api_error(resp, 400, "invalid_spec",
+		    "%s: workdir: required "
+		    "when the client sends no working directory",
+		    file);
 		spec_free(spec);
 		spec = NULL;
 	}

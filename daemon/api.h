@@ -20,31 +20,31 @@ enum api_method {
 };
 
 struct api_kv {
-	char	*key;
-	char	*value;
+	char *key;
+	char *value;
 };
 
 struct api_request {
-	enum api_method	 method;
-	const char	*path;		/* without the query */
-	struct api_kv	*query;
-	size_t		 nquery;
-	const char	*body;		/* NUL-terminated */
-	size_t		 body_len;
-	uid_t		 uid;		/* from SO_PEERCRED */
-	gid_t		 gid;
-	int		 admin;		/* root or the admin group */
-	int		 tcp;		/* came over TCP: no identity */
-	const char	*authorization;	/* the header, or NULL */
-	const char	*idempotency_key; /* the header, or NULL */
-	void		*later;		/* the server's, for api_defer() */
+	enum api_method method;
+	const char *path; /* without the query */
+	struct api_kv *query;
+	size_t nquery;
+	const char *body; /* NUL-terminated */
+	size_t body_len;
+	uid_t uid; /* from SO_PEERCRED */
+	gid_t gid;
+	int admin; /* root or the admin group */
+	int tcp; /* came over TCP: no identity */
+	const char *authorization; /* the header, or NULL */
+	const char *idempotency_key; /* the header, or NULL */
+	void *later; /* the server's, for api_defer() */
 };
 
 struct api_response {
-	int	 status;
-	json_t	*body;
-	char	*text;		/* plain text instead of body (metrics) */
-	int	 deferred;	/* api_defer(): api_answer() replies */
+	int status;
+	json_t *body;
+	char *text; /* plain text instead of body (metrics) */
+	int deferred; /* api_defer(): api_answer() replies */
 };
 
 /*
@@ -54,8 +54,7 @@ struct api_response {
  * then it must answer in resp now.
  */
 struct api_later;
-struct api_later *api_defer(const struct api_request *,
-    struct api_response *);
+struct api_later *api_defer(const struct api_request *, struct api_response *);
 void api_answer(struct api_later *, struct api_response *);
 
 /*
@@ -66,8 +65,8 @@ void api_answer(struct api_later *, struct api_response *);
  * the caller then ends the stream.
  */
 struct api_stream;
-struct api_stream *api_stream_start(const struct api_request *,
-    struct api_response *);
+struct api_stream *api_stream_start(
+    const struct api_request *, struct api_response *);
 int api_stream_alive(const struct api_stream *);
 /* Bytes queued for the reader and not yet taken by it. */
 size_t api_stream_unsent(const struct api_stream *);
@@ -77,8 +76,8 @@ int api_stream_send(struct api_stream *, const char *, size_t);
 void api_stream_end(struct api_stream *);
 
 /* Route one request; always fills resp. */
-void api_dispatch(struct llmctld *, const struct api_request *,
-    struct api_response *);
+void api_dispatch(
+    struct llmctld *, const struct api_request *, struct api_response *);
 
 const char *api_query(const struct api_request *, const char *key);
 void api_error(struct api_response *, int status, const char *code,
@@ -87,10 +86,10 @@ void api_error(struct api_response *, int status, const char *code,
 void api_utf8_scrub(unsigned char *, size_t);
 
 /* api-jobs.c */
-void api_jobs_submit(struct llmctld *, const struct api_request *,
-    struct api_response *);
-void api_jobs_list(struct llmctld *, const struct api_request *,
-    struct api_response *);
+void api_jobs_submit(
+    struct llmctld *, const struct api_request *, struct api_response *);
+void api_jobs_list(
+    struct llmctld *, const struct api_request *, struct api_response *);
 void api_jobs_get(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);
 void api_jobs_cancel(struct llmctld *, const struct api_request *,
@@ -102,23 +101,23 @@ struct job *api_job_for_caller(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);
 /* Parse the submit body and spec; NULL with resp filled on any error. */
 struct spec;
-struct spec *api_parse_spec_body(const struct api_request *,
-    struct api_response *);
+struct spec *api_parse_spec_body(
+    const struct api_request *, struct api_response *);
 
 /* api-cluster.c */
-void api_plan(struct llmctld *, const struct api_request *,
-    struct api_response *);
-void api_nodes(struct llmctld *, const struct api_request *,
-    struct api_response *);
+void api_plan(
+    struct llmctld *, const struct api_request *, struct api_response *);
+void api_nodes(
+    struct llmctld *, const struct api_request *, struct api_response *);
 /* The spec cannot be placed even on an idle cluster: fills resp. */
-int api_check_placeable(struct llmctld *, const struct spec *,
-    struct api_response *);
+int api_check_placeable(
+    struct llmctld *, const struct spec *, struct api_response *);
 
 /* api-health.c: the TCP side */
-void api_heartbeat(struct llmctld *, const struct api_request *,
-    struct api_response *);
-void api_metrics(struct llmctld *, const struct api_request *,
-    struct api_response *);
+void api_heartbeat(
+    struct llmctld *, const struct api_request *, struct api_response *);
+void api_metrics(
+    struct llmctld *, const struct api_request *, struct api_response *);
 
 /* api-feed.c: GET /v1/events, GET /v1/jobs/{id}/events?follow=1 */
 void api_events(struct llmctld *, const struct api_request *,

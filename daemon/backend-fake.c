@@ -17,7 +17,7 @@
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bjob *fake_jobs;
 static size_t fake_n;
-static int fake_down;		/* 1: every call fails as if unreachable */
+static int fake_down; /* 1: every call fails as if unreachable */
 static int fake_submits;
 
 static int
@@ -29,8 +29,8 @@ fake_init(const char *conf, char **cause)
 }
 
 static int
-fake_submit(const struct bjob_request *r, int64_t *id, char **cause,
-    int *transient)
+fake_submit(
+    const struct bjob_request *r, int64_t *id, char **cause, int *transient)
 {
 	struct bjob *b;
 	int rc = 0;
@@ -41,11 +41,12 @@ fake_submit(const struct bjob_request *r, int64_t *id, char **cause,
 		rc = set_cause(cause, "Unable to contact slurm controller");
 	} else if (r->nodes > 64) {
 		*transient = 0;
-		rc = set_cause(cause, "Requested node configuration is not "
+		rc = set_cause(cause,
+		    "Requested node configuration is not "
 		    "available");
 	} else {
-		fake_jobs = xreallocarray(fake_jobs, fake_n + 1,
-		    sizeof(*fake_jobs));
+		fake_jobs =
+		    xreallocarray(fake_jobs, fake_n + 1, sizeof(*fake_jobs));
 		b = &fake_jobs[fake_n++];
 		memset(b, 0, sizeof(*b));
 		b->id = 1000 + (int64_t)fake_n;
@@ -74,8 +75,9 @@ fake_list(struct bjob **out, size_t *n, char **cause)
 	for (i = 0; i < fake_n; i++) {
 		(*out)[i] = fake_jobs[i];
 		(*out)[i].tag = xstrdup(fake_jobs[i].tag);
-		(*out)[i].nodes = fake_jobs[i].nodes != NULL ?
-		    xstrdup(fake_jobs[i].nodes) : NULL;
+		(*out)[i].nodes = fake_jobs[i].nodes != NULL
+		    ? xstrdup(fake_jobs[i].nodes)
+		    : NULL;
 		(*out)[i].reason = NULL;
 	}
 	*n = fake_n;
@@ -96,8 +98,11 @@ static int
 fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
     char **cause)
 {
-	struct topo_gen g = { .leaves = 2, .nodes_per_leaf = 2, .spines = 1,
-	    .gpus = 8, .seed = 1 };
+	struct topo_gen g = { .leaves = 2,
+		.nodes_per_leaf = 2,
+		.spines = 1,
+		.gpus = 8,
+		.seed = 1 };
 	struct bcluster *c;
 	size_t i;
 

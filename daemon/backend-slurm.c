@@ -28,13 +28,13 @@
 extern const char *slurm_job_reason_string(enum job_state_reason);
 
 static int slurm_backend_init(const char *, char **);
-static int slurm_backend_submit(const struct bjob_request *, int64_t *,
-    char **, int *);
+static int slurm_backend_submit(
+    const struct bjob_request *, int64_t *, char **, int *);
 static int slurm_backend_list(struct bjob **, size_t *, char **);
 static int slurm_backend_cancel(int64_t, char **);
 static void slurm_backend_fini(void);
-static int slurm_backend_cluster(const struct bfailure *, size_t,
-    struct bcluster **, char **);
+static int slurm_backend_cluster(
+    const struct bfailure *, size_t, struct bcluster **, char **);
 
 const struct backend backend_slurm = {
 	.name = "slurm",
@@ -70,8 +70,8 @@ slurm_backend_fini(void)
 }
 
 static int
-slurm_backend_submit(const struct bjob_request *r, int64_t *id, char **cause,
-    int *transient)
+slurm_backend_submit(
+    const struct bjob_request *r, int64_t *id, char **cause, int *transient)
 {
 	job_desc_msg_t desc;
 	submit_response_msg_t *resp = NULL;
@@ -93,9 +93,9 @@ slurm_backend_submit(const struct bjob_request *r, int64_t *id, char **cause,
 	desc.num_tasks = (uint32_t)r->tasks;
 	desc.ntasks_per_node = (uint16_t)r->tasks_per_node;
 	if (r->gpus_per_node > 0) {
-		gres = r->gpu_type != NULL ?
-		    xasprintf("gres:gpu:%s:%d", r->gpu_type, r->gpus_per_node) :
-		    xasprintf("gres:gpu:%d", r->gpus_per_node);
+		gres = r->gpu_type != NULL
+		    ? xasprintf("gres:gpu:%s:%d", r->gpu_type, r->gpus_per_node)
+		    : xasprintf("gres:gpu:%d", r->gpus_per_node);
 		desc.tres_per_node = gres;
 	}
 	if (r->cpus_per_gpu > 0 && r->gpus_per_node > 0)
@@ -171,13 +171,14 @@ slurm_backend_list(struct bjob **out, size_t *n, char **cause)
 	uint32_t i;
 
 	if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
-		return set_cause(cause, "%s", slurm_strerror(slurm_get_errno()));
+		return set_cause(
+		    cause, "%s", slurm_strerror(slurm_get_errno()));
 	jobs = xcalloc(msg->record_count + 1, sizeof(*jobs));
 	*n = 0;
 	for (i = 0; i < msg->record_count; i++) {
 		ji = &msg->job_array[i];
-		if (ji->comment == NULL || strncmp(ji->comment, TAG_PREFIX,
-		    strlen(TAG_PREFIX)) != 0)
+		if (ji->comment == NULL ||
+		    strncmp(ji->comment, TAG_PREFIX, strlen(TAG_PREFIX)) != 0)
 			continue;
 		b = &jobs[(*n)++];
 		b->id = ji->job_id;
@@ -201,8 +202,8 @@ slurm_backend_list(struct bjob **out, size_t *n, char **cause)
 		if (ji->state_desc != NULL)
 			b->reason = xstrdup(ji->state_desc);
 		else if (ji->state_reason != WAIT_NO_REASON)
-			b->reason = xstrdup(slurm_job_reason_string(
-			    ji->state_reason));
+			b->reason =
+			    xstrdup(slurm_job_reason_string(ji->state_reason));
 	}
 	slurm_free_job_info_msg(msg);
 	*out = jobs;
@@ -235,7 +236,7 @@ gres_gpus(const char *gres, char **type)
 		return 0;
 	copy = xstrdup(p);
 	for (item = strtok_r(copy, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
+	     item = strtok_r(NULL, ",", &save)) {
 		if (strncmp(item, "gpu:", 4) != 0)
 			continue;
 		item += 4;
@@ -316,7 +317,8 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 	char *type;
 	int gpus, rc = -1;
 
-	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL | SHOW_MIXED) != SLURM_SUCCESS)
+	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL | SHOW_MIXED) !=
+	    SLURM_SUCCESS)
 		return set_cause(cause, "slurm_load_node: %s",
 		    slurm_strerror(slurm_get_errno()));
 	if (slurm_load_topo(&tm) != SLURM_SUCCESS) {
@@ -330,11 +332,14 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 	c->addr = xcalloc(nm->record_count + 1, sizeof(*c->addr));
 	for (i = 0; i < tm->record_count; i++) {
 		topo_info_t *ti = &tm->topo_array[i];
-		const char *kids = ti->switches != NULL &&
-		    ti->switches[0] != '\0' ? ti->switches : NULL;
+		const char *kids =
+		    ti->switches != NULL && ti->switches[0] != '\0'
+		    ? ti->switches
+		    : NULL;
 		const char *nodes = kids == NULL ? ti->nodes : NULL;
 
-		if (topo_add_switch(c->live, ti->name, kids, nodes, cause) != 0 ||
+		if (topo_add_switch(c->live, ti->name, kids, nodes, cause) !=
+		        0 ||
 		    topo_add_switch(c->ideal, ti->name, kids, nodes, NULL) != 0)
 			goto out;
 	}
@@ -345,22 +350,26 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 		gpus = gres_gpus(ni->gres, &type);
 		if (gpus > TOPO_MAX_GPUS)
 			gpus = TOPO_MAX_GPUS;
-		info = (struct topo_node_info){ .name = ni->name, .gpus = gpus,
-		    .gpu_type = type, .state = node_state(ni->node_state),
-		    .nvlink_domain = -1,
-		    .failures = bfailure_lookup(fail, nfail, ni->name) };
-		info.free_gpus = (gpus == TOPO_MAX_GPUS ? ~(uint64_t)0 :
-		    (((uint64_t)1 << gpus) - 1)) &
+		info = (struct topo_node_info){ .name = ni->name,
+			.gpus = gpus,
+			.gpu_type = type,
+			.state = node_state(ni->node_state),
+			.nvlink_domain = -1,
+			.failures = bfailure_lookup(fail, nfail, ni->name) };
+		info.free_gpus =
+		    (gpus == TOPO_MAX_GPUS ? ~(uint64_t)0
+		                           : (((uint64_t)1 << gpus) - 1)) &
 		    ~gres_used_mask(ni->gres_used, gpus);
-		c->addr[c->live->nnodes] = xstrdup(ni->node_addr != NULL ?
-		    ni->node_addr : ni->name);
+		c->addr[c->live->nnodes] =
+		    xstrdup(ni->node_addr != NULL ? ni->node_addr : ni->name);
 		if (topo_add_node(c->live, &info, cause) != 0) {
 			free(type);
 			goto out;
 		}
 		info.state = TOPO_IDLE;
-		info.free_gpus = gpus == TOPO_MAX_GPUS ? ~(uint64_t)0 :
-		    (((uint64_t)1 << gpus) - 1);
+		info.free_gpus = gpus == TOPO_MAX_GPUS
+		    ? ~(uint64_t)0
+		    : (((uint64_t)1 << gpus) - 1);
 		info.failures = 0;
 		topo_add_node(c->ideal, &info, NULL);
 		free(type);

@@ -14,62 +14,62 @@ enum bjob_state {
 	BJOB_PENDING,
 	BJOB_RUNNING,
 	BJOB_COMPLETED,
-	BJOB_FAILED,		/* non-zero exit */
+	BJOB_FAILED, /* non-zero exit */
 	BJOB_CANCELLED,
 	BJOB_TIMEOUT,
 	BJOB_NODE_FAIL,
 	BJOB_PREEMPTED,
-	BJOB_OTHER,		/* boot failure, deadline, OOM, ... */
+	BJOB_OTHER, /* boot failure, deadline, OOM, ... */
 };
 
 /* What one attempt asks of the scheduler. All strings are borrowed. */
 struct bjob_request {
-	const char	 *tag;
-	const char	 *name;
-	uid_t		  uid;
-	gid_t		  gid;
-	const char	 *script;
-	char *const	 *env;
-	size_t		  nenv;
-	const char	 *workdir;
-	const char	 *output;
-	int		  nodes;
-	int		  tasks;
-	int		  tasks_per_node;
-	int		  gpus_per_node;
-	const char	 *gpu_type;
-	int		  cpus_per_gpu;
-	uint64_t	  mem_per_node_mb;
-	const char	 *partition;
-	const char	 *account;
-	const char	 *qos;
-	int64_t		  time_limit_s;
-	const char	 *req_nodes;	/* comma list or NULL */
-	const char	 *exc_nodes;
-	int		  warn_signal;	/* 0: none */
-	int		  warn_time_s;
-	int		  warn_batch;	/* to the batch shell only */
+	const char *tag;
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+	const char *script;
+	char *const *env;
+	size_t nenv;
+	const char *workdir;
+	const char *output;
+	int nodes;
+	int tasks;
+	int tasks_per_node;
+	int gpus_per_node;
+	const char *gpu_type;
+	int cpus_per_gpu;
+	uint64_t mem_per_node_mb;
+	const char *partition;
+	const char *account;
+	const char *qos;
+	int64_t time_limit_s;
+	const char *req_nodes; /* comma list or NULL */
+	const char *exc_nodes;
+	int warn_signal; /* 0: none */
+	int warn_time_s;
+	int warn_batch; /* to the batch shell only */
 };
 
 /* A job as the scheduler reports it; owned by the array that holds it. */
 struct bjob {
-	int64_t		 id;
-	char		*tag;		/* NULL: not one of ours */
-	uid_t		 uid;
-	enum bjob_state	 state;
-	int		 exit_code;	/* valid when state is final */
-	int		 signal;	/* signal that ended it, 0: none */
-	char		*nodes;
-	int64_t		 submit_time;	/* when Slurm accepted it, 0: unknown */
-	int64_t		 start_time;
-	int64_t		 end_time;
-	char		*reason;
+	int64_t id;
+	char *tag; /* NULL: not one of ours */
+	uid_t uid;
+	enum bjob_state state;
+	int exit_code; /* valid when state is final */
+	int signal; /* signal that ended it, 0: none */
+	char *nodes;
+	int64_t submit_time; /* when Slurm accepted it, 0: unknown */
+	int64_t start_time;
+	int64_t end_time;
+	char *reason;
 };
 
 /* Recent failures of a node, from the store, for the planner to avoid. */
 struct bfailure {
-	char	*name;
-	int	 failures;
+	char *name;
+	int failures;
 };
 
 /*
@@ -77,10 +77,10 @@ struct bfailure {
  * were idle (to tell "not now" from "never"), and each node's address.
  */
 struct bcluster {
-	struct topo	 *live;
-	struct topo	 *ideal;
-	char		**addr;		/* by live node index; may be NULL */
-	int64_t		  loaded_at;
+	struct topo *live;
+	struct topo *ideal;
+	char **addr; /* by live node index; may be NULL */
+	int64_t loaded_at;
 };
 
 struct backend {
@@ -96,8 +96,8 @@ struct backend {
 	int (*list)(struct bjob **jobs, size_t *n, char **cause);
 	int (*cancel)(int64_t id, char **cause);
 	/* Topology and node states; failures are folded into the nodes. */
-	int (*cluster)(const struct bfailure *, size_t, struct bcluster **,
-	    char **cause);
+	int (*cluster)(
+	    const struct bfailure *, size_t, struct bcluster **, char **cause);
 	void (*fini)(void);
 };
 

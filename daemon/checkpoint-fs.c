@@ -30,68 +30,66 @@
 #include "checkpoint-int.h"
 #include "sha256.h"
 
-#define SB_SIZE		1024
-#define HASHBUF_SIZE	(256 * 1024)
-#define MAX_PARENTS	4096		/* ".." steps when resolving symlinks */
-#define STR(x)		#x
-#define XSTR(x)		STR(x)
+#define SB_SIZE 1024
+#define HASHBUF_SIZE (256 * 1024)
+#define MAX_PARENTS 4096 /* ".." steps when resolving symlinks */
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 /* A message built in the child without stdio. */
 struct sbuf {
-	char	s[SB_SIZE];
-	size_t	len;
+	char s[SB_SIZE];
+	size_t len;
 };
 
 /* One entry being scanned, in the child. */
 struct entry {
-	const char	*name;
-	int64_t		 step;
-	uint64_t	 bytes;
-	int64_t		 mtime;
+	const char *name;
+	int64_t step;
+	uint64_t bytes;
+	int64_t mtime;
 	enum ckpt_layout layout;
-	int		 complete;
-	int		 verified;
-	int		 cached;	/* the known result, not hashed again */
-	int		 bad;		/* problem is set */
-	int		 err;
-	struct sbuf	 problem;
+	int complete;
+	int verified;
+	int cached; /* the known result, not hashed again */
+	int bad; /* problem is set */
+	int err;
+	struct sbuf problem;
 };
 
-static void	sb_add(struct sbuf *, const char *);
-static void	sb_addn(struct sbuf *, const char *, size_t);
-static void	sb_num(struct sbuf *, uint64_t);
-static int	write_all(int, const void *, size_t);
-static void	emit(int, const struct rec *, const char *, size_t,
-		    const char *, size_t);
-static void	scan_entry(struct scan *, const char *, enum ckpt_layout,
-		    int64_t);
-static void	scan_file(struct scan *, struct entry *);
-static void	judge(struct scan *, struct entry *, int);
-static void	judge_marker(struct scan *, struct entry *, int);
-static void	judge_dcp(struct entry *, int, const struct scan *);
-static void	judge_tracked(struct entry *, int64_t, const char *);
-static void	judge_hf(struct scan *, struct entry *, int);
-static void	judge_settled(const struct scan *, struct entry *,
-		    const struct stat *);
-static int64_t	file_version(const struct scan *, const struct entry *);
-static void	emit_entry(const struct scan *, struct entry *);
-static int	ends_with_distcp(const char *);
-static void	check_torn(struct scan *, int, const char *,
-		    const struct stat *);
-static void	problem(struct entry *, int, const char *, const char *);
-static int	beneath(const struct scan *, int);
-static void	newer(struct entry *, const struct stat *);
-static void	rel_push(struct scan *, const char *);
-static int	walk(struct scan *, struct entry *, int, int);
-static void	begin(const struct scan *, const struct entry *);
-static const struct ckpt *known_result(const struct scan *,
-		    const struct entry *);
+static void sb_add(struct sbuf *, const char *);
+static void sb_addn(struct sbuf *, const char *, size_t);
+static void sb_num(struct sbuf *, uint64_t);
+static int write_all(int, const void *, size_t);
+static void emit(
+    int, const struct rec *, const char *, size_t, const char *, size_t);
+static void scan_entry(struct scan *, const char *, enum ckpt_layout, int64_t);
+static void scan_file(struct scan *, struct entry *);
+static void judge(struct scan *, struct entry *, int);
+static void judge_marker(struct scan *, struct entry *, int);
+static void judge_dcp(struct entry *, int, const struct scan *);
+static void judge_tracked(struct entry *, int64_t, const char *);
+static void judge_hf(struct scan *, struct entry *, int);
+static void judge_settled(
+    const struct scan *, struct entry *, const struct stat *);
+static int64_t file_version(const struct scan *, const struct entry *);
+static void emit_entry(const struct scan *, struct entry *);
+static int ends_with_distcp(const char *);
+static void check_torn(struct scan *, int, const char *, const struct stat *);
+static void problem(struct entry *, int, const char *, const char *);
+static int beneath(const struct scan *, int);
+static void newer(struct entry *, const struct stat *);
+static void rel_push(struct scan *, const char *);
+static int walk(struct scan *, struct entry *, int, int);
+static void begin(const struct scan *, const struct entry *);
+static const struct ckpt *known_result(
+    const struct scan *, const struct entry *);
 static const struct ckpt *known_named(const struct scan *, const char *);
-static int	hexval(int);
-static size_t	parse_manifest(struct entry *, char *, size_t);
-static int	open_beneath(int, const char *);
-static void	verify_manifest(struct scan *, struct entry *, int, int);
-static int	rm_tree(int, int, uint64_t *);
+static int hexval(int);
+static size_t parse_manifest(struct entry *, char *, size_t);
+static int open_beneath(int, const char *);
+static void verify_manifest(struct scan *, struct entry *, int, int);
+static int rm_tree(int, int, uint64_t *);
 
 static void
 sb_addn(struct sbuf *sb, const char *s, size_t n)
@@ -195,8 +193,7 @@ ckpt_child_setup(int pfd, uid_t uid, gid_t gid)
 		if (setresuid(uid, uid, uid) == -1)
 			ckpt_child_fail(fd, "setresuid", errno);
 	}
-	if (uid == 0 || getuid() != uid || geteuid() != uid ||
-	    setuid(0) != -1)
+	if (uid == 0 || getuid() != uid || geteuid() != uid || setuid(0) != -1)
 		ckpt_child_fail(fd, "could not drop privileges", 0);
 	return fd;
 }
@@ -232,10 +229,10 @@ ckpt_scan_child(struct scan *s)
 	clock_gettime(CLOCK_REALTIME, &now);
 	s->now_s = now.tv_sec;
 	/* the trackers first: they decide which entries are complete */
-	s->mg_iter = ckpt_read_tracker(s->dirfd, MEGATRON_TRACKER, s->uid,
-	    s->hbuf, 64, "");
-	s->ds_step = ckpt_read_tracker(s->dirfd, DEEPSPEED_TRACKER, s->uid,
-	    s->hbuf, 64, "global_step");
+	s->mg_iter = ckpt_read_tracker(
+	    s->dirfd, MEGATRON_TRACKER, s->uid, s->hbuf, 64, "");
+	s->ds_step = ckpt_read_tracker(
+	    s->dirfd, DEEPSPEED_TRACKER, s->uid, s->hbuf, 64, "global_step");
 	s->pl_step = -1;
 
 	for (;;) {
@@ -249,16 +246,19 @@ ckpt_scan_child(struct scan *s)
 		for (off = 0; off < got; off += de->d_reclen) {
 			de = (struct dirent64 *)(dbuf + off);
 			if (++names > CKPT_MAX_NAMES)
-				ckpt_child_fail(s->out, "more than "
-				    XSTR(CKPT_MAX_NAMES) " names", 0);
+				ckpt_child_fail(s->out,
+				    "more than " XSTR(CKPT_MAX_NAMES) " names",
+				    0);
 			layout = ckpt_classify(s, de->d_name, &step);
 			if (layout == L_NONE)
 				continue;
 			if (++entries > CKPT_MAX_ENTRIES)
-				ckpt_child_fail(s->out, "more than "
-				    XSTR(CKPT_MAX_ENTRIES) " entries match", 0);
+				ckpt_child_fail(s->out,
+				    "more than " XSTR(
+				        CKPT_MAX_ENTRIES) " entries match",
+				    0);
 			if (layout == L_LAST)
-				s->last_seen = 1;	/* after the others */
+				s->last_seen = 1; /* after the others */
 			else
 				scan_entry(s, de->d_name, layout, step);
 		}
@@ -285,8 +285,8 @@ problem(struct entry *e, int err, const char *a, const char *b)
 }
 
 static void
-scan_entry(struct scan *s, const char *name, enum ckpt_layout layout,
-    int64_t step)
+scan_entry(
+    struct scan *s, const char *name, enum ckpt_layout layout, int64_t step)
 {
 	struct entry e;
 	struct stat lst, st;
@@ -303,7 +303,7 @@ scan_entry(struct scan *s, const char *name, enum ckpt_layout layout,
 	begin(s, &e);
 	if (fstatat(s->dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
-			return;		/* removed since listed */
+			return; /* removed since listed */
 		problem(&e, errno, "cannot stat the entry", NULL);
 	} else if (S_ISLNK(lst.st_mode)) {
 		newer(&e, &lst);
@@ -318,8 +318,10 @@ scan_entry(struct scan *s, const char *name, enum ckpt_layout layout,
 		else if (fd == -1)
 			problem(&e, errno, "symlink", NULL);
 		else if (!beneath(s, fd))
-			problem(&e, 0, "symlink pointing outside "
-			    "checkpoint.dir", NULL);
+			problem(&e, 0,
+			    "symlink pointing outside "
+			    "checkpoint.dir",
+			    NULL);
 	} else if (S_ISDIR(lst.st_mode)) {
 		fd = openat(s->dirfd, name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -366,8 +368,8 @@ emit_entry(const struct scan *s, struct entry *e)
 	r.verified = e->verified;
 	r.cached = e->cached;
 	r.err = e->err;
-	emit(s->out, &r, e->name, strlen(e->name), e->problem.s,
-	    e->problem.len);
+	emit(
+	    s->out, &r, e->name, strlen(e->name), e->problem.s, e->problem.len);
 }
 
 /*
@@ -380,7 +382,8 @@ judge(struct scan *s, struct entry *e, int fd)
 {
 	if (s->torn && e->layout != L_STEP) {
 		problem(e, 0, CKPT_IN_PROGRESS ": ", s->torn_name);
-		sb_add(&e->problem, " is cut short (a torch.save zip without "
+		sb_add(&e->problem,
+		    " is cut short (a torch.save zip without "
 		    "its end record)");
 		return;
 	}
@@ -418,8 +421,8 @@ judge_marker(struct scan *s, struct entry *e, int fd)
 	int mfd;
 
 	begin(s, e);
-	mfd = openat(fd, CKPT_MANIFEST,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	mfd = openat(
+	    fd, CKPT_MANIFEST, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (mfd != -1) {
 		if ((k = known_result(s, e)) != NULL) {
 			e->cached = 1;
@@ -432,17 +435,20 @@ judge_marker(struct scan *s, struct entry *e, int fd)
 		e->complete = e->verified;
 		close(mfd);
 	} else if (errno == ENOENT) {
-		e->complete = fstatat(fd, CKPT_MARKER, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-		if (!e->complete && fstatat(fd, DCP_METADATA, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0)
+		e->complete =
+		    fstatat(fd, CKPT_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode);
+		if (!e->complete &&
+		    fstatat(fd, DCP_METADATA, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			judge_dcp(e, fd, s);
 		else if (!e->complete && s->torn) {
 			problem(e, 0, CKPT_IN_PROGRESS ": ", s->torn_name);
 			sb_add(&e->problem, " is cut short");
 		} else if (!e->complete)
-			problem(e, 0, "no " CKPT_MARKER " marker or "
-			    "manifest", NULL);
+			problem(e, 0,
+			    "no " CKPT_MARKER " marker or "
+			    "manifest",
+			    NULL);
 	} else
 		problem(e, errno == ELOOP ? 0 : errno, CKPT_MANIFEST,
 		    errno == ELOOP ? ": symlink, not followed" : NULL);
@@ -451,8 +457,8 @@ judge_marker(struct scan *s, struct entry *e, int fd)
 static int
 ts_after(const struct timespec *a, const struct timespec *b)
 {
-	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec :
-	    a->tv_nsec > b->tv_nsec;
+	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec
+	                              : a->tv_nsec > b->tv_nsec;
 }
 
 /*
@@ -467,18 +473,19 @@ judge_dcp(struct entry *e, int fd, const struct scan *s)
 	struct stat st;
 
 	if (fstatat(fd, DCP_METADATA, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		problem(e, 0, CKPT_IN_PROGRESS ": no " DCP_METADATA " yet",
-		    NULL);
+		problem(
+		    e, 0, CKPT_IN_PROGRESS ": no " DCP_METADATA " yet", NULL);
 	else if (!S_ISREG(st.st_mode))
 		problem(e, 0, DCP_METADATA ": not a regular file", NULL);
 	else if (st.st_size == 0)
-		problem(e, 0, CKPT_IN_PROGRESS ": " DCP_METADATA " is empty",
-		    NULL);
+		problem(
+		    e, 0, CKPT_IN_PROGRESS ": " DCP_METADATA " is empty", NULL);
 	else if (s->ndistcp == 0)
 		problem(e, 0, DCP_METADATA " but no .distcp shards", NULL);
 	else if (ts_after(&s->distcp_mtime, &st.st_mtim))
-		problem(e, 0, CKPT_IN_PROGRESS ": a shard is newer than "
-		    DCP_METADATA, NULL);
+		problem(e, 0,
+		    CKPT_IN_PROGRESS ": a shard is newer than " DCP_METADATA,
+		    NULL);
 	else
 		e->complete = 1;
 }
@@ -523,15 +530,17 @@ judge_hf(struct scan *s, struct entry *e, int fd)
 	char *p, *end;
 	int f;
 
-	f = openat(fd, HF_STATE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
+	f = openat(
+	    fd, HF_STATE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (f == -1 && errno == ENOENT) {
 		problem(e, 0, CKPT_IN_PROGRESS ": no " HF_STATE " yet", NULL);
 		return;
 	}
 	if (f == -1 || fstat(f, &st) == -1 || !S_ISREG(st.st_mode)) {
-		problem(e, f == -1 ? errno : 0, HF_STATE ": not a readable "
-		    "regular file", NULL);
+		problem(e, f == -1 ? errno : 0,
+		    HF_STATE ": not a readable "
+		             "regular file",
+		    NULL);
 		if (f != -1)
 			close(f);
 		return;
@@ -547,12 +556,13 @@ judge_hf(struct scan *s, struct entry *e, int fd)
 	close(f);
 	s->mbuf[len] = '\0';
 	end = s->mbuf + len;
-	while (end > s->mbuf && (end[-1] == '\n' || end[-1] == ' ' ||
-	    end[-1] == '\r' || end[-1] == '\t'))
+	while (end > s->mbuf &&
+	    (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\r' ||
+	        end[-1] == '\t'))
 		end--;
 	if (len < CKPT_MANIFEST_MAX && (end == s->mbuf || end[-1] != '}')) {
-		problem(e, 0, CKPT_IN_PROGRESS ": " HF_STATE " is cut short",
-		    NULL);
+		problem(
+		    e, 0, CKPT_IN_PROGRESS ": " HF_STATE " is cut short", NULL);
 		return;
 	}
 	if ((p = strstr(s->mbuf, key)) == NULL) {
@@ -563,8 +573,10 @@ judge_hf(struct scan *s, struct entry *e, int fd)
 	p += strspn(p, " \t\r\n:");
 	n = strspn(p, "0123456789");
 	if (ckpt_number(p, n) != e->step) {
-		problem(e, 0, HF_STATE ": global_step is not the directory's "
-		    "step", NULL);
+		problem(e, 0,
+		    HF_STATE ": global_step is not the directory's "
+		             "step",
+		    NULL);
 		return;
 	}
 	e->complete = 1;
@@ -583,8 +595,10 @@ judge_settled(const struct scan *s, struct entry *e, const struct stat *st)
 	    s->now_s - e->mtime >= s->settle_s)
 		e->complete = 1;
 	else
-		problem(e, 0, CKPT_IN_PROGRESS ": changed within "
-		    "checkpoint.settle", NULL);
+		problem(e, 0,
+		    CKPT_IN_PROGRESS ": changed within "
+		                     "checkpoint.settle",
+		    NULL);
 }
 
 /*
@@ -619,7 +633,7 @@ scan_file(struct scan *s, struct entry *e)
 	begin(s, e);
 	if (fstatat(s->dirfd, e->name, &lst, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
-			return;		/* removed since listed */
+			return; /* removed since listed */
 		problem(e, errno, "cannot stat the entry", NULL);
 		emit_entry(s, e);
 		return;
@@ -634,19 +648,23 @@ scan_file(struct scan *s, struct entry *e)
 		sb_num(&e->problem, lst.st_uid);
 		sb_add(&e->problem, ", not the job's user");
 	}
-	fd = e->bad ? -1 : openat(s->dirfd, e->name,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = e->bad ? -1
+	            : openat(s->dirfd, e->name,
+	                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (!e->bad && (fd == -1 || fstat(fd, &st) == -1))
 		problem(e, errno, "cannot open the entry", NULL);
 	else if (!e->bad && !S_ISREG(st.st_mode))
-		problem(e, 0, "not a regular file", NULL);	/* swapped */
+		problem(e, 0, "not a regular file", NULL); /* swapped */
 	if (!e->bad) {
 		e->bytes = (uint64_t)st.st_size;
 		newer(e, &st);
 		torn = ckpt_zip_torn(fd, st.st_size, s->hbuf, HASHBUF_SIZE);
 		if (torn)
-			problem(e, 0, CKPT_IN_PROGRESS ": cut short (empty, or "
-			    "a torch.save zip without its end record)", NULL);
+			problem(e, 0,
+			    CKPT_IN_PROGRESS
+			    ": cut short (empty, or "
+			    "a torch.save zip without its end record)",
+			    NULL);
 		else if (st.st_size >= 4 && pread(fd, s->hbuf, 4, 0) == 4 &&
 		    memcmp(s->hbuf, "PK\3\4", 4) == 0)
 			e->complete = 1;
@@ -715,8 +733,8 @@ beneath(const struct scan *s, int fd)
 	struct stat st, up;
 	int cur, next, i, inside = 0;
 
-	if (fstat(fd, &st) == -1 || (st.st_dev == s->dirst.st_dev &&
-	    st.st_ino == s->dirst.st_ino))
+	if (fstat(fd, &st) == -1 ||
+	    (st.st_dev == s->dirst.st_dev && st.st_ino == s->dirst.st_ino))
 		return 0;
 	if ((cur = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return 0;
@@ -729,7 +747,7 @@ beneath(const struct scan *s, int fd)
 			break;
 		}
 		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
-			break;		/* "/" is its own parent */
+			break; /* "/" is its own parent */
 		st = up;
 		next = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		close(cur);
@@ -798,13 +816,14 @@ walk(struct scan *s, struct entry *e, int fd, int depth)
 			    strcmp(de->d_name, "..") == 0)
 				continue;
 			if (++s->nfiles > CKPT_MAX_FILES) {
-				problem(e, 0, "more than " XSTR(CKPT_MAX_FILES)
-				    " files", NULL);
+				problem(e, 0,
+				    "more than " XSTR(CKPT_MAX_FILES) " files",
+				    NULL);
 				return -1;
 			}
-			if (fstatat(fd, de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == -1)
-				continue;	/* removed since listed */
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    -1)
+				continue; /* removed since listed */
 			newer(e, &st);
 			if (S_ISREG(st.st_mode)) {
 				e->bytes += (uint64_t)st.st_size;
@@ -814,8 +833,8 @@ walk(struct scan *s, struct entry *e, int fd, int depth)
 				continue;
 			rel_push(s, de->d_name);
 			if (depth + 1 >= CKPT_MAX_DEPTH) {
-				problem(e, 0, "directories nested too deep: ",
-				    s->rel);
+				problem(e, 0,
+				    "directories nested too deep: ", s->rel);
 				return -1;
 			}
 			sub = openat(fd, de->d_name,
@@ -918,8 +937,9 @@ parse_manifest(struct entry *e, char *buf, size_t len)
 			eol = end;
 		line++;
 		if (line > CKPT_MANIFEST_LINES) {
-			problem(e, 0, CKPT_MANIFEST ": more than "
-			    XSTR(CKPT_MANIFEST_LINES) " lines",
+			problem(e, 0,
+			    CKPT_MANIFEST
+			    ": more than " XSTR(CKPT_MANIFEST_LINES) " lines",
 			    NULL);
 			return 0;
 		}
@@ -927,13 +947,13 @@ parse_manifest(struct entry *e, char *buf, size_t len)
 		if (q > p && q[-1] == '\r')
 			q--;
 		if (q == p)
-			continue;	/* blank line */
+			continue; /* blank line */
 		escaped = *p == '\\';
 		if (escaped)
 			p++;
 		if (q - p < SHA256_HEXLEN + 3 || p[SHA256_HEXLEN] != ' ' ||
 		    (p[SHA256_HEXLEN + 1] != ' ' &&
-		    p[SHA256_HEXLEN + 1] != '*'))
+		        p[SHA256_HEXLEN + 1] != '*'))
 			goto bad;
 		for (i = 0; i < SHA256_LEN; i++) {
 			if ((hi = hexval(p[2 * i])) == -1 ||
@@ -970,7 +990,8 @@ parse_manifest(struct entry *e, char *buf, size_t len)
 			n = strcspn(c, "/");
 			if (n == 2 && c[0] == '.' && c[1] == '.') {
 				problem(e, 0, CKPT_MANIFEST ": ", path);
-				sb_add(&e->problem, ": path outside the "
+				sb_add(&e->problem,
+				    ": path outside the "
 				    "checkpoint");
 				return 0;
 			}
@@ -980,7 +1001,7 @@ parse_manifest(struct entry *e, char *buf, size_t len)
 		w = path + strlen(path) + 1;
 		records++;
 		continue;
-bad:
+	bad:
 		problem(e, 0, CKPT_MANIFEST ": line ", NULL);
 		sb_num(&e->problem, line);
 		sb_add(&e->problem, ": not in sha256sum format");
@@ -1064,11 +1085,11 @@ verify_manifest(struct scan *s, struct entry *e, int fd, int mfd)
 	if ((used = parse_manifest(e, s->mbuf, len)) == 0)
 		return;
 
-	for (p = s->mbuf; p < s->mbuf + used; p += SHA256_LEN + strlen(
-	    p + SHA256_LEN) + 1) {
+	for (p = s->mbuf; p < s->mbuf + used;
+	     p += SHA256_LEN + strlen(p + SHA256_LEN) + 1) {
 		if ((f = open_beneath(fd, p + SHA256_LEN)) == -1) {
-			problem(e, errno == ELOOP ? 0 : errno, CKPT_MANIFEST
-			    ": ", p + SHA256_LEN);
+			problem(e, errno == ELOOP ? 0 : errno,
+			    CKPT_MANIFEST ": ", p + SHA256_LEN);
 			if (errno == ELOOP)
 				sb_add(&e->problem, ": symlink, not followed");
 			return;
@@ -1083,8 +1104,10 @@ verify_manifest(struct scan *s, struct entry *e, int fd, int mfd)
 		listed += (uint64_t)st.st_size;
 		if (listed > e->bytes) {
 			close(f);
-			problem(e, 0, CKPT_MANIFEST ": lists more data than "
-			    "the entry holds", NULL);
+			problem(e, 0,
+			    CKPT_MANIFEST ": lists more data than "
+			                  "the entry holds",
+			    NULL);
 			return;
 		}
 		if (sha256_fd(f, s->hbuf, HASHBUF_SIZE, digest, NULL) == -1) {
@@ -1160,8 +1183,7 @@ rm_tree(int fd, int depth, uint64_t *budget)
 
 /* Remove each named entry of dir that is a real directory owned by uid. */
 void
-ckpt_prune_child(int out, const char *dir, char **names, size_t n,
-    uid_t uid)
+ckpt_prune_child(int out, const char *dir, char **names, size_t n, uid_t uid)
 {
 	struct rec r = { .type = REC_DONE };
 	struct stat st;
@@ -1174,9 +1196,9 @@ ckpt_prune_child(int out, const char *dir, char **names, size_t n,
 	for (i = 0; i < n; i++) {
 		fd = openat(dfd, names[i],
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1 && (errno == ENOENT || errno == ELOOP ||
-		    errno == ENOTDIR))
-			continue;	/* gone, or not ours to follow */
+		if (fd == -1 &&
+		    (errno == ENOENT || errno == ELOOP || errno == ENOTDIR))
+			continue; /* gone, or not ours to follow */
 		rc = fd == -1 || fstat(fd, &st) == -1 ? -1 : 0;
 		if (rc == 0 && st.st_uid != uid) {
 			errno = EPERM;

@@ -17,17 +17,17 @@
 #include "checkpoint.h"
 #include "checkpoint-int.h"
 
-#define ZIP_EOCD_LEN	22		/* end of central directory record */
-#define ZIP_COMMENT_MAX	65535
+#define ZIP_EOCD_LEN 22 /* end of central directory record */
+#define ZIP_COMMENT_MAX 65535
 
 /* A directory name: a prefix, then the step as digits, nothing after. */
 static const struct {
-	const char	*prefix;
+	const char *prefix;
 	enum ckpt_layout layout;
 } dir_names[] = {
-	{ "step-", L_DCP },		/* torchtitan */
-	{ "step_", L_DCP },		/* only when it is not the pattern */
-	{ "iter_", L_MEGATRON },	/* iter_0001000 */
+	{ "step-", L_DCP }, /* torchtitan */
+	{ "step_", L_DCP }, /* only when it is not the pattern */
+	{ "iter_", L_MEGATRON }, /* iter_0001000 */
 	{ "global_step", L_DEEPSPEED },
 	{ "checkpoint-", L_HF },
 };
@@ -94,7 +94,7 @@ ckpt_classify(const struct scan *s, const char *name, int64_t *step)
 	size_t i, plen;
 
 	if (s->file != NULL && strcmp(name, s->file) == 0) {
-		*step = 0;		/* a version, counted by the scan */
+		*step = 0; /* a version, counted by the scan */
 		return L_FILE;
 	}
 	if ((*step = pattern_step(s, name)) != -1)
@@ -104,8 +104,8 @@ ckpt_classify(const struct scan *s, const char *name, int64_t *step)
 	for (i = 0; i < sizeof(dir_names) / sizeof(dir_names[0]); i++) {
 		plen = strlen(dir_names[i].prefix);
 		if (strncmp(name, dir_names[i].prefix, plen) == 0 &&
-		    (*step = ckpt_number(name + plen,
-		    strlen(name) - plen)) != -1)
+		    (*step = ckpt_number(name + plen, strlen(name) - plen)) !=
+		        -1)
 			return dir_names[i].layout;
 	}
 	if (!ends_with(name, ".ckpt"))
@@ -147,12 +147,12 @@ ckpt_zip_torn(int fd, off_t size, char *buf, size_t bufsize)
 	if (size < ZIP_EOCD_LEN)
 		return 1;
 	/* torch.save writes no comment: the record is the last 22 bytes */
-	if (pread(fd, buf, ZIP_EOCD_LEN, size - ZIP_EOCD_LEN) ==
-	    ZIP_EOCD_LEN && memcmp(buf, "PK\5\6", 4) == 0 &&
-	    buf[20] == 0 && buf[21] == 0)
+	if (pread(fd, buf, ZIP_EOCD_LEN, size - ZIP_EOCD_LEN) == ZIP_EOCD_LEN &&
+	    memcmp(buf, "PK\5\6", 4) == 0 && buf[20] == 0 && buf[21] == 0)
 		return 0;
-	want = (size_t)size < ZIP_EOCD_LEN + ZIP_COMMENT_MAX ?
-	    (size_t)size : ZIP_EOCD_LEN + ZIP_COMMENT_MAX;
+	want = (size_t)size < ZIP_EOCD_LEN + ZIP_COMMENT_MAX
+	    ? (size_t)size
+	    : ZIP_EOCD_LEN + ZIP_COMMENT_MAX;
 	if (want > bufsize)
 		want = bufsize;
 	from = size - (off_t)want;
@@ -161,8 +161,10 @@ ckpt_zip_torn(int fd, off_t size, char *buf, size_t bufsize)
 	/* the record, then a comment as long as it says, ends the file */
 	for (i = want - ZIP_EOCD_LEN + 1; i-- > 0;)
 		if (memcmp(buf + i, "PK\5\6", 4) == 0 &&
-		    i + ZIP_EOCD_LEN + ((size_t)(unsigned char)buf[i + 20] |
-		    (size_t)(unsigned char)buf[i + 21] << 8) == want)
+		    i + ZIP_EOCD_LEN +
+		            ((size_t)(unsigned char)buf[i + 20] |
+		                (size_t)(unsigned char)buf[i + 21] << 8) ==
+		        want)
 			return 0;
 	return 1;
 }
@@ -181,8 +183,8 @@ ckpt_read_tracker(int dirfd, const char *name, uid_t uid, char *buf,
 	size_t n, plen = strlen(prefix);
 	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
+	fd =
+	    openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != uid) {
@@ -196,8 +198,9 @@ ckpt_read_tracker(int dirfd, const char *name, uid_t uid, char *buf,
 		return -1;
 	buf[got] = '\0';
 	n = (size_t)got;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-	    buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+	while (n > 0 &&
+	    (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+	        buf[n - 1] == '\t'))
 		n--;
 	if (n < plen || memcmp(buf, prefix, plen) != 0)
 		return -1;

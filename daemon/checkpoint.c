@@ -26,38 +26,37 @@
 
 /* Collected records, in the parent. */
 struct collect {
-	struct ckpt	*v;
-	size_t		 n;
-	const char	*dir;
-	size_t		 size;
-	int		 deleted;
-	char		*fail;		/* first prune failure */
-	int		 done;		/* REC_DONE arrived */
-	int		 timedout;	/* the deadline passed first */
-	struct ckpt	 cur;		/* REC_BEGIN: the entry being scanned */
+	struct ckpt *v;
+	size_t n;
+	const char *dir;
+	size_t size;
+	int deleted;
+	char *fail; /* first prune failure */
+	int done; /* REC_DONE arrived */
+	int timedout; /* the deadline passed first */
+	struct ckpt cur; /* REC_BEGIN: the entry being scanned */
 };
 
-static pid_t	child_start(int *, uid_t, gid_t, char **);
-static int	collect_one(struct collect *, const struct rec *, const char *,
-		    const char *, char **);
-static int	child_collect(int, pid_t, int, struct collect *, char **);
-static int	timeout_ms(int);
-static void	add_timedout(struct collect *, const struct ckpt *, size_t,
-		    int);
-static void	add_unreached(struct collect *, const struct ckpt *, size_t);
-static void	push(struct collect *, const struct ckpt *);
-static int	split_pattern(const char *, struct scan *, char **);
-static int	check_user(uid_t, char **);
-static int	check_file(const char *, char **);
-static char	*trim_dir(const char *, char **);
-static char	*join(const char *, const char *, size_t);
-static int	ckpt_cmp(const void *, const void *);
-static int	ckpt_pcmp(const void *, const void *);
+static pid_t child_start(int *, uid_t, gid_t, char **);
+static int collect_one(
+    struct collect *, const struct rec *, const char *, const char *, char **);
+static int child_collect(int, pid_t, int, struct collect *, char **);
+static int timeout_ms(int);
+static void add_timedout(struct collect *, const struct ckpt *, size_t, int);
+static void add_unreached(struct collect *, const struct ckpt *, size_t);
+static void push(struct collect *, const struct ckpt *);
+static int split_pattern(const char *, struct scan *, char **);
+static int check_user(uid_t, char **);
+static int check_file(const char *, char **);
+static char *trim_dir(const char *, char **);
+static char *join(const char *, const char *, size_t);
+static int ckpt_cmp(const void *, const void *);
+static int ckpt_pcmp(const void *, const void *);
 
-static uint64_t	hashed_files;
-static int	stopping;	/* checkpoint_stop() was called */
+static uint64_t hashed_files;
+static int stopping; /* checkpoint_stop() was called */
 
-#define STOP_CHECK_MS	200	/* how often a wait looks at stopping */
+#define STOP_CHECK_MS 200 /* how often a wait looks at stopping */
 
 /* Fork a child that runs as uid/gid; *fd gets the pipe end of each side. */
 static pid_t
@@ -167,8 +166,7 @@ timeout_ms(int ms)
  * would have reused it, so the time went elsewhere.
  */
 static void
-add_timedout(struct collect *c, const struct ckpt *known, size_t nknown,
-    int ms)
+add_timedout(struct collect *c, const struct ckpt *known, size_t nknown, int ms)
 {
 	const struct ckpt *was;
 	struct ckpt *k;
@@ -257,13 +255,13 @@ child_collect(int fd, pid_t pid, int ms, struct collect *c, char **cause)
 		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, left > STOP_CHECK_MS ? STOP_CHECK_MS :
-		    (int)left);
+		rc = poll(
+		    &pfd, 1, left > STOP_CHECK_MS ? STOP_CHECK_MS : (int)left);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1) {
-			set_cause(cause, "waiting for the scan: %s",
-			    strerror(errno));
+			set_cause(
+			    cause, "waiting for the scan: %s", strerror(errno));
 			kill(pid, SIGKILL);
 			break;
 		}
@@ -289,11 +287,11 @@ child_collect(int fd, pid_t pid, int ms, struct collect *c, char **cause)
 			if (len - off < need)
 				break;
 			name = xstrndup(buf + off + sizeof(r), r.namelen);
-			text = xstrndup(buf + off + sizeof(r) + r.namelen,
-			    r.textlen);
+			text = xstrndup(
+			    buf + off + sizeof(r) + r.namelen, r.textlen);
 			if (r.err != 0) {
-				t = xasprintf("%s%s%s", text, *text != '\0' ?
-				    ": " : "", strerror(r.err));
+				t = xasprintf("%s%s%s", text,
+				    *text != '\0' ? ": " : "", strerror(r.err));
 				free(text);
 				text = t;
 			}
@@ -319,16 +317,18 @@ child_collect(int fd, pid_t pid, int ms, struct collect *c, char **cause)
 	/* Someone else reaping it (ECHILD) leaves the records to judge by. */
 	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
 		;
-	if (w == pid && rc == 0 && (!WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0))
+	if (w == pid && rc == 0 &&
+	    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		rc = -1;
 	if (rc == -1 && *cause == NULL) {
 		if (w == pid && WIFSIGNALED(status))
-			set_cause(cause, "killed by signal %d",
-			    WTERMSIG(status));
+			set_cause(
+			    cause, "killed by signal %d", WTERMSIG(status));
 		else if (w == pid && WIFEXITED(status))
-			set_cause(cause, "exited with status %d without an "
-			    "answer", WEXITSTATUS(status));
+			set_cause(cause,
+			    "exited with status %d without an "
+			    "answer",
+			    WEXITSTATUS(status));
 		else
 			set_cause(cause, "ended without an answer");
 	}
@@ -342,11 +342,13 @@ split_pattern(const char *pattern, struct scan *s, char **cause)
 
 	at = strstr(pattern, "{step}");
 	if (at == NULL || strstr(at + 6, "{step}") != NULL)
-		return set_cause(cause, "pattern \"%s\" must contain {step} "
-		    "exactly once", pattern);
-	if (strchr(pattern, '/') != NULL)
-		return set_cause(cause, "pattern \"%s\" must not contain '/'",
+		return set_cause(cause,
+		    "pattern \"%s\" must contain {step} "
+		    "exactly once",
 		    pattern);
+	if (strchr(pattern, '/') != NULL)
+		return set_cause(
+		    cause, "pattern \"%s\" must not contain '/'", pattern);
 	s->prefix = pattern;
 	s->plen = (size_t)(at - pattern);
 	s->suffix = at + 6;
@@ -359,7 +361,8 @@ static int
 check_user(uid_t uid, char **cause)
 {
 	if (uid == 0)
-		return set_cause(cause, "refusing to access checkpoints as "
+		return set_cause(cause,
+		    "refusing to access checkpoints as "
 		    "root");
 	if (geteuid() != 0 && uid != geteuid())
 		return set_cause(cause, "cannot act as uid %lu without root",
@@ -396,15 +399,17 @@ check_file(const char *file, char **cause)
 		return 0;
 	if (*file == '\0' || strchr(file, '/') != NULL ||
 	    strcmp(file, ".") == 0 || strcmp(file, "..") == 0)
-		return set_cause(cause, "checkpoint file \"%s\" must be a name "
-		    "in checkpoint.dir", file);
+		return set_cause(cause,
+		    "checkpoint file \"%s\" must be a name "
+		    "in checkpoint.dir",
+		    file);
 	return 0;
 }
 
 int
 checkpoint_scan(const char *dir, const char *pattern, const char *file,
-    int settle_s, uid_t uid, gid_t gid, const struct ckpt *known,
-    size_t nknown, int ms, struct ckpt **out, size_t *n, char **cause)
+    int settle_s, uid_t uid, gid_t gid, const struct ckpt *known, size_t nknown,
+    int ms, struct ckpt **out, size_t *n, char **cause)
 {
 	struct scan s;
 	struct collect c = { 0 };
@@ -416,8 +421,8 @@ checkpoint_scan(const char *dir, const char *pattern, const char *file,
 	*n = 0;
 	memset(&s, 0, sizeof(s));
 	if (split_pattern(pattern, &s, cause) != 0 ||
-	    check_file(file, cause) != 0 ||
-	    check_user(uid, cause) != 0 || (d = trim_dir(dir, cause)) == NULL)
+	    check_file(file, cause) != 0 || check_user(uid, cause) != 0 ||
+	    (d = trim_dir(dir, cause)) == NULL)
 		return -1;
 	s.dir = d;
 	s.file = file;
@@ -492,8 +497,8 @@ checkpoint_prune(const char *dir, const struct ckpt *ck, size_t n, int keep,
 		    usable[i]->path[dlen] != '/' ||
 		    usable[i]->path[dlen + 1] == '\0' ||
 		    strchr(usable[i]->path + dlen + 1, '/') != NULL) {
-			rc = set_cause(cause, "%s is not in %s",
-			    usable[i]->path, d);
+			rc = set_cause(
+			    cause, "%s is not in %s", usable[i]->path, d);
 			break;
 		}
 		names[nn++] = usable[i]->path + dlen + 1;
@@ -524,10 +529,15 @@ const char *
 checkpoint_layout(const char *path, const char *pattern, const char *file)
 {
 	static const char *const names[] = {
-		[L_NONE] = "unknown", [L_STEP] = "step", [L_DCP] = "dcp",
-		[L_MEGATRON] = "megatron", [L_DEEPSPEED] = "deepspeed",
-		[L_HF] = "hf", [L_LIGHTNING] = "lightning",
-		[L_LAST] = "lightning", [L_FILE] = "file",
+		[L_NONE] = "unknown",
+		[L_STEP] = "step",
+		[L_DCP] = "dcp",
+		[L_MEGATRON] = "megatron",
+		[L_DEEPSPEED] = "deepspeed",
+		[L_HF] = "hf",
+		[L_LIGHTNING] = "lightning",
+		[L_LAST] = "lightning",
+		[L_FILE] = "file",
 	};
 	struct scan s;
 	const char *name = strrchr(path, '/');
@@ -538,17 +548,17 @@ checkpoint_layout(const char *path, const char *pattern, const char *file)
 		return names[L_NONE];
 	s.file = file;
 	s.layouts = strcmp(pattern, "step_{step}") == 0;
-	return names[ckpt_classify(&s, name != NULL ? name + 1 : path,
-	    &step)];
+	return names[ckpt_classify(&s, name != NULL ? name + 1 : path, &step)];
 }
 
 int
 checkpoint_in_progress(const char *problem)
 {
 	return problem != NULL &&
-	    (strncmp(problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER))
-	    == 0 || strncmp(problem, CKPT_IN_PROGRESS,
-	    strlen(CKPT_IN_PROGRESS)) == 0);
+	    (strncmp(problem, "no " CKPT_MARKER, strlen("no " CKPT_MARKER)) ==
+	            0 ||
+	        strncmp(problem, CKPT_IN_PROGRESS, strlen(CKPT_IN_PROGRESS)) ==
+	            0);
 }
 
 const struct ckpt *
@@ -604,6 +614,6 @@ ckpt_cmp(const void *a, const void *b)
 static int
 ckpt_pcmp(const void *a, const void *b)
 {
-	return ckpt_cmp(*(const struct ckpt *const *)a,
-	    *(const struct ckpt *const *)b);
+	return ckpt_cmp(
+	    *(const struct ckpt *const *)a, *(const struct ckpt *const *)b);
 }

@@ -42,97 +42,152 @@ static int resolve_webhook_allow(struct conf *, const char *, char **);
  * alike, and nothing else parses it again. An integer has a range.
  */
 static const struct conf_key {
-	const char	*name;
-	enum conf_type	 type;
-	size_t		 offset;
-	const char	*dflt;
-	int		 reload;	/* SIGHUP may change it in place */
-	int		(*resolve)(struct conf *, const char *, char **);
-	int64_t		 min;		/* CONF_INT */
-	int64_t		 max;
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	const char *dflt;
+	int reload; /* SIGHUP may change it in place */
+	int (*resolve)(struct conf *, const char *, char **);
+	int64_t min; /* CONF_INT */
+	int64_t max;
 } conf_keys[] = {
-	{ .name = "socket", .type = CONF_PATH,
-	  .offset = offsetof(struct conf, socket),
-	  .dflt = "/run/llmctl/llmctld.sock" },
-	{ .name = "database", .type = CONF_PATH,
-	  .offset = offsetof(struct conf, database),
-	  .dflt = "/var/lib/llmctl/llmctld.db" },
-	{ .name = "state_dir", .type = CONF_PATH,
-	  .offset = offsetof(struct conf, state_dir),
-	  .dflt = "/var/lib/llmctl" },
-	{ .name = "slurm_conf", .type = CONF_PATH,
-	  .offset = offsetof(struct conf, slurm_conf) },
-	{ .name = "poll_interval", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, poll_interval_ms), .dflt = "5",
-	  .reload = 1 },
-	{ .name = "log_level", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, log_level), .dflt = "info",
-	  .reload = 1, .resolve = resolve_log_level },
-	{ .name = "admin_group", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, admin_group),
-	  .reload = 1, .resolve = resolve_group },
-	{ .name = "master_port_base", .type = CONF_INT,
-	  .offset = offsetof(struct conf, master_port_base),
-	  .dflt = "29500", .min = 1, .max = 65535 },
-	{ .name = "master_port_count", .type = CONF_INT,
-	  .offset = offsetof(struct conf, master_port_count),
-	  .dflt = "2000", .min = 1, .max = 65535 },
-	{ .name = "warn_signal", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, warn_signal), .dflt = "none",
-	  .reload = 1, .resolve = resolve_signal },
-	{ .name = "warn_time", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, warn_time_ms), .dflt = "120",
-	  .reload = 1 },
-	{ .name = "heartbeat_listen", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, heartbeat_listen),
-	  .resolve = resolve_addr_port },
-	{ .name = "heartbeat_url", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, heartbeat_url) },
-	{ .name = "replan_after", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, replan_after_ms), .dflt = "60",
-	  .reload = 1 },
-	{ .name = "scan_timeout", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, scan_timeout_ms), .dflt = "30",
-	  .reload = 1 },
-	{ .name = "backend", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, backend), .dflt = "slurm",
-	  .resolve = resolve_backend },
-	{ .name = "max_connections", .type = CONF_INT,
-	  .offset = offsetof(struct conf, max_connections), .dflt = "1024",
-	  .reload = 1, .min = 1, .max = 65535 },
-	{ .name = "max_connections_per_user", .type = CONF_INT,
-	  .offset = offsetof(struct conf, max_connections_per_user),
-	  .dflt = "32",
-	  .reload = 1, .min = 1, .max = 65535 },
-	{ .name = "request_timeout", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, request_timeout_ms), .dflt = "5",
-	  .reload = 1 },
-	{ .name = "webhook_url", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, webhook_url), .reload = 1,
-	  .resolve = resolve_webhook },
-	{ .name = "webhook_allow", .type = CONF_STRING,
-	  .offset = offsetof(struct conf, webhook_allow), .reload = 1,
-	  .resolve = resolve_webhook_allow },
-	{ .name = "webhook_timeout", .type = CONF_DURATION_MS,
-	  .offset = offsetof(struct conf, webhook_timeout_ms), .dflt = "5",
-	  .reload = 1 },
-	{ .name = "webhook_retries", .type = CONF_INT,
-	  .offset = offsetof(struct conf, webhook_retries), .dflt = "3",
-	  .reload = 1, .min = 0, .max = 10 },
-	{ .name = "webhook_queue", .type = CONF_INT,
-	  .offset = offsetof(struct conf, webhook_queue), .dflt = "1000",
-	  .reload = 1, .min = 1, .max = 100000 },
+	{ .name = "socket",
+	    .type = CONF_PATH,
+	    .offset = offsetof(struct conf, socket),
+	    .dflt = "/run/llmctl/llmctld.sock" },
+	{ .name = "database",
+	    .type = CONF_PATH,
+	    .offset = offsetof(struct conf, database),
+	    .dflt = "/var/lib/llmctl/llmctld.db" },
+	{ .name = "state_dir",
+	    .type = CONF_PATH,
+	    .offset = offsetof(struct conf, state_dir),
+	    .dflt = "/var/lib/llmctl" },
+	{ .name = "slurm_conf",
+	    .type = CONF_PATH,
+	    .offset = offsetof(struct conf, slurm_conf) },
+	{ .name = "poll_interval",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, poll_interval_ms),
+	    .dflt = "5",
+	    .reload = 1 },
+	{ .name = "log_level",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, log_level),
+	    .dflt = "info",
+	    .reload = 1,
+	    .resolve = resolve_log_level },
+	{ .name = "admin_group",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, admin_group),
+	    .reload = 1,
+	    .resolve = resolve_group },
+	{ .name = "master_port_base",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, master_port_base),
+	    .dflt = "29500",
+	    .min = 1,
+	    .max = 65535 },
+	{ .name = "master_port_count",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, master_port_count),
+	    .dflt = "2000",
+	    .min = 1,
+	    .max = 65535 },
+	{ .name = "warn_signal",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, warn_signal),
+	    .dflt = "none",
+	    .reload = 1,
+	    .resolve = resolve_signal },
+	{ .name = "warn_time",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, warn_time_ms),
+	    .dflt = "120",
+	    .reload = 1 },
+	{ .name = "heartbeat_listen",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, heartbeat_listen),
+	    .resolve = resolve_addr_port },
+	{ .name = "heartbeat_url",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, heartbeat_url) },
+	{ .name = "replan_after",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, replan_after_ms),
+	    .dflt = "60",
+	    .reload = 1 },
+	{ .name = "scan_timeout",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, scan_timeout_ms),
+	    .dflt = "30",
+	    .reload = 1 },
+	{ .name = "backend",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, backend),
+	    .dflt = "slurm",
+	    .resolve = resolve_backend },
+	{ .name = "max_connections",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, max_connections),
+	    .dflt = "1024",
+	    .reload = 1,
+	    .min = 1,
+	    .max = 65535 },
+	{ .name = "max_connections_per_user",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, max_connections_per_user),
+	    .dflt = "32",
+	    .reload = 1,
+	    .min = 1,
+	    .max = 65535 },
+	{ .name = "request_timeout",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, request_timeout_ms),
+	    .dflt = "5",
+	    .reload = 1 },
+	{ .name = "webhook_url",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, webhook_url),
+	    .reload = 1,
+	    .resolve = resolve_webhook },
+	{ .name = "webhook_allow",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, webhook_allow),
+	    .reload = 1,
+	    .resolve = resolve_webhook_allow },
+	{ .name = "webhook_timeout",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, webhook_timeout_ms),
+	    .dflt = "5",
+	    .reload = 1 },
+	{ .name = "webhook_retries",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, webhook_retries),
+	    .dflt = "3",
+	    .reload = 1,
+	    .min = 0,
+	    .max = 10 },
+	{ .name = "webhook_queue",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, webhook_queue),
+	    .dflt = "1000",
+	    .reload = 1,
+	    .min = 1,
+	    .max = 100000 },
 };
 
-static int conf_set(struct conf *, const struct conf_key *, const char *,
-    char **);
+static int conf_set(
+    struct conf *, const struct conf_key *, const char *, char **);
 
 static int
 resolve_log_level(struct conf *conf, const char *value, char **why)
 {
 	if (log_level_parse(value, &conf->level) != 0)
-		return set_cause(why, "expected error, warn, info or debug, "
-		    "got \"%s\"", value);
+		return set_cause(why,
+		    "expected error, warn, info or debug, "
+		    "got \"%s\"",
+		    value);
 	return 0;
 }
 
@@ -146,8 +201,7 @@ resolve_group(struct conf *conf, const char *value, char **why)
 	conf->admin_gid = (gid_t)-1;
 	if (value == NULL)
 		return 0;
-	if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL)
+	if (getgrnam_r(value, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
 		return set_cause(why, "no such group \"%s\"", value);
 	conf->admin_gid = res->gr_gid;
 	return 0;
@@ -157,8 +211,8 @@ static int
 resolve_signal(struct conf *conf, const char *value, char **why)
 {
 	static const struct {
-		const char	*name;
-		int		 sig;
+		const char *name;
+		int sig;
 	} sigs[] = {
 		{ .name = "USR1", .sig = SIGUSR1 },
 		{ .name = "USR2", .sig = SIGUSR2 },
@@ -178,8 +232,10 @@ resolve_signal(struct conf *conf, const char *value, char **why)
 			return 0;
 		}
 	}
-	return set_cause(why, "expected USR1, USR2, TERM, INT, HUP or none, "
-	    "got \"%s\"", value);
+	return set_cause(why,
+	    "expected USR1, USR2, TERM, INT, HUP or none, "
+	    "got \"%s\"",
+	    value);
 }
 
 /* ADDRESS:PORT; the address is what is before the last colon. */
@@ -191,14 +247,16 @@ resolve_addr_port(struct conf *conf, const char *value, char **why)
 	long port;
 
 	if (colon == NULL || colon == value)
-		return set_cause(why, "expected ADDRESS:PORT, got \"%s\"",
-		    value);
+		return set_cause(
+		    why, "expected ADDRESS:PORT, got \"%s\"", value);
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (errno != 0 || *end != '\0' || end == colon + 1 || port <= 0 ||
 	    port > 65535)
-		return set_cause(why, "expected a port 1-65535 after the "
-		    "colon, got \"%s\"", value);
+		return set_cause(why,
+		    "expected a port 1-65535 after the "
+		    "colon, got \"%s\"",
+		    value);
 	free(conf->heartbeat_host);
 	conf->heartbeat_host = xstrndup(value, colon - value);
 	conf->heartbeat_port = (int)port;
@@ -209,8 +267,10 @@ static int
 resolve_backend(struct conf *conf, const char *value, char **why)
 {
 	if ((conf->backend_ops = backend_find(value)) == NULL)
-		return set_cause(why, "unknown backend \"%s\" (slurm or "
-		    "fake)", value);
+		return set_cause(why,
+		    "unknown backend \"%s\" (slurm or "
+		    "fake)",
+		    value);
 	return 0;
 }
 
@@ -257,8 +317,9 @@ conf_set(struct conf *conf, const struct conf_key *key, const char *value,
 		*sp = xstrdup(value);
 		return 0;
 	case CONF_DURATION_MS:
-		if (value[0] != '\0' && strspn(value, "0123456789.") ==
-		    strlen(value) && strchr(value, '.') != NULL) {
+		if (value[0] != '\0' &&
+		    strspn(value, "0123456789.") == strlen(value) &&
+		    strchr(value, '.') != NULL) {
 			/* fractional seconds: "0.5" */
 			double d = strtod(value, &end);
 			if (*end != '\0' || d <= 0 || d > 86400)
@@ -328,8 +389,9 @@ conf_check_ports(const struct conf *conf, const char *path,
 			count = &marks[i];
 	}
 	at = count->line != 0 || count->column != 0 ? count : base;
-	add_error(errors, path, at, at == count ? "master_port_count" :
-	    "master_port_base", "master_port_base + master_port_count must "
+	add_error(errors, path, at,
+	    at == count ? "master_port_count" : "master_port_base",
+	    "master_port_base + master_port_count must "
 	    "stay below 65536");
 }
 
@@ -363,7 +425,7 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 		    "expected a mapping of settings");
 	} else {
 		for (pair = root->data.mapping.pairs.start;
-		    pair < root->data.mapping.pairs.top; pair++) {
+		     pair < root->data.mapping.pairs.top; pair++) {
 			k = yaml_document_get_node(&doc, pair->key);
 			v = yaml_document_get_node(&doc, pair->value);
 			if (k->type != YAML_SCALAR_NODE) {
@@ -374,7 +436,7 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 			key = NULL;
 			for (i = 0; i < nitems(conf_keys); i++)
 				if (strcmp(conf_keys[i].name,
-				    (char *)k->data.scalar.value) == 0)
+				        (char *)k->data.scalar.value) == 0)
 					key = &conf_keys[i];
 			if (key == NULL) {
 				add_error(errors, path, &k->start_mark,
@@ -389,7 +451,7 @@ conf_parse_yaml(struct conf *conf, const char *path, const char *buf,
 			}
 			why = NULL;
 			if (conf_set(conf, key, (char *)v->data.scalar.value,
-			    &why) != 0) {
+			        &why) != 0) {
 				add_error(errors, path, &v->start_mark,
 				    key->name, why);
 				free(why);
@@ -435,8 +497,8 @@ conf_load(const char *path, char **cause)
 }
 
 static int
-conf_key_equal(const struct conf_key *key, const struct conf *a,
-    const struct conf *b)
+conf_key_equal(
+    const struct conf_key *key, const struct conf *a, const struct conf *b)
 {
 	const char *sa, *sb;
 

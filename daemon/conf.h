@@ -13,38 +13,38 @@
 struct backend;
 
 struct conf {
-	char	*path;
-	char	*socket;		/* Unix socket for the API */
-	char	*database;		/* SQLite file */
-	char	*state_dir;		/* logs/, shared with the nodes */
-	char	*slurm_conf;		/* NULL: libslurm's default */
-	int64_t	 poll_interval_ms;
-	char	*log_level;
-	enum log_level level;		/* resolved from log_level */
-	char	*admin_group;		/* members see and change all jobs */
-	gid_t	 admin_gid;		/* its gid, -1: none */
-	int64_t	 master_port_base;	/* MASTER_PORT range per attempt */
-	int64_t	 master_port_count;
-	char	*backend;		/* "slurm" */
+	char *path;
+	char *socket; /* Unix socket for the API */
+	char *database; /* SQLite file */
+	char *state_dir; /* logs/, shared with the nodes */
+	char *slurm_conf; /* NULL: libslurm's default */
+	int64_t poll_interval_ms;
+	char *log_level;
+	enum log_level level; /* resolved from log_level */
+	char *admin_group; /* members see and change all jobs */
+	gid_t admin_gid; /* its gid, -1: none */
+	int64_t master_port_base; /* MASTER_PORT range per attempt */
+	int64_t master_port_count;
+	char *backend; /* "slurm" */
 	const struct backend *backend_ops; /* resolved from backend */
-	int64_t	 warn_time_ms;		/* signal before the time limit */
-	char	*warn_signal;		/* its name: USR1, USR2, TERM, none */
-	int	 warn_signo;		/* and number, 0: none */
-	char	*heartbeat_listen;	/* "addr:port" for the TCP listener */
-	char	*heartbeat_host;	/* resolved from heartbeat_listen */
-	int	 heartbeat_port;
-	char	*heartbeat_url;		/* what workers POST to */
-	int64_t	 replan_after_ms;	/* pending this long on planned nodes:
+	int64_t warn_time_ms; /* signal before the time limit */
+	char *warn_signal; /* its name: USR1, USR2, TERM, none */
+	int warn_signo; /* and number, 0: none */
+	char *heartbeat_listen; /* "addr:port" for the TCP listener */
+	char *heartbeat_host; /* resolved from heartbeat_listen */
+	int heartbeat_port;
+	char *heartbeat_url; /* what workers POST to */
+	int64_t replan_after_ms; /* pending this long on planned nodes:
 					   plan again */
-	int64_t	 max_connections;	/* open at once, per listener */
-	int64_t	 max_connections_per_user; /* per uid, or TCP address */
-	int64_t	 request_timeout_ms;	/* for a whole request */
-	int64_t	 scan_timeout_ms;	/* a checkpoint scan's deadline */
-	char	*webhook_url;		/* every job's notifications, or NULL */
-	char	*webhook_allow;		/* URL prefixes jobs may name */
-	int64_t	 webhook_timeout_ms;	/* one delivery's deadline */
-	int64_t	 webhook_retries;	/* tries after the first */
-	int64_t	 webhook_queue;		/* deliveries waiting, at most */
+	int64_t max_connections; /* open at once, per listener */
+	int64_t max_connections_per_user; /* per uid, or TCP address */
+	int64_t request_timeout_ms; /* for a whole request */
+	int64_t scan_timeout_ms; /* a checkpoint scan's deadline */
+	char *webhook_url; /* every job's notifications, or NULL */
+	char *webhook_allow; /* URL prefixes jobs may name */
+	int64_t webhook_timeout_ms; /* one delivery's deadline */
+	int64_t webhook_retries; /* tries after the first */
+	int64_t webhook_queue; /* deliveries waiting, at most */
 };
 
 /*

@@ -79,10 +79,10 @@ feed_tick_cb(void *arg)
 {
 	struct feed *f = arg;
 	struct feed_sub *s, *next;
-	struct event_filter flt = {.after = f->cursor,
-	    .upto = INT64_MAX,
-	    .all_users = 1,
-	    .limit = FEED_BATCH};
+	struct event_filter flt = { .after = f->cursor,
+		.upto = INT64_MAX,
+		.all_users = 1,
+		.limit = FEED_BATCH };
 	struct event_row *ev = NULL;
 	size_t n = 0;
 

@@ -15,18 +15,18 @@
 #include "util.h"
 
 struct entry {
-	char			*hash;
-	struct beat		 b;
-	int64_t			*rank_ms;	/* last beat per rank, 0: none */
-	int			 world;
-	struct entry		*next;		/* in its bucket */
+	char *hash;
+	struct beat b;
+	int64_t *rank_ms; /* last beat per rank, 0: none */
+	int world;
+	struct entry *next; /* in its bucket */
 };
 
 struct health {
-	struct entry		**buckets;
-	size_t			 nbuckets;	/* a power of two */
-	size_t			 n;
-	int64_t			 total;
+	struct entry **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t n;
+	int64_t total;
 };
 
 static struct entry **
@@ -36,8 +36,10 @@ bucket(const struct health *h, const char *hash)
 	size_t i;
 
 	for (i = 0; i < 16 && hash[i] != '\0'; i++)
-		k = k << 4 | (uint64_t)(hash[i] <= '9' ? hash[i] - '0' :
-		    (hash[i] | 0x20) - 'a' + 10) % 16;
+		k = k << 4 |
+		    (uint64_t)(hash[i] <= '9' ? hash[i] - '0'
+		                              : (hash[i] | 0x20) - 'a' + 10) %
+		        16;
 	return &h->buckets[k & (h->nbuckets - 1)];
 }
 
@@ -120,8 +122,8 @@ health_free(struct health *h)
 }
 
 void
-health_register(struct health *h, const char *hash, int64_t job_id,
-    int attempt, int world_size)
+health_register(struct health *h, const char *hash, int64_t job_id, int attempt,
+    int world_size)
 {
 	struct entry *e, **b;
 
@@ -192,8 +194,8 @@ health_get(const struct health *h, const char *hash)
 	/* the rank that has been silent longest decides about hangs */
 	e->b.stalest_ms = 0;
 	for (r = 0; r < e->world; r++) {
-		if (e->rank_ms[r] != 0 && (e->b.stalest_ms == 0 ||
-		    e->rank_ms[r] < e->b.stalest_ms)) {
+		if (e->rank_ms[r] != 0 &&
+		    (e->b.stalest_ms == 0 || e->rank_ms[r] < e->b.stalest_ms)) {
 			e->b.stalest_ms = e->rank_ms[r];
 			e->b.stalest_rank = r;
 		}

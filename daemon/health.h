@@ -11,15 +11,15 @@
 #include <stdint.h>
 
 struct beat {
-	int64_t	 job_id;
-	int	 attempt;
-	int64_t	 last_ms;	/* monotonic time of the newest beat, 0: none */
-	int64_t	 last_wall;	/* and its wall-clock second */
-	int64_t	 step;		/* highest step reported, -1: none */
-	int64_t	 count;
-	int	 ranks_seen;	/* distinct ranks heard from */
-	int64_t	 stalest_ms;	/* oldest "last beat" among those ranks */
-	int	 stalest_rank;
+	int64_t job_id;
+	int attempt;
+	int64_t last_ms; /* monotonic time of the newest beat, 0: none */
+	int64_t last_wall; /* and its wall-clock second */
+	int64_t step; /* highest step reported, -1: none */
+	int64_t count;
+	int ranks_seen; /* distinct ranks heard from */
+	int64_t stalest_ms; /* oldest "last beat" among those ranks */
+	int stalest_rank;
 };
 
 struct health;

@@ -26,47 +26,47 @@
  * through; on the master node that route is local, so the interface that
  * holds the address. Loopback (every rank on one host) is left alone.
  */
-#define IFNAME_PART                                                      \
-	"if [ -z \"${GLOO_SOCKET_IFNAME:-}\" ] || "                        \
-	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then "                         \
-	"llmctl_a=$(getent ahostsv4 \"$MASTER_ADDR\" 2>/dev/null | "        \
+#define IFNAME_PART \
+	"if [ -z \"${GLOO_SOCKET_IFNAME:-}\" ] || " \
+	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then " \
+	"llmctl_a=$(getent ahostsv4 \"$MASTER_ADDR\" 2>/dev/null | " \
 	"awk 'NR == 1 { print $1 }'); llmctl_a=${llmctl_a:-$MASTER_ADDR}; " \
-	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null | "       \
-	"awk '{ print $2; exit }'); "                                    \
-	"[ -n \"$llmctl_if\" ] || llmctl_if=$(ip route get \"$llmctl_a\" "  \
-	"2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "              \
-	"if [ -n \"$llmctl_if\" ] && [ \"$llmctl_if\" != lo ]; then "        \
-	"GLOO_SOCKET_IFNAME=${GLOO_SOCKET_IFNAME:-$llmctl_if}; "         \
-	"NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-$llmctl_if}; "         \
-	"export GLOO_SOCKET_IFNAME NCCL_SOCKET_IFNAME; fi; "             \
+	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null | " \
+	"awk '{ print $2; exit }'); " \
+	"[ -n \"$llmctl_if\" ] || llmctl_if=$(ip route get \"$llmctl_a\" " \
+	"2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); " \
+	"if [ -n \"$llmctl_if\" ] && [ \"$llmctl_if\" != lo ]; then " \
+	"GLOO_SOCKET_IFNAME=${GLOO_SOCKET_IFNAME:-$llmctl_if}; " \
+	"NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-$llmctl_if}; " \
+	"export GLOO_SOCKET_IFNAME NCCL_SOCKET_IFNAME; fi; " \
 	"unset llmctl_a llmctl_if; fi; "
 
 /*
  * Slurm starts a step in /tmp when the workdir is missing on a node (not on
  * a file system the node shares): the job would run, and write, elsewhere.
  */
-#define WORKDIR_PART                                                     \
-	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && "                             \
-	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then "                     \
-	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node "            \
-	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; "            \
+#define WORKDIR_PART \
+	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && " \
+	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " \
+	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node " \
+	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; " \
 	"exit 96; fi; "
 
 /*
  * Where this node stands in the plan: NODE_RANK from the node's position
  * in LLMCTL_NODE_ORDER, not from Slurm's (alphabetical) node ids.
  */
-#define NODE_PART                                                        \
-	"NODE_RANK=$SLURM_NODEID; "                                      \
-	"if [ -n \"${LLMCTL_NODE_ORDER:-}\" ]; then "                    \
-	"NODE_RANK=; i=0; ifs=$IFS; IFS=,; "                             \
-	"for n in $LLMCTL_NODE_ORDER; do "                               \
-	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; "            \
-	"i=$((i + 1)); done; IFS=$ifs; "                                 \
-	"if [ -z \"$NODE_RANK\" ]; then "                                \
+#define NODE_PART \
+	"NODE_RANK=$SLURM_NODEID; " \
+	"if [ -n \"${LLMCTL_NODE_ORDER:-}\" ]; then " \
+	"NODE_RANK=; i=0; ifs=$IFS; IFS=,; " \
+	"for n in $LLMCTL_NODE_ORDER; do " \
+	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; " \
+	"i=$((i + 1)); done; IFS=$ifs; " \
+	"if [ -z \"$NODE_RANK\" ]; then " \
 	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
-	"exit 97; fi; fi; "                                              \
-	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; "        \
+	"exit 97; fi; fi; " \
+	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
 	"export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
 /*
@@ -126,11 +126,10 @@ static const char RANK_PART[] =
 
 /* srun and mpi: one task per rank. */
 static const char TASK_WRAPPER[] =
-    NODE_PART
-    "LOCAL_RANK=$SLURM_LOCALID; "
-    "RANK=$((NODE_RANK * LOCAL_WORLD_SIZE + LOCAL_RANK)); "
-    "export RANK LOCAL_RANK; "
-    "exec /bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
+    NODE_PART "LOCAL_RANK=$SLURM_LOCALID; "
+              "RANK=$((NODE_RANK * LOCAL_WORLD_SIZE + LOCAL_RANK)); "
+              "export RANK LOCAL_RANK; "
+              "exec /bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
 
 /*
  * torchrun: one task per node; torchrun starts the ranks, which record
@@ -139,8 +138,7 @@ static const char TASK_WRAPPER[] =
  * 3.11 it crashes before starting workers unless --redirects/--tee are
  * given explicitly.
  */
-static const char NODE_WRAPPER[] =
-    NODE_PART
+static const char NODE_WRAPPER[] = NODE_PART
     "LLMCTL_EXIT_FILE=$(mktemp \"${TMPDIR:-/tmp}/llmctl-exit.XXXXXX\") "
     "|| exit 96; export LLMCTL_EXIT_FILE; "
     "exec 3>&1; "
@@ -218,8 +216,8 @@ static const char SCRIPT_PART[] =
  * are listed in preflight.failed and the batch exits 98; llmctld reads the
  * list, blames those nodes and ends the attempt as preflight_failed.
  */
-#define PREFLIGHT_NODE                                                  \
-	"/bin/sh -c \"$LLMCTL_PREFLIGHT\" || "                            \
+#define PREFLIGHT_NODE \
+	"/bin/sh -c \"$LLMCTL_PREFLIGHT\" || " \
 	"echo \"$SLURMD_NODENAME\" >> \"$LLMCTL_LOG_DIR/preflight.failed\""
 static const char PREFLIGHT[] =
     "srun --nodes=%d --ntasks=%d --ntasks-per-node=1 --kill-on-bad-exit=0 "
@@ -231,8 +229,7 @@ static const char PREFLIGHT[] =
     "\texit 98\n"
     "fi\n";
 
-static void
-env_add(struct launch *l, const char *key, const char *fmt, ...)
+static void env_add(struct launch *l, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -266,11 +263,15 @@ static const char *
 signal_name(int signo)
 {
 	static const struct {
-		int		 signo;
-		const char	*name;
+		int signo;
+		const char *name;
 	} names[] = {
-		{ SIGUSR1, "USR1" }, { SIGUSR2, "USR2" }, { SIGTERM, "TERM" },
-		{ SIGINT, "INT" }, { SIGHUP, "HUP" }, { SIGURG, "URG" },
+		{ SIGUSR1, "USR1" },
+		{ SIGUSR2, "USR2" },
+		{ SIGTERM, "TERM" },
+		{ SIGINT, "INT" },
+		{ SIGHUP, "HUP" },
+		{ SIGURG, "URG" },
 	};
 	size_t i;
 
@@ -286,8 +287,8 @@ signal_name(int signo)
  * warning longer than the job itself comes at half-time.
  */
 static void
-launch_warning(struct launch *l, const struct spec *spec,
-    const struct launch_ctx *ctx)
+launch_warning(
+    struct launch *l, const struct spec *spec, const struct launch_ctx *ctx)
 {
 	int64_t limit = spec->resources.time_limit_s, before;
 
@@ -318,8 +319,9 @@ launch_body(const struct spec *spec, const char *args, const char *logq)
 	char *wrapq, *cmd, *body, *exitq;
 
 	if (spec->parallel.launcher == LAUNCHER_SCRIPT) {
-		cmd = spec->argc > 0 ? xstrdup(args + 1) :
-		    xstrdup("/bin/sh -c \"$LLMCTL_COMMAND\"");
+		cmd = spec->argc > 0
+		    ? xstrdup(args + 1)
+		    : xstrdup("/bin/sh -c \"$LLMCTL_COMMAND\"");
 		body = xasprintf(SCRIPT_PART, cmd);
 		free(cmd);
 		return body;
@@ -327,13 +329,14 @@ launch_body(const struct spec *spec, const char *args, const char *logq)
 	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
 	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
 	exitq = xstrdup("\"$LLMCTL_LOG_DIR/ranks.exit\"");
-	body = xasprintf("srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
+	body = xasprintf(
+	    "srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
 	    "--ntasks-per-node=%d%s --open-mode=append --error=%s \\\n"
 	    "    /bin/sh -c %s llmctl-rank%s > %s\n%s",
 	    spec->resources.nodes, torchrun ? spec->resources.nodes : world,
 	    torchrun ? 1 : spec->resources.tasks_per_node,
-	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
-	    logq, wrapq, args, exitq, FIRST_FAILURE);
+	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "", logq,
+	    wrapq, args, exitq, FIRST_FAILURE);
 	free(wrapq);
 	free(exitq);
 	return body;
@@ -352,8 +355,8 @@ env_default(struct launch *l, const struct spec *spec)
 }
 
 struct launch *
-launch_build(const struct spec *spec, const struct launch_ctx *ctx,
-    char **cause)
+launch_build(
+    const struct spec *spec, const struct launch_ctx *ctx, char **cause)
 {
 	struct launch *l;
 	char *logq, *argq, *args = xstrdup(""), *tmp, *deadline, *preflight;
@@ -408,12 +411,12 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	}
 	if (ctx->heartbeat_url != NULL) {
 		env_add(l, "LLMCTL_HEARTBEAT_URL", "%s", ctx->heartbeat_url);
-		env_add(l, "LLMCTL_HEARTBEAT_TOKEN", "%s",
-		    ctx->heartbeat_token);
+		env_add(
+		    l, "LLMCTL_HEARTBEAT_TOKEN", "%s", ctx->heartbeat_token);
 	}
 	if (l->warn_signal != 0) {
-		env_add(l, "LLMCTL_WARN_SIGNAL", "%s",
-		    signal_name(l->warn_signal));
+		env_add(
+		    l, "LLMCTL_WARN_SIGNAL", "%s", signal_name(l->warn_signal));
 		env_add(l, "LLMCTL_WARN_TIME", "%d", l->warn_time_s);
 	}
 	if (spec->health.preflight != NULL)
@@ -437,20 +440,21 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 	free(tmp);
 	if (spec->resources.time_limit_s > 0)
 		deadline = xasprintf("LLMCTL_TIME_LIMIT_AT=$(($(date +%%s) + "
-		    "%lld))\nexport LLMCTL_TIME_LIMIT_AT\n",
+		                     "%lld))\nexport LLMCTL_TIME_LIMIT_AT\n",
 		    (long long)spec->resources.time_limit_s);
 	else
 		deadline = xstrdup("");
 	if (spec->health.preflight != NULL)
-		preflight = xasprintf(PREFLIGHT, spec->resources.nodes,
-		    spec->resources.nodes);
+		preflight = xasprintf(
+		    PREFLIGHT, spec->resources.nodes, spec->resources.nodes);
 	else
 		preflight = xstrdup("");
 	body = launch_body(spec, args, logq);
-	l->script = xasprintf("#!/bin/sh\n"
+	l->script = xasprintf(
+	    "#!/bin/sh\n"
 	    "# llmctl job %lld attempt %d, generated by llmctld.\n"
-	    "%s%s%s", (long long)ctx->job_id, ctx->attempt, deadline,
-	    preflight, body);
+	    "%s%s%s",
+	    (long long)ctx->job_id, ctx->attempt, deadline, preflight, body);
 	free(body);
 	free(deadline);
 	free(preflight);
@@ -460,8 +464,8 @@ launch_build(const struct spec *spec, const struct launch_ctx *ctx,
 }
 
 int
-launch_make_log_dir(const struct launch *l, const struct launch_ctx *ctx,
-    char **cause)
+launch_make_log_dir(
+    const struct launch *l, const struct launch_ctx *ctx, char **cause)
 {
 	(void)l;
 	return logdir_make(ctx->state_dir, ctx->job_id, ctx->attempt, ctx->uid,

@@ -13,41 +13,41 @@
 struct spec;
 
 struct launch_ctx {
-	int64_t		 job_id;
-	int		 attempt;
-	int		 master_port;
-	uid_t		 uid;
-	gid_t		 gid;
-	const char	*user;
-	const char	*home;
-	const char	*state_dir;
-	const char	*node_order;	/* plan's nodes in rank order, or NULL */
-	const char	*master_addr;	/* rank 0's address, or NULL */
-	const char	*resume_from;	/* newest verified checkpoint, or NULL */
-	int64_t		 resume_step;
-	const char	*heartbeat_url;	/* NULL: no heartbeats */
-	const char	*heartbeat_token;
-	int		 warn_signo;	/* the site's default warning, 0: none */
-	int		 warn_time_s;
+	int64_t job_id;
+	int attempt;
+	int master_port;
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+	const char *home;
+	const char *state_dir;
+	const char *node_order; /* plan's nodes in rank order, or NULL */
+	const char *master_addr; /* rank 0's address, or NULL */
+	const char *resume_from; /* newest verified checkpoint, or NULL */
+	int64_t resume_step;
+	const char *heartbeat_url; /* NULL: no heartbeats */
+	const char *heartbeat_token;
+	int warn_signo; /* the site's default warning, 0: none */
+	int warn_time_s;
 };
 
 struct launch {
-	char	 *script;
-	char	**env;		/* NULL-terminated "K=V" */
-	size_t	  nenv;
-	char	 *log_dir;	/* <state_dir>/logs/<job>/<attempt> */
-	char	 *batch_log;	/* batch script's own output */
+	char *script;
+	char **env; /* NULL-terminated "K=V" */
+	size_t nenv;
+	char *log_dir; /* <state_dir>/logs/<job>/<attempt> */
+	char *batch_log; /* batch script's own output */
 	/* the time-limit warning Slurm is to send: the spec's, or the site's */
-	int	  warn_signal;	/* 0: none */
-	int	  warn_time_s;
-	int	  warn_batch;	/* to the batch shell, not the steps */
+	int warn_signal; /* 0: none */
+	int warn_time_s;
+	int warn_batch; /* to the batch shell, not the steps */
 };
 
-struct launch *launch_build(const struct spec *, const struct launch_ctx *,
-    char **cause);
+struct launch *launch_build(
+    const struct spec *, const struct launch_ctx *, char **cause);
 /* The attempt's log directory, for the job's user only (logdir.h). */
-int launch_make_log_dir(const struct launch *, const struct launch_ctx *,
-    char **cause);
+int launch_make_log_dir(
+    const struct launch *, const struct launch_ctx *, char **cause);
 void launch_free(struct launch *);
 
 #endif

@@ -10,26 +10,26 @@
 
 /* Keep in step with the table in docs/design.md section 5 (checked). */
 static const struct job_transition transitions[] = {
-	{ .from = JOB_QUEUED,		.to = JOB_SUBMITTED },
-	{ .from = JOB_RESTARTING,	.to = JOB_SUBMITTED },
-	{ .from = JOB_SUBMITTED,	.to = JOB_RUNNING },
-	{ .from = JOB_SUBMITTED,	.to = JOB_QUEUED },	/* re-plan */
-	{ .from = JOB_QUEUED,		.to = JOB_COMPLETED },
-	{ .from = JOB_QUEUED,		.to = JOB_FAILED },
-	{ .from = JOB_QUEUED,		.to = JOB_RESTARTING },
-	{ .from = JOB_QUEUED,		.to = JOB_CANCELLED },
-	{ .from = JOB_SUBMITTED,	.to = JOB_COMPLETED },
-	{ .from = JOB_SUBMITTED,	.to = JOB_FAILED },
-	{ .from = JOB_SUBMITTED,	.to = JOB_RESTARTING },
-	{ .from = JOB_SUBMITTED,	.to = JOB_CANCELLED },
-	{ .from = JOB_RUNNING,		.to = JOB_COMPLETED },
-	{ .from = JOB_RUNNING,		.to = JOB_FAILED },
-	{ .from = JOB_RUNNING,		.to = JOB_RESTARTING },
-	{ .from = JOB_RUNNING,		.to = JOB_CANCELLED },
-	{ .from = JOB_RESTARTING,	.to = JOB_COMPLETED },
-	{ .from = JOB_RESTARTING,	.to = JOB_FAILED },
-	{ .from = JOB_RESTARTING,	.to = JOB_RESTARTING },
-	{ .from = JOB_RESTARTING,	.to = JOB_CANCELLED },
+	{ .from = JOB_QUEUED, .to = JOB_SUBMITTED },
+	{ .from = JOB_RESTARTING, .to = JOB_SUBMITTED },
+	{ .from = JOB_SUBMITTED, .to = JOB_RUNNING },
+	{ .from = JOB_SUBMITTED, .to = JOB_QUEUED }, /* re-plan */
+	{ .from = JOB_QUEUED, .to = JOB_COMPLETED },
+	{ .from = JOB_QUEUED, .to = JOB_FAILED },
+	{ .from = JOB_QUEUED, .to = JOB_RESTARTING },
+	{ .from = JOB_QUEUED, .to = JOB_CANCELLED },
+	{ .from = JOB_SUBMITTED, .to = JOB_COMPLETED },
+	{ .from = JOB_SUBMITTED, .to = JOB_FAILED },
+	{ .from = JOB_SUBMITTED, .to = JOB_RESTARTING },
+	{ .from = JOB_SUBMITTED, .to = JOB_CANCELLED },
+	{ .from = JOB_RUNNING, .to = JOB_COMPLETED },
+	{ .from = JOB_RUNNING, .to = JOB_FAILED },
+	{ .from = JOB_RUNNING, .to = JOB_RESTARTING },
+	{ .from = JOB_RUNNING, .to = JOB_CANCELLED },
+	{ .from = JOB_RESTARTING, .to = JOB_COMPLETED },
+	{ .from = JOB_RESTARTING, .to = JOB_FAILED },
+	{ .from = JOB_RESTARTING, .to = JOB_RESTARTING },
+	{ .from = JOB_RESTARTING, .to = JOB_CANCELLED },
 };
 
 const struct job_transition *
@@ -67,28 +67,30 @@ lifecycle_job_set(struct store *st, int64_t id, enum job_state from,
 }
 
 int
-lifecycle_job_reason(struct store *st, int64_t id, enum job_state state,
-    const char *reason)
+lifecycle_job_reason(
+    struct store *st, int64_t id, enum job_state state, const char *reason)
 {
 	return store_job_set_state(st, id, state, reason);
 }
 
-#define C(x)		(1u << CAUSE_##x)
+#define C(x) (1u << CAUSE_##x)
 /*
  * What Slurm's end of a job llmctld did not end itself may be caused by.
  * FAILED may be a timeout: the first failing rank died of the time-limit
  * warning the job asked for (recovery_exit_reason).
  */
 #define ENDS(from) \
-	{ from, 0, ATTEMPT_COMPLETED,	C(NONE) | C(CANCELLED) },	\
-	{ from, 0, ATTEMPT_FAILED,	C(USER_ERROR) |			\
-	    C(PREFLIGHT_FAILED) | C(NODE_FAILURE) | C(TIMEOUT) |	\
-	    C(CANCELLED) },						\
-	{ from, 0, ATTEMPT_CANCELLED,	C(CANCELLED) },			\
-	{ from, 0, ATTEMPT_TIMEOUT,	C(TIMEOUT) | C(CANCELLED) },	\
-	{ from, 0, ATTEMPT_NODE_FAIL,	C(NODE_FAILURE) | C(CANCELLED) }, \
-	{ from, 0, ATTEMPT_PREEMPTED,	C(PREEMPTED) | C(CANCELLED) },	\
-	{ from, 0, ATTEMPT_LOST,	C(LOST) }
+	{ from, 0, ATTEMPT_COMPLETED, C(NONE) | C(CANCELLED) }, \
+	    { from, 0, ATTEMPT_FAILED, \
+		    C(USER_ERROR) | C(PREFLIGHT_FAILED) | C(NODE_FAILURE) | \
+		        C(TIMEOUT) | C(CANCELLED) }, \
+	    { from, 0, ATTEMPT_CANCELLED, C(CANCELLED) }, \
+	    { from, 0, ATTEMPT_TIMEOUT, C(TIMEOUT) | C(CANCELLED) }, \
+	    { from, 0, ATTEMPT_NODE_FAIL, C(NODE_FAILURE) | C(CANCELLED) }, \
+	    { from, 0, ATTEMPT_PREEMPTED, C(PREEMPTED) | C(CANCELLED) }, \
+	{ \
+		from, 0, ATTEMPT_LOST, C(LOST) \
+	}
 
 /*
  * Keep in step with the table in docs/design.md section 5 (checked). A
@@ -96,25 +98,25 @@ lifecycle_job_reason(struct store *st, int64_t id, enum job_state state,
  * is ending keeps its cause whatever Slurm's end, unless Slurm lost it.
  */
 static const struct attempt_transition attempt_transitions[] = {
-	{ ATTEMPT_CREATED, 0, ATTEMPT_PENDING,	C(NONE) },	/* in Slurm */
-	{ ATTEMPT_CREATED, 0, ATTEMPT_FAILED,	C(SUBMIT_FAILED) |
-	    C(UNPLACEABLE) | C(LAUNCH_FAILED) },
+	{ ATTEMPT_CREATED, 0, ATTEMPT_PENDING, C(NONE) }, /* in Slurm */
+	{ ATTEMPT_CREATED, 0, ATTEMPT_FAILED,
+	    C(SUBMIT_FAILED) | C(UNPLACEABLE) | C(LAUNCH_FAILED) },
 	{ ATTEMPT_CREATED, 0, ATTEMPT_CANCELLED, C(CANCELLED) },
-	{ ATTEMPT_PENDING, 0, ATTEMPT_RUNNING,	C(NONE) },
-	{ ATTEMPT_RUNNING, 0, ATTEMPT_PENDING,	C(NONE) },	/* requeued */
-	{ ATTEMPT_PENDING, 0, ATTEMPT_PENDING,	C(REPLAN) },	/* ending */
-	{ ATTEMPT_RUNNING, 0, ATTEMPT_RUNNING,	C(HANG) },	/* ending */
-	{ ATTEMPT_PENDING, 1, ATTEMPT_CREATED,	C(NONE) },	/* re-planned */
+	{ ATTEMPT_PENDING, 0, ATTEMPT_RUNNING, C(NONE) },
+	{ ATTEMPT_RUNNING, 0, ATTEMPT_PENDING, C(NONE) }, /* requeued */
+	{ ATTEMPT_PENDING, 0, ATTEMPT_PENDING, C(REPLAN) }, /* ending */
+	{ ATTEMPT_RUNNING, 0, ATTEMPT_RUNNING, C(HANG) }, /* ending */
+	{ ATTEMPT_PENDING, 1, ATTEMPT_CREATED, C(NONE) }, /* re-planned */
 	ENDS(ATTEMPT_PENDING),
 	ENDS(ATTEMPT_RUNNING),
 	{ ATTEMPT_RUNNING, 1, ATTEMPT_COMPLETED, C(HANG) },
-	{ ATTEMPT_RUNNING, 1, ATTEMPT_FAILED,	C(HANG) },
+	{ ATTEMPT_RUNNING, 1, ATTEMPT_FAILED, C(HANG) },
 	{ ATTEMPT_RUNNING, 1, ATTEMPT_CANCELLED, C(HANG) },
-	{ ATTEMPT_RUNNING, 1, ATTEMPT_TIMEOUT,	C(HANG) },
+	{ ATTEMPT_RUNNING, 1, ATTEMPT_TIMEOUT, C(HANG) },
 	{ ATTEMPT_RUNNING, 1, ATTEMPT_NODE_FAIL, C(HANG) },
 	{ ATTEMPT_RUNNING, 1, ATTEMPT_PREEMPTED, C(HANG) },
-	{ ATTEMPT_RUNNING, 1, ATTEMPT_LOST,	C(LOST) },
-	{ ATTEMPT_PENDING, 1, ATTEMPT_LOST,	C(LOST) },
+	{ ATTEMPT_RUNNING, 1, ATTEMPT_LOST, C(LOST) },
+	{ ATTEMPT_PENDING, 1, ATTEMPT_LOST, C(LOST) },
 };
 
 const struct attempt_transition *
@@ -159,7 +161,8 @@ lifecycle_attempt_set(struct store *st, struct attempt *a,
 	if (!lifecycle_attempt_legal(a->state, a->ending, to, cause) ||
 	    !store_in_transaction(st)) {
 		log_warnx("job %lld: attempt %d: %s transition %s%s -> %s (%s) "
-		    "refused", (long long)a->job_id, a->attempt,
+		          "refused",
+		    (long long)a->job_id, a->attempt,
 		    store_in_transaction(st) ? "illegal" : "untransacted",
 		    attempt_state_name(a->state), a->ending ? " ending" : "",
 		    attempt_state_name(to), cause_str(cause));
@@ -187,7 +190,8 @@ lifecycle_attempt_set(struct store *st, struct attempt *a,
 		return -1;
 	}
 	log_debug("job %lld: attempt %d: %s%s -> %s (%s)", (long long)a->job_id,
-	    a->attempt, attempt_state_name(old.state), old.ending ? " ending" :
-	    "", attempt_state_name(to), cause_str(cause));
+	    a->attempt, attempt_state_name(old.state),
+	    old.ending ? " ending" : "", attempt_state_name(to),
+	    cause_str(cause));
 	return 0;
 }

@@ -13,8 +13,8 @@
 #include "store.h"
 
 struct job_transition {
-	enum job_state	 from;
-	enum job_state	 to;
+	enum job_state from;
+	enum job_state to;
 };
 
 /* The legal transitions, *n of them. */
@@ -28,8 +28,8 @@ int lifecycle_job_legal(enum job_state from, enum job_state to);
 int lifecycle_job_set(struct store *, int64_t id, enum job_state from,
     enum job_state to, const char *reason);
 /* Change only the reason a job gives (waiting for resources, ...). */
-int lifecycle_job_reason(struct store *, int64_t id, enum job_state,
-    const char *reason);
+int lifecycle_job_reason(
+    struct store *, int64_t id, enum job_state, const char *reason);
 
 /*
  * An attempt moves from (state, being ended or not) to a state, and has
@@ -38,10 +38,10 @@ int lifecycle_job_reason(struct store *, int64_t id, enum job_state,
  * it has a cause.
  */
 struct attempt_transition {
-	enum attempt_state	 from;
-	int			 from_ending;
-	enum attempt_state	 to;
-	unsigned int		 causes;
+	enum attempt_state from;
+	int from_ending;
+	enum attempt_state to;
+	unsigned int causes;
 };
 
 const struct attempt_transition *lifecycle_attempt_table(size_t *n);

@@ -37,8 +37,7 @@
 #include "util.h"
 #include "worker.h"
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: llmctld [-dn] [-f file]\n");
 	exit(2);
@@ -75,8 +74,8 @@ reload_report(const char *key, int applied, void *arg)
 	if (applied)
 		log_info("reload: %s changed, applied", key);
 	else
-		log_warnx("reload: %s changed, needs a restart to take effect",
-		    key);
+		log_warnx(
+		    "reload: %s changed, needs a restart to take effect", key);
 }
 
 /*
@@ -150,7 +149,8 @@ heartbeat_default_url(const char *listen)
 		return xasprintf("http://%s/v1/heartbeat", listen);
 	host[sizeof(host) - 1] = '\0';
 	url = xasprintf("http://%s%s/v1/heartbeat", host, colon);
-	log_info("heartbeat_listen %s is every interface: ranks are told %s "
+	log_info(
+	    "heartbeat_listen %s is every interface: ranks are told %s "
 	    "(set heartbeat_url if the nodes know this host by another name)",
 	    listen, url);
 	return url;
@@ -171,7 +171,8 @@ raise_nofile(const struct conf *conf)
 	log_info("open files limit %llu", (unsigned long long)rl.rlim_cur);
 	/* two listeners, and room for the database, Slurm and job files */
 	if (rl.rlim_cur < (rlim_t)(2 * conf->max_connections + 256))
-		log_warnx("open files limit %llu is too low for "
+		log_warnx(
+		    "open files limit %llu is too low for "
 		    "max_connections %lld: raise LimitNOFILE= or lower it",
 		    (unsigned long long)rl.rlim_cur,
 		    (long long)conf->max_connections);
@@ -183,8 +184,8 @@ store_timer_cb(void *arg)
 {
 	struct llmctld *d = arg;
 
-	timer_schedule(d->store_timer, store_maintain(d->store) == 0 ?
-	    STORE_MAINTAIN_MS : STORE_RETRY_MS);
+	timer_schedule(d->store_timer,
+	    store_maintain(d->store) == 0 ? STORE_MAINTAIN_MS : STORE_RETRY_MS);
 }
 
 static void
@@ -283,9 +284,9 @@ main(int argc, char **argv)
 	if (d.conf->heartbeat_listen != NULL) {
 		if ((d.tcp = server_create_tcp(&d, &cause)) == NULL)
 			fatalx("%s", cause);
-		d.heartbeat_url = d.conf->heartbeat_url != NULL ?
-		    xstrdup(d.conf->heartbeat_url) :
-		    heartbeat_default_url(d.conf->heartbeat_listen);
+		d.heartbeat_url = d.conf->heartbeat_url != NULL
+		    ? xstrdup(d.conf->heartbeat_url)
+		    : heartbeat_default_url(d.conf->heartbeat_listen);
 	}
 	d.monitor = monitor_create(&d);
 	/* the feed starts where the notifier left off (notify.h) */
@@ -301,8 +302,7 @@ main(int argc, char **argv)
 	evsignal_add(sigint, NULL);
 	evsignal_add(sighup, NULL);
 	log_info("llmctld %s listening on %s, database %s, backend %s",
-	    PACKAGE_VERSION, d.conf->socket, d.conf->database,
-	    d.backend->name);
+	    PACKAGE_VERSION, d.conf->socket, d.conf->database, d.backend->name);
 	/* the socket listens and the store is open: a client gets answers */
 	d.sdnotify = sdnotify_create(&d);
 	sdnotify_ready(d.sdnotify);

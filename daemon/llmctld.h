@@ -22,22 +22,22 @@ struct feed;
 struct notify;
 
 struct llmctld {
-	struct conf		*conf;
-	struct event_base	*base;
-	struct store		*store;
-	struct timer		*store_timer;	/* store_maintain() */
-	const struct backend	*backend;
-	struct worker		*worker;
-	struct server		*server;
-	struct monitor		*monitor;
-	struct bcluster		*cluster;	/* newest snapshot, or NULL */
-	struct health		*health;	/* heartbeats in memory */
-	struct server		*tcp;		/* heartbeat/metrics listener */
-	char			*heartbeat_url;	/* NULL: no listener */
-	struct pool		*fspool;	/* reads of users' files */
-	struct feed		*feed;		/* committed events, live */
-	struct notify		*notify;	/* webhooks */
-	struct sdnotify		*sdnotify;	/* systemd's sd_notify */
+	struct conf *conf;
+	struct event_base *base;
+	struct store *store;
+	struct timer *store_timer; /* store_maintain() */
+	const struct backend *backend;
+	struct worker *worker;
+	struct server *server;
+	struct monitor *monitor;
+	struct bcluster *cluster; /* newest snapshot, or NULL */
+	struct health *health; /* heartbeats in memory */
+	struct server *tcp; /* heartbeat/metrics listener */
+	char *heartbeat_url; /* NULL: no listener */
+	struct pool *fspool; /* reads of users' files */
+	struct feed *feed; /* committed events, live */
+	struct notify *notify; /* webhooks */
+	struct sdnotify *sdnotify; /* systemd's sd_notify */
 };
 
 #endif

@@ -142,8 +142,7 @@ log_escape(const char *in, char *out, size_t outlen)
 }
 
 static void
-log_vwrite(enum log_level level, const char *err, const char *fmt,
-    va_list ap)
+log_vwrite(enum log_level level, const char *err, const char *fmt, va_list ap)
 {
 	static const int prio[] = {
 		[LOG_LEVEL_ERROR] = LOG_ERR,
@@ -169,17 +168,17 @@ log_vwrite(enum log_level level, const char *err, const char *fmt,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s%s%s\n",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level],
-	    msg, err != NULL ? ": " : "", err != NULL ? err : "");
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], msg,
+	    err != NULL ? ": " : "", err != NULL ? err : "");
 }
 
-#define LOG_BODY(level, err)                 \
-	do {                                 \
-		va_list ap;                  \
-		va_start(ap, fmt);           \
+#define LOG_BODY(level, err) \
+	do { \
+		va_list ap; \
+		va_start(ap, fmt); \
 		log_vwrite(level, err, fmt, ap); \
-		va_end(ap);                  \
+		va_end(ap); \
 	} while (0)
 
 static void
@@ -232,8 +231,7 @@ log_job(int64_t job, const char *fmt, ...)
  * One lock for all limiters: libevent may warn from the worker thread.
  */
 void
-log_limited(struct log_limit *lim, enum log_level level, const char *fmt,
-    ...)
+log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct timespec ts;

@@ -19,11 +19,11 @@ enum log_level {
 
 /* A rate limit for one kind of repeated line (log_limited), any thread. */
 #define LOG_LIMIT_LINES 5
-#define LOG_LIMIT_WINDOW 10	/* seconds */
+#define LOG_LIMIT_WINDOW 10 /* seconds */
 struct log_limit {
-	time_t		 start;		/* window start, monotonic */
-	unsigned	 lines;		/* written in this window */
-	unsigned	 suppressed;	/* dropped since the last line */
+	time_t start; /* window start, monotonic */
+	unsigned lines; /* written in this window */
+	unsigned suppressed; /* dropped since the last line */
 };
 
 void log_init(int foreground, enum log_level level);
@@ -40,9 +40,7 @@ void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_job(int64_t job, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-void fatal(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-void fatalx(const char *, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

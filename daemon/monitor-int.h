@@ -18,45 +18,45 @@ struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
 struct track {
-	char			*tag;
-	int			 busy;		/* an op is in flight */
-	int			 misses;	/* polls without it */
-	int64_t			 last_kill_ms;
+	char *tag;
+	int busy; /* an op is in flight */
+	int misses; /* polls without it */
+	int64_t last_kill_ms;
 	/* progress, for hang detection */
-	int64_t			 progress_ms;	/* last sign of life */
-	int			 heard;		/* any progress since start */
-	int64_t			 log_bytes;
-	int64_t			 sized_bytes;	/* the last log size scan's */
-	int			 sizing;	/* a log size scan in flight */
+	int64_t progress_ms; /* last sign of life */
+	int heard; /* any progress since start */
+	int64_t log_bytes;
+	int64_t sized_bytes; /* the last log size scan's */
+	int sizing; /* a log size scan in flight */
 	enum { PF_UNREAD, PF_READING, PF_READ } pf_state; /* preflight.failed */
-	char			*pf_nodes;	/* what it named, once read */
-	char			 first_fail[128]; /* first-failure, read with it */
-	int64_t			 beats;
-	int64_t			 ckpt_step;
-	int			 ckpt_known;	/* ckpt_step was read once */
-	char			*avoid;		/* re-plan: the nodes that were busy */
-	TAILQ_ENTRY(track)	 entry;
+	char *pf_nodes; /* what it named, once read */
+	char first_fail[128]; /* first-failure, read with it */
+	int64_t beats;
+	int64_t ckpt_step;
+	int ckpt_known; /* ckpt_step was read once */
+	char *avoid; /* re-plan: the nodes that were busy */
+	TAILQ_ENTRY(track) entry;
 };
 
 /* What is known about a job's checkpoints between scans. */
 struct jobscan {
-	int64_t			 job_id;
-	int			 busy;		/* a scan in flight */
-	int			 deciding;	/* decide when the scan is done */
-	int64_t			 last_ms;
-	TAILQ_ENTRY(jobscan)	 entry;
+	int64_t job_id;
+	int busy; /* a scan in flight */
+	int deciding; /* decide when the scan is done */
+	int64_t last_ms;
+	TAILQ_ENTRY(jobscan) entry;
 };
 
 struct monitor {
-	struct llmctld		*d;
-	struct timer		*tick;
-	int			 polling;
-	int			 poll_failing;
-	int			 loading;	/* an OP_CLUSTER in flight */
-	TAILQ_HEAD(, track)	 tracks;
-	TAILQ_HEAD(, jobscan)	 scans;
-	struct pool		*scanner;	/* checkpoint scans, by uid */
-	struct holds		*holds;		/* recent plans; only ever on
+	struct llmctld *d;
+	struct timer *tick;
+	int polling;
+	int poll_failing;
+	int loading; /* an OP_CLUSTER in flight */
+	TAILQ_HEAD(, track) tracks;
+	TAILQ_HEAD(, jobscan) scans;
+	struct pool *scanner; /* checkpoint scans, by uid */
+	struct holds *holds; /* recent plans; only ever on
 						   the worker thread */
 };
 
@@ -72,8 +72,8 @@ monitor_set_str(char **dst, const char *src)
 /* monitor.c */
 struct track *monitor_track_get(struct monitor *, const char *tag);
 void monitor_track_drop(struct monitor *, const char *tag);
-struct attempt *monitor_attempt_by_tag(struct monitor *, const char *tag,
-    struct job **);
+struct attempt *monitor_attempt_by_tag(
+    struct monitor *, const char *tag, struct job **);
 void monitor_cancel_attempt(struct monitor *, struct attempt *);
 /*
  * End an attempt in state to: with cause, or (CAUSE_NONE) the one it is
@@ -82,8 +82,8 @@ void monitor_cancel_attempt(struct monitor *, struct attempt *);
 void monitor_finish(struct monitor *, struct attempt *, struct job *,
     enum attempt_state to, enum attempt_cause cause, const char *reason);
 
-void monitor_attempt_in_slurm(struct monitor *, struct attempt *,
-    struct job *, int64_t id, int submitted);
+void monitor_attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
+    int64_t id, int submitted);
 
 /* monitor-plan.c (and monitor_cancel_attempt above) */
 void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);
@@ -100,8 +100,8 @@ void recovery_blame_down(struct monitor *, struct attempt *);
  * The preflight's failed nodes from the attempt's log dir (*nodes, NULL:
  * none): 1 once read on the fs pool, 0 while the read is under way.
  */
-int recovery_preflight_failed(struct monitor *, const struct job *,
-    const struct attempt *, char **nodes);
+int recovery_preflight_failed(
+    struct monitor *, const struct job *, const struct attempt *, char **nodes);
 /*
  * Why a failed attempt failed, once recovery_preflight_failed() has read
  * its log dir: the first rank that failed on its own, its node and exit

@@ -36,34 +36,33 @@
  * OP_SUBMIT, which borrow its strings.
  */
 struct submit_data {
-	struct monitor	 *m;
-	struct launch	 *launch;
-	struct spec	 *spec;
-	char		 *tag;
-	char		 *name;
-	struct placement  place;	/* its request borrows spec, exclude */
-	const char	**exclude;	/* plan request's merged exclude list */
-	char		 *req_nodes;	/* the plan's nodes, Slurm's req_nodes */
-	struct hostlist	  blamed;	/* nodes earlier attempts blamed */
-	struct hostlist	  avoid;	/* nodes a re-plan should avoid */
+	struct monitor *m;
+	struct launch *launch;
+	struct spec *spec;
+	char *tag;
+	char *name;
+	struct placement place; /* its request borrows spec, exclude */
+	const char **exclude; /* plan request's merged exclude list */
+	char *req_nodes; /* the plan's nodes, Slurm's req_nodes */
+	struct hostlist blamed; /* nodes earlier attempts blamed */
+	struct hostlist avoid; /* nodes a re-plan should avoid */
 };
 
 static struct submit_data *submit_data_new(struct monitor *, const char *);
 static void submit_data_free(void *);
 static void submit_done(struct op *, void *);
 static void keep_cluster(struct monitor *, struct bcluster **);
-static void submit_request(const struct submit_data *, const struct job *,
-    struct bjob_request *);
+static void submit_request(
+    const struct submit_data *, const struct job *, struct bjob_request *);
 static int plan_settled(struct monitor *, const struct op *,
     const struct submit_data *, struct attempt *, struct job *);
 static const char *plan_record(struct monitor *, const struct bcluster *,
     struct submit_data *, struct attempt *);
-static char *plan_token(struct monitor *, struct attempt *,
-    const struct job *);
+static char *plan_token(struct monitor *, struct attempt *, const struct job *);
 static struct ckpt *plan_resume(struct monitor *, const struct submit_data *,
     struct attempt *, const struct job *, struct launch_ctx *, size_t *);
-static int plan_build(struct monitor *, struct submit_data *,
-    struct attempt *, const struct job *, const char *, char **);
+static int plan_build(struct monitor *, struct submit_data *, struct attempt *,
+    const struct job *, const char *, char **);
 static void plan_submit(struct monitor *, struct submit_data *,
     const struct attempt *, const struct job *);
 static int plan_place_cb(void *, const struct bcluster *, char **, int *);
@@ -120,21 +119,22 @@ submit_done(struct op *op, void *arg)
 	}
 	if (op->rc != 0 && op->transient) {
 		log_warnx("job %lld: attempt %d not submitted yet: %s "
-		    "(will retry)", (long long)a->job_id, a->attempt, op->cause);
+		          "(will retry)",
+		    (long long)a->job_id, a->attempt, op->cause);
 	} else if (op->rc != 0) {
 		reason = xasprintf("Slurm refused the job: %s", op->cause);
-		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_SUBMIT_FAILED,
-		    reason);
+		monitor_finish(
+		    m, a, job, ATTEMPT_FAILED, CAUSE_SUBMIT_FAILED, reason);
 		free(reason);
 	} else if (op->kind == OP_FIND && op->u.find.found_id == 0) {
 		/* cancelled before Slurm ever had it */
-		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
-		    NULL);
+		monitor_finish(
+		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
 	} else if (op->kind == OP_FIND) {
 		monitor_attempt_in_slurm(m, a, job, op->u.find.found_id, 0);
 	} else {
-		monitor_attempt_in_slurm(m, a, job, op->u.submit.found_id,
-		    op->u.submit.submitted);
+		monitor_attempt_in_slurm(
+		    m, a, job, op->u.submit.found_id, op->u.submit.submitted);
 	}
 	attempt_free(a);
 	job_free(job);
@@ -159,8 +159,10 @@ submit_request(const struct submit_data *sd, const struct job *job,
 {
 	const struct spec *sp = sd->spec;
 
-	*req = (struct bjob_request){ .tag = sd->tag, .uid = job->uid,
-	    .gid = job->gid, .name = sd->name };
+	*req = (struct bjob_request){ .tag = sd->tag,
+		.uid = job->uid,
+		.gid = job->gid,
+		.name = sd->name };
 	req->script = sd->launch->script;
 	req->env = sd->launch->env;
 	req->nenv = sd->launch->nenv;
@@ -195,32 +197,33 @@ plan_settled(struct monitor *m, const struct op *op,
 	char *reason;
 
 	if (op->rc == 0 && op->u.plan.find.found_id != 0) {
-		monitor_attempt_in_slurm(m, a, job, op->u.plan.find.found_id,
-		    0);
+		monitor_attempt_in_slurm(
+		    m, a, job, op->u.plan.find.found_id, 0);
 		return 1;
 	}
 	if (job->state == JOB_CANCELLED) {
 		/* cancelled while it was being planned: never submit it */
-		monitor_finish(m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED,
-		    NULL);
+		monitor_finish(
+		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
 		return 1;
 	}
 	if (op->rc != 0 && sd->place.never) {
-		reason = xasprintf("cannot be placed on this cluster: %s",
-		    op->cause);
-		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE,
-		    reason);
+		reason = xasprintf(
+		    "cannot be placed on this cluster: %s", op->cause);
+		monitor_finish(
+		    m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE, reason);
 		free(reason);
 		return 1;
 	}
 	if (op->rc != 0) {
 		/* not the cluster's nodes: Slurm itself did not answer */
-		reason = xasprintf(op->u.plan.unreachable ?
-		    "slurmctld unreachable: %s" : "waiting for resources: %s",
+		reason = xasprintf(op->u.plan.unreachable
+		        ? "slurmctld unreachable: %s"
+		        : "waiting for resources: %s",
 		    op->cause);
 		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
-			lifecycle_job_reason(m->d->store, job->id, job->state,
-			    reason);
+			lifecycle_job_reason(
+			    m->d->store, job->id, job->state, reason);
 			log_job(job->id, "%s", reason);
 		}
 		free(reason);
@@ -262,8 +265,8 @@ plan_token(struct monitor *m, struct attempt *a, const struct job *job)
 	health_unregister(m->d->health, a->token_hash);
 	free(a->token_hash);
 	a->token_hash = health_token_hash(token);
-	health_register(m->d->health, a->token_hash, job->id, a->attempt,
-	    job->world_size);
+	health_register(
+	    m->d->health, a->token_hash, job->id, a->attempt, job->world_size);
 	return token;
 }
 
@@ -272,16 +275,15 @@ plan_token(struct monitor *m, struct attempt *a, const struct job *job)
  * set it in ctx, which borrows from the list returned (free it after use).
  */
 static struct ckpt *
-plan_resume(struct monitor *m, const struct submit_data *sd,
-    struct attempt *a, const struct job *job, struct launch_ctx *ctx,
-    size_t *nck)
+plan_resume(struct monitor *m, const struct submit_data *sd, struct attempt *a,
+    const struct job *job, struct launch_ctx *ctx, size_t *nck)
 {
 	const struct ckpt *newest;
 	struct ckpt *ck;
 
 	ck = store_checkpoints_of(m->d->store, job->id, nck);
-	newest = sd->spec->checkpoint.dir != NULL ?
-	    checkpoint_newest(ck, *nck) : NULL;
+	newest = sd->spec->checkpoint.dir != NULL ? checkpoint_newest(ck, *nck)
+	                                          : NULL;
 	if (newest != NULL) {
 		ctx->resume_from = newest->path;
 		ctx->resume_step = newest->step;
@@ -306,13 +308,20 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 
 	token = plan_token(m, a, job);
 	pw = getpwuid(job->uid);
-	ctx = (struct launch_ctx){ .job_id = job->id, .attempt = a->attempt,
-	    .master_port = a->master_port, .uid = job->uid, .gid = job->gid,
-	    .user = job->user, .home = pw != NULL ? pw->pw_dir : "/",
-	    .state_dir = m->d->conf->state_dir, .node_order = sd->req_nodes,
-	    .master_addr = addr, .heartbeat_url = m->d->heartbeat_url,
-	    .heartbeat_token = token, .warn_signo = m->d->conf->warn_signo,
-	    .warn_time_s = (int)(m->d->conf->warn_time_ms / 1000) };
+	ctx = (struct launch_ctx){ .job_id = job->id,
+		.attempt = a->attempt,
+		.master_port = a->master_port,
+		.uid = job->uid,
+		.gid = job->gid,
+		.user = job->user,
+		.home = pw != NULL ? pw->pw_dir : "/",
+		.state_dir = m->d->conf->state_dir,
+		.node_order = sd->req_nodes,
+		.master_addr = addr,
+		.heartbeat_url = m->d->heartbeat_url,
+		.heartbeat_token = token,
+		.warn_signo = m->d->conf->warn_signo,
+		.warn_time_s = (int)(m->d->conf->warn_time_ms / 1000) };
 	ck = plan_resume(m, sd, a, job, &ctx, &nck);
 	sd->launch = launch_build(sd->spec, &ctx, cause);
 	free(token);
@@ -326,22 +335,22 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 
 /* OP_SUBMIT takes sd over, and finds by tag once more before it submits. */
 static void
-plan_submit(struct monitor *m, struct submit_data *sd,
-    const struct attempt *a, const struct job *job)
+plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
+    const struct job *job)
 {
 	struct bjob_request req;
 
 	sd->name = xstrdup(job->name);
 	submit_request(sd, job, &req);
 	monitor_track_get(m, a->tag)->busy = 1;
-	worker_push(m->d->worker, worker_submit(&req, submit_done, sd,
-	    submit_data_free));
+	worker_push(m->d->worker,
+	    worker_submit(&req, submit_done, sd, submit_data_free));
 }
 
 /* On the worker thread, on the snapshot it just loaded. */
 static int
-plan_place_cb(void *arg, const struct bcluster *cl, char **cause,
-    int *transient)
+plan_place_cb(
+    void *arg, const struct bcluster *cl, char **cause, int *transient)
 {
 	struct submit_data *sd = arg;
 
@@ -385,8 +394,8 @@ out:
  * job's earlier attempts and, after a re-plan, avoiding the last ones.
  */
 static int
-plan_request(struct monitor *m, struct submit_data *sd,
-    const struct attempt *a, const struct job *job, char **cause)
+plan_request(struct monitor *m, struct submit_data *sd, const struct attempt *a,
+    const struct job *job, char **cause)
 {
 	struct track *t = monitor_track_get(m, a->tag);
 	json_t *js;
@@ -398,9 +407,10 @@ plan_request(struct monitor *m, struct submit_data *sd,
 	if ((blamed = store_job_blamed(m->d->store, job->id)) != NULL)
 		hostlist_expand(&sd->blamed, blamed, NULL);
 	free(blamed);
-	if (sd->spec == NULL || plan_request_from_spec(sd->spec,
-	    (const char *const *)sd->blamed.names, sd->blamed.n,
-	    &sd->place.req, &sd->exclude, cause) != 0)
+	if (sd->spec == NULL ||
+	    plan_request_from_spec(sd->spec,
+	        (const char *const *)sd->blamed.names, sd->blamed.n,
+	        &sd->place.req, &sd->exclude, cause) != 0)
 		return -1;
 	if (t->avoid != NULL) {
 		hostlist_expand(&sd->avoid, t->avoid, NULL);
@@ -442,8 +452,8 @@ monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 
 	sd = submit_data_new(m, a->tag);
 	if (job->state == JOB_CANCELLED)
-		op = worker_find(sd->tag, job->uid, submit_done, sd,
-		    submit_data_free);
+		op = worker_find(
+		    sd->tag, job->uid, submit_done, sd, submit_data_free);
 	else if (plan_request(m, sd, a, job, &cause) == 0) {
 		sd->place.tag = sd->tag;
 		sd->place.recent = m->holds;
@@ -477,12 +487,12 @@ monitor_cancel_attempt(struct monitor *m, struct attempt *a)
 	struct track *t = monitor_track_get(m, a->tag);
 	int64_t now = mono_ms();
 
-	if (t->last_kill_ms != 0 && now - t->last_kill_ms <
-	    m->d->conf->poll_interval_ms)
+	if (t->last_kill_ms != 0 &&
+	    now - t->last_kill_ms < m->d->conf->poll_interval_ms)
 		return;
 	t->last_kill_ms = now;
-	worker_push(m->d->worker, worker_cancel(a->slurm_job_id, cancel_done,
-	    NULL));
+	worker_push(
+	    m->d->worker, worker_cancel(a->slurm_job_id, cancel_done, NULL));
 }
 
 static void

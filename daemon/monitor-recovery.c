@@ -40,31 +40,32 @@
 #include "store.h"
 #include "topo.h"
 
-#define SCAN_EVERY_MS	 5000	/* checkpoint scans while a job runs */
-#define LOG_MAX_FILES	 100000	/* entries a log size scan looks at */
-#define NODE_CHARS	 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
-			 "0123456789._-"
+#define SCAN_EVERY_MS 5000 /* checkpoint scans while a job runs */
+#define LOG_MAX_FILES 100000 /* entries a log size scan looks at */
+#define NODE_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+	"0123456789._-"
 
 /* One scan (and prune) on the scan pool; everything in it is its own. */
 struct scan_task {
-	struct monitor	*m;
-	int64_t		 job_id;
-	char		*dir;
-	char		*pattern;
-	char		*file;		/* checkpoint.file, or NULL */
-	int		 settle_s;
-	int		 keep;
-	uid_t		 uid;
-	gid_t		 gid;
-	int		 timeout_ms;
-	struct ckpt	*known;		/* the store's, before this scan */
-	size_t		 nknown;
+	struct monitor *m;
+	int64_t job_id;
+	char *dir;
+	char *pattern;
+	char *file; /* checkpoint.file, or NULL */
+	int settle_s;
+	int keep;
+	uid_t uid;
+	gid_t gid;
+	int timeout_ms;
+	struct ckpt *known; /* the store's, before this scan */
+	size_t nknown;
 	/* results, written on the pool thread */
-	int		 rc;
-	char		*cause;
-	struct ckpt	*ckpts;
-	size_t		 nckpts;
-	int		 pruned;
+	int rc;
+	char *cause;
+	struct ckpt *ckpts;
+	size_t nckpts;
+	int pruned;
 };
 
 static void decide_now(struct monitor *, int64_t);
@@ -75,8 +76,8 @@ jobscan_get(struct monitor *m, int64_t job_id)
 	struct jobscan *js;
 
 	TAILQ_FOREACH(js, &m->scans, entry)
-		if (js->job_id == job_id)
-			return js;
+	if (js->job_id == job_id)
+		return js;
 	js = xcalloc(1, sizeof(*js));
 	js->job_id = job_id;
 	TAILQ_INSERT_TAIL(&m->scans, js, entry);
@@ -122,8 +123,9 @@ recovery_blame_down(struct monitor *m, struct attempt *a)
 	t = m->d->cluster->live;
 	for (i = 0; i < hl.n; i++) {
 		k = topo_find_node(t, hl.names[i]);
-		if (k >= 0 && (t->nodes[k].state == TOPO_DOWN ||
-		    t->nodes[k].state == TOPO_DRAIN))
+		if (k >= 0 &&
+		    (t->nodes[k].state == TOPO_DOWN ||
+		        t->nodes[k].state == TOPO_DRAIN))
 			hostlist_expand(&down, hl.names[i], NULL);
 	}
 	if (down.n > 0) {
@@ -147,10 +149,10 @@ struct attempt_fs {
 	int64_t job_id;
 	int attempt;
 	uid_t uid;
-	int64_t bytes;	/* sizing */
-	ssize_t got;	/* preflight.failed */
+	int64_t bytes; /* sizing */
+	ssize_t got; /* preflight.failed */
 	char buf[65536];
-	ssize_t ffgot;	/* first-failure */
+	ssize_t ffgot; /* first-failure */
 	char ff[128];
 };
 
@@ -187,8 +189,8 @@ attempt_fs_track(const struct attempt_fs *af)
 	struct track *t;
 
 	TAILQ_FOREACH(t, &af->m->tracks, entry)
-		if (strcmp(t->tag, af->tag) == 0)
-			return t;
+	if (strcmp(t->tag, af->tag) == 0)
+		return t;
 	return NULL;
 }
 
@@ -224,10 +226,10 @@ pf_read_run(void *arg)
 	dfd = logdir_open(af->state_dir, af->job_id, af->attempt, af->uid);
 	if (dfd == -1)
 		return;
-	af->got = pf_read_file(dfd, "preflight.failed", af->uid, af->buf,
-	    sizeof(af->buf));
-	af->ffgot = pf_read_file(dfd, "first-failure", af->uid, af->ff,
-	    sizeof(af->ff));
+	af->got = pf_read_file(
+	    dfd, "preflight.failed", af->uid, af->buf, sizeof(af->buf));
+	af->ffgot =
+	    pf_read_file(dfd, "first-failure", af->uid, af->ff, sizeof(af->ff));
 	close(dfd);
 }
 
@@ -236,7 +238,7 @@ static void
 pf_read_done(void *arg, int cancelled)
 {
 	struct attempt_fs *af = arg;
-	struct hostlist hl = {0};
+	struct hostlist hl = { 0 };
 	struct track *t;
 	char *line, *save;
 
@@ -244,7 +246,7 @@ pf_read_done(void *arg, int cancelled)
 		af->buf[af->got] = '\0';
 		/* names that are not host names are skipped */
 		for (line = strtok_r(af->buf, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
+		     line = strtok_r(NULL, "\n", &save))
 			if (!hostlist_contains(&hl, line))
 				hostlist_expand(&hl, line, NULL);
 	}
@@ -255,8 +257,8 @@ pf_read_done(void *arg, int cancelled)
 		t->first_fail[0] = '\0';
 		if (!cancelled && af->ffgot > 0) {
 			af->ff[af->ffgot] = '\0';
-			snprintf(t->first_fail, sizeof(t->first_fail), "%s",
-			    af->ff);
+			snprintf(
+			    t->first_fail, sizeof(t->first_fail), "%s", af->ff);
 		}
 	}
 	hostlist_clear(&hl);
@@ -293,9 +295,9 @@ warned_with(struct monitor *m, const struct job *job, int *world)
 
 	*world = sp != NULL ? spec_world_size(sp) : 1;
 	if (sp != NULL && sp->resources.time_limit_s > 0)
-		signo = sp->warning.signal != SPEC_SIG_NONE ?
-		    spec_signal_number(sp->warning.signal) :
-		    m->d->conf->warn_signo;
+		signo = sp->warning.signal != SPEC_SIG_NONE
+		    ? spec_signal_number(sp->warning.signal)
+		    : m->d->conf->warn_signo;
 	spec_free(sp);
 	return signo;
 }
@@ -338,8 +340,8 @@ recovery_exit_reason(struct monitor *m, const struct job *job,
 	int rank, status, warned, world, signo = warned_with(m, job, &world);
 	const char *asked;
 
-	if (first_fail_parse(t->first_fail, world, &rank, node, &status,
-	    &warned) != 0) {
+	if (first_fail_parse(
+	        t->first_fail, world, &rank, node, &status, &warned) != 0) {
 		status = exit_code;
 		warned = 0;
 		reason = xasprintf("exit code %d", exit_code);
@@ -357,7 +359,8 @@ recovery_exit_reason(struct monitor *m, const struct job *job,
 		asked = sigabbrev_np(signo);
 		words = reason;
 		reason = xasprintf("%s, after the time-limit warning (%s) it "
-		    "asked for", words, asked != NULL ? asked : "?");
+		                   "asked for",
+		    words, asked != NULL ? asked : "?");
 		free(words);
 	}
 	return reason;
@@ -387,9 +390,9 @@ log_size_run(void *arg)
 	while ((de = readdir(dir)) != NULL && n++ < LOG_MAX_FILES) {
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_uid == af->uid)
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		        0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == af->uid)
 			af->bytes += st.st_size;
 	}
 	closedir(dir);
@@ -448,8 +451,8 @@ scan_run(void *arg)
 		t->ckpts = NULL;
 		t->nckpts = 0;
 		t->rc = checkpoint_scan(t->dir, t->pattern, t->file,
-		    t->settle_s, t->uid, t->gid, t->known, t->nknown,
-		    (int)left, &t->ckpts, &t->nckpts, &t->cause);
+		    t->settle_s, t->uid, t->gid, t->known, t->nknown, (int)left,
+		    &t->ckpts, &t->nckpts, &t->cause);
 	}
 }
 
@@ -460,8 +463,7 @@ scan_run(void *arg)
  * whole list again.
  */
 static void
-scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
-    size_t n)
+scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c, size_t n)
 {
 	struct store *st = m->d->store;
 	struct ckpt *old;
@@ -489,8 +491,9 @@ scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c,
 	if (newest != NULL && (oldest == NULL || newest->step > oldest->step))
 		store_event_add(st, job_id, "checkpoint",
 		    "checkpoint step %lld %s (%s)", (long long)newest->step,
-		    newest->verified ? "verified against its manifest" :
-		    "complete", newest->path);
+		    newest->verified ? "verified against its manifest"
+		                     : "complete",
+		    newest->path);
 	store_checkpoints_replace(st, job_id, c, n);
 	store_commit(st);
 	checkpoint_free(old, nold);
@@ -514,10 +517,11 @@ scan_done(void *arg, int cancelled)
 		for (i = 0; i < t->nckpts; i++)
 			if (t->ckpts[i].cached && !t->ckpts[i].verified)
 				log_debug("job %lld: checkpoint %s not hashed "
-				    "again: unchanged (%s)",
+				          "again: unchanged (%s)",
 				    (long long)t->job_id, t->ckpts[i].path,
-				    t->ckpts[i].problem != NULL ?
-				    t->ckpts[i].problem : "not verified");
+				    t->ckpts[i].problem != NULL
+				        ? t->ckpts[i].problem
+				        : "not verified");
 		scan_record(m, t->job_id, t->ckpts, t->nckpts);
 		/* it only narrates: a lost one is not written again */
 		if (t->pruned > 0)
@@ -525,8 +529,8 @@ scan_done(void *arg, int cancelled)
 			    "deleted %d older checkpoints (checkpoint.keep)",
 			    t->pruned);
 	} else
-		log_warnx("job %lld: checkpoint scan: %s",
-		    (long long)t->job_id, t->cause);
+		log_warnx("job %lld: checkpoint scan: %s", (long long)t->job_id,
+		    t->cause);
 	if (js->deciding) {
 		js->deciding = 0;
 		decide_now(m, t->job_id);
@@ -541,22 +545,24 @@ scan_push(struct monitor *m, const struct job *job, const struct spec *sp)
 	struct scan_task *t;
 
 	if (js->busy)
-		return;		/* one scan per job at a time */
+		return; /* one scan per job at a time */
 	t = xcalloc(1, sizeof(*t));
 	t->m = m;
 	t->job_id = job->id;
 	t->dir = xstrdup(sp->checkpoint.dir);
 	t->pattern = xstrdup(sp->checkpoint.pattern);
-	t->file = sp->checkpoint.file != NULL ?
-	    xstrdup(sp->checkpoint.file) : NULL;
-	t->settle_s = (int)(sp->checkpoint.settle_s < 86400 ?
-	    sp->checkpoint.settle_s : 86400);
+	t->file =
+	    sp->checkpoint.file != NULL ? xstrdup(sp->checkpoint.file) : NULL;
+	t->settle_s =
+	    (int)(sp->checkpoint.settle_s < 86400 ? sp->checkpoint.settle_s
+	                                          : 86400);
 	t->keep = sp->checkpoint.keep;
 	t->uid = job->uid;
 	t->gid = job->gid;
 	/* a day at most: conf allows longer durations than an int holds */
-	t->timeout_ms = (int)(m->d->conf->scan_timeout_ms < 86400000 ?
-	    m->d->conf->scan_timeout_ms : 86400000);
+	t->timeout_ms = (int)(m->d->conf->scan_timeout_ms < 86400000
+	        ? m->d->conf->scan_timeout_ms
+	        : 86400000);
 	t->known = store_checkpoints_of(m->d->store, job->id, &t->nknown);
 	js->busy = 1;
 	js->last_ms = mono_ms();
@@ -571,7 +577,7 @@ undecided_last(struct attempt **as, size_t n)
 
 	for (i = 0; i < n; i++)
 		if (as[i]->ended_at == 0)
-			return NULL;	/* one still runs: nothing to decide */
+			return NULL; /* one still runs: nothing to decide */
 	return n > 0 && !as[n - 1]->decided ? as[n - 1] : NULL;
 }
 
@@ -611,26 +617,27 @@ decide_now(struct monitor *m, int64_t job_id)
 	rc = store_attempt_update(st, last);
 	switch (dec.action) {
 	case POLICY_COMPLETE:
-		rc |= lifecycle_job_set(st, job_id, job->state, JOB_COMPLETED,
-		    NULL);
+		rc |= lifecycle_job_set(
+		    st, job_id, job->state, JOB_COMPLETED, NULL);
 		rc |= store_job_set_exit(st, job_id, 0);
 		rc |= store_event_add(st, job_id, "state", "job COMPLETED");
 		break;
 	case POLICY_FAIL:
-		rc |= lifecycle_job_set(st, job_id, job->state, JOB_FAILED,
-		    dec.reason);
+		rc |= lifecycle_job_set(
+		    st, job_id, job->state, JOB_FAILED, dec.reason);
 		if (last->has_exit_code)
 			rc |= store_job_set_exit(st, job_id, last->exit_code);
-		rc |= store_event_add(st, job_id, "state", "job FAILED: %s",
-		    dec.reason);
+		rc |= store_event_add(
+		    st, job_id, "state", "job FAILED: %s", dec.reason);
 		break;
 	case POLICY_RESTART:
 		job->not_before = wall_s() + dec.delay_s;
-		rc |= lifecycle_job_set(st, job_id, job->state,
-		    JOB_RESTARTING, dec.reason);
-		rc |= store_event_add(st, job_id, "restart", "%s in %llds "
-		    "(restarts %d/%d, infra restarts %d/%d)", dec.reason,
-		    (long long)dec.delay_s, job->restarts,
+		rc |= lifecycle_job_set(
+		    st, job_id, job->state, JOB_RESTARTING, dec.reason);
+		rc |= store_event_add(st, job_id, "restart",
+		    "%s in %llds "
+		    "(restarts %d/%d, infra restarts %d/%d)",
+		    dec.reason, (long long)dec.delay_s, job->restarts,
 		    sp->recovery.max_restarts, job->infra_restarts,
 		    sp->recovery.max_infra_restarts);
 		break;
@@ -640,14 +647,14 @@ decide_now(struct monitor *m, int64_t job_id)
 	rc |= store_job_update_policy(st, job);
 	if (rc != 0)
 		store_rollback(st);
-	if (rc != 0 || store_commit(st) != 0) {	/* a failed commit rolls back */
+	if (rc != 0 || store_commit(st) != 0) { /* a failed commit rolls back */
 		log_warnx("job %lld: decision not recorded; will decide again",
 		    (long long)job_id);
 		free(dec.reason);
 		goto out;
 	}
-	log_job(job_id, "decision: %s", dec.reason != NULL ? dec.reason :
-	    "completed");
+	log_job(job_id, "decision: %s",
+	    dec.reason != NULL ? dec.reason : "completed");
 	if (dec.action == POLICY_RESTART)
 		monitor_kick(m);
 	free(dec.reason);
@@ -727,8 +734,8 @@ hang_progress(struct monitor *m, struct attempt *a, const struct job *job,
 
 /* Why the attempt hangs, NULL if it does not. */
 static char *
-hang_reason(const struct spec *sp, const struct beat *b,
-    const struct track *t, int64_t now)
+hang_reason(const struct spec *sp, const struct beat *b, const struct track *t,
+    int64_t now)
 {
 	int64_t limit;
 
@@ -739,12 +746,13 @@ hang_reason(const struct spec *sp, const struct beat *b,
 		return xasprintf("rank %d sent no heartbeat for %llds",
 		    b->stalest_rank, (long long)((now - b->stalest_ms) / 1000));
 	}
-	limit = t->heard ? sp->health.heartbeat_timeout_s :
-	    sp->health.startup_timeout_s;
+	limit = t->heard ? sp->health.heartbeat_timeout_s
+	                 : sp->health.startup_timeout_s;
 	if (limit == 0 || now - t->progress_ms < limit * 1000)
 		return NULL;
 	return xasprintf("no progress (heartbeat, output or checkpoint) for "
-	    "%llds", (long long)((now - t->progress_ms) / 1000));
+	                 "%llds",
+	    (long long)((now - t->progress_ms) / 1000));
 }
 
 /* Hang detection for one running attempt; 1 if it is being ended. */
@@ -778,7 +786,7 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	if (store_begin(st) != 0)
 		goto fail;
 	if (lifecycle_attempt_set(st, a, ATTEMPT_RUNNING, CAUSE_HANG, "hang",
-	    "attempt %d: %s; ending it", a->attempt, a->reason) != 0) {
+	        "attempt %d: %s; ending it", a->attempt, a->reason) != 0) {
 		store_rollback(st);
 		goto fail;
 	}
@@ -789,8 +797,8 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	return 1;
 fail:
 	log_warnx("job %lld: attempt %d hangs (%s), not recorded; checked "
-	    "again on the next poll", (long long)a->job_id, a->attempt,
-	    a->reason);
+	          "again on the next poll",
+	    (long long)a->job_id, a->attempt, a->reason);
 	return 0;
 }
 
@@ -798,7 +806,7 @@ void
 recovery_tick(struct monitor *m)
 {
 	static const enum job_state undecided[] = { JOB_QUEUED, JOB_SUBMITTED,
-	    JOB_RUNNING, JOB_RESTARTING };
+		JOB_RUNNING, JOB_RESTARTING };
 	struct attempt **as;
 	struct jobscan *js;
 	struct job **jobs, *job;
@@ -812,7 +820,8 @@ recovery_tick(struct monitor *m)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
-		if (job->state != JOB_CANCELLED && (sp = job_spec(job)) != NULL) {
+		if (job->state != JOB_CANCELLED &&
+		    (sp = job_spec(job)) != NULL) {
 			js = jobscan_get(m, job->id);
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)

@@ -25,8 +25,8 @@
 #include "util.h"
 #include "worker.h"
 
-#define LOST_AFTER_POLLS 3	/* polls that miss a job before it is lost */
-#define SCAN_THREADS	 3	/* checkpoint scans at once, of different users */
+#define LOST_AFTER_POLLS 3 /* polls that miss a job before it is lost */
+#define SCAN_THREADS 3 /* checkpoint scans at once, of different users */
 
 static void monitor_tick_cb(void *);
 
@@ -36,8 +36,8 @@ monitor_track_get(struct monitor *m, const char *tag)
 	struct track *t;
 
 	TAILQ_FOREACH(t, &m->tracks, entry)
-		if (strcmp(t->tag, tag) == 0)
-			return t;
+	if (strcmp(t->tag, tag) == 0)
+		return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
 	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
@@ -49,7 +49,8 @@ monitor_track_drop(struct monitor *m, const char *tag)
 {
 	struct track *t;
 
-	TAILQ_FOREACH(t, &m->tracks, entry) {
+	TAILQ_FOREACH(t, &m->tracks, entry)
+	{
 		if (strcmp(t->tag, tag) == 0) {
 			TAILQ_REMOVE(&m->tracks, t, entry);
 			free(t->avoid);
@@ -73,8 +74,8 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
 
 	as = store_attempts_active(m->d->store, &n);
 	for (k = 0; k < c->master_port_count; k++) {
-		port = c->master_port_base + (job_id * 7 + attempt + k) %
-		    c->master_port_count;
+		port = c->master_port_base +
+		    (job_id * 7 + attempt + k) % c->master_port_count;
 		used = 0;
 		for (i = 0; i < n; i++)
 			used |= as[i]->master_port == port;
@@ -102,8 +103,10 @@ record_blame(struct store *st, const struct attempt *a)
 		rc |= store_node_failure_add(st, hl.names[i]);
 		rc |= store_event_add(st, a->job_id, "node_blamed",
 		    "node %s blamed for attempt %d (%s); later attempts "
-		    "avoid it", hl.names[i], a->attempt, a->cause !=
-		    CAUSE_NONE ? attempt_cause_name(a->cause) : "?");
+		    "avoid it",
+		    hl.names[i], a->attempt,
+		    a->cause != CAUSE_NONE ? attempt_cause_name(a->cause)
+		                           : "?");
 	}
 	hostlist_clear(&hl);
 	return rc;
@@ -132,11 +135,12 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	if (store_begin(st) != 0)
 		goto fail;
 	if (lifecycle_attempt_set(st, a, to, cause, "attempt_ended",
-	    "attempt %d ended %s%s%s%s", a->attempt, attempt_state_name(to),
-	    cn != NULL ? " (" : "", cn != NULL ? cn : "",
-	    cn != NULL ? ")" : "") != 0 ||
+	        "attempt %d ended %s%s%s%s", a->attempt, attempt_state_name(to),
+	        cn != NULL ? " (" : "", cn != NULL ? cn : "",
+	        cn != NULL ? ")" : "") != 0 ||
 	    (a->reason != NULL &&
-	    store_event_add(st, a->job_id, "reason", "%s", a->reason) != 0) ||
+	        store_event_add(st, a->job_id, "reason", "%s", a->reason) !=
+	            0) ||
 	    record_blame(st, a) != 0) {
 		store_rollback(st);
 		goto fail;
@@ -152,12 +156,12 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	return;
 fail:
 	log_warnx("job %lld: the end of attempt %d is not recorded; seen "
-	    "again on a later poll", (long long)job->id, a->attempt);
+	          "again on a later poll",
+	    (long long)job->id, a->attempt);
 }
 
 struct attempt *
-monitor_attempt_by_tag(struct monitor *m, const char *tag,
-    struct job **job)
+monitor_attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 {
 	struct attempt **as, *found = NULL;
 	size_t n, i;
@@ -192,14 +196,16 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	if (store_begin(st) != 0)
 		goto fail;
 	if (lifecycle_attempt_set(st, a, ATTEMPT_PENDING, CAUSE_NONE,
-	    "submitted", submitted ?
-	    "attempt %d submitted as Slurm job %lld on %s" :
-	    "attempt %d found in Slurm as job %lld (submitted before a "
-	    "restart)%s", a->attempt, (long long)id,
-	    submitted && a->nodes != NULL ? a->nodes : "") != 0 ||
+	        "submitted",
+	        submitted
+	            ? "attempt %d submitted as Slurm job %lld on %s"
+	            : "attempt %d found in Slurm as job %lld (submitted before a "
+	              "restart)%s",
+	        a->attempt, (long long)id,
+	        submitted && a->nodes != NULL ? a->nodes : "") != 0 ||
 	    ((job->state == JOB_QUEUED || job->state == JOB_RESTARTING) &&
-	    lifecycle_job_set(st, job->id, job->state, JOB_SUBMITTED,
-	    NULL) != 0)) {
+	        lifecycle_job_set(
+	            st, job->id, job->state, JOB_SUBMITTED, NULL) != 0)) {
 		store_rollback(st);
 		goto fail;
 	}
@@ -212,8 +218,8 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	return;
 fail:
 	log_warnx("job %lld: attempt %d is Slurm job %lld, not recorded; "
-	    "found by its tag again", (long long)job->id, a->attempt,
-	    (long long)id);
+	          "found by its tag again",
+	    (long long)job->id, a->attempt, (long long)id);
 }
 
 /*
@@ -238,10 +244,11 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 	if (store_begin(st) != 0)
 		goto fail;
 	if (store_attempt_retag(st, a, old) != 0 ||
-	    lifecycle_attempt_set(st, a, ATTEMPT_CREATED, CAUSE_NONE, NULL,
-	    NULL) != 0 || (job->state == JOB_SUBMITTED &&
-	    lifecycle_job_set(st, job->id, job->state, JOB_QUEUED,
-	    NULL) != 0)) {
+	    lifecycle_attempt_set(
+	        st, a, ATTEMPT_CREATED, CAUSE_NONE, NULL, NULL) != 0 ||
+	    (job->state == JOB_SUBMITTED &&
+	        lifecycle_job_set(st, job->id, job->state, JOB_QUEUED, NULL) !=
+	            0)) {
 		store_rollback(st);
 		goto fail;
 	}
@@ -271,7 +278,7 @@ static const enum attempt_state slurm_states[] = {
 	[BJOB_TIMEOUT] = ATTEMPT_TIMEOUT,
 	[BJOB_NODE_FAIL] = ATTEMPT_NODE_FAIL,
 	[BJOB_PREEMPTED] = ATTEMPT_PREEMPTED,
-	[BJOB_OTHER] = ATTEMPT_FAILED,	/* boot failure, OOM, ...: FAILED */
+	[BJOB_OTHER] = ATTEMPT_FAILED, /* boot failure, OOM, ...: FAILED */
 };
 static const enum attempt_cause slurm_causes[] = {
 	[BJOB_COMPLETED] = CAUSE_NONE,
@@ -291,8 +298,8 @@ static const enum attempt_cause slurm_causes[] = {
 static int64_t
 pending_s(const struct attempt *a, const struct bjob *b)
 {
-	return wall_s() - (b->submit_time > 0 ? b->submit_time :
-	    a->submitted_at);
+	return wall_s() -
+	    (b->submit_time > 0 ? b->submit_time : a->submitted_at);
 }
 
 /* The planned nodes were taken: start ending it, to plan again. */
@@ -301,11 +308,11 @@ replan_start(struct monitor *m, struct attempt *a, const struct bjob *b)
 {
 	free(a->reason);
 	a->reason = xasprintf("planned nodes %s still busy after %llds%s%s; "
-	    "planning again", a->nodes != NULL ? a->nodes : "?",
-	    (long long)pending_s(a, b), b->reason != NULL ?
-	    ": " : "", b->reason != NULL ? b->reason : "");
-	return lifecycle_attempt_set(m->d->store, a, a->state, CAUSE_REPLAN,
-	    "replan", "%s", a->reason);
+	                      "planning again",
+	    a->nodes != NULL ? a->nodes : "?", (long long)pending_s(a, b),
+	    b->reason != NULL ? ": " : "", b->reason != NULL ? b->reason : "");
+	return lifecycle_attempt_set(
+	    m->d->store, a, a->state, CAUSE_REPLAN, "replan", "%s", a->reason);
 }
 
 /*
@@ -314,8 +321,8 @@ replan_start(struct monitor *m, struct attempt *a, const struct bjob *b)
  * transaction; not recorded, the next poll brings them again.
  */
 static void
-apply_progress(struct monitor *m, struct attempt *a, struct job *job,
-    const struct bjob *b)
+apply_progress(
+    struct monitor *m, struct attempt *a, struct job *job, const struct bjob *b)
 {
 	struct store *st = m->d->store;
 	enum attempt_state to = a->ending ? a->state : slurm_states[b->state];
@@ -323,8 +330,8 @@ apply_progress(struct monitor *m, struct attempt *a, struct job *job,
 
 	if (a->ending)
 		monitor_cancel_attempt(m, a);
-	if (b->nodes != NULL && (a->nodes == NULL ||
-	    strcmp(a->nodes, b->nodes) != 0)) {
+	if (b->nodes != NULL &&
+	    (a->nodes == NULL || strcmp(a->nodes, b->nodes) != 0)) {
 		monitor_set_str(&a->nodes, b->nodes);
 		changed = 1;
 	}
@@ -346,10 +353,11 @@ apply_progress(struct monitor *m, struct attempt *a, struct job *job,
 	if (rc == 0 && replan)
 		rc = replan_start(m, a, b);
 	if (rc == 0 && b->state == BJOB_RUNNING && job->state == JOB_SUBMITTED)
-		rc = lifecycle_job_set(st, job->id, job->state, JOB_RUNNING,
-		    NULL) != 0 || store_event_add(st, job->id, "state",
-		    "attempt %d running on %s", a->attempt, a->nodes != NULL ?
-		    a->nodes : "?") != 0;
+		rc = lifecycle_job_set(
+		         st, job->id, job->state, JOB_RUNNING, NULL) != 0 ||
+		    store_event_add(st, job->id, "state",
+		        "attempt %d running on %s", a->attempt,
+		        a->nodes != NULL ? a->nodes : "?") != 0;
 	if (rc != 0) {
 		store_rollback(st);
 		goto fail;
@@ -363,13 +371,14 @@ apply_progress(struct monitor *m, struct attempt *a, struct job *job,
 	return;
 fail:
 	log_warnx("job %lld: attempt %d: Slurm's report not recorded; taken "
-	    "from the next poll", (long long)job->id, a->attempt);
+	          "from the next poll",
+	    (long long)job->id, a->attempt);
 }
 
 /* A poll shows the attempt's Slurm job final. */
 static void
-apply_end(struct monitor *m, struct attempt *a, struct job *job,
-    const struct bjob *b)
+apply_end(
+    struct monitor *m, struct attempt *a, struct job *job, const struct bjob *b)
 {
 	enum attempt_state to = slurm_states[b->state];
 	enum attempt_cause cause = slurm_causes[b->state];
@@ -413,8 +422,8 @@ apply_end(struct monitor *m, struct attempt *a, struct job *job,
 
 /* Map one Slurm report onto an attempt in flight. */
 static void
-apply_bjob(struct monitor *m, struct attempt *a, struct job *job,
-    const struct bjob *b)
+apply_bjob(
+    struct monitor *m, struct attempt *a, struct job *job, const struct bjob *b)
 {
 	if (bjob_final(b->state))
 		apply_end(m, a, job, b);
@@ -490,8 +499,8 @@ create_attempts(struct monitor *m, enum job_state from)
 		/* committed (fsync) before Slurm can hear of it */
 		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
 		    store_event_add(st, a.job_id, "attempt",
-		    "attempt %d created (tag %s, MASTER_PORT %d)", a.attempt,
-		    a.tag, a.master_port) == 0)
+		        "attempt %d created (tag %s, MASTER_PORT %d)",
+		        a.attempt, a.tag, a.master_port) == 0)
 			store_commit(st);
 		else
 			store_rollback(st);
@@ -576,6 +585,6 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
-	holds_free(m->holds);	/* the worker is stopped */
+	holds_free(m->holds); /* the worker is stopped */
 	free(m);
 }

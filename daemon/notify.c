@@ -189,7 +189,7 @@ allow_each(const char *list, int (*fn)(const char *, void *), void *arg)
 static int
 allow_check_one(const char *prefix, void *arg)
 {
-	return url_parse(prefix, &(struct url){0}, arg);
+	return url_parse(prefix, &(struct url){ 0 }, arg);
 }
 
 int
@@ -233,7 +233,7 @@ allow_match_one(const char *prefix, void *arg)
 int
 notify_url_allowed(const char *allow, const char *url, char **why)
 {
-	struct allow_match m = {.found = 0};
+	struct allow_match m = { .found = 0 };
 	char *bad = NULL;
 
 	if (url_parse(url, &m.url, &bad) != 0) {

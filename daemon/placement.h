@@ -20,38 +20,38 @@ struct bcluster;
  * on the same free node (issue 12).
  */
 struct hold {
-	char	*tag;		/* the attempt's */
-	char	*node;
-	int	 gpus;
-	int64_t	 until_ms;	/* recent holds: monotonic expiry */
+	char *tag; /* the attempt's */
+	char *node;
+	int gpus;
+	int64_t until_ms; /* recent holds: monotonic expiry */
 };
 
 /* The holds a placement made itself; only ever used on one thread. */
 struct holds {
-	struct hold	*v;
-	size_t		 n;
+	struct hold *v;
+	size_t n;
 };
 
 struct placement {
-	struct plan_request	 req;		/* borrowed strings */
-	const char *const	*avoid;		/* re-plan: others if any fit */
-	size_t			 navoid;
-	const char		*tag;		/* the attempt's; its holds skip */
-	struct hold		*held;		/* from the store, owned */
-	size_t			 nheld;
-	struct holds		*recent;	/* NULL: none kept */
-	struct plan		*plan;		/* out, owned */
-	int			 never;		/* out: not even when idle */
+	struct plan_request req; /* borrowed strings */
+	const char *const *avoid; /* re-plan: others if any fit */
+	size_t navoid;
+	const char *tag; /* the attempt's; its holds skip */
+	struct hold *held; /* from the store, owned */
+	size_t nheld;
+	struct holds *recent; /* NULL: none kept */
+	struct plan *plan; /* out, owned */
+	int never; /* out: not even when idle */
 };
 
-#define PLACEMENT_HOLD_MS 30000	/* a recent plan counts this long */
+#define PLACEMENT_HOLD_MS 30000 /* a recent plan counts this long */
 
 /*
  * Plan on the snapshot: 0 with pl->plan; else -1 and *cause, and
  * *transient 1 while only busy nodes stand in the way (pl->never is 0).
  */
-int placement_run(struct placement *, const struct bcluster *, char **cause,
-    int *transient);
+int placement_run(
+    struct placement *, const struct bcluster *, char **cause, int *transient);
 /* Frees the plan and the holds; the request's strings are the caller's. */
 void placement_clear(struct placement *);
 void placement_hold_add(struct hold **, size_t *, const char *tag,

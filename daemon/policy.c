@@ -43,8 +43,8 @@ what(const struct attempt *a)
 }
 
 void
-policy_decide(const struct spec *sp, struct job *job,
-    const struct attempt *a, int64_t beat, struct policy_decision *d)
+policy_decide(const struct spec *sp, struct job *job, const struct attempt *a,
+    int64_t beat, struct policy_decision *d)
 {
 	enum attempt_cause cause = a->cause;
 	int progressed, infra;
@@ -55,10 +55,10 @@ policy_decide(const struct spec *sp, struct job *job,
 		return;
 	}
 	if (cause == CAUSE_CANCELLED) {
-		d->action = job->state == JOB_CANCELLED ? POLICY_CANCELLED :
-		    POLICY_FAIL;
-		d->reason = xstrdup(a->reason != NULL ? a->reason :
-		    "cancelled");
+		d->action = job->state == JOB_CANCELLED ? POLICY_CANCELLED
+		                                        : POLICY_FAIL;
+		d->reason =
+		    xstrdup(a->reason != NULL ? a->reason : "cancelled");
 		return;
 	}
 	infra = policy_cause_infra(cause);
@@ -77,8 +77,9 @@ policy_decide(const struct spec *sp, struct job *job,
 		progressed = 0;
 	if (cause == CAUSE_TIMEOUT && sp->checkpoint.dir == NULL) {
 		d->action = POLICY_FAIL;
-		d->reason = xstrdup("time limit reached, and without "
-		    "checkpoint.dir there is nothing to continue from");
+		d->reason =
+		    xstrdup("time limit reached, and without "
+		            "checkpoint.dir there is nothing to continue from");
 		return;
 	}
 	if (infra)
@@ -90,25 +91,28 @@ policy_decide(const struct spec *sp, struct job *job,
 		d->action = POLICY_FAIL;
 		d->reason = xasprintf("%s; recovery.max_restarts (%d) used up",
 		    what(a), sp->recovery.max_restarts);
-	} else if (infra && job->infra_restarts >
-	    sp->recovery.max_infra_restarts) {
+	} else if (infra &&
+	    job->infra_restarts > sp->recovery.max_infra_restarts) {
 		d->action = POLICY_FAIL;
 		d->reason = xasprintf("%s; recovery.max_infra_restarts (%d) "
-		    "used up", what(a), sp->recovery.max_infra_restarts);
+		                      "used up",
+		    what(a), sp->recovery.max_infra_restarts);
 	} else if (sp->checkpoint.dir != NULL &&
 	    sp->recovery.no_progress_limit > 0 &&
 	    job->no_progress >= sp->recovery.no_progress_limit) {
 		d->action = POLICY_FAIL;
-		d->reason = xasprintf("crash loop: %d attempts in a row ended "
+		d->reason = xasprintf(
+		    "crash loop: %d attempts in a row ended "
 		    "without a new complete checkpoint or a higher heartbeat "
-		    "step (%s)", job->no_progress,
-		    what(a));
+		    "step (%s)",
+		    job->no_progress, what(a));
 	} else {
 		d->action = POLICY_RESTART;
 		d->delay_s = progressed ? 0 : backoff(sp, job->failures_in_row);
 		if (progressed)
 			job->failures_in_row = 0;
-		d->reason = xasprintf("attempt %d: %s; restarting%s", a->attempt,
-		    what(a), d->delay_s > 0 ? " after backoff" : "");
+		d->reason =
+		    xasprintf("attempt %d: %s; restarting%s", a->attempt,
+		        what(a), d->delay_s > 0 ? " after backoff" : "");
 	}
 }

@@ -21,12 +21,12 @@ enum policy_action {
 	POLICY_CANCELLED,
 };
 
-#define POLICY_BACKOFF_CAP 600	/* seconds */
+#define POLICY_BACKOFF_CAP 600 /* seconds */
 
 struct policy_decision {
-	enum policy_action	 action;
-	int64_t			 delay_s;	/* POLICY_RESTART */
-	char			*reason;	/* owned by the caller */
+	enum policy_action action;
+	int64_t delay_s; /* POLICY_RESTART */
+	char *reason; /* owned by the caller */
 };
 
 /*

@@ -20,16 +20,16 @@
 #include "timer.h"
 #include "util.h"
 
-#define STATUS_MS	5000	/* how often STATUS= is refreshed */
+#define STATUS_MS 5000 /* how often STATUS= is refreshed */
 /* slurmctld counts as unreachable after this many polls without a snapshot */
-#define STALE_POLLS	3
+#define STALE_POLLS 3
 
 struct sdnotify {
-	struct llmctld	*d;
-	struct timer	*status;
-	struct timer	*watchdog;
-	int64_t		 watchdog_ms;	/* 0: no watchdog */
-	char		*last;		/* the last STATUS= sent */
+	struct llmctld *d;
+	struct timer *status;
+	struct timer *watchdog;
+	int64_t watchdog_ms; /* 0: no watchdog */
+	char *last; /* the last STATUS= sent */
 };
 
 static void
@@ -137,7 +137,7 @@ sdnotify_reloading(struct sdnotify *n)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	msg = xasprintf("RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000);
+	        (unsigned long long)ts.tv_nsec / 1000);
 	notify_send(msg);
 	free(msg);
 }

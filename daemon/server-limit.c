@@ -38,7 +38,7 @@
 
 #define LIMIT_BACKOFF_MIN_MS 10
 #define LIMIT_BACKOFF_MAX_MS 1000
-#define LIMIT_DRAIN_MAX 256	/* connections refused per accept error */
+#define LIMIT_DRAIN_MAX 256 /* connections refused per accept error */
 /*
  * Connections accepted before limit_check_cb sees them. Without a bound
  * one burst of accept() takes every descriptor left, and requests being
@@ -48,36 +48,36 @@
 
 /* One peer's open connections: "uid 1001" or "10.0.0.7". */
 struct limit_peer {
-	TAILQ_ENTRY(limit_peer)	 entry;
-	char			 key[INET6_ADDRSTRLEN + 8];
-	unsigned		 n;
+	TAILQ_ENTRY(limit_peer) entry;
+	char key[INET6_ADDRSTRLEN + 8];
+	unsigned n;
 };
 
 struct limit_conn {
-	TAILQ_ENTRY(limit_conn)	 entry;
-	struct server_limit	*lim;
-	struct bufferevent	*bev;
-	struct evhttp_connection *evcon;	/* NULL while pending */
-	struct limit_peer	*peer;
-	struct event		*deadline;
+	TAILQ_ENTRY(limit_conn) entry;
+	struct server_limit *lim;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon; /* NULL while pending */
+	struct limit_peer *peer;
+	struct event *deadline;
 };
 
 struct server_limit {
-	struct llmctld		*d;
-	struct evconnlistener	*listener;	/* evhttp's */
-	char			*name;		/* for the log */
-	int			 unix_socket;
-	TAILQ_HEAD(, limit_conn) pending;	/* accepted, not checked */
-	unsigned		 npending;
+	struct llmctld *d;
+	struct evconnlistener *listener; /* evhttp's */
+	char *name; /* for the log */
+	int unix_socket;
+	TAILQ_HEAD(, limit_conn) pending; /* accepted, not checked */
+	unsigned npending;
 	TAILQ_HEAD(, limit_conn) conns;
 	TAILQ_HEAD(, limit_peer) peers;
-	unsigned		 nconns;
-	struct event		*check_ev;
-	struct event		*resume_ev;
-	int			 backoff_ms;
-	struct log_limit	 refuse_log;
-	struct log_limit	 timeout_log;
-	struct log_limit	 accept_log;
+	unsigned nconns;
+	struct event *check_ev;
+	struct event *resume_ev;
+	int backoff_ms;
+	struct log_limit refuse_log;
+	struct log_limit timeout_log;
+	struct log_limit accept_log;
 	TAILQ_ENTRY(server_limit) entry;
 };
 
@@ -158,8 +158,8 @@ limit_peer_get(struct server_limit *lim, const char *key)
 	struct limit_peer *peer;
 
 	TAILQ_FOREACH(peer, &lim->peers, entry)
-		if (strcmp(peer->key, key) == 0)
-			return peer;
+	if (strcmp(peer->key, key) == 0)
+		return peer;
 	peer = xcalloc(1, sizeof(*peer));
 	snprintf(peer->key, sizeof(peer->key), "%s", key);
 	TAILQ_INSERT_TAIL(&lim->peers, peer, entry);
@@ -168,8 +168,8 @@ limit_peer_get(struct server_limit *lim, const char *key)
 
 /* Who is at the other end: the uid on the Unix socket, else the address. */
 static void
-limit_peer_key(struct server_limit *lim, evutil_socket_t fd, char *key,
-    size_t len)
+limit_peer_key(
+    struct server_limit *lim, evutil_socket_t fd, char *key, size_t len)
 {
 	struct sockaddr_storage ss;
 	struct ucred cred;
@@ -187,8 +187,8 @@ limit_peer_key(struct server_limit *lim, evutil_socket_t fd, char *key,
 	if (getpeername(fd, (struct sockaddr *)&ss, &slen) == -1)
 		snprintf(key, len, "unknown");
 	else if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, key,
-		    len);
+		inet_ntop(
+		    AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, key, len);
 	else if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    key, len);
@@ -217,7 +217,7 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		conn->evcon = cbarg;
 		if (cfd < 0 || conn->evcon == NULL ||
 		    evhttp_connection_get_bufferevent(conn->evcon) !=
-		    conn->bev) {
+		        conn->bev) {
 			/*
 			 * evhttp could not set the connection up (only an
 			 * allocation failure does that) and freed it: forget
@@ -232,22 +232,21 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		conn->peer->n++;
 		lim->nconns++;
 		TAILQ_INSERT_TAIL(&lim->conns, conn, entry);
-		evhttp_connection_set_closecb(conn->evcon, limit_close_cb,
-		    conn);
+		evhttp_connection_set_closecb(
+		    conn->evcon, limit_close_cb, conn);
 		if (conn->peer->n > (unsigned)conf->max_connections_per_user ||
 		    lim->nconns > (unsigned)conf->max_connections) {
 			log_limited(&lim->refuse_log, LOG_LEVEL_WARN,
 			    "%s: %s has %u connections open, %u in all "
 			    "(limits %lld and %lld): closing the newest",
-			    lim->name, key, conn->peer->n - 1,
-			    lim->nconns - 1,
+			    lim->name, key, conn->peer->n - 1, lim->nconns - 1,
 			    (long long)conf->max_connections_per_user,
 			    (long long)conf->max_connections);
 			evhttp_connection_free(conn->evcon);
 			continue;
 		}
-		conn->deadline = evtimer_new(lim->d->base, limit_deadline_cb,
-		    conn);
+		conn->deadline =
+		    evtimer_new(lim->d->base, limit_deadline_cb, conn);
 		ms_to_tv(conf->request_timeout_ms, &tv);
 		evtimer_add(conn->deadline, &tv);
 	}
@@ -297,9 +296,8 @@ limit_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_limited(&lim->timeout_log, LOG_LEVEL_INFO,
-	    "%s: %s sent no whole request within %lld ms: closing",
-	    lim->name, conn->peer->key,
-	    (long long)lim->d->conf->request_timeout_ms);
+	    "%s: %s sent no whole request within %lld ms: closing", lim->name,
+	    conn->peer->key, (long long)lim->d->conf->request_timeout_ms);
 	evhttp_connection_free(conn->evcon);
 }
 
@@ -311,8 +309,8 @@ limit_conn_find(struct server_limit *lim, struct evhttp_request *req)
 	struct limit_conn *conn;
 
 	TAILQ_FOREACH(conn, &lim->conns, entry)
-		if (conn->evcon == evcon)
-			return conn;
+	if (conn->evcon == evcon)
+		return conn;
 	return NULL;
 }
 
@@ -358,26 +356,28 @@ limit_error_cb(struct evconnlistener *listener, void *arg)
 
 	(void)arg;
 	TAILQ_FOREACH(lim, &limits, entry)
-		if (lim->listener == listener)
-			break;
+	if (lim->listener == listener)
+		break;
 	if (lim == NULL)
 		return;
 	if ((err == EMFILE || err == ENFILE) && TAILQ_EMPTY(&lim->pending) &&
 	    reserve_fd != -1) {
 		close(reserve_fd);
 		while (n < LIMIT_DRAIN_MAX &&
-		    (fd = accept(evconnlistener_get_fd(listener), NULL,
-		    NULL)) != -1) {
+		    (fd = accept(
+		         evconnlistener_get_fd(listener), NULL, NULL)) != -1) {
 			close(fd);
 			n++;
 		}
 		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
-	lim->backoff_ms = lim->backoff_ms == 0 ? LIMIT_BACKOFF_MIN_MS :
-	    MIN(lim->backoff_ms * 2, LIMIT_BACKOFF_MAX_MS);
+	lim->backoff_ms = lim->backoff_ms == 0
+	    ? LIMIT_BACKOFF_MIN_MS
+	    : MIN(lim->backoff_ms * 2, LIMIT_BACKOFF_MAX_MS);
 	log_limited(&lim->accept_log, LOG_LEVEL_WARN,
 	    "%s: accept: %s: closed %d waiting connections, not accepting "
-	    "for %d ms", lim->name, strerror(err), n, lim->backoff_ms);
+	    "for %d ms",
+	    lim->name, strerror(err), n, lim->backoff_ms);
 	evconnlistener_disable(listener);
 	ms_to_tv(lim->backoff_ms, &tv);
 	evtimer_add(lim->resume_ev, &tv);

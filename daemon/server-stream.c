@@ -42,7 +42,7 @@ api_stream_start(const struct api_request *areq, struct api_response *resp)
 	struct evhttp_request *req = areq->later;
 	struct evhttp_connection *evcon;
 	struct api_stream *s;
-	struct timeval wtv = {.tv_sec = STREAM_WRITE_TIMEOUT_S};
+	struct timeval wtv = { .tv_sec = STREAM_WRITE_TIMEOUT_S };
 
 	if (req == NULL || (evcon = evhttp_request_get_connection(req)) == NULL)
 		return NULL;

@@ -38,11 +38,11 @@
 #define SERVER_BACKLOG 4096
 
 struct server {
-	struct llmctld		*d;
-	struct evhttp		*http;
-	struct evconnlistener	*listener;
-	char			*path;		/* Unix socket, NULL for TCP */
-	struct server_limit	*limit;
+	struct llmctld *d;
+	struct evhttp *http;
+	struct evconnlistener *listener;
+	char *path; /* Unix socket, NULL for TCP */
+	struct server_limit *limit;
 };
 
 static void server_request_cb(struct evhttp_request *, void *);
@@ -101,8 +101,8 @@ server_reply(struct evhttp_request *req, struct api_response *resp)
 		    "Content-Type", "text/plain; version=0.0.4");
 		free(resp->text);
 	} else {
-		text = json_dumps(resp->body, JSON_INDENT(2) |
-		    JSON_PRESERVE_ORDER);
+		text = json_dumps(
+		    resp->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (text != NULL) {
 			evbuffer_add(out, text, strlen(text));
 			evbuffer_add(out, "\n", 1);
@@ -176,8 +176,9 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	if (path == NULL || (decoded = evhttp_uridecode(path, 0, &dlen)) ==
-	    NULL || strlen(decoded) != dlen /* %00 inside */ ||
+	if (path == NULL ||
+	    (decoded = evhttp_uridecode(path, 0, &dlen)) == NULL ||
+	    strlen(decoded) != dlen /* %00 inside */ ||
 	    (query != NULL && evhttp_parse_query_str(query, &params) != 0)) {
 		api_error(&resp, 400, "bad_request", "malformed request URI");
 		goto reply;
@@ -199,10 +200,11 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	evbuffer_remove(in, body, len);
 	body[len] = '\0';
 	TAILQ_FOREACH(kv, &params, next)
-		areq.nquery++;
+	areq.nquery++;
 	areq.query = xcalloc(areq.nquery, sizeof(*areq.query));
 	i = 0;
-	TAILQ_FOREACH(kv, &params, next) {
+	TAILQ_FOREACH(kv, &params, next)
+	{
 		areq.query[i].key = kv->key;
 		areq.query[i++].value = kv->value;
 	}
@@ -260,8 +262,8 @@ server_create(struct llmctld *d, const char *path, char **cause)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, SERVER_BACKLOG,
 	    (struct sockaddr *)&sun, sizeof(sun));
 	if (srv->listener == NULL) {
-		set_cause(cause, "cannot listen on %s: %s", path,
-		    strerror(errno));
+		set_cause(
+		    cause, "cannot listen on %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (chmod(path, 0666) == -1) {
@@ -274,12 +276,11 @@ server_create(struct llmctld *d, const char *path, char **cause)
 		goto fail;
 	}
 	srv->limit = server_limit_create(d, srv->http, srv->listener, path, 1);
-	srv->listener = NULL;	/* evhttp owns it now */
+	srv->listener = NULL; /* evhttp owns it now */
 	evhttp_set_max_body_size(srv->http, SERVER_MAX_BODY);
 	evhttp_set_max_headers_size(srv->http, 64 * 1024);
 	evhttp_set_timeout(srv->http, 30);
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
 	return srv;
 fail:
@@ -309,9 +310,10 @@ server_create_tcp(struct llmctld *d, char **cause)
 	srv->d = d;
 	if ((srv->http = evhttp_new(d->base)) == NULL ||
 	    (bound = evhttp_bind_socket_with_handle(srv->http,
-	    conf->heartbeat_host, (uint16_t)conf->heartbeat_port)) == NULL) {
-		set_cause(cause, "cannot listen on %s: %s", listen,
-		    strerror(errno));
+	         conf->heartbeat_host, (uint16_t)conf->heartbeat_port)) ==
+	        NULL) {
+		set_cause(
+		    cause, "cannot listen on %s: %s", listen, strerror(errno));
 		server_free(srv);
 		return NULL;
 	}
@@ -321,8 +323,7 @@ server_create_tcp(struct llmctld *d, char **cause)
 	evhttp_set_max_body_size(srv->http, 64 * 1024);
 	evhttp_set_max_headers_size(srv->http, 16 * 1024);
 	evhttp_set_timeout(srv->http, 10);
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST);
+	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_gencb(srv->http, server_request_cb, srv);
 	return srv;
 }
@@ -334,7 +335,7 @@ server_free(struct server *srv)
 		return;
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
-	server_limit_free(srv->limit);	/* after evhttp's closecbs */
+	server_limit_free(srv->limit); /* after evhttp's closecbs */
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
 	if (srv->path != NULL)
@@ -342,4 +343,3 @@ server_free(struct server *srv)
 	free(srv->path);
 	free(srv);
 }
-

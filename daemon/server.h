@@ -10,8 +10,7 @@
 struct llmctld;
 struct server;
 
-struct server *server_create(struct llmctld *, const char *path,
-    char **cause);
+struct server *server_create(struct llmctld *, const char *path, char **cause);
 /* The heartbeat listener on conf heartbeat_host:heartbeat_port. */
 struct server *server_create_tcp(struct llmctld *, char **cause);
 void server_free(struct server *);

@@ -25,9 +25,9 @@
 #include "util.h"
 
 struct store {
-	sqlite3	*db;
-	int	 in_tx;
-	int	 failed;	/* a write failed since the last checkpoint */
+	sqlite3 *db;
+	int in_tx;
+	int failed; /* a write failed since the last checkpoint */
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -153,14 +153,14 @@ static const char *const cause_names[] = {
 	[CAUSE_REPLAN] = "replan",
 };
 
-#define JOB_COLUMNS                                                       \
-	"id, name, uid, gid, user, state, reason, spec, created_at, "     \
+#define JOB_COLUMNS \
+	"id, name, uid, gid, user, state, reason, spec, created_at, " \
 	"updated_at, attempts, nodes, gpus_per_node, world_size, exit_code, " \
 	"not_before, restarts, infra_restarts, failures_in_row, no_progress"
-#define ATTEMPT_COLUMNS                                                   \
+#define ATTEMPT_COLUMNS \
 	"job_id, attempt, tag, state, slurm_job_id, nodes, master_port, " \
 	"submitted_at, started_at, ended_at, exit_code, cause, reason, plan, " \
-	"token_hash, last_beat_at, last_step, beats, blamed, ckpt_start, "     \
+	"token_hash, last_beat_at, last_step, beats, blamed, ckpt_start, " \
 	"ckpt_end, decided"
 
 static int store_exec(struct store *, const char *);
@@ -173,8 +173,9 @@ name_index(const char *const *names, size_t n, const char *s, int nocase)
 	size_t i;
 
 	for (i = 0; s != NULL && i < n; i++)
-		if (names[i] != NULL && (nocase ? strcasecmp(s, names[i]) :
-		    strcmp(s, names[i])) == 0)
+		if (names[i] != NULL &&
+		    (nocase ? strcasecmp(s, names[i]) : strcmp(s, names[i])) ==
+		        0)
 			return (int)i;
 	return -1;
 }
@@ -212,8 +213,8 @@ attempt_state_name(enum attempt_state state)
 int
 attempt_state_parse(const char *s, enum attempt_state *state)
 {
-	int i = name_index(attempt_state_names, nitems(attempt_state_names),
-	    s, 0);
+	int i =
+	    name_index(attempt_state_names, nitems(attempt_state_names), s, 0);
 
 	if (i < 0)
 		return -1;
@@ -236,8 +237,8 @@ attempt_cause_name(enum attempt_cause cause)
 int
 attempt_cause_parse(const char *s, enum attempt_cause *cause)
 {
-	int i = s != NULL ? name_index(cause_names, nitems(cause_names), s,
-	    0) : CAUSE_NONE;
+	int i = s != NULL ? name_index(cause_names, nitems(cause_names), s, 0)
+	                  : CAUSE_NONE;
 
 	if (i < 0)
 		return -1;
@@ -319,28 +320,29 @@ store_migrate(struct store *st, const char *path, char **cause)
 	int version;
 
 	if ((stmt = store_prepare(st, "PRAGMA user_version")) == NULL)
-		return set_cause(cause, "%s: %s", path,
-		    sqlite3_errmsg(st->db));
+		return set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
-		return set_cause(cause, "%s: %s", path,
-		    sqlite3_errmsg(st->db));
+		return set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 	}
 	version = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
 	if (version > STORE_SCHEMA_VERSION)
-		return set_cause(cause, "%s: database schema %d is newer than "
+		return set_cause(cause,
+		    "%s: database schema %d is newer than "
 		    "this llmctld understands (%d); refusing to touch it",
 		    path, version, STORE_SCHEMA_VERSION);
 	for (; version < STORE_SCHEMA_VERSION; version++) {
 		sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; "
-		    "COMMIT;", migrations[version], version + 1);
+		                "COMMIT;",
+		    migrations[version], version + 1);
 		if (store_exec(st, sql) != 0) {
 			free(sql);
 			store_exec(st, "ROLLBACK");
-			return set_cause(cause, "%s: migration to schema %d "
-			    "failed: %s", path, version + 1,
-			    sqlite3_errmsg(st->db));
+			return set_cause(cause,
+			    "%s: migration to schema %d "
+			    "failed: %s",
+			    path, version + 1, sqlite3_errmsg(st->db));
 		}
 		free(sql);
 		log_info("store: %s migrated to schema %d", path, version + 1);
@@ -358,7 +360,7 @@ static int
 store_secure(const char *path, char **cause)
 {
 	static const char *const suffixes[] = { "", "-wal", "-shm",
-	    "-journal" };
+		"-journal" };
 	struct stat sb;
 	char *p;
 	size_t i;
@@ -366,7 +368,8 @@ store_secure(const char *path, char **cause)
 
 	for (i = 0; i < nitems(suffixes); i++) {
 		p = xasprintf("%s%s", path, suffixes[i]);
-		flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0);
+		flags =
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0);
 		if ((fd = open(p, flags, 0600)) == -1) {
 			if (errno == ENOENT && i > 0) {
 				free(p);
@@ -378,8 +381,8 @@ store_secure(const char *path, char **cause)
 		}
 		if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0) {
 			if (fchmod(fd, 0600) == -1) {
-				set_cause(cause, "chmod %s: %s", p,
-				    strerror(errno));
+				set_cause(
+				    cause, "chmod %s: %s", p, strerror(errno));
 				close(fd);
 				free(p);
 				return -1;
@@ -419,25 +422,28 @@ store_open(const char *path, char **cause)
 	if (store_secure(path, cause) != 0)
 		return NULL;
 	st = xcalloc(1, sizeof(*st));
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-		set_cause(cause, "%s: %s", path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : "cannot open");
+	if (sqlite3_open_v2(path, &st->db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_FULLMUTEX,
+	        NULL) != SQLITE_OK) {
+		set_cause(cause, "%s: %s", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : "cannot open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
-	sqlite3_create_function(st->db, "llmctl_sha256", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL);
+	sqlite3_create_function(st->db, "llmctl_sha256", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_sha256, NULL, NULL);
 	/*
 	 * The WAL is checkpointed every 1000 pages (SQLite's default, kept
 	 * on purpose: ~4 MiB between fsyncs of the database) and cut back to
 	 * STORE_WAL_LIMIT after each checkpoint, so that space a full disk
 	 * gave back is not kept by a WAL that once grew (store_maintain()).
 	 */
-	if (store_exec(st, "PRAGMA journal_mode = WAL; "
-	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-	    "PRAGMA wal_autocheckpoint = 1000; "
-	    "PRAGMA journal_size_limit = " STORE_WAL_LIMIT ";") != 0) {
+	if (store_exec(st,
+	        "PRAGMA journal_mode = WAL; "
+	        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+	        "PRAGMA wal_autocheckpoint = 1000; "
+	        "PRAGMA journal_size_limit = " STORE_WAL_LIMIT ";") != 0) {
 		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
@@ -511,18 +517,19 @@ store_maintain(struct store *st)
 
 	if (st->in_tx)
 		return 0;
-	rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, &logged, &moved);
+	rc = sqlite3_wal_checkpoint_v2(
+	    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &moved);
 	if (rc != SQLITE_OK) {
 		if (!st->failed)
-			log_warnx("store: checkpoint: %s",
-			    sqlite3_errmsg(st->db));
+			log_warnx(
+			    "store: checkpoint: %s", sqlite3_errmsg(st->db));
 		st->failed = 1;
 		return -1;
 	}
 	if (st->failed)
 		log_info("store: writes work again; the WAL (%d pages) is "
-		    "checkpointed and truncated", logged);
+		         "checkpointed and truncated",
+		    logged);
 	st->failed = 0;
 	return 0;
 }
@@ -538,8 +545,8 @@ job_from_row(sqlite3_stmt *stmt)
 	job->uid = (uid_t)sqlite3_column_int64(stmt, 2);
 	job->gid = (gid_t)sqlite3_column_int64(stmt, 3);
 	job->user = column_text(stmt, 4);
-	if (job_state_parse((const char *)sqlite3_column_text(stmt, 5),
-	    &job->state) != 0)
+	if (job_state_parse(
+	        (const char *)sqlite3_column_text(stmt, 5), &job->state) != 0)
 		job->state = JOB_FAILED;
 	job->reason = column_text(stmt, 6);
 	job->spec = column_text(stmt, 7);
@@ -564,7 +571,8 @@ store_job_insert(struct store *st, struct job *job)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO jobs (name, uid, gid, user, "
+	stmt = store_prepare(st,
+	    "INSERT INTO jobs (name, uid, gid, user, "
 	    "state, reason, spec, created_at, updated_at, nodes, "
 	    "gpus_per_node, world_size, idem_key) "
 	    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -597,15 +605,17 @@ store_job_by_key(struct store *st, uid_t uid, const char *key)
 	int64_t id;
 	int rc;
 
-	stmt = store_prepare(st, "SELECT id FROM jobs WHERE uid = ? AND "
+	stmt = store_prepare(st,
+	    "SELECT id FROM jobs WHERE uid = ? AND "
 	    "idem_key = ?");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, uid);
 	bind_text(stmt, 2, key);
 	rc = sqlite3_step(stmt);
-	id = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) :
-	    rc == SQLITE_DONE ? 0 : -1;
+	id = rc == SQLITE_ROW   ? sqlite3_column_int64(stmt, 0)
+	    : rc == SQLITE_DONE ? 0
+	                        : -1;
 	if (id == -1)
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
 	sqlite3_finalize(stmt);
@@ -638,7 +648,8 @@ store_job_get(struct store *st, int64_t id)
 	struct job **jobs, *job;
 	size_t n;
 
-	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs "
+	stmt = store_prepare(st,
+	    "SELECT " JOB_COLUMNS " FROM jobs "
 	    "WHERE id = ?");
 	if (stmt == NULL)
 		return NULL;
@@ -661,7 +672,8 @@ store_job_list(struct store *st, const struct job_filter *f, size_t *n)
 	sqlite3_stmt *stmt;
 	int i;
 
-	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs "
+	stmt = store_prepare(st,
+	    "SELECT " JOB_COLUMNS " FROM jobs "
 	    "WHERE (?1 OR uid = ?2) "
 	    "AND (?3 = 0 OR state IN (?6, ?7, ?8, ?9, ?10, ?11, ?12)) "
 	    "AND (?4 = 0 OR id < ?4) "
@@ -679,8 +691,8 @@ store_job_list(struct store *st, const struct job_filter *f, size_t *n)
 	/* an unbound parameter is NULL, which matches no state */
 	for (i = JOB_QUEUED; i <= JOB_CANCELLED; i++) {
 		if (f->states & (1u << i))
-			bind_text(stmt, 6 + i,
-			    job_state_name((enum job_state)i));
+			bind_text(
+			    stmt, 6 + i, job_state_name((enum job_state)i));
 	}
 	sqlite3_bind_int64(stmt, 13, f->since);
 	bind_text(stmt, 14, f->name);
@@ -692,7 +704,8 @@ store_jobs_in_state(struct store *st, enum job_state state, size_t *n)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "SELECT " JOB_COLUMNS " FROM jobs j "
+	stmt = store_prepare(st,
+	    "SELECT " JOB_COLUMNS " FROM jobs j "
 	    "WHERE state = ? AND NOT EXISTS (SELECT 1 FROM attempts a "
 	    "WHERE a.job_id = j.id AND a.ended_at IS NULL) ORDER BY id");
 	*n = 0;
@@ -703,12 +716,13 @@ store_jobs_in_state(struct store *st, enum job_state state, size_t *n)
 }
 
 int
-store_job_set_state(struct store *st, int64_t id, enum job_state state,
-    const char *reason)
+store_job_set_state(
+    struct store *st, int64_t id, enum job_state state, const char *reason)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "UPDATE jobs SET state = ?, reason = ?, "
+	stmt = store_prepare(st,
+	    "UPDATE jobs SET state = ?, reason = ?, "
 	    "updated_at = ? WHERE id = ?");
 	if (stmt == NULL)
 		return -1;
@@ -764,8 +778,8 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->attempt = sqlite3_column_int(stmt, 1);
 	a->tag = column_text(stmt, 2);
 	/* only llmctld writes these: an unknown name is a damaged row */
-	if (attempt_state_parse((const char *)sqlite3_column_text(stmt, 3),
-	    &a->state) != 0)
+	if (attempt_state_parse(
+	        (const char *)sqlite3_column_text(stmt, 3), &a->state) != 0)
 		a->state = ATTEMPT_FAILED;
 	a->slurm_job_id = sqlite3_column_int64(stmt, 4);
 	a->nodes = column_text(stmt, 5);
@@ -775,21 +789,24 @@ attempt_from_row(sqlite3_stmt *stmt)
 	a->ended_at = sqlite3_column_int64(stmt, 9);
 	a->has_exit_code = sqlite3_column_type(stmt, 10) != SQLITE_NULL;
 	a->exit_code = sqlite3_column_int(stmt, 10);
-	if (attempt_cause_parse((const char *)sqlite3_column_text(stmt, 11),
-	    &a->cause) != 0)
-		a->cause = CAUSE_LAUNCH_FAILED;	/* no retry, as before enums */
+	if (attempt_cause_parse(
+	        (const char *)sqlite3_column_text(stmt, 11), &a->cause) != 0)
+		a->cause = CAUSE_LAUNCH_FAILED; /* no retry, as before enums */
 	a->reason = column_text(stmt, 12);
 	a->plan = column_text(stmt, 13);
 	a->token_hash = column_text(stmt, 14);
 	a->last_beat_at = sqlite3_column_int64(stmt, 15);
-	a->last_step = sqlite3_column_type(stmt, 16) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(stmt, 16);
+	a->last_step = sqlite3_column_type(stmt, 16) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_int64(stmt, 16);
 	a->beats = sqlite3_column_int64(stmt, 17);
 	a->blamed = column_text(stmt, 18);
-	a->ckpt_start = sqlite3_column_type(stmt, 19) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(stmt, 19);
-	a->ckpt_end = sqlite3_column_type(stmt, 20) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(stmt, 20);
+	a->ckpt_start = sqlite3_column_type(stmt, 19) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_int64(stmt, 19);
+	a->ckpt_end = sqlite3_column_type(stmt, 20) == SQLITE_NULL
+	    ? -1
+	    : sqlite3_column_int64(stmt, 20);
 	a->decided = sqlite3_column_int(stmt, 21);
 	a->ending = a->cause != CAUSE_NONE && a->ended_at == 0;
 	return a;
@@ -828,14 +845,16 @@ store_attempt_insert(struct store *st, struct attempt *a)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO attempts (" ATTEMPT_COLUMNS
+	stmt = store_prepare(st,
+	    "INSERT INTO attempts (" ATTEMPT_COLUMNS
 	    ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (stmt == NULL)
 		return -1;
 	bind_attempt(stmt, a);
 	if (store_step_done(st, stmt) != 0)
 		return -1;
-	stmt = store_prepare(st, "UPDATE jobs SET attempts = ?, "
+	stmt = store_prepare(st,
+	    "UPDATE jobs SET attempts = ?, "
 	    "updated_at = ? WHERE id = ?");
 	if (stmt == NULL)
 		return -1;
@@ -850,7 +869,8 @@ store_attempt_update(struct store *st, const struct attempt *a)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "UPDATE attempts SET job_id = ?1, "
+	stmt = store_prepare(st,
+	    "UPDATE attempts SET job_id = ?1, "
 	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
 	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
@@ -886,7 +906,8 @@ store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	stmt = store_prepare(st,
+	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
 	    "WHERE job_id = ? ORDER BY attempt");
 	*n = 0;
 	if (stmt == NULL)
@@ -896,13 +917,14 @@ store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 }
 
 int
-store_attempts_holding(struct store *st, void (*fn)(void *, const char *,
-    const char *, int), void *arg)
+store_attempts_holding(struct store *st,
+    void (*fn)(void *, const char *, const char *, int), void *arg)
 {
 	sqlite3_stmt *stmt;
 	int rc;
 
-	stmt = store_prepare(st, "SELECT a.tag, a.nodes, j.gpus_per_node "
+	stmt = store_prepare(st,
+	    "SELECT a.tag, a.nodes, j.gpus_per_node "
 	    "FROM attempts a JOIN jobs j ON j.id = a.job_id "
 	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.nodes IS NOT "
 	    "NULL AND a.state IN ('CREATED', 'PENDING') AND j.gpus_per_node "
@@ -922,7 +944,8 @@ store_attempts_active(struct store *st, size_t *n)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	stmt = store_prepare(st,
+	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
 	    "WHERE ended_at IS NULL ORDER BY job_id, attempt");
 	*n = 0;
 	if (stmt == NULL)
@@ -955,8 +978,8 @@ attempt_list_free(struct attempt **list, size_t n)
 }
 
 int
-store_event_add(struct store *st, int64_t job_id, const char *kind,
-    const char *fmt, ...)
+store_event_add(
+    struct store *st, int64_t job_id, const char *kind, const char *fmt, ...)
 {
 	sqlite3_stmt *stmt;
 	va_list ap;
@@ -965,7 +988,8 @@ store_event_add(struct store *st, int64_t job_id, const char *kind,
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	stmt = store_prepare(st, "INSERT INTO events (job_id, at, kind, "
+	stmt = store_prepare(st,
+	    "INSERT INTO events (job_id, at, kind, "
 	    "message) VALUES (?,?,?,?)");
 	if (stmt == NULL) {
 		free(msg);
@@ -987,7 +1011,8 @@ store_node_failure_add(struct store *st, const char *name)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO nodes (name, failures, "
+	stmt = store_prepare(st,
+	    "INSERT INTO nodes (name, failures, "
 	    "last_failure_at) VALUES (?1, 1, ?2) ON CONFLICT(name) DO UPDATE "
 	    "SET failures = CASE WHEN last_failure_at < ?2 - ?3 THEN 1 "
 	    "ELSE failures + 1 END, last_failure_at = ?2");
@@ -1007,7 +1032,8 @@ store_node_failures(struct store *st, size_t *n)
 	size_t cap = 0;
 
 	*n = 0;
-	stmt = store_prepare(st, "SELECT name, failures FROM nodes "
+	stmt = store_prepare(st,
+	    "SELECT name, failures FROM nodes "
 	    "WHERE last_failure_at >= ? ORDER BY name");
 	if (stmt == NULL)
 		return NULL;
@@ -1032,7 +1058,8 @@ store_events_of(struct store *st, int64_t job_id, size_t *n)
 	size_t cap = 0;
 
 	*n = 0;
-	stmt = store_prepare(st, "SELECT id, at, kind, message FROM events "
+	stmt = store_prepare(st,
+	    "SELECT id, at, kind, message FROM events "
 	    "WHERE job_id = ? ORDER BY id");
 	if (stmt == NULL)
 		return NULL;
@@ -1054,8 +1081,7 @@ store_events_of(struct store *st, int64_t job_id, size_t *n)
 }
 
 struct event_row *
-store_events_match(struct store *st, const struct event_filter *flt,
-    size_t *n)
+store_events_match(struct store *st, const struct event_filter *flt, size_t *n)
 {
 	sqlite3_stmt *stmt;
 	struct event_row *ev = NULL;
@@ -1064,12 +1090,12 @@ store_events_match(struct store *st, const struct event_filter *flt,
 
 	*n = 0;
 	/* a job's events through events_job(job_id, id), else the id range */
-	sql = xasprintf("SELECT e.id, e.at, e.kind, e.message, e.job_id, "
+	sql = xasprintf(
+	    "SELECT e.id, e.at, e.kind, e.message, e.job_id, "
 	    "j.uid, j.name FROM events e JOIN jobs j ON j.id = e.job_id "
 	    "WHERE e.id > ?1 AND e.id <= ?2 %s %s ORDER BY e.id %s LIMIT ?5",
 	    flt->job_id != 0 ? "AND e.job_id = ?4" : "",
-	    flt->all_users ? "" : "AND j.uid = ?3",
-	    flt->newest ? "DESC" : "");
+	    flt->all_users ? "" : "AND j.uid = ?3", flt->newest ? "DESC" : "");
 	stmt = store_prepare(st, sql);
 	free(sql);
 	if (stmt == NULL)
@@ -1103,8 +1129,9 @@ store_events_last(struct store *st)
 	sqlite3_stmt *stmt;
 	int64_t id = -1;
 
-	if ((stmt = store_prepare(st, "SELECT COALESCE(MAX(id), 0) FROM "
-	    "events")) == NULL)
+	if ((stmt = store_prepare(st,
+	         "SELECT COALESCE(MAX(id), 0) FROM "
+	         "events")) == NULL)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		id = sqlite3_column_int64(stmt, 0);
@@ -1118,8 +1145,9 @@ store_cursor_get(struct store *st, const char *name)
 	sqlite3_stmt *stmt;
 	int64_t id = -1;
 
-	if ((stmt = store_prepare(st, "SELECT event_id FROM cursors WHERE "
-	    "name = ?")) == NULL)
+	if ((stmt = store_prepare(st,
+	         "SELECT event_id FROM cursors WHERE "
+	         "name = ?")) == NULL)
 		return -1;
 	bind_text(stmt, 1, name);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
@@ -1133,7 +1161,8 @@ store_cursor_set(struct store *st, const char *name, int64_t event_id)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "INSERT INTO cursors (name, event_id) "
+	stmt = store_prepare(st,
+	    "INSERT INTO cursors (name, event_id) "
 	    "VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET event_id = ?2");
 	if (stmt == NULL)
 		return -1;
@@ -1166,7 +1195,8 @@ store_job_update_policy(struct store *st, const struct job *job)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "UPDATE jobs SET not_before = ?, "
+	stmt = store_prepare(st,
+	    "UPDATE jobs SET not_before = ?, "
 	    "restarts = ?, infra_restarts = ?, failures_in_row = ?, "
 	    "no_progress = ?, updated_at = ? WHERE id = ?");
 	if (stmt == NULL)
@@ -1182,20 +1212,22 @@ store_job_update_policy(struct store *st, const struct job *job)
 }
 
 int
-store_checkpoints_replace(struct store *st, int64_t job_id,
-    const struct ckpt *c, size_t n)
+store_checkpoints_replace(
+    struct store *st, int64_t job_id, const struct ckpt *c, size_t n)
 {
 	sqlite3_stmt *stmt;
 	size_t i;
 
-	if ((stmt = store_prepare(st, "DELETE FROM checkpoints WHERE "
-	    "job_id = ?")) == NULL)
+	if ((stmt = store_prepare(st,
+	         "DELETE FROM checkpoints WHERE "
+	         "job_id = ?")) == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, job_id);
 	if (store_step_done(st, stmt) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		stmt = store_prepare(st, "INSERT INTO checkpoints (job_id, "
+		stmt = store_prepare(st,
+		    "INSERT INTO checkpoints (job_id, "
 		    "step, path, bytes, complete, verified, problem, mtime) "
 		    "VALUES (?,?,?,?,?,?,?,?)");
 		if (stmt == NULL)
@@ -1222,7 +1254,8 @@ store_checkpoints_of(struct store *st, int64_t job_id, size_t *n)
 	size_t cap = 0;
 
 	*n = 0;
-	stmt = store_prepare(st, "SELECT step, path, bytes, complete, "
+	stmt = store_prepare(st,
+	    "SELECT step, path, bytes, complete, "
 	    "verified, problem, mtime FROM checkpoints WHERE job_id = ? "
 	    "ORDER BY step, path");
 	if (stmt == NULL)
@@ -1251,7 +1284,8 @@ store_job_blamed(struct store *st, int64_t job_id)
 	sqlite3_stmt *stmt;
 	char *s;
 
-	stmt = store_prepare(st, "SELECT group_concat(blamed, ',') FROM "
+	stmt = store_prepare(st,
+	    "SELECT group_concat(blamed, ',') FROM "
 	    "attempts WHERE job_id = ? AND blamed IS NOT NULL AND "
 	    "blamed != ''");
 	if (stmt == NULL)
@@ -1263,12 +1297,13 @@ store_job_blamed(struct store *st, int64_t job_id)
 }
 
 int
-store_attempt_retag(struct store *st, const struct attempt *a,
-    const char *old_tag)
+store_attempt_retag(
+    struct store *st, const struct attempt *a, const char *old_tag)
 {
 	sqlite3_stmt *stmt;
 
-	stmt = store_prepare(st, "UPDATE attempts SET tag = ? WHERE "
+	stmt = store_prepare(st,
+	    "UPDATE attempts SET tag = ? WHERE "
 	    "job_id = ? AND attempt = ? AND tag = ?");
 	if (stmt == NULL)
 		return -1;
@@ -1286,13 +1321,14 @@ store_job_counts(struct store *st, int64_t counts[JOB_CANCELLED + 1])
 	enum job_state s;
 
 	memset(counts, 0, sizeof(int64_t) * (JOB_CANCELLED + 1));
-	stmt = store_prepare(st, "SELECT state, count(*) FROM jobs "
+	stmt = store_prepare(st,
+	    "SELECT state, count(*) FROM jobs "
 	    "GROUP BY state");
 	if (stmt == NULL)
 		return -1;
 	while (sqlite3_step(stmt) == SQLITE_ROW)
-		if (job_state_parse((const char *)sqlite3_column_text(stmt, 0),
-		    &s) == 0)
+		if (job_state_parse(
+		        (const char *)sqlite3_column_text(stmt, 0), &s) == 0)
 			counts[s] = sqlite3_column_int64(stmt, 1);
 	sqlite3_finalize(stmt);
 	return 0;

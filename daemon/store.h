@@ -12,7 +12,7 @@
 #include <sys/types.h>
 
 #define STORE_SCHEMA_VERSION 8
-#define STORE_WAL_LIMIT "4194304"	/* bytes the WAL keeps after a checkpoint */
+#define STORE_WAL_LIMIT "4194304" /* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
 	JOB_QUEUED,
@@ -25,29 +25,29 @@ enum job_state {
 };
 
 struct job {
-	int64_t		 id;
-	char		*name;
-	uid_t		 uid;
-	gid_t		 gid;
-	char		*user;
-	enum job_state	 state;
-	char		*reason;	/* NULL: none */
-	char		*spec;		/* canonical spec JSON */
-	int64_t		 created_at;
-	int64_t		 updated_at;
-	int		 attempts;	/* attempts created so far */
-	int		 nodes;
-	int		 gpus_per_node;
-	int		 world_size;
-	int		 has_exit_code;
-	int		 exit_code;
+	int64_t id;
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	char *user;
+	enum job_state state;
+	char *reason; /* NULL: none */
+	char *spec; /* canonical spec JSON */
+	int64_t created_at;
+	int64_t updated_at;
+	int attempts; /* attempts created so far */
+	int nodes;
+	int gpus_per_node;
+	int world_size;
+	int has_exit_code;
+	int exit_code;
 	/* restart policy (docs/design.md section 8) */
-	int64_t		 not_before;	/* next attempt no earlier than this */
-	int		 restarts;	/* charged to recovery.max_restarts */
-	int		 infra_restarts;	/* to max_infra_restarts */
-	int		 failures_in_row;	/* for the backoff */
-	int		 no_progress;	/* attempts in a row, no new checkpoint */
-	const char	*idem_key;	/* insert only: the client's key, or NULL */
+	int64_t not_before; /* next attempt no earlier than this */
+	int restarts; /* charged to recovery.max_restarts */
+	int infra_restarts; /* to max_infra_restarts */
+	int failures_in_row; /* for the backoff */
+	int no_progress; /* attempts in a row, no new checkpoint */
+	const char *idem_key; /* insert only: the client's key, or NULL */
 };
 
 /*
@@ -56,7 +56,7 @@ struct job {
  * ATTEMPT_COMPLETED on, mean ended_at != 0. docs/design.md section 5.
  */
 enum attempt_state {
-	ATTEMPT_CREATED,	/* committed, not in Slurm (yet) */
+	ATTEMPT_CREATED, /* committed, not in Slurm (yet) */
 	ATTEMPT_PENDING,
 	ATTEMPT_RUNNING,
 	ATTEMPT_COMPLETED,
@@ -65,7 +65,7 @@ enum attempt_state {
 	ATTEMPT_TIMEOUT,
 	ATTEMPT_NODE_FAIL,
 	ATTEMPT_PREEMPTED,
-	ATTEMPT_LOST,		/* Slurm no longer knows it */
+	ATTEMPT_LOST, /* Slurm no longer knows it */
 };
 #define ATTEMPT_NSTATES (ATTEMPT_LOST + 1)
 
@@ -86,51 +86,51 @@ enum attempt_cause {
 	CAUSE_SUBMIT_FAILED,
 	CAUSE_UNPLACEABLE,
 	CAUSE_LAUNCH_FAILED,
-	CAUSE_REPLAN,		/* not an end: the attempt starts over */
+	CAUSE_REPLAN, /* not an end: the attempt starts over */
 };
 #define ATTEMPT_NCAUSES (CAUSE_REPLAN + 1)
 
 /* One try of a job in Slurm; ended_at != 0 once it is over for good. */
 struct attempt {
-	int64_t	 job_id;
-	int	 attempt;	/* 1, 2, ... */
-	char	*tag;		/* random; also in the Slurm job's comment */
-	enum attempt_state state;	/* changed only by lifecycle.c */
-	int64_t	 slurm_job_id;	/* 0: not known to be in Slurm yet */
-	char	*nodes;		/* NULL until Slurm allocates */
-	int	 master_port;
-	int64_t	 submitted_at;
-	int64_t	 started_at;
-	int64_t	 ended_at;
-	int	 has_exit_code;
-	int	 exit_code;
-	enum attempt_cause cause;	/* changed only by lifecycle.c */
+	int64_t job_id;
+	int attempt; /* 1, 2, ... */
+	char *tag; /* random; also in the Slurm job's comment */
+	enum attempt_state state; /* changed only by lifecycle.c */
+	int64_t slurm_job_id; /* 0: not known to be in Slurm yet */
+	char *nodes; /* NULL until Slurm allocates */
+	int master_port;
+	int64_t submitted_at;
+	int64_t started_at;
+	int64_t ended_at;
+	int has_exit_code;
+	int exit_code;
+	enum attempt_cause cause; /* changed only by lifecycle.c */
 	/*
 	 * llmctld is ending it (hang, re-plan): its state stays as it is
 	 * until Slurm's job is final. Stored as a cause without ended_at.
 	 */
-	int	 ending;
-	char	*reason;
-	char	*plan;		/* placement JSON, NULL until planned */
-	char	*token_hash;	/* sha256 hex of the heartbeat token */
-	int64_t	 last_beat_at;	/* heartbeat summary, 0: none yet */
-	int64_t	 last_step;	/* -1: none */
-	int64_t	 beats;
-	char	*blamed;	/* nodes blamed for its end, comma list */
-	int64_t	 ckpt_start;	/* newest verified step at start, -1: none */
-	int64_t	 ckpt_end;	/* and at its end */
-	int	 decided;	/* ended, and the restart policy has run */
+	int ending;
+	char *reason;
+	char *plan; /* placement JSON, NULL until planned */
+	char *token_hash; /* sha256 hex of the heartbeat token */
+	int64_t last_beat_at; /* heartbeat summary, 0: none yet */
+	int64_t last_step; /* -1: none */
+	int64_t beats;
+	char *blamed; /* nodes blamed for its end, comma list */
+	int64_t ckpt_start; /* newest verified step at start, -1: none */
+	int64_t ckpt_end; /* and at its end */
+	int decided; /* ended, and the restart policy has run */
 };
 
 struct job_filter {
-	int		 all_users;	/* else only uid */
-	uid_t		 uid;
-	unsigned	 states;	/* 1 << enum job_state; 0: any */
-	int64_t		 after;		/* ids below this (paging), 0: none */
-	int		 limit;		/* 0: default 100 */
+	int all_users; /* else only uid */
+	uid_t uid;
+	unsigned states; /* 1 << enum job_state; 0: any */
+	int64_t after; /* ids below this (paging), 0: none */
+	int limit; /* 0: default 100 */
 	/* final jobs last updated (ended) before this are left out */
-	int64_t		 since;		/* 0: none left out */
-	const char	*name;		/* exact job name, NULL: any */
+	int64_t since; /* 0: none left out */
+	const char *name; /* exact job name, NULL: any */
 };
 
 struct store;
@@ -146,21 +146,21 @@ void store_rollback(struct store *);
 int store_in_transaction(const struct store *);
 /* Checkpoint and truncate the WAL; sooner after a failed write. */
 int store_maintain(struct store *);
-#define STORE_MAINTAIN_MS 60000		/* how often, when all is well */
-#define STORE_RETRY_MS 5000		/* and after a failed write */
+#define STORE_MAINTAIN_MS 60000 /* how often, when all is well */
+#define STORE_RETRY_MS 5000 /* and after a failed write */
 
-int store_job_insert(struct store *, struct job *);	/* sets id, times */
+int store_job_insert(struct store *, struct job *); /* sets id, times */
 /* The id of uid's job submitted with this Idempotency-Key; 0: none, -1. */
 int64_t store_job_by_key(struct store *, uid_t, const char *key);
 struct job *store_job_get(struct store *, int64_t id);
-struct job **store_job_list(struct store *, const struct job_filter *,
-    size_t *n);
+struct job **store_job_list(
+    struct store *, const struct job_filter *, size_t *n);
 /* Jobs in state with no attempt in flight (QUEUED or RESTARTING). */
 struct job **store_jobs_in_state(struct store *, enum job_state, size_t *n);
 /* Jobs per state, counts[JOB_QUEUED..JOB_CANCELLED]. */
 int store_job_counts(struct store *, int64_t counts[JOB_CANCELLED + 1]);
-int store_job_set_state(struct store *, int64_t id, enum job_state,
-    const char *reason);
+int store_job_set_state(
+    struct store *, int64_t id, enum job_state, const char *reason);
 int store_job_set_exit(struct store *, int64_t id, int exit_code);
 void job_free(struct job *);
 void job_list_free(struct job **, size_t);
@@ -171,18 +171,17 @@ int store_attempt_update(struct store *, const struct attempt *);
  * Give an attempt a new tag (it starts over in Slurm); only the tag: the
  * caller writes the rest of the row (lifecycle_attempt_set()).
  */
-int store_attempt_retag(struct store *, const struct attempt *,
-    const char *old_tag);
-struct attempt **store_attempts_of(struct store *, int64_t job_id,
-    size_t *n);
+int store_attempt_retag(
+    struct store *, const struct attempt *, const char *old_tag);
+struct attempt **store_attempts_of(struct store *, int64_t job_id, size_t *n);
 /* Every attempt not yet ended, of any job. */
 struct attempt **store_attempts_active(struct store *, size_t *n);
 /*
  * For each attempt planned but not running (CREATED or PENDING with nodes,
  * not being ended) of a job with GPUs: fn(arg, tag, nodes, gpus_per_node).
  */
-int store_attempts_holding(struct store *, void (*fn)(void *, const char *,
-    const char *, int), void *arg);
+int store_attempts_holding(struct store *,
+    void (*fn)(void *, const char *, const char *, int), void *arg);
 void attempt_free(struct attempt *);
 void attempt_list_free(struct attempt **, size_t);
 
@@ -190,8 +189,8 @@ int store_job_update_policy(struct store *, const struct job *);
 
 /* A checkpoint as recorded (see checkpoint.h for what the fields mean). */
 struct ckpt;
-int store_checkpoints_replace(struct store *, int64_t job_id,
-    const struct ckpt *, size_t);
+int store_checkpoints_replace(
+    struct store *, int64_t job_id, const struct ckpt *, size_t);
 struct ckpt *store_checkpoints_of(struct store *, int64_t job_id, size_t *n);
 /* Comma list of every node blamed in the job's attempts, or NULL. */
 char *store_job_blamed(struct store *, int64_t job_id);
@@ -202,27 +201,27 @@ int store_node_failure_add(struct store *, const char *name);
 struct bfailure *store_node_failures(struct store *, size_t *n);
 
 struct event_row {
-	int64_t	 id;
-	int64_t	 at;
-	char	*kind;
-	char	*message;
-	int64_t	 job_id;
-	uid_t	 uid;		/* the job's owner (store_events_match) */
-	char	*job;		/* the job's name (store_events_match) */
+	int64_t id;
+	int64_t at;
+	char *kind;
+	char *message;
+	int64_t job_id;
+	uid_t uid; /* the job's owner (store_events_match) */
+	char *job; /* the job's name (store_events_match) */
 };
 struct event_row *store_events_of(struct store *, int64_t job_id, size_t *n);
 /* What an event stream shows: (after, upto], one user's or all, a job. */
 struct event_filter {
-	int64_t	 after;
-	int64_t	 upto;
-	int	 all_users;	/* else only uid's jobs */
-	uid_t	 uid;
-	int64_t	 job_id;	/* 0: every job */
-	size_t	 limit;
-	int	 newest;	/* newest first, else oldest first */
+	int64_t after;
+	int64_t upto;
+	int all_users; /* else only uid's jobs */
+	uid_t uid;
+	int64_t job_id; /* 0: every job */
+	size_t limit;
+	int newest; /* newest first, else oldest first */
 };
-struct event_row *store_events_match(struct store *,
-    const struct event_filter *, size_t *n);
+struct event_row *store_events_match(
+    struct store *, const struct event_filter *, size_t *n);
 /* The newest event's id, 0: none, -1: error. */
 int64_t store_events_last(struct store *);
 /* A reader's saved place in the events table; -1: none saved. */

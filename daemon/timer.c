@@ -10,9 +10,9 @@
 #include "util.h"
 
 struct timer {
-	struct event	*ev;
-	void	       (*cb)(void *);
-	void		*arg;
+	struct event *ev;
+	void (*cb)(void *);
+	void *arg;
 };
 
 static void
@@ -42,7 +42,7 @@ void
 timer_schedule(struct timer *t, int64_t ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000,
-	    .tv_usec = (ms % 1000) * 1000 };
+		.tv_usec = (ms % 1000) * 1000 };
 
 	evtimer_add(t->ev, &tv);
 }

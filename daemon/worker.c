@@ -14,22 +14,20 @@
 #include "worker.h"
 
 struct worker {
-	const struct backend	*be;
-	struct pool		*pool;
-	int			 stopping;	/* no done from now on */
-	int			 crash_after_submit;
+	const struct backend *be;
+	struct pool *pool;
+	int stopping; /* no done from now on */
+	int crash_after_submit;
 };
 
-static struct op *op_new(enum op_kind, op_done_fn, void *,
-    void (*)(void *));
+static struct op *op_new(enum op_kind, op_done_fn, void *, void (*)(void *));
 static void op_free(struct op *);
 static void worker_run_cb(void *);
 static void worker_done_cb(void *, int);
 
 /* Find a job of ours by tag: how submission stays exactly-once. */
 static int64_t
-op_find_tag(const struct backend *be, struct op *op, const char *tag,
-    uid_t uid)
+op_find_tag(const struct backend *be, struct op *op, const char *tag, uid_t uid)
 {
 	struct bjob *jobs = NULL;
 	size_t n = 0, i;
@@ -49,8 +47,8 @@ op_find_tag(const struct backend *be, struct op *op, const char *tag,
 static void
 op_load(const struct backend *be, struct op *op, struct op_cluster *c)
 {
-	if ((op->rc = be->cluster(c->fail, c->nfail, &c->cluster,
-	    &op->cause)) != 0)
+	if ((op->rc = be->cluster(
+	         c->fail, c->nfail, &c->cluster, &op->cause)) != 0)
 		op->transient = 1;
 }
 
@@ -60,8 +58,8 @@ op_submit(struct worker *w, struct op *op, struct op_submit *s)
 	s->found_id = op_find_tag(w->be, op, s->req.tag, s->req.uid);
 	if (op->rc != 0 || s->found_id != 0)
 		return;
-	op->rc = w->be->submit(&s->req, &s->found_id, &op->cause,
-	    &op->transient);
+	op->rc =
+	    w->be->submit(&s->req, &s->found_id, &op->cause, &op->transient);
 	s->submitted = op->rc == 0;
 	/*
 	 * Fault injection for the exactly-once test: die after Slurm
@@ -82,8 +80,7 @@ op_plan(const struct backend *be, struct op *op, struct op_plan *p)
 	if (op->rc != 0 || p->find.found_id != 0)
 		return;
 	op->transient = 0;
-	op->rc = p->place(op->arg, p->load.cluster, &op->cause,
-	    &op->transient);
+	op->rc = p->place(op->arg, p->load.cluster, &op->cause, &op->transient);
 }
 
 /* On the worker thread. */
@@ -96,15 +93,15 @@ worker_run_cb(void *arg)
 
 	switch (op->kind) {
 	case OP_FIND:
-		op->u.find.found_id = op_find_tag(be, op, op->u.find.tag,
-		    op->u.find.uid);
+		op->u.find.found_id =
+		    op_find_tag(be, op, op->u.find.tag, op->u.find.uid);
 		break;
 	case OP_SUBMIT:
 		op_submit(w, op, &op->u.submit);
 		break;
 	case OP_LIST:
-		if ((op->rc = be->list(&op->u.list.jobs, &op->u.list.njobs,
-		    &op->cause)) != 0)
+		if ((op->rc = be->list(
+		         &op->u.list.jobs, &op->u.list.njobs, &op->cause)) != 0)
 			op->transient = 1;
 		break;
 	case OP_CANCEL:
@@ -134,8 +131,7 @@ worker_done_cb(void *arg, int cancelled)
 }
 
 static struct op *
-op_new(enum op_kind kind, op_done_fn done, void *arg,
-    void (*arg_free)(void *))
+op_new(enum op_kind kind, op_done_fn done, void *arg, void (*arg_free)(void *))
 {
 	struct op *op;
 
@@ -184,8 +180,7 @@ worker_cancel(int64_t id, op_done_fn done, void *arg)
 }
 
 struct op *
-worker_cluster(struct bfailure *fail, size_t nfail, op_done_fn done,
-    void *arg)
+worker_cluster(struct bfailure *fail, size_t nfail, op_done_fn done, void *arg)
 {
 	struct op *op = op_new(OP_CLUSTER, done, arg, NULL);
 

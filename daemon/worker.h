@@ -24,12 +24,12 @@ struct op;
 struct worker;
 
 enum op_kind {
-	OP_FIND,	/* find by tag, never submit */
-	OP_SUBMIT,	/* find by tag first, submit only when absent */
+	OP_FIND, /* find by tag, never submit */
+	OP_SUBMIT, /* find by tag first, submit only when absent */
 	OP_LIST,
 	OP_CANCEL,
-	OP_CLUSTER,	/* load the topology snapshot */
-	OP_PLAN,	/* find by tag; if absent, load the cluster and place */
+	OP_CLUSTER, /* load the topology snapshot */
+	OP_PLAN, /* find by tag; if absent, load the cluster and place */
 };
 
 typedef void (*op_done_fn)(struct op *, void *arg);
@@ -38,66 +38,66 @@ typedef void (*op_done_fn)(struct op *, void *arg);
  * 0 when the job is placed; else -1, *cause, and *transient 0 when it can
  * never fit.
  */
-typedef int (*op_place_fn)(void *arg, const struct bcluster *, char **cause,
-    int *transient);
+typedef int (*op_place_fn)(
+    void *arg, const struct bcluster *, char **cause, int *transient);
 
 struct op_find {
-	const char	*tag;		/* borrowed */
-	uid_t		 uid;
-	int64_t		 found_id;	/* out; 0: none */
+	const char *tag; /* borrowed */
+	uid_t uid;
+	int64_t found_id; /* out; 0: none */
 };
 
 struct op_submit {
-	struct bjob_request	 req;		/* found by tag, uid first */
-	int64_t			 found_id;	/* out: the job, found or new */
-	int			 submitted;	/* out: a new job */
+	struct bjob_request req; /* found by tag, uid first */
+	int64_t found_id; /* out: the job, found or new */
+	int submitted; /* out: a new job */
 };
 
 struct op_list {
-	struct bjob	*jobs;		/* out */
-	size_t		 njobs;
+	struct bjob *jobs; /* out */
+	size_t njobs;
 };
 
 struct op_cancel {
-	int64_t		 id;
+	int64_t id;
 };
 
 struct op_cluster {
-	struct bfailure	*fail;		/* owned: nodes blamed before */
-	size_t		 nfail;
-	struct bcluster	*cluster;	/* out; done may take it */
+	struct bfailure *fail; /* owned: nodes blamed before */
+	size_t nfail;
+	struct bcluster *cluster; /* out; done may take it */
 };
 
 struct op_plan {
-	struct op_find		 find;
-	struct op_cluster	 load;	/* when find found nothing */
-	op_place_fn		 place;	/* then, on load.cluster */
-	int			 unreachable;	/* out: the backend failed, not
+	struct op_find find;
+	struct op_cluster load; /* when find found nothing */
+	op_place_fn place; /* then, on load.cluster */
+	int unreachable; /* out: the backend failed, not
 						   the placement */
 };
 
 struct op {
-	enum op_kind	 kind;
-	int		 rc;		/* out, every kind */
-	char		*cause;
-	int		 transient;	/* worth retrying */
-	op_done_fn	 done;
-	void		*arg;
-	void	       (*arg_free)(void *);
-	struct worker	*worker;	/* set by worker_push */
+	enum op_kind kind;
+	int rc; /* out, every kind */
+	char *cause;
+	int transient; /* worth retrying */
+	op_done_fn done;
+	void *arg;
+	void (*arg_free)(void *);
+	struct worker *worker; /* set by worker_push */
 	union {
-		struct op_find		 find;
-		struct op_submit	 submit;
-		struct op_list		 list;
-		struct op_cancel	 cancel;
-		struct op_cluster	 cluster;
-		struct op_plan		 plan;
+		struct op_find find;
+		struct op_submit submit;
+		struct op_list list;
+		struct op_cancel cancel;
+		struct op_cluster cluster;
+		struct op_plan plan;
 	} u;
 };
 
 /* One constructor per kind; the strings they borrow belong to arg. */
-struct op *worker_find(const char *tag, uid_t, op_done_fn, void *arg,
-    void (*arg_free)(void *));
+struct op *worker_find(
+    const char *tag, uid_t, op_done_fn, void *arg, void (*arg_free)(void *));
 struct op *worker_submit(const struct bjob_request *, op_done_fn, void *arg,
     void (*arg_free)(void *));
 struct op *worker_list(op_done_fn, void *arg);

@@ -18,26 +18,26 @@
 #include "hostlist.h"
 #include "util.h"
 
-#define HOSTLIST_SEP	", \t\n"
-#define HOSTLIST_DIGITS	9	/* a number in brackets fits 32 bits */
+#define HOSTLIST_SEP ", \t\n"
+#define HOSTLIST_DIGITS 9 /* a number in brackets fits 32 bits */
 
 struct hl_range {
-	unsigned long	lo, hi;
-	int		width;
+	unsigned long lo, hi;
+	int width;
 };
 
 /* Literal text, then (unless it is the name's tail) one bracket group. */
 struct hl_group {
-	const char	*lit;
-	size_t		 litlen;
-	struct hl_range	*r;
-	size_t		 nr;
+	const char *lit;
+	size_t litlen;
+	struct hl_range *r;
+	size_t nr;
 };
 
 struct hl_name {
-	struct hl_group	*g;
-	size_t		 ng;	/* groups with brackets; g[ng] is the tail */
-	unsigned long	 count;	/* names it expands to */
+	struct hl_group *g;
+	size_t ng; /* groups with brackets; g[ng] is the tail */
+	unsigned long count; /* names it expands to */
 };
 
 static int hostlist_add(struct hostlist *, const char *, char **);
@@ -53,11 +53,11 @@ static int
 hostlist_add(struct hostlist *hl, const char *name, char **cause)
 {
 	if (hl->n >= HOSTLIST_MAX)
-		return set_cause(cause, "more than %d host names",
-		    HOSTLIST_MAX);
+		return set_cause(
+		    cause, "more than %d host names", HOSTLIST_MAX);
 	if ((hl->n & (hl->n - 1)) == 0)
-		hl->names = xreallocarray(hl->names, hl->n == 0 ? 1 : hl->n * 2,
-		    sizeof(*hl->names));
+		hl->names = xreallocarray(
+		    hl->names, hl->n == 0 ? 1 : hl->n * 2, sizeof(*hl->names));
 	hl->names[hl->n++] = xstrdup(name);
 	return 0;
 }
@@ -77,14 +77,15 @@ hostlist_range(struct hl_range *r, char *s, const char *item, char **cause)
 	    (dash != NULL && (hi_len == 0 || dash[hi_len] != '\0')))
 		return set_cause(cause, "bad range in \"%s\"", item);
 	if (lo_len > HOSTLIST_DIGITS || hi_len > HOSTLIST_DIGITS)
-		return set_cause(cause, "number longer than %d digits in \"%s\"",
-		    HOSTLIST_DIGITS, item);
+		return set_cause(cause,
+		    "number longer than %d digits in \"%s\"", HOSTLIST_DIGITS,
+		    item);
 	r->width = (int)lo_len;
 	r->lo = strtoul(s, NULL, 10);
 	r->hi = dash != NULL ? strtoul(dash, NULL, 10) : r->lo;
 	if (r->hi < r->lo)
-		return set_cause(cause, "range %lu-%lu goes backwards", r->lo,
-		    r->hi);
+		return set_cause(
+		    cause, "range %lu-%lu goes backwards", r->lo, r->hi);
 	return 0;
 }
 
@@ -140,21 +141,23 @@ hostlist_parse(struct hl_name *nm, const char *item, char **cause)
 		if (*p == ']')
 			return set_cause(cause, "unbalanced ] in \"%s\"", item);
 		if (*p != '[')
-			return set_cause(cause,
-			    "bad character in host name \"%s\"", item);
+			return set_cause(
+			    cause, "bad character in host name \"%s\"", item);
 		open = p;
 		close = open + 1 + strspn(open + 1, "0123456789-,");
 		if (*close == '[')
 			return set_cause(cause, "nested [ in \"%s\"", item);
 		if (*close != ']')
-			return set_cause(cause, *close == '\0' ?
-			    "missing ] in \"%s\"" : "bad range in \"%s\"", item);
+			return set_cause(cause,
+			    *close == '\0' ? "missing ] in \"%s\""
+			                   : "bad range in \"%s\"",
+			    item);
 		if (hostlist_group(g, open, close, item, &n, cause) != 0)
 			return -1;
 		nm->count *= n;
 		if (nm->count > HOSTLIST_MAX)
-			return set_cause(cause, "more than %d host names",
-			    HOSTLIST_MAX);
+			return set_cause(
+			    cause, "more than %d host names", HOSTLIST_MAX);
 		nm->ng++;
 		p = close + 1;
 	}
@@ -189,8 +192,8 @@ hostlist_emit(struct hostlist *hl, const struct hl_name *nm, char **cause)
 			memcpy(q, nm->g[i].lit, nm->g[i].litlen);
 			q += nm->g[i].litlen;
 			if (i < nm->ng)
-				q += sprintf(q, "%0*lu",
-				    nm->g[i].r[ri[i]].width, v[i]);
+				q += sprintf(
+				    q, "%0*lu", nm->g[i].r[ri[i]].width, v[i]);
 		}
 		*q = '\0';
 		rc = hostlist_add(hl, name, cause);

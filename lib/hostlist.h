@@ -12,8 +12,8 @@
 #define HOSTLIST_MAX 65536 /* names one expression may expand to */
 
 struct hostlist {
-	char	**names;	/* owned, in expression order */
-	size_t	  n;
+	char **names; /* owned, in expression order */
+	size_t n;
 };
 
 /*

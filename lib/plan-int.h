@@ -20,33 +20,33 @@ typedef unsigned __int128 plan_key;
 
 /* Where each part of the objective sits in a plan_key (see plan.h). */
 struct plan_layout {
-	int	count_shift[TOPO_MAX_DEPTH];
-	int	free_shift[TOPO_MAX_DEPTH];	/* -1: not compared */
-	int	count_bits;			/* above count_shift[0] */
+	int count_shift[TOPO_MAX_DEPTH];
+	int free_shift[TOPO_MAX_DEPTH]; /* -1: not compared */
+	int count_bits; /* above count_shift[0] */
 };
 
 struct plan_ctx {
-	const struct topo	*t;
-	enum spec_policy	 policy;
-	int			 k;		/* nodes per unit */
-	int			 need;		/* units */
-	int			 limit;		/* leaf switches, 0: none */
-	struct plan_layout	 layout;
+	const struct topo *t;
+	enum spec_policy policy;
+	int k; /* nodes per unit */
+	int need; /* units */
+	int limit; /* leaf switches, 0: none */
+	struct plan_layout layout;
 	/* For the current GPU set, per node. */
-	const unsigned char	*eligible;
-	const uint32_t		*cost;
+	const unsigned char *eligible;
+	const uint32_t *cost;
 };
 
 struct plan_choice {
-	int		 level;		/* of the spanning switch */
-	plan_key	 key;		/* pack only */
-	int		*nodes;		/* topo indices in rank order */
-	size_t		 nnodes;
+	int level; /* of the spanning switch */
+	plan_key key; /* pack only */
+	int *nodes; /* topo indices in rank order */
+	size_t nnodes;
 };
 
 /* Layout for a topo and a request of so many nodes; -1 if it cannot fit. */
-int plan_layout_make(struct plan_layout *, const struct topo *, int nodes,
-    uint64_t max_cost);
+int plan_layout_make(
+    struct plan_layout *, const struct topo *, int nodes, uint64_t max_cost);
 /* 0 and *choice filled (free choice->nodes), or -1 if nothing fits. */
 int plan_select(const struct plan_ctx *, struct plan_choice *);
 

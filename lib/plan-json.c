@@ -25,10 +25,11 @@ plan_path_json(const struct topo *t, const char *name)
 	if (t == NULL || (n = topo_find_node(t, name)) == -1)
 		return a;
 	for (s = t->nodes[n].leaf; s != -1 && np <= TOPO_MAX_DEPTH;
-	    s = t->switches[s].parent)
+	     s = t->switches[s].parent)
 		path[np++] = s;
 	while (np-- > 0)
-		json_array_append_new(a, json_string(t->switches[path[np]].name));
+		json_array_append_new(
+		    a, json_string(t->switches[path[np]].name));
 	return a;
 }
 
@@ -47,44 +48,39 @@ plan_to_json(const struct plan *p, const struct topo *t)
 	for (i = 0; i < p->nnodes; i++) {
 		nr = json_array();
 		for (r = p->nodes[i].first_rank;
-		    r < p->nodes[i].first_rank + (size_t)p->tasks_per_node; r++)
+		     r < p->nodes[i].first_rank + (size_t)p->tasks_per_node;
+		     r++)
 			json_array_append_new(nr, json_integer((json_int_t)r));
-		n = json_pack("{s:s, s:s, s:o, s:i, s:o, s:i}",
-		    "name", p->nodes[i].name,
-		    "leaf", p->nodes[i].leaf,
-		    "path", plan_path_json(t, p->nodes[i].name),
-		    "node_rank", (int)i,
-		    "ranks", nr,
-		    "failures", p->nodes[i].failures);
+		n = json_pack("{s:s, s:s, s:o, s:i, s:o, s:i}", "name",
+		    p->nodes[i].name, "leaf", p->nodes[i].leaf, "path",
+		    plan_path_json(t, p->nodes[i].name), "node_rank", (int)i,
+		    "ranks", nr, "failures", p->nodes[i].failures);
 		json_array_append_new(nodes, n);
 	}
 	for (r = 0; r < p->nranks; r++)
-		json_array_append_new(ranks, json_pack(
-		    "{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i}",
-		    "rank", (int)r,
-		    "node", p->nodes[p->ranks[r].node].name,
-		    "node_rank", p->ranks[r].node,
-		    "local_rank", p->ranks[r].local_rank,
-		    "gpu", p->ranks[r].gpu,
-		    "tp", p->ranks[r].tp,
-		    "pp", p->ranks[r].pp,
-		    "dp", p->ranks[r].dp));
+		json_array_append_new(ranks,
+		    json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i}",
+		        "rank", (int)r, "node", p->nodes[p->ranks[r].node].name,
+		        "node_rank", p->ranks[r].node, "local_rank",
+		        p->ranks[r].local_rank, "gpu", p->ranks[r].gpu, "tp",
+		        p->ranks[r].tp, "pp", p->ranks[r].pp, "dp",
+		        p->ranks[r].dp));
 	for (b = 0; b < p->nlevels; b++)
-		json_array_append_new(levels,
-		    json_integer(p->switches_per_level[b]));
-	m = json_pack("{s:s, s:i, s:o, s:i, s:i, s:i}",
-	    "spanning_switch", p->spanning_switch,
-	    "levels_spanned", p->levels_spanned,
-	    "switches_per_level", levels,
-	    "leaf_switches", p->nlevels > 0 ? p->switches_per_level[0] : 0,
-	    "ring_leaf_crossings", p->ring_leaf_crossings,
-	    "failures", p->failures);
+		json_array_append_new(
+		    levels, json_integer(p->switches_per_level[b]));
+	m = json_pack("{s:s, s:i, s:o, s:i, s:i, s:i}", "spanning_switch",
+	    p->spanning_switch, "levels_spanned", p->levels_spanned,
+	    "switches_per_level", levels, "leaf_switches",
+	    p->nlevels > 0 ? p->switches_per_level[0] : 0,
+	    "ring_leaf_crossings", p->ring_leaf_crossings, "failures",
+	    p->failures);
 	list = plan_nodelist(p);
-	json_object_set_new(o, "policy",
-	    json_string(plan_policy_name(p->policy)));
-	json_object_set_new(o, "world_size", json_integer((json_int_t)p->nranks));
-	json_object_set_new(o, "tasks_per_node",
-	    json_integer(p->tasks_per_node));
+	json_object_set_new(
+	    o, "policy", json_string(plan_policy_name(p->policy)));
+	json_object_set_new(
+	    o, "world_size", json_integer((json_int_t)p->nranks));
+	json_object_set_new(
+	    o, "tasks_per_node", json_integer(p->tasks_per_node));
 	json_object_set_new(o, "gpus_per_node", json_integer(p->gpus_per_node));
 	json_object_set_new(o, "tensor", json_integer(p->tensor));
 	json_object_set_new(o, "pipeline", json_integer(p->pipeline));

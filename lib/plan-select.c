@@ -28,52 +28,52 @@
 #define ARENA_CHUNK (1 << 20)
 
 struct rec {
-	int32_t	a1, a2;		/* amounts from the prefix and the child */
-	int16_t	j1, j2;		/* leaf switches from each */
+	int32_t a1, a2; /* amounts from the prefix and the child */
+	int16_t j1, j2; /* leaf switches from each */
 };
 
 struct step {
-	plan_key	v;
-	int32_t		a;
-	int32_t		j;
+	plan_key v;
+	int32_t a;
+	int32_t j;
 };
 
 struct table {
-	int		  done;
-	int		  n;	/* highest amount kept */
-	plan_key	 *f;	/* [j][a], jdim * (n + 1) */
-	int		 *kids;	/* children with capacity, in order */
-	int		  nkids;
+	int done;
+	int n; /* highest amount kept */
+	plan_key *f; /* [j][a], jdim * (n + 1) */
+	int *kids; /* children with capacity, in order */
+	int nkids;
 };
 
 struct chunk {
-	struct chunk	*next;
-	size_t		 used, size;
-	char		 data[];
+	struct chunk *next;
+	size_t used, size;
+	char data[];
 };
 
 struct item {
-	uint64_t	a, b;
-	int		pos;
-	int		node;
+	uint64_t a, b;
+	int pos;
+	int node;
 };
 
 struct sel {
-	const struct plan_ctx	*c;
-	const struct topo	*t;
-	int			 jdim;
-	int			*unit_nodes;	/* k per unit */
-	int			*unit_pos;	/* position of each in its leaf */
-	uint64_t		*unit_cost;
-	int			*first;		/* per switch: its first unit */
-	int			*cap;		/* per switch: units */
-	int			*take;		/* per switch: units taken */
-	struct table		*tab;
-	struct chunk		*arena;
-	struct step		*sp, *sf;	/* scratch for step lists */
-	plan_key		*qa, *qb;	/* scratch for folds */
-	uint64_t		 cstar;		/* fewest switches, when pruning */
-	size_t			 nscratch;
+	const struct plan_ctx *c;
+	const struct topo *t;
+	int jdim;
+	int *unit_nodes; /* k per unit */
+	int *unit_pos; /* position of each in its leaf */
+	uint64_t *unit_cost;
+	int *first; /* per switch: its first unit */
+	int *cap; /* per switch: units */
+	int *take; /* per switch: units taken */
+	struct table *tab;
+	struct chunk *arena;
+	struct step *sp, *sf; /* scratch for step lists */
+	plan_key *qa, *qb; /* scratch for folds */
+	uint64_t cstar; /* fewest switches, when pruning */
+	size_t nscratch;
 };
 
 static void *arena_alloc(struct sel *, size_t);
@@ -81,8 +81,7 @@ static void sel_units(struct sel *);
 static struct table *sel_table(struct sel *, int);
 static void sel_combine(struct sel *, const plan_key *, int,
     const struct table *, plan_key *, int *, struct rec *, const uint64_t *);
-static plan_key *sel_fold(struct sel *, int, struct rec **, int *, int *,
-    int);
+static plan_key *sel_fold(struct sel *, int, struct rec **, int *, int *, int);
 static uint64_t *sel_suffix(struct sel *, int);
 static void sel_take(struct sel *, int, int, int, int);
 static plan_key sel_final(struct sel *, int);
@@ -98,8 +97,8 @@ arena_alloc(struct sel *s, size_t size)
 
 	size = (size + 15) & ~(size_t)15;
 	if (ch == NULL || ch->size - ch->used < size) {
-		ch = xmalloc(sizeof(*ch) + 16 + (size > ARENA_CHUNK ? size :
-		    ARENA_CHUNK));
+		ch = xmalloc(sizeof(*ch) + 16 +
+		    (size > ARENA_CHUNK ? size : ARENA_CHUNK));
 		ch->next = s->arena;
 		ch->used = (16 - ((uintptr_t)ch->data & 15)) & 15;
 		ch->size = (size > ARENA_CHUNK ? size : ARENA_CHUNK) + 16;
@@ -154,8 +153,8 @@ sel_units(struct sel *s)
 			node = sw->nodes[x];
 			if (!c->eligible[node])
 				continue;
-			it[m].a = k > 1 ? (uint64_t)t->nodes[node].nvlink_domain :
-			    c->cost[node];
+			it[m].a = k > 1 ? (uint64_t)t->nodes[node].nvlink_domain
+			                : c->cost[node];
 			it[m].b = k > 1 ? c->cost[node] : 0;
 			it[m].pos = x;
 			it[m++].node = node;
@@ -177,7 +176,7 @@ sel_units(struct sel *s)
 		qsort(it, m, sizeof(*it), cmp_item_cb);
 		for (nu = 0, g = 0; g + k <= m;) {
 			if (it[g + k - 1].a != it[g].a) {
-				g++;	/* fewer than k left in this domain */
+				g++; /* fewer than k left in this domain */
 				continue;
 			}
 			for (sum = 0, x = 0; x < k; x++)
@@ -231,7 +230,8 @@ sel_steps(const plan_key *f, int n, int jdim, struct step *out)
 		for (a = 0; a <= n; a++) {
 			if (f[j * (n + 1) + a] == KEY_INF)
 				continue;
-			if (a < n && f[j * (n + 1) + a + 1] == f[j * (n + 1) + a])
+			if (a < n &&
+			    f[j * (n + 1) + a + 1] == f[j * (n + 1) + a])
 				continue;
 			out[m].v = f[j * (n + 1) + a];
 			out[m].a = a;
@@ -270,8 +270,10 @@ sel_combine(struct sel *s, const plan_key *pf, int np, const struct table *ct,
 		a1 = s->sp[x].a;
 		j1 = s->sp[x].j;
 		/* Skip what cannot be completed with the fewest switches. */
-		if (suffix != NULL && (uint64_t)(p >> cshift) +
-		    suffix[a1 < need ? need - a1 : 0] != s->cstar)
+		if (suffix != NULL &&
+		    (uint64_t)(p >> cshift) +
+		            suffix[a1 < need ? need - a1 : 0] !=
+		        s->cstar)
 			continue;
 		for (y = 0; y < nsf; y++) {
 			j = j1 + s->sf[y].j;
@@ -333,14 +335,15 @@ sel_suffix(struct sel *s, int v)
 			cur[t] = next[t];
 		for (nsteps = 0, a = 1; a <= ct->n; a++) {
 			fa = (uint64_t)(ct->f[a] >> cshift);
-			if (a < ct->n && (uint64_t)(ct->f[a + 1] >> cshift) == fa)
+			if (a < ct->n &&
+			    (uint64_t)(ct->f[a + 1] >> cshift) == fa)
 				continue;
 			steps[2 * nsteps] = (uint64_t)a;
 			steps[2 * nsteps++ + 1] = fa;
 		}
 		for (b = 0; b <= need; b++) {
-			if (next[b] == SUF_INF || (b < need && next[b + 1] ==
-			    next[b]))
+			if (next[b] == SUF_INF ||
+			    (b < need && next[b + 1] == next[b]))
 				continue;
 			for (a = 0; a < (int)nsteps; a++) {
 				t = b + (int)steps[2 * a];
@@ -388,8 +391,8 @@ sel_fold(struct sel *s, int v, struct rec **recs, int *qn, int *pn, int prune)
 		cur[j] = j == 0 ? 0 : KEY_INF;
 	for (i = 0; i < tv->nkids; i++) {
 		sel_combine(s, cur, n, &s->tab[tv->kids[i]], next, &n,
-		    recs == NULL ? NULL : recs[i], suf == NULL ? NULL :
-		    suf + (size_t)i * (s->c->need + 1));
+		    recs == NULL ? NULL : recs[i],
+		    suf == NULL ? NULL : suf + (size_t)i * (s->c->need + 1));
 		if (qn != NULL)
 			qn[i] = n;
 		tmp = cur;
@@ -476,8 +479,8 @@ sel_take(struct sel *s, int v, int j, int a, int prune)
 	for (n = 0, i = 0; i < tv->nkids; i++) {
 		n += s->tab[tv->kids[i]].n;
 		n = n > s->c->need ? s->c->need : n;
-		recs[i] = xreallocarray(NULL, (size_t)s->jdim * (n + 1),
-		    sizeof(**recs));
+		recs[i] = xreallocarray(
+		    NULL, (size_t)s->jdim * (n + 1), sizeof(**recs));
 	}
 	sel_fold(s, v, recs, qn, &n, prune);
 	for (i = tv->nkids - 1; i >= 0 && (a > 0 || j > 0); i--) {
@@ -626,8 +629,8 @@ sel_order(struct sel *s, struct plan_choice *ch)
 				int at = (s->first[leaves[i]] + u) * k + x;
 				int node = s->unit_nodes[at];
 
-				pairs[2 * m] = k > 1 ?
-				    t->nodes[node].nvlink_domain : 0;
+				pairs[2 * m] =
+				    k > 1 ? t->nodes[node].nvlink_domain : 0;
 				pairs[2 * m + 1] = s->unit_pos[at];
 				m++;
 			}

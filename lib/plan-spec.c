@@ -20,8 +20,8 @@ plan_request_from_spec(const struct spec *sp, const char *const *extra,
 
 	if (sp == NULL)
 		return set_cause(cause, "no spec");
-	names = xreallocarray(NULL, sp->placement.nexclude + nextra + 1,
-	    sizeof(*names));
+	names = xreallocarray(
+	    NULL, sp->placement.nexclude + nextra + 1, sizeof(*names));
 	for (i = 0; i < sp->placement.nexclude; i++)
 		names[n++] = sp->placement.exclude[i];
 	for (i = 0; i < nextra; i++)

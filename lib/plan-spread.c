@@ -32,8 +32,8 @@ plan_leaves(const struct topo *t, int *out)
 }
 
 int
-plan_spread(const struct topo *t, const int *cap, int need, int limit,
-    int any, int *take)
+plan_spread(const struct topo *t, const int *cap, int need, int limit, int any,
+    int *take)
 {
 	int *leaves, lo, hi, mid;
 	size_t n, i, j, m;
@@ -47,8 +47,9 @@ plan_spread(const struct topo *t, const int *cap, int need, int limit,
 	if (limit > 0 && (size_t)limit < m) {
 		/* The largest leaves, kept in tree order among equals. */
 		for (i = 1; i < m; i++)
-			for (j = i; j > 0 &&
-			    cap[leaves[j]] > cap[leaves[j - 1]]; j--) {
+			for (j = i;
+			     j > 0 && cap[leaves[j]] > cap[leaves[j - 1]];
+			     j--) {
 				mid = leaves[j];
 				leaves[j] = leaves[j - 1];
 				leaves[j - 1] = mid;
@@ -63,8 +64,8 @@ plan_spread(const struct topo *t, const int *cap, int need, int limit,
 	}
 	if (any) {
 		for (i = 0; i < m && need > 0; i++) {
-			take[leaves[i]] = cap[leaves[i]] < need ?
-			    cap[leaves[i]] : need;
+			take[leaves[i]] =
+			    cap[leaves[i]] < need ? cap[leaves[i]] : need;
 			need -= take[leaves[i]];
 		}
 		free(leaves);
@@ -81,8 +82,8 @@ plan_spread(const struct topo *t, const int *cap, int need, int limit,
 			lo = mid + 1;
 	}
 	for (i = 0; i < m; i++) {
-		take[leaves[i]] = cap[leaves[i]] < lo - 1 ?
-		    cap[leaves[i]] : lo - 1;
+		take[leaves[i]] =
+		    cap[leaves[i]] < lo - 1 ? cap[leaves[i]] : lo - 1;
 		need -= take[leaves[i]];
 	}
 	for (i = 0; i < m && need > 0; i++)

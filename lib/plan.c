@@ -17,20 +17,20 @@
 
 /* The request with defaults filled and checked. */
 struct req {
-	const struct plan_request	*r;
-	int				 nodes, tpn, gpn, tp, pp, dp, k;
+	const struct plan_request *r;
+	int nodes, tpn, gpn, tp, pp, dp, k;
 };
 
 static int plan_check(const struct plan_request *, struct req *, char **);
-static void plan_base(const struct topo *, const struct req *,
-    unsigned char *, uint32_t *, uint32_t *);
+static void plan_base(const struct topo *, const struct req *, unsigned char *,
+    uint32_t *, uint32_t *);
 static int plan_eligible(const struct topo *, const struct req *,
     const unsigned char *, uint64_t, unsigned char *);
 static uint64_t plan_next_set(uint64_t);
 static struct plan *plan_build(const struct topo *, const struct req *,
     uint64_t, const struct plan_choice *);
-static char *plan_why(const struct topo *, const struct req *,
-    const unsigned char *, uint64_t);
+static char *plan_why(
+    const struct topo *, const struct req *, const unsigned char *, uint64_t);
 
 static const char *policy_names[] = {
 	[POLICY_PACK] = "pack",
@@ -61,40 +61,50 @@ plan_check(const struct plan_request *r, struct req *q, char **cause)
 	if (q->gpn < 0 || q->gpn > TOPO_MAX_GPUS)
 		return set_cause(cause, "gpus_per_node must be 0 to %d, not %d",
 		    TOPO_MAX_GPUS, q->gpn);
-	q->tpn = r->tasks_per_node > 0 ? r->tasks_per_node :
-	    q->gpn > 0 ? q->gpn : 1;
+	q->tpn = r->tasks_per_node > 0 ? r->tasks_per_node
+	    : q->gpn > 0               ? q->gpn
+	                               : 1;
 	if (r->tasks_per_node < 0 || q->tpn > 1024)
-		return set_cause(cause, "bad tasks_per_node %d",
-		    r->tasks_per_node);
+		return set_cause(
+		    cause, "bad tasks_per_node %d", r->tasks_per_node);
 	if (q->gpn > 0 && (q->tpn > q->gpn || q->gpn % q->tpn != 0))
-		return set_cause(cause, "%d GPUs per node do not split evenly "
-		    "over %d tasks", q->gpn, q->tpn);
+		return set_cause(cause,
+		    "%d GPUs per node do not split evenly "
+		    "over %d tasks",
+		    q->gpn, q->tpn);
 	q->tp = r->tensor > 0 ? r->tensor : 1;
 	q->pp = r->pipeline > 0 ? r->pipeline : 1;
 	if (r->tensor < 0 || r->pipeline < 0 || r->data < 0)
 		return set_cause(cause, "negative parallel sizes");
 	q->k = 1;
 	if (q->tp <= q->tpn && q->tpn % q->tp != 0)
-		return set_cause(cause, "tensor %d does not divide %d tasks "
-		    "per node", q->tp, q->tpn);
+		return set_cause(cause,
+		    "tensor %d does not divide %d tasks "
+		    "per node",
+		    q->tp, q->tpn);
 	if (q->tp > q->tpn) {
 		if (q->tp % q->tpn != 0)
-			return set_cause(cause, "tensor %d is not a multiple "
-			    "of %d tasks per node", q->tp, q->tpn);
+			return set_cause(cause,
+			    "tensor %d is not a multiple "
+			    "of %d tasks per node",
+			    q->tp, q->tpn);
 		q->k = q->tp / q->tpn;
 		if (q->nodes % q->k != 0)
-			return set_cause(cause, "tensor %d spans %d nodes, but "
-			    "%d nodes is not a multiple of %d", q->tp, q->k,
-			    q->nodes, q->k);
+			return set_cause(cause,
+			    "tensor %d spans %d nodes, but "
+			    "%d nodes is not a multiple of %d",
+			    q->tp, q->k, q->nodes, q->k);
 	}
 	world = (long)q->nodes * q->tpn;
 	q->dp = r->data > 0 ? r->data : (int)(world / ((long)q->tp * q->pp));
 	if ((long)q->tp * q->pp * q->dp != world)
-		return set_cause(cause, "tensor %d x pipeline %d x data %d is "
-		    "%ld, but the world size is %ld", q->tp, q->pp, q->dp,
-		    (long)q->tp * q->pp * q->dp, world);
+		return set_cause(cause,
+		    "tensor %d x pipeline %d x data %d is "
+		    "%ld, but the world size is %ld",
+		    q->tp, q->pp, q->dp, (long)q->tp * q->pp * q->dp, world);
 	if (r->max_leaf_switches < 0)
-		return set_cause(cause, "max_leaf_switches must not be "
+		return set_cause(cause,
+		    "max_leaf_switches must not be "
 		    "negative");
 	if ((unsigned)r->policy >= nitems(policy_names))
 		return set_cause(cause, "unknown placement policy");
@@ -117,12 +127,16 @@ plan_base(const struct topo *t, const struct req *q, unsigned char *ok,
 		ok[i] = topo_node_usable(n) && n->gpus >= q->gpn &&
 		    (q->gpn == 0 || n->free_gpus != 0) &&
 		    (q->k == 1 || n->nvlink_domain >= 0) &&
-		    (r->gpu_type == NULL || (n->gpu_type != NULL &&
-		    strcasecmp(n->gpu_type, r->gpu_type) == 0));
+		    (r->gpu_type == NULL ||
+		        (n->gpu_type != NULL &&
+		            strcasecmp(n->gpu_type, r->gpu_type) == 0));
 		spare = q->gpn > 0 ? topo_popcount(n->free_gpus) - q->gpn : 0;
-		cost[i] = (uint32_t)(n->failures > 255 ? 255 : n->failures) << 8 |
+		cost[i] = (uint32_t)(n->failures > 255 ? 255 : n->failures)
+		        << 8 |
 		    (n->state == TOPO_POWERED_DOWN) << 7 |
-		    (spare < 0 ? 0 : spare > 127 ? 127 : spare);
+		    (spare < 0            ? 0
+		            : spare > 127 ? 127
+		                          : spare);
 	}
 	for (i = 0; i < r->nexclude; i++)
 		if ((x = topo_find_node(t, r->exclude[i])) != -1)
@@ -141,8 +155,8 @@ plan_eligible(const struct topo *t, const struct req *q,
 	int n = 0;
 
 	for (i = 0; i < t->nnodes; i++) {
-		el[i] = ok[i] && (q->gpn == 0 ||
-		    (t->nodes[i].free_gpus & mask) == mask);
+		el[i] = ok[i] &&
+		    (q->gpn == 0 || (t->nodes[i].free_gpus & mask) == mask);
 		n += el[i];
 	}
 	return n;
@@ -172,8 +186,8 @@ bits_for(uint64_t x)
 }
 
 int
-plan_layout_make(struct plan_layout *l, const struct topo *t, int nodes,
-    uint64_t max_cost)
+plan_layout_make(
+    struct plan_layout *l, const struct topo *t, int nodes, uint64_t max_cost)
 {
 	int counts[TOPO_MAX_DEPTH] = { 0 }, cb[TOPO_MAX_DEPTH], fb, total, lv;
 	int shift, nl = t->nlevels, top;
@@ -247,16 +261,17 @@ plan_make(const struct topo *t, const struct plan_request *r, char **cause)
 
 	full = maxg >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << maxg) - 1;
 	/* a shift by 64 is undefined: 64 GPUs per node is the full mask */
-	mask = q.gpn == 0 ? 0 :
-	    q.gpn >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << q.gpn) - 1;
+	mask = q.gpn == 0 ? 0
+	    : q.gpn >= 64 ? ~(uint64_t)0
+	                  : ((uint64_t)1 << q.gpn) - 1;
 	if (q.gpn > maxg)
-		mask = full + 1;	/* no set at all */
+		mask = full + 1; /* no set at all */
 	/*
 	 * Every set of gpus_per_node indices among the largest node's GPUs,
 	 * lowest first; sets that make the same nodes eligible are tried once.
 	 */
 	for (; q.gpn == 0 || (mask != 0 && (mask & ~full) == 0);
-	    mask = plan_next_set(mask)) {
+	     mask = plan_next_set(mask)) {
 		if (++tries > 4096)
 			break;
 		n = plan_eligible(t, &q, ok, mask, el);
@@ -266,19 +281,19 @@ plan_make(const struct topo *t, const struct plan_request *r, char **cause)
 		}
 		if (n >= q.nodes) {
 			for (hash = 1469598103934665603ULL, i = 0;
-			    i < t->nnodes; i++)
+			     i < t->nnodes; i++)
 				if (el[i])
 					hash = (hash ^ i) * 1099511628211ULL;
 			for (i = 0; i < nseen && seen[i] != hash; i++)
 				;
 			if (i == nseen) {
-				seen = xreallocarray(seen, nseen + 1,
-				    sizeof(*seen));
+				seen = xreallocarray(
+				    seen, nseen + 1, sizeof(*seen));
 				seen[nseen++] = hash;
 				if (plan_select(&c, &ch) == 0) {
 					if (ch.level < best.level ||
 					    (ch.level == best.level &&
-					    ch.key < best.key)) {
+					        ch.key < best.key)) {
 						free(best.nodes);
 						best = ch;
 						best_mask = mask;
@@ -361,8 +376,8 @@ plan_build(const struct topo *t, const struct req *q, uint64_t mask,
 			used[b] = 1;
 			p->switches_per_level[t->switches[b].level]++;
 		}
-		if (p->nnodes > 1 && leaf != t->nodes[ch->nodes[(i + 1) %
-		    p->nnodes]].leaf)
+		if (p->nnodes > 1 &&
+		    leaf != t->nodes[ch->nodes[(i + 1) % p->nnodes]].leaf)
 			p->ring_leaf_crossings++;
 	}
 	/* Switches above the spanning one carry no traffic of this job. */
@@ -406,7 +421,8 @@ plan_why(const struct topo *t, const struct req *q, const unsigned char *ok,
 	cap = xcalloc(t->nswitches, sizeof(int));
 	for (v = 0; v < t->nnodes; v++) {
 		n = &t->nodes[v];
-		if (q->gpn > 0 && ok[v] && topo_popcount(n->free_gpus) >= q->gpn)
+		if (q->gpn > 0 && ok[v] &&
+		    topo_popcount(n->free_gpus) >= q->gpn)
 			fit++;
 		if (ok[v] && (q->gpn == 0 || (n->free_gpus & mask) == mask)) {
 			el++;
@@ -419,22 +435,27 @@ plan_why(const struct topo *t, const struct req *q, const unsigned char *ok,
 			busy++;
 	}
 	if (el < q->nodes && fit >= q->nodes) {
-		s = xasprintf("needs %d nodes with the same %d free GPU indices; "
-		    "at most %d nodes share a set", q->nodes, q->gpn, el);
+		s = xasprintf(
+		    "needs %d nodes with the same %d free GPU indices; "
+		    "at most %d nodes share a set",
+		    q->nodes, q->gpn, el);
 		free(cap);
 		return s;
 	}
 	if (el < q->nodes) {
 		s = xasprintf("needs %d %s; %d %s them (%d busy or unsuitable, "
-		    "%d down or drained, %d excluded)", q->nodes, what, el,
-		    el == 1 ? "has" : "have", busy, down, excluded);
+		              "%d down or drained, %d excluded)",
+		    q->nodes, what, el, el == 1 ? "has" : "have", busy, down,
+		    excluded);
 		free(cap);
 		return s;
 	}
 	if (q->k > 1) {
-		s = xasprintf("needs %d groups of %d nodes in one NVLink domain "
+		s = xasprintf(
+		    "needs %d groups of %d nodes in one NVLink domain "
 		    "under one leaf for tensor %d; not enough such groups are "
-		    "free", q->nodes / q->k, q->k, q->tp);
+		    "free",
+		    q->nodes / q->k, q->k, q->tp);
 		free(cap);
 		return s;
 	}
@@ -451,9 +472,11 @@ plan_why(const struct topo *t, const struct req *q, const unsigned char *ok,
 	free(cap);
 	if (limit == 1)
 		return xasprintf("needs %d %s under one leaf; largest leaf has "
-		    "%d", q->nodes, what, sum);
+		                 "%d",
+		    q->nodes, what, sum);
 	return xasprintf("needs %d %s under at most %d leaf switches; the %d "
-	    "largest leaves have %d", q->nodes, what, limit, limit, sum);
+	                 "largest leaves have %d",
+	    q->nodes, what, limit, limit, sum);
 }
 
 void

@@ -37,60 +37,60 @@
 
 /* What to place; independent of the spec so the daemon can re-plan. */
 struct plan_request {
-	int			 nodes;
-	int			 tasks_per_node;	/* 0: gpus_per_node or 1 */
-	int			 gpus_per_node;		/* 0: CPU only */
-	int			 tensor;		/* 0: 1 */
-	int			 pipeline;		/* 0: 1 */
-	int			 data;			/* 0: derived */
-	enum spec_policy	 policy;
-	int			 max_leaf_switches;	/* 0: no limit */
-	const char *const	*exclude;		/* borrowed names */
-	size_t			 nexclude;
-	const char		*gpu_type;		/* NULL: any */
+	int nodes;
+	int tasks_per_node; /* 0: gpus_per_node or 1 */
+	int gpus_per_node; /* 0: CPU only */
+	int tensor; /* 0: 1 */
+	int pipeline; /* 0: 1 */
+	int data; /* 0: derived */
+	enum spec_policy policy;
+	int max_leaf_switches; /* 0: no limit */
+	const char *const *exclude; /* borrowed names */
+	size_t nexclude;
+	const char *gpu_type; /* NULL: any */
 };
 
 struct plan_rank {
-	int	node;		/* index into plan->nodes */
-	int	gpu;		/* local GPU index, -1 for CPU-only jobs */
-	int	local_rank;
-	int	tp;
-	int	pp;
-	int	dp;
+	int node; /* index into plan->nodes */
+	int gpu; /* local GPU index, -1 for CPU-only jobs */
+	int local_rank;
+	int tp;
+	int pp;
+	int dp;
 };
 
 struct plan_node {
-	char	*name;
-	char	*leaf;		/* name of its leaf switch */
-	int	 topo_index;	/* index in the topo planned on */
-	int	 first_rank;
-	int	 failures;
+	char *name;
+	char *leaf; /* name of its leaf switch */
+	int topo_index; /* index in the topo planned on */
+	int first_rank;
+	int failures;
 };
 
 struct plan {
-	struct plan_node	*nodes;		/* in rank order */
-	size_t			 nnodes;
-	struct plan_rank	*ranks;		/* indexed by rank */
-	size_t			 nranks;
-	int			 tasks_per_node;
-	int			 gpus_per_node;
-	int			 tensor;
-	int			 pipeline;
-	int			 data;
-	uint64_t		 gpu_mask;	/* same GPUs on every node */
-	enum spec_policy	 policy;
+	struct plan_node *nodes; /* in rank order */
+	size_t nnodes;
+	struct plan_rank *ranks; /* indexed by rank */
+	size_t nranks;
+	int tasks_per_node;
+	int gpus_per_node;
+	int tensor;
+	int pipeline;
+	int data;
+	uint64_t gpu_mask; /* same GPUs on every node */
+	enum spec_policy policy;
 
 	/* Metrics of the chosen nodes. */
-	char			*spanning_switch;	/* lowest common one */
-	int			 levels_spanned;	/* its level + 1 */
-	int			*switches_per_level;	/* [0]: leaves */
-	int			 nlevels;
-	int			 ring_leaf_crossings;
-	int			 failures;		/* sum over nodes */
+	char *spanning_switch; /* lowest common one */
+	int levels_spanned; /* its level + 1 */
+	int *switches_per_level; /* [0]: leaves */
+	int nlevels;
+	int ring_leaf_crossings;
+	int failures; /* sum over nodes */
 };
 
-struct plan *plan_make(const struct topo *, const struct plan_request *,
-    char **cause);
+struct plan *plan_make(
+    const struct topo *, const struct plan_request *, char **cause);
 void plan_free(struct plan *);
 
 /* Plan as JSON; "nodes" lists the nodes in rank order. topo may be NULL. */

@@ -15,12 +15,12 @@
 #include "spec.h"
 #include "util.h"
 
-static json_t	*json_str_or_null(const char *);
-static json_t	*json_notify(const struct spec *);
-static json_t	*json_duration(int64_t, int);
-static void	 yaml_str(FILE *, const char *);
-static void	 yaml_str_or_null(FILE *, const char *, const char *);
-static void	 yaml_duration(FILE *, const char *, int64_t, int);
+static json_t *json_str_or_null(const char *);
+static json_t *json_notify(const struct spec *);
+static json_t *json_duration(int64_t, int);
+static void yaml_str(FILE *, const char *);
+static void yaml_str_or_null(FILE *, const char *, const char *);
+static void yaml_duration(FILE *, const char *, int64_t, int);
 
 static json_t *
 json_str_or_null(const char *s)
@@ -51,10 +51,9 @@ json_notify(const struct spec *sp)
 
 	for (i = 0; i < NOTIFY_COUNT; i++)
 		if (sp->notify.on & (1u << i))
-			json_array_append_new(on,
-			    json_string(spec_notify_name(i)));
-	return json_pack("{s:s, s:o}", "webhook", sp->notify.webhook, "on",
-	    on);
+			json_array_append_new(
+			    on, json_string(spec_notify_name(i)));
+	return json_pack("{s:s, s:o}", "webhook", sp->notify.webhook, "on", on);
 }
 
 json_t *
@@ -73,57 +72,58 @@ spec_to_json(const struct spec *sp)
 			json_array_append_new(a, json_string(sp->argv[i]));
 		json_object_set_new(o, "command", a);
 	} else
-		json_object_set_new(o, "command",
-		    json_str_or_null(sp->command));
+		json_object_set_new(
+		    o, "command", json_str_or_null(sp->command));
 	json_object_set_new(o, "workdir", json_str_or_null(sp->workdir));
 	sec = json_object();
 	for (i = 0; i < sp->nenv; i++)
-		json_object_set_new(sec, sp->env[i].key,
-		    json_string(sp->env[i].value));
+		json_object_set_new(
+		    sec, sp->env[i].key, json_string(sp->env[i].value));
 	json_object_set_new(o, "env", sec);
 
 	sec = json_object();
 	json_object_set_new(sec, "nodes", json_integer(sp->resources.nodes));
-	json_object_set_new(sec, "gpus_per_node",
-	    json_integer(sp->resources.gpus_per_node));
-	json_object_set_new(sec, "tasks_per_node",
-	    json_integer(sp->resources.tasks_per_node));
-	json_object_set_new(sec, "gpu_type",
-	    json_str_or_null(sp->resources.gpu_type));
-	json_object_set_new(sec, "cpus_per_gpu",
-	    json_integer(sp->resources.cpus_per_gpu));
+	json_object_set_new(
+	    sec, "gpus_per_node", json_integer(sp->resources.gpus_per_node));
+	json_object_set_new(
+	    sec, "tasks_per_node", json_integer(sp->resources.tasks_per_node));
+	json_object_set_new(
+	    sec, "gpu_type", json_str_or_null(sp->resources.gpu_type));
+	json_object_set_new(
+	    sec, "cpus_per_gpu", json_integer(sp->resources.cpus_per_gpu));
 	if (sp->resources.mem_per_node_mb != 0) {
 		mem = spec_format_memory(sp->resources.mem_per_node_mb);
 		json_object_set_new(sec, "mem_per_node", json_string(mem));
 		free(mem);
 	} else
 		json_object_set_new(sec, "mem_per_node", json_null());
-	json_object_set_new(sec, "partition",
-	    json_str_or_null(sp->resources.partition));
-	json_object_set_new(sec, "account",
-	    json_str_or_null(sp->resources.account));
+	json_object_set_new(
+	    sec, "partition", json_str_or_null(sp->resources.partition));
+	json_object_set_new(
+	    sec, "account", json_str_or_null(sp->resources.account));
 	json_object_set_new(sec, "qos", json_str_or_null(sp->resources.qos));
-	json_object_set_new(sec, "time_limit",
-	    json_duration(sp->resources.time_limit_s, 1));
+	json_object_set_new(
+	    sec, "time_limit", json_duration(sp->resources.time_limit_s, 1));
 	json_object_set_new(o, "resources", sec);
 
 	sec = json_object();
 	json_object_set_new(sec, "tensor", json_integer(sp->parallel.tensor));
-	json_object_set_new(sec, "pipeline",
-	    json_integer(sp->parallel.pipeline));
+	json_object_set_new(
+	    sec, "pipeline", json_integer(sp->parallel.pipeline));
 	json_object_set_new(sec, "data", json_integer(sp->parallel.data));
 	json_object_set_new(sec, "launcher",
 	    json_string(spec_launcher_name(sp->parallel.launcher)));
 	json_object_set_new(o, "parallel", sec);
 
 	sec = json_object();
-	json_object_set_new(sec, "policy",
-	    json_string(spec_policy_name(sp->placement.policy)));
+	json_object_set_new(
+	    sec, "policy", json_string(spec_policy_name(sp->placement.policy)));
 	json_object_set_new(sec, "max_leaf_switches",
-	    sp->placement.max_leaf_switches == 0 ? json_null() :
-	    json_integer(sp->placement.max_leaf_switches));
-	json_object_set_new(sec, "max_wait",
-	    json_duration(sp->placement.max_wait_s, 0));
+	    sp->placement.max_leaf_switches == 0
+	        ? json_null()
+	        : json_integer(sp->placement.max_leaf_switches));
+	json_object_set_new(
+	    sec, "max_wait", json_duration(sp->placement.max_wait_s, 0));
 	a = json_array();
 	for (i = 0; i < sp->placement.nexclude; i++)
 		json_array_append_new(a, json_string(sp->placement.exclude[i]));
@@ -132,21 +132,21 @@ spec_to_json(const struct spec *sp)
 
 	sec = json_object();
 	json_object_set_new(sec, "dir", json_str_or_null(sp->checkpoint.dir));
-	json_object_set_new(sec, "pattern",
-	    json_str_or_null(sp->checkpoint.pattern));
+	json_object_set_new(
+	    sec, "pattern", json_str_or_null(sp->checkpoint.pattern));
 	json_object_set_new(sec, "keep", json_integer(sp->checkpoint.keep));
 	json_object_set_new(sec, "file", json_str_or_null(sp->checkpoint.file));
-	json_object_set_new(sec, "settle",
-	    json_duration(sp->checkpoint.settle_s, 0));
+	json_object_set_new(
+	    sec, "settle", json_duration(sp->checkpoint.settle_s, 0));
 	json_object_set_new(o, "checkpoint", sec);
 
 	sec = json_object();
-	json_object_set_new(sec, "max_restarts",
-	    json_integer(sp->recovery.max_restarts));
+	json_object_set_new(
+	    sec, "max_restarts", json_integer(sp->recovery.max_restarts));
 	json_object_set_new(sec, "max_infra_restarts",
 	    json_integer(sp->recovery.max_infra_restarts));
-	json_object_set_new(sec, "backoff",
-	    json_duration(sp->recovery.backoff_s, 0));
+	json_object_set_new(
+	    sec, "backoff", json_duration(sp->recovery.backoff_s, 0));
 	json_object_set_new(sec, "no_progress_limit",
 	    json_integer(sp->recovery.no_progress_limit));
 	json_object_set_new(o, "recovery", sec);
@@ -156,22 +156,24 @@ spec_to_json(const struct spec *sp)
 	    json_duration(sp->health.heartbeat_timeout_s, 0));
 	json_object_set_new(sec, "startup_timeout",
 	    json_duration(sp->health.startup_timeout_s, 0));
-	json_object_set_new(sec, "preflight",
-	    json_str_or_null(sp->health.preflight));
+	json_object_set_new(
+	    sec, "preflight", json_str_or_null(sp->health.preflight));
 	json_object_set_new(o, "health", sec);
 
 	sec = json_object();
-	json_object_set_new(sec, "signal",
-	    json_string(spec_signal_name(sp->warning.signal)));
-	json_object_set_new(sec, "before",
-	    json_duration(sp->warning.before_s, 0));
+	json_object_set_new(
+	    sec, "signal", json_string(spec_signal_name(sp->warning.signal)));
+	json_object_set_new(
+	    sec, "before", json_duration(sp->warning.before_s, 0));
 	json_object_set_new(o, "warning", sec);
 
 	sec = json_object();
-	json_object_set_new(sec, "type", sp->fabric.type == FABRIC_UNSET ?
-	    json_null() : json_string(spec_fabric_name(sp->fabric.type)));
-	json_object_set_new(sec, "interface",
-	    json_str_or_null(sp->fabric.interface));
+	json_object_set_new(sec, "type",
+	    sp->fabric.type == FABRIC_UNSET
+	        ? json_null()
+	        : json_string(spec_fabric_name(sp->fabric.type)));
+	json_object_set_new(
+	    sec, "interface", json_str_or_null(sp->fabric.interface));
 	json_object_set_new(sec, "hca", json_str_or_null(sp->fabric.hca));
 	json_object_set_new(o, "fabric", sec);
 	/* only when set: specs stored before notify existed stay canonical */
@@ -194,8 +196,8 @@ yaml_str(FILE *f, const char *s)
 	fputc('"', f);
 	while (*p != '\0') {
 		/* Most bytes need no escape: write them a run at a time. */
-		for (run = p; *p >= 0x20 && *p < 0x7f && *p != '"' &&
-		    *p != '\\'; p++)
+		for (run = p;
+		     *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\'; p++)
 			;
 		if (p > run)
 			fwrite(run, 1, p - run, f);
@@ -227,7 +229,7 @@ yaml_str(FILE *f, const char *s)
 				fwrite(p, 1, 3, f);
 			p += 2;
 		} else
-			fputc(*p, f);	/* rest of a 4-byte sequence */
+			fputc(*p, f); /* rest of a 4-byte sequence */
 		p++;
 	}
 	fputc('"', f);
@@ -267,7 +269,7 @@ spec_to_yaml(const struct spec *sp)
 	FILE *f;
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
-		abort();	/* out of memory, as xmalloc would */
+		abort(); /* out of memory, as xmalloc would */
 	fprintf(f, "version: %d\nname: ", sp->version);
 	yaml_str(f, sp->name != NULL ? sp->name : "");
 	if (sp->argv != NULL) {
@@ -296,9 +298,11 @@ spec_to_yaml(const struct spec *sp)
 		fputc('\n', f);
 	}
 
-	fprintf(f, "resources:\n  nodes: %d\n  gpus_per_node: %d\n"
-	    "  tasks_per_node: %d\n", sp->resources.nodes,
-	    sp->resources.gpus_per_node, sp->resources.tasks_per_node);
+	fprintf(f,
+	    "resources:\n  nodes: %d\n  gpus_per_node: %d\n"
+	    "  tasks_per_node: %d\n",
+	    sp->resources.nodes, sp->resources.gpus_per_node,
+	    sp->resources.tasks_per_node);
 	yaml_str_or_null(f, "gpu_type", sp->resources.gpu_type);
 	fprintf(f, "  cpus_per_gpu: %d\n", sp->resources.cpus_per_gpu);
 	if (sp->resources.mem_per_node_mb != 0) {
@@ -312,9 +316,11 @@ spec_to_yaml(const struct spec *sp)
 	yaml_str_or_null(f, "qos", sp->resources.qos);
 	yaml_duration(f, "time_limit", sp->resources.time_limit_s, 1);
 
-	fprintf(f, "parallel:\n  tensor: %d\n  pipeline: %d\n  data: %d\n"
-	    "  launcher: %s\n", sp->parallel.tensor, sp->parallel.pipeline,
-	    sp->parallel.data, spec_launcher_name(sp->parallel.launcher));
+	fprintf(f,
+	    "parallel:\n  tensor: %d\n  pipeline: %d\n  data: %d\n"
+	    "  launcher: %s\n",
+	    sp->parallel.tensor, sp->parallel.pipeline, sp->parallel.data,
+	    spec_launcher_name(sp->parallel.launcher));
 
 	fprintf(f, "placement:\n  policy: %s\n",
 	    spec_policy_name(sp->placement.policy));
@@ -324,8 +330,8 @@ spec_to_yaml(const struct spec *sp)
 	else
 		fputs("  max_leaf_switches: null\n", f);
 	yaml_duration(f, "max_wait", sp->placement.max_wait_s, 0);
-	fputs(sp->placement.nexclude == 0 ? "  exclude: []\n" :
-	    "  exclude:\n", f);
+	fputs(sp->placement.nexclude == 0 ? "  exclude: []\n" : "  exclude:\n",
+	    f);
 	for (i = 0; i < sp->placement.nexclude; i++) {
 		fputs("    - ", f);
 		yaml_str(f, sp->placement.exclude[i]);
@@ -345,16 +351,18 @@ spec_to_yaml(const struct spec *sp)
 	fprintf(f, "  no_progress_limit: %d\n", sp->recovery.no_progress_limit);
 
 	fputs("health:\n", f);
-	yaml_duration(f, "heartbeat_timeout", sp->health.heartbeat_timeout_s,
-	    0);
+	yaml_duration(
+	    f, "heartbeat_timeout", sp->health.heartbeat_timeout_s, 0);
 	yaml_duration(f, "startup_timeout", sp->health.startup_timeout_s, 0);
 	yaml_str_or_null(f, "preflight", sp->health.preflight);
 
 	fprintf(f, "warning:\n  signal: %s\n",
 	    spec_signal_name(sp->warning.signal));
 	yaml_duration(f, "before", sp->warning.before_s, 0);
-	fprintf(f, "fabric:\n  type: %s\n", sp->fabric.type == FABRIC_UNSET ?
-	    "null" : spec_fabric_name(sp->fabric.type));
+	fprintf(f, "fabric:\n  type: %s\n",
+	    sp->fabric.type == FABRIC_UNSET
+	        ? "null"
+	        : spec_fabric_name(sp->fabric.type));
 	yaml_str_or_null(f, "interface", sp->fabric.interface);
 	yaml_str_or_null(f, "hca", sp->fabric.hca);
 	if (sp->notify.webhook != NULL) {

@@ -16,16 +16,16 @@
 #include "spec-int.h"
 #include "util.h"
 
-#define SHOW_MAX	 40	/* characters of a value quoted in a message */
-#define SUGGEST_MAX	 64	/* longer words get no suggestion */
+#define SHOW_MAX 40 /* characters of a value quoted in a message */
+#define SUGGEST_MAX 64 /* longer words get no suggestion */
 
-static void	 errs_add(struct spec_errs *, uint32_t, uint32_t, const char *,
-		    const char *, va_list) __attribute__((format(printf, 5, 0)));
-static size_t	 distance(const char *, const char *);
+static void errs_add(struct spec_errs *, uint32_t, uint32_t, const char *,
+    const char *, va_list) __attribute__((format(printf, 5, 0)));
+static size_t distance(const char *, const char *);
 
 static void
-errs_add(struct spec_errs *errs, uint32_t line, uint32_t col,
-    const char *path, const char *fmt, va_list ap)
+errs_add(struct spec_errs *errs, uint32_t line, uint32_t col, const char *path,
+    const char *fmt, va_list ap)
 {
 	char *msg, *where;
 
@@ -89,9 +89,11 @@ spec_errs_join(struct spec_errs *errs)
 	/* Insertion sort: stable, and there are at most 20. */
 	for (i = 1; i < errs->n; i++) {
 		tmp = errs->e[i];
-		for (j = i; j > 0 && (errs->e[j - 1].line > tmp.line ||
-		    (errs->e[j - 1].line == tmp.line &&
-		    errs->e[j - 1].col > tmp.col)); j--)
+		for (j = i; j > 0 &&
+		     (errs->e[j - 1].line > tmp.line ||
+		         (errs->e[j - 1].line == tmp.line &&
+		             errs->e[j - 1].col > tmp.col));
+		     j--)
 			errs->e[j] = errs->e[j - 1];
 		errs->e[j] = tmp;
 	}
@@ -200,7 +202,9 @@ distance(const char *a, const char *b)
 	for (i = 1; i <= la; i++) {
 		for (j = 1; j <= lb; j++) {
 			cost = tolower((unsigned char)a[i - 1]) ==
-			    tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			        tolower((unsigned char)b[j - 1])
+			    ? 0
+			    : 1;
 			best = d[i - 1][j] + 1;
 			if (d[i][j - 1] + 1 < best)
 				best = d[i][j - 1] + 1;

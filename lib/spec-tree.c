@@ -22,28 +22,27 @@
 #include "spec-int.h"
 #include "util.h"
 
-#define CORE_TAG	"tag:yaml.org,2002:"
+#define CORE_TAG "tag:yaml.org,2002:"
 
 struct build {
-	struct ytree		*t;
-	struct spec_errs	*errs;
-	uint32_t		 stack[SPEC_MAX_DEPTH];
-	uint32_t		 key[SPEC_MAX_DEPTH];	/* last key of a map */
-	uint32_t		 depth;
+	struct ytree *t;
+	struct spec_errs *errs;
+	uint32_t stack[SPEC_MAX_DEPTH];
+	uint32_t key[SPEC_MAX_DEPTH]; /* last key of a map */
+	uint32_t depth;
 };
 
-static int	 prescan(const char *, size_t, struct spec_errs *);
-static char	*build_path(const struct build *);
-static int	 build_fail(struct build *, const yaml_mark_t *, const char *,
-		    ...) __attribute__((format(printf, 3, 4)));
-static int	 build_tag(struct build *, const yaml_event_t *, const char *,
-		    int, uint8_t *);
-static uint32_t	 tree_add(struct ytree *, uint32_t, uint8_t, uint32_t,
-		    uint32_t);
-static void	 tree_text(struct ytree *, uint32_t, const char *, size_t);
-static int	 build_event(struct build *, const yaml_event_t *);
-static int	 json_node(struct ytree *, const json_t *, uint32_t, int,
-		    const char *, struct spec_errs *);
+static int prescan(const char *, size_t, struct spec_errs *);
+static char *build_path(const struct build *);
+static int build_fail(struct build *, const yaml_mark_t *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int build_tag(
+    struct build *, const yaml_event_t *, const char *, int, uint8_t *);
+static uint32_t tree_add(struct ytree *, uint32_t, uint8_t, uint32_t, uint32_t);
+static void tree_text(struct ytree *, uint32_t, const char *, size_t);
+static int build_event(struct build *, const yaml_event_t *);
+static int json_node(struct ytree *, const json_t *, uint32_t, int,
+    const char *, struct spec_errs *);
 
 const char *
 spec_tree_str(const struct ytree *t, uint32_t id)
@@ -73,8 +72,8 @@ spec_tree_free(struct ytree *t)
 }
 
 static uint32_t
-tree_add(struct ytree *t, uint32_t parent, uint8_t type, uint32_t line,
-    uint32_t col)
+tree_add(
+    struct ytree *t, uint32_t parent, uint8_t type, uint32_t line, uint32_t col)
 {
 	struct ynode *y;
 	uint32_t id;
@@ -132,7 +131,8 @@ prescan(const char *buf, size_t len, struct spec_errs *errs)
 	while (i < len) {
 		c = p[i];
 		if (c == 0) {
-			spec_err_at(errs, line, col, NULL, "NUL byte in the file");
+			spec_err_at(
+			    errs, line, col, NULL, "NUL byte in the file");
 			return -1;
 		}
 		if (c < 0x80)
@@ -170,8 +170,8 @@ prescan(const char *buf, size_t len, struct spec_errs *errs)
 			    "control character U+%04X is not allowed", c);
 			return -1;
 		}
-		if (c == '\n' || (c == '\r' && (i + 1 == len ||
-		    p[i + 1] != '\n'))) {
+		if (c == '\n' ||
+		    (c == '\r' && (i + 1 == len || p[i + 1] != '\n'))) {
 			line++;
 			col = 1;
 		} else if (c != '\r')
@@ -180,8 +180,7 @@ prescan(const char *buf, size_t len, struct spec_errs *errs)
 	}
 	return 0;
 bad:
-	spec_err_at(errs, line, col, NULL, "invalid UTF-8 (byte 0x%02x)",
-	    p[i]);
+	spec_err_at(errs, line, col, NULL, "invalid UTF-8 (byte 0x%02x)", p[i]);
 	return -1;
 }
 
@@ -197,11 +196,12 @@ build_path(const struct build *b)
 		f = &b->t->v[b->stack[i]];
 		if (f->type == Y_MAP && b->key[i] != YNONE &&
 		    (f->n % 2 == 1 || i + 1 < b->depth))
-			next = spec_path_join(path, spec_tree_str(b->t,
-			    b->key[i]), b->t->v[b->key[i]].len);
+			next =
+			    spec_path_join(path, spec_tree_str(b->t, b->key[i]),
+			        b->t->v[b->key[i]].len);
 		else if (f->type == Y_SEQ)
-			next = xasprintf("%s[%u]", path,
-			    i + 1 < b->depth ? f->n - 1 : f->n);
+			next = xasprintf(
+			    "%s[%u]", path, i + 1 < b->depth ? f->n - 1 : f->n);
 		else
 			break;
 		free(path);
@@ -232,8 +232,8 @@ build_fail(struct build *b, const yaml_mark_t *m, const char *fmt, ...)
  * number; "!!int" and friends make it plain.
  */
 static int
-build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
-    int type, uint8_t *plain)
+build_tag(struct build *b, const yaml_event_t *ev, const char *tag, int type,
+    uint8_t *plain)
 {
 	const char *name;
 	char *shown;
@@ -259,9 +259,9 @@ build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
 		*plain = 0;
 		return 0;
 	}
-	if (type == Y_SCALAR && (strcmp(name, "int") == 0 ||
-	    strcmp(name, "float") == 0 || strcmp(name, "bool") == 0 ||
-	    strcmp(name, "null") == 0)) {
+	if (type == Y_SCALAR &&
+	    (strcmp(name, "int") == 0 || strcmp(name, "float") == 0 ||
+	        strcmp(name, "bool") == 0 || strcmp(name, "null") == 0)) {
 		*plain = 1;
 		return 0;
 	}
@@ -271,8 +271,9 @@ build_tag(struct build *b, const yaml_event_t *ev, const char *tag,
 	    strcmp(name, "null") == 0)
 		return build_fail(b, &ev->start_mark,
 		    "tag !!%s does not fit this %s", name,
-		    type == Y_MAP ? "mapping" :
-		    type == Y_SEQ ? "list" : "scalar");
+		    type == Y_MAP       ? "mapping"
+		        : type == Y_SEQ ? "list"
+		                        : "scalar");
 	shown = spec_show_word(name, strlen(name));
 	build_fail(b, &ev->start_mark, "tag !!%s is not allowed", shown);
 	free(shown);
@@ -316,8 +317,8 @@ build_event(struct build *b, const yaml_event_t *ev)
 		return 0;
 	}
 	if (anchor != NULL)
-		return build_fail(b, m, "anchors (&%.64s) are not allowed",
-		    anchor);
+		return build_fail(
+		    b, m, "anchors (&%.64s) are not allowed", anchor);
 	if (build_tag(b, ev, tag, type, &plain) != 0)
 		return -1;
 	parent = b->depth == 0 ? YNONE : b->stack[b->depth - 1];
@@ -326,17 +327,17 @@ build_event(struct build *b, const yaml_event_t *ev)
 		return build_fail(b, m, "a key must be a scalar, not a %s",
 		    type == Y_MAP ? "mapping" : "list");
 	if (type == Y_SCALAR && ev->data.scalar.length > SPEC_MAX_SCALAR)
-		return build_fail(b, m, "scalar longer than %d bytes",
-		    SPEC_MAX_SCALAR);
-	if (type == Y_SCALAR && memchr(ev->data.scalar.value, '\0',
-	    ev->data.scalar.length) != NULL)
+		return build_fail(
+		    b, m, "scalar longer than %d bytes", SPEC_MAX_SCALAR);
+	if (type == Y_SCALAR &&
+	    memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL)
 		return build_fail(b, m, "NUL character in a string");
 	if (type != Y_SCALAR && b->depth == SPEC_MAX_DEPTH)
-		return build_fail(b, m, "nested deeper than %d levels",
-		    SPEC_MAX_DEPTH);
+		return build_fail(
+		    b, m, "nested deeper than %d levels", SPEC_MAX_DEPTH);
 	if (b->t->n >= SPEC_MAX_NODES)
-		return build_fail(b, m, "more than %d YAML nodes",
-		    SPEC_MAX_NODES);
+		return build_fail(
+		    b, m, "more than %d YAML nodes", SPEC_MAX_NODES);
 	id = tree_add(b->t, parent, type, m->line + 1, m->column + 1);
 	if (type == Y_SCALAR) {
 		b->t->v[id].plain = plain;
@@ -344,7 +345,7 @@ build_event(struct build *b, const yaml_event_t *ev)
 		    ev->data.scalar.length);
 	} else
 		tree_text(b->t, id, "", 0);
-	p = parent == YNONE ? NULL : &b->t->v[parent];	/* may have moved */
+	p = parent == YNONE ? NULL : &b->t->v[parent]; /* may have moved */
 	if (p != NULL && p->type == Y_MAP && p->n % 2 == 1)
 		b->key[b->depth - 1] = id;
 	if (type != Y_SCALAR) {
@@ -356,8 +357,8 @@ build_event(struct build *b, const yaml_event_t *ev)
 
 /* Build t from YAML; 0, or -1 with the one error in errs. */
 int
-spec_tree_yaml(struct ytree *t, const char *buf, size_t len,
-    struct spec_errs *errs)
+spec_tree_yaml(
+    struct ytree *t, const char *buf, size_t len, struct spec_errs *errs)
 {
 	struct build b = { .t = t, .errs = errs };
 	yaml_parser_t parser;
@@ -392,14 +393,14 @@ spec_tree_yaml(struct ytree *t, const char *buf, size_t len,
 			else
 				spec_err_at(errs, m.line + 1, m.column + 1,
 				    NULL, "syntax error: %s",
-				    parser.problem != NULL ? parser.problem :
-				    "unreadable YAML");
+				    parser.problem != NULL ? parser.problem
+				                           : "unreadable YAML");
 			rc = -1;
 			break;
 		}
 		if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
-			rc = build_fail(&b, &ev.start_mark,
-			    "more than one YAML document");
+			rc = build_fail(
+			    &b, &ev.start_mark, "more than one YAML document");
 		else if (ev.type == YAML_STREAM_END_EVENT)
 			done = 1;
 		else
@@ -429,15 +430,16 @@ json_node(struct ytree *t, const json_t *j, uint32_t parent, int depth,
 		return -1;
 	}
 	if (t->n + 2 >= SPEC_MAX_NODES) {
-		spec_err_at(errs, 0, 0, path, "more than %d nodes",
-		    SPEC_MAX_NODES);
+		spec_err_at(
+		    errs, 0, 0, path, "more than %d nodes", SPEC_MAX_NODES);
 		return -1;
 	}
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		id = tree_add(t, parent, Y_MAP, 0, 0);
 		tree_text(t, id, "", 0);
-		json_object_foreach((json_t *)j, key, val) {
+		json_object_foreach((json_t *)j, key, val)
+		{
 			tree_text(t, tree_add(t, id, Y_SCALAR, 0, 0), key,
 			    strlen(key));
 			sub = xasprintf("%s%s%s", path, *path ? "." : "", key);
@@ -452,8 +454,8 @@ json_node(struct ytree *t, const json_t *j, uint32_t parent, int depth,
 		tree_text(t, id, "", 0);
 		for (i = 0; i < json_array_size(j); i++) {
 			sub = xasprintf("%s[%zu]", path, i);
-			rc = json_node(t, json_array_get(j, i), id, depth + 1,
-			    sub, errs);
+			rc = json_node(
+			    t, json_array_get(j, i), id, depth + 1, sub, errs);
 			free(sub);
 			if (rc != 0)
 				return -1;
@@ -461,8 +463,8 @@ json_node(struct ytree *t, const json_t *j, uint32_t parent, int depth,
 		return 0;
 	case JSON_STRING:
 		if (json_string_length(j) > SPEC_MAX_SCALAR ||
-		    memchr(json_string_value(j), '\0',
-		    json_string_length(j)) != NULL) {
+		    memchr(json_string_value(j), '\0', json_string_length(j)) !=
+		        NULL) {
 			spec_err_at(errs, 0, 0, path,
 			    "string with a NUL or longer than %d bytes",
 			    SPEC_MAX_SCALAR);

@@ -14,10 +14,10 @@
 #include "spec-int.h"
 #include "util.h"
 
-#define DURATION_MAX	 (3650LL * 86400)	/* ten years */
-#define MEMORY_MAX_MB	 (1ULL << 30)		/* 1024T */
+#define DURATION_MAX (3650LL * 86400) /* ten years */
+#define MEMORY_MAX_MB (1ULL << 30) /* 1024T */
 
-static int	 digits(const char **, int, int64_t *);
+static int digits(const char **, int, int64_t *);
 
 static const char *const launcher_names[] = {
 	[LAUNCHER_SRUN] = "srun",
@@ -33,8 +33,8 @@ static const char *const fabric_names[] = {
 };
 
 static const struct {
-	const char	*name;
-	int		 signo;
+	const char *name;
+	int signo;
 } signals[] = {
 	[SPEC_SIG_NONE] = { "none", 0 },
 	[SPEC_SIG_USR1] = { "USR1", SIGUSR1 },
@@ -130,8 +130,11 @@ spec_parse_duration(const char *s, int64_t *secs, char **cause)
 	else if (p[1] == '\0' && strchr("smhd", *p) != NULL) {
 		if (v > DURATION_MAX)
 			goto range;
-		*secs = v * (*p == 's' ? 1 : *p == 'm' ? 60 :
-		    *p == 'h' ? 3600 : 86400);
+		*secs = v *
+		    (*p == 's'          ? 1
+		            : *p == 'm' ? 60
+		            : *p == 'h' ? 3600
+		                        : 86400);
 	} else if (*p == '-' || *p == ':') {
 		/* Slurm's forms: D-H, D-H:M, D-H:M:S, M:S, H:M:S. */
 		if (*p == '-') {
@@ -173,14 +176,16 @@ spec_parse_duration(const char *s, int64_t *secs, char **cause)
 	return 0;
 bad:
 	q = spec_show(s, strlen(s));
-	set_cause(cause, "expected a duration like 90s, 30m, 12h, 2d or "
-	    "D-HH:MM:SS, got %s", q);
+	set_cause(cause,
+	    "expected a duration like 90s, 30m, 12h, 2d or "
+	    "D-HH:MM:SS, got %s",
+	    q);
 	free(q);
 	return -1;
 range:
 	q = spec_show(s, strlen(s));
-	set_cause(cause, "duration %s is longer than %lldd", q,
-	    DURATION_MAX / 86400);
+	set_cause(
+	    cause, "duration %s is longer than %lldd", q, DURATION_MAX / 86400);
 	free(q);
 	return -1;
 }
@@ -197,12 +202,15 @@ spec_parse_memory(const char *s, uint64_t *mb, char **cause)
 	if (digits(&p, 0, &v) != 0)
 		goto bad;
 	switch (*p) {
-	case 'M': case 'm':
+	case 'M':
+	case 'm':
 		break;
-	case 'G': case 'g':
+	case 'G':
+	case 'g':
 		mult = 1024;
 		break;
-	case 'T': case 't':
+	case 'T':
+	case 't':
 		mult = 1024 * 1024;
 		break;
 	default:
@@ -210,8 +218,8 @@ spec_parse_memory(const char *s, uint64_t *mb, char **cause)
 		break;
 	}
 	p += unit;
-	if (*p != '\0' && (!unit ||
-	    (strcmp(p, "B") != 0 && strcmp(p, "iB") != 0)))
+	if (*p != '\0' &&
+	    (!unit || (strcmp(p, "B") != 0 && strcmp(p, "iB") != 0)))
 		goto bad;
 	if (v == 0)
 		return set_cause(cause, "memory size must be more than 0");

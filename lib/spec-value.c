@@ -16,37 +16,39 @@
 #include "spec-int.h"
 #include "util.h"
 
-#define MAX_PATH	 4095
-#define MAX_PATTERN	 255
-#define CAUSE_MAX	 200	/* bytes of a hostlist message we repeat */
-#define HOST_MAX	 64	/* characters of a host name, brackets aside */
+#define MAX_PATH 4095
+#define MAX_PATTERN 255
+#define CAUSE_MAX 200 /* bytes of a hostlist message we repeat */
+#define HOST_MAX 64 /* characters of a host name, brackets aside */
 
-static int	 want_scalar(struct walk *, uint32_t, const char *,
-		    const char *);
-static int	 wrong_type(struct walk *, uint32_t, const char *,
-		    const char *);
-static int	 get_int(struct walk *, uint32_t, const char *, int64_t,
-		    int64_t, int64_t *);
-static int	 get_command(struct walk *, uint32_t, const char *);
-static int	 env_cmp(const void *, const void *, void *);
-static int	 get_env(struct walk *, uint32_t, const char *);
-static void	 exclude_err(struct walk *, uint32_t, const char *, char *);
-static int	 expand_host(struct walk *, uint32_t, const char *);
-static int	 get_exclude(struct walk *, uint32_t, const char *);
-static int	 get_choice(struct walk *, uint32_t, const char *,
-		    const char *, const char *const *, size_t, int *);
-static int	 get_pattern(struct walk *, uint32_t, const char *);
-static int	 get_duration(struct walk *, uint32_t, const char *,
-		    int64_t *);
+static int want_scalar(struct walk *, uint32_t, const char *, const char *);
+static int wrong_type(struct walk *, uint32_t, const char *, const char *);
+static int get_int(
+    struct walk *, uint32_t, const char *, int64_t, int64_t, int64_t *);
+static int get_command(struct walk *, uint32_t, const char *);
+static int env_cmp(const void *, const void *, void *);
+static int get_env(struct walk *, uint32_t, const char *);
+static void exclude_err(struct walk *, uint32_t, const char *, char *);
+static int expand_host(struct walk *, uint32_t, const char *);
+static int get_exclude(struct walk *, uint32_t, const char *);
+static int get_choice(struct walk *, uint32_t, const char *, const char *,
+    const char *const *, size_t, int *);
+static int get_pattern(struct walk *, uint32_t, const char *);
+static int get_duration(struct walk *, uint32_t, const char *, int64_t *);
 
 /* Set by the daemon for every rank (docs/design.md section 3). */
 static const char *const reserved_env[] = {
-	"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
-	"LOCAL_WORLD_SIZE", "NODE_RANK",
+	"MASTER_ADDR",
+	"MASTER_PORT",
+	"WORLD_SIZE",
+	"RANK",
+	"LOCAL_RANK",
+	"LOCAL_WORLD_SIZE",
+	"NODE_RANK",
 };
 
 static const char *const launcher_names[] = { "srun", "torchrun", "mpi",
-    "script" };
+	"script" };
 /* fabric_names[i] is enum spec_fabric i + 1 */
 static const char *const fabric_names[] = { "ethernet", "infiniband" };
 static const char *const policy_names[] = { "pack", "spread", "any" };
@@ -55,7 +57,8 @@ static const char *const policy_names[] = { "pack", "spread", "any" };
 int
 spec_valid_name(const char *s)
 {
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	size_t n = strspn(s,
+	    "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
 
 	return n > 0 && n <= 64 && s[n] == '\0';
@@ -102,8 +105,8 @@ wrong_type(struct walk *w, uint32_t v, const char *path, const char *what)
 }
 
 static int
-get_int(struct walk *w, uint32_t v, const char *path, int64_t min,
-    int64_t max, int64_t *out)
+get_int(struct walk *w, uint32_t v, const char *path, int64_t min, int64_t max,
+    int64_t *out)
 {
 	const struct ynode *y = &w->t->v[v];
 	const char *what, *p;
@@ -119,13 +122,14 @@ get_int(struct walk *w, uint32_t v, const char *path, int64_t min,
 		neg = *p++ == '-';
 	g = spec_got(w, v);
 	if (*p < '0' || *p > '9' || p[strspn(p, "0123456789")] != '\0') {
-		spec_err(w->errs, w->t, v, path, "expected %s, got %s", what,
-		    g);
+		spec_err(
+		    w->errs, w->t, v, path, "expected %s, got %s", what, g);
 		goto fail;
 	}
 	if (!y->plain) {
 		spec_err(w->errs, w->t, v, path,
-		    "expected %s, got the string %s (drop the quotes)", what, g);
+		    "expected %s, got the string %s (drop the quotes)", what,
+		    g);
 		goto fail;
 	}
 	for (; *p != '\0'; p++) {
@@ -174,7 +178,7 @@ get_command(struct walk *w, uint32_t v, const char *path)
 	if (t->v[v].type == Y_MAP)
 		return wrong_type(w, v, path, "a string or a list");
 	if (t->v[v].type != Y_SEQ)
-		return -1;	/* null, reported above */
+		return -1; /* null, reported above */
 	if (t->v[v].n == 0) {
 		spec_err(w->errs, t, v, path, "must not be an empty list");
 		return -1;
@@ -227,10 +231,12 @@ get_env(struct walk *w, uint32_t v, const char *path)
 		key = spec_tree_str(t, k);
 		sub = spec_path_join(path, key, t->v[k].len);
 		ok = 0;
-		n = strspn(key, "abcdefghijklmnopqrstuvwxyz"
+		n = strspn(key,
+		    "abcdefghijklmnopqrstuvwxyz"
 		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 		if (n == 0 || key[n] != '\0' || (*key >= '0' && *key <= '9'))
-			spec_err(w->errs, t, k, sub, "not a valid variable name "
+			spec_err(w->errs, t, k, sub,
+			    "not a valid variable name "
 			    "(letters, digits and _, not starting with a digit)");
 		else if (strncmp(key, "LLMCTL_", 7) == 0)
 			spec_err(w->errs, t, k, sub,
@@ -240,8 +246,10 @@ get_env(struct walk *w, uint32_t v, const char *path)
 				if (strcmp(key, reserved_env[i]) == 0)
 					break;
 			if (i < nitems(reserved_env))
-				spec_err(w->errs, t, k, sub, "%s is set by "
-				    "llmctl for every rank", key);
+				spec_err(w->errs, t, k, sub,
+				    "%s is set by "
+				    "llmctl for every rank",
+				    key);
 			else
 				ok = 1;
 		}
@@ -260,10 +268,10 @@ get_env(struct walk *w, uint32_t v, const char *path)
 	qsort_r(keys, nkeys, sizeof(*keys), env_cmp, (void *)t);
 	for (i = 1; i < nkeys && !FULL(w); i++) {
 		if (strcmp(spec_tree_str(t, keys[i - 1]),
-		    spec_tree_str(t, keys[i])) != 0)
+		        spec_tree_str(t, keys[i])) != 0)
 			continue;
-		sub = spec_path_join(path, spec_tree_str(t, keys[i]),
-		    t->v[keys[i]].len);
+		sub = spec_path_join(
+		    path, spec_tree_str(t, keys[i]), t->v[keys[i]].len);
 		spec_err(w->errs, t, keys[i], sub,
 		    "duplicate key; first given at line %u",
 		    t->v[keys[i - 1]].line);
@@ -286,7 +294,7 @@ exclude_err(struct walk *w, uint32_t v, const char *path, char *cause)
 	if (i > CAUSE_MAX) {
 		i = CAUSE_MAX;
 		while (((unsigned char)cause[i] & 0xc0) == 0x80)
-			i--;	/* not inside a UTF-8 sequence */
+			i--; /* not inside a UTF-8 sequence */
 		spec_err(w->errs, w->t, v, path, "%.*s...", (int)i, cause);
 	} else
 		spec_err(w->errs, w->t, v, path, "%s", cause);
@@ -320,8 +328,10 @@ expand_host(struct walk *w, uint32_t v, const char *path)
 		run = 0;
 		if (out + num > HOST_MAX) {
 			shown = spec_show(s, w->t->v[v].len);
-			spec_err(w->errs, w->t, v, path, "host name longer than "
-			    "%d characters in %s", HOST_MAX, shown);
+			spec_err(w->errs, w->t, v, path,
+			    "host name longer than "
+			    "%d characters in %s",
+			    HOST_MAX, shown);
 			free(shown);
 			return -1;
 		}
@@ -387,18 +397,19 @@ get_notify_on(struct walk *w, uint32_t v, const char *path)
 	w->sp->notify.on = 0;
 	if (t->v[v].type == Y_SCALAR) {
 		if (get_choice(w, v, path, "notification", notify_names,
-		    nitems(notify_names), &c) != 0)
+		        nitems(notify_names), &c) != 0)
 			return -1;
 		w->sp->notify.on = 1u << c;
 		return 0;
 	}
 	if (t->v[v].type != Y_SEQ)
-		return wrong_type(w, v, path, "a list of failed, restarted, "
+		return wrong_type(w, v, path,
+		    "a list of failed, restarted, "
 		    "completed or hang");
 	for (i = 0, k = t->v[v].first; k != YNONE; i++, k = t->v[k].next) {
 		sub = xasprintf("%s[%u]", path, i);
 		if (get_choice(w, k, sub, "notification", notify_names,
-		    nitems(notify_names), &c) != 0)
+		        nitems(notify_names), &c) != 0)
 			rc = -1;
 		else
 			w->sp->notify.on |= 1u << c;
@@ -426,18 +437,20 @@ get_choice(struct walk *w, uint32_t v, const char *path, const char *what,
 	}
 	g = spec_got(w, v);
 	if ((near = spec_suggest(s, names, n)) != NULL)
-		spec_err(w->errs, w->t, v, path, "unknown %s %s; did you mean "
-		    "%s?", what, g, near);
+		spec_err(w->errs, w->t, v, path,
+		    "unknown %s %s; did you mean "
+		    "%s?",
+		    what, g, near);
 	else {
 		list = xstrdup(names[0]);
 		for (i = 1; i < n; i++) {
-			tmp = xasprintf("%s%s%s", list, i + 1 < n ? ", " :
-			    " or ", names[i]);
+			tmp = xasprintf("%s%s%s", list,
+			    i + 1 < n ? ", " : " or ", names[i]);
 			free(list);
 			list = tmp;
 		}
-		spec_err(w->errs, w->t, v, path, "expected %s, got %s", list,
-		    g);
+		spec_err(
+		    w->errs, w->t, v, path, "expected %s, got %s", list, g);
 		free(list);
 	}
 	free(g);
@@ -461,8 +474,8 @@ get_pattern(struct walk *w, uint32_t v, const char *path)
 		spec_err(w->errs, w->t, v, path,
 		    "must contain {step} exactly once, got %s", g);
 	else if (strchr(s, '/') != NULL)
-		spec_err(w->errs, w->t, v, path, "must not contain '/', got %s",
-		    g);
+		spec_err(
+		    w->errs, w->t, v, path, "must not contain '/', got %s", g);
 	else if (w->t->v[v].len > MAX_PATTERN)
 		spec_err(w->errs, w->t, v, path, "longer than %d bytes",
 		    MAX_PATTERN);
@@ -487,8 +500,10 @@ get_duration(struct walk *w, uint32_t v, const char *path, int64_t *out)
 	s = spec_tree_str(w->t, v);
 	if (s[strspn(s, "0123456789")] == '\0' && s[strspn(s, "0")] != '\0' &&
 	    w->t->v[v].len <= 18) {
-		spec_err(w->errs, w->t, v, path, "%s has no unit; write %ss, "
-		    "%sm, %sh or %sd", s, s, s, s, s);
+		spec_err(w->errs, w->t, v, path,
+		    "%s has no unit; write %ss, "
+		    "%sm, %sh or %sd",
+		    s, s, s, s, s);
 		return -1;
 	}
 	if (spec_parse_duration(s, out, &cause) != 0) {
@@ -501,8 +516,8 @@ get_duration(struct walk *w, uint32_t v, const char *path, int64_t *out)
 
 /* Convert and store the value v of field f; errors mark it bad. */
 void
-spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
-    const char *path)
+spec_walk_value(
+    struct walk *w, const struct field *f, uint32_t v, const char *path)
 {
 	const struct ytree *t = w->t;
 	char *base = (char *)w->sp + f->off, *cause = NULL;
@@ -520,7 +535,7 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		return;
 	}
 	if (spec_tree_null(t, v) && !f->required)
-		return;		/* null: the default */
+		return; /* null: the default */
 	w->at[f->id] = v;
 	switch (f->kind) {
 	case K_VERSION:
@@ -528,9 +543,10 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		if ((rc = get_int(w, v, path, f->min, f->max, &n)) != 0)
 			break;
 		if (f->kind == K_VERSION && n != SPEC_VERSION) {
-			spec_err(w->errs, t, v, path, "unsupported version "
-			    "%lld; this llmctl reads version %d", (long long)n,
-			    SPEC_VERSION);
+			spec_err(w->errs, t, v, path,
+			    "unsupported version "
+			    "%lld; this llmctl reads version %d",
+			    (long long)n, SPEC_VERSION);
 			rc = -1;
 		}
 		*(int *)base = (int)n;
@@ -541,8 +557,10 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		s = spec_tree_str(t, v);
 		if (!spec_valid_name(s)) {
 			cause = spec_got(w, v);
-			spec_err(w->errs, t, v, path, "expected 1 to 64 letters, "
-			    "digits, '.', '_' or '-', got %s", cause);
+			spec_err(w->errs, t, v, path,
+			    "expected 1 to 64 letters, "
+			    "digits, '.', '_' or '-', got %s",
+			    cause);
 			free(cause);
 			break;
 		}
@@ -589,8 +607,8 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 	case K_MEMORY:
 		if (want_scalar(w, v, path, "a size") != 0)
 			break;
-		if (spec_parse_memory(spec_tree_str(t, v), (uint64_t *)base,
-		    &cause) != 0) {
+		if (spec_parse_memory(
+		        spec_tree_str(t, v), (uint64_t *)base, &cause) != 0) {
 			spec_err(w->errs, t, v, path, "%s", cause);
 			free(cause);
 			break;
@@ -599,24 +617,24 @@ spec_walk_value(struct walk *w, const struct field *f, uint32_t v,
 		break;
 	case K_LAUNCHER:
 		if ((rc = get_choice(w, v, path, "launcher", launcher_names,
-		    nitems(launcher_names), &c)) == 0)
+		         nitems(launcher_names), &c)) == 0)
 			w->sp->parallel.launcher = (enum spec_launcher)c;
 		break;
 	case K_FABRIC:
 		if ((rc = get_choice(w, v, path, "fabric", fabric_names,
-		    nitems(fabric_names), &c)) == 0)
+		         nitems(fabric_names), &c)) == 0)
 			w->sp->fabric.type = (enum spec_fabric)(c + 1);
 		break;
 	case K_SIGNAL:
 		for (c = 0; c < SPEC_SIG_COUNT; c++)
 			signal_names[c] = spec_signal_name((enum spec_signal)c);
 		if ((rc = get_choice(w, v, path, "signal", signal_names,
-		    SPEC_SIG_COUNT, &c)) == 0)
+		         SPEC_SIG_COUNT, &c)) == 0)
 			w->sp->warning.signal = (enum spec_signal)c;
 		break;
 	case K_POLICY:
 		if ((rc = get_choice(w, v, path, "policy", policy_names,
-		    nitems(policy_names), &c)) == 0)
+		         nitems(policy_names), &c)) == 0)
 			w->sp->placement.policy = (enum spec_policy)c;
 		break;
 	case K_EXCLUDE:

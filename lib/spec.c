@@ -21,138 +21,242 @@
 #include "spec-int.h"
 #include "util.h"
 
-#define MAX_NODES	 65536
-#define MAX_GPUS	 256
-#define MAX_TASKS	 1024
-#define MAX_RANKS	 (1 << 26)
-#define MAX_COUNT	 100000
-#define WARN_MAX_S	 65535		/* Slurm's warn_time is 16 bits */
+#define MAX_NODES 65536
+#define MAX_GPUS 256
+#define MAX_TASKS 1024
+#define MAX_RANKS (1 << 26)
+#define MAX_COUNT 100000
+#define WARN_MAX_S 65535 /* Slurm's warn_time is 16 bits */
 
-static void	 unknown_key(struct walk *, uint32_t, const struct field *,
-		    size_t, const char *);
-static void	 spec_defaults(struct spec *);
-static void	 cross_check(struct walk *, const char *);
-static void	 check_canonical(struct walk *);
-static void	 warning_check(struct walk *);
-static int	 check_version(struct walk *);
+static void unknown_key(
+    struct walk *, uint32_t, const struct field *, size_t, const char *);
+static void spec_defaults(struct spec *);
+static void cross_check(struct walk *, const char *);
+static void check_canonical(struct walk *);
+static void warning_check(struct walk *);
+static int check_version(struct walk *);
 
-#define OFF(m)	 offsetof(struct spec, m)
+#define OFF(m) offsetof(struct spec, m)
 
 static const struct field resources_fields[] = {
-	{ .name = "nodes", .id = F_NODES, .kind = K_INT,
-	  .off = OFF(resources.nodes), .min = 1, .max = MAX_NODES,
-	  .required = 1 },
-	{ .name = "gpus_per_node", .id = F_GPUS, .kind = K_INT,
-	  .off = OFF(resources.gpus_per_node), .min = 0, .max = MAX_GPUS,
-	  .required = 1 },
-	{ .name = "tasks_per_node", .id = F_TASKS, .kind = K_INT,
-	  .off = OFF(resources.tasks_per_node), .min = 1, .max = MAX_TASKS },
-	{ .name = "gpu_type", .id = F_GPU_TYPE, .kind = K_NAME,
-	  .off = OFF(resources.gpu_type) },
-	{ .name = "cpus_per_gpu", .id = F_CPUS_PER_GPU, .kind = K_INT,
-	  .off = OFF(resources.cpus_per_gpu), .min = 0, .max = 4096 },
-	{ .name = "mem_per_node", .id = F_MEM, .kind = K_MEMORY,
-	  .off = OFF(resources.mem_per_node_mb) },
-	{ .name = "partition", .id = F_PARTITION, .kind = K_NAME,
-	  .off = OFF(resources.partition) },
-	{ .name = "account", .id = F_ACCOUNT, .kind = K_NAME,
-	  .off = OFF(resources.account) },
-	{ .name = "qos", .id = F_QOS, .kind = K_NAME,
-	  .off = OFF(resources.qos) },
-	{ .name = "time_limit", .id = F_TIME_LIMIT, .kind = K_DURATION,
-	  .off = OFF(resources.time_limit_s) },
+	{ .name = "nodes",
+	    .id = F_NODES,
+	    .kind = K_INT,
+	    .off = OFF(resources.nodes),
+	    .min = 1,
+	    .max = MAX_NODES,
+	    .required = 1 },
+	{ .name = "gpus_per_node",
+	    .id = F_GPUS,
+	    .kind = K_INT,
+	    .off = OFF(resources.gpus_per_node),
+	    .min = 0,
+	    .max = MAX_GPUS,
+	    .required = 1 },
+	{ .name = "tasks_per_node",
+	    .id = F_TASKS,
+	    .kind = K_INT,
+	    .off = OFF(resources.tasks_per_node),
+	    .min = 1,
+	    .max = MAX_TASKS },
+	{ .name = "gpu_type",
+	    .id = F_GPU_TYPE,
+	    .kind = K_NAME,
+	    .off = OFF(resources.gpu_type) },
+	{ .name = "cpus_per_gpu",
+	    .id = F_CPUS_PER_GPU,
+	    .kind = K_INT,
+	    .off = OFF(resources.cpus_per_gpu),
+	    .min = 0,
+	    .max = 4096 },
+	{ .name = "mem_per_node",
+	    .id = F_MEM,
+	    .kind = K_MEMORY,
+	    .off = OFF(resources.mem_per_node_mb) },
+	{ .name = "partition",
+	    .id = F_PARTITION,
+	    .kind = K_NAME,
+	    .off = OFF(resources.partition) },
+	{ .name = "account",
+	    .id = F_ACCOUNT,
+	    .kind = K_NAME,
+	    .off = OFF(resources.account) },
+	{ .name = "qos",
+	    .id = F_QOS,
+	    .kind = K_NAME,
+	    .off = OFF(resources.qos) },
+	{ .name = "time_limit",
+	    .id = F_TIME_LIMIT,
+	    .kind = K_DURATION,
+	    .off = OFF(resources.time_limit_s) },
 };
 
 static const struct field parallel_fields[] = {
-	{ .name = "tensor", .id = F_TENSOR, .kind = K_INT,
-	  .off = OFF(parallel.tensor), .min = 1, .max = MAX_RANKS },
-	{ .name = "pipeline", .id = F_PIPELINE, .kind = K_INT,
-	  .off = OFF(parallel.pipeline), .min = 1, .max = MAX_RANKS },
-	{ .name = "data", .id = F_DATA, .kind = K_INT,
-	  .off = OFF(parallel.data), .min = 1, .max = MAX_RANKS },
-	{ .name = "launcher", .id = F_LAUNCHER, .kind = K_LAUNCHER,
-	  .off = OFF(parallel.launcher) },
+	{ .name = "tensor",
+	    .id = F_TENSOR,
+	    .kind = K_INT,
+	    .off = OFF(parallel.tensor),
+	    .min = 1,
+	    .max = MAX_RANKS },
+	{ .name = "pipeline",
+	    .id = F_PIPELINE,
+	    .kind = K_INT,
+	    .off = OFF(parallel.pipeline),
+	    .min = 1,
+	    .max = MAX_RANKS },
+	{ .name = "data",
+	    .id = F_DATA,
+	    .kind = K_INT,
+	    .off = OFF(parallel.data),
+	    .min = 1,
+	    .max = MAX_RANKS },
+	{ .name = "launcher",
+	    .id = F_LAUNCHER,
+	    .kind = K_LAUNCHER,
+	    .off = OFF(parallel.launcher) },
 };
 
 static const struct field placement_fields[] = {
-	{ .name = "policy", .id = F_POLICY, .kind = K_POLICY,
-	  .off = OFF(placement.policy) },
-	{ .name = "max_leaf_switches", .id = F_MAX_LEAF, .kind = K_INT,
-	  .off = OFF(placement.max_leaf_switches), .min = 1,
-	  .max = MAX_NODES },
-	{ .name = "max_wait", .id = F_MAX_WAIT, .kind = K_DURATION,
-	  .off = OFF(placement.max_wait_s) },
+	{ .name = "policy",
+	    .id = F_POLICY,
+	    .kind = K_POLICY,
+	    .off = OFF(placement.policy) },
+	{ .name = "max_leaf_switches",
+	    .id = F_MAX_LEAF,
+	    .kind = K_INT,
+	    .off = OFF(placement.max_leaf_switches),
+	    .min = 1,
+	    .max = MAX_NODES },
+	{ .name = "max_wait",
+	    .id = F_MAX_WAIT,
+	    .kind = K_DURATION,
+	    .off = OFF(placement.max_wait_s) },
 	{ .name = "exclude", .id = F_EXCLUDE, .kind = K_EXCLUDE },
 };
 
 static const struct field checkpoint_fields[] = {
-	{ .name = "dir", .id = F_CKPT_DIR, .kind = K_PATH,
-	  .off = OFF(checkpoint.dir) },
-	{ .name = "pattern", .id = F_PATTERN, .kind = K_PATTERN,
-	  .off = OFF(checkpoint.pattern) },
-	{ .name = "keep", .id = F_KEEP, .kind = K_INT,
-	  .off = OFF(checkpoint.keep), .min = 0, .max = MAX_COUNT },
-	{ .name = "file", .id = F_CKPT_FILE, .kind = K_STRING,
-	  .off = OFF(checkpoint.file) },
-	{ .name = "settle", .id = F_SETTLE, .kind = K_DURATION,
-	  .off = OFF(checkpoint.settle_s) },
+	{ .name = "dir",
+	    .id = F_CKPT_DIR,
+	    .kind = K_PATH,
+	    .off = OFF(checkpoint.dir) },
+	{ .name = "pattern",
+	    .id = F_PATTERN,
+	    .kind = K_PATTERN,
+	    .off = OFF(checkpoint.pattern) },
+	{ .name = "keep",
+	    .id = F_KEEP,
+	    .kind = K_INT,
+	    .off = OFF(checkpoint.keep),
+	    .min = 0,
+	    .max = MAX_COUNT },
+	{ .name = "file",
+	    .id = F_CKPT_FILE,
+	    .kind = K_STRING,
+	    .off = OFF(checkpoint.file) },
+	{ .name = "settle",
+	    .id = F_SETTLE,
+	    .kind = K_DURATION,
+	    .off = OFF(checkpoint.settle_s) },
 };
 
 static const struct field recovery_fields[] = {
-	{ .name = "max_restarts", .id = F_MAX_RESTARTS, .kind = K_INT,
-	  .off = OFF(recovery.max_restarts), .min = 0, .max = MAX_COUNT },
-	{ .name = "max_infra_restarts", .id = F_MAX_INFRA, .kind = K_INT,
-	  .off = OFF(recovery.max_infra_restarts), .min = 0,
-	  .max = MAX_COUNT },
-	{ .name = "backoff", .id = F_BACKOFF, .kind = K_DURATION,
-	  .off = OFF(recovery.backoff_s) },
-	{ .name = "no_progress_limit", .id = F_NO_PROGRESS, .kind = K_INT,
-	  .off = OFF(recovery.no_progress_limit), .min = 0,
-	  .max = MAX_COUNT },
+	{ .name = "max_restarts",
+	    .id = F_MAX_RESTARTS,
+	    .kind = K_INT,
+	    .off = OFF(recovery.max_restarts),
+	    .min = 0,
+	    .max = MAX_COUNT },
+	{ .name = "max_infra_restarts",
+	    .id = F_MAX_INFRA,
+	    .kind = K_INT,
+	    .off = OFF(recovery.max_infra_restarts),
+	    .min = 0,
+	    .max = MAX_COUNT },
+	{ .name = "backoff",
+	    .id = F_BACKOFF,
+	    .kind = K_DURATION,
+	    .off = OFF(recovery.backoff_s) },
+	{ .name = "no_progress_limit",
+	    .id = F_NO_PROGRESS,
+	    .kind = K_INT,
+	    .off = OFF(recovery.no_progress_limit),
+	    .min = 0,
+	    .max = MAX_COUNT },
 };
 
 static const struct field health_fields[] = {
-	{ .name = "heartbeat_timeout", .id = F_HEARTBEAT, .kind = K_DURATION,
-	  .off = OFF(health.heartbeat_timeout_s) },
-	{ .name = "startup_timeout", .id = F_STARTUP, .kind = K_DURATION,
-	  .off = OFF(health.startup_timeout_s) },
-	{ .name = "preflight", .id = F_PREFLIGHT, .kind = K_STRING,
-	  .off = OFF(health.preflight) },
+	{ .name = "heartbeat_timeout",
+	    .id = F_HEARTBEAT,
+	    .kind = K_DURATION,
+	    .off = OFF(health.heartbeat_timeout_s) },
+	{ .name = "startup_timeout",
+	    .id = F_STARTUP,
+	    .kind = K_DURATION,
+	    .off = OFF(health.startup_timeout_s) },
+	{ .name = "preflight",
+	    .id = F_PREFLIGHT,
+	    .kind = K_STRING,
+	    .off = OFF(health.preflight) },
 };
 
 static const struct field warning_fields[] = {
 	{ .name = "signal", .id = F_WARN_SIGNAL, .kind = K_SIGNAL },
-	{ .name = "before", .id = F_WARN_BEFORE, .kind = K_DURATION,
-	  .off = OFF(warning.before_s) },
+	{ .name = "before",
+	    .id = F_WARN_BEFORE,
+	    .kind = K_DURATION,
+	    .off = OFF(warning.before_s) },
 };
 
 static const struct field fabric_fields[] = {
 	{ .name = "type", .id = F_FABRIC_TYPE, .kind = K_FABRIC },
-	{ .name = "interface", .id = F_FABRIC_IF, .kind = K_STRING,
-	  .off = OFF(fabric.interface) },
-	{ .name = "hca", .id = F_FABRIC_HCA, .kind = K_STRING,
-	  .off = OFF(fabric.hca) },
+	{ .name = "interface",
+	    .id = F_FABRIC_IF,
+	    .kind = K_STRING,
+	    .off = OFF(fabric.interface) },
+	{ .name = "hca",
+	    .id = F_FABRIC_HCA,
+	    .kind = K_STRING,
+	    .off = OFF(fabric.hca) },
 };
 
 static const struct field notify_fields[] = {
-	{ .name = "webhook", .id = F_WEBHOOK, .kind = K_STRING,
-	  .off = OFF(notify.webhook) },
-	{ .name = "on", .id = F_NOTIFY_ON, .kind = K_NOTIFY_ON,
-	  .off = OFF(notify.on) },
+	{ .name = "webhook",
+	    .id = F_WEBHOOK,
+	    .kind = K_STRING,
+	    .off = OFF(notify.webhook) },
+	{ .name = "on",
+	    .id = F_NOTIFY_ON,
+	    .kind = K_NOTIFY_ON,
+	    .off = OFF(notify.on) },
 };
 
-#define SECTION(n, i, t, r) { .name = n, .id = i, .kind = K_SECTION, \
-	.required = r, .sub = t, .nsub = nitems(t) }
+#define SECTION(n, i, t, r) \
+	{ \
+		.name = n, .id = i, .kind = K_SECTION, .required = r, \
+		.sub = t, .nsub = nitems(t) \
+	}
 
 static const struct field top_fields[] = {
-	{ .name = "version", .id = F_VERSION, .kind = K_VERSION,
-	  .off = OFF(version), .min = 1, .max = INT_MAX, .required = 1 },
-	{ .name = "name", .id = F_NAME, .kind = K_NAME, .off = OFF(name),
-	  .required = 1 },
-	{ .name = "command", .id = F_COMMAND, .kind = K_COMMAND,
-	  .required = 1 },
-	{ .name = "workdir", .id = F_WORKDIR, .kind = K_PATH,
-	  .off = OFF(workdir) },
+	{ .name = "version",
+	    .id = F_VERSION,
+	    .kind = K_VERSION,
+	    .off = OFF(version),
+	    .min = 1,
+	    .max = INT_MAX,
+	    .required = 1 },
+	{ .name = "name",
+	    .id = F_NAME,
+	    .kind = K_NAME,
+	    .off = OFF(name),
+	    .required = 1 },
+	{ .name = "command",
+	    .id = F_COMMAND,
+	    .kind = K_COMMAND,
+	    .required = 1 },
+	{ .name = "workdir",
+	    .id = F_WORKDIR,
+	    .kind = K_PATH,
+	    .off = OFF(workdir) },
 	{ .name = "env", .id = F_ENV, .kind = K_ENV },
 	SECTION("resources", F_RESOURCES, resources_fields, 1),
 	SECTION("parallel", F_PARALLEL, parallel_fields, 0),
@@ -196,16 +300,17 @@ unknown_key(struct walk *w, uint32_t k, const struct field *tab, size_t n,
 		s = &top_fields[i];
 		for (j = 0; j < s->nsub; j++) {
 			if (s->sub[j].kind == K_SECTION ||
-			    strcmp(s->sub[j].name, key) != 0 ||
-			    s->sub == tab)
+			    strcmp(s->sub[j].name, key) != 0 || s->sub == tab)
 				continue;
 			spec_err(w->errs, w->t, k, path,
 			    "unknown key; did you mean %s.%s?", s->name, key);
 			return;
 		}
 		if (strcmp(s->name, key) == 0 && tab != top_fields) {
-			spec_err(w->errs, w->t, k, path, "unknown key; %s "
-			    "belongs at the top level", key);
+			spec_err(w->errs, w->t, k, path,
+			    "unknown key; %s "
+			    "belongs at the top level",
+			    key);
 			return;
 		}
 	}
@@ -255,8 +360,8 @@ spec_walk_map(struct walk *w, uint32_t map, const struct field *tab, size_t n,
 	}
 }
 
-#define USABLE(w, id)	 (!(w)->bad[id])
-#define GIVEN(w, id)	 ((w)->at[id] != YNONE)
+#define USABLE(w, id) (!(w)->bad[id])
+#define GIVEN(w, id) ((w)->at[id] != YNONE)
 
 /* The warning must come before the limit, and a limit must be set. */
 static void
@@ -267,8 +372,8 @@ warning_check(struct walk *w)
 
 	if (!USABLE(w, F_WARN_SIGNAL) || sp->warning.signal == SPEC_SIG_NONE)
 		return;
-	if (USABLE(w, F_WARN_BEFORE) && (sp->warning.before_s <= 0 ||
-	    sp->warning.before_s > WARN_MAX_S))
+	if (USABLE(w, F_WARN_BEFORE) &&
+	    (sp->warning.before_s <= 0 || sp->warning.before_s > WARN_MAX_S))
 		spec_err(w->errs, w->t, w->at[F_WARN_BEFORE], "warning.before",
 		    "must be 1s to %ds (Slurm's limit)", WARN_MAX_S);
 	else if (USABLE(w, F_TIME_LIMIT) && sp->resources.time_limit_s == 0)
@@ -278,11 +383,13 @@ warning_check(struct walk *w)
 	    sp->warning.before_s >= sp->resources.time_limit_s) {
 		a = spec_format_duration(sp->warning.before_s);
 		b = spec_format_duration(sp->resources.time_limit_s);
-		spec_err(w->errs, w->t, GIVEN(w, F_WARN_BEFORE) ?
-		    w->at[F_WARN_BEFORE] : w->at[F_WARN_SIGNAL],
-		    "warning.before", "%s%s is not shorter than "
-		    "resources.time_limit (%s)", a, GIVEN(w, F_WARN_BEFORE) ?
-		    "" : " (the default)", b);
+		spec_err(w->errs, w->t,
+		    GIVEN(w, F_WARN_BEFORE) ? w->at[F_WARN_BEFORE]
+		                            : w->at[F_WARN_SIGNAL],
+		    "warning.before",
+		    "%s%s is not shorter than "
+		    "resources.time_limit (%s)",
+		    a, GIVEN(w, F_WARN_BEFORE) ? "" : " (the default)", b);
 		free(a);
 		free(b);
 	}
@@ -310,7 +417,7 @@ cross_check(struct walk *w, const char *default_workdir)
 		if (USABLE(w, F_GPUS))
 			sp->resources.tasks_per_node = gpus > 0 ? gpus : 1;
 		else
-			w->bad[F_TASKS] = 1;	/* unknown, so no rules */
+			w->bad[F_TASKS] = 1; /* unknown, so no rules */
 	}
 	if (USABLE(w, F_GPUS) && USABLE(w, F_TASKS) && USABLE(w, F_LAUNCHER)) {
 		tasks = sp->resources.tasks_per_node;
@@ -318,16 +425,18 @@ cross_check(struct walk *w, const char *default_workdir)
 		    sp->parallel.launcher != LAUNCHER_TORCHRUN &&
 		    sp->parallel.launcher != LAUNCHER_SCRIPT) {
 			spec_err(w->errs, t, w->at[F_TASKS],
-			    "resources.tasks_per_node", "must equal "
+			    "resources.tasks_per_node",
+			    "must equal "
 			    "gpus_per_node (%d) with launcher %s, which starts "
-			    "one task per GPU", gpus,
-			    spec_launcher_name(sp->parallel.launcher));
+			    "one task per GPU",
+			    gpus, spec_launcher_name(sp->parallel.launcher));
 			w->bad[F_TASKS] = 1;
 		}
 		if (sp->parallel.launcher == LAUNCHER_TORCHRUN && gpus == 0 &&
 		    !GIVEN(w, F_TASKS))
 			spec_err(w->errs, t, w->at[F_LAUNCHER],
-			    "parallel.launcher", "torchrun needs gpus_per_node "
+			    "parallel.launcher",
+			    "torchrun needs gpus_per_node "
 			    "> 0 or an explicit resources.tasks_per_node");
 	}
 	if (USABLE(w, F_GPUS) && gpus == 0) {
@@ -337,11 +446,11 @@ cross_check(struct walk *w, const char *default_workdir)
 		if (GIVEN(w, F_CPUS_PER_GPU) && USABLE(w, F_CPUS_PER_GPU) &&
 		    sp->resources.cpus_per_gpu > 0)
 			spec_err(w->errs, t, w->at[F_CPUS_PER_GPU],
-			    "resources.cpus_per_gpu", "needs gpus_per_node > 0");
+			    "resources.cpus_per_gpu",
+			    "needs gpus_per_node > 0");
 	}
 	if (USABLE(w, F_NODES) && USABLE(w, F_GPUS) && USABLE(w, F_TASKS) &&
-	    USABLE(w, F_TENSOR) && USABLE(w, F_PIPELINE) &&
-	    USABLE(w, F_DATA)) {
+	    USABLE(w, F_TENSOR) && USABLE(w, F_PIPELINE) && USABLE(w, F_DATA)) {
 		tasks = sp->resources.tasks_per_node;
 		tp = sp->parallel.tensor;
 		pp = sp->parallel.pipeline;
@@ -354,20 +463,22 @@ cross_check(struct walk *w, const char *default_workdir)
 		if (GIVEN(w, F_DATA)) {
 			if ((int64_t)tp * pp * sp->parallel.data != world)
 				spec_err(w->errs, t, w->at[F_DATA],
-				    "parallel.data", "tensor %d * pipeline %d * "
+				    "parallel.data",
+				    "tensor %d * pipeline %d * "
 				    "data %d = %lld, but the world size is %lld "
-				    "(%d nodes * %d tasks)", tp, pp,
-				    sp->parallel.data,
+				    "(%d nodes * %d tasks)",
+				    tp, pp, sp->parallel.data,
 				    (long long)tp * pp * sp->parallel.data,
 				    (long long)world, sp->resources.nodes,
 				    tasks);
 		} else if (world % ((int64_t)tp * pp) != 0) {
 			at = GIVEN(w, F_PIPELINE) ? F_PIPELINE : F_TENSOR;
-			spec_err(w->errs, t, w->at[at], at == F_PIPELINE ?
-			    "parallel.pipeline" : "parallel.tensor",
+			spec_err(w->errs, t, w->at[at],
+			    at == F_PIPELINE ? "parallel.pipeline"
+			                     : "parallel.tensor",
 			    "tensor %d * pipeline %d = %lld does not divide the "
-			    "world size %lld (%d nodes * %d tasks)", tp, pp,
-			    (long long)tp * pp, (long long)world,
+			    "world size %lld (%d nodes * %d tasks)",
+			    tp, pp, (long long)tp * pp, (long long)world,
 			    sp->resources.nodes, tasks);
 		} else
 			sp->parallel.data = (int)(world / ((int64_t)tp * pp));
@@ -379,13 +490,17 @@ cross_check(struct walk *w, const char *default_workdir)
 		b = spec_format_duration(sp->health.heartbeat_timeout_s);
 		if (GIVEN(w, F_STARTUP))
 			spec_err(w->errs, t, w->at[F_STARTUP],
-			    "health.startup_timeout", "%s is shorter than "
-			    "heartbeat_timeout (%s)", a, b);
+			    "health.startup_timeout",
+			    "%s is shorter than "
+			    "heartbeat_timeout (%s)",
+			    a, b);
 		else
 			spec_err(w->errs, t, w->at[F_HEARTBEAT],
-			    "health.heartbeat_timeout", "%s is longer than "
+			    "health.heartbeat_timeout",
+			    "%s is longer than "
 			    "startup_timeout (%s, the default); raise "
-			    "startup_timeout", b, a);
+			    "startup_timeout",
+			    b, a);
 		free(a);
 		free(b);
 	}
@@ -407,7 +522,8 @@ cross_check(struct walk *w, const char *default_workdir)
 		    strcmp(sp->checkpoint.file, ".") == 0 ||
 		    strcmp(sp->checkpoint.file, "..") == 0)
 			spec_err(w->errs, t, w->at[F_CKPT_FILE],
-			    "checkpoint.file", "must be a file name in "
+			    "checkpoint.file",
+			    "must be a file name in "
 			    "checkpoint.dir, without '/'");
 	}
 }
@@ -418,7 +534,7 @@ cross_check(struct walk *w, const char *default_workdir)
  * 6 bytes a byte, 16 a node). Below SMALL bytes of text and expanded names
  * it cannot reach the limits; above, it is written out and measured.
  */
-#define SMALL	 16384
+#define SMALL 16384
 static void
 check_canonical(struct walk *w)
 {
@@ -443,17 +559,19 @@ check_canonical(struct walk *w)
 	if (names >= SMALL && len > SPEC_MAX_BYTES)
 		spec_err(w->errs, w->t, w->at[F_EXCLUDE], "placement.exclude",
 		    "expands to %zu names (%zu bytes); written out, the spec "
-		    "would be over %d bytes", sp->placement.nexclude, names,
-		    SPEC_MAX_BYTES);
+		    "would be over %d bytes",
+		    sp->placement.nexclude, names, SPEC_MAX_BYTES);
 	else if (len > SPEC_MAX_BYTES)
-		spec_err(w->errs, w->t, w->t->root, NULL, "the spec is %zu "
-		    "bytes written out in full; the limit is %d", len,
-		    SPEC_MAX_BYTES);
+		spec_err(w->errs, w->t, w->t->root, NULL,
+		    "the spec is %zu "
+		    "bytes written out in full; the limit is %d",
+		    len, SPEC_MAX_BYTES);
 	else
-		spec_err(w->errs, w->t, w->t->root, NULL, "the spec has more "
+		spec_err(w->errs, w->t, w->t->root, NULL,
+		    "the spec has more "
 		    "than %d YAML nodes written out in full (%zu env variables, "
-		    "%zu excluded nodes)", SPEC_MAX_NODES - 128, sp->nenv,
-		    sp->placement.nexclude);
+		    "%zu excluded nodes)",
+		    SPEC_MAX_NODES - 128, sp->nenv, sp->placement.nexclude);
 }
 
 /* A version this llmctl cannot read: say so, and nothing else. */
@@ -469,12 +587,14 @@ check_version(struct walk *w)
 		if (strcmp(spec_tree_str(t, k), "version") != 0)
 			continue;
 		s = spec_tree_str(t, v);
-		if (t->v[v].type != Y_SCALAR || !t->v[v].plain ||
-		    *s == '\0' || s[strspn(s, "0123456789")] != '\0' ||
-		    strcmp(s, "1") == 0 || t->v[v].len > 9)
+		if (t->v[v].type != Y_SCALAR || !t->v[v].plain || *s == '\0' ||
+		    s[strspn(s, "0123456789")] != '\0' || strcmp(s, "1") == 0 ||
+		    t->v[v].len > 9)
 			return 0;
-		spec_err(w->errs, t, v, "version", "unsupported version %s; "
-		    "this llmctl reads version %d", s, SPEC_VERSION);
+		spec_err(w->errs, t, v, "version",
+		    "unsupported version %s; "
+		    "this llmctl reads version %d",
+		    s, SPEC_VERSION);
 		return -1;
 	}
 	return 0;
@@ -501,8 +621,8 @@ spec_defaults(struct spec *sp)
 }
 
 struct spec *
-spec_build(const struct ytree *t, const char *default_workdir,
-    struct spec_errs *errs)
+spec_build(
+    const struct ytree *t, const char *default_workdir, struct spec_errs *errs)
 {
 	struct walk w = { .t = t, .errs = errs };
 	char *g;
@@ -542,8 +662,8 @@ struct spec *
 spec_parse(const char *buf, size_t len, const char *filename,
     const char *default_workdir, char **cause)
 {
-	struct spec_errs errs = { .file = filename != NULL ? filename :
-	    "<spec>" };
+	struct spec_errs errs = { .file =
+		                      filename != NULL ? filename : "<spec>" };
 	struct ytree t;
 	struct spec *sp = NULL;
 

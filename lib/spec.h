@@ -15,22 +15,22 @@
 
 #include <jansson.h>
 
-#define SPEC_VERSION	 1
-#define SPEC_MAX_BYTES	 (1024 * 1024)
-#define SPEC_MAX_SCALAR	 (64 * 1024)
-#define SPEC_MAX_DEPTH	 32
-#define SPEC_MAX_ERRORS	 20
+#define SPEC_VERSION 1
+#define SPEC_MAX_BYTES (1024 * 1024)
+#define SPEC_MAX_SCALAR (64 * 1024)
+#define SPEC_MAX_DEPTH 32
+#define SPEC_MAX_ERRORS 20
 
 enum spec_launcher {
 	LAUNCHER_SRUN,
 	LAUNCHER_TORCHRUN,
 	LAUNCHER_MPI,
-	LAUNCHER_SCRIPT,	/* the command is the batch script, run once */
+	LAUNCHER_SCRIPT, /* the command is the batch script, run once */
 };
 
 /* What the ranks' network is; NCCL and gloo are set up for it. */
 enum spec_fabric {
-	FABRIC_UNSET,		/* nothing set */
+	FABRIC_UNSET, /* nothing set */
 	FABRIC_ETHERNET,
 	FABRIC_INFINIBAND,
 };
@@ -54,86 +54,86 @@ enum spec_policy {
 };
 
 struct spec_kv {
-	char	*key;
-	char	*value;
+	char *key;
+	char *value;
 };
 
 struct spec {
-	int		 version;
-	char		*name;
+	int version;
+	char *name;
 	/* Exactly one of command (run by /bin/sh -c) and argv (exec'd). */
-	char		*command;
-	char	       **argv;		/* NULL-terminated */
-	size_t		 argc;
-	char		*workdir;	/* absolute; default from the caller */
-	struct spec_kv	*env;		/* in file order */
-	size_t		 nenv;
+	char *command;
+	char **argv; /* NULL-terminated */
+	size_t argc;
+	char *workdir; /* absolute; default from the caller */
+	struct spec_kv *env; /* in file order */
+	size_t nenv;
 
 	struct {
-		int	 nodes;
-		int	 gpus_per_node;		/* 0: CPU-only */
-		int	 tasks_per_node;	/* ranks per node; default
+		int nodes;
+		int gpus_per_node; /* 0: CPU-only */
+		int tasks_per_node; /* ranks per node; default
 						   gpus_per_node, or 1 */
-		char	*gpu_type;		/* NULL: any */
-		int	 cpus_per_gpu;		/* 0: Slurm's default */
-		uint64_t mem_per_node_mb;	/* 0: Slurm's default */
-		char	*partition;		/* NULL: default partition */
-		char	*account;
-		char	*qos;
-		int64_t	 time_limit_s;		/* 0: partition default */
+		char *gpu_type; /* NULL: any */
+		int cpus_per_gpu; /* 0: Slurm's default */
+		uint64_t mem_per_node_mb; /* 0: Slurm's default */
+		char *partition; /* NULL: default partition */
+		char *account;
+		char *qos;
+		int64_t time_limit_s; /* 0: partition default */
 	} resources;
 
 	struct {
-		int			tensor;		/* default 1 */
-		int			pipeline;	/* default 1 */
-		int			data;		/* derived */
-		enum spec_launcher	launcher;	/* default srun */
+		int tensor; /* default 1 */
+		int pipeline; /* default 1 */
+		int data; /* derived */
+		enum spec_launcher launcher; /* default srun */
 	} parallel;
 
 	struct {
-		enum spec_policy policy;		/* default pack */
-		int		 max_leaf_switches;	/* 0: no limit */
-		int64_t		 max_wait_s;		/* default 600 */
-		char	       **exclude;		/* expanded names */
-		size_t		 nexclude;
+		enum spec_policy policy; /* default pack */
+		int max_leaf_switches; /* 0: no limit */
+		int64_t max_wait_s; /* default 600 */
+		char **exclude; /* expanded names */
+		size_t nexclude;
 	} placement;
 
 	struct {
-		char	*dir;		/* NULL: no checkpoints, no resume */
-		char	*pattern;	/* default "step_{step}" */
-		int	 keep;		/* 0: keep all */
-		char	*file;		/* one file overwritten in place */
-		int64_t	 settle_s;	/* default 30: file unchanged this long */
+		char *dir; /* NULL: no checkpoints, no resume */
+		char *pattern; /* default "step_{step}" */
+		int keep; /* 0: keep all */
+		char *file; /* one file overwritten in place */
+		int64_t settle_s; /* default 30: file unchanged this long */
 	} checkpoint;
 
 	struct {
-		int	 max_restarts;		/* default 3 */
-		int	 max_infra_restarts;	/* default 10 */
-		int64_t	 backoff_s;		/* default 30 */
-		int	 no_progress_limit;	/* default 3 */
+		int max_restarts; /* default 3 */
+		int max_infra_restarts; /* default 10 */
+		int64_t backoff_s; /* default 30 */
+		int no_progress_limit; /* default 3 */
 	} recovery;
 
 	struct {
-		int64_t	 heartbeat_timeout_s;	/* default 600, 0: off */
-		int64_t	 startup_timeout_s;	/* default 1800 */
-		char	*preflight;		/* NULL: none */
+		int64_t heartbeat_timeout_s; /* default 600, 0: off */
+		int64_t startup_timeout_s; /* default 1800 */
+		char *preflight; /* NULL: none */
 	} health;
 
 	/* Like sbatch --signal=SIG@BEFORE; opt-in, no signal by default. */
 	struct {
-		enum spec_signal signal;	/* default none */
-		int64_t	 before_s;		/* default 120 */
+		enum spec_signal signal; /* default none */
+		int64_t before_s; /* default 120 */
 	} warning;
 
 	/* NCCL/gloo variables, each unless env sets it (launch.c) */
 	struct {
-		enum spec_fabric type;		/* default unset */
-		char	*interface;		/* *_SOCKET_IFNAME, NULL: unset */
-		char	*hca;			/* NCCL_IB_HCA, NULL: unset */
+		enum spec_fabric type; /* default unset */
+		char *interface; /* *_SOCKET_IFNAME, NULL: unset */
+		char *hca; /* NCCL_IB_HCA, NULL: unset */
 	} fabric;
 	struct {
-		char	*webhook;	/* NULL: no notifications */
-		unsigned on;		/* 1 << enum spec_notify; default all */
+		char *webhook; /* NULL: no notifications */
+		unsigned on; /* 1 << enum spec_notify; default all */
 	} notify;
 };
 

@@ -36,19 +36,23 @@ compress(char **names, size_t n)
 		w = strlen(names[i]) - plen;
 		/* Names in this group: same prefix, same width, digits. */
 		for (j = i + 1; j < n && w > 0 && w <= 9 &&
-		    strncmp(names[j], names[i], plen) == 0 &&
-		    strlen(names[j]) == plen + w &&
-		    strspn(names[j] + plen, "0123456789") == w; j++)
+		     strncmp(names[j], names[i], plen) == 0 &&
+		     strlen(names[j]) == plen + w &&
+		     strspn(names[j] + plen, "0123456789") == w;
+		     j++)
 			;
 		if (w == 0 || w > 9 || j == i + 1) {
 			j = i + 1;
 			piece = xstrdup(names[i]);
 		} else {
 			piece = xasprintf("%.*s[", (int)plen, names[i]);
-			for (first = 1, lo = hi = strtoul(names[i] + plen, NULL,
-			    10), v = i + 1; v <= j; v++) {
-				unsigned long x = v < j ? strtoul(names[v] +
-				    plen, NULL, 10) : 0;
+			for (first = 1,
+			    lo = hi = strtoul(names[i] + plen, NULL, 10),
+			    v = i + 1;
+			     v <= j; v++) {
+				unsigned long x = v < j
+				    ? strtoul(names[v] + plen, NULL, 10)
+				    : 0;
 
 				if (v < j && x == hi + 1) {
 					hi = x;
@@ -59,9 +63,9 @@ compress(char **names, size_t n)
 					piece = xasprintf("%s%s%0*lu", sep,
 					    first ? "" : ",", (int)w, lo);
 				else
-					piece = xasprintf("%s%s%0*lu-%0*lu", sep,
-					    first ? "" : ",", (int)w, lo, (int)w,
-					    hi);
+					piece = xasprintf("%s%s%0*lu-%0*lu",
+					    sep, first ? "" : ",", (int)w, lo,
+					    (int)w, hi);
 				free(sep);
 				first = 0;
 				lo = hi = x;
@@ -72,8 +76,8 @@ compress(char **names, size_t n)
 		}
 		while (len + strlen(piece) + 2 > cap)
 			out = xreallocarray(out, cap *= 2, 1);
-		len += (size_t)snprintf(out + len, cap - len, "%s%s",
-		    len > 0 ? "," : "", piece);
+		len += (size_t)snprintf(
+		    out + len, cap - len, "%s%s", len > 0 ? "," : "", piece);
 		free(piece);
 	}
 	return out;
@@ -100,9 +104,10 @@ same_attrs(const struct topo_node *a, const struct topo_node *b)
 {
 	return a->gpus == b->gpus && a->free_gpus == b->free_gpus &&
 	    a->state == b->state && a->nvlink_domain == b->nvlink_domain &&
-	    a->failures == b->failures && (a->gpu_type == NULL ?
-	    b->gpu_type == NULL : b->gpu_type != NULL &&
-	    strcmp(a->gpu_type, b->gpu_type) == 0);
+	    a->failures == b->failures &&
+	    (a->gpu_type == NULL ? b->gpu_type == NULL
+	                         : b->gpu_type != NULL &&
+	                strcmp(a->gpu_type, b->gpu_type) == 0);
 }
 
 static void
@@ -110,8 +115,8 @@ emit_node(FILE *f, const struct topo *t, size_t from, size_t to)
 {
 	const struct topo_node *n = &t->nodes[from];
 	char **names = xreallocarray(NULL, to - from, sizeof(*names)), *list;
-	uint64_t all = n->gpus == 64 ? ~(uint64_t)0 :
-	    ((uint64_t)1 << n->gpus) - 1;
+	uint64_t all =
+	    n->gpus == 64 ? ~(uint64_t)0 : ((uint64_t)1 << n->gpus) - 1;
 	size_t i;
 	int b, first = 1;
 
@@ -176,8 +181,9 @@ topo_to_yaml(const struct topo *t)
 	}
 	fputs("nodes:\n", f);
 	for (i = 0; i < t->nnodes; i = j) {
-		for (j = i + 1; j < t->nnodes &&
-		    same_attrs(&t->nodes[i], &t->nodes[j]); j++)
+		for (j = i + 1;
+		     j < t->nnodes && same_attrs(&t->nodes[i], &t->nodes[j]);
+		     j++)
 			;
 		emit_node(f, t, i, j);
 	}

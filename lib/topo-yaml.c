@@ -32,34 +32,34 @@
 #define TOPO_YAML_MAX_ERRORS 20
 
 struct ynode {
-	char		*name;
-	int		 gpus;
-	uint64_t	 free_gpus;
-	int		 free_set;
-	char		*gpu_type;
-	enum topo_state	 state;
-	int		 domain;
-	int		 failures;
-	yaml_mark_t	 free_mark;
+	char *name;
+	int gpus;
+	uint64_t free_gpus;
+	int free_set;
+	char *gpu_type;
+	enum topo_state state;
+	int domain;
+	int failures;
+	yaml_mark_t free_mark;
 };
 
 struct yparse {
-	const char	*file;
-	yaml_document_t	 doc;
-	char		*errors;
-	int		 nerrors;
-	struct ynode	*nodes;
-	size_t		 nnodes;
-	int		*hash;		/* open addressing: index + 1 */
-	size_t		 hsize;		/* a power of two */
+	const char *file;
+	yaml_document_t doc;
+	char *errors;
+	int nerrors;
+	struct ynode *nodes;
+	size_t nnodes;
+	int *hash; /* open addressing: index + 1 */
+	size_t hsize; /* a power of two */
 };
 
 static void yerr(struct yparse *, const yaml_node_t *, const char *,
     const char *, ...) __attribute__((format(printf, 4, 5)));
 static void yerr_mark(struct yparse *, const yaml_mark_t *, const char *,
     const char *, ...) __attribute__((format(printf, 4, 5)));
-static int yint(struct yparse *, yaml_node_t *, const char *, long, long,
-    long *);
+static int yint(
+    struct yparse *, yaml_node_t *, const char *, long, long, long *);
 static struct ynode *ynode_get(struct yparse *, const char *, int);
 static void yswitch(struct yparse *, struct topo *, yaml_node_t *, size_t);
 static void ynodes(struct yparse *, yaml_node_t *, size_t);
@@ -94,8 +94,8 @@ yerr_v(struct yparse *y, const yaml_mark_t *m, const char *path,
 }
 
 static void
-yerr(struct yparse *y, const yaml_node_t *at, const char *path,
-    const char *fmt, ...)
+yerr(struct yparse *y, const yaml_node_t *at, const char *path, const char *fmt,
+    ...)
 {
 	va_list ap;
 
@@ -138,8 +138,10 @@ yint(struct yparse *y, yaml_node_t *n, const char *path, long lo, long hi,
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (*end != '\0' || errno != 0 || v < lo || v > hi) {
-		yerr(y, n, path, "expected an integer from %ld to %ld, got "
-		    "\"%s\"", lo, hi, s);
+		yerr(y, n, path,
+		    "expected an integer from %ld to %ld, got "
+		    "\"%s\"",
+		    lo, hi, s);
 		return -1;
 	}
 	*out = v;
@@ -161,9 +163,11 @@ distance(const char *a, const char *b)
 		d[0] = i;
 		for (j = 1; j <= lb; j++) {
 			tmp = d[j];
-			d[j] = a[i - 1] == b[j - 1] ? prev : 1 +
-			    (prev < d[j] ? (prev < d[j - 1] ? prev : d[j - 1]) :
-			    (d[j] < d[j - 1] ? d[j] : d[j - 1]));
+			d[j] = a[i - 1] == b[j - 1] ? prev
+			                            : 1 +
+			        (prev < d[j]
+			                ? (prev < d[j - 1] ? prev : d[j - 1])
+			                : (d[j] < d[j - 1] ? d[j] : d[j - 1]));
 			prev = tmp;
 		}
 	}
@@ -172,16 +176,15 @@ distance(const char *a, const char *b)
 
 /* Check the keys of a mapping; errors for unknown and repeated ones. */
 static int
-ykeys(struct yparse *y, yaml_node_t *map, const char *path,
-    const char **known)
+ykeys(struct yparse *y, yaml_node_t *map, const char *path, const char **known)
 {
 	yaml_node_pair_t *p, *q;
 	const char *k, *best;
 	size_t i, d, bestd;
 	int rc = 0;
 
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		k = yscalar(yaml_document_get_node(&y->doc, p->key));
 		if (k == NULL) {
 			yerr(y, yaml_document_get_node(&y->doc, p->key), path,
@@ -190,8 +193,9 @@ ykeys(struct yparse *y, yaml_node_t *map, const char *path,
 			continue;
 		}
 		for (q = map->data.mapping.pairs.start; q < p; q++)
-			if (strcmp(k, yscalar(yaml_document_get_node(&y->doc,
-			    q->key)) ?: "") == 0) {
+			if (strcmp(k,
+			        yscalar(yaml_document_get_node(&y->doc, q->key))
+			            ?: "") == 0) {
 				yerr(y, yaml_document_get_node(&y->doc, p->key),
 				    path, "duplicate key \"%s\"", k);
 				rc = -1;
@@ -207,8 +211,10 @@ ykeys(struct yparse *y, yaml_node_t *map, const char *path,
 		if (known[i] == NULL) {
 			if (best != NULL)
 				yerr(y, yaml_document_get_node(&y->doc, p->key),
-				    path, "unknown key \"%s\" (did you mean "
-				    "%s?)", k, best);
+				    path,
+				    "unknown key \"%s\" (did you mean "
+				    "%s?)",
+				    k, best);
 			else
 				yerr(y, yaml_document_get_node(&y->doc, p->key),
 				    path, "unknown key \"%s\"", k);
@@ -224,8 +230,8 @@ yget(struct yparse *y, yaml_node_t *map, const char *key)
 	yaml_node_pair_t *p;
 	const char *k;
 
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		k = yscalar(yaml_document_get_node(&y->doc, p->key));
 		if (k != NULL && strcmp(k, key) == 0)
 			return yaml_document_get_node(&y->doc, p->value);
@@ -248,10 +254,11 @@ ylist(struct yparse *y, yaml_node_t *n, const char *path)
 		yerr(y, n, path, "expected a name list");
 		return NULL;
 	}
-	for (it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++) {
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
 		if ((s = yscalar(yaml_document_get_node(&y->doc, *it))) ==
-		    NULL || *s == '\0') {
+		        NULL ||
+		    *s == '\0') {
 			yerr(y, yaml_document_get_node(&y->doc, *it), path,
 			    "expected a name");
 			free(all);
@@ -360,33 +367,32 @@ ynode_get(struct yparse *y, const char *name, int add)
 
 /* What one nodes entry says, parsed once and applied to every name. */
 struct ypatch {
-	int		 has_gpus, gpus;
-	int		 has_free;
-	uint64_t	 free_gpus;
-	yaml_mark_t	 free_mark;
-	const char	*gpu_type;
-	int		 has_state;
-	enum topo_state	 state;
-	int		 has_domain, domain;
-	int		 has_failures, failures;
+	int has_gpus, gpus;
+	int has_free;
+	uint64_t free_gpus;
+	yaml_mark_t free_mark;
+	const char *gpu_type;
+	int has_state;
+	enum topo_state state;
+	int has_domain, domain;
+	int has_failures, failures;
 };
 
 static void
-ypatch_parse(struct yparse *y, yaml_node_t *e, const char *p,
-    struct ypatch *pt)
+ypatch_parse(struct yparse *y, yaml_node_t *e, const char *p, struct ypatch *pt)
 {
 	yaml_node_t *v;
 	yaml_node_item_t *it;
 	long x;
 
 	memset(pt, 0, sizeof(*pt));
-	if ((v = yget(y, e, "gpus")) != NULL && yint(y, v, p, 0,
-	    TOPO_MAX_GPUS, &x) == 0) {
+	if ((v = yget(y, e, "gpus")) != NULL &&
+	    yint(y, v, p, 0, TOPO_MAX_GPUS, &x) == 0) {
 		pt->has_gpus = 1;
 		pt->gpus = (int)x;
 	}
-	if ((v = yget(y, e, "free_gpus")) != NULL && yint(y, v, p, 0,
-	    TOPO_MAX_GPUS, &x) == 0) {
+	if ((v = yget(y, e, "free_gpus")) != NULL &&
+	    yint(y, v, p, 0, TOPO_MAX_GPUS, &x) == 0) {
 		pt->free_gpus = x == 64 ? ~(uint64_t)0 : ((uint64_t)1 << x) - 1;
 		pt->has_free = 1;
 		pt->free_mark = v->start_mark;
@@ -398,9 +404,10 @@ ypatch_parse(struct yparse *y, yaml_node_t *e, const char *p,
 			pt->has_free = 1;
 			pt->free_mark = v->start_mark;
 			for (it = v->data.sequence.items.start;
-			    it < v->data.sequence.items.top; it++)
-				if (yint(y, yaml_document_get_node(&y->doc, *it),
-				    p, 0, TOPO_MAX_GPUS - 1, &x) == 0)
+			     it < v->data.sequence.items.top; it++)
+				if (yint(y,
+				        yaml_document_get_node(&y->doc, *it), p,
+				        0, TOPO_MAX_GPUS - 1, &x) == 0)
 					pt->free_gpus |= (uint64_t)1 << x;
 		}
 	}
@@ -411,17 +418,18 @@ ypatch_parse(struct yparse *y, yaml_node_t *e, const char *p,
 		pt->has_state = 1;
 		if (yscalar(v) == NULL ||
 		    topo_state_from_name(yscalar(v), &pt->state) != 0)
-			yerr(y, v, p, "unknown state \"%s\" (idle, mixed, "
+			yerr(y, v, p,
+			    "unknown state \"%s\" (idle, mixed, "
 			    "allocated, down, drain, powered-down)",
 			    yscalar(v) != NULL ? yscalar(v) : "");
 	}
-	if ((v = yget(y, e, "nvlink_domain")) != NULL && yint(y, v, p, -1,
-	    1000000000, &x) == 0) {
+	if ((v = yget(y, e, "nvlink_domain")) != NULL &&
+	    yint(y, v, p, -1, 1000000000, &x) == 0) {
 		pt->has_domain = 1;
 		pt->domain = (int)x;
 	}
-	if ((v = yget(y, e, "failures")) != NULL && yint(y, v, p, 0,
-	    1000000000, &x) == 0) {
+	if ((v = yget(y, e, "failures")) != NULL &&
+	    yint(y, v, p, 0, 1000000000, &x) == 0) {
 		pt->has_failures = 1;
 		pt->failures = (int)x;
 	}
@@ -501,7 +509,8 @@ yparse_free(struct yparse *y)
 static void
 ytop(struct yparse *y, struct topo *t, yaml_node_t *root)
 {
-	static const char *top_keys[] = { "version", "switches", "nodes", NULL };
+	static const char *top_keys[] = { "version", "switches", "nodes",
+		NULL };
 	struct topo_node_info info;
 	yaml_node_t *v, *sw, *nd;
 	yaml_node_item_t *it;
@@ -512,7 +521,8 @@ ytop(struct yparse *y, struct topo *t, yaml_node_t *root)
 	long ver;
 
 	if (root == NULL || root->type != YAML_MAPPING_NODE) {
-		yerr(y, root, "", "expected a mapping with version, switches "
+		yerr(y, root, "",
+		    "expected a mapping with version, switches "
 		    "and nodes");
 		return;
 	}
@@ -528,17 +538,19 @@ ytop(struct yparse *y, struct topo *t, yaml_node_t *root)
 		return;
 	}
 	for (i = 0, it = nd->data.sequence.items.start;
-	    it < nd->data.sequence.items.top; it++, i++)
+	     it < nd->data.sequence.items.top; it++, i++)
 		ynodes(y, yaml_document_get_node(&y->doc, *it), i);
 	for (i = 0; i < y->nnodes; i++) {
 		yn = &y->nodes[i];
-		all = yn->gpus == 64 ? ~(uint64_t)0 :
-		    ((uint64_t)1 << yn->gpus) - 1;
+		all = yn->gpus == 64 ? ~(uint64_t)0
+		                     : ((uint64_t)1 << yn->gpus) - 1;
 		if (!yn->free_set)
 			yn->free_gpus = yn->state == TOPO_ALLOCATED ? 0 : all;
 		else if ((yn->free_gpus & ~all) != 0)
-			yerr_mark(y, &yn->free_mark, "nodes", "%s has %d GPUs, "
-			    "fewer than its free ones", yn->name, yn->gpus);
+			yerr_mark(y, &yn->free_mark, "nodes",
+			    "%s has %d GPUs, "
+			    "fewer than its free ones",
+			    yn->name, yn->gpus);
 		info.name = yn->name;
 		info.gpus = yn->gpus;
 		info.free_gpus = yn->free_gpus;
@@ -553,19 +565,18 @@ ytop(struct yparse *y, struct topo *t, yaml_node_t *root)
 		}
 	}
 	if ((sw = yget(y, root, "switches")) == NULL)
-		return;		/* no topology: one implicit switch */
+		return; /* no topology: one implicit switch */
 	if (sw->type != YAML_SEQUENCE_NODE) {
 		yerr(y, sw, "switches", "expected a list");
 		return;
 	}
 	for (i = 0, it = sw->data.sequence.items.start;
-	    it < sw->data.sequence.items.top; it++, i++)
+	     it < sw->data.sequence.items.top; it++, i++)
 		yswitch(y, t, yaml_document_get_node(&y->doc, *it), i);
 }
 
 struct topo *
-topo_from_yaml(const char *buf, size_t len, const char *filename,
-    char **cause)
+topo_from_yaml(const char *buf, size_t len, const char *filename, char **cause)
 {
 	struct yparse y = { .file = filename };
 	yaml_parser_t parser;

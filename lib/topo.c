@@ -83,14 +83,14 @@ topo_add_switch(struct topo *t, const char *name, const char *children,
 	if (t->finished)
 		return set_cause(cause, "topology is already finished");
 	if (!topo_name_ok(name))
-		return set_cause(cause, "bad switch name \"%s\"",
-		    name == NULL ? "" : name);
+		return set_cause(
+		    cause, "bad switch name \"%s\"", name == NULL ? "" : name);
 	if (children != NULL && nodes != NULL)
-		return set_cause(cause,
-		    "switch %s: has both switches and nodes", name);
+		return set_cause(
+		    cause, "switch %s: has both switches and nodes", name);
 	if (t->nswitches >= TOPO_MAX_SWITCHES)
-		return set_cause(cause, "more than %d switches",
-		    TOPO_MAX_SWITCHES);
+		return set_cause(
+		    cause, "more than %d switches", TOPO_MAX_SWITCHES);
 	if ((t->nswitches & (t->nswitches - 1)) == 0)
 		t->switches = xreallocarray(t->switches,
 		    t->nswitches == 0 ? 1 : t->nswitches * 2,
@@ -120,8 +120,8 @@ topo_add_node(struct topo *t, const struct topo_node_info *info, char **cause)
 		return set_cause(cause, "node %s: %d GPUs (at most %d)",
 		    info->name, info->gpus, TOPO_MAX_GPUS);
 	if (info->failures < 0)
-		return set_cause(cause, "node %s: negative failure count",
-		    info->name);
+		return set_cause(
+		    cause, "node %s: negative failure count", info->name);
 	if ((unsigned)info->state > TOPO_POWERED_DOWN)
 		return set_cause(cause, "node %s: bad state", info->name);
 	if (t->nnodes >= TOPO_MAX_NODES)
@@ -144,8 +144,8 @@ topo_add_node(struct topo *t, const struct topo_node_info *info, char **cause)
 }
 
 struct name_idx {
-	const char	*name;
-	int		 idx;
+	const char *name;
+	int idx;
 };
 
 static int
@@ -198,8 +198,9 @@ topo_bsearch(const struct topo *t, const int *idx, size_t n, int switches,
 
 	while (lo < hi) {
 		mid = (lo + hi) / 2;
-		c = strcmp(name, switches ? t->switches[idx[mid]].name :
-		    t->nodes[idx[mid]].name);
+		c = strcmp(name,
+		    switches ? t->switches[idx[mid]].name
+		             : t->nodes[idx[mid]].name);
 		if (c == 0)
 			return idx[mid];
 		if (c < 0)
@@ -247,10 +248,13 @@ topo_link(struct topo *t, int s, char **cause)
 				goto out;
 			}
 			if (t->switches[c].parent != -1 || c == s) {
-				set_cause(cause, "switch %s: switch %s is "
-				    "already under %s", sw->name, hl.names[i],
-				    c == s ? sw->name :
-				    t->switches[t->switches[c].parent].name);
+				set_cause(cause,
+				    "switch %s: switch %s is "
+				    "already under %s",
+				    sw->name, hl.names[i],
+				    c == s ? sw->name
+				           : t->switches[t->switches[c].parent]
+				                 .name);
 				goto out;
 			}
 			t->switches[c].parent = s;
@@ -267,8 +271,10 @@ topo_link(struct topo *t, int s, char **cause)
 				goto out;
 			}
 			if (t->nodes[c].leaf != -1) {
-				set_cause(cause, "switch %s: node %s is "
-				    "already under %s", sw->name, hl.names[i],
+				set_cause(cause,
+				    "switch %s: node %s is "
+				    "already under %s",
+				    sw->name, hl.names[i],
 				    t->switches[t->nodes[c].leaf].name);
 				goto out;
 			}
@@ -332,14 +338,14 @@ topo_levels(struct topo *t, char **cause)
 			;
 		free(stack);
 		free(order);
-		return set_cause(cause, "switches form a loop (%s)",
-		    t->switches[i].name);
+		return set_cause(
+		    cause, "switches form a loop (%s)", t->switches[i].name);
 	}
 	free(stack);
 	free(order);
 	if (t->switches[t->root].level >= TOPO_MAX_DEPTH)
-		return set_cause(cause, "switch tree deeper than %d levels",
-		    TOPO_MAX_DEPTH);
+		return set_cause(
+		    cause, "switch tree deeper than %d levels", TOPO_MAX_DEPTH);
 	t->nlevels = t->switches[t->root].level + 1;
 	return 0;
 }
@@ -365,8 +371,8 @@ topo_finish(struct topo *t, char **cause)
 		if (t->nodes[i].leaf == -1)
 			norphans++;
 	if (norphans > 0) {
-		s = topo_add_implicit(t, t->nswitches == 0 ? "(all)" :
-		    "(unswitched)");
+		s = topo_add_implicit(
+		    t, t->nswitches == 0 ? "(all)" : "(unswitched)");
 		sw = &t->switches[s];
 		sw->nodes = xreallocarray(NULL, norphans, sizeof(int));
 		for (i = 0; i < t->nnodes; i++)
@@ -392,8 +398,8 @@ topo_finish(struct topo *t, char **cause)
 		t->root = r;
 	}
 	if (nroots == 0)
-		return set_cause(cause, "switches form a loop (%s)",
-		    t->switches[0].name);
+		return set_cause(
+		    cause, "switches form a loop (%s)", t->switches[0].name);
 	if (topo_sort_names(t, 1, cause) != 0 || topo_levels(t, cause) != 0)
 		return -1;
 	for (i = 0; i < t->nswitches; i++) {
@@ -516,8 +522,8 @@ topo_generate(const struct topo_gen *g, char **cause)
 			info.free_gpus = all;
 			info.gpu_type = g->gpu_type;
 			info.state = TOPO_IDLE;
-			info.nvlink_domain = g->nvlink_domain > 0 ?
-			    i / g->nvlink_domain : -1;
+			info.nvlink_domain =
+			    g->nvlink_domain > 0 ? i / g->nvlink_domain : -1;
 			info.failures = 0;
 			r = gen_unit(&rng);
 			if (r < g->drain)
@@ -530,7 +536,8 @@ topo_generate(const struct topo_gen *g, char **cause)
 			} else if (gen_unit(&rng) < g->mixed) {
 				info.state = TOPO_MIXED;
 				info.free_gpus = gen_next(&rng) & all;
-				if (info.free_gpus == all || info.free_gpus == 0)
+				if (info.free_gpus == all ||
+				    info.free_gpus == 0)
 					info.free_gpus = all >> 1;
 			}
 			if (gen_unit(&rng) < g->failing)
@@ -539,8 +546,8 @@ topo_generate(const struct topo_gen *g, char **cause)
 			free(name);
 		}
 		name = xasprintf("leaf%0*d", lw, l);
-		expr = xasprintf("gpu[%0*d-%0*d]", nw, l * per + 1, nw,
-		    (l + 1) * per);
+		expr = xasprintf(
+		    "gpu[%0*d-%0*d]", nw, l * per + 1, nw, (l + 1) * per);
 		topo_add_switch(t, name, NULL, expr, NULL);
 		free(name);
 		free(expr);
@@ -556,11 +563,11 @@ topo_generate(const struct topo_gen *g, char **cause)
 	}
 	if (spines != 1 && (spines > 1 || leaves > 1)) {
 		if (spines > 1)
-			expr = xasprintf("spine[%0*d-%0*d]", sw, 0, sw,
-			    spines - 1);
+			expr = xasprintf(
+			    "spine[%0*d-%0*d]", sw, 0, sw, spines - 1);
 		else
-			expr = xasprintf("leaf[%0*d-%0*d]", lw, 0, lw,
-			    leaves - 1);
+			expr =
+			    xasprintf("leaf[%0*d-%0*d]", lw, 0, lw, leaves - 1);
 		topo_add_switch(t, "core", expr, NULL, NULL);
 		free(expr);
 	}

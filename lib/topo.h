@@ -24,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOPO_MAX_GPUS	  64	/* per node: free GPUs are a 64-bit mask */
-#define TOPO_MAX_NODES	  65536
+#define TOPO_MAX_GPUS 64 /* per node: free GPUs are a 64-bit mask */
+#define TOPO_MAX_NODES 65536
 #define TOPO_MAX_SWITCHES 65536
-#define TOPO_MAX_DEPTH	  16
+#define TOPO_MAX_DEPTH 16
 
 enum topo_state {
 	TOPO_IDLE,
@@ -40,66 +40,66 @@ enum topo_state {
 
 /* What topo_add_node() copies into the model. */
 struct topo_node_info {
-	const char	*name;
-	int		 gpus;		/* 0..TOPO_MAX_GPUS */
-	uint64_t	 free_gpus;	/* bit i set: GPU i is free */
-	const char	*gpu_type;	/* NULL: untyped */
-	enum topo_state	 state;
-	int		 nvlink_domain;	/* -1: none */
-	int		 failures;	/* recent failures, from the store */
+	const char *name;
+	int gpus; /* 0..TOPO_MAX_GPUS */
+	uint64_t free_gpus; /* bit i set: GPU i is free */
+	const char *gpu_type; /* NULL: untyped */
+	enum topo_state state;
+	int nvlink_domain; /* -1: none */
+	int failures; /* recent failures, from the store */
 };
 
 struct topo_node {
-	char		*name;
-	int		 gpus;
-	uint64_t	 free_gpus;	/* only bits below gpus */
-	char		*gpu_type;
-	enum topo_state	 state;
-	int		 nvlink_domain;
-	int		 failures;
-	int		 leaf;		/* index of its leaf switch */
+	char *name;
+	int gpus;
+	uint64_t free_gpus; /* only bits below gpus */
+	char *gpu_type;
+	enum topo_state state;
+	int nvlink_domain;
+	int failures;
+	int leaf; /* index of its leaf switch */
 };
 
 struct topo_switch {
-	char		*name;
-	int		 level;		/* 0: leaf; else 1 + highest child */
-	int		 parent;	/* -1 for the root */
-	int		*children;	/* switch indices */
-	size_t		 nchildren;
-	int		*nodes;		/* node indices, leaves only */
-	size_t		 nnodes;
-	int		 implicit;	/* made up by topo_finish() */
+	char *name;
+	int level; /* 0: leaf; else 1 + highest child */
+	int parent; /* -1 for the root */
+	int *children; /* switch indices */
+	size_t nchildren;
+	int *nodes; /* node indices, leaves only */
+	size_t nnodes;
+	int implicit; /* made up by topo_finish() */
 	/* Until topo_finish(): the names given to topo_add_switch(). */
-	char		*child_expr;
-	char		*node_expr;
+	char *child_expr;
+	char *node_expr;
 };
 
 struct topo {
-	struct topo_node	*nodes;		/* in the order added */
-	size_t			 nnodes;
-	struct topo_switch	*switches;	/* in the order added */
-	size_t			 nswitches;
-	int			 root;		/* after topo_finish() */
-	int			 nlevels;	/* root level + 1 */
-	int			 finished;
-	int			*by_name;	/* node indices sorted by name */
-	int			*sw_by_name;	/* switch indices sorted by name */
+	struct topo_node *nodes; /* in the order added */
+	size_t nnodes;
+	struct topo_switch *switches; /* in the order added */
+	size_t nswitches;
+	int root; /* after topo_finish() */
+	int nlevels; /* root level + 1 */
+	int finished;
+	int *by_name; /* node indices sorted by name */
+	int *sw_by_name; /* switch indices sorted by name */
 };
 
 /* Parameters of topo_generate(); zero fields take the noted defaults. */
 struct topo_gen {
-	int		leaves;		/* default 1 */
-	int		nodes_per_leaf;	/* default 1 */
-	int		spines;		/* 0: leaves hang off one root */
-	int		gpus;		/* per node, default 8 */
-	uint64_t	seed;
-	double		busy;		/* each leaf busy up to this fraction */
-	double		mixed;		/* chance a non-busy node is partly used */
-	double		drain;		/* chance a node is drained */
-	double		down;		/* chance a node is down */
-	double		failing;	/* chance a node has recent failures */
-	int		nvlink_domain;	/* nodes per NVLink domain, 0: none */
-	const char	*gpu_type;
+	int leaves; /* default 1 */
+	int nodes_per_leaf; /* default 1 */
+	int spines; /* 0: leaves hang off one root */
+	int gpus; /* per node, default 8 */
+	uint64_t seed;
+	double busy; /* each leaf busy up to this fraction */
+	double mixed; /* chance a non-busy node is partly used */
+	double drain; /* chance a node is drained */
+	double down; /* chance a node is down */
+	double failing; /* chance a node has recent failures */
+	int nvlink_domain; /* nodes per NVLink domain, 0: none */
+	const char *gpu_type;
 };
 
 struct topo *topo_create(void);
@@ -130,8 +130,8 @@ int topo_node_usable(const struct topo_node *);
 int topo_popcount(uint64_t);
 
 /* Snapshot files, version 1 (topo-yaml.c). */
-struct topo *topo_from_yaml(const char *buf, size_t len, const char *filename,
-    char **cause);
+struct topo *topo_from_yaml(
+    const char *buf, size_t len, const char *filename, char **cause);
 char *topo_to_yaml(const struct topo *);
 
 #endif

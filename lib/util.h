@@ -27,8 +27,8 @@ int set_cause(char **cause, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Read a whole file, at most max bytes; -1 with *cause on error or overflow. */
-int read_file(const char *path, size_t max, char **buf, size_t *len,
-    char **cause);
+int read_file(
+    const char *path, size_t max, char **buf, size_t *len, char **cause);
 
 /* Random hex string of 2*nbytes characters from getrandom(2). */
 char *random_hex(size_t nbytes);
