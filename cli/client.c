@@ -43,6 +43,7 @@ static size_t client_write_cb(char *, size_t, size_t, void *);
 static int client_transport_error(
     struct client *, CURLcode, const char *, const char *, char **);
 static int client_http_error(struct client *, long, char **);
+static int client_handle(struct client *, char **);
 static int client_perform(struct client *, const char *, const char *,
     const char *, const char *, const char *, const json_t *, json_t **,
     char **);
@@ -260,6 +261,21 @@ client_request_url(struct client *c, const char *method, const char *url,
 	return rc;
 }
 
+/* The easy handle, made once and reset for each transfer; 0 or -1. */
+static int
+client_handle(struct client *c, char **cause)
+{
+	if (c->curl == NULL) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+		    (c->curl = curl_easy_init()) == NULL)
+			return set_cause(cause, "cannot initialise libcurl");
+	} else
+		curl_easy_reset(c->curl);
+	c->len = 0;
+	c->overflow = 0;
+	return 0;
+}
+
 /*
  * One transfer: method to url, over the Unix socket unix_path unless it is
  * NULL, with the extra header line header unless NULL; where names the peer
@@ -277,16 +293,8 @@ client_perform(struct client *c, const char *method, const char *url,
 	long status = 0;
 	int rc;
 
-	if (c->curl == NULL) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-		    (c->curl = curl_easy_init()) == NULL) {
-			set_cause(cause, "cannot initialise libcurl");
-			return CLIENT_ERR_CONNECT;
-		}
-	} else
-		curl_easy_reset(c->curl);
-	c->len = 0;
-	c->overflow = 0;
+	if (client_handle(c, cause) != 0)
+		return CLIENT_ERR_CONNECT;
 	if (c->buf != NULL)
 		c->buf[0] = '\0';
 
@@ -397,16 +405,8 @@ client_stream(struct client *c, const char *path,
 	CURLcode res;
 	long status = 0;
 
-	if (c->curl == NULL) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-		    (c->curl = curl_easy_init()) == NULL) {
-			set_cause(cause, "cannot initialise libcurl");
-			return CLIENT_ERR_CONNECT;
-		}
-	} else
-		curl_easy_reset(c->curl);
-	c->len = 0;
-	c->overflow = 0;
+	if (client_handle(c, cause) != 0)
+		return CLIENT_ERR_CONNECT;
 	url = xasprintf("http://localhost%s", path);
 	curl_easy_setopt(c->curl, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
