@@ -46,6 +46,8 @@ struct submit_data {
 	char *req_nodes; /* the plan's nodes, Slurm's req_nodes */
 	struct hostlist blamed; /* nodes earlier attempts blamed */
 	struct hostlist avoid; /* nodes a re-plan should avoid */
+	char *resume_from; /* the checkpoint it resumes from, or NULL */
+	int64_t resume_step;
 };
 
 static struct submit_data *submit_data_new(struct monitor *, const char *);
@@ -56,11 +58,13 @@ static void submit_request(
     const struct submit_data *, const struct job *, struct bjob_request *);
 static int plan_settled(struct monitor *, const struct op *,
     const struct submit_data *, struct attempt *, struct job *);
-static const char *plan_record(struct monitor *, const struct bcluster *,
-    struct submit_data *, struct attempt *);
+static const char *plan_record(
+    const struct bcluster *, struct submit_data *, struct attempt *);
 static char *plan_token(struct monitor *, struct attempt *, const struct job *);
-static struct ckpt *plan_resume(struct monitor *, const struct submit_data *,
+static struct ckpt *plan_resume(struct monitor *, struct submit_data *,
     struct attempt *, const struct job *, struct launch_ctx *, size_t *);
+static int plan_store(struct monitor *, const struct submit_data *,
+    struct attempt *, const struct job *);
 static int plan_build(struct monitor *, struct submit_data *, struct attempt *,
     const struct job *, const char *, char **);
 static void plan_submit(struct monitor *, struct submit_data *,
@@ -97,6 +101,7 @@ submit_data_free(void *p)
 	free(sd->name);
 	free(sd->exclude);
 	free(sd->req_nodes);
+	free(sd->resume_from);
 	hostlist_clear(&sd->blamed);
 	hostlist_clear(&sd->avoid);
 	free(sd);
@@ -234,8 +239,8 @@ plan_settled(struct monitor *m, const struct op *op,
 
 /* Record the placement on the attempt; the master's address, if known. */
 static const char *
-plan_record(struct monitor *m, const struct bcluster *cl,
-    struct submit_data *sd, struct attempt *a)
+plan_record(
+    const struct bcluster *cl, struct submit_data *sd, struct attempt *a)
 {
 	const struct plan *plan = sd->place.plan;
 	json_t *pj;
@@ -248,7 +253,6 @@ plan_record(struct monitor *m, const struct bcluster *cl,
 	free(text);
 	sd->req_nodes = plan_nodelist(plan);
 	monitor_set_str(&a->nodes, sd->req_nodes);
-	store_attempt_update(m->d->store, a);
 	return cl->addr != NULL ? cl->addr[plan->nodes[0].topo_index] : NULL;
 }
 
@@ -275,7 +279,7 @@ plan_token(struct monitor *m, struct attempt *a, const struct job *job)
  * set it in ctx, which borrows from the list returned (free it after use).
  */
 static struct ckpt *
-plan_resume(struct monitor *m, const struct submit_data *sd, struct attempt *a,
+plan_resume(struct monitor *m, struct submit_data *sd, struct attempt *a,
     const struct job *job, struct launch_ctx *ctx, size_t *nck)
 {
 	const struct ckpt *newest;
@@ -288,9 +292,8 @@ plan_resume(struct monitor *m, const struct submit_data *sd, struct attempt *a,
 		ctx->resume_from = newest->path;
 		ctx->resume_step = newest->step;
 		a->ckpt_start = newest->step;
-		store_event_add(m->d->store, job->id, "resume",
-		    "attempt %d resumes from checkpoint step %lld (%s)",
-		    a->attempt, (long long)newest->step, newest->path);
+		monitor_set_str(&sd->resume_from, newest->path);
+		sd->resume_step = newest->step;
 	}
 	return ck;
 }
@@ -326,7 +329,6 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	sd->launch = launch_build(sd->spec, &ctx, cause);
 	free(token);
 	checkpoint_free(ck, nck);
-	store_attempt_update(m->d->store, a);
 	if (sd->launch == NULL ||
 	    launch_make_log_dir(sd->launch, &ctx, cause) != 0)
 		return -1;
@@ -357,6 +359,35 @@ plan_place_cb(
 	return placement_run(&sd->place, cl, cause, transient);
 }
 
+/*
+ * The launch's record, before Slurm hears of it, in one transaction: the
+ * plan and nodes, the new token's hash (a restarted daemon must accept the
+ * ranks' heartbeats), the checkpoint it resumes from and its event. If it
+ * cannot be stored nothing is submitted: the attempt stays CREATED as the
+ * store has it and the next tick plans it again.
+ */
+static int
+plan_store(struct monitor *m, const struct submit_data *sd, struct attempt *a,
+    const struct job *job)
+{
+	struct store *st = m->d->store;
+
+	if (store_begin(st) == 0 && store_attempt_update(st, a) == 0 &&
+	    (sd->resume_from == NULL ||
+	        store_event_add(st, job->id, "resume",
+	            "attempt %d resumes from checkpoint step %lld (%s)",
+	            a->attempt, (long long)sd->resume_step,
+	            sd->resume_from) == 0) &&
+	    store_commit(st) == 0)
+		return 0;
+	store_rollback(st);
+	health_unregister(m->d->health, a->token_hash);
+	log_warnx("job %lld: attempt %d: cannot record its launch; not "
+	          "submitted, planned again on the next tick",
+	    (long long)job->id, a->attempt);
+	return -1;
+}
+
 /* OP_PLAN came back: settle the attempt, or record, build and submit it. */
 static void
 plan_done(struct op *op, void *arg)
@@ -372,10 +403,12 @@ plan_done(struct op *op, void *arg)
 	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL)
 		goto out;
 	if (!plan_settled(m, op, sd, a, job)) {
-		addr = plan_record(m, op->u.plan.load.cluster, sd, a);
+		addr = plan_record(op->u.plan.load.cluster, sd, a);
 		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
-			plan_submit(m, sd, a, job);
-			sd = NULL;
+			if (plan_store(m, sd, a, job) == 0) {
+				plan_submit(m, sd, a, job);
+				sd = NULL;
+			}
 		} else {
 			monitor_finish(m, a, job, ATTEMPT_FAILED,
 			    CAUSE_LAUNCH_FAILED, cause);
