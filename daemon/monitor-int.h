@@ -58,6 +58,8 @@ struct monitor {
 	struct pool *scanner; /* checkpoint scans, by uid */
 	struct holds *holds; /* recent plans; only ever on
 						   the worker thread */
+	uint64_t plans_pushed; /* OP_PLANs queued, and ... */
+	uint64_t plans_done; /* ... back on the loop (plan_done) */
 };
 
 static inline void

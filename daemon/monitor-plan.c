@@ -399,6 +399,7 @@ plan_done(struct op *op, void *arg)
 	const char *addr;
 	char *cause = NULL;
 
+	m->plans_done++; /* in push order: one worker, FIFO */
 	monitor_track_get(m, sd->tag)->busy = 0;
 	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL)
 		goto out;
@@ -490,6 +491,9 @@ monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	else if (plan_request(m, sd, a, job, &cause) == 0) {
 		sd->place.tag = sd->tag;
 		sd->place.recent = m->holds;
+		/* worker plans before this one and not recorded yet count */
+		sd->place.seq = ++m->plans_pushed;
+		sd->place.recorded = m->plans_done;
 		(void)store_attempts_holding(m->d->store, hold_cb, sd);
 		fail = store_node_failures(m->d->store, &nfail);
 		op = worker_plan(sd->tag, job->uid, fail, nfail, plan_place_cb,

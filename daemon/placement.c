@@ -10,7 +10,7 @@
 
 void
 placement_hold_add(struct hold **v, size_t *n, const char *tag,
-    const char *node, int gpus, int64_t until_ms)
+    const char *node, int gpus, uint64_t seq)
 {
 	struct hold *h;
 
@@ -19,7 +19,7 @@ placement_hold_add(struct hold **v, size_t *n, const char *tag,
 	h->tag = xstrdup(tag);
 	h->node = xstrdup(node);
 	h->gpus = gpus;
-	h->until_ms = until_ms;
+	h->seq = seq;
 }
 
 static void
@@ -42,14 +42,17 @@ holds_free(struct holds *hs)
 	free(hs);
 }
 
-/* Drop the recent holds past their time. */
+/*
+ * Drop the recent holds of plans the loop has recorded: the store's holds
+ * count those still pending, and Slurm those running.
+ */
 static void
-holds_expire(struct holds *hs, int64_t now)
+holds_drop_recorded(struct holds *hs, uint64_t recorded)
 {
 	size_t i, k = 0;
 
 	for (i = 0; i < hs->n; i++) {
-		if (hs->v[i].until_ms > now)
+		if (hs->v[i].seq > recorded)
 			hs->v[k++] = hs->v[i];
 		else
 			hold_clear(&hs->v[i]);
@@ -96,7 +99,7 @@ placement_view(struct placement *pl, const struct bcluster *cl)
 	size_t i;
 
 	if (pl->recent != NULL)
-		holds_expire(pl->recent, mono_ms());
+		holds_drop_recorded(pl->recent, pl->recorded);
 	if (pl->nheld == 0 && (pl->recent == NULL || pl->recent->n == 0))
 		return NULL;
 	t = xmalloc(sizeof(*t));
@@ -123,7 +126,7 @@ placement_remember(struct placement *pl, const struct topo *t)
 	for (i = 0; i < pl->plan->nnodes; i++)
 		placement_hold_add(&pl->recent->v, &pl->recent->n, pl->tag,
 		    t->nodes[pl->plan->nodes[i].topo_index].name,
-		    pl->req.gpus_per_node, mono_ms() + PLACEMENT_HOLD_MS);
+		    pl->req.gpus_per_node, pl->seq);
 }
 
 /* After a re-plan: the request with the last nodes excluded as well. */

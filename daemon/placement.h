@@ -23,7 +23,7 @@ struct hold {
 	char *tag; /* the attempt's */
 	char *node;
 	int gpus;
-	int64_t until_ms; /* recent holds: monotonic expiry */
+	uint64_t seq; /* recent holds: the plan that made it */
 };
 
 /* The holds a placement made itself; only ever used on one thread. */
@@ -40,11 +40,11 @@ struct placement {
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
 	struct holds *recent; /* NULL: none kept */
+	uint64_t seq; /* this plan's number, from 1 */
+	uint64_t recorded; /* plans the loop had recorded at its push */
 	struct plan *plan; /* out, owned */
 	int never; /* out: not even when idle */
 };
-
-#define PLACEMENT_HOLD_MS 30000 /* a recent plan counts this long */
 
 /*
  * Plan on the snapshot: 0 with pl->plan; else -1 and *cause, and
@@ -55,7 +55,7 @@ int placement_run(
 /* Frees the plan and the holds; the request's strings are the caller's. */
 void placement_clear(struct placement *);
 void placement_hold_add(struct hold **, size_t *, const char *tag,
-    const char *node, int gpus, int64_t until_ms);
+    const char *node, int gpus, uint64_t seq);
 void holds_free(struct holds *);
 
 #endif

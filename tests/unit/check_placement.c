@@ -112,7 +112,8 @@ START_TEST(test_placement_holds)
 	for (i = 0; i < 16; i++) {
 		snprintf(tag, sizeof(tag), "t%d", i);
 		pl = (struct placement){ .req = { .nodes = 1,
-		    .gpus_per_node = 1 }, .tag = tag, .recent = recent };
+		    .gpus_per_node = 1 }, .tag = tag, .recent = recent,
+		    .seq = (uint64_t)i + 1 };
 		ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient),
 		    0);
 		if (strcmp(pl.plan->nodes[0].name, "a1") == 0)
@@ -126,11 +127,18 @@ START_TEST(test_placement_holds)
 	ck_assert_int_eq((int)recent->n, 16);
 	/* the 17th waits: nothing is free until Slurm runs some */
 	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 1 },
-	    .tag = "t16", .recent = recent };
+	    .tag = "t16", .recent = recent, .seq = 17 };
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
 	ck_assert_int_eq(transient, 1);
 	free(cause);
 	cause = NULL;
+	placement_clear(&pl);
+	/* once the loop recorded those plans they are the store's to hold */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 1 },
+	    .tag = "t17", .recent = recent, .seq = 18, .recorded = 17 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_str_eq(pl.plan->nodes[0].name, "a1");
+	ck_assert_int_eq((int)recent->n, 1);	/* its own, not yet recorded */
 	placement_clear(&pl);
 	/* what the store holds counts once, with the recent plan of it */
 	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
