@@ -42,6 +42,15 @@
 	"unset llmctl_a llmctl_if; fi; "
 
 /*
+ * A task that stops before its rank's wrapper runs records its end as the
+ * wrapper would (on srun's output, ranks.exit), with Slurm's task id as
+ * the rank, so the batch script still names it as the first failure.
+ */
+#define EXIT_LINE(rc) \
+	"echo \"llmctl-exit $(date +%s%N) ${SLURM_PROCID:-0} " \
+	"${SLURMD_NODENAME:-?} " rc " 0 0\"; "
+
+/*
  * Slurm starts a step in /tmp when the workdir is missing on a node (not on
  * a file system the node shares): the job would run, and write, elsewhere.
  */
@@ -49,8 +58,8 @@
 	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && " \
 	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " \
 	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node " \
-	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; " \
-	"exit 96; fi; "
+	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; " EXIT_LINE( \
+	    "96") "exit 96; fi; "
 
 /*
  * Where this node stands in the plan: NODE_RANK from the node's position
@@ -64,10 +73,10 @@
 	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; " \
 	"i=$((i + 1)); done; IFS=$ifs; " \
 	"if [ -z \"$NODE_RANK\" ]; then " \
-	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " \
-	"exit 97; fi; fi; " \
-	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
-	"export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
+	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " EXIT_LINE( \
+	    "97") "exit 97; fi; fi; " \
+	          "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
+	          "export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP

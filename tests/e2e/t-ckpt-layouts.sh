@@ -92,7 +92,14 @@ test_k1_layouts_resume() {
 			rank_log "$id" 1 0 | grep -q '^saving step=6$' || continue
 			pid=$(rank_pid "$id" 1 0)
 			[ -n "$pid" ] || fail "$l: no pid for rank 0"
-			sleep 0.4	# into the 2 s pause, past any barrier
+			# into the 2 s pause: the half-written save is on disk
+			# (on a loaded machine that can take a while after the
+			# log line), then a little more, past any barrier
+			for _ in $(seq 50); do
+				fw_partial "$l" && break
+				sleep 0.1
+			done
+			sleep 0.2
 			kill -9 "$pid"
 			killed[$l]=1
 			left=$((left - 1))
