@@ -23,6 +23,10 @@ BUILD_DIR=$TOP/_build tests/e2e/run || rc=1
 # separate hosts (own address, /tmp and /var), plus the network fault.
 echo "== end-to-end tests on a multi-host cluster"
 BUILD_DIR=$TOP/_build E2E_MULTIHOST=1 E2E_DIR=${E2E_DIR:-/tmp/llmctl-e2e}-mh tests/e2e/run || rc=1
+# Placement, ranks and a node failure on nodes named rack1-n1..rack2-n2
+# (hostlists with two bracket groups, issue 14 section 4); about 80 s.
+echo "== end-to-end tests on bracket-named nodes"
+BUILD_DIR=$TOP/_build E2E_NAMES=rack E2E_DIR=${E2E_DIR:-/tmp/llmctl-e2e}-names tests/e2e/run || rc=1
 echo "== Debian package (build, install, two jobs, purge)"
 tests/pkg/run.sh || rc=1
 exit $rc

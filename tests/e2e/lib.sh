@@ -14,6 +14,10 @@ SHARED=$E2E_DIR/shared		# "shared filesystem" the ranks write to
 # and the heartbeat listener is on the bridge (HB_ADDR, set by cluster_start).
 : "${E2E_MULTIHOST:=}"
 HB_ADDR=127.0.0.1
+# E2E_NAMES=rack: the nodes are rack1-n1 rack1-n2 (leaf0) rack2-n1 rack2-n2
+# (leaf1), whose hostlists have two bracket groups (rack[1-2]-n[1-2]);
+# tests name nodes through e2e_node, and the default list is NAMES_TESTS.
+: "${E2E_NAMES:=}"
 # the heartbeat listener's port, different for each E2E_DIR
 HB_PORT=$((30000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 5000))
 TEST_USER=llmtest	# checkpoints are never scanned as root
@@ -39,10 +43,22 @@ cluster_start() {
 	local line
 	[ -z "$E2E_MULTIHOST" ] ||
 	    set -- "$@" --multihost --share "$SHARED" --share "$E2E_DIR/state"
+	[ -z "$E2E_NAMES" ] || set -- "$@" --names "$E2E_NAMES"
 	line=$("$CLUSTER" start "$E2E_DIR/cluster" "$@") || return 1
 	export "${line?}"
 	[ -z "$E2E_MULTIHOST" ] ||
 	    HB_ADDR=$("$CLUSTER" head-addr "$E2E_DIR/cluster") || return 1
+}
+
+# e2e_node I: the I-th node (1-based) in Slurm's order: n3, or rack2-n1
+# with E2E_NAMES=rack; I and I+1 (I odd) share a leaf.
+e2e_node() {
+	scontrol show hostnames "$(sinfo -h -p debug -o %N)" | sed -n "$1p"
+}
+
+# expand_nodes HOSTLIST: its names, comma-separated (n[3-4] -> n3,n4).
+expand_nodes() {
+	scontrol show hostnames "$1" | paste -sd,
 }
 
 cluster_stop() {

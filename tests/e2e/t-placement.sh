@@ -1,11 +1,22 @@
 # t-placement: the planner's choice is what runs (issue 4).
+# Nodes are named through e2e_node (n1..n4, or rack1-n1..rack2-n2 with
+# E2E_NAMES=rack), so these tests also run on bracket-named nodes.
 
-# n1 fully busy outside llmctl: a 2-node job must take the free leaf
-# (n3, n4), not n2 + n3 across the spine, and each rank must run on the
+# With E2E_NAMES=rack (tests/e2e/run's default list there). a3 first: a
+# plan made in the 30 s before (PLACEMENT_HOLD_MS) still holds its GPUs
+# after its job ended, so test_10 just before it makes nodes 1 and 2 look
+# full and the first plan is already nodes 3, 4 (no re-plan to see).
+NAMES_TESTS="test_a3_replan_when_nodes_taken test_a0_placement_other_leaf
+test_a2_nodes test_a4_burst_spreads test_a5_cli_nodes_plan test_10_env_ranks
+test_c3_node_failure"
+
+# Node 1 fully busy outside llmctl: a 2-node job must take the free leaf
+# (nodes 3, 4), not 2 + 3 across the spine, and each rank must run on the
 # node the plan gave it.
 test_a0_placement_other_leaf() {
-	local sid id dir plan r want got
-	sid=$(sbatch --parsable -N1 -w n1 --gres=gpu:8 -o /dev/null --wrap 'sleep 120')
+	local sid id dir plan r want got n3 n4
+	n3=$(e2e_node 3) n4=$(e2e_node 4)
+	sid=$(sbatch --parsable -N1 -w "$(e2e_node 1)" --gres=gpu:8 -o /dev/null --wrap 'sleep 120')
 	for _ in $(seq 40); do
 		[ "$(squeue -h -j "$sid" -o %T)" = RUNNING ] && break
 		sleep 0.25
@@ -14,14 +25,14 @@ test_a0_placement_other_leaf() {
 	dir=$SHARED/place
 	mkdir -p "$dir"
 	plan=$(curl -s --unix-socket "$SOCK" -X POST http://localhost/v1/plan -d "$(python3 -c 'import json,sys; print(json.dumps({"spec": open(sys.argv[1]).read(), "file": "p.yaml", "workdir": "/tmp"}))' "$(spec place 2 2 "echo \$SLURMD_NODENAME > $dir/rank-\$RANK")")")
-	echo "$plan" | grep -q '"nodelist": "n3,n4"' || fail "plan is not n3,n4: $plan"
+	echo "$plan" | grep -q "\"nodelist\": \"$n3,$n4\"" || fail "plan is not $n3,$n4: $plan"
 	id=$(submit "$E2E_DIR/place.yaml")
 	wait_state "$id" COMPLETED 90
 	scancel "$sid"
-	[ "$(job_field "$id" node_list)" = "n3,n4" ] || [ "$(job_field "$id" node_list)" = "n[3-4]" ] ||
+	[ "$(expand_nodes "$(job_field "$id" node_list)")" = "$n3,$n4" ] ||
 	    fail "ran on $(job_field "$id" node_list)"
 	for r in 0 1 2 3; do
-		want=$([ $r -lt 2 ] && echo n3 || echo n4)
+		want=$([ $r -lt 2 ] && echo "$n3" || echo "$n4")
 		got=$(cat "$dir/rank-$r" 2>/dev/null)
 		[ "$got" = "$want" ] || fail "rank $r ran on '$got', plan said $want"
 	done
@@ -43,13 +54,15 @@ test_a2_nodes() {
 	echo "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
+want = sys.argv[1:]
 names = sorted(n["name"] for n in d["nodes"])
-assert names == ["n1", "n2", "n3", "n4"], names
+assert names == sorted(want), names
 leaves = {s["name"]: s["nodes"] for s in d["switches"] if s["level"] == 0}
-assert leaves == {"leaf0": ["n1", "n2"], "leaf1": ["n3", "n4"]}, leaves
+assert leaves == {"leaf0": want[0:2], "leaf1": want[2:4]}, leaves
 assert all(n["gpus"] == 8 for n in d["nodes"])
 assert "version: 1" in d["snapshot"]
-' || fail "nodes reply wrong: $out"
+' $(e2e_node 1) $(e2e_node 2) $(e2e_node 3) $(e2e_node 4) ||
+	    fail "nodes reply wrong: $out"
 }
 
 # The planned nodes are taken before Slurm starts the job (here: their
@@ -57,8 +70,9 @@ assert "version: 1" in d["snapshot"]
 # the best fit): llmctld plans again, away
 # from them, instead of waiting forever.
 test_a3_replan_when_nodes_taken() {
-	local sid id
-	sid=$(sbatch --parsable -N2 -w n1,n2 --gres=gpu:6 --mem=15500 -c1 -o /dev/null --wrap 'sleep 120')
+	local sid id n3 n4
+	n3=$(e2e_node 3) n4=$(e2e_node 4)
+	sid=$(sbatch --parsable -N2 -w "$(e2e_node 1),$(e2e_node 2)" --gres=gpu:6 --mem=15500 -c1 -o /dev/null --wrap 'sleep 120')
 	for _ in $(seq 40); do
 		[ "$(squeue -h -j "$sid" -o %T)" = RUNNING ] && break
 		sleep 0.25
@@ -67,10 +81,8 @@ test_a3_replan_when_nodes_taken() {
 	id=$(submit "$(spec replan 2 1 "echo \$SLURMD_NODENAME")")
 	wait_state "$id" COMPLETED 60
 	scancel "$sid"
-	case $(job_field "$id" node_list) in
-	n3,n4|"n[3-4]") ;;
-	*) fail "ran on $(job_field "$id" node_list), not n3,n4" ;;
-	esac
+	[ "$(expand_nodes "$(job_field "$id" node_list)")" = "$n3,$n4" ] ||
+	    fail "ran on $(job_field "$id" node_list), not $n3,$n4"
 	llmctl events "$id" | grep -q "still busy after" || fail "no replan event"
 	[ "$(job_field "$id" attempt)" = 1 ] || fail "a re-plan is not a new attempt"
 }
@@ -106,4 +118,36 @@ test_a4_burst_spreads() {
 	[ "$replans" = 0 ] || fail "$replans jobs were re-planned"
 	[ "$(echo "$nodes" | wc -w)" -ge 2 ] || fail "all on $nodes"
 	for id in $ids; do wait_state "$id" COMPLETED 60 || return 1; done
+}
+
+# What `llmctl nodes` and `llmctl plan` show a user: every node under its
+# leaf, and a plan (from the daemon, and offline from a snapshot whose
+# hostlists have two bracket groups with E2E_NAMES=rack) naming them.
+test_a5_cli_nodes_plan() {
+	local n1 n2 n3 n4 out f snap all leaf0 leaf1
+	n1=$(e2e_node 1) n2=$(e2e_node 2) n3=$(e2e_node 3) n4=$(e2e_node 4)
+	out=$(llmctl nodes) || fail "llmctl nodes failed: $out"
+	[ "$(echo "$out" | awk '$1 ~ /^leaf/ { l = $1 } NF >= 4 && $2 == "idle" { print l ":" $1 }' | paste -sd' ')" = \
+	    "leaf0:$n1 leaf0:$n2 leaf1:$n3 leaf1:$n4" ] || fail "llmctl nodes shows: $out"
+	f=$(spec cliplan 2 8 true)
+	out=$(llmctl plan -o json "$f") || fail "llmctl plan failed: $out"
+	echo "$out" | grep -q "\"nodelist\": \"$n1,$n2\"" || fail "plan is not $n1,$n2: $out"
+	out=$(llmctl plan "$f") || fail "llmctl plan failed: $out"
+	echo "$out" | grep -Eq "^ +$n2 +ranks 8-15 " || fail "plan table: $out"
+	# a snapshot written by hand, as an admin would
+	all=n[1-4] leaf0=n[1-2] leaf1=n[3-4]
+	[ "$E2E_NAMES" != rack ] || all='rack[1-2]-n[1-2]' leaf0='rack[1]-n[1-2]' leaf1='rack2-n[1-2]'
+	snap=$E2E_DIR/snap-names.yaml
+	cat > "$snap" <<YAML
+version: 1
+switches:
+  - { name: "leaf0", nodes: "$leaf0" }
+  - { name: "leaf1", nodes: "$leaf1" }
+  - { name: "spine0", switches: "leaf[0-1]" }
+nodes:
+  - { names: "$all", gpus: 8, state: idle }
+YAML
+	f=$(spec cliplan 4 8 true)
+	out=$(llmctl plan -o json --cluster "$snap" "$f") || fail "plan --cluster failed: $out"
+	echo "$out" | grep -q "\"nodelist\": \"$n1,$n2,$n3,$n4\"" || fail "plan --cluster: $out"
 }
