@@ -35,12 +35,6 @@ struct scrape {
 	int failed;
 };
 
-static void
-type_line(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* A label value as the text format wants it: \, " and newline escaped. */
 static void
 put_label(FILE *f, const char *s)
@@ -83,7 +77,7 @@ render_by_cause(
 
 	memset(sc->counts, 0, sizeof(sc->counts));
 	query(sc, sql, NULL, 0, cause_row);
-	type_line(sc->f, name, "counter", help);
+	metrics_type_line(sc->f, name, "counter", help);
 	for (c = 0; c < ATTEMPT_NCAUSES; c++)
 		if (c != CAUSE_REPLAN)
 			fprintf(sc->f, "%s{cause=\"%s\"} %lld\n", name,
@@ -133,7 +127,7 @@ render_job_hist(
 	tmp =
 	    xasprintf("%scoalesce(sum(v), 0), count(v) FROM (%s)", sql, inner);
 	free(sql);
-	type_line(sc->f, name, "histogram", help);
+	metrics_type_line(sc->f, name, "histogram", help);
 	sc->series = name;
 	query(sc, tmp, NULL, 0, hist_row);
 	free(tmp);
@@ -148,16 +142,16 @@ render_aggregate(struct scrape *sc)
 	FILE *f = sc->f;
 	int k;
 
-	type_line(f, "llmctld_build_info", "gauge",
+	metrics_type_line(f, "llmctld_build_info", "gauge",
 	    "Always 1; the version of the running llmctld.");
 	fprintf(f, "llmctld_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	if (store_job_counts(sc->d->store, counts) != 0)
 		sc->failed = 1;
-	type_line(f, "llmctld_jobs", "gauge", "Jobs by state.");
+	metrics_type_line(f, "llmctld_jobs", "gauge", "Jobs by state.");
 	for (k = JOB_QUEUED; k <= JOB_CANCELLED; k++)
 		fprintf(f, "llmctld_jobs{state=\"%s\"} %lld\n",
 		    job_state_name((enum job_state)k), (long long)counts[k]);
-	type_line(f, "llmctld_heartbeats_total", "counter",
+	metrics_type_line(f, "llmctld_heartbeats_total", "counter",
 	    "Heartbeats accepted since llmctld started.");
 	fprintf(f, "llmctld_heartbeats_total %lld\n",
 	    (long long)health_total(sc->d->health));
@@ -172,7 +166,7 @@ render_aggregate(struct scrape *sc)
 	    "SELECT a.cause, count(*) FROM attempts a WHERE a.ended_at IS NOT "
 	    "NULL AND EXISTS (SELECT 1 FROM attempts b WHERE b.job_id = "
 	    "a.job_id AND b.attempt = a.attempt + 1) GROUP BY a.cause");
-	type_line(f, "llmctld_node_recent_failures", "gauge",
+	metrics_type_line(f, "llmctld_node_recent_failures", "gauge",
 	    "Failures blamed on a node in the planner's window (24 h); only "
 	    "nodes that failed, at most 50, the most failed first.");
 	query(sc,
@@ -194,18 +188,18 @@ render_aggregate(struct scrape *sc)
 	    "WHERE a.ended_at IS NOT NULL AND b.started_at IS NOT NULL");
 	if (sc->d->notify != NULL) /* NULL without a notifier: tests */
 		notify_get_stats(sc->d->notify, &ns);
-	type_line(f, "llmctld_webhook_queue", "gauge",
+	metrics_type_line(f, "llmctld_webhook_queue", "gauge",
 	    "Webhook deliveries waiting or in progress.");
 	fprintf(f, "llmctld_webhook_queue %zu\n", ns.queued);
-	type_line(f, "llmctld_webhook_delivered_total", "counter",
+	metrics_type_line(f, "llmctld_webhook_delivered_total", "counter",
 	    "Webhook deliveries a receiver accepted.");
 	fprintf(f, "llmctld_webhook_delivered_total %llu\n",
 	    (unsigned long long)ns.delivered);
-	type_line(f, "llmctld_webhook_dropped_total", "counter",
+	metrics_type_line(f, "llmctld_webhook_dropped_total", "counter",
 	    "Webhook deliveries dropped because the queue was full.");
 	fprintf(f, "llmctld_webhook_dropped_total %llu\n",
 	    (unsigned long long)ns.dropped);
-	type_line(f, "llmctld_webhook_failed_total", "counter",
+	metrics_type_line(f, "llmctld_webhook_failed_total", "counter",
 	    "Webhook deliveries that ran out of retries.");
 	fprintf(f, "llmctld_webhook_failed_total %llu\n",
 	    (unsigned long long)ns.failed);
@@ -299,7 +293,7 @@ render_detail(struct scrape *sc)
 	int64_t b[2] = { sc->all_users, (int64_t)sc->uid };
 	size_t i;
 
-	type_line(sc->f, "llmctld_user_jobs", "gauge",
+	metrics_type_line(sc->f, "llmctld_user_jobs", "gauge",
 	    "Jobs by owner and state (a user sees their own; Unix socket "
 	    "only).");
 	query(sc,
@@ -307,7 +301,7 @@ render_detail(struct scrape *sc)
 	    "GROUP BY user, state ORDER BY user, state",
 	    b, 2, user_state_row);
 	for (i = 0; i < nitems(job_series); i++) {
-		type_line(sc->f, job_series[i], "gauge", job_help[i]);
+		metrics_type_line(sc->f, job_series[i], "gauge", job_help[i]);
 		sc->series = job_series[i];
 		query(sc,
 		    "SELECT j.id, j.name, j.user, a.last_beat_at, "

@@ -194,8 +194,8 @@ hist_write(FILE *f, const char *name, const char *labels, const struct hist *h)
 	    f, name, labels, lat_buckets, NLAT, cum, h->sum, h->count);
 }
 
-static void
-type_line(FILE *f, const char *name, const char *type, const char *help)
+void
+metrics_type_line(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -207,7 +207,7 @@ render_backend(FILE *f)
 	char labels[64];
 	int k;
 
-	type_line(f, "llmctld_backend_op_duration_seconds", "histogram",
+	metrics_type_line(f, "llmctld_backend_op_duration_seconds", "histogram",
 	    "Backend (Slurm) operations on the worker thread, by op; plan "
 	    "includes the placement search.");
 	for (k = 0; k < NOPS; k++) {
@@ -216,7 +216,7 @@ render_backend(FILE *f)
 		hist_write(f, "llmctld_backend_op_duration_seconds", labels,
 		    &op_hist[k]);
 	}
-	type_line(f, "llmctld_backend_op_errors_total", "counter",
+	metrics_type_line(f, "llmctld_backend_op_errors_total", "counter",
 	    "Backend operations that failed, by op.");
 	for (k = 0; k < NOPS; k++)
 		fprintf(f, "llmctld_backend_op_errors_total{op=\"%s\"} %llu\n",
@@ -230,7 +230,7 @@ render_api(FILE *f)
 	char labels[128];
 	int i, c;
 
-	type_line(f, "llmctld_api_requests_total", "counter",
+	metrics_type_line(f, "llmctld_api_requests_total", "counter",
 	    "API requests by route template, listener (unix or tcp) and "
 	    "status code (a fixed list, else other).");
 	for (i = 0; i < nroutes; i++)
@@ -249,7 +249,8 @@ render_api(FILE *f)
 			    routes[i].name, routes[i].tcp ? "tcp" : "unix",
 			    labels, routes[i].by_code[c]);
 		}
-	type_line(f, "llmctld_api_request_duration_seconds", "histogram",
+	metrics_type_line(f, "llmctld_api_request_duration_seconds",
+	    "histogram",
 	    "Time to answer an API request, by route template and listener; "
 	    "a deferred answer counts until it was handed to its thread.");
 	for (i = 0; i < nroutes; i++) {
@@ -265,15 +266,15 @@ metrics_render(FILE *f)
 {
 	pthread_mutex_lock(&mu);
 	render_backend(f);
-	type_line(f, "llmctld_poll_duration_seconds", "histogram",
+	metrics_type_line(f, "llmctld_poll_duration_seconds", "histogram",
 	    "Slurm polls, from queueing the list op to applying its answer.");
 	hist_write(f, "llmctld_poll_duration_seconds", "", &poll_hist);
 	render_api(f);
-	type_line(f, "llmctld_store_commit_duration_seconds", "histogram",
-	    "SQLite commits (fsync included).");
+	metrics_type_line(f, "llmctld_store_commit_duration_seconds",
+	    "histogram", "SQLite commits (fsync included).");
 	hist_write(
 	    f, "llmctld_store_commit_duration_seconds", "", &commit_hist);
-	type_line(f, "llmctld_store_commit_errors_total", "counter",
+	metrics_type_line(f, "llmctld_store_commit_errors_total", "counter",
 	    "SQLite commits that failed (rolled back).");
 	fprintf(f, "llmctld_store_commit_errors_total %llu\n", commit_errors);
 	pthread_mutex_unlock(&mu);

@@ -34,6 +34,10 @@ extern const int metrics_job_nbuckets;
 /* Write HELP/TYPE and the series of everything recorded in memory. */
 void metrics_render(FILE *);
 
+/* Write a family's HELP and TYPE lines. */
+void metrics_type_line(
+    FILE *, const char *name, const char *type, const char *help);
+
 /*
  * Write one histogram from cumulative bucket counts (counts[i] for
  * bounds[i], then +Inf = count), with optional extra labels ("a=\"b\"").
