@@ -1,6 +1,6 @@
 /*
  * api-health: what the TCP listener serves. Heartbeats carry a per-attempt
- * bearer token instead of an identity; metrics are Prometheus text.
+ * bearer token instead of an identity; /metrics is in api-metrics.c.
  */
 #include "config.h"
 
@@ -48,34 +48,4 @@ api_heartbeat(
 	}
 	resp->status = 200;
 	resp->body = json_pack("{s:b}", "ok", 1);
-}
-
-void
-api_metrics(
-    struct llmctld *d, const struct api_request *req, struct api_response *resp)
-{
-	int64_t counts[JOB_CANCELLED + 1];
-	char *text, *tmp;
-	int k;
-
-	(void)req;
-	if (store_job_counts(d->store, counts) != 0) {
-		api_error(resp, 503, "store_failed", "cannot read the store");
-		return;
-	}
-	text = xstrdup("# HELP llmctld_jobs Jobs by state.\n"
-	               "# TYPE llmctld_jobs gauge\n");
-	for (k = JOB_QUEUED; k <= JOB_CANCELLED; k++) {
-		tmp = xasprintf("%sllmctld_jobs{state=\"%s\"} %lld\n", text,
-		    job_state_name((enum job_state)k), (long long)counts[k]);
-		free(text);
-		text = tmp;
-	}
-	tmp = xasprintf("%s# HELP llmctld_heartbeats_total Heartbeats "
-	                "accepted.\n# TYPE llmctld_heartbeats_total counter\n"
-	                "llmctld_heartbeats_total %lld\n",
-	    text, (long long)health_total(d->health));
-	free(text);
-	resp->status = 200;
-	resp->text = tmp;
 }

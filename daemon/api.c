@@ -10,6 +10,7 @@
 #include "api.h"
 #include "llmctld.h"
 #include "log.h"
+#include "metrics.h"
 #include "spec.h"
 #include "store.h"
 #include "util.h"
@@ -119,8 +120,50 @@ api_version(struct api_response *resp)
 	    "{s:s, s:s}", "version", PACKAGE_VERSION, "api", API_VERSION);
 }
 
+/* The routes' templates: the only values metrics' route label takes. */
+static const char *const job_routes[] = { "", "/cancel", "/events", "/logs",
+	"/checkpoints" };
+static const char *const job_templates[] = { "/v1/jobs/{id}",
+	"/v1/jobs/{id}/cancel", "/v1/jobs/{id}/events", "/v1/jobs/{id}/logs",
+	"/v1/jobs/{id}/checkpoints" };
+static const char *const fixed_routes[] = { "/v1/heartbeat", "/metrics",
+	"/v1/metrics", "/v1/health", "/v1/version", "/v1/jobs", "/v1/events",
+	"/v1/plan", "/v1/nodes" };
+
+static const char *
+route_template(const char *path)
+{
+	const char *rest;
+	int64_t id;
+	size_t i;
+
+	for (i = 0; i < nitems(fixed_routes); i++)
+		if (strcmp(path, fixed_routes[i]) == 0)
+			return fixed_routes[i];
+	if (parse_job_path(path, &id, &rest) == 0)
+		for (i = 0; i < nitems(job_routes); i++)
+			if (strcmp(rest, job_routes[i]) == 0)
+				return job_templates[i];
+	return "other";
+}
+
+static void api_route(
+    struct llmctld *, const struct api_request *, struct api_response *);
+
 void
 api_dispatch(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
+{
+	double t0 = metrics_now();
+
+	api_route(d, req, resp);
+	metrics_api(route_template(req->path), req->tcp,
+	    resp->deferred ? METRICS_DEFERRED : resp->status,
+	    metrics_now() - t0);
+}
+
+static void
+api_route(
     struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	const char *rest;
@@ -151,6 +194,9 @@ api_dispatch(
 	else if (strcmp(req->path, "/v1/version") == 0 &&
 	    req->method == API_GET)
 		api_version(resp);
+	else if (strcmp(req->path, "/v1/metrics") == 0 &&
+	    req->method == API_GET)
+		api_metrics(d, req, resp);
 	else if (strcmp(req->path, "/v1/jobs") == 0 && req->method == API_POST)
 		api_jobs_submit(d, req, resp);
 	else if (strcmp(req->path, "/v1/jobs") == 0 && req->method == API_GET)

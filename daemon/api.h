@@ -116,6 +116,7 @@ int api_check_placeable(
 /* api-health.c: the TCP side */
 void api_heartbeat(
     struct llmctld *, const struct api_request *, struct api_response *);
+/* api-metrics.c: /metrics over TCP, /v1/metrics (with identity) */
 void api_metrics(
     struct llmctld *, const struct api_request *, struct api_response *);
 

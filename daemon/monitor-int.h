@@ -51,6 +51,7 @@ struct monitor {
 	struct llmctld *d;
 	struct timer *tick;
 	int polling;
+	double poll_started; /* metrics_now() when the list op was pushed */
 	int poll_failing;
 	int loading; /* an OP_CLUSTER in flight */
 	TAILQ_HEAD(, track) tracks;

@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "llmctld.h"
 #include "log.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "placement.h"
@@ -472,6 +473,7 @@ list_done(struct op *op, void *arg)
 		job_free(job);
 	}
 	attempt_list_free(as, n);
+	metrics_poll(metrics_now() - m->poll_started);
 }
 
 static void
@@ -544,6 +546,7 @@ monitor_tick_cb(void *arg)
 	recovery_tick(m);
 	if (need_poll && !m->polling) {
 		m->polling = 1;
+		m->poll_started = metrics_now();
 		worker_push(m->d->worker, worker_list(list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);

@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "log.h"
+#include "metrics.h"
 #include "sha256.h"
 #include "store.h"
 #include "util.h"
@@ -479,12 +480,16 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
+	double t0 = metrics_now();
+
 	st->in_tx = 0;
 	if (store_exec(st, "COMMIT") != 0) {
 		st->failed = 1;
 		store_rollback(st);
+		metrics_store_commit(metrics_now() - t0, 1);
 		return -1;
 	}
+	metrics_store_commit(metrics_now() - t0, 0);
 	return 0;
 }
 
@@ -1312,6 +1317,37 @@ store_attempt_retag(
 	sqlite3_bind_int(stmt, 3, a->attempt);
 	bind_text(stmt, 4, old_tag);
 	return store_step_done(st, stmt);
+}
+
+int
+store_query_rows(struct store *st, const char *sql, const int64_t *binds,
+    int nbind,
+    void (*fn)(void *, int ncol, const char *const *text, const int64_t *num),
+    void *arg)
+{
+	const char *text[STORE_ROW_COLS];
+	int64_t num[STORE_ROW_COLS];
+	sqlite3_stmt *stmt;
+	int i, ncol, rc;
+
+	if ((stmt = store_prepare(st, sql)) == NULL)
+		return -1;
+	for (i = 0; i < nbind; i++)
+		sqlite3_bind_int64(stmt, i + 1, binds[i]);
+	ncol = sqlite3_column_count(stmt);
+	if (ncol > STORE_ROW_COLS)
+		ncol = STORE_ROW_COLS;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (i = 0; i < ncol; i++) {
+			text[i] = (const char *)sqlite3_column_text(stmt, i);
+			num[i] = sqlite3_column_int64(stmt, i);
+		}
+		fn(arg, ncol, text, num);
+	}
+	if (rc != SQLITE_DONE)
+		log_warnx("store: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

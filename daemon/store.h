@@ -231,6 +231,17 @@ int store_cursor_set(struct store *, const char *name, int64_t event_id);
 int store_in_tx(const struct store *);
 void event_list_free(struct event_row *, size_t);
 
+/*
+ * Run a read-only query (the metrics' scrape-time aggregates) with
+ * int64 parameters; fn gets each row's columns as text (NULL for NULL)
+ * and as int64. At most STORE_ROW_COLS columns; 0 or -1.
+ */
+#define STORE_ROW_COLS 16
+int store_query_rows(struct store *, const char *sql, const int64_t *binds,
+    int nbind,
+    void (*fn)(void *, int ncol, const char *const *text, const int64_t *num),
+    void *arg);
+
 int store_event_add(struct store *, int64_t job_id, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

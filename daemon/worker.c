@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "pool.h"
 #include "util.h"
 #include "worker.h"
@@ -90,6 +91,7 @@ worker_run_cb(void *arg)
 	struct op *op = arg;
 	struct worker *w = op->worker;
 	const struct backend *be = w->be;
+	double t0 = metrics_now();
 
 	switch (op->kind) {
 	case OP_FIND:
@@ -114,6 +116,7 @@ worker_run_cb(void *arg)
 		op_plan(be, op, &op->u.plan);
 		break;
 	}
+	metrics_backend_op((int)op->kind, metrics_now() - t0, op->rc != 0);
 }
 
 /* On the loop's thread; also from pool_free() for ops left over. */

@@ -242,3 +242,45 @@ assert h is not None and h["step"] == 7 and h["beats"] >= 1, h' ||
 	curl -s "http://$HB_ADDR:$HB_PORT/metrics" | grep -q '^llmctld_jobs{state="COMPLETED"} [1-9]' ||
 	    fail "metrics do not count completed jobs"
 }
+
+# metric NAME{LABELS}: its value in GET /metrics over TCP, 0 when absent
+metric() {
+	curl -s "http://$HB_ADDR:$HB_PORT/metrics" |
+	    awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'
+}
+
+# 10. A job that fails at its first step and then completes shows up in
+#     /metrics (attempts and restarts by cause, recovery time), the text
+#     parses as Prometheus would, and its per-job series are on the Unix
+#     socket for its owner only, never over TCP.
+test_c10_metrics_restart() {
+	local id a0 r0 c0 out i
+	a0=$(metric 'llmctld_attempts_total{cause="user_error"}')
+	r0=$(metric 'llmctld_restarts_total{cause="user_error"}')
+	c0=$(metric 'llmctld_recovery_seconds_count')
+	id=$(usubmit "$(rspec metr 1 "$TRAINER --steps 40 --checkpoint-every 5 --sleep 0.3 --fail-at-step 1 --fail-attempt 1")")
+	# attempt 2 running: its heartbeat step on the owner's /v1/metrics
+	for i in $(seq 240); do
+		out=$(runuser -u "$TEST_USER" -- curl -s --unix-socket "$SOCK" http://llmctld/v1/metrics)
+		echo "$out" | grep -q "^llmctld_job_last_step{job=\"$id\"} [1-9]" && break
+		sleep 0.25
+	done
+	echo "$out" | grep -q "^llmctld_job_info{job=\"$id\",name=\"metr\",user=\"$TEST_USER\"} 1" ||
+	    fail "no per-job series for the owner: $(echo "$out" | grep '^llmctld_job')"
+	runuser -u "$TEST_USER2" -- curl -s --unix-socket "$SOCK" http://llmctld/v1/metrics |
+	    grep -q "^llmctld_job_info{job=\"$id\"" && fail "another user sees job $id's series"
+	curl -s "http://$HB_ADDR:$HB_PORT/metrics" | grep -q '^llmctld_job_\|^llmctld_user_jobs' &&
+	    fail "per-job or per-user series over TCP"
+	wait_state "$id" COMPLETED 120
+	[ "$(attempt_field "$id" 1 cause)" = user_error ] || fail "cause $(attempt_field "$id" 1 cause)"
+	[ "$(metric 'llmctld_attempts_total{cause="user_error"}')" = $((a0 + 1)) ] ||
+	    fail "attempts_total{cause=user_error} $(metric 'llmctld_attempts_total{cause="user_error"}'), was $a0"
+	[ "$(metric 'llmctld_restarts_total{cause="user_error"}')" = $((r0 + 1)) ] ||
+	    fail "restarts_total{cause=user_error} $(metric 'llmctld_restarts_total{cause="user_error"}'), was $r0"
+	[ "$(metric 'llmctld_recovery_seconds_count')" = $((c0 + 1)) ] ||
+	    fail "recovery_seconds_count $(metric 'llmctld_recovery_seconds_count'), was $c0"
+	curl -s "http://$HB_ADDR:$HB_PORT/metrics" >"$E2E_DIR/metrics.txt"
+	python3 "$TOP/tests/unit/metrics_format.py" check "$E2E_DIR/metrics.txt" >/dev/null ||
+	    fail "GET /metrics does not parse"
+	echo "    $(grep -c '^llmctld_' "$E2E_DIR/metrics.txt") series; Slurm list ops timed: $(grep 'backend_op_duration_seconds_count{op="list"}' "$E2E_DIR/metrics.txt")"
+}

@@ -403,8 +403,9 @@ check_response(const struct api_request *req,
 	if ((resp->body == NULL) == (resp->text == NULL))
 		abort();
 	if (resp->text != NULL) {
-		/* only the metrics are text */
-		if (!req->tcp || strcmp(req->path, "/metrics") != 0)
+		/* only the metrics are text, /v1/metrics on the socket */
+		if (strcmp(req->path, req->tcp ? "/metrics" : "/v1/metrics") !=
+		    0)
 			abort();
 		return;
 	}
