@@ -52,6 +52,7 @@ for u in "$TEST_USER" "$TEST_USER2"; do
 done
 cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF || exit 1
 left=$(squeue -h -o %i | tr '\n' ' ')
+# shellcheck disable=SC2086
 [ -z "$left" ] || scancel $left
 # the e2e configuration with llmctld's ordinary re-plan delay
 eval "e2e_$(declare -f daemon_conf)"
@@ -92,6 +93,7 @@ at_times() {
 		pids="$pids $!"
 	done <"$file"
 	# (not a bare wait: llmctld is this shell's child too)
+	# shellcheck disable=SC2086
 	wait $pids
 }
 

@@ -15,7 +15,7 @@ disk_restore() {
 
 # llmctld on the e2e configuration with its database in DISK_DIR.
 disk_daemon_start() {
-	local i
+	local _
 	daemon_stop
 	daemon_conf
 	sed -i "s|^database: .*|database: $DISK_DIR/llmctld.db|" \
@@ -23,7 +23,7 @@ disk_daemon_start() {
 	"$LLMCTLD_BIN" -d -f "$E2E_DIR/llmctld.conf" \
 	    >>"$E2E_DIR/llmctld.log" 2>&1 &
 	echo $! >"$E2E_DIR/llmctld.pid"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -S "$SOCK" ] && llmctl status >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -41,7 +41,7 @@ slurm_jobs() {
 # gone the daemon heals by itself (writes work, the WAL is checkpointed and
 # truncated) and the job ends COMPLETED, on one attempt and one Slurm job.
 test_d1_full_disk() {
-	local id tag pid err big n refused=0 acked="" mark wal i new st
+	local id tag pid err big refused=0 acked="" mark wal new st
 	trap disk_restore EXIT
 	daemon_stop
 	mkdir -p "$DISK_DIR"
@@ -63,7 +63,7 @@ test_d1_full_disk() {
 	    >"$E2E_DIR/d_big.yaml"
 	chmod 644 "$E2E_DIR/d_big.yaml"
 	err=$E2E_DIR/d_big.err
-	for n in $(seq 10); do
+	for _ in $(seq 10); do
 		if new=$(cd "$SHARED" && ullmctl submit "$E2E_DIR/d_big.yaml" \
 		    2>"$err"); then
 			acked="$acked $new"
@@ -81,7 +81,7 @@ test_d1_full_disk() {
 	    fail "tag $tag on $(slurm_jobs "$tag") Slurm jobs"
 
 	# the job ends in Slurm while nothing can be written
-	for i in $(seq 120); do
+	for _ in $(seq 120); do
 		[ "$(slurm_jobs "$tag" CD)" = 1 ] && break
 		sleep 0.25
 	done
@@ -98,7 +98,7 @@ test_d1_full_disk() {
 	    fail "tag $tag on $(slurm_jobs "$tag") Slurm jobs"
 
 	rm -f "$DISK_DIR/filler"
-	for i in $(seq 120); do
+	for _ in $(seq 120); do
 		tail -n +"$mark" "$E2E_DIR/llmctld.log" |
 		    grep -q "store: writes work again" && break
 		sleep 0.25
