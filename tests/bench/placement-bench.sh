@@ -6,10 +6,13 @@
 # submitted through llmctl (as llmtest), once through sbatch (as llmtest,
 # with --switches=L@WAIT, L the fewest leaves the job can span). In both
 # phases plain sbatch jobs of llmtest2 queue at the same times. Prints mean
-# and p95 queue wait (client submit -> Slurm's StartTime), makespan (first
+# and p95 queue wait (client submit -> Slurm's StartTime), how long of it
+# the job was not yet in Slurm's queue (llmctl holds a job until its
+# nodes are free: "waiting for resources"), makespan (first
 # submit -> last end), leaves spanned per job and jobs cancelled and
 # resubmitted (llmctl's re-plans). A benchmark, not a test: it asserts
-# nothing about times and ./test.sh does not run it. About 5 minutes.
+# nothing about times and ./test.sh does not run it. About 10 minutes
+# (two phases of 3-4 minutes each; JOBS=20 halves it).
 #
 # Reproduce (as root, after a build in _build):
 #   E2E_DIR=/tmp/llmctl-pbench tests/bench/placement-bench.sh
@@ -50,10 +53,10 @@ for u in "$TEST_USER" "$TEST_USER2"; do
 	id -u "$u" >/dev/null 2>&1 ||
 	    useradd --system --no-create-home --shell /bin/sh "$u"
 done
-cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF || exit 1
-left=$(squeue -h -o %i | tr '\n' ' ')
-# shellcheck disable=SC2086
-[ -z "$left" ] || scancel $left
+# a fresh Slurm state: the job counts come from the whole queue
+cluster_stop
+cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF --clean ||
+    exit 1
 # the e2e configuration with llmctld's ordinary re-plan delay
 eval "e2e_$(declare -f daemon_conf)"
 daemon_conf() {
@@ -178,6 +181,7 @@ run_phase() {
 }
 
 run_phase llmctl
+cp "$E2E_DIR/llmctld.log" "$B/llmctld.log"
 run_phase sbatch
 sed -n 's/^SwitchName=\(leaf[^ ]*\) Nodes=\(.*\)/\1 \2/p' \
     "$E2E_DIR/cluster/etc/topology.conf" | while read -r leaf nodes; do
@@ -209,18 +213,21 @@ def subs(phase):
     return {int(i): (float(at), sid) for i, at, sid in
             (l.split() for l in open(f"{B}/{phase}.sub"))}
 
-def row(phase, waits, ends, t0, spans, cancelled, replans, final_ok, n):
+def row(phase, waits, ends, t0, spans, cancelled, replans, final_ok, n,
+        held):
     waits.sort()
     p95 = waits[min(len(waits) - 1, math.ceil(0.95 * len(waits)) - 1)]
-    return (phase, n, sum(waits) / len(waits), p95, max(ends) - t0,
+    return (phase, n, sum(waits) / len(waits), p95,
+            sum(held) / len(held), max(ends) - t0,
             sum(s for s, _ in spans) / len(spans),
             sum(1 for s, m in spans if s > m), cancelled, replans, final_ok)
 
 def stats_sbatch():
     q, sub = squeue("sbatch"), subs("sbatch")
-    waits, ends, spans, ok = [], [], [], 0
+    waits, ends, spans, ok, held = [], [], [], 0, []
     for i, (at, sid) in sub.items():
         f = q[sid]
+        held.append(epoch(f[3]) - at)
         waits.append(epoch(f[4]) - at)
         ends.append(epoch(f[5]))
         n = int(work[i - 1][1])
@@ -228,7 +235,7 @@ def stats_sbatch():
                       math.ceil(n / per_leaf)))
         ok += f[7] == "COMPLETED"
     return row("sbatch", waits, ends, min(a for a, _ in sub.values()),
-               spans, 0, 0, ok, len(sub))
+               spans, 0, 0, ok, len(sub), held)
 
 def stats_llmctl():
     sub = subs("llmctl")
@@ -240,7 +247,8 @@ def stats_llmctl():
             pos += 1
         j, pos = dec.raw_decode(text, pos)
         jobs[str(j["id"])] = j
-    waits, ends, spans, ok, replans = [], [], [], 0, 0
+    waits, ends, spans, ok, replans, held = [], [], [], 0, 0, []
+    q = squeue("llmctl")
     for i, (at, jid) in sub.items():
         j = jobs[jid]
         a = j["attempts"][-1]
@@ -249,21 +257,25 @@ def stats_llmctl():
             continue
         waits.append(a["started_at"] - at)
         ends.append(a["ended_at"])
+        held.append(epoch(q[str(a["slurm_job_id"])][3]) - at)
         n = int(work[i - 1][1])
         spans.append((len({leaf[h] for h in hosts(a["nodes"])}),
                       math.ceil(n / per_leaf)))
         ok += j["state"] == "COMPLETED"
-        replans += len(j["attempts"]) - 1
+        replans += sum(1 for l in open(f"{B}/llmctld.log")
+                       if f"job {jid}: " in l and "planning again" in l)
     # every Slurm job llmctld cancelled to plan again is in the queue
-    cancelled = sum(1 for f in squeue("llmctl").values()
+    cancelled = sum(1 for f in q.values()
                     if f[1] == "llmtest" and f[7] == "CANCELLED")
     return row("llmctl", waits, ends, min(a for a, _ in sub.values()),
-               spans, cancelled, replans, ok, len(sub))
+               spans, cancelled, replans, ok, len(sub), held)
 
-print("| via | jobs | mean wait s | p95 wait s | makespan s | leaves/job "
-      "| jobs over min leaves | cancelled+resubmitted | extra attempts "
+print("| via | jobs | mean wait s | p95 wait s | mean s before Slurm had it "
+      "| makespan s | leaves/job "
+      "| jobs over min leaves | Slurm jobs cancelled | re-plans "
       "| completed |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in (stats_llmctl(), stats_sbatch()):
-    print("| %s | %d | %.1f | %.1f | %.0f | %.2f | %d | %d | %d | %d |" % r)
+    print("| %s | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %d | %d | %d | %d |"
+          % r)
 PY
