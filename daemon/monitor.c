@@ -40,6 +40,8 @@ monitor_track_get(struct monitor *m, const char *tag)
 		return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
+	/* not known absent: only a poll pushed from now on may tell */
+	t->list_after = m->lists;
 	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
 	return t;
 }
@@ -255,8 +257,9 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 	if (store_commit(st) != 0)
 		goto fail;
 	monitor_track_drop(m, old);
-	if (avoid != NULL)
-		monitor_track_get(m, a->tag)->avoid = avoid;
+	/* a new tag, never submitted */
+	monitor_track_get(m, a->tag)->absent = 1;
+	monitor_track_get(m, a->tag)->avoid = avoid;
 	free(old);
 	monitor_kick(m);
 	return;
@@ -431,6 +434,26 @@ apply_bjob(
 		apply_progress(m, a, job, b);
 }
 
+/*
+ * Keep the poll's jobs: they answer "does Slurm have this tag?" for the
+ * attempts that may be there already (monitor-plan.c), without a load of
+ * their own.
+ */
+static void
+keep_seen(struct monitor *m, struct op *op)
+{
+	bjob_list_free(m->seen, m->nseen);
+	m->seen = op->u.list.jobs;
+	m->nseen = op->u.list.njobs;
+	m->seen_list = m->lists;
+	op->u.list.jobs = NULL;
+	op->u.list.njobs = 0;
+	if (m->list_wanted) {
+		m->list_wanted = 0;
+		monitor_kick(m);
+	}
+}
+
 static void
 list_done(struct op *op, void *arg)
 {
@@ -446,6 +469,7 @@ list_done(struct op *op, void *arg)
 		if (!m->poll_failing)
 			log_warnx("cannot reach Slurm: %s", op->cause);
 		m->poll_failing = 1;
+		monitor_set_str(&m->poll_cause, op->cause);
 		return;
 	}
 	if (m->poll_failing)
@@ -472,6 +496,7 @@ list_done(struct op *op, void *arg)
 		job_free(job);
 	}
 	attempt_list_free(as, n);
+	keep_seen(m, op);
 }
 
 static void
@@ -542,8 +567,9 @@ monitor_tick_cb(void *arg)
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
-	if (need_poll && !m->polling) {
+	if ((need_poll || m->list_wanted) && !m->polling) {
 		m->polling = 1;
+		m->lists++;
 		worker_push(m->d->worker, worker_list(list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
@@ -585,6 +611,9 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
-	holds_free(m->holds); /* the worker is stopped */
+	holds_free(m->holds);
+	bjob_list_free(m->seen, m->nseen);
+	free(m->load_cause);
+	free(m->poll_cause);
 	free(m);
 }
