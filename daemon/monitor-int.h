@@ -67,6 +67,7 @@ struct monitor {
 	char *load_cause; /* why the last load failed; NULL: ok */
 	char *poll_cause; /* why the last poll failed */
 	uint64_t lists; /* OP_LISTs pushed, the newest's number */
+	int64_t listed_ms; /* monotonic, when the newest was pushed */
 	int list_wanted; /* an attempt waits for a poll: kick */
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;

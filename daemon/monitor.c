@@ -534,6 +534,21 @@ create_attempts(struct monitor *m, enum job_state from)
 	job_list_free(jobs, n);
 }
 
+/*
+ * One job-table load at a time, and for the attempts in flight at most one
+ * per half poll interval however often the monitor is kicked; an attempt
+ * that waits for a poll to tell whether Slurm has it gets one at once.
+ */
+static int
+poll_due(const struct monitor *m, int need_poll)
+{
+	if (m->polling)
+		return 0;
+	return m->list_wanted ||
+	    (need_poll &&
+	        mono_ms() - m->listed_ms >= m->d->conf->poll_interval_ms / 2);
+}
+
 static void
 monitor_tick_cb(void *arg)
 {
@@ -567,9 +582,10 @@ monitor_tick_cb(void *arg)
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
-	if ((need_poll || m->list_wanted) && !m->polling) {
+	if (poll_due(m, need_poll)) {
 		m->polling = 1;
 		m->lists++;
+		m->listed_ms = mono_ms();
 		worker_push(m->d->worker, worker_list(list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);

@@ -1,8 +1,7 @@
 /*
  * placement: where an attempt's ranks go, decided on one cluster snapshot.
- * No backend calls and no store: OP_PLAN runs it on the worker thread right
- * after loading the snapshot, and it would run the same on a snapshot kept
- * from an earlier load.
+ * No backend calls and no store: the monitor runs it on the loop thread on
+ * the snapshot the tick keeps (monitor-plan.c), so a plan costs no RPC.
  */
 #ifndef LLMCTLD_PLACEMENT_H
 #define LLMCTLD_PLACEMENT_H
