@@ -525,8 +525,10 @@ create_attempts(struct monitor *m, enum job_state from)
 		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
 		    store_event_add(st, a.job_id, "attempt",
 		        "attempt %d created (tag %s, MASTER_PORT %d)",
-		        a.attempt, a.tag, a.master_port) == 0)
-			store_commit(st);
+		        a.attempt, a.tag, a.master_port) == 0 &&
+		    store_commit(st) == 0)
+			/* made here, not submitted yet: Slurm cannot have it */
+			monitor_track_get(m, a.tag)->absent = 1;
 		else
 			store_rollback(st);
 		free(a.tag);

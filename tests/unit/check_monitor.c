@@ -194,6 +194,21 @@ START_TEST(test_scheduler_down)
 END_TEST
 
 /*
+ * A job this daemon just made needs no look-up in Slurm's job table: with
+ * that load failing it is still submitted, once.
+ */
+START_TEST(test_fresh_needs_no_lookup)
+{
+	int64_t id;
+
+	fake_set_list_down(1);
+	id = submit(JOB);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert_int_eq(fake_submit_count(), 1);
+}
+END_TEST
+
+/*
  * Slurm took the job but the answer was lost: the attempt may be in Slurm,
  * so it is looked up by tag in a later poll and never submitted again; the
  * same after a restart of the daemon (monitor and worker made anew) right
@@ -479,6 +494,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_scheduler_down);
+	tcase_add_test(tc, test_fresh_needs_no_lookup);
 	tcase_add_test(tc, test_submit_answer_lost);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
