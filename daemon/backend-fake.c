@@ -19,6 +19,8 @@ static struct bjob *fake_jobs;
 static size_t fake_n;
 static int fake_down; /* 1: every call fails as if unreachable */
 static int fake_submits;
+static int fake_list_down; /* 1: only the job-table load fails */
+static int fake_lost; /* submits to take but answer as unreachable */
 
 static int
 fake_init(const char *conf, char **cause)
@@ -56,6 +58,11 @@ fake_submit(
 		b->submit_time = wall_s();
 		*id = b->id;
 		fake_submits++;
+		if (fake_lost > 0) {
+			fake_lost--;
+			*transient = 1;
+			rc = set_cause(cause, "Socket timed out");
+		}
 	}
 	pthread_mutex_unlock(&fake_lock);
 	return rc;
@@ -67,7 +74,7 @@ fake_list(struct bjob **out, size_t *n, char **cause)
 	size_t i;
 
 	pthread_mutex_lock(&fake_lock);
-	if (fake_down) {
+	if (fake_down || fake_list_down) {
 		pthread_mutex_unlock(&fake_lock);
 		return set_cause(cause, "Unable to contact slurm controller");
 	}
@@ -165,6 +172,22 @@ fake_set_down(int down)
 	pthread_mutex_unlock(&fake_lock);
 }
 
+void
+fake_set_list_down(int down)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_list_down = down;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+void
+fake_lose_answers(int n)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_lost = n;
+	pthread_mutex_unlock(&fake_lock);
+}
+
 int
 fake_submit_count(void)
 {
@@ -185,5 +208,7 @@ fake_reset(void)
 	fake_n = 0;
 	fake_submits = 0;
 	fake_down = 0;
+	fake_lost = 0;
+	fake_list_down = 0;
 	pthread_mutex_unlock(&fake_lock);
 }

@@ -34,12 +34,10 @@ struct hist {
 
 /* enum op_kind's names; a kind added later shows as "other". */
 static const char *const op_names[] = {
-	[OP_FIND] = "find",
 	[OP_SUBMIT] = "submit",
 	[OP_LIST] = "list",
 	[OP_CANCEL] = "cancel",
 	[OP_CLUSTER] = "cluster",
-	[OP_PLAN] = "plan",
 };
 #define NOPS ((int)nitems(op_names) + 1) /* + other */
 

@@ -14,12 +14,21 @@
 #include "store.h"
 #include "util.h"
 
+struct bjob;
 struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
 struct track {
 	char *tag;
 	int busy; /* an op is in flight */
+	/*
+	 * Slurm cannot have the tag: the attempt was made by this process
+	 * and never handed to OP_SUBMIT, or a poll after its last submit
+	 * did not show it. Else list_after: only a poll pushed after
+	 * that one may tell.
+	 */
+	int absent;
+	uint64_t list_after;
 	int misses; /* polls without it */
 	int64_t last_kill_ms;
 	/* progress, for hang detection */
@@ -54,13 +63,19 @@ struct monitor {
 	double poll_started; /* metrics_now() when the list op was pushed */
 	int poll_failing;
 	int loading; /* an OP_CLUSTER in flight */
+	int64_t loaded_ms; /* monotonic, when d->cluster came */
+	int load_wanted; /* a plan waits for it: kick */
+	char *load_cause; /* why the last load failed; NULL: ok */
+	char *poll_cause; /* why the last poll failed */
+	uint64_t lists; /* OP_LISTs pushed, the newest's number */
+	int64_t listed_ms; /* monotonic, when the newest was pushed */
+	int list_wanted; /* an attempt waits for a poll: kick */
+	struct bjob *seen; /* the last poll's jobs, owned */
+	size_t nseen;
+	uint64_t seen_list; /* and its number; 0: none yet */
 	TAILQ_HEAD(, track) tracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
-	struct holds *holds; /* recent plans; only ever on
-						   the worker thread */
-	uint64_t plans_pushed; /* OP_PLANs queued, and ... */
-	uint64_t plans_done; /* ... back on the loop (plan_done) */
 };
 
 static inline void

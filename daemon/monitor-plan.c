@@ -1,17 +1,21 @@
 /*
- * monitor-plan: the monitor's ops to the worker and their results: plan an
- * attempt, build and submit it, cancel it, load the cluster snapshot.
+ * monitor-plan: plan an attempt, build and submit it, cancel it, load the
+ * cluster snapshot; the ops to the worker and their results.
  *
- * An attempt without a Slurm id goes out as OP_PLAN (OP_FIND once its job
- * is cancelled). When the plan comes back, plan_done records the placement
- * on the attempt, builds the launch and pushes OP_SUBMIT, which finds by
- * tag once more before it submits: the exactly-once rule.
+ * An attempt without a Slurm id is planned on the loop, on the snapshot
+ * the tick keeps (d->cluster), recorded, built and sent as OP_SUBMIT: one
+ * RPC. The exactly-once rule decides before that: an attempt this process
+ * made and never handed to OP_SUBMIT cannot be in Slurm; any other (made
+ * before a restart, or its submit's outcome unknown) is looked up by tag
+ * in a poll that started after its last submit, and submitted only when
+ * that poll does not show it.
  */
 #include "config.h"
 
 #include <sys/queue.h>
 
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +35,8 @@
 #include "util.h"
 #include "worker.h"
 
-/*
- * An attempt on its way to Slurm: the arg of its OP_PLAN, then of its
- * OP_SUBMIT, which borrow its strings.
- */
+/* An attempt on its way to Slurm: the arg of its OP_SUBMIT, which borrows
+ * its strings. */
 struct submit_data {
 	struct monitor *m;
 	struct launch *launch;
@@ -53,11 +55,15 @@ struct submit_data {
 static struct submit_data *submit_data_new(struct monitor *, const char *);
 static void submit_data_free(void *);
 static void submit_done(struct op *, void *);
-static void keep_cluster(struct monitor *, struct bcluster **);
 static void submit_request(
     const struct submit_data *, const struct job *, struct bjob_request *);
-static int plan_settled(struct monitor *, const struct op *,
-    const struct submit_data *, struct attempt *, struct job *);
+static void plan_wait(struct monitor *, struct job *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int plan_find(
+    struct monitor *, struct track *, struct attempt *, struct job *);
+static const struct bcluster *plan_snapshot(struct monitor *, struct job *);
+static void plan_unplaced(struct monitor *, const struct submit_data *,
+    struct attempt *, struct job *, const char *);
 static const char *plan_record(
     const struct bcluster *, struct submit_data *, struct attempt *);
 static char *plan_token(struct monitor *, struct attempt *, const struct job *);
@@ -69,8 +75,9 @@ static int plan_build(struct monitor *, struct submit_data *, struct attempt *,
     const struct job *, const char *, char **);
 static void plan_submit(struct monitor *, struct submit_data *,
     const struct attempt *, const struct job *);
-static int plan_place_cb(void *, const struct bcluster *, char **, int *);
-static void plan_done(struct op *, void *);
+static void hold_cb(void *, const char *, const char *, int);
+static void plan_place(struct monitor *, const struct bcluster *,
+    struct submit_data *, struct attempt *, struct job *);
 static int plan_request(struct monitor *, struct submit_data *,
     const struct attempt *, const struct job *, char **);
 static void cancel_done(struct op *, void *);
@@ -107,17 +114,20 @@ submit_data_free(void *p)
 	free(sd);
 }
 
-/* OP_SUBMIT, or OP_FIND for a cancelled attempt, came back. */
+/* OP_SUBMIT came back. */
 static void
 submit_done(struct op *op, void *arg)
 {
 	struct submit_data *sd = arg;
 	struct monitor *m = sd->m;
+	struct track *t = monitor_track_get(m, sd->tag);
 	struct attempt *a;
 	struct job *job;
 	char *reason;
 
-	monitor_track_get(m, sd->tag)->busy = 0;
+	t->busy = 0;
+	/* unless recorded now, only a poll pushed after this may tell */
+	t->list_after = m->lists;
 	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL) {
 		submit_data_free(sd);
 		return;
@@ -131,22 +141,14 @@ submit_done(struct op *op, void *arg)
 		monitor_finish(
 		    m, a, job, ATTEMPT_FAILED, CAUSE_SUBMIT_FAILED, reason);
 		free(reason);
-	} else if (op->kind == OP_FIND && op->u.find.found_id == 0) {
-		/* cancelled before Slurm ever had it */
-		monitor_finish(
-		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
-	} else if (op->kind == OP_FIND) {
-		monitor_attempt_in_slurm(m, a, job, op->u.find.found_id, 0);
-	} else {
-		monitor_attempt_in_slurm(
-		    m, a, job, op->u.submit.found_id, op->u.submit.submitted);
-	}
+	} else
+		monitor_attempt_in_slurm(m, a, job, op->u.submit.id, 1);
 	attempt_free(a);
 	job_free(job);
 	submit_data_free(sd);
 }
 
-/* Keep the newest cluster snapshot for the API (nodes, plan). */
+/* Keep the newest cluster snapshot, for the plans and the API. */
 static void
 keep_cluster(struct monitor *m, struct bcluster **cl)
 {
@@ -155,6 +157,7 @@ keep_cluster(struct monitor *m, struct bcluster **cl)
 	bcluster_free(m->d->cluster);
 	m->d->cluster = *cl;
 	*cl = NULL;
+	m->loaded_ms = mono_ms();
 }
 
 /* What Slurm is asked for, from the spec, the launch and the plan. */
@@ -190,51 +193,95 @@ submit_request(const struct submit_data *sd, const struct job *job,
 	req->warn_batch = sd->launch->warn_batch;
 }
 
+/* The job waits, saying why (once per new reason). */
+static void
+plan_wait(struct monitor *m, struct job *job, const char *fmt, ...)
+{
+	va_list ap;
+	char *reason;
+
+	va_start(ap, fmt);
+	reason = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
+		lifecycle_job_reason(m->d->store, job->id, job->state, reason);
+		log_job(job->id, "%s", reason);
+	}
+	free(reason);
+}
+
+/* One of ours in the last poll: its Slurm id, 0: none. */
+static int64_t
+seen_id(const struct monitor *m, const char *tag, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < m->nseen; i++)
+		if (m->seen[i].uid == uid && strcmp(m->seen[i].tag, tag) == 0)
+			return m->seen[i].id;
+	return 0;
+}
+
 /*
- * An OP_PLAN that brought no plan to go on with: the attempt was in Slurm
- * already, its job was cancelled meanwhile, it can never be placed, or it
- * waits for nodes. 1 when the attempt is settled so, 0: go on and submit.
+ * An attempt that Slurm may have (made before a restart, or its submit's
+ * outcome unknown): a poll pushed after its last submit answers, by tag
+ * and uid, as that poll started after the submit returned (one worker, in
+ * order). 1: settled so (found; or waiting for such a poll), 0: absent.
  */
 static int
-plan_settled(struct monitor *m, const struct op *op,
-    const struct submit_data *sd, struct attempt *a, struct job *job)
+plan_find(
+    struct monitor *m, struct track *t, struct attempt *a, struct job *job)
+{
+	int64_t id;
+
+	if (m->seen_list <= t->list_after) {
+		m->list_wanted = 1;
+		if (m->poll_failing)
+			plan_wait(
+			    m, job, "slurmctld unreachable: %s", m->poll_cause);
+		return 1;
+	}
+	if ((id = seen_id(m, a->tag, job->uid)) != 0) {
+		monitor_attempt_in_slurm(m, a, job, id, 0);
+		return 1;
+	}
+	t->absent = 1;
+	return 0;
+}
+
+/*
+ * The snapshot to plan on: the one kept, unless older than two poll
+ * intervals (a tick refreshes it each interval); then the job waits for
+ * the load, which kicks the monitor. NULL: none to plan on yet.
+ */
+static const struct bcluster *
+plan_snapshot(struct monitor *m, struct job *job)
+{
+	if (m->d->cluster != NULL &&
+	    mono_ms() - m->loaded_ms <= 2 * m->d->conf->poll_interval_ms)
+		return m->d->cluster;
+	m->load_wanted = 1;
+	monitor_load_cluster(m);
+	if (m->load_cause != NULL)
+		plan_wait(m, job, "slurmctld unreachable: %s", m->load_cause);
+	return NULL;
+}
+
+/* No plan: never on this cluster (the attempt fails), or not now. */
+static void
+plan_unplaced(struct monitor *m, const struct submit_data *sd,
+    struct attempt *a, struct job *job, const char *cause)
 {
 	char *reason;
 
-	if (op->rc == 0 && op->u.plan.find.found_id != 0) {
-		monitor_attempt_in_slurm(
-		    m, a, job, op->u.plan.find.found_id, 0);
-		return 1;
-	}
-	if (job->state == JOB_CANCELLED) {
-		/* cancelled while it was being planned: never submit it */
-		monitor_finish(
-		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
-		return 1;
-	}
-	if (op->rc != 0 && sd->place.never) {
-		reason = xasprintf(
-		    "cannot be placed on this cluster: %s", op->cause);
+	if (sd->place.never) {
+		reason =
+		    xasprintf("cannot be placed on this cluster: %s", cause);
 		monitor_finish(
 		    m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE, reason);
 		free(reason);
-		return 1;
-	}
-	if (op->rc != 0) {
-		/* not the cluster's nodes: Slurm itself did not answer */
-		reason = xasprintf(op->u.plan.unreachable
-		        ? "slurmctld unreachable: %s"
-		        : "waiting for resources: %s",
-		    op->cause);
-		if (job->reason == NULL || strcmp(job->reason, reason) != 0) {
-			lifecycle_job_reason(
-			    m->d->store, job->id, job->state, reason);
-			log_job(job->id, "%s", reason);
-		}
-		free(reason);
-		return 1;
-	}
-	return 0;
+	} else
+		plan_wait(m, job, "waiting for resources: %s", cause);
 }
 
 /* Record the placement on the attempt; the master's address, if known. */
@@ -335,28 +382,20 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	return 0;
 }
 
-/* OP_SUBMIT takes sd over, and finds by tag once more before it submits. */
+/* OP_SUBMIT takes sd over; from now on Slurm may have the tag. */
 static void
 plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
     const struct job *job)
 {
+	struct track *t = monitor_track_get(m, a->tag);
 	struct bjob_request req;
 
 	sd->name = xstrdup(job->name);
 	submit_request(sd, job, &req);
-	monitor_track_get(m, a->tag)->busy = 1;
+	t->busy = 1;
+	t->absent = 0;
 	worker_push(m->d->worker,
 	    worker_submit(&req, submit_done, sd, submit_data_free));
-}
-
-/* On the worker thread, on the snapshot it just loaded. */
-static int
-plan_place_cb(
-    void *arg, const struct bcluster *cl, char **cause, int *transient)
-{
-	struct submit_data *sd = arg;
-
-	return placement_run(&sd->place, cl, cause, transient);
 }
 
 /*
@@ -388,38 +427,34 @@ plan_store(struct monitor *m, const struct submit_data *sd, struct attempt *a,
 	return -1;
 }
 
-/* OP_PLAN came back: settle the attempt, or record, build and submit it. */
+/* Place the attempt on cl: record, build and submit it, or say why not. */
 static void
-plan_done(struct op *op, void *arg)
+plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
+    struct attempt *a, struct job *job)
 {
-	struct submit_data *sd = arg;
-	struct monitor *m = sd->m;
-	struct attempt *a;
-	struct job *job;
 	const char *addr;
 	char *cause = NULL;
+	int transient = 0;
 
-	m->plans_done++; /* in push order: one worker, FIFO */
-	monitor_track_get(m, sd->tag)->busy = 0;
-	if ((a = monitor_attempt_by_tag(m, sd->tag, &job)) == NULL)
-		goto out;
-	if (!plan_settled(m, op, sd, a, job)) {
-		addr = plan_record(op->u.plan.load.cluster, sd, a);
+	sd->place.tag = sd->tag;
+	/* a read: without it fewer GPUs are held, nothing is lost */
+	(void)store_attempts_holding(
+	    m->d->store, cl->loaded_at - 1, hold_cb, sd);
+	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
+		plan_unplaced(m, sd, a, job, cause);
+	else {
+		addr = plan_record(cl, sd, a);
 		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
+			/* recorded before Slurm hears of it, or not sent */
 			if (plan_store(m, sd, a, job) == 0) {
 				plan_submit(m, sd, a, job);
 				sd = NULL;
 			}
-		} else {
+		} else
 			monitor_finish(m, a, job, ATTEMPT_FAILED,
 			    CAUSE_LAUNCH_FAILED, cause);
-			free(cause);
-		}
 	}
-	attempt_free(a);
-	job_free(job);
-out:
-	keep_cluster(m, &op->u.plan.load.cluster);
+	free(cause);
 	submit_data_free(sd);
 }
 
@@ -466,47 +501,43 @@ hold_cb(void *arg, const char *tag, const char *nodes, int gpus)
 	    hostlist_expand(&hl, nodes, NULL) == 0)
 		for (i = 0; i < hl.n; i++)
 			placement_hold_add(&sd->place.held, &sd->place.nheld,
-			    tag, hl.names[i], gpus, 0);
+			    tag, hl.names[i], gpus);
 	hostlist_clear(&hl);
 }
 
 /*
- * Plan the attempt on a fresh snapshot (or find it in Slurm by tag),
- * counting the GPUs our own planned and pending attempts will take: from
- * the store, and the worker's recent plans not yet recorded there.
+ * Plan the attempt on the kept snapshot and submit it, once Slurm is known
+ * not to have it (or take the job Slurm has), counting the GPUs our own
+ * planned, pending or just started attempts will take (the store's, read
+ * against the snapshot's age). No RPC but the submit.
  */
 void
 monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 {
+	struct track *t = monitor_track_get(m, a->tag);
+	const struct bcluster *cl;
 	struct submit_data *sd;
-	struct bfailure *fail;
-	struct op *op;
-	size_t nfail;
 	char *cause = NULL;
 
-	sd = submit_data_new(m, a->tag);
-	if (job->state == JOB_CANCELLED)
-		op = worker_find(
-		    sd->tag, job->uid, submit_done, sd, submit_data_free);
-	else if (plan_request(m, sd, a, job, &cause) == 0) {
-		sd->place.tag = sd->tag;
-		sd->place.recent = m->holds;
-		/* worker plans before this one and not recorded yet count */
-		sd->place.seq = ++m->plans_pushed;
-		sd->place.recorded = m->plans_done;
-		(void)store_attempts_holding(m->d->store, hold_cb, sd);
-		fail = store_node_failures(m->d->store, &nfail);
-		op = worker_plan(sd->tag, job->uid, fail, nfail, plan_place_cb,
-		    plan_done, sd, submit_data_free);
-	} else {
-		monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED,
-		    cause != NULL ? cause : "stored spec unreadable");
-		free(cause);
-		submit_data_free(sd);
+	if (!t->absent && plan_find(m, t, a, job))
+		return;
+	if (job->state == JOB_CANCELLED) {
+		/* cancelled before Slurm ever had it */
+		monitor_finish(
+		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
 		return;
 	}
-	monitor_track_get(m, a->tag)->busy = 1;
-	worker_push(m->d->worker, op);
+	if ((cl = plan_snapshot(m, job)) == NULL)
+		return;
+	sd = submit_data_new(m, a->tag);
+	if (plan_request(m, sd, a, job, &cause) == 0) {
+		plan_place(m, cl, sd, a, job);
+		return;
+	}
+	monitor_finish(m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED,
+	    cause != NULL ? cause : "stored spec unreadable");
+	free(cause);
+	submit_data_free(sd);
 }
 
 static void
@@ -538,18 +569,29 @@ cluster_done(struct op *op, void *arg)
 	struct monitor *m = arg;
 
 	m->loading = 0;
-	if (op->rc == 0)
-		keep_cluster(m, &op->u.cluster.cluster);
+	monitor_set_str(&m->load_cause, op->rc != 0 ? op->cause : NULL);
+	if (op->rc != 0)
+		return;
+	keep_cluster(m, &op->u.cluster.cluster);
+	if (m->load_wanted) {
+		m->load_wanted = 0;
+		monitor_kick(m);
+	}
 }
 
-/* Refresh the snapshot the API answers from, one load at a time. */
+/*
+ * Refresh the snapshot the plans and the API use, one load at a time and
+ * at most one per half poll interval however often the monitor is kicked.
+ */
 void
 monitor_load_cluster(struct monitor *m)
 {
 	struct bfailure *fail;
 	size_t nfail;
 
-	if (m->loading)
+	if (m->loading ||
+	    (m->d->cluster != NULL &&
+	        mono_ms() - m->loaded_ms < m->d->conf->poll_interval_ms / 2))
 		return;
 	fail = store_node_failures(m->d->store, &nfail);
 	m->loading = 1;

@@ -41,6 +41,8 @@ monitor_track_get(struct monitor *m, const char *tag)
 		return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
+	/* not known absent: only a poll pushed from now on may tell */
+	t->list_after = m->lists;
 	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
 	return t;
 }
@@ -256,8 +258,9 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 	if (store_commit(st) != 0)
 		goto fail;
 	monitor_track_drop(m, old);
-	if (avoid != NULL)
-		monitor_track_get(m, a->tag)->avoid = avoid;
+	/* a new tag, never submitted */
+	monitor_track_get(m, a->tag)->absent = 1;
+	monitor_track_get(m, a->tag)->avoid = avoid;
 	free(old);
 	monitor_kick(m);
 	return;
@@ -432,6 +435,26 @@ apply_bjob(
 		apply_progress(m, a, job, b);
 }
 
+/*
+ * Keep the poll's jobs: they answer "does Slurm have this tag?" for the
+ * attempts that may be there already (monitor-plan.c), without a load of
+ * their own.
+ */
+static void
+keep_seen(struct monitor *m, struct op *op)
+{
+	bjob_list_free(m->seen, m->nseen);
+	m->seen = op->u.list.jobs;
+	m->nseen = op->u.list.njobs;
+	m->seen_list = m->lists;
+	op->u.list.jobs = NULL;
+	op->u.list.njobs = 0;
+	if (m->list_wanted) {
+		m->list_wanted = 0;
+		monitor_kick(m);
+	}
+}
+
 static void
 list_done(struct op *op, void *arg)
 {
@@ -447,6 +470,7 @@ list_done(struct op *op, void *arg)
 		if (!m->poll_failing)
 			log_warnx("cannot reach Slurm: %s", op->cause);
 		m->poll_failing = 1;
+		monitor_set_str(&m->poll_cause, op->cause);
 		return;
 	}
 	if (m->poll_failing)
@@ -474,6 +498,7 @@ list_done(struct op *op, void *arg)
 	}
 	attempt_list_free(as, n);
 	metrics_poll(metrics_now() - m->poll_started);
+	keep_seen(m, op);
 }
 
 static void
@@ -502,13 +527,30 @@ create_attempts(struct monitor *m, enum job_state from)
 		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
 		    store_event_add(st, a.job_id, "attempt",
 		        "attempt %d created (tag %s, MASTER_PORT %d)",
-		        a.attempt, a.tag, a.master_port) == 0)
-			store_commit(st);
+		        a.attempt, a.tag, a.master_port) == 0 &&
+		    store_commit(st) == 0)
+			/* made here, not submitted yet: Slurm cannot have it */
+			monitor_track_get(m, a.tag)->absent = 1;
 		else
 			store_rollback(st);
 		free(a.tag);
 	}
 	job_list_free(jobs, n);
+}
+
+/*
+ * One job-table load at a time, and for the attempts in flight at most one
+ * per half poll interval however often the monitor is kicked; an attempt
+ * that waits for a poll to tell whether Slurm has it gets one at once.
+ */
+static int
+poll_due(const struct monitor *m, int need_poll)
+{
+	if (m->polling)
+		return 0;
+	return m->list_wanted ||
+	    (need_poll &&
+	        mono_ms() - m->listed_ms >= m->d->conf->poll_interval_ms / 2);
 }
 
 static void
@@ -544,9 +586,11 @@ monitor_tick_cb(void *arg)
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
-	if (need_poll && !m->polling) {
+	if (poll_due(m, need_poll)) {
 		m->polling = 1;
 		m->poll_started = metrics_now();
+		m->lists++;
+		m->listed_ms = mono_ms();
 		worker_push(m->d->worker, worker_list(list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
@@ -562,7 +606,6 @@ monitor_create(struct llmctld *d)
 	TAILQ_INIT(&m->tracks);
 	TAILQ_INIT(&m->scans);
 	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
-	m->holds = xcalloc(1, sizeof(*m->holds));
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -588,6 +631,8 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
-	holds_free(m->holds); /* the worker is stopped */
+	bjob_list_free(m->seen, m->nseen);
+	free(m->load_cause);
+	free(m->poll_cause);
 	free(m);
 }

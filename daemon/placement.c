@@ -9,8 +9,8 @@
 #include "util.h"
 
 void
-placement_hold_add(struct hold **v, size_t *n, const char *tag,
-    const char *node, int gpus, uint64_t seq)
+placement_hold_add(
+    struct hold **v, size_t *n, const char *tag, const char *node, int gpus)
 {
 	struct hold *h;
 
@@ -19,7 +19,6 @@ placement_hold_add(struct hold **v, size_t *n, const char *tag,
 	h->tag = xstrdup(tag);
 	h->node = xstrdup(node);
 	h->gpus = gpus;
-	h->seq = seq;
 }
 
 static void
@@ -27,37 +26,6 @@ hold_clear(struct hold *h)
 {
 	free(h->tag);
 	free(h->node);
-}
-
-void
-holds_free(struct holds *hs)
-{
-	size_t i;
-
-	if (hs == NULL)
-		return;
-	for (i = 0; i < hs->n; i++)
-		hold_clear(&hs->v[i]);
-	free(hs->v);
-	free(hs);
-}
-
-/*
- * Drop the recent holds of plans the loop has recorded: the store's holds
- * count those still pending, and Slurm those running.
- */
-static void
-holds_drop_recorded(struct holds *hs, uint64_t recorded)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < hs->n; i++) {
-		if (hs->v[i].seq > recorded)
-			hs->v[k++] = hs->v[i];
-		else
-			hold_clear(&hs->v[i]);
-	}
-	hs->n = k;
 }
 
 /* Take h's GPUs off its node in t, the lowest free ones first. */
@@ -76,17 +44,6 @@ hold_apply(struct topo *t, const struct hold *h, const char *own)
 		*free_gpus &= *free_gpus - 1;
 }
 
-static int
-held_by_store(const struct placement *pl, const char *tag)
-{
-	size_t i;
-
-	for (i = 0; i < pl->nheld; i++)
-		if (strcmp(pl->held[i].tag, tag) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * The live topology as the planner is to see it: a copy of its nodes with
  * the GPUs our held attempts will take marked busy. NULL: no holds, use
@@ -98,9 +55,7 @@ placement_view(struct placement *pl, const struct bcluster *cl)
 	struct topo *t;
 	size_t i;
 
-	if (pl->recent != NULL)
-		holds_drop_recorded(pl->recent, pl->recorded);
-	if (pl->nheld == 0 && (pl->recent == NULL || pl->recent->n == 0))
+	if (pl->nheld == 0)
 		return NULL;
 	t = xmalloc(sizeof(*t));
 	*t = *cl->live;
@@ -108,25 +63,7 @@ placement_view(struct placement *pl, const struct bcluster *cl)
 	memcpy(t->nodes, cl->live->nodes, t->nnodes * sizeof(*t->nodes));
 	for (i = 0; i < pl->nheld; i++)
 		hold_apply(t, &pl->held[i], pl->tag);
-	/* a recent plan the store knows already counts once */
-	for (i = 0; pl->recent != NULL && i < pl->recent->n; i++)
-		if (!held_by_store(pl, pl->recent->v[i].tag))
-			hold_apply(t, &pl->recent->v[i], pl->tag);
 	return t;
-}
-
-/* Remember a fresh plan, so the next placement counts it before Slurm does. */
-static void
-placement_remember(struct placement *pl, const struct topo *t)
-{
-	size_t i;
-
-	if (pl->recent == NULL || pl->tag == NULL || pl->req.gpus_per_node == 0)
-		return;
-	for (i = 0; i < pl->plan->nnodes; i++)
-		placement_hold_add(&pl->recent->v, &pl->recent->n, pl->tag,
-		    t->nodes[pl->plan->nodes[i].topo_index].name,
-		    pl->req.gpus_per_node, pl->seq);
 }
 
 /* After a re-plan: the request with the last nodes excluded as well. */
@@ -168,8 +105,6 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 		pl->plan = plan_avoiding(pl, live);
 	if (pl->plan == NULL)
 		pl->plan = plan_make(live, &pl->req, cause);
-	if (pl->plan != NULL)
-		placement_remember(pl, live);
 	if (view != NULL) {
 		free(view->nodes);
 		free(view);

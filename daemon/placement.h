@@ -1,8 +1,7 @@
 /*
  * placement: where an attempt's ranks go, decided on one cluster snapshot.
- * No backend calls and no store: OP_PLAN runs it on the worker thread right
- * after loading the snapshot, and it would run the same on a snapshot kept
- * from an earlier load.
+ * No backend calls and no store: the monitor runs it on the loop thread on
+ * the snapshot the tick keeps (monitor-plan.c), so a plan costs no RPC.
  */
 #ifndef LLMCTLD_PLACEMENT_H
 #define LLMCTLD_PLACEMENT_H
@@ -23,13 +22,6 @@ struct hold {
 	char *tag; /* the attempt's */
 	char *node;
 	int gpus;
-	uint64_t seq; /* recent holds: the plan that made it */
-};
-
-/* The holds a placement made itself; only ever used on one thread. */
-struct holds {
-	struct hold *v;
-	size_t n;
 };
 
 struct placement {
@@ -39,9 +31,6 @@ struct placement {
 	const char *tag; /* the attempt's; its holds skip */
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
-	struct holds *recent; /* NULL: none kept */
-	uint64_t seq; /* this plan's number, from 1 */
-	uint64_t recorded; /* plans the loop had recorded at its push */
 	struct plan *plan; /* out, owned */
 	int never; /* out: not even when idle */
 };
@@ -54,8 +43,7 @@ int placement_run(
     struct placement *, const struct bcluster *, char **cause, int *transient);
 /* Frees the plan and the holds; the request's strings are the caller's. */
 void placement_clear(struct placement *);
-void placement_hold_add(struct hold **, size_t *, const char *tag,
-    const char *node, int gpus, uint64_t seq);
-void holds_free(struct holds *);
+void placement_hold_add(
+    struct hold **, size_t *, const char *tag, const char *node, int gpus);
 
 #endif

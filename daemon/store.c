@@ -922,7 +922,7 @@ store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 }
 
 int
-store_attempts_holding(struct store *st,
+store_attempts_holding(struct store *st, int64_t since,
     void (*fn)(void *, const char *, const char *, int), void *arg)
 {
 	sqlite3_stmt *stmt;
@@ -932,10 +932,11 @@ store_attempts_holding(struct store *st,
 	    "SELECT a.tag, a.nodes, j.gpus_per_node "
 	    "FROM attempts a JOIN jobs j ON j.id = a.job_id "
 	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.nodes IS NOT "
-	    "NULL AND a.state IN ('CREATED', 'PENDING') AND j.gpus_per_node "
-	    "> 0");
+	    "NULL AND j.gpus_per_node > 0 AND (a.state IN ('CREATED', "
+	    "'PENDING') OR (a.state = 'RUNNING' AND a.started_at >= ?1))");
 	if (stmt == NULL)
 		return -1;
+	sqlite3_bind_int64(stmt, 1, since);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
 		    (const char *)sqlite3_column_text(stmt, 1),

@@ -177,10 +177,11 @@ struct attempt **store_attempts_of(struct store *, int64_t job_id, size_t *n);
 /* Every attempt not yet ended, of any job. */
 struct attempt **store_attempts_active(struct store *, size_t *n);
 /*
- * For each attempt planned but not running (CREATED or PENDING with nodes,
- * not being ended) of a job with GPUs: fn(arg, tag, nodes, gpus_per_node).
+ * For each attempt of a job with GPUs whose GPUs a snapshot loaded at
+ * since may show free: planned or pending (CREATED, PENDING with nodes, not
+ * being ended), or RUNNING since then: fn(arg, tag, nodes, gpus_per_node).
  */
-int store_attempts_holding(struct store *,
+int store_attempts_holding(struct store *, int64_t since,
     void (*fn)(void *, const char *, const char *, int), void *arg);
 void attempt_free(struct attempt *);
 void attempt_list_free(struct attempt **, size_t);

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -26,25 +25,6 @@ static void op_free(struct op *);
 static void worker_run_cb(void *);
 static void worker_done_cb(void *, int);
 
-/* Find a job of ours by tag: how submission stays exactly-once. */
-static int64_t
-op_find_tag(const struct backend *be, struct op *op, const char *tag, uid_t uid)
-{
-	struct bjob *jobs = NULL;
-	size_t n = 0, i;
-	int64_t found = 0;
-
-	if ((op->rc = be->list(&jobs, &n, &op->cause)) != 0) {
-		op->transient = 1;
-		return 0;
-	}
-	for (i = 0; i < n && found == 0; i++)
-		if (strcmp(jobs[i].tag, tag) == 0 && jobs[i].uid == uid)
-			found = jobs[i].id;
-	bjob_list_free(jobs, n);
-	return found;
-}
-
 static void
 op_load(const struct backend *be, struct op *op, struct op_cluster *c)
 {
@@ -53,35 +33,20 @@ op_load(const struct backend *be, struct op *op, struct op_cluster *c)
 		op->transient = 1;
 }
 
+/*
+ * Submit only: the monitor sends an attempt here only when it knows Slurm
+ * does not have its tag (monitor-plan.c), so this is the job's one RPC.
+ */
 static void
 op_submit(struct worker *w, struct op *op, struct op_submit *s)
 {
-	s->found_id = op_find_tag(w->be, op, s->req.tag, s->req.uid);
-	if (op->rc != 0 || s->found_id != 0)
-		return;
-	op->rc =
-	    w->be->submit(&s->req, &s->found_id, &op->cause, &op->transient);
-	s->submitted = op->rc == 0;
+	op->rc = w->be->submit(&s->req, &s->id, &op->cause, &op->transient);
 	/*
 	 * Fault injection for the exactly-once test: die after Slurm
 	 * accepted the job and before the daemon could record it.
 	 */
-	if (s->submitted && w->crash_after_submit)
+	if (op->rc == 0 && w->crash_after_submit)
 		_exit(99);
-}
-
-static void
-op_plan(const struct backend *be, struct op *op, struct op_plan *p)
-{
-	p->find.found_id = op_find_tag(be, op, p->find.tag, p->find.uid);
-	if (op->rc == 0 && p->find.found_id == 0)
-		op_load(be, op, &p->load);
-	if (op->rc != 0)
-		p->unreachable = 1;
-	if (op->rc != 0 || p->find.found_id != 0)
-		return;
-	op->transient = 0;
-	op->rc = p->place(op->arg, p->load.cluster, &op->cause, &op->transient);
 }
 
 /* On the worker thread. */
@@ -94,10 +59,6 @@ worker_run_cb(void *arg)
 	double t0 = metrics_now();
 
 	switch (op->kind) {
-	case OP_FIND:
-		op->u.find.found_id =
-		    op_find_tag(be, op, op->u.find.tag, op->u.find.uid);
-		break;
 	case OP_SUBMIT:
 		op_submit(w, op, &op->u.submit);
 		break;
@@ -111,9 +72,6 @@ worker_run_cb(void *arg)
 		break;
 	case OP_CLUSTER:
 		op_load(be, op, &op->u.cluster);
-		break;
-	case OP_PLAN:
-		op_plan(be, op, &op->u.plan);
 		break;
 	}
 	metrics_backend_op((int)op->kind, metrics_now() - t0, op->rc != 0);
@@ -143,17 +101,6 @@ op_new(enum op_kind kind, op_done_fn done, void *arg, void (*arg_free)(void *))
 	op->done = done;
 	op->arg = arg;
 	op->arg_free = arg_free;
-	return op;
-}
-
-struct op *
-worker_find(const char *tag, uid_t uid, op_done_fn done, void *arg,
-    void (*arg_free)(void *))
-{
-	struct op *op = op_new(OP_FIND, done, arg, arg_free);
-
-	op->u.find.tag = tag;
-	op->u.find.uid = uid;
 	return op;
 }
 
@@ -192,20 +139,6 @@ worker_cluster(struct bfailure *fail, size_t nfail, op_done_fn done, void *arg)
 	return op;
 }
 
-struct op *
-worker_plan(const char *tag, uid_t uid, struct bfailure *fail, size_t nfail,
-    op_place_fn place, op_done_fn done, void *arg, void (*arg_free)(void *))
-{
-	struct op *op = op_new(OP_PLAN, done, arg, arg_free);
-
-	op->u.plan.find.tag = tag;
-	op->u.plan.find.uid = uid;
-	op->u.plan.load.fail = fail;
-	op->u.plan.load.nfail = nfail;
-	op->u.plan.place = place;
-	return op;
-}
-
 static void
 op_cluster_clear(struct op_cluster *c)
 {
@@ -223,10 +156,6 @@ op_free(struct op *op)
 	case OP_CLUSTER:
 		op_cluster_clear(&op->u.cluster);
 		break;
-	case OP_PLAN:
-		op_cluster_clear(&op->u.plan.load);
-		break;
-	case OP_FIND:
 	case OP_SUBMIT:
 	case OP_CANCEL:
 		break;

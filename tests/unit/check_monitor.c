@@ -193,6 +193,57 @@ START_TEST(test_scheduler_down)
 }
 END_TEST
 
+/*
+ * A job this daemon just made needs no look-up in Slurm's job table: with
+ * that load failing it is still submitted, once.
+ */
+START_TEST(test_fresh_needs_no_lookup)
+{
+	int64_t id;
+
+	fake_set_list_down(1);
+	id = submit(JOB);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert_int_eq(fake_submit_count(), 1);
+}
+END_TEST
+
+/*
+ * Slurm took the job but the answer was lost: the attempt may be in Slurm,
+ * so it is looked up by tag in a later poll and never submitted again; the
+ * same after a restart of the daemon (monitor and worker made anew) right
+ * after that submit.
+ */
+START_TEST(test_submit_answer_lost)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 2000 };
+	int64_t id, end;
+
+	fake_lose_answers(1);
+	id = submit(JOB);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert_int_eq(fake_submit_count(), 1);
+	ck_assert_int_ne(slurm_id(id, 1), 0);
+
+	fake_lose_answers(1);
+	id = submit(JOB);
+	end = mono_ms() + 3000;
+	while (fake_submit_count() < 2 && mono_ms() < end) {
+		event_base_loopexit(d.base, &tv);
+		event_base_dispatch(d.base);
+	}
+	ck_assert_int_eq(fake_submit_count(), 2);
+	worker_free(d.worker);
+	monitor_free(d.monitor);
+	d.worker = worker_create(d.base, d.backend);
+	d.monitor = monitor_create(&d);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert(!run_until(id, JOB_COMPLETED, 200));	/* more polls */
+	ck_assert_int_eq(fake_submit_count(), 2);
+	ck_assert_int_ne(slurm_id(id, 1), 0);
+}
+END_TEST
+
 /* A failure restarts once (max_restarts: 1), the second ends the job. */
 START_TEST(test_restart_budget)
 {
@@ -443,6 +494,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_scheduler_down);
+	tcase_add_test(tc, test_fresh_needs_no_lookup);
+	tcase_add_test(tc, test_submit_answer_lost);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);

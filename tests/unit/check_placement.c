@@ -96,64 +96,67 @@ START_TEST(test_placement_core)
 END_TEST
 
 /*
- * A burst of 1-GPU jobs: each plan counts the GPUs of the ones before it,
- * from the store (held) or from the worker's own recent plans, so they
- * spread instead of all landing on the node that looked free (issue 12).
+ * A burst of 1-GPU jobs: each plan counts the GPUs of the ones planned
+ * before it (the store's holds), so they spread instead of all landing on
+ * the node that looked free (issue 12).
  */
 START_TEST(test_placement_holds)
 {
 	struct bcluster cl = { .live = two_leaves(0), .ideal = two_leaves(1) };
-	struct holds *recent = xcalloc(1, sizeof(*recent));
+	struct hold *held = NULL;
 	struct placement pl;
 	char tag[16], *cause = NULL;
+	size_t nheld = 0, k;
 	int i, transient, on_a1 = 0, on_a2 = 0;
 
 	/* a1 and a2 have 8 GPUs each; 16 jobs of 1 GPU fill both exactly */
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i <= 16; i++) {
 		snprintf(tag, sizeof(tag), "t%d", i);
 		pl = (struct placement){ .req = { .nodes = 1,
-		    .gpus_per_node = 1 }, .tag = tag, .recent = recent,
-		    .seq = (uint64_t)i + 1 };
+		    .gpus_per_node = 1 }, .tag = tag };
+		for (k = 0; k < nheld; k++)
+			placement_hold_add(&pl.held, &pl.nheld, held[k].tag,
+			    held[k].node, held[k].gpus);
+		if (i == 16) {
+			/* the 17th waits: nothing free until Slurm runs some */
+			ck_assert_int_eq(placement_run(&pl, &cl, &cause,
+			    &transient), -1);
+			ck_assert_int_eq(transient, 1);
+			free(cause);
+			placement_clear(&pl);
+			break;
+		}
 		ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient),
 		    0);
 		if (strcmp(pl.plan->nodes[0].name, "a1") == 0)
 			on_a1++;
 		else if (strcmp(pl.plan->nodes[0].name, "a2") == 0)
 			on_a2++;
+		placement_hold_add(&held, &nheld, tag,
+		    pl.plan->nodes[0].name, 1);
 		placement_clear(&pl);
 	}
 	ck_assert_int_eq(on_a1, 8);
 	ck_assert_int_eq(on_a2, 8);
-	ck_assert_int_eq((int)recent->n, 16);
-	/* the 17th waits: nothing is free until Slurm runs some */
-	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 1 },
-	    .tag = "t16", .recent = recent, .seq = 17 };
-	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
-	ck_assert_int_eq(transient, 1);
-	free(cause);
+	for (k = 0; k < nheld; k++) {
+		free(held[k].tag);
+		free(held[k].node);
+	}
+	free(held);
 	cause = NULL;
-	placement_clear(&pl);
-	/* once the loop recorded those plans they are the store's to hold */
-	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 1 },
-	    .tag = "t17", .recent = recent, .seq = 18, .recorded = 17 };
-	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
-	ck_assert_str_eq(pl.plan->nodes[0].name, "a1");
-	ck_assert_int_eq((int)recent->n, 1);	/* its own, not yet recorded */
-	placement_clear(&pl);
-	/* what the store holds counts once, with the recent plan of it */
+	/* a node partly held: the job that needs all of one goes elsewhere */
 	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
 	    .tag = "big" };
-	placement_hold_add(&pl.held, &pl.nheld, "other", "a1", 4, 0);
+	placement_hold_add(&pl.held, &pl.nheld, "other", "a1", 4);
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
 	ck_assert_str_eq(pl.plan->nodes[0].name, "a2");
 	placement_clear(&pl);
 	/* an attempt's own hold (a re-plan) never stands in its way */
 	pl = (struct placement){ .req = { .nodes = 2, .gpus_per_node = 8 },
 	    .tag = "self" };
-	placement_hold_add(&pl.held, &pl.nheld, "self", "a1", 8, 0);
+	placement_hold_add(&pl.held, &pl.nheld, "self", "a1", 8);
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
 	placement_clear(&pl);
-	holds_free(recent);
 	topo_free(cl.live);
 	topo_free(cl.ideal);
 }

@@ -1,8 +1,8 @@
 /*
  * check_worker: each op kind makes its backend calls on the worker thread
  * and comes back with its results, in the order pushed, on the loop's
- * thread; submit and plan find by tag first; ops left when the worker
- * stops get arg_free and never done.
+ * thread; a submit is one backend call (the monitor decides whether Slurm
+ * has the tag); ops left when the worker stops get arg_free and never done.
  */
 #include "config.h"
 
@@ -26,8 +26,8 @@ static struct {
 	pthread_mutex_t	 lock;
 	int		 nsubmit;
 	int		 ncluster;
-	int		 nplace;
-	int		 slow;		/* list sleeps 20 ms */
+	int		 nlist;
+	int		 slow;		/* submit sleeps 20 ms */
 } be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Slurm knows one job of ours: tag "t1", uid 1000, id 42. */
@@ -35,8 +35,9 @@ static int
 test_list(struct bjob **jobs, size_t *n, char **cause)
 {
 	(void)cause;
-	if (be_seen.slow)
-		usleep(20000);
+	pthread_mutex_lock(&be_seen.lock);
+	be_seen.nlist++;
+	pthread_mutex_unlock(&be_seen.lock);
 	*jobs = xcalloc(1, sizeof(**jobs));
 	(*jobs)[0] = (struct bjob){ .id = 42, .tag = xstrdup("t1"),
 	    .uid = 1000 };
@@ -51,6 +52,8 @@ test_submit(const struct bjob_request *req, int64_t *id, char **cause,
 	(void)req;
 	(void)cause;
 	(void)transient;
+	if (be_seen.slow)
+		usleep(20000);
 	pthread_mutex_lock(&be_seen.lock);
 	be_seen.nsubmit++;
 	pthread_mutex_unlock(&be_seen.lock);
@@ -101,7 +104,6 @@ struct rec {
 	struct {
 		int		 rc;
 		int64_t		 found;
-		int		 submitted;
 		size_t		 njobs;
 		int		 cluster_nfail;
 		char		 cause[32];
@@ -135,12 +137,8 @@ done_cb(struct op *op, void *p)
 		snprintf(r->got[a->id].cause, sizeof(r->got[0].cause), "%s",
 		    op->cause);
 	switch (op->kind) {
-	case OP_FIND:
-		r->got[a->id].found = op->u.find.found_id;
-		break;
 	case OP_SUBMIT:
-		r->got[a->id].found = op->u.submit.found_id;
-		r->got[a->id].submitted = op->u.submit.submitted;
+		r->got[a->id].found = op->u.submit.id;
 		break;
 	case OP_LIST:
 		r->got[a->id].njobs = op->u.list.njobs;
@@ -149,27 +147,11 @@ done_cb(struct op *op, void *p)
 		r->got[a->id].cluster_nfail =
 		    (int)op->u.cluster.cluster->loaded_at;
 		break;
-	case OP_PLAN:
-		r->got[a->id].found = op->u.plan.find.found_id;
-		break;
 	case OP_CANCEL:
 		break;
 	}
 	if (r->ndone == r->want)
 		event_base_loopbreak(r->base);
-}
-
-/* The place step: refuses, as busy nodes would. */
-static int
-place_cb(void *p, const struct bcluster *cl, char **cause, int *transient)
-{
-	(void)p;
-	pthread_mutex_lock(&be_seen.lock);
-	be_seen.nplace += cl != NULL;
-	pthread_mutex_unlock(&be_seen.lock);
-	*cause = xstrdup("busy");
-	*transient = 1;
-	return -1;
 }
 
 static struct arg *
@@ -191,8 +173,7 @@ START_TEST(test_worker_kinds)
 {
 	struct rec r = { 0 };
 	struct timeval tv = { .tv_sec = 10 };
-	struct bjob_request new_req = { .tag = "t9", .uid = 1000 };
-	struct bjob_request old_req = { .tag = "t1", .uid = 1000 };
+	struct bjob_request req = { .tag = "t9", .uid = 1000 };
 	struct event *alive;
 	struct worker *w;
 	int i;
@@ -203,49 +184,30 @@ START_TEST(test_worker_kinds)
 	alive = evtimer_new(r.base, give_up_cb, r.base);
 	evtimer_add(alive, &tv);
 	w = worker_create(r.base, &test_backend);
-	worker_push(w, worker_find("t1", 1000, done_cb, arg_of(&r, 0), NULL));
-	worker_push(w, worker_find("t1", 1001, done_cb, arg_of(&r, 1), NULL));
-	worker_push(w, worker_submit(&new_req, done_cb, arg_of(&r, 2), NULL));
-	worker_push(w, worker_submit(&old_req, done_cb, arg_of(&r, 3), NULL));
-	worker_push(w, worker_list(done_cb, arg_of(&r, 4)));
-	worker_push(w, worker_cancel(5, done_cb, arg_of(&r, 5)));
-	worker_push(w, worker_cancel(13, done_cb, arg_of(&r, 6)));
+	worker_push(w, worker_submit(&req, done_cb, arg_of(&r, 0), NULL));
+	worker_push(w, worker_list(done_cb, arg_of(&r, 1)));
+	worker_push(w, worker_cancel(5, done_cb, arg_of(&r, 2)));
+	worker_push(w, worker_cancel(13, done_cb, arg_of(&r, 3)));
 	worker_push(w, worker_cluster(xcalloc(3, sizeof(struct bfailure)), 3,
-	    done_cb, arg_of(&r, 7)));
-	worker_push(w, worker_plan("t1", 1000, NULL, 0, place_cb, done_cb,
-	    arg_of(&r, 8), NULL));
-	worker_push(w, worker_plan("t9", 1000, NULL, 0, place_cb, done_cb,
-	    arg_of(&r, 9), NULL));
-	r.want = 10;
-	ck_assert_int_eq(worker_busy(w), 10);
+	    done_cb, arg_of(&r, 4)));
+	r.want = 5;
+	ck_assert_int_eq(worker_busy(w), 5);
 	event_base_dispatch(r.base);
-	ck_assert_int_eq(r.ndone, 10);
+	ck_assert_int_eq(r.ndone, 5);
 	ck_assert_int_eq(worker_busy(w), 0);
 	ck_assert_int_eq(r.off_loop, 0);
-	for (i = 0; i < 10; i++)
+	for (i = 0; i < 5; i++)
 		ck_assert_int_eq(r.order[i], i);
-	/* find: by tag and uid */
-	ck_assert_int_eq(r.got[0].found, 42);
-	ck_assert_int_eq(r.got[1].found, 0);
-	/* submit: only what Slurm does not have yet */
-	ck_assert_int_eq(r.got[2].found, 77);
-	ck_assert_int_eq(r.got[2].submitted, 1);
-	ck_assert_int_eq(r.got[3].found, 42);
-	ck_assert_int_eq(r.got[3].submitted, 0);
+	/* submit: the one call, no look-up of its own */
+	ck_assert_int_eq(r.got[0].found, 77);
 	ck_assert_int_eq(be_seen.nsubmit, 1);
-	ck_assert_int_eq(r.got[4].njobs, 1);
-	ck_assert_int_eq(r.got[5].rc, 0);
-	ck_assert_int_eq(r.got[6].rc, -1);
-	ck_assert_str_eq(r.got[6].cause, "refused");
-	ck_assert_int_eq(r.got[7].cluster_nfail, 3);
-	/* plan: a job found by tag is not planned */
-	ck_assert_int_eq(r.got[8].rc, 0);
-	ck_assert_int_eq(r.got[8].found, 42);
-	ck_assert_int_eq(r.got[9].rc, -1);
-	ck_assert_int_eq(r.got[9].found, 0);
-	ck_assert_str_eq(r.got[9].cause, "busy");
-	ck_assert_int_eq(be_seen.ncluster, 2);	/* OP_CLUSTER, then t9's */
-	ck_assert_int_eq(be_seen.nplace, 1);
+	ck_assert_int_eq(be_seen.nlist, 1);	/* OP_LIST's */
+	ck_assert_int_eq(r.got[1].njobs, 1);
+	ck_assert_int_eq(r.got[2].rc, 0);
+	ck_assert_int_eq(r.got[3].rc, -1);
+	ck_assert_str_eq(r.got[3].cause, "refused");
+	ck_assert_int_eq(r.got[4].cluster_nfail, 3);
+	ck_assert_int_eq(be_seen.ncluster, 1);
 	ck_assert_int_eq(r.nfreed, 0);
 	worker_free(w);
 	event_free(alive);
@@ -255,6 +217,7 @@ END_TEST
 
 START_TEST(test_worker_free_no_done)
 {
+	struct bjob_request req = { .tag = "t9", .uid = 1000 };
 	struct rec r = { 0 };
 	struct worker *w;
 	int i;
@@ -265,7 +228,7 @@ START_TEST(test_worker_free_no_done)
 	be_seen.slow = 1;
 	w = worker_create(r.base, &test_backend);
 	for (i = 0; i < 5; i++)
-		worker_push(w, worker_find("t1", 1000, done_cb, arg_of(&r, i),
+		worker_push(w, worker_submit(&req, done_cb, arg_of(&r, i),
 		    arg_free_cb));
 	usleep(30000);	/* one has run, one runs, three wait */
 	worker_free(w);

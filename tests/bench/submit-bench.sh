@@ -1,0 +1,113 @@
+#!/bin/bash
+# submit-bench: jobs reaching Slurm per second and Slurm RPCs per job,
+# llmctl next to plain sbatch of the same job, on one private cluster in
+# one run (as root):
+#   tests/bench/submit-bench.sh [BUILD...]     (default: _build)
+# Each BUILD is a build directory of llmctl (e.g. one of main and one of a
+# branch: they run one after the other on the same cluster). Env: N (100)
+# jobs per phase, CLIENTS (4) for the parallel phase, BENCH_DIR.
+#
+# "Reaching Slurm": sdiag's "Jobs submitted" counter, polled until it has
+# grown by N (sbatch returns once Slurm has the job, so its loop's wall
+# time is the same measure). RPCs: sdiag's per-message-type counters,
+# reset (sdiag -r) before a phase, read once every job is in Slurm; the
+# daemon's per-tick poll and snapshot load are in them (poll_interval 1 s).
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+N=${N:-100}
+CLIENTS=${CLIENTS:-4}
+DIR=${BENCH_DIR:-/tmp/llmctl-submit-bench}
+CLUSTER=$TOP/tests/cluster/slurm-cluster
+BUILDS=("$@")
+((${#BUILDS[@]} > 0)) || BUILDS=("$TOP/_build")
+
+mkdir -p "$DIR"
+export "$("$CLUSTER" start "$DIR/cluster" --nodes 4 --cpus 8 2>/dev/null)"
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
+	"$CLUSTER" stop "$DIR/cluster" >/dev/null 2>&1 || :
+}
+trap cleanup EXIT
+printf 'version: 1\nname: b\ncommand: "true"\nworkdir: /tmp\nresources:\n  nodes: 1\n  gpus_per_node: 0\nrecovery:\n  max_restarts: 0\n' >"$DIR/job.yaml"
+
+submitted() { sdiag | awk -F: '/^Jobs submitted/ {gsub(/ /, "", $2); print $2}'; }
+
+# wait_for COUNT: until sdiag counts COUNT jobs submitted (at most 120 s)
+wait_for() {
+	local end=$((SECONDS + 120))
+	while (($(submitted) < $1)); do
+		((SECONDS < end)) || {
+			echo "only $(submitted) of $1 reached Slurm" >&2
+			return 1
+		}
+		sleep 0.02
+	done
+}
+
+# rpcs: the per-type counts since the reset, "TYPE=count ...", sdiag's own
+# REQUEST_STATS_INFO left out
+rpcs() {
+	sdiag | awk '/by message type/ {on = 1; next} /by user/ {on = 0}
+	    on && /count:/ && $1 != "REQUEST_STATS_INFO" {
+		split($0, a, "count:"); split(a[2], b, " "); printf "%s=%s ", $1, b[1] }'
+}
+
+# phase LABEL CLIENTS CMD...: N jobs by CLIENTS loops of CMD, timed until
+# all N reached Slurm; prints the rate and the RPCs per job by type
+phase() {
+	local label=$1 c=$2 base t0 t1 k
+	shift 2
+	sdiag -r >/dev/null
+	base=$(submitted)
+	t0=$(date +%s%N)
+	for k in $(seq "$c"); do
+		(for _ in $(seq $((N / c))); do "$@" >/dev/null 2>&1 || echo "$label: submit failed" >&2; done) &
+	done
+	wait $(jobs -p | grep -v "^${dpid:-x}$") 2>/dev/null || :
+	wait_for $((base + N / c * c))
+	t1=$(date +%s%N)
+	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) \
+	    'BEGIN { printf "%-40s %4d jobs %7.2f s %8.1f jobs/s\n", l, n, ns / 1e9, n / (ns / 1e9) }'
+	rpcs | awk -v n=$((N / c * c)) '{ for (i = 1; i <= NF; i++) {
+		split($i, kv, "="); printf "    %-32s %6d  %5.2f per job\n", kv[1], kv[2], kv[2] / n } }'
+}
+
+drain() {
+	scancel -u root >/dev/null 2>&1 || :
+	sleep 2
+}
+
+for B in "${BUILDS[@]}"; do
+	B=$(cd "$B" && pwd)
+	cat >"$DIR/d.conf" <<CONF
+socket: $DIR/sock
+database: $DIR/state/db
+state_dir: $DIR/state
+slurm_conf: $SLURM_CONF
+poll_interval: 1
+replan_after: 1h
+log_level: warn
+CONF
+	rm -rf "$DIR/state"
+	"$B/daemon/llmctld" -d -f "$DIR/d.conf" 2>"$DIR/d.log" &
+	dpid=$!
+	sleep 2
+	L=("$B/cli/llmctl" --socket "$DIR/sock")
+	echo "== llmctl from $B ($(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?)), $(nproc) cores"
+	phase "llmctl submit, sequential" 1 "${L[@]}" submit "$DIR/job.yaml"
+	drain
+	phase "llmctl submit, $CLIENTS clients" "$CLIENTS" "${L[@]}" submit "$DIR/job.yaml"
+	drain
+	sdiag -r >/dev/null
+	sleep 10
+	echo "    idle daemon, 10 s: $(rpcs)"
+	kill "$dpid"
+	wait "$dpid" 2>/dev/null || :
+	dpid=
+	drain
+done
+echo "== plain sbatch"
+phase "sbatch, sequential" 1 sbatch -o /dev/null --wrap true
+drain
+phase "sbatch, $CLIENTS clients" "$CLIENTS" sbatch -o /dev/null --wrap true
