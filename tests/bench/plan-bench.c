@@ -29,9 +29,9 @@
 #define MAX_SIZES 32
 
 struct score {
-	int	level;		/* of the spanning switch */
-	int	leaves;
-	int	spines;		/* level-1 switches */
+	int level; /* of the spanning switch */
+	int leaves;
+	int spines; /* level-1 switches */
 };
 
 static uint64_t
@@ -65,14 +65,15 @@ synthetic_conf(int leaves, int per, int spines)
 	}
 	for (s = 0; s < spines; s++) {
 		tmp = xasprintf("%sSwitchName=spine%d Switches=leaf[%d-%d]\n",
-		    conf, s, s * per_spine, (s + 1) * per_spine - 1 < leaves ?
-		    (s + 1) * per_spine - 1 : leaves - 1);
+		    conf, s, s * per_spine,
+		    (s + 1) * per_spine - 1 < leaves ? (s + 1) * per_spine - 1
+		                                     : leaves - 1);
 		free(conf);
 		conf = tmp;
 	}
 	if (spines > 1) {
-		tmp = xasprintf("%sSwitchName=core Switches=spine[0-%d]\n", conf,
-		    spines - 1);
+		tmp = xasprintf("%sSwitchName=core Switches=spine[0-%d]\n",
+		    conf, spines - 1);
 		free(conf);
 		conf = tmp;
 	}
@@ -88,8 +89,9 @@ static struct topo *
 build(const char *conf, uint64_t seed, double busy)
 {
 	struct topo *t = topo_create();
-	struct topo_node_info info = { .gpus = 8, .free_gpus = 0xff,
-	    .nvlink_domain = -1 };
+	struct topo_node_info info = {
+		.gpus = 8, .free_gpus = 0xff, .nvlink_domain = -1
+	};
 	struct hostlist hl = { 0 };
 	char *copy = xstrdup(conf), *line, *save, *name, *sw, *nd, *cause;
 	uint64_t rng = seed * 1000003 + 17;
@@ -97,7 +99,7 @@ build(const char *conf, uint64_t seed, double busy)
 	size_t i;
 
 	for (line = strtok_r(copy, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "SwitchName=", 11) != 0)
 			continue;
 		name = line + 11;
@@ -116,8 +118,8 @@ build(const char *conf, uint64_t seed, double busy)
 			}
 			for (i = 0; i < hl.n; i++) {
 				info.name = hl.names[i];
-				info.state = unit(&rng) < u ? TOPO_DRAIN :
-				    TOPO_IDLE;
+				info.state =
+				    unit(&rng) < u ? TOPO_DRAIN : TOPO_IDLE;
 				topo_add_node(t, &info, NULL);
 			}
 			hostlist_clear(&hl);
@@ -146,7 +148,7 @@ score_nodes(const struct topo *t, const int *nodes, size_t n, struct score *s)
 		while (!topo_switch_contains(t, lca, t->nodes[nodes[i]].leaf))
 			lca = t->switches[lca].parent;
 		for (b = t->nodes[nodes[i]].leaf; b != -1 && !used[b];
-		    b = t->switches[b].parent)
+		     b = t->switches[b].parent)
 			used[b] = 1;
 	}
 	for (i = 0; i < t->nswitches; i++)
@@ -258,14 +260,29 @@ run(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "c:g:s:b:r:j:S:")) != -1)
 		switch (c) {
-		case 'c': conffile = optarg; break;
-		case 'g': gen = optarg; break;
-		case 's': nseeds = atoi(optarg); break;
-		case 'b': busy = atof(optarg); break;
-		case 'r': reps = atoi(optarg); break;
-		case 'j': sizes = optarg; break;
-		case 'S': slurm = optarg; break;
-		default: return 2;
+		case 'c':
+			conffile = optarg;
+			break;
+		case 'g':
+			gen = optarg;
+			break;
+		case 's':
+			nseeds = atoi(optarg);
+			break;
+		case 'b':
+			busy = atof(optarg);
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			break;
+		case 'j':
+			sizes = optarg;
+			break;
+		case 'S':
+			slurm = optarg;
+			break;
+		default:
+			return 2;
 		}
 	if (conffile != NULL) {
 		if (read_file(conffile, 1 << 24, &conf, &len, &cause) != 0) {
@@ -279,24 +296,24 @@ run(int argc, char **argv)
 	}
 	copy = xstrdup(sizes);
 	for (tok = strtok_r(copy, ",", &save); tok != NULL && nsize < MAX_SIZES;
-	    tok = strtok_r(NULL, ",", &save))
+	     tok = strtok_r(NULL, ",", &save))
 		size[nsize++] = atoi(tok);
 	free(copy);
 	times = xreallocarray(NULL, (size_t)nseeds * reps + 1, sizeof(*times));
 	cpu = xreallocarray(NULL, (size_t)nseeds * reps + 1, sizeof(*cpu));
 	t = build(conf, 1, busy);
 	printf("cluster: %zu nodes, %d levels; each leaf busy up to %.0f%%; "
-	    "%d fragmentations x %d runs per size\n\n", t->nnodes, t->nlevels,
-	    busy * 100, nseeds, reps);
+	       "%d fragmentations x %d runs per size\n\n",
+	    t->nnodes, t->nlevels, busy * 100, nseeds, reps);
 	topo_free(t);
 	printf("| nodes | wall median ms | wall p99 ms | cpu median ms | "
-	    "cpu p99 ms | leaves plan | leaves bound | spines plan |%s\n",
-	    slurm != NULL ?
-	    " leaves Slurm | spines Slurm | Slurm vs plan (worse/equal/better "
-	    "for Slurm) |" : "");
-	printf("|---|---|---|---|---|---|---|---|%s\n", slurm != NULL ?
-	    "---|---|---|" :
-	    "");
+	       "cpu p99 ms | leaves plan | leaves bound | spines plan |%s\n",
+	    slurm != NULL
+	        ? " leaves Slurm | spines Slurm | Slurm vs plan (worse/equal/better "
+	          "for Slurm) |"
+	        : "");
+	printf("|---|---|---|---|---|---|---|---|%s\n",
+	    slurm != NULL ? "---|---|---|" : "");
 	for (si = 0; si < nsize; si++) {
 		nt = 0;
 		feasible = worse = better = equal = 0;
@@ -328,12 +345,13 @@ run(int argc, char **argv)
 			bound = leaf_bound(t, size[si]);
 			lb += bound;
 			choice = slurm_choice(slurm, seed, size[si]);
-			if (choice != NULL && hostlist_expand(&hl, choice,
-			    NULL) == 0 && hl.n > 0) {
+			if (choice != NULL &&
+			    hostlist_expand(&hl, choice, NULL) == 0 &&
+			    hl.n > 0) {
 				nodes = xreallocarray(NULL, hl.n, sizeof(int));
 				for (i = k = 0; i < hl.n; i++)
-					if ((nodes[k] = topo_find_node(t,
-					    hl.names[i])) != -1)
+					if ((nodes[k] = topo_find_node(
+					         t, hl.names[i])) != -1)
 						k++;
 				score_nodes(t, nodes, (size_t)k, &ss1);
 				free(nodes);
@@ -344,8 +362,9 @@ run(int argc, char **argv)
 				else if (ss1.spines != sp.spines)
 					c = ss1.spines > sp.spines ? 1 : -1;
 				else
-					c = ss1.leaves > sp.leaves ? 1 :
-					    ss1.leaves < sp.leaves ? -1 : 0;
+					c = ss1.leaves > sp.leaves   ? 1
+					    : ss1.leaves < sp.leaves ? -1
+					                             : 0;
 				worse += c > 0;
 				equal += c == 0;
 				better += c < 0;
@@ -361,14 +380,16 @@ run(int argc, char **argv)
 			printf("| %d | | | | | no fit | | |\n", size[si]);
 			continue;
 		}
-		printf("| %d | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f |",
+		printf(
+		    "| %d | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f |",
 		    size[si], times[nt / 2], times[(nt * 99) / 100],
 		    cpu[nt / 2], cpu[(nt * 99) / 100], pl / feasible,
 		    lb / feasible, ps / feasible);
 		if (slurm != NULL && worse + equal + better > 0)
 			printf(" %.2f | %.2f | %d/%d/%d |",
 			    sl / (worse + equal + better),
-			    ss / (worse + equal + better), worse, equal, better);
+			    ss / (worse + equal + better), worse, equal,
+			    better);
 		printf("\n");
 	}
 	free(times);
@@ -384,7 +405,8 @@ main(int argc, char **argv)
 		return frag(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return run(argc - 1, argv + 1);
-	fprintf(stderr, "usage: plan-bench frag TOPOLOGY.CONF SEED BUSY\n"
+	fprintf(stderr,
+	    "usage: plan-bench frag TOPOLOGY.CONF SEED BUSY\n"
 	    "       plan-bench run [-c TOPOLOGY.CONF | -g LEAVES:PER:SPINES] "
 	    "[-s SEEDS] [-b BUSY]\n"
 	    "                      [-r REPS] [-j SIZES] [-S SLURM_CHOICES]\n");

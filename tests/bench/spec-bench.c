@@ -30,26 +30,26 @@
 #include "spec.h"
 #include "util.h"
 
-#define HOSTILE_BYTES	SPEC_MAX_BYTES
+#define HOSTILE_BYTES SPEC_MAX_BYTES
 
 static const char *const kinds[] = {
-	"none",		/* baseline: the buffer, no parse */
-	"flow-list",	/* a: [1,1,1,...]: as many nodes as bytes allow */
-	"env-keys",	/* 1 MiB of distinct env keys: past the node cap */
-	"env-40k",	/* 40000 env keys: accepted, the largest valid kind */
-	"long-scalars",	/* 64 KiB scalars, back to back */
-	"deep",		/* nesting at the limit, repeated */
-	"laughs",	/* billion laughs: anchors and aliases */
-	"hostlists",	/* 1 MiB of host lists that expand 65536-fold */
-	"errors",	/* a wrong value on every line */
-	"oversize",	/* one byte over the limit */
+	"none", /* baseline: the buffer, no parse */
+	"flow-list", /* a: [1,1,1,...]: as many nodes as bytes allow */
+	"env-keys", /* 1 MiB of distinct env keys: past the node cap */
+	"env-40k", /* 40000 env keys: accepted, the largest valid kind */
+	"long-scalars", /* 64 KiB scalars, back to back */
+	"deep", /* nesting at the limit, repeated */
+	"laughs", /* billion laughs: anchors and aliases */
+	"hostlists", /* 1 MiB of host lists that expand 65536-fold */
+	"errors", /* a wrong value on every line */
+	"oversize", /* one byte over the limit */
 };
 
-static int	 cmp_i64(const void *, const void *);
-static int64_t	 now_ns(void);
-static char	*hostile(const char *, size_t *);
-static int	 run_hostile(const char *);
-static void	 usage(void);
+static int cmp_i64(const void *, const void *);
+static int64_t now_ns(void);
+static char *hostile(const char *, size_t *);
+static int run_hostile(const char *);
+static void usage(void);
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -75,19 +75,21 @@ hostile(const char *kind, size_t *lenp)
 	size_t cap = HOSTILE_BYTES + 64, len = 0, i;
 	char *buf = xmalloc(cap + 1);
 
-#define ROOM(n)	(len + (n) < HOSTILE_BYTES)
+#define ROOM(n) (len + (n) < HOSTILE_BYTES)
 	if (strcmp(kind, "flow-list") == 0 || strcmp(kind, "none") == 0) {
 		len += sprintf(buf, "a: [");
 		while (ROOM(4))
 			len += sprintf(buf + len, "1,");
 		len += sprintf(buf + len, "1]\n");
 	} else if (strcmp(kind, "env-keys") == 0) {
-		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		len += sprintf(buf,
+		    "version: 1\nname: t\ncommand: x\n"
 		    "resources: {nodes: 1, gpus_per_node: 0}\nenv:\n");
 		for (i = 0; ROOM(24); i++)
 			len += sprintf(buf + len, "  K%zu: v\n", i);
 	} else if (strcmp(kind, "env-40k") == 0) {
-		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		len += sprintf(buf,
+		    "version: 1\nname: t\ncommand: x\n"
 		    "resources: {nodes: 1, gpus_per_node: 0}\nenv:\n");
 		for (i = 0; i < 40000; i++)
 			len += sprintf(buf + len, "  K%zu: value-%zu\n", i, i);
@@ -107,20 +109,26 @@ hostile(const char *kind, size_t *lenp)
 			buf[len++] = '\n';
 		}
 	} else if (strcmp(kind, "laughs") == 0) {
-		len += sprintf(buf, "a: &a [lol,lol,lol,lol,lol,lol,lol,lol]\n");
+		len +=
+		    sprintf(buf, "a: &a [lol,lol,lol,lol,lol,lol,lol,lol]\n");
 		len += sprintf(buf + len, "b: &k0 [*a,*a,*a,*a,*a,*a,*a,*a]\n");
 		for (i = 1; ROOM(64); i++)
-			len += sprintf(buf + len, "k%zu: &k%zu [*k%zu,*k%zu,"
-			    "*k%zu,*k%zu]\n", i, i, i - 1, i - 1, i - 1, i - 1);
+			len += sprintf(buf + len,
+			    "k%zu: &k%zu [*k%zu,*k%zu,"
+			    "*k%zu,*k%zu]\n",
+			    i, i, i - 1, i - 1, i - 1, i - 1);
 	} else if (strcmp(kind, "hostlists") == 0) {
-		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		len += sprintf(buf,
+		    "version: 1\nname: t\ncommand: x\n"
 		    "resources: {nodes: 1, gpus_per_node: 0}\n"
 		    "placement:\n  exclude:\n");
 		for (i = 0; ROOM(96); i++)
-			len += sprintf(buf + len, "    - \"h%zu-%s[00001-65536]\"\n",
-			    i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			len += sprintf(buf + len,
+			    "    - \"h%zu-%s[00001-65536]\"\n", i,
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	} else if (strcmp(kind, "errors") == 0) {
-		len += sprintf(buf, "version: 1\nname: t\ncommand: x\n"
+		len += sprintf(buf,
+		    "version: 1\nname: t\ncommand: x\n"
 		    "resources:\n");
 		for (i = 0; ROOM(32); i++)
 			len += sprintf(buf + len, "  nodes%zu: four\n", i);
@@ -225,13 +233,15 @@ main(int argc, char **argv)
 	}
 	qsort(t, n, sizeof(*t), cmp_i64);
 	printf("parse+validate %s (%zu bytes), %zu runs: median %.1f us, "
-	    "p99 %.1f us, min %.1f us\n", argv[optind], len, n, t[n / 2] / 1e3,
-	    t[n * 99 / 100] / 1e3, t[0] / 1e3);
+	       "p99 %.1f us, min %.1f us\n",
+	    argv[optind], len, n, t[n / 2] / 1e3, t[n * 99 / 100] / 1e3,
+	    t[0] / 1e3);
 	free(t);
 	free(buf);
 
 	printf("\nhostile input, %d bytes each, one fresh process per file; "
-	    "peak RSS from wait4(2):\n", HOSTILE_BYTES);
+	       "peak RSS from wait4(2):\n",
+	    HOSTILE_BYTES);
 	for (i = 0; i < nitems(kinds); i++) {
 		printf("  %-13s ", kinds[i]);
 		fflush(stdout);
@@ -247,8 +257,9 @@ main(int argc, char **argv)
 		while (wait4(pid, &status, 0, &ru) == -1 && errno == EINTR)
 			;
 		printf("  %-13s peak RSS %ld KiB%s\n", "", ru.ru_maxrss,
-		    WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" :
-		    " (FAILED)");
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0
+		        ? ""
+		        : " (FAILED)");
 	}
 	return 0;
 }

@@ -64,26 +64,26 @@
 #include "util.h"
 #include "worker.h"
 
-#define FUZZ_MAX_QUERY	64	/* more parameters: not a request we model */
-#define FUZZ_TOKEN	"0123456789abcdef0123456789abcdef"
-#define FUZZ_OTHER_UID	((uid_t)4242)
-#define FUZZ_THIRD_UID	((uid_t)4343)
+#define FUZZ_MAX_QUERY 64 /* more parameters: not a request we model */
+#define FUZZ_TOKEN "0123456789abcdef0123456789abcdef"
+#define FUZZ_OTHER_UID ((uid_t)4242)
+#define FUZZ_THIRD_UID ((uid_t)4343)
 
-int	 LLVMFuzzerInitialize(int *, char ***);
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static void	 fuzz_cleanup(void);
-static int	 rm_cb(const char *, const struct stat *, int, struct FTW *);
-static void	 seed_open(void);
-static void	 seed_close(void);
-static int64_t	 seed_submit(const char *, uid_t, int);
-static void	 seed_write(const char *, const char *, size_t);
-static void	 check_owner(const struct api_request *, const json_t *);
-static long long query_number(const struct api_request *, const char *,
-		    long long);
-static void	 check_query_kept(const struct api_request *, const json_t *);
-static void	 check_response(const struct api_request *,
-		    const struct api_response *);
+static void fuzz_cleanup(void);
+static int rm_cb(const char *, const struct stat *, int, struct FTW *);
+static void seed_open(void);
+static void seed_close(void);
+static int64_t seed_submit(const char *, uid_t, int);
+static void seed_write(const char *, const char *, size_t);
+static void check_owner(const struct api_request *, const json_t *);
+static long long query_number(
+    const struct api_request *, const char *, long long);
+static void check_query_kept(const struct api_request *, const json_t *);
+static void check_response(
+    const struct api_request *, const struct api_response *);
 
 /* conf/examples/hello.yaml, the smallest valid job */
 static const char hello_yaml[] =
@@ -100,11 +100,11 @@ static const char hello_yaml[] =
     "recovery:\n"
     "  max_restarts: 0\n";
 
-static struct llmctld	 d;
-static struct bcluster	*cluster;
-static char		*tmpdir;
-static uid_t		 uids[4];
-static int		 verbose;	/* $FUZZ_API_VERBOSE: print replies */
+static struct llmctld d;
+static struct bcluster *cluster;
+static char *tmpdir;
+static uid_t uids[4];
+static int verbose; /* $FUZZ_API_VERBOSE: print replies */
 
 static int
 rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -144,16 +144,16 @@ seed_submit(const char *name, uid_t uid, int cancel)
 
 	yaml = xasprintf("%.*sname: %s\n%s", 11, hello_yaml, name,
 	    strstr(hello_yaml, "command:"));
-	body = json_pack("{s:s, s:s, s:s}", "spec", yaml, "file",
-	    "hello.yaml", "workdir", "/tmp");
+	body = json_pack("{s:s, s:s, s:s}", "spec", yaml, "file", "hello.yaml",
+	    "workdir", "/tmp");
 	text = json_dumps(body, JSON_COMPACT);
 	req.body = text;
 	req.body_len = strlen(text);
 	req.uid = uid;
 	req.gid = uid;
 	api_dispatch(&d, &req, &resp);
-	if (resp.status != 201 || (jid = json_object_get(resp.body,
-	    "id")) == NULL) {
+	if (resp.status != 201 ||
+	    (jid = json_object_get(resp.body, "id")) == NULL) {
 		fprintf(stderr, "fuzz_api: seeding a job failed: %d\n",
 		    resp.status);
 		abort();
@@ -196,15 +196,23 @@ static void
 seed_open(void)
 {
 	/* bytes a rank may print that JSON cannot carry as they are */
-	static const char bad_utf8[] = "step 1\nstep 2 \xff\xfe\xc0\x80 "
+	static const char bad_utf8[] =
+	    "step 1\nstep 2 \xff\xfe\xc0\x80 "
 	    "\xe2\x82\nstep 3 \xf0\x9f\x98\x80 surrogate \xed\xa0\x80 "
 	    "overlong \xe0\x80\xaf \xf0\x80\x80\xaf big \xf4\x90\x80\x80\n\n";
 	struct attempt a = { 0 };
 	struct ckpt ck[2] = {
-		{ .step = 100, .path = (char *)"/ckpt/step_100", .bytes = 10,
-		  .complete = 1, .verified = 1, .mtime = 1 },
-		{ .step = 200, .path = (char *)"/ckpt/step_200", .bytes = 10,
-		  .problem = (char *)"no COMPLETE marker", .mtime = 2 },
+		{ .step = 100,
+		    .path = (char *)"/ckpt/step_100",
+		    .bytes = 10,
+		    .complete = 1,
+		    .verified = 1,
+		    .mtime = 1 },
+		{ .step = 200,
+		    .path = (char *)"/ckpt/step_200",
+		    .bytes = 10,
+		    .problem = (char *)"no COMPLETE marker",
+		    .mtime = 2 },
 	};
 	char *cause = NULL, *path, *big;
 	size_t i;
@@ -229,7 +237,8 @@ seed_open(void)
 	a.submitted_at = 1;
 	a.started_at = 2;
 	a.plan = (char *)"{\"ranks\": [{\"rank\": 0, \"node\": \"node1\"}]}";
-	a.token_hash = health_token_hash(FUZZ_TOKEN);	/* as the store keeps it */
+	a.token_hash =
+	    health_token_hash(FUZZ_TOKEN); /* as the store keeps it */
 	a.last_step = -1;
 	a.blamed = (char *)"node1,node[1-3],bad[";
 	a.ckpt_start = a.ckpt_end = -1;
@@ -293,8 +302,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	verbose = getenv("FUZZ_API_VERBOSE") != NULL;
 	log_init(1, verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
-	tmpdir = xasprintf("%s/llmctl-fuzz-api.XXXXXX", t != NULL && *t !=
-	    '\0' ? t : "/tmp");
+	tmpdir = xasprintf(
+	    "%s/llmctl-fuzz-api.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
 	if (mkdtemp(tmpdir) == NULL) {
 		perror(tmpdir);
 		abort();
@@ -309,8 +318,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	free(d.conf->database);
 	d.conf->database = xasprintf("%s/llmctld.db", tmpdir);
 	d.backend = &backend_fake;
-	if (evthread_use_pthreads() != 0 ||
-	    (d.base = event_base_new()) == NULL)
+	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL)
 		abort();
 	d.worker = worker_create(d.base, d.backend);
 	d.monitor = monitor_create(&d);
@@ -366,8 +374,9 @@ check_query_kept(const struct api_request *req, const json_t *body)
 
 	if (strcmp(req->path, "/v1/jobs") == 0 && req->method == API_GET &&
 	    (n = query_number(req, "limit", 100)) != 100 &&
-	    (n < 1 || n > 10000 || (long long)json_array_size(
-	    json_object_get(body, "jobs")) > n)) {
+	    (n < 1 || n > 10000 ||
+	        (long long)json_array_size(json_object_get(body, "jobs")) >
+	            n)) {
 		fprintf(stderr, "fuzz_api: limit=%s answered\n",
 		    api_query(req, "limit"));
 		abort();
@@ -389,8 +398,7 @@ check_query_kept(const struct api_request *req, const json_t *body)
 }
 
 static void
-check_response(const struct api_request *req,
-    const struct api_response *resp)
+check_response(const struct api_request *req, const struct api_response *resp)
 {
 	json_t *jobs, *v = NULL;
 	char *text;
@@ -409,13 +417,13 @@ check_response(const struct api_request *req,
 			abort();
 		return;
 	}
-	if ((text = json_dumps(resp->body, JSON_INDENT(2) |
-	    JSON_PRESERVE_ORDER)) == NULL)
+	if ((text = json_dumps(
+	         resp->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
 		abort();
 	free(text);
 	if (resp->status >= 400 &&
 	    (!json_is_string(json_object_get(resp->body, "error")) ||
-	    !json_is_string(json_object_get(resp->body, "code")))) {
+	        !json_is_string(json_object_get(resp->body, "code")))) {
 		fprintf(stderr, "fuzz_api: error %d without error/code\n",
 		    resp->status);
 		abort();
@@ -432,9 +440,10 @@ check_response(const struct api_request *req,
 	/* the seeded token is for a world of 2 */
 	if (strcmp(req->path, "/v1/heartbeat") == 0 &&
 	    ((v = json_loadb(req->body, req->body_len, 0, NULL)) == NULL ||
-	    json_integer_value(json_object_get(v, "rank")) < 0 ||
-	    json_integer_value(json_object_get(v, "rank")) > 1)) {
-		fprintf(stderr, "fuzz_api: heartbeat of a rank out of range "
+	        json_integer_value(json_object_get(v, "rank")) < 0 ||
+	        json_integer_value(json_object_get(v, "rank")) > 1)) {
+		fprintf(stderr,
+		    "fuzz_api: heartbeat of a rank out of range "
 		    "accepted\n");
 		abort();
 	}
@@ -443,15 +452,14 @@ check_response(const struct api_request *req,
 	check_query_kept(req, resp->body);
 	check_owner(req, resp->body);
 	if ((jobs = json_object_get(resp->body, "jobs")) != NULL)
-		json_array_foreach(jobs, i, v)
-			check_owner(req, v);
+		json_array_foreach(jobs, i, v) check_owner(req, v);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum api_method methods[] = { API_GET, API_POST,
-	    API_OTHER, API_GET };
+	static const enum api_method methods[] = { API_GET, API_POST, API_OTHER,
+		API_GET };
 	struct api_request req = { 0 };
 	struct api_response resp;
 	struct evkeyvalq params;
@@ -485,15 +493,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((decoded = evhttp_uridecode(field[0], 0, &dlen)) == NULL ||
 	    strlen(decoded) != dlen ||
 	    (field[1][0] != '\0' &&
-	    evhttp_parse_query_str(field[1], &params) != 0))
+	        evhttp_parse_query_str(field[1], &params) != 0))
 		goto out;
 	TAILQ_FOREACH(kv, &params, next)
-		req.nquery++;
+	req.nquery++;
 	if (req.nquery > FUZZ_MAX_QUERY)
 		goto out;
 	req.query = xcalloc(req.nquery, sizeof(*req.query));
 	i = 0;
-	TAILQ_FOREACH(kv, &params, next) {
+	TAILQ_FOREACH(kv, &params, next)
+	{
 		req.query[i].key = kv->key;
 		req.query[i++].value = kv->value;
 	}
@@ -512,11 +521,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	api_dispatch(&d, &req, &resp);
 	if (verbose) {
-		dump = resp.body != NULL ? json_dumps(resp.body,
-		    JSON_COMPACT) : NULL;
-		fprintf(stderr, "%s %s -> %d %.300s\n", req.method == API_GET ?
-		    "GET" : req.method == API_POST ? "POST" : "OTHER", req.path,
-		    resp.status, dump != NULL ? dump : resp.text);
+		dump = resp.body != NULL ? json_dumps(resp.body, JSON_COMPACT)
+		                         : NULL;
+		fprintf(stderr, "%s %s -> %d %.300s\n",
+		    req.method == API_GET        ? "GET"
+		        : req.method == API_POST ? "POST"
+		                                 : "OTHER",
+		    req.path, resp.status, dump != NULL ? dump : resp.text);
 		free(dump);
 	}
 	check_response(&req, &resp);

@@ -15,9 +15,9 @@
 
 #include "spec.h"
 
-int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-static void	 check_cause(const char *, const char *);
-static void	 check_roundtrip(const struct spec *);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+static void check_cause(const char *, const char *);
+static void check_roundtrip(const struct spec *);
 
 static void
 check_cause(const char *cause, const char *prefix)
@@ -49,8 +49,8 @@ check_roundtrip(const struct spec *sp)
 	char *yaml, *text, *cause = NULL;
 
 	yaml = spec_to_yaml(sp);
-	if ((y = spec_parse(yaml, strlen(yaml), "emitted", NULL,
-	    &cause)) == NULL) {
+	if ((y = spec_parse(yaml, strlen(yaml), "emitted", NULL, &cause)) ==
+	    NULL) {
 		fprintf(stderr, "emitted YAML refused:\n%s\n---\n%s\n", cause,
 		    yaml);
 		abort();
@@ -58,7 +58,8 @@ check_roundtrip(const struct spec *sp)
 	out = spec_to_json(sp);
 	again = spec_to_json(y);
 	if (!json_equal(out, again)) {
-		fprintf(stderr, "YAML round trip changed the spec:\n%s\n", yaml);
+		fprintf(
+		    stderr, "YAML round trip changed the spec:\n%s\n", yaml);
 		abort();
 	}
 	json_decref(again);
@@ -96,15 +97,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_cause(cause, "fuzz.yaml:");
 		free(cause);
 	} else {
-		if (spec_world_size(sp) != sp->parallel.tensor *
-		    sp->parallel.pipeline * sp->parallel.data)
+		if (spec_world_size(sp) !=
+		    sp->parallel.tensor * sp->parallel.pipeline *
+		        sp->parallel.data)
 			abort();
 		check_roundtrip(sp);
 		spec_free(sp);
 	}
 
-	if ((j = json_loadb((const char *)data, size, JSON_DECODE_ANY,
-	    NULL)) != NULL) {
+	if ((j = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL)) !=
+	    NULL) {
 		if ((sp = spec_from_json(j, &cause)) != NULL) {
 			check_roundtrip(sp);
 			spec_free(sp);

@@ -1,6 +1,6 @@
 #!/bin/sh
-# One format, kept by a tool: every C file under cli/, daemon/ and lib/ is
-# as .clang-format (KNF-like) makes it. Fails naming each file that is not;
+# One format, kept by a tool: every C file under cli/, daemon/, lib/ and
+# tests/ is as .clang-format (KNF-like) makes it. Fails naming each one not;
 # fix with: clang-format -i FILE. Skips (77) without clang-format 14, the
 # version Debian 12 ships, since other versions format some lines otherwise.
 top=${srcdir:-.}
@@ -17,12 +17,13 @@ if [ -z "$cf" ]; then
 	exit 77
 fi
 rc=0
-for f in "$top"/cli/*.[ch] "$top"/daemon/*.[ch] "$top"/lib/*.[ch]; do
+for f in "$top"/cli/*.[ch] "$top"/daemon/*.[ch] "$top"/lib/*.[ch] \
+    "$top"/tests/unit/*.[ch] "$top"/tests/fuzz/*.[ch] "$top"/tests/bench/*.[ch]; do
 	if ! "$cf" --style=file:"$top"/.clang-format --dry-run -Werror "$f" \
 	    >/dev/null 2>&1; then
 		echo "FAIL: $f is not clang-formatted (clang-format -i $f)"
 		rc=1
 	fi
 done
-[ $rc = 0 ] && echo "PASS: cli/ daemon/ lib/ are clang-formatted"
+[ $rc = 0 ] && echo "PASS: the C of cli/ daemon/ lib/ tests/ is clang-formatted"
 exit $rc

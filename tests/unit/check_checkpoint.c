@@ -29,16 +29,16 @@
 #include "sha256.h"
 #include "unit.h"
 
-#define FOREIGN_UID	1001
+#define FOREIGN_UID 1001
 
-static char	base[PATH_MAX];	/* temp dir, removed after each test */
-static char	ckdir[PATH_MAX];	/* base/ckpts: checkpoint.dir */
-static uid_t	juid;		/* the job's user */
-static gid_t	jgid;
-static int	as_root;
+static char base[PATH_MAX]; /* temp dir, removed after each test */
+static char ckdir[PATH_MAX]; /* base/ckpts: checkpoint.dir */
+static uid_t juid; /* the job's user */
+static gid_t jgid;
+static int as_root;
 
-static void	fmt(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
+static void fmt(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* snprintf that fails the test instead of truncating. */
 static void
@@ -157,8 +157,9 @@ scan(struct ckpt **v, size_t *n, const struct ckpt *known, size_t nknown)
 {
 	char *cause = NULL;
 
-	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid, known,
-	    nknown, 0, v, n, &cause) == 0, "scan: %s", cause);
+	ck_assert_msg(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
+	                  known, nknown, 0, v, n, &cause) == 0,
+	    "scan: %s", cause);
 }
 
 static const struct ckpt *
@@ -250,8 +251,8 @@ b_dotdot(void)
 
 	mkd("step_70");
 	mkf("step_70/model.pt", "w");
-	fmt(m, sizeof(m), "%s  model.pt\n%s  sub/../../secret\n",
-	    hexof("w"), hexof("s"));
+	fmt(m, sizeof(m), "%s  model.pt\n%s  sub/../../secret\n", hexof("w"),
+	    hexof("s"));
 	mkf("step_70/MANIFEST.sha256", m);
 	mkf("step_70/COMPLETE", "");
 }
@@ -376,61 +377,98 @@ b_locked_file(void)
 }
 
 static const struct {
-	const char	*what;
-	void		(*build)(void);
-	const char	*entry;
-	int		 complete;
-	int		 verified;
-	const char	*problem;	/* NULL: usable */
-	int		 root;		/* needs root to set up */
+	const char *what;
+	void (*build)(void);
+	const char *entry;
+	int complete;
+	int verified;
+	const char *problem; /* NULL: usable */
+	int root; /* needs root to set up */
 } cases[] = {
-	{ .what = "COMPLETE marker", .build = b_marker, .entry = "step_10",
-	  .complete = 1 },
-	{ .what = "manifest from sha256sum", .build = b_manifest,
-	  .entry = "step_20", .complete = 1, .verified = 1 },
-	{ .what = "bad manifest overrides COMPLETE", .build = b_corrupt,
-	  .entry = "step_30",
-	  .problem = "MANIFEST.sha256: model.pt: checksum mismatch" },
-	{ .what = "partial", .build = b_partial, .entry = "step_40",
-	  .problem = "no COMPLETE marker or manifest" },
-	{ .what = "foreign owner", .build = b_foreign, .entry = "step_50",
-	  .problem = "owned by uid 1001, not the job's user", .root = 1 },
-	{ .what = "symlink outside", .build = b_link_out, .entry = "step_60",
-	  .problem = "symlink pointing outside checkpoint.dir" },
-	{ .what = "symlink inside", .build = b_link_in, .entry = "step_65",
-	  .complete = 1 },
-	{ .what = "manifest with ..", .build = b_dotdot, .entry = "step_70",
-	  .problem = "MANIFEST.sha256: sub/../../secret: path outside the "
-	  "checkpoint" },
-	{ .what = "manifest with absolute path", .build = b_absolute,
-	  .entry = "step_71",
-	  .problem = "MANIFEST.sha256: /etc/hostname: absolute path" },
-	{ .what = "listed file missing", .build = b_missing,
-	  .entry = "step_72",
-	  .problem = "MANIFEST.sha256: gone.pt: No such file or directory" },
-	{ .what = "manifest not in sha256sum format", .build = b_garbage,
-	  .entry = "step_73",
-	  .problem = "MANIFEST.sha256: line 1: not in sha256sum format" },
-	{ .what = "empty manifest", .build = b_empty, .entry = "step_74",
-	  .problem = "MANIFEST.sha256: lists no files" },
-	{ .what = "listed file is a symlink", .build = b_inner_link,
-	  .entry = "step_75",
-	  .problem = "MANIFEST.sha256: model.pt: symlink, not followed" },
-	{ .what = "file listed twice", .build = b_repeat, .entry = "step_76",
-	  .problem = "MANIFEST.sha256: lists more data than the entry holds" },
-	{ .what = "escaped name, binary mark", .build = b_escaped,
-	  .entry = "step_77", .complete = 1, .verified = 1 },
-	{ .what = "CRLF, upper case, ./", .build = b_lenient,
-	  .entry = "step_79", .complete = 1, .verified = 1 },
-	{ .what = "plain file", .build = b_file, .entry = "step_78",
-	  .problem = "not a directory" },
-	{ .what = "unreadable directory inside", .build = b_locked,
-	  .entry = "step_80", .problem = "cannot read data: Permission denied",
-	  .root = 1 },
-	{ .what = "unreadable listed file", .build = b_locked_file,
-	  .entry = "step_81",
-	  .problem = "MANIFEST.sha256: model.pt: Permission denied",
-	  .root = 1 },
+	{ .what = "COMPLETE marker",
+	    .build = b_marker,
+	    .entry = "step_10",
+	    .complete = 1 },
+	{ .what = "manifest from sha256sum",
+	    .build = b_manifest,
+	    .entry = "step_20",
+	    .complete = 1,
+	    .verified = 1 },
+	{ .what = "bad manifest overrides COMPLETE",
+	    .build = b_corrupt,
+	    .entry = "step_30",
+	    .problem = "MANIFEST.sha256: model.pt: checksum mismatch" },
+	{ .what = "partial",
+	    .build = b_partial,
+	    .entry = "step_40",
+	    .problem = "no COMPLETE marker or manifest" },
+	{ .what = "foreign owner",
+	    .build = b_foreign,
+	    .entry = "step_50",
+	    .problem = "owned by uid 1001, not the job's user",
+	    .root = 1 },
+	{ .what = "symlink outside",
+	    .build = b_link_out,
+	    .entry = "step_60",
+	    .problem = "symlink pointing outside checkpoint.dir" },
+	{ .what = "symlink inside",
+	    .build = b_link_in,
+	    .entry = "step_65",
+	    .complete = 1 },
+	{ .what = "manifest with ..",
+	    .build = b_dotdot,
+	    .entry = "step_70",
+	    .problem = "MANIFEST.sha256: sub/../../secret: path outside the "
+	               "checkpoint" },
+	{ .what = "manifest with absolute path",
+	    .build = b_absolute,
+	    .entry = "step_71",
+	    .problem = "MANIFEST.sha256: /etc/hostname: absolute path" },
+	{ .what = "listed file missing",
+	    .build = b_missing,
+	    .entry = "step_72",
+	    .problem = "MANIFEST.sha256: gone.pt: No such file or directory" },
+	{ .what = "manifest not in sha256sum format",
+	    .build = b_garbage,
+	    .entry = "step_73",
+	    .problem = "MANIFEST.sha256: line 1: not in sha256sum format" },
+	{ .what = "empty manifest",
+	    .build = b_empty,
+	    .entry = "step_74",
+	    .problem = "MANIFEST.sha256: lists no files" },
+	{ .what = "listed file is a symlink",
+	    .build = b_inner_link,
+	    .entry = "step_75",
+	    .problem = "MANIFEST.sha256: model.pt: symlink, not followed" },
+	{ .what = "file listed twice",
+	    .build = b_repeat,
+	    .entry = "step_76",
+	    .problem =
+	        "MANIFEST.sha256: lists more data than the entry holds" },
+	{ .what = "escaped name, binary mark",
+	    .build = b_escaped,
+	    .entry = "step_77",
+	    .complete = 1,
+	    .verified = 1 },
+	{ .what = "CRLF, upper case, ./",
+	    .build = b_lenient,
+	    .entry = "step_79",
+	    .complete = 1,
+	    .verified = 1 },
+	{ .what = "plain file",
+	    .build = b_file,
+	    .entry = "step_78",
+	    .problem = "not a directory" },
+	{ .what = "unreadable directory inside",
+	    .build = b_locked,
+	    .entry = "step_80",
+	    .problem = "cannot read data: Permission denied",
+	    .root = 1 },
+	{ .what = "unreadable listed file",
+	    .build = b_locked_file,
+	    .entry = "step_81",
+	    .problem = "MANIFEST.sha256: model.pt: Permission denied",
+	    .root = 1 },
 };
 
 START_TEST(test_entry)
@@ -446,20 +484,21 @@ START_TEST(test_entry)
 	cases[_i].build();
 	scan(&v, &n, NULL, 0);
 	c = find(v, n, cases[_i].entry);
-	ck_assert_msg(c != NULL, "%s: %s not listed", cases[_i].what,
-	    cases[_i].entry);
+	ck_assert_msg(
+	    c != NULL, "%s: %s not listed", cases[_i].what, cases[_i].entry);
 	ck_assert_msg(c->complete == cases[_i].complete &&
-	    c->verified == cases[_i].verified, "%s: complete %d verified %d",
-	    cases[_i].what, c->complete, c->verified);
+	        c->verified == cases[_i].verified,
+	    "%s: complete %d verified %d", cases[_i].what, c->complete,
+	    c->verified);
 	if (cases[_i].problem == NULL)
-		ck_assert_msg(c->problem == NULL, "%s: %s", cases[_i].what,
-		    c->problem);
+		ck_assert_msg(
+		    c->problem == NULL, "%s: %s", cases[_i].what, c->problem);
 	else
 		ck_assert_msg(c->problem != NULL &&
-		    strcmp(c->problem, cases[_i].problem) == 0,
+		        strcmp(c->problem, cases[_i].problem) == 0,
 		    "%s: got \"%s\"", cases[_i].what, c->problem);
-	ck_assert_int_eq(checkpoint_newest(v, n) == c, cases[_i].problem ==
-	    NULL);
+	ck_assert_int_eq(
+	    checkpoint_newest(v, n) == c, cases[_i].problem == NULL);
 	checkpoint_free(v, n);
 }
 END_TEST
@@ -468,8 +507,15 @@ END_TEST
 START_TEST(test_names)
 {
 	static const char *ignored[] = {
-		".step_6.tmp", "step_7.tmp", "step_-1", "step_+8", "step_",
-		"xstep_9", "step_1234567890123456789", "step_12a", "step_ 3",
+		".step_6.tmp",
+		"step_7.tmp",
+		"step_-1",
+		"step_+8",
+		"step_",
+		"xstep_9",
+		"step_1234567890123456789",
+		"step_12a",
+		"step_ 3",
 	};
 	struct ckpt *v;
 	size_t n, i;
@@ -492,7 +538,8 @@ START_TEST(test_names)
 
 	mkd("iter_0000500.ckpt");
 	ck_assert_int_eq(checkpoint_scan(ckdir, "iter_{step}.ckpt", NULL, 0,
-	    juid, jgid, NULL, 0, 0, &v, &n, &cause), 0);
+	                     juid, jgid, NULL, 0, 0, &v, &n, &cause),
+	    0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(v[0].step, 500);
 	ck_assert_str_eq(v[0].problem, "no COMPLETE marker or manifest");
@@ -501,23 +548,33 @@ START_TEST(test_names)
 END_TEST
 
 static const struct {
-	const char	*dir;
-	const char	*pattern;
-	int		 uid;		/* -1: the job's user */
-	const char	*cause;		/* NULL: no error, no entries */
+	const char *dir;
+	const char *pattern;
+	int uid; /* -1: the job's user */
+	const char *cause; /* NULL: no error, no entries */
 } errors[] = {
 	{ .dir = "/nonexistent/ckpts", .pattern = "step_{step}", .uid = -1 },
-	{ .dir = "relative", .pattern = "step_{step}", .uid = -1,
-	  .cause = "checkpoint dir \"relative\" is not absolute" },
-	{ .dir = "/tmp", .pattern = "step", .uid = -1,
-	  .cause = "pattern \"step\" must contain {step} exactly once" },
-	{ .dir = "/tmp", .pattern = "{step}_{step}", .uid = -1,
-	  .cause = "pattern \"{step}_{step}\" must contain {step} exactly "
-	  "once" },
-	{ .dir = "/tmp", .pattern = "a/{step}", .uid = -1,
-	  .cause = "pattern \"a/{step}\" must not contain '/'" },
-	{ .dir = "/tmp", .pattern = "step_{step}", .uid = 0,
-	  .cause = "refusing to access checkpoints as root" },
+	{ .dir = "relative",
+	    .pattern = "step_{step}",
+	    .uid = -1,
+	    .cause = "checkpoint dir \"relative\" is not absolute" },
+	{ .dir = "/tmp",
+	    .pattern = "step",
+	    .uid = -1,
+	    .cause = "pattern \"step\" must contain {step} exactly once" },
+	{ .dir = "/tmp",
+	    .pattern = "{step}_{step}",
+	    .uid = -1,
+	    .cause = "pattern \"{step}_{step}\" must contain {step} exactly "
+	             "once" },
+	{ .dir = "/tmp",
+	    .pattern = "a/{step}",
+	    .uid = -1,
+	    .cause = "pattern \"a/{step}\" must not contain '/'" },
+	{ .dir = "/tmp",
+	    .pattern = "step_{step}",
+	    .uid = 0,
+	    .cause = "refusing to access checkpoints as root" },
 };
 
 START_TEST(test_errors)
@@ -528,8 +585,8 @@ START_TEST(test_errors)
 	int rc;
 
 	rc = checkpoint_scan(errors[_i].dir, errors[_i].pattern, NULL, 0,
-	    errors[_i].uid == -1 ? juid : (uid_t)errors[_i].uid, jgid, NULL,
-	    0, 0, &v, &n, &cause);
+	    errors[_i].uid == -1 ? juid : (uid_t)errors[_i].uid, jgid, NULL, 0,
+	    0, &v, &n, &cause);
 	if (errors[_i].cause == NULL) {
 		ck_assert_msg(rc == 0, "%s", cause);
 		ck_assert_uint_eq(n, 0);
@@ -598,8 +655,7 @@ START_TEST(test_incremental)
 	mkf("step_20/model.pt", "weights 2X");
 	ts[0].tv_sec = ts[1].tv_sec = time(NULL) + 100;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	ck_assert_int_eq(utimensat(AT_FDCWD, at("step_20/model.pt"), ts, 0),
-	    0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, at("step_20/model.pt"), ts, 0), 0);
 	h0 = checkpoint_hashed_files();
 	scan(&v3, &n3, v2, n2);
 	ck_assert_uint_eq(checkpoint_hashed_files() - h0, 1);
@@ -621,8 +677,8 @@ START_TEST(test_incremental)
 }
 END_TEST
 
-#define DEADLINE_MS	500
-#define BIG_BYTES	(64ULL << 30)	/* sparse: hashing takes minutes */
+#define DEADLINE_MS 500
+#define BIG_BYTES (64ULL << 30) /* sparse: hashing takes minutes */
 
 /* An entry whose manifest lists a huge sparse file: slow to hash. */
 static void
@@ -651,15 +707,15 @@ now_ms(void)
 }
 
 static int
-scan_within(struct ckpt **v, size_t *n, const struct ckpt *known,
-    size_t nknown, int64_t *ms)
+scan_within(struct ckpt **v, size_t *n, const struct ckpt *known, size_t nknown,
+    int64_t *ms)
 {
 	char *cause = NULL;
 	int64_t t0 = now_ms();
 	int rc;
 
-	rc = checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid, known, nknown,
-	    DEADLINE_MS, v, n, &cause);
+	rc = checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid, known,
+	    nknown, DEADLINE_MS, v, n, &cause);
 	*ms = now_ms() - t0;
 	ck_assert_msg(rc == 0, "scan: %s", cause);
 	return rc;
@@ -682,12 +738,13 @@ START_TEST(test_deadline_slow)
 	b_manifest();
 	b_big();
 	scan_within(&v1, &n1, NULL, 0, &ms);
-	ck_assert_msg(ms < DEADLINE_MS + 1500, "first scan took %lld ms",
-	    (long long)ms);
+	ck_assert_msg(
+	    ms < DEADLINE_MS + 1500, "first scan took %lld ms", (long long)ms);
 	ck_assert_ptr_nonnull(k = find(v1, n1, "step_50"));
 	ck_assert_str_eq(k->problem, "scan timed out after 500 ms");
 	ck_assert_int_eq(k->complete, 0);
-	ck_assert_uint_eq(k->bytes, BIG_BYTES + SHA256_HEXLEN + strlen("  big\n"));
+	ck_assert_uint_eq(
+	    k->bytes, BIG_BYTES + SHA256_HEXLEN + strlen("  big\n"));
 
 	/*
 	 * unchanged: the verdict stands, the deadline is not hit, and only
@@ -695,8 +752,8 @@ START_TEST(test_deadline_slow)
 	 */
 	h0 = checkpoint_hashed_files();
 	scan_within(&v2, &n2, v1, n1, &ms);
-	ck_assert_msg(ms < DEADLINE_MS, "second scan took %lld ms",
-	    (long long)ms);
+	ck_assert_msg(
+	    ms < DEADLINE_MS, "second scan took %lld ms", (long long)ms);
 	ck_assert_uint_eq(checkpoint_hashed_files() - h0,
 	    find(v1, n1, "step_20") == NULL ? 2 : 0);
 	ck_assert_ptr_nonnull(k = find(v2, n2, "step_50"));
@@ -712,8 +769,8 @@ START_TEST(test_deadline_slow)
 	ck_assert_msg(ms >= DEADLINE_MS, "changed entry not hashed (%lld ms)",
 	    (long long)ms);
 	ck_assert_int_eq(find(v3, n3, "step_50")->cached, 0);
-	ck_assert_str_eq(find(v3, n3, "step_50")->problem,
-	    "scan timed out after 500 ms");
+	ck_assert_str_eq(
+	    find(v3, n3, "step_50")->problem, "scan timed out after 500 ms");
 	/* cut short, it still knows the verified one, reached or not */
 	ck_assert_ptr_nonnull(k = find(v3, n3, "step_20"));
 	ck_assert_int_eq(k->verified, 1);
@@ -747,19 +804,19 @@ START_TEST(test_stop)
 	signal(SIGALRM, alarm_stop);
 	alarm(1);
 	t0 = now_ms();
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
-	    NULL, 0, 20000, &v, &n, &cause), -1);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid,
+	                     jgid, NULL, 0, 20000, &v, &n, &cause),
+	    -1);
 	ms = now_ms() - t0;
 	ck_assert_msg(ms < 2500, "scan took %lld ms", (long long)ms);
-	ck_assert_msg(strstr(cause, "the daemon is stopping") != NULL, "%s",
-	    cause);
+	ck_assert_msg(
+	    strstr(cause, "the daemon is stopping") != NULL, "%s", cause);
 	free(cause);
 }
 END_TEST
 
 /* SIGSTOP every child of parent (but ourselves) seen for 200 ms. */
-static void __attribute__((noreturn))
-stopper(pid_t parent)
+static void __attribute__((noreturn)) stopper(pid_t parent)
 {
 	char path[64], buf[512], *p;
 	struct dirent *de;
@@ -815,16 +872,16 @@ START_TEST(test_deadline_sigstop)
 	scan_within(&v, &n, NULL, 0, &ms);
 	kill(helper, SIGKILL);
 	waitpid(helper, &status, 0);
-	ck_assert_msg(ms < DEADLINE_MS + 1500, "scan took %lld ms",
-	    (long long)ms);
-	ck_assert_str_eq(find(v, n, "step_50")->problem,
-	    "scan timed out after 500 ms");
+	ck_assert_msg(
+	    ms < DEADLINE_MS + 1500, "scan took %lld ms", (long long)ms);
+	ck_assert_str_eq(
+	    find(v, n, "step_50")->problem, "scan timed out after 500 ms");
 	checkpoint_free(v, n);
 }
 END_TEST
 
 static void
-mkstep(const char *name, int how)	/* 0 marker, 1 manifest, 2 partial */
+mkstep(const char *name, int how) /* 0 marker, 1 manifest, 2 partial */
 {
 	char rel[PATH_MAX];
 
@@ -842,7 +899,11 @@ mkstep(const char *name, int how)	/* 0 marker, 1 manifest, 2 partial */
 START_TEST(test_prune)
 {
 	static const char *left[] = {
-		"step_0", "step_4", "step_5", "step_6", "step_7",
+		"step_0",
+		"step_4",
+		"step_5",
+		"step_6",
+		"step_7",
 	};
 	struct ckpt *v;
 	size_t n, i;
@@ -863,15 +924,16 @@ START_TEST(test_prune)
 	mkstep("step_5", 0);
 	mkstep("step_6", 2);
 	mkstep("step_7", 0);
-	mkf("step_7/MANIFEST.sha256", "0000000000000000000000000000000000000"
+	mkf("step_7/MANIFEST.sha256",
+	    "0000000000000000000000000000000000000"
 	    "000000000000000000000000000  model.pt\n");
 	scan(&v, &n, NULL, 0);
 	ck_assert_uint_eq(n, 8);
 
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 0, juid, jgid,
-	    0, &cause), 0);
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
-	    0, &cause), 3);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 0, juid, jgid, 0, &cause), 0);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 2, juid, jgid, 0, &cause), 3);
 	checkpoint_free(v, n);
 	ck_assert_int_eq(stat(out, &st), 0);
 
@@ -879,10 +941,10 @@ START_TEST(test_prune)
 	ck_assert_uint_eq(n, sizeof(left) / sizeof(left[0]));
 	for (i = 0; i < n; i++)
 		ck_assert_str_eq(v[i].path, at(left[i]));
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 2, juid, jgid,
-	    0, &cause), 0);
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    0, &cause), 1);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 2, juid, jgid, 0, &cause), 0);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 1, juid, jgid, 0, &cause), 1);
 	ck_assert_int_eq(access(at("step_4"), F_OK), -1);
 	ck_assert_int_eq(access(at("step_5/COMPLETE"), F_OK), 0);
 	checkpoint_free(v, n);
@@ -896,12 +958,12 @@ START_TEST(test_prune_symlink)
 	size_t n;
 	char *cause = NULL;
 
-	b_link_in();		/* step_65 -> archive/s65 */
+	b_link_in(); /* step_65 -> archive/s65 */
 	mkstep("step_66", 0);
 	scan(&v, &n, NULL, 0);
 	ck_assert_uint_eq(n, 2);
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    0, &cause), 0);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 1, juid, jgid, 0, &cause), 0);
 	ck_assert_int_eq(access(at("archive/s65/COMPLETE"), F_OK), 0);
 	ck_assert_int_eq(access(at("step_65"), F_OK), 0);
 	checkpoint_free(v, n);
@@ -925,18 +987,19 @@ START_TEST(test_privileges)
 	ck_assert_int_eq(close(creat(at("step_1/rootdir/f"), 0644)), 0);
 	scan(&v, &n, NULL, 0);
 	ck_assert_uint_eq(n, 2);
-	ck_assert_int_eq(checkpoint_prune(ckdir, v, n, 1, juid, jgid,
-	    0, &cause), -1);
-	ck_assert_msg(strstr(cause, "step_1: Permission denied") != NULL,
-	    "%s", cause);
+	ck_assert_int_eq(
+	    checkpoint_prune(ckdir, v, n, 1, juid, jgid, 0, &cause), -1);
+	ck_assert_msg(
+	    strstr(cause, "step_1: Permission denied") != NULL, "%s", cause);
 	free(cause);
 	ck_assert_int_eq(access(at("step_1/rootdir/f"), F_OK), 0);
 	checkpoint_free(v, n);
 
 	ck_assert_int_eq(chown(ckdir, 0, 0), 0);
 	ck_assert_int_eq(chmod(ckdir, 0700), 0);
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
-	    NULL, 0, 0, &v, &n, &cause), -1);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid,
+	                     jgid, NULL, 0, 0, &v, &n, &cause),
+	    -1);
 	ck_assert_msg(strstr(cause, "Permission denied") != NULL, "%s", cause);
 	free(cause);
 }
@@ -962,8 +1025,9 @@ START_TEST(test_limits)
 	checkpoint_free(v, n);
 
 	mkd("step_99999");
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid, jgid,
-	    NULL, 0, 0, &v, &n, &cause), -1);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", NULL, 0, juid,
+	                     jgid, NULL, 0, 0, &v, &n, &cause),
+	    -1);
 	ck_assert_msg(strstr(cause, "more than 10000 entries match") != NULL,
 	    "%s", cause);
 	free(cause);
@@ -1027,8 +1091,8 @@ age(const char *rel, int off)
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
 	ts[0].tv_sec += off;
 	ts[1] = ts[0];
-	ck_assert_int_eq(utimensat(AT_FDCWD, at(rel), ts,
-	    AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(
+	    utimensat(AT_FDCWD, at(rel), ts, AT_SYMLINK_NOFOLLOW), 0);
 }
 
 static void
@@ -1037,8 +1101,9 @@ scan_as(const char *pattern, const char *file, int settle,
 {
 	char *cause = NULL;
 
-	ck_assert_msg(checkpoint_scan(ckdir, pattern, file, settle, juid,
-	    jgid, known, nknown, 0, v, n, &cause) == 0, "scan: %s", cause);
+	ck_assert_msg(checkpoint_scan(ckdir, pattern, file, settle, juid, jgid,
+	                  known, nknown, 0, v, n, &cause) == 0,
+	    "scan: %s", cause);
 }
 
 static void
@@ -1075,7 +1140,7 @@ expect(const struct ckpt *v, size_t n, const char *name, int64_t step,
 		return;
 	}
 	ck_assert_msg(!k->complete && k->problem != NULL &&
-	    strncmp(k->problem, want, strlen(want)) == 0,
+	        strncmp(k->problem, want, strlen(want)) == 0,
 	    "%s: problem \"%s\", want \"%s...\"", name,
 	    k->problem != NULL ? k->problem : "(none)", want);
 }
@@ -1115,9 +1180,9 @@ START_TEST(test_dcp)
 	size_t n;
 
 	dcp("step-100", 0, 1);
-	dcp("step-200", 0, 0);		/* killed before the coordinator */
-	dcp("step-300", 1, 1);		/* saved into again */
-	dcp("step_50", 0, 1);		/* under the default pattern's name */
+	dcp("step-200", 0, 0); /* killed before the coordinator */
+	dcp("step-300", 1, 1); /* saved into again */
+	dcp("step_50", 0, 1); /* under the default pattern's name */
 	mkd("step-400");
 	mkf("step-400/.metadata", "no shards");
 	lscan(&v, &n);
@@ -1149,23 +1214,25 @@ START_TEST(test_megatron)
 	mkd("iter_0001000/mp_rank_01");
 	mkzip("iter_0001000/mp_rank_01/model_optim_rng.pt", 1);
 	mkf("latest_checkpointed_iteration.txt", "1000");
-	mkd("iter_0001500");		/* the next save, cut short */
+	mkd("iter_0001500"); /* the next save, cut short */
 	mkd("iter_0001500/mp_rank_00");
 	mkzip("iter_0001500/mp_rank_00/model_optim_rng.pt", 1);
 	lscan(&v, &n);
 	ck_assert_uint_eq(n, 3);
 	expect(v, n, "iter_0000500", 500, NULL);
 	expect(v, n, "iter_0001000", 1000, NULL);
-	expect(v, n, "iter_0001500", 1500, CKPT_IN_PROGRESS ": newer than "
-	    "latest_checkpointed_iteration.txt (1000)");
+	expect(v, n, "iter_0001500", 1500,
+	    CKPT_IN_PROGRESS ": newer than "
+	                     "latest_checkpointed_iteration.txt (1000)");
 	expect_newest(v, n, "iter_0001000");
 	checkpoint_free(v, n);
 
 	/* a rank's file cut short spoils even an entry the tracker passed */
 	mkzip("iter_0001000/mp_rank_01/model_optim_rng.pt", 0);
 	lscan(&v, &n);
-	expect(v, n, "iter_0001000", 1000, CKPT_IN_PROGRESS ": "
-	    "mp_rank_01/model_optim_rng.pt is cut short");
+	expect(v, n, "iter_0001000", 1000,
+	    CKPT_IN_PROGRESS ": "
+	                     "mp_rank_01/model_optim_rng.pt is cut short");
 	expect_newest(v, n, "iter_0000500");
 	checkpoint_free(v, n);
 
@@ -1205,8 +1272,9 @@ START_TEST(test_deepspeed)
 	/* a tag of the user's own is not a step */
 	mkf("latest", "best-model\n");
 	lscan(&v, &n);
-	expect(v, n, "global_step20", 20, CKPT_IN_PROGRESS ": latest names "
-	    "no step");
+	expect(v, n, "global_step20", 20,
+	    CKPT_IN_PROGRESS ": latest names "
+	                     "no step");
 	checkpoint_free(v, n);
 }
 END_TEST
@@ -1237,23 +1305,28 @@ START_TEST(test_hf)
 	struct ckpt *v;
 	size_t n;
 
-	hf("checkpoint-500", "{\n  \"best_metric\": null,\n  \"epoch\": 1.0,\n"
+	hf("checkpoint-500",
+	    "{\n  \"best_metric\": null,\n  \"epoch\": 1.0,\n"
 	    "  \"global_step\": 500,\n  \"log_history\": []\n}\n");
 	hf("checkpoint-1000", NULL);
 	hf("checkpoint-1500", "{\n  \"epoch\": 3.0,\n  \"global_step\": 15");
 	hf("checkpoint-2000", "{ \"global_step\": 1999 }");
 	hf("checkpoint-2500", "{ \"epoch\": 5 }");
-	mkd("tmp-checkpoint-3000");	/* not a name the Trainer resumes */
+	mkd("tmp-checkpoint-3000"); /* not a name the Trainer resumes */
 	lscan(&v, &n);
 	ck_assert_uint_eq(n, 5);
 	expect(v, n, "checkpoint-500", 500, NULL);
-	expect(v, n, "checkpoint-1000", 1000, CKPT_IN_PROGRESS ": no "
-	    "trainer_state.json");
-	expect(v, n, "checkpoint-1500", 1500, CKPT_IN_PROGRESS ": "
-	    "trainer_state.json is cut short");
-	expect(v, n, "checkpoint-2000", 2000, "trainer_state.json: "
+	expect(v, n, "checkpoint-1000", 1000,
+	    CKPT_IN_PROGRESS ": no "
+	                     "trainer_state.json");
+	expect(v, n, "checkpoint-1500", 1500,
+	    CKPT_IN_PROGRESS ": "
+	                     "trainer_state.json is cut short");
+	expect(v, n, "checkpoint-2000", 2000,
+	    "trainer_state.json: "
 	    "global_step is not");
-	expect(v, n, "checkpoint-2500", 2500, "trainer_state.json: no "
+	expect(v, n, "checkpoint-2500", 2500,
+	    "trainer_state.json: no "
 	    "global_step");
 	expect_newest(v, n, "checkpoint-500");
 	checkpoint_free(v, n);
@@ -1269,21 +1342,21 @@ START_TEST(test_lightning)
 	mkzip("epoch=0-step=100.ckpt", 1);
 	mkzip("epoch=1-step=200.ckpt", 1);
 	mkzip("last.ckpt", 1);
-	mkzip("epoch=2-step=300.ckpt", 0);	/* killed mid-save */
-	mkzip("notes.ckpt", 1);			/* no step: not a save */
+	mkzip("epoch=2-step=300.ckpt", 0); /* killed mid-save */
+	mkzip("notes.ckpt", 1); /* no step: not a save */
 	lscan(&v, &n);
 	ck_assert_uint_eq(n, 4);
 	expect(v, n, "epoch=0-step=100.ckpt", 100, NULL);
 	expect(v, n, "epoch=1-step=200.ckpt", 200, NULL);
-	expect(v, n, "epoch=2-step=300.ckpt", 300, CKPT_IN_PROGRESS ": cut "
-	    "short");
+	expect(v, n, "epoch=2-step=300.ckpt", 300,
+	    CKPT_IN_PROGRESS ": cut "
+	                     "short");
 	expect(v, n, "last.ckpt", 200, NULL);
 	checkpoint_free(v, n);
 
 	/* save_last="link": a symlink is never followed */
 	ck_assert_int_eq(unlink(at("last.ckpt")), 0);
-	ck_assert_int_eq(symlink("epoch=1-step=200.ckpt", at("last.ckpt")),
-	    0);
+	ck_assert_int_eq(symlink("epoch=1-step=200.ckpt", at("last.ckpt")), 0);
 	own_as(at("last.ckpt"), juid);
 	lscan(&v, &n);
 	expect(v, n, "last.ckpt", 200, "symlink, not followed");
@@ -1369,8 +1442,9 @@ START_TEST(test_own_pattern)
 	expect(v, n, "ckpt_7", 7, NULL);
 	checkpoint_free(v, n);
 
-	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", "../x", 0,
-	    juid, jgid, NULL, 0, 0, &v, &n, &cause), -1);
+	ck_assert_int_eq(checkpoint_scan(ckdir, "step_{step}", "../x", 0, juid,
+	                     jgid, NULL, 0, 0, &v, &n, &cause),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(cause, "must be a name"));
 	free(cause);
 }
@@ -1386,7 +1460,7 @@ START_TEST(test_mixed)
 	dcp("step-60", 0, 1);
 	dcp("step-80", 0, 0);
 	mkd("step_70");
-	mkf("step_70/model.pt", "weights");	/* no marker */
+	mkf("step_70/model.pt", "weights"); /* no marker */
 	lscan(&v, &n);
 	ck_assert_uint_eq(n, 4);
 	expect(v, n, "step_70", 70, "no COMPLETE marker or manifest");
@@ -1416,8 +1490,10 @@ START_TEST(test_layout_names)
 	size_t i;
 
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
-		ck_assert_msg(strcmp(checkpoint_layout(c[i].path, c[i].pattern,
-		    c[i].file), c[i].want) == 0, "%s: %s, want %s", c[i].path,
+		ck_assert_msg(strcmp(checkpoint_layout(
+		                         c[i].path, c[i].pattern, c[i].file),
+		                  c[i].want) == 0,
+		    "%s: %s, want %s", c[i].path,
 		    checkpoint_layout(c[i].path, c[i].pattern, c[i].file),
 		    c[i].want);
 }
@@ -1451,7 +1527,8 @@ make_entry(int layout, int i)
 	case 3:
 		fmt(p, sizeof(p), "global_step%d", i);
 		mkd(p);
-		fmt(p, sizeof(p), "global_step%d/mp_rank_00_model_states.pt", i);
+		fmt(p, sizeof(p), "global_step%d/mp_rank_00_model_states.pt",
+		    i);
 		mkzip(p, 1);
 		break;
 	case 4:
@@ -1480,7 +1557,7 @@ trackers(void)
 START_TEST(test_thousand)
 {
 	static const char *const names[] = { "step", "dcp", "megatron",
-	    "deepspeed", "hf", "lightning" };
+		"deepspeed", "hf", "lightning" };
 	char top[PATH_MAX];
 	struct ckpt *v;
 	size_t n;
@@ -1498,8 +1575,10 @@ START_TEST(test_thousand)
 		t0 = now_ms();
 		lscan(&v, &n);
 		ms = now_ms() - t0;
-		fprintf(stderr, "check_checkpoint: 1,000 %s entries scanned "
-		    "in %lld ms\n", names[l], (long long)ms);
+		fprintf(stderr,
+		    "check_checkpoint: 1,000 %s entries scanned "
+		    "in %lld ms\n",
+		    names[l], (long long)ms);
 		ck_assert_uint_eq(n, 1000);
 		ck_assert_int_eq(checkpoint_newest(v, n)->step, 1000);
 		ck_assert_int_lt(ms, 10000);
@@ -1512,8 +1591,10 @@ START_TEST(test_thousand)
 	trackers();
 	t0 = now_ms();
 	lscan(&v, &n);
-	fprintf(stderr, "check_checkpoint: 6,000 entries (1,000 per layout) "
-	    "in one dir scanned in %lld ms\n", (long long)(now_ms() - t0));
+	fprintf(stderr,
+	    "check_checkpoint: 6,000 entries (1,000 per layout) "
+	    "in one dir scanned in %lld ms\n",
+	    (long long)(now_ms() - t0));
 	/* the six layout dirs are entries of nothing */
 	ck_assert_uint_eq(n, 6000);
 	ck_assert_int_eq(checkpoint_newest(v, n)->step, 1000);
@@ -1530,11 +1611,11 @@ main(void)
 	tc = tcase_create("entries");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_loop_test(tc, test_entry, 0,
-	    sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(
+	    tc, test_entry, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_names);
-	tcase_add_loop_test(tc, test_errors, 0,
-	    sizeof(errors) / sizeof(errors[0]));
+	tcase_add_loop_test(
+	    tc, test_errors, 0, sizeof(errors) / sizeof(errors[0]));
 	tcase_add_test(tc, test_newest);
 	suite_add_tcase(s, tc);
 

@@ -17,8 +17,8 @@
 #include "util.h"
 
 static const struct {
-	const char	*text;
-	const char	*error;		/* NULL: accepted */
+	const char *text;
+	const char *error; /* NULL: accepted */
 } cases[] = {
 	{ "", NULL },
 	{ "socket: /run/x.sock\npoll_interval: 0.5\nlog_level: debug\n", NULL },
@@ -27,46 +27,48 @@ static const struct {
 	{ "socket: relative\n", "<F>:1:9: socket: expected an absolute path" },
 	{ "poll_interval: -1\n", NULL /* checked below: an error */ },
 	{ "master_port_base: 70000\n",
-	  "<F>:1:19: master_port_base: expected an integer 1-65535" },
+	    "<F>:1:19: master_port_base: expected an integer 1-65535" },
 	{ "master_port_base: 65000\nmaster_port_count: 1000\n",
-	  "<F>:2:20: master_port_count: master_port_base + master_port_count "
-	  "must stay below 65536" },
+	    "<F>:2:20: master_port_count: master_port_base + master_port_count "
+	    "must stay below 65536" },
 	{ "master_port_base: 65000\n",
-	  "<F>:1:19: master_port_base: master_port_base + master_port_count "
-	  "must stay below 65536" },
+	    "<F>:1:19: master_port_base: master_port_base + master_port_count "
+	    "must stay below 65536" },
 	{ "socket: [a, b]\n", "<F>:1:9: socket: expected a single value" },
 	{ "- a\n- b\n", "<F>:1:1: expected a mapping of settings" },
 	{ "warn_signal: KILL\n",
-	  "<F>:1:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
-	  "got \"KILL\"" },
+	    "<F>:1:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
+	    "got \"KILL\"" },
 	{ "warn_signal: none\nadmin_group: root\nbackend: fake\n"
-	  "heartbeat_listen: 0.0.0.0:6826\n", NULL },
+	  "heartbeat_listen: 0.0.0.0:6826\n",
+	    NULL },
 	{ "log_level: loud\n",
-	  "<F>:1:12: log_level: expected error, warn, info or debug, got "
-	  "\"loud\"" },
+	    "<F>:1:12: log_level: expected error, warn, info or debug, got "
+	    "\"loud\"" },
 	{ "admin_group: no-such-group-llmctl\n",
-	  "<F>:1:14: admin_group: no such group \"no-such-group-llmctl\"" },
+	    "<F>:1:14: admin_group: no such group \"no-such-group-llmctl\"" },
 	{ "backend: pbs\n",
-	  "<F>:1:10: backend: unknown backend \"pbs\" (slurm or fake)" },
+	    "<F>:1:10: backend: unknown backend \"pbs\" (slurm or fake)" },
 	{ "heartbeat_listen: 6826\n",
-	  "<F>:1:19: heartbeat_listen: expected ADDRESS:PORT, got \"6826\"" },
+	    "<F>:1:19: heartbeat_listen: expected ADDRESS:PORT, got \"6826\"" },
 	{ "heartbeat_listen: \"[::1]:99999\"\n",
-	  "<F>:1:19: heartbeat_listen: expected a port 1-65535 after the "
-	  "colon, got \"[::1]:99999\"" },
+	    "<F>:1:19: heartbeat_listen: expected a port 1-65535 after the "
+	    "colon, got \"[::1]:99999\"" },
 	/* every bad value at once, each with its place */
 	{ "log_level: loud\nbackend: pbs\nwarn_signal: KILL\n",
-	  "<F>:1:12: log_level: expected error, warn, info or debug, got "
-	  "\"loud\"\n"
-	  "<F>:2:10: backend: unknown backend \"pbs\" (slurm or fake)\n"
-	  "<F>:3:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
-	  "got \"KILL\"" },
+	    "<F>:1:12: log_level: expected error, warn, info or debug, got "
+	    "\"loud\"\n"
+	    "<F>:2:10: backend: unknown backend \"pbs\" (slurm or fake)\n"
+	    "<F>:3:14: warn_signal: expected USR1, USR2, TERM, INT, HUP or none, "
+	    "got \"KILL\"" },
 	{ "max_connections: 64\nmax_connections_per_user: 8\n"
-	  "request_timeout: 2.5\n", NULL },
+	  "request_timeout: 2.5\n",
+	    NULL },
 	{ "max_connections_per_user: 0\n",
-	  "<F>:1:27: max_connections_per_user: expected an integer 1-65535" },
+	    "<F>:1:27: max_connections_per_user: expected an integer 1-65535" },
 	{ "sockt: /x\ndatabase: rel\n",
-	  "<F>:1:1: sockt: unknown setting\n"
-	  "<F>:2:11: database: expected an absolute path" },
+	    "<F>:1:1: sockt: unknown setting\n"
+	    "<F>:2:11: database: expected an absolute path" },
 };
 
 static char *
@@ -121,7 +123,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->poll_interval_ms, 5000);
 	ck_assert_int_eq(c->master_port_base, 29500);
 	ck_assert_int_eq(c->warn_time_ms, 120000);
-	ck_assert_int_eq(c->warn_signo, 0);	/* opt-in: none unless set */
+	ck_assert_int_eq(c->warn_signo, 0); /* opt-in: none unless set */
 	ck_assert_ptr_null(c->heartbeat_listen);
 	ck_assert_int_eq(c->level, LOG_LEVEL_INFO);
 	ck_assert_int_eq((int)c->admin_gid, -1);
@@ -140,7 +142,7 @@ START_TEST(test_resolved)
 	char *p, *cause = NULL;
 
 	p = write_conf("heartbeat_listen: 10.1.2.3:7000\nwarn_signal: SIGUSR2\n"
-	    "log_level: warn\nbackend: fake\n");
+	               "log_level: warn\nbackend: fake\n");
 	c = conf_load(p, &cause);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(c->heartbeat_host, "10.1.2.3");
@@ -170,15 +172,16 @@ START_TEST(test_reload)
 	char *p1, *p2, *cause = NULL, log[256] = "";
 
 	p1 = write_conf("socket: /a.sock\nlog_level: info\n"
-	    "warn_signal: USR1\n");
+	                "warn_signal: USR1\n");
 	p2 = write_conf("socket: /b.sock\nlog_level: debug\nwarn_signal: TERM\n"
-	    "max_connections_per_user: 4\nadmin_group: root\n");
+	                "max_connections_per_user: 4\nadmin_group: root\n");
 	cur = conf_load(p1, &cause);
 	new = conf_load(p2, &cause);
 	ck_assert_ptr_nonnull(cur);
 	ck_assert_ptr_nonnull(new);
 	conf_reload(cur, new, report, log);
-	ck_assert_str_eq(log, "socket(restart) log_level admin_group "
+	ck_assert_str_eq(log,
+	    "socket(restart) log_level admin_group "
 	    "warn_signal max_connections_per_user ");
 	ck_assert_str_eq(cur->socket, "/a.sock");
 	ck_assert_str_eq(cur->log_level, "debug");
@@ -191,7 +194,8 @@ START_TEST(test_reload)
 	log[0] = '\0';
 	new = conf_load(p1, &cause);
 	conf_reload(cur, new, report, log);
-	ck_assert_str_eq(log, "log_level admin_group "
+	ck_assert_str_eq(log,
+	    "log_level admin_group "
 	    "warn_signal max_connections_per_user ");
 	ck_assert_ptr_null(cur->admin_group);
 	ck_assert_int_eq((int)cur->admin_gid, -1);

@@ -59,13 +59,13 @@ sink_cb(void *arg, const struct event_row *ev, size_t n)
 static void
 add_jobs(struct store *st, int64_t *a, int64_t *b)
 {
-	struct job j = {.name = (char *)"a",
-	    .uid = 1000,
-	    .gid = 1000,
-	    .user = (char *)"alice",
-	    .spec = (char *)"{}",
-	    .nodes = 1,
-	    .world_size = 1};
+	struct job j = { .name = (char *)"a",
+		.uid = 1000,
+		.gid = 1000,
+		.user = (char *)"alice",
+		.spec = (char *)"{}",
+		.nodes = 1,
+		.world_size = 1 };
 	int i;
 
 	ck_assert_int_eq(store_job_insert(st, &j), 0);
@@ -85,8 +85,8 @@ add_jobs(struct store *st, int64_t *a, int64_t *b)
 
 START_TEST(test_feed)
 {
-	struct llmctld d = {0};
-	struct sink one = {.d = &d}, two = {.d = &d};
+	struct llmctld d = { 0 };
+	struct sink one = { .d = &d }, two = { .d = &d };
 	int64_t a, b;
 	int fd;
 
@@ -121,7 +121,7 @@ END_TEST
 START_TEST(test_match)
 {
 	struct store *st;
-	struct event_filter f = {.upto = INT64_MAX, .limit = 10000};
+	struct event_filter f = { .upto = INT64_MAX, .limit = 10000 };
 	struct event_row *ev;
 	int64_t a, b, last;
 	size_t n, i;

@@ -26,10 +26,11 @@ START_TEST(test_health_core)
 	health_register(h, hash, 8, 1, 4); /* again: no-op */
 	ck_assert_int_eq(health_beat(h, "tok-a", 0, 10), 0);
 	ck_assert_int_eq(health_beat(h, "tok-a", 3, 12), 0);
-	ck_assert_int_eq(health_beat(h, "tok-a", 4, 13), -1);	/* no rank 4 */
+	ck_assert_int_eq(health_beat(h, "tok-a", 4, 13), -1); /* no rank 4 */
 	ck_assert_int_eq(health_beat(h, "tok-a", -1, 13), -1);
-	ck_assert_int_eq(health_beat(h, "tok-b", 0, 99), -1);	/* unknown */
-	ck_assert_int_eq(health_beat(h, hash, 0, 99), -1); /* the hash is no token */
+	ck_assert_int_eq(health_beat(h, "tok-b", 0, 99), -1); /* unknown */
+	ck_assert_int_eq(
+	    health_beat(h, hash, 0, 99), -1); /* the hash is no token */
 	b = health_get(h, hash);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(b->job_id, 7);

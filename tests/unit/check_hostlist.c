@@ -8,9 +8,9 @@
 #include "unit.h"
 
 static const struct {
-	const char	*expr;
-	const char	*joined;	/* NULL: an error is expected */
-	const char	*error;
+	const char *expr;
+	const char *joined; /* NULL: an error is expected */
+	const char *error;
 } cases[] = {
 	{ .expr = "n1", .joined = "n1" },
 	{ .expr = "n[1-3]", .joined = "n1,n2,n3" },
@@ -26,7 +26,7 @@ static const struct {
 	{ .expr = "", .error = "empty host list" },
 	{ .expr = " ,, ", .error = "empty host list" },
 	{ .expr = "rack[1-2]-n[01-02]",
-	  .joined = "rack1-n01,rack1-n02,rack2-n01,rack2-n02" },
+	    .joined = "rack1-n01,rack1-n02,rack2-n01,rack2-n02" },
 	{ .expr = "r[1-2]n[1,3]", .joined = "r1n1,r1n3,r2n1,r2n3" },
 	{ .expr = "a[1-2][3-4]-x", .joined = "a13-x,a14-x,a23-x,a24-x" },
 	{ .expr = "n]", .error = "unbalanced ] in \"n]\"" },
@@ -34,9 +34,9 @@ static const struct {
 	{ .expr = "n[1 2]", .error = "bad range in \"n[1 2]\"" },
 	{ .expr = "n[1-2]]", .error = "unbalanced ] in \"n[1-2]]\"" },
 	{ .expr = "n[1234567890]",
-	  .error = "number longer than 9 digits in \"n[1234567890]\"" },
+	    .error = "number longer than 9 digits in \"n[1234567890]\"" },
 	{ .expr = "n[0-9][0-9][0-9][0-9][0-9]",
-	  .error = "more than 65536 host names" },
+	    .error = "more than 65536 host names" },
 	{ .expr = "n[[1]]", .error = "nested [ in \"n[[1]]\"" },
 	{ .expr = "n[0-99999999]", .error = "more than 65536 host names" },
 };
@@ -79,7 +79,8 @@ main(void)
 	Suite *s = suite_create("hostlist");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_loop_test(tc, test_expand, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(
+	    tc, test_expand, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_contains);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -44,8 +44,8 @@ __lsan_default_suppressions(void)
 }
 
 struct tally {
-	unsigned long	total, same, both_refuse, tail_only, llmctl_refuses,
-			slurm_drops;
+	unsigned long total, same, both_refuse, tail_only, llmctl_refuses,
+	    slurm_drops;
 };
 
 static unsigned
@@ -108,8 +108,8 @@ gen_name(char *buf, int *tail)
 	unsigned i, ng = rnd(4);
 
 	gen_literal(buf, 3);
-	if (ng == 0 && (buf[0] == '\0' || strchr(", \t", buf[strlen(buf) -
-	    1]) != NULL))
+	if (ng == 0 &&
+	    (buf[0] == '\0' || strchr(", \t", buf[strlen(buf) - 1]) != NULL))
 		cat(buf, "h");
 	for (i = 0; i < ng; i++) {
 		gen_group(buf);
@@ -127,7 +127,7 @@ static void
 gen_expr(char *buf)
 {
 	static const char *const seps[] = { ",", ",", ",", " ", ", ", ",,",
-	    "\t" };
+		"\t" };
 	unsigned i, n = 1 + rnd(4);
 	int tail;
 
@@ -191,8 +191,8 @@ slurm_names(const char *expr, const char *suffix)
 		need = len + strlen(h) + strlen(suffix) + 2;
 		if (need > cap)
 			out = xreallocarray(out, cap = need * 2, 1);
-		len += sprintf(out + len, "%s%s%s", len > 0 ? "," : "", h,
-		    suffix);
+		len +=
+		    sprintf(out + len, "%s%s%s", len > 0 ? "," : "", h, suffix);
 		free(h);
 	}
 	slurm_hostlist_destroy(shl);
@@ -239,8 +239,8 @@ slurm_by_name(const char *expr, int *tails)
 			free(out);
 			return NULL;
 		}
-		tmp = xasprintf("%s%s%s", out, *out != '\0' && *names != '\0' ?
-		    "," : "", names);
+		tmp = xasprintf("%s%s%s", out,
+		    *out != '\0' && *names != '\0' ? "," : "", names);
 		free(out);
 		free(names);
 		out = tmp;
@@ -255,8 +255,10 @@ llmctl_stricter(const char *expr)
 	int depth = 0, digits = 0;
 
 	for (p = expr; *p != '\0'; p++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789._-,[] \t\n", *p) == NULL)
+		if (strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		        "0123456789._-,[] \t\n",
+		        *p) == NULL)
 			return 1;
 		if (*p == '[' && depth++ > 0)
 			return 1;
@@ -336,8 +338,8 @@ check_accepted(const char *expr, const char *ours, struct tally *t)
 	int tails;
 
 	theirs = slurm_by_name(expr, &tails);
-	ck_assert_msg(theirs != NULL, "Slurm refuses \"%s\" name by name",
-	    expr);
+	ck_assert_msg(
+	    theirs != NULL, "Slurm refuses \"%s\" name by name", expr);
 	ck_assert_msg(strcmp(ours, theirs) == 0,
 	    "\"%s\": llmctl %.300s, Slurm %.300s", expr, ours, theirs);
 	free(theirs);
@@ -392,9 +394,9 @@ START_TEST(test_random)
 		check_one(expr, &t);
 	}
 	printf("hostlist vs libslurm: %lu expressions: %lu same names, "
-	    "%lu refused by both, %lu with text after ] (checked name by "
-	    "name), %lu refused only by llmctl (stricter on purpose), %lu "
-	    "refused by llmctl where Slurm drops a bad name silently\n",
+	       "%lu refused by both, %lu with text after ] (checked name by "
+	       "name), %lu refused only by llmctl (stricter on purpose), %lu "
+	       "refused by llmctl where Slurm drops a bad name silently\n",
 	    t.total, t.same, t.both_refuse, t.tail_only, t.llmctl_refuses,
 	    t.slurm_drops);
 	ck_assert_uint_ge(t.same, n * 4 / 10);
@@ -405,8 +407,8 @@ END_TEST
 START_TEST(test_examples)
 {
 	static const char *const exprs[] = { "rack[1-2]-n[01-02]",
-	    "r[1-2]n[1-2]", "a[1-2][3-4]", "x[1-2]y[3]z[5-6]",
-	    "gpu[001-003,010],login1", "n1,,n2 n3", "[1-3]", "n[01-100]" };
+		"r[1-2]n[1-2]", "a[1-2][3-4]", "x[1-2]y[3]z[5-6]",
+		"gpu[001-003,010],login1", "n1,,n2 n3", "[1-3]", "n[01-100]" };
 	struct hostlist hl = { 0 };
 	char *ours, *theirs;
 	size_t i;
@@ -430,7 +432,7 @@ main(void)
 	Suite *s = suite_create("hostlist_slurm");
 	TCase *tc = tcase_create("core");
 
-	tcase_set_timeout(tc, 300);	/* ASan: 10 times slower */
+	tcase_set_timeout(tc, 300); /* ASan: 10 times slower */
 	tcase_add_test(tc, test_examples);
 	tcase_add_test(tc, test_random);
 	suite_add_tcase(s, tc);

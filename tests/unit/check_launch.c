@@ -21,7 +21,7 @@
 #include "unit.h"
 
 static char dir[64];
-static const char *fake_srun = "msrun";	/* run_batch()'s srun */
+static const char *fake_srun = "msrun"; /* run_batch()'s srun */
 
 static void
 setup(void)
@@ -34,7 +34,8 @@ setup(void)
 	p = xasprintf("%s/srun", dir);
 	f = fopen(p, "w");
 	fputs("#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in --*) shift ;; "
-	    "*) break ;; esac; done\nexec \"$@\"\n", f);
+	      "*) break ;; esac; done\nexec \"$@\"\n",
+	    f);
 	fclose(f);
 	chmod(p, 0755);
 	free(p);
@@ -46,7 +47,8 @@ setup(void)
 	 */
 	p = xasprintf("%s/msrun", dir);
 	f = fopen(p, "w");
-	fputs("#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in --*) shift ;; "
+	fputs(
+	    "#!/bin/bash\nwhile [ $# -gt 0 ]; do case $1 in --*) shift ;; "
 	    "*) break ;; esac; done\npids=()\n"
 	    "for ((i = 0; i < FAKE_NTASKS; i++)); do\n"
 	    "SLURM_PROCID=$i SLURM_NODEID=$((i / FAKE_TPN)) "
@@ -58,7 +60,8 @@ setup(void)
 	    "rc=0; for ((n = 0; n < FAKE_NTASKS; n++)); do wait -n; r=$?\n"
 	    "if [ $r != 0 ] && [ $rc = 0 ]; then rc=$r\n"
 	    "for p in \"${pids[@]}\"; do kill -TERM -- -$p 2>/dev/null; done; "
-	    "fi; done\nexit $rc\n", f);
+	    "fi; done\nexit $rc\n",
+	    f);
 	fclose(f);
 	chmod(p, 0755);
 	free(p);
@@ -105,7 +108,8 @@ write_csrun(void)
 	FILE *f = fopen(p, "w");
 
 	fputs("#!/bin/sh\nprintf '%s\\n' \"$FAKE_L1\" \"$FAKE_L2\" "
-	    "\"$FAKE_L3\"\nexit 1\n", f);
+	      "\"$FAKE_L3\"\nexit 1\n",
+	    f);
 	fclose(f);
 	chmod(p, 0755);
 	free(p);
@@ -151,9 +155,9 @@ run_rank(const struct launch *l, int procid, int nodeid, int localid,
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
 	cmd = xasprintf("mkdir -p %s && env -i PATH=%s:/usr/bin:/bin "
-	    "SLURM_PROCID=%d SLURM_NODEID=%d SLURM_LOCALID=%d "
-	    "SLURMD_NODENAME=%s SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 "
-	    "SLURM_CPUS_ON_NODE=4 /bin/sh %s",
+	                "SLURM_PROCID=%d SLURM_NODEID=%d SLURM_LOCALID=%d "
+	                "SLURMD_NODENAME=%s SLURM_LAUNCH_NODE_IPADDR=10.0.0.1 "
+	                "SLURM_CPUS_ON_NODE=4 /bin/sh %s",
 	    l->log_dir, dir, procid, nodeid, localid, nodename, script);
 	ck_assert_int_eq(system(cmd), 0);
 	free(outpath);
@@ -167,8 +171,14 @@ run_rank(const struct launch *l, int procid, int nodeid, int localid,
 }
 
 static struct launch_ctx ctx = {
-	.job_id = 42, .attempt = 3, .master_port = 29777, .uid = 0, .gid = 0,
-	.user = "alice", .home = "/home/alice", .state_dir = dir,
+	.job_id = 42,
+	.attempt = 3,
+	.master_port = 29777,
+	.uid = 0,
+	.gid = 0,
+	.user = "alice",
+	.home = "/home/alice",
+	.state_dir = dir,
 };
 
 START_TEST(test_rank_coordinates)
@@ -188,13 +198,16 @@ START_TEST(test_rank_coordinates)
 	char *out, *want;
 	size_t i;
 
-	s = make_spec("echo $RANK $NODE_RANK $LOCAL_RANK $LLMCTL_TP_RANK "
+	s = make_spec(
+	    "echo $RANK $NODE_RANK $LOCAL_RANK $LLMCTL_TP_RANK "
 	    "$LLMCTL_PP_RANK $LLMCTL_DP_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE "
-	    "$MASTER_ADDR $MASTER_PORT $LLMCTL_JOB_ID $LLMCTL_ATTEMPT", NULL, 0);
+	    "$MASTER_ADDR $MASTER_PORT $LLMCTL_JOB_ID $LLMCTL_ATTEMPT",
+	    NULL, 0);
 	l = launch_build(s, &ctx, NULL);
 	ck_assert_ptr_nonnull(l);
 	ck_assert_ptr_nonnull(strstr(l->log_dir, "/logs/42/3"));
-	ck_assert_ptr_nonnull(strstr(l->script, "--nodes=2 --ntasks=8 "
+	ck_assert_ptr_nonnull(strstr(l->script,
+	    "--nodes=2 --ntasks=8 "
 	    "--ntasks-per-node=4"));
 	for (i = 0; i < nitems(cases); i++) {
 		out = run_rank(l, cases[i].procid, cases[i].nodeid,
@@ -212,7 +225,10 @@ END_TEST
 START_TEST(test_hostile_words_run_as_written)
 {
 	static const char *const words[] = {
-		"printf", "%s|%s|%s\\n", "it's \"quoted\"", "$(touch /tmp/x)",
+		"printf",
+		"%s|%s|%s\\n",
+		"it's \"quoted\"",
+		"$(touch /tmp/x)",
 		"`id`\nnext line",
 	};
 	char **argv = xcalloc(nitems(words) + 1, sizeof(*argv));
@@ -226,8 +242,8 @@ START_TEST(test_hostile_words_run_as_written)
 	s = make_spec(NULL, argv, nitems(words));
 	l = launch_build(s, &ctx, NULL);
 	out = run_rank(l, 0, 0, 0, "n1", 0);
-	ck_assert_str_eq(out,
-	    "it's \"quoted\"|$(touch /tmp/x)|`id`\nnext line\n");
+	ck_assert_str_eq(
+	    out, "it's \"quoted\"|$(touch /tmp/x)|`id`\nnext line\n");
 	free(out);
 	launch_free(l);
 	spec_free(s);
@@ -265,8 +281,8 @@ START_TEST(test_plan_node_order)
 
 	c.node_order = "n2,n1";
 	c.master_addr = "gpu7";
-	s = make_spec("echo $RANK $NODE_RANK $LOCAL_RANK $MASTER_ADDR", NULL,
-	    0);
+	s = make_spec(
+	    "echo $RANK $NODE_RANK $LOCAL_RANK $MASTER_ADDR", NULL, 0);
 	l = launch_build(s, &c, NULL);
 	for (i = 0; i < nitems(cases); i++) {
 		out = run_rank(l, cases[i].procid, cases[i].nodeid,
@@ -298,7 +314,7 @@ run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 	free(cmd);
 	f = fopen(script, "w");
 	write_env(f, l);
-	for (i = 1; i <= 3; i++) {	/* csrun's lines */
+	for (i = 1; i <= 3; i++) { /* csrun's lines */
 		key = xasprintf("FAKE_L%zu", i);
 		q = sh_quote(getenv(key) != NULL ? getenv(key) : "");
 		fprintf(f, "export %s=%s\n", key, q);
@@ -307,9 +323,10 @@ run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 	}
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
-	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
-	    "FAKE_TPN=%d FAKE_WARN=%s SLURMD_NODENAME=n1 /bin/sh %s", bin,
-	    ntasks, tpn, warn != NULL ? warn : "", script);
+	cmd =
+	    xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
+	              "FAKE_TPN=%d FAKE_WARN=%s SLURMD_NODENAME=n1 /bin/sh %s",
+	        bin, ntasks, tpn, warn != NULL ? warn : "", script);
 	rc = system(cmd);
 	free(cmd);
 	free(script);
@@ -341,7 +358,8 @@ START_TEST(test_first_failure)
 	char *ff, *exits;
 
 	s = make_spec("if [ $RANK = 1 ]; then sleep 0.5; exit 7; fi; "
-	    "exec sleep 20", NULL, 0);
+	              "exec sleep 20",
+	    NULL, 0);
 	s->resources.gpus_per_node = s->resources.tasks_per_node = 2;
 	s->parallel.tensor = s->parallel.pipeline = 1;
 	l = launch_build(s, &ctx, NULL);
@@ -372,11 +390,12 @@ START_TEST(test_first_failure_term_last)
 		int rc;
 	} cases[] = {
 		{ "llmctl-exit 100 3 n2 143 0 0", "llmctl-exit 200 1 n1 7 0 0",
-		  "llmctl-exit 300 0 n1 143 1 0", "1 n1 7 0\n", 7 },
-		{ "llmctl-exit 300 3 n2 143 0 0", "llmctl-exit 100 2 n2 143 0 0",
-		  "llmctl-exit 50 0 n1 143 1 0", "2 n2 143 0\n", 143 },
+		    "llmctl-exit 300 0 n1 143 1 0", "1 n1 7 0\n", 7 },
+		{ "llmctl-exit 300 3 n2 143 0 0",
+		    "llmctl-exit 100 2 n2 143 0 0",
+		    "llmctl-exit 50 0 n1 143 1 0", "2 n2 143 0\n", 143 },
 		{ "llmctl-exit 300 3 n2 9 0 1", "llmctl-exit 100 2 n2 137 0 0",
-		  "junk", "2 n2 137 0\n", 137 },
+		    "junk", "2 n2 137 0\n", 137 },
 	};
 	struct spec *s;
 	struct launch *l;
@@ -515,7 +534,8 @@ START_TEST(test_script_launcher)
 	char *out, *ff;
 
 	s = make_spec("echo $WORLD_SIZE $NODE_RANK $MASTER_PORT $LLMCTL_JOB_ID;"
-	    " srun sh -c 'echo step $SLURM_PROCID'; exit 5", NULL, 0);
+	              " srun sh -c 'echo step $SLURM_PROCID'; exit 5",
+	    NULL, 0);
 	s->parallel.launcher = LAUNCHER_SCRIPT;
 	l = launch_build(s, &ctx, NULL);
 	ck_assert_ptr_null(strstr(l->script, "llmctl-rank"));
@@ -552,13 +572,16 @@ START_TEST(test_torchrun_term_passed_on)
 	script = xasprintf("%s/worker.sh", dir);
 	f = fopen(script, "w");
 	write_env(f, l);
-	fprintf(f, "export RANK=2 LOCAL_RANK=2 SLURMD_NODENAME=n1 "
+	fprintf(f,
+	    "export RANK=2 LOCAL_RANK=2 SLURMD_NODENAME=n1 "
 	    "LLMCTL_EXIT_FILE=%s/exits\n"
 	    "/bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank & p=$!\n"
-	    "sleep 0.5; kill -TERM $p; wait $p; exit $?\n", dir);
+	    "sleep 0.5; kill -TERM $p; wait $p; exit $?\n",
+	    dir);
 	fclose(f);
 	cmd = xasprintf("mkdir -p %s && env -i PATH=/usr/bin:/bin "
-	    "timeout 10 /bin/sh %s", l->log_dir, script);
+	                "timeout 10 /bin/sh %s",
+	    l->log_dir, script);
 	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 143);
 	p = xasprintf("%s/exits", dir);
 	ck_assert_int_eq(read_file(p, 4096, &exits, &len, NULL), 0);
@@ -582,10 +605,10 @@ START_TEST(test_socket_ifname)
 	static const struct {
 		const char *master, *spec_gloo, *want;
 	} cases[] = {
-		{ "10.0.0.7", NULL, "ib0 ib0" },	/* the master node */
-		{ "10.9.9.9", NULL, "bond0 bond0" },	/* routed */
-		{ "127.0.0.1", NULL, "- -" },		/* one host */
-		{ "10.9.9.9", "eth5", "eth5 bond0" },	/* the spec's wins */
+		{ "10.0.0.7", NULL, "ib0 ib0" }, /* the master node */
+		{ "10.9.9.9", NULL, "bond0 bond0" }, /* routed */
+		{ "127.0.0.1", NULL, "- -" }, /* one host */
+		{ "10.9.9.9", "eth5", "eth5 bond0" }, /* the spec's wins */
 	};
 	struct launch_ctx c = ctx;
 	struct spec *s;
@@ -596,20 +619,23 @@ START_TEST(test_socket_ifname)
 
 	p = xasprintf("%s/ip", dir);
 	f = fopen(p, "w");
-	fputs("#!/bin/sh\ncase \"$*\" in\n"
+	fputs(
+	    "#!/bin/sh\ncase \"$*\" in\n"
 	    "'-o addr show to 10.0.0.7') echo '2: ib0    inet 10.0.0.7/24 "
 	    "scope global ib0' ;;\n"
 	    "'-o addr show to 127.0.0.1') echo '1: lo    inet 127.0.0.1/8 "
 	    "scope host lo' ;;\n"
 	    "'route get '*) echo \"$3 via 10.0.0.254 dev bond0 src 10.0.0.9\"; "
-	    "echo '    cache' ;;\nesac\n", f);
+	    "echo '    cache' ;;\nesac\n",
+	    f);
 	fclose(f);
 	chmod(p, 0755);
 	free(p);
 	for (i = 0; i < nitems(cases); i++) {
 		c.master_addr = cases[i].master;
 		s = make_spec("echo ${GLOO_SOCKET_IFNAME:--} "
-		    "${NCCL_SOCKET_IFNAME:--}", NULL, 0);
+		              "${NCCL_SOCKET_IFNAME:--}",
+		    NULL, 0);
 		if (cases[i].spec_gloo != NULL) {
 			free(s->env[0].key);
 			free(s->env[0].value);

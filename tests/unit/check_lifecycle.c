@@ -18,7 +18,7 @@
 #include "unit.h"
 
 #define NSTATES (JOB_CANCELLED + 1)
-#define C(x)	(1u << CAUSE_##x)
+#define C(x) (1u << CAUSE_##x)
 
 START_TEST(table_walk)
 {
@@ -64,15 +64,15 @@ START_TEST(set_refuses)
 	job.spec = (char *)"{}";
 	job.state = JOB_QUEUED;
 	ck_assert_int_eq(store_job_insert(st, &job), 0);
-	ck_assert_int_eq(lifecycle_job_set(st, job.id, JOB_QUEUED,
-	    JOB_RUNNING, NULL), -1);
-	ck_assert_int_eq(lifecycle_job_set(st, job.id, JOB_QUEUED,
-	    JOB_SUBMITTED, NULL), 0);
+	ck_assert_int_eq(
+	    lifecycle_job_set(st, job.id, JOB_QUEUED, JOB_RUNNING, NULL), -1);
+	ck_assert_int_eq(
+	    lifecycle_job_set(st, job.id, JOB_QUEUED, JOB_SUBMITTED, NULL), 0);
 	got = store_job_get(st, job.id);
 	ck_assert_int_eq(got->state, JOB_SUBMITTED);
 	job_free(got);
-	ck_assert_int_eq(lifecycle_job_set(st, job.id, JOB_CANCELLED,
-	    JOB_QUEUED, NULL), -1);
+	ck_assert_int_eq(
+	    lifecycle_job_set(st, job.id, JOB_CANCELLED, JOB_QUEUED, NULL), -1);
 	got = store_job_get(st, job.id);
 	ck_assert_int_eq(got->state, JOB_SUBMITTED);
 	job_free(got);
@@ -101,8 +101,9 @@ START_TEST(doc_matches)
 			in = 1;
 		else if (strstr(line, "<!-- transitions end") != NULL)
 			in = 0;
-		else if (in && sscanf(line, "| %31[A-Z] | %31[A-Z] |", a,
-		    b) == 2 && strcmp(a, "FROM") != 0) {
+		else if (in &&
+		    sscanf(line, "| %31[A-Z] | %31[A-Z] |", a, b) == 2 &&
+		    strcmp(a, "FROM") != 0) {
 			ck_assert_msg(job_state_parse(a, &from) == 0, "%s", a);
 			ck_assert_msg(job_state_parse(b, &to) == 0, "%s", b);
 			ck_assert_msg(lifecycle_job_legal(from, to),
@@ -115,8 +116,8 @@ START_TEST(doc_matches)
 	fclose(f);
 	free(path);
 	t = lifecycle_job_table(&n);
-	ck_assert_msg(rows == n, "docs list %zu transitions, the code %zu",
-	    rows, n);
+	ck_assert_msg(
+	    rows == n, "docs list %zu transitions, the code %zu", rows, n);
 	(void)t;
 }
 END_TEST
@@ -125,12 +126,12 @@ END_TEST
 START_TEST(attempt_names)
 {
 	static const char *const states[ATTEMPT_NSTATES] = { "CREATED",
-	    "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
-	    "TIMEOUT", "NODE_FAIL", "PREEMPTED", "LOST" };
-	static const char *const causes[ATTEMPT_NCAUSES] = { NULL,
-	    "user_error", "preflight_failed", "node_failure", "hang",
-	    "timeout", "preempted", "lost", "cancelled", "submit_failed",
-	    "unplaceable", "launch_failed", "replan" };
+		"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED",
+		"TIMEOUT", "NODE_FAIL", "PREEMPTED", "LOST" };
+	static const char *const causes[ATTEMPT_NCAUSES] = { NULL, "user_error",
+		"preflight_failed", "node_failure", "hang", "timeout",
+		"preempted", "lost", "cancelled", "submit_failed",
+		"unplaceable", "launch_failed", "replan" };
 	enum attempt_state st;
 	enum attempt_cause c;
 	int i;
@@ -139,8 +140,8 @@ START_TEST(attempt_names)
 		ck_assert_str_eq(attempt_state_name(i), states[i]);
 		ck_assert_int_eq(attempt_state_parse(states[i], &st), 0);
 		ck_assert_int_eq(st, i);
-		ck_assert_int_eq(attempt_state_final(i),
-		    i >= ATTEMPT_COMPLETED);
+		ck_assert_int_eq(
+		    attempt_state_final(i), i >= ATTEMPT_COMPLETED);
 	}
 	for (i = 0; i < ATTEMPT_NCAUSES; i++) {
 		ck_assert_pstr_eq(attempt_cause_name(i), causes[i]);
@@ -171,11 +172,11 @@ attempt_listed(int from, int ending, int to, int cause)
 
 /* Illegal ones, and legal ones the monitor relies on. */
 static const struct {
-	enum attempt_state	 from;
-	int			 ending;
-	enum attempt_state	 to;
-	enum attempt_cause	 cause;
-	int			 legal;
+	enum attempt_state from;
+	int ending;
+	enum attempt_state to;
+	enum attempt_cause cause;
+	int legal;
 } samples[] = {
 	{ ATTEMPT_CREATED, 0, ATTEMPT_RUNNING, CAUSE_NONE, 0 },
 	{ ATTEMPT_RUNNING, 0, ATTEMPT_CREATED, CAUSE_NONE, 0 },
@@ -206,32 +207,42 @@ START_TEST(attempt_table_walk)
 		ck_assert_int_eq(t[i].from_ending & ~1, 0);
 	}
 	for (from = 0; from < ATTEMPT_NSTATES; from++)
-	for (ending = 0; ending < 2; ending++)
-	for (to = 0; to < ATTEMPT_NSTATES; to++)
-	for (cause = 0; cause < ATTEMPT_NCAUSES; cause++) {
-		listed = attempt_listed(from, ending, to, cause);
-		ck_assert_int_eq(lifecycle_attempt_legal(from, ending, to,
-		    cause), listed);
-		legal += listed;
-		if (!listed)
-			continue;
-		/* nothing leaves a final state or ends a CREATED one */
-		ck_assert(!attempt_state_final(from));
-		ck_assert(!(ending && from == ATTEMPT_CREATED));
-		/* an ending attempt keeps its state until Slurm's end */
-		if (!attempt_state_final(to) && cause != CAUSE_NONE)
-			ck_assert_int_eq(to, from);
-		if (ending && !attempt_state_final(to))
-			ck_assert(to == ATTEMPT_CREATED && cause == CAUSE_NONE);
-		/* re-planning is never an end */
-		if (attempt_state_final(to))
-			ck_assert_int_ne(cause, CAUSE_REPLAN);
-	}
+		for (ending = 0; ending < 2; ending++)
+			for (to = 0; to < ATTEMPT_NSTATES; to++)
+				for (cause = 0; cause < ATTEMPT_NCAUSES;
+				     cause++) {
+					listed = attempt_listed(
+					    from, ending, to, cause);
+					ck_assert_int_eq(
+					    lifecycle_attempt_legal(
+					        from, ending, to, cause),
+					    listed);
+					legal += listed;
+					if (!listed)
+						continue;
+					/* nothing leaves a final state or ends a CREATED one */
+					ck_assert(!attempt_state_final(from));
+					ck_assert(!(
+					    ending && from == ATTEMPT_CREATED));
+					/* an ending attempt keeps its state until Slurm's end */
+					if (!attempt_state_final(to) &&
+					    cause != CAUSE_NONE)
+						ck_assert_int_eq(to, from);
+					if (ending && !attempt_state_final(to))
+						ck_assert(
+						    to == ATTEMPT_CREATED &&
+						    cause == CAUSE_NONE);
+					/* re-planning is never an end */
+					if (attempt_state_final(to))
+						ck_assert_int_ne(
+						    cause, CAUSE_REPLAN);
+				}
 	ck_assert_int_gt(legal, (int)n);
 	for (i = 0; i < nitems(samples); i++)
-		ck_assert_msg(lifecycle_attempt_legal(samples[i].from,
-		    samples[i].ending, samples[i].to, samples[i].cause) ==
-		    samples[i].legal, "sample %zu", i);
+		ck_assert_msg(
+		    lifecycle_attempt_legal(samples[i].from, samples[i].ending,
+		        samples[i].to, samples[i].cause) == samples[i].legal,
+		    "sample %zu", i);
 }
 END_TEST
 
@@ -243,8 +254,8 @@ step(struct store *st, struct attempt *a, enum attempt_state to,
 	int rc;
 
 	ck_assert_int_eq(store_begin(st), 0);
-	rc = lifecycle_attempt_set(st, a, to, cause, "test", "to %s",
-	    attempt_state_name(to));
+	rc = lifecycle_attempt_set(
+	    st, a, to, cause, "test", "to %s", attempt_state_name(to));
 	if (rc == 0)
 		ck_assert_int_eq(store_commit(st), 0);
 	else
@@ -289,8 +300,9 @@ START_TEST(attempt_set)
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
 
 	/* outside a transaction, or illegal: refused, nothing changes */
-	ck_assert_int_eq(lifecycle_attempt_set(st, &a, ATTEMPT_PENDING,
-	    CAUSE_NONE, NULL, NULL), -1);
+	ck_assert_int_eq(lifecycle_attempt_set(
+	                     st, &a, ATTEMPT_PENDING, CAUSE_NONE, NULL, NULL),
+	    -1);
 	ck_assert_int_eq(step(st, &a, ATTEMPT_RUNNING, CAUSE_NONE), -1);
 	ck_assert_int_eq(a.state, ATTEMPT_CREATED);
 	ck_assert_int_eq(step(st, &a, ATTEMPT_PENDING, CAUSE_NONE), 0);
@@ -368,10 +380,10 @@ doc_causes(char *cell)
 	char *tok, *save;
 
 	for (tok = strtok_r(cell, ", ", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", ", &save)) {
+	     tok = strtok_r(NULL, ", ", &save)) {
 		c = CAUSE_NONE;
 		ck_assert_msg(strcmp(tok, "-") == 0 ||
-		    (attempt_cause_parse(tok, &c) == 0 && c != CAUSE_NONE),
+		        (attempt_cause_parse(tok, &c) == 0 && c != CAUSE_NONE),
 		    "cause %s", tok);
 		mask |= 1u << c;
 	}
@@ -430,19 +442,21 @@ START_TEST(attempt_doc_matches)
 		if (!in || doc_cells(line, cell) != 3 ||
 		    strcmp(cell[0], "FROM") == 0 || cell[0][0] == '-')
 			continue;
-		ck_assert_msg(doc_state(cell[0], &from, &fe) == 0, "%s",
-		    cell[0]);
+		ck_assert_msg(
+		    doc_state(cell[0], &from, &fe) == 0, "%s", cell[0]);
 		ck_assert_msg(doc_state(cell[1], &to, &te) == 0, "%s", cell[1]);
 		mask = doc_causes(cell[2]);
 		/* "ending" on the right is what the cause makes it */
-		ck_assert_int_eq(te, !attempt_state_final(to) &&
-		    (mask & C(NONE)) == 0);
+		ck_assert_int_eq(
+		    te, !attempt_state_final(to) && (mask & C(NONE)) == 0);
 		for (found = -1, i = 0; i < n; i++)
 			if (t[i].from == from && t[i].from_ending == fe &&
 			    t[i].to == to && t[i].causes == mask)
 				found = (int)i;
-		ck_assert_msg(found >= 0, "docs list %s%s -> %s (%#x), the "
-		    "code does not", attempt_state_name(from), fe ? " ending" : "",
+		ck_assert_msg(found >= 0,
+		    "docs list %s%s -> %s (%#x), the "
+		    "code does not",
+		    attempt_state_name(from), fe ? " ending" : "",
 		    attempt_state_name(to), mask);
 		ck_assert_msg(!seen[found], "docs list row %d twice", found);
 		seen[found] = 1;
@@ -450,8 +464,10 @@ START_TEST(attempt_doc_matches)
 	}
 	fclose(f);
 	free(path);
-	ck_assert_msg(rows == n, "docs list %zu attempt transitions, the code "
-	    "%zu", rows, n);
+	ck_assert_msg(rows == n,
+	    "docs list %zu attempt transitions, the code "
+	    "%zu",
+	    rows, n);
 }
 END_TEST
 

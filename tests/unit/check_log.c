@@ -15,13 +15,13 @@
 #include "util.h"
 
 static const struct {
-	const char	*in;
-	const char	*out;
+	const char *in;
+	const char *out;
 } cases[] = {
 	{ "plain text", "plain text" },
 	{ "a\nb", "a\\nb" },
 	{ "job.yaml\n2026-01-01T00:00:00.000Z info: forged",
-	  "job.yaml\\n2026-01-01T00:00:00.000Z info: forged" },
+	    "job.yaml\\n2026-01-01T00:00:00.000Z info: forged" },
 	{ "cr\rlf", "cr\\rlf" },
 	{ "tab\tstays", "tab\tstays" },
 	{ "bell\a esc\x1b[31m del\x7f", "bell\\x07 esc\\x1b[31m del\\x7f" },

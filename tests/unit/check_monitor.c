@@ -183,7 +183,7 @@ START_TEST(test_scheduler_down)
 	job_free(job);
 	fake_set_down(0);
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
-	ck_assert(!run_until(id, JOB_COMPLETED, 300));	/* keep polling */
+	ck_assert(!run_until(id, JOB_COMPLETED, 300)); /* keep polling */
 	ck_assert_int_eq(fake_submit_count(), 1);
 	as = store_attempts_of(d.store, id, &n);
 	ck_assert_uint_eq(n, 1);
@@ -238,7 +238,7 @@ START_TEST(test_submit_answer_lost)
 	d.worker = worker_create(d.base, d.backend);
 	d.monitor = monitor_create(&d);
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
-	ck_assert(!run_until(id, JOB_COMPLETED, 200));	/* more polls */
+	ck_assert(!run_until(id, JOB_COMPLETED, 200)); /* more polls */
 	ck_assert_int_eq(fake_submit_count(), 2);
 	ck_assert_int_ne(slurm_id(id, 1), 0);
 }
@@ -253,7 +253,7 @@ START_TEST(test_restart_budget)
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
 	fake_set_state(slurm_id(id, 1), BJOB_FAILED, 3);
 	ck_assert(run_until(id, JOB_RESTARTING, 3000));
-	ck_assert(run_until(id, JOB_SUBMITTED, 4000));	/* after backoff */
+	ck_assert(run_until(id, JOB_SUBMITTED, 4000)); /* after backoff */
 	ck_assert_int_ne(slurm_id(id, 2), slurm_id(id, 1));
 	fake_set_state(slurm_id(id, 2), BJOB_FAILED, 3);
 	ck_assert(run_until(id, JOB_FAILED, 3000));
@@ -341,9 +341,10 @@ get_log(int64_t id, const char *rank, const char *key, const char *value,
     json_int_t *offset)
 {
 	struct api_kv q[2] = { { .key = (char *)"rank", .value = (char *)rank },
-	    { .key = (char *)key, .value = (char *)value } };
-	struct api_request req = { .method = API_GET, .query = q,
-	    .nquery = 2, .body = "" };
+		{ .key = (char *)key, .value = (char *)value } };
+	struct api_request req = {
+		.method = API_GET, .query = q, .nquery = 2, .body = ""
+	};
 	struct api_response resp;
 	char *path, *data;
 
@@ -421,32 +422,33 @@ END_TEST
  * and a death by the warning signal the job asked for is a timeout.
  */
 static const struct {
-	const char	*name;
-	int		 warned_job;	/* the spec asks for warning USR1 */
-	const char	*line;		/* first-failure, NULL: none */
-	int		 exit_code;
-	const char	*cause;
-	const char	*reason;
+	const char *name;
+	int warned_job; /* the spec asks for warning USR1 */
+	const char *line; /* first-failure, NULL: none */
+	int exit_code;
+	const char *cause;
+	const char *reason;
 } fail_cases[] = {
 	{ "first rank named", 0, "1 n2 7 0\n", 7, "user_error",
-	  "rank 1 on n2 exited with code 7, the first rank to fail" },
+	    "rank 1 on n2 exited with code 7, the first rank to fail" },
 	{ "killed by a signal", 0, "3 n2 137 0\n", 137, "user_error",
-	  "rank 3 on n2 was killed by signal 9 (KILL, exit code 137), the "
-	  "first rank to fail" },
+	    "rank 3 on n2 was killed by signal 9 (KILL, exit code 137), the "
+	    "first rank to fail" },
 	{ "warning asked for, rank warned", 1, "0 n1 3 1\n", 3, "timeout",
-	  "rank 0 on n1 exited with code 3, the first rank to fail, after the "
-	  "time-limit warning (USR1) it asked for" },
+	    "rank 0 on n1 exited with code 3, the first rank to fail, after the "
+	    "time-limit warning (USR1) it asked for" },
 	{ "warning asked for, no line", 1, NULL, 138, "timeout",
-	  "exit code 138, after the time-limit warning (USR1) it asked for" },
+	    "exit code 138, after the time-limit warning (USR1) it asked for" },
 	{ "no warning asked: a forged warned is no timeout", 0, "0 n1 138 1\n",
-	  138, "user_error", "rank 0 on n1 was killed by signal 10 (USR1, "
-	  "exit code 138), the first rank to fail" },
+	    138, "user_error",
+	    "rank 0 on n1 was killed by signal 10 (USR1, "
+	    "exit code 138), the first rank to fail" },
 	{ "malformed node ignored", 0, "1 n;rm 7 0\n", 7, "user_error",
-	  "exit code 7" },
+	    "exit code 7" },
 	{ "status out of range ignored", 0, "1 n2 300 0\n", 7, "user_error",
-	  "exit code 7" },
+	    "exit code 7" },
 	{ "rank beyond the world ignored", 0, "4 n2 7 0\n", 7, "user_error",
-	  "exit code 7" },
+	    "exit code 7" },
 };
 
 START_TEST(test_first_failure_reason)
@@ -464,20 +466,20 @@ START_TEST(test_first_failure_reason)
 	id = submit(fail_cases[_i].warned_job ? warned : JOB);
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
 	if (fail_cases[_i].line != NULL) {
-		path = xasprintf("%s/logs/%lld/1/first-failure", dir,
-		    (long long)id);
+		path = xasprintf(
+		    "%s/logs/%lld/1/first-failure", dir, (long long)id);
 		ck_assert_ptr_nonnull(f = fopen(path, "w"));
 		fputs(fail_cases[_i].line, f);
 		fclose(f);
 		free(path);
 	}
 	fake_set_state(slurm_id(id, 1), BJOB_FAILED, fail_cases[_i].exit_code);
-	ck_assert(run_until(id, fail_cases[_i].warned_job ? JOB_FAILED :
-	    JOB_RESTARTING, 3000));
+	ck_assert(run_until(
+	    id, fail_cases[_i].warned_job ? JOB_FAILED : JOB_RESTARTING, 3000));
 	as = store_attempts_of(d.store, id, &n);
 	ck_assert_uint_ge(n, 1);
-	ck_assert_str_eq(attempt_cause_name(as[0]->cause),
-	    fail_cases[_i].cause);
+	ck_assert_str_eq(
+	    attempt_cause_name(as[0]->cause), fail_cases[_i].cause);
 	ck_assert_str_eq(as[0]->reason, fail_cases[_i].reason);
 	ck_assert_int_eq(as[0]->exit_code, fail_cases[_i].exit_code);
 	attempt_list_free(as, n);
@@ -500,8 +502,8 @@ main(void)
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_logs_tail);
-	tcase_add_loop_test(tc, test_first_failure_reason, 0,
-	    nitems(fail_cases));
+	tcase_add_loop_test(
+	    tc, test_first_failure_reason, 0, nitems(fail_cases));
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

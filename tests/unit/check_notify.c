@@ -29,35 +29,35 @@ static const struct {
 	const char *url;
 	int allowed;
 } allow_cases[] = {
-    {"https://hooks.slack.com/services/T0/B0/xyz", 1},
-    {"HTTPS://Hooks.Slack.com/services/T0", 1},
-    {"https://hooks.slack.com:443/services/T0", 1},
-    {"http://hooks.slack.com/services/T0", 0}, /* scheme */
-    {"https://hooks.slack.com/other", 0}, /* path */
-    {"https://hooks.slack.com/services", 0}, /* above the prefix */
-    {"https://hooks.slack.com.evil.net/services/x", 0},
-    {"https://hooks.slack.com@evil.net/services/x", 0},
-    {"https://evil.net/?https://hooks.slack.com/services/", 0},
-    {"https://hooks.slack.com/services/../admin", 0},
-    {"https://hooks.slack.com/services/%2e%2e/admin", 0},
-    {"https://hooks.slack.com/services/a%2Fb", 0},
-    {"https://hooks.slack.com:444/services/T0", 0},
-    {"http://127.0.0.1:9000/", 1},
-    {"http://127.0.0.1:9000/any/path?x=1", 1},
-    {"http://127.0.0.1:9000", 0}, /* no path: not under "/" */
-    {"http://127.0.0.1:90000/", 0},
-    {"http://127.0.0.1:900/", 0},
-    {"http://127.0.0.1/", 0},
-    {"http://127.0.0.2:9000/", 0},
-    {"http://[::1]:8080/hook", 1},
-    {"http://[::1]:8080/hook/x", 1},
-    {"http://[::1]:8080/hookx", 0},
-    {"file:///etc/shadow", 0},
-    {"gopher://127.0.0.1:9000/", 0},
-    {"http://127.0.0.1:9000/a b", 0},
-    {"http://127.0.0.1:9000/a\\b", 0},
-    {"http://127.0.0.1:9000/\r\nHost: x", 0},
-    {"", 0},
+	{ "https://hooks.slack.com/services/T0/B0/xyz", 1 },
+	{ "HTTPS://Hooks.Slack.com/services/T0", 1 },
+	{ "https://hooks.slack.com:443/services/T0", 1 },
+	{ "http://hooks.slack.com/services/T0", 0 }, /* scheme */
+	{ "https://hooks.slack.com/other", 0 }, /* path */
+	{ "https://hooks.slack.com/services", 0 }, /* above the prefix */
+	{ "https://hooks.slack.com.evil.net/services/x", 0 },
+	{ "https://hooks.slack.com@evil.net/services/x", 0 },
+	{ "https://evil.net/?https://hooks.slack.com/services/", 0 },
+	{ "https://hooks.slack.com/services/../admin", 0 },
+	{ "https://hooks.slack.com/services/%2e%2e/admin", 0 },
+	{ "https://hooks.slack.com/services/a%2Fb", 0 },
+	{ "https://hooks.slack.com:444/services/T0", 0 },
+	{ "http://127.0.0.1:9000/", 1 },
+	{ "http://127.0.0.1:9000/any/path?x=1", 1 },
+	{ "http://127.0.0.1:9000", 0 }, /* no path: not under "/" */
+	{ "http://127.0.0.1:90000/", 0 },
+	{ "http://127.0.0.1:900/", 0 },
+	{ "http://127.0.0.1/", 0 },
+	{ "http://127.0.0.2:9000/", 0 },
+	{ "http://[::1]:8080/hook", 1 },
+	{ "http://[::1]:8080/hook/x", 1 },
+	{ "http://[::1]:8080/hookx", 0 },
+	{ "file:///etc/shadow", 0 },
+	{ "gopher://127.0.0.1:9000/", 0 },
+	{ "http://127.0.0.1:9000/a b", 0 },
+	{ "http://127.0.0.1:9000/a\\b", 0 },
+	{ "http://127.0.0.1:9000/\r\nHost: x", 0 },
+	{ "", 0 },
 };
 
 START_TEST(test_allow)
@@ -101,13 +101,14 @@ static const struct {
 	const char *message;
 	int type;
 } type_cases[] = {
-    {"state", "job COMPLETED", NOTIFY_COMPLETED},
-    {"state", "job FAILED: exit code 1, restarts 3/3 used", NOTIFY_FAILED},
-    {"restart", "node_failure: gpu001 in 30s", NOTIFY_RESTARTED},
-    {"hang", "attempt 1: no heartbeat for 600s; ending it", NOTIFY_HANG},
-    {"state", "attempt 1 running on gpu[001-002]", -1},
-    {"submitted", "submitted by alice", -1},
-    {"attempt_ended", "attempt 1 ended FAILED (user_error)", -1},
+	{ "state", "job COMPLETED", NOTIFY_COMPLETED },
+	{ "state", "job FAILED: exit code 1, restarts 3/3 used",
+	    NOTIFY_FAILED },
+	{ "restart", "node_failure: gpu001 in 30s", NOTIFY_RESTARTED },
+	{ "hang", "attempt 1: no heartbeat for 600s; ending it", NOTIFY_HANG },
+	{ "state", "attempt 1 running on gpu[001-002]", -1 },
+	{ "submitted", "submitted by alice", -1 },
+	{ "attempt_ended", "attempt 1 ended FAILED (user_error)", -1 },
 };
 
 START_TEST(test_type)
@@ -120,15 +121,15 @@ END_TEST
 
 START_TEST(test_payload)
 {
-	struct job job = {.id = 12,
-	    .name = (char *)"llama",
-	    .user = (char *)"alice",
-	    .state = JOB_FAILED};
-	struct event_row ev = {.id = 99,
-	    .at = 1700000000,
-	    .kind = (char *)"state",
-	    .message = (char *)"job FAILED: bad \xff byte",
-	    .job_id = 12};
+	struct job job = { .id = 12,
+		.name = (char *)"llama",
+		.user = (char *)"alice",
+		.state = JOB_FAILED };
+	struct event_row ev = { .id = 99,
+		.at = 1700000000,
+		.kind = (char *)"state",
+		.message = (char *)"job FAILED: bad \xff byte",
+		.job_id = 12 };
 	json_t *o;
 	const char *text;
 
@@ -156,7 +157,7 @@ END_TEST
 START_TEST(test_queue_bound)
 {
 	struct conf *conf = conf_load(NULL, NULL);
-	struct llmctld d = {.conf = conf};
+	struct llmctld d = { .conf = conf };
 	struct notify_stats st;
 	struct notify *n;
 	int i;
@@ -179,15 +180,15 @@ START_TEST(test_queue_bound)
 END_TEST
 
 static const char *const notify_specs[] = {
-    "notify:\n  webhook: http://127.0.0.1:9000/x\n",
-    "notify:\n  webhook: http://127.0.0.1:9000/x\n  on: [failed, hang]\n",
-    "notify:\n  webhook: http://127.0.0.1:9000/x\n  on: completed\n",
-    "notify:\n  webhook: http://127.0.0.1:9000/x\n  on: [failed, oops]\n",
-    "notify:\n  webhook: http://127.0.0.1:9000/x\n  on: {a: 1}\n",
+	"notify:\n  webhook: http://127.0.0.1:9000/x\n",
+	"notify:\n  webhook: http://127.0.0.1:9000/x\n  on: [failed, hang]\n",
+	"notify:\n  webhook: http://127.0.0.1:9000/x\n  on: completed\n",
+	"notify:\n  webhook: http://127.0.0.1:9000/x\n  on: [failed, oops]\n",
+	"notify:\n  webhook: http://127.0.0.1:9000/x\n  on: {a: 1}\n",
 };
 static const unsigned notify_on[] = {
-    SPEC_NOTIFY_ALL, 1u << NOTIFY_FAILED | 1u << NOTIFY_HANG,
-    1u << NOTIFY_COMPLETED, 0, 0, /* errors */
+	SPEC_NOTIFY_ALL, 1u << NOTIFY_FAILED | 1u << NOTIFY_HANG,
+	1u << NOTIFY_COMPLETED, 0, 0, /* errors */
 };
 
 START_TEST(test_spec)

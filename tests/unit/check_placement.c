@@ -39,23 +39,31 @@ two_leaves(int all_idle)
 }
 
 static const struct {
-	const char	*what;
-	int		 nodes;
-	const char	*avoid;		/* comma list, NULL: none */
-	int		 rc;
-	int		 transient;	/* when rc is -1 */
-	int		 never;
-	const char	*first;		/* the plan's first node */
+	const char *what;
+	int nodes;
+	const char *avoid; /* comma list, NULL: none */
+	int rc;
+	int transient; /* when rc is -1 */
+	int never;
+	const char *first; /* the plan's first node */
 } cases[] = {
 	{ .what = "fits on the idle leaf", .nodes = 2, .first = "a1" },
-	{ .what = "waits for the busy leaf", .nodes = 3, .rc = -1,
+	{ .what = "waits for the busy leaf",
+	    .nodes = 3,
+	    .rc = -1,
 	    .transient = 1 },
-	{ .what = "never fits four nodes' worth of five", .nodes = 5,
-	    .rc = -1, .never = 1 },
-	{ .what = "re-plan takes the other idle node", .nodes = 1,
-	    .avoid = "a1", .first = "a2" },
-	{ .what = "re-plan keeps the nodes when no others fit", .nodes = 2,
-	    .avoid = "a1,a2", .first = "a1" },
+	{ .what = "never fits four nodes' worth of five",
+	    .nodes = 5,
+	    .rc = -1,
+	    .never = 1 },
+	{ .what = "re-plan takes the other idle node",
+	    .nodes = 1,
+	    .avoid = "a1",
+	    .first = "a2" },
+	{ .what = "re-plan keeps the nodes when no others fit",
+	    .nodes = 2,
+	    .avoid = "a1,a2",
+	    .first = "a1" },
 };
 
 START_TEST(test_placement_core)
@@ -67,11 +75,11 @@ START_TEST(test_placement_core)
 	int rc, transient = -1;
 
 	pl.req = (struct plan_request){ .nodes = cases[_i].nodes,
-	    .gpus_per_node = 8 };
+		.gpus_per_node = 8 };
 	if (cases[_i].avoid != NULL) {
 		snprintf(buf, sizeof(buf), "%s", cases[_i].avoid);
 		for (p = strtok_r(buf, ",", &save); p != NULL;
-		    p = strtok_r(NULL, ",", &save))
+		     p = strtok_r(NULL, ",", &save))
 			avoid[pl.navoid++] = p;
 		pl.avoid = avoid;
 	}
@@ -112,28 +120,29 @@ START_TEST(test_placement_holds)
 	/* a1 and a2 have 8 GPUs each; 16 jobs of 1 GPU fill both exactly */
 	for (i = 0; i <= 16; i++) {
 		snprintf(tag, sizeof(tag), "t%d", i);
-		pl = (struct placement){ .req = { .nodes = 1,
-		    .gpus_per_node = 1 }, .tag = tag };
+		pl = (struct placement){
+			.req = { .nodes = 1, .gpus_per_node = 1 }, .tag = tag
+		};
 		for (k = 0; k < nheld; k++)
 			placement_hold_add(&pl.held, &pl.nheld, held[k].tag,
 			    held[k].node, held[k].gpus);
 		if (i == 16) {
 			/* the 17th waits: nothing free until Slurm runs some */
-			ck_assert_int_eq(placement_run(&pl, &cl, &cause,
-			    &transient), -1);
+			ck_assert_int_eq(
+			    placement_run(&pl, &cl, &cause, &transient), -1);
 			ck_assert_int_eq(transient, 1);
 			free(cause);
 			placement_clear(&pl);
 			break;
 		}
-		ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient),
-		    0);
+		ck_assert_int_eq(
+		    placement_run(&pl, &cl, &cause, &transient), 0);
 		if (strcmp(pl.plan->nodes[0].name, "a1") == 0)
 			on_a1++;
 		else if (strcmp(pl.plan->nodes[0].name, "a2") == 0)
 			on_a2++;
-		placement_hold_add(&held, &nheld, tag,
-		    pl.plan->nodes[0].name, 1);
+		placement_hold_add(
+		    &held, &nheld, tag, pl.plan->nodes[0].name, 1);
 		placement_clear(&pl);
 	}
 	ck_assert_int_eq(on_a1, 8);
@@ -146,14 +155,14 @@ START_TEST(test_placement_holds)
 	cause = NULL;
 	/* a node partly held: the job that needs all of one goes elsewhere */
 	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
-	    .tag = "big" };
+		.tag = "big" };
 	placement_hold_add(&pl.held, &pl.nheld, "other", "a1", 4);
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
 	ck_assert_str_eq(pl.plan->nodes[0].name, "a2");
 	placement_clear(&pl);
 	/* an attempt's own hold (a re-plan) never stands in its way */
 	pl = (struct placement){ .req = { .nodes = 2, .gpus_per_node = 8 },
-	    .tag = "self" };
+		.tag = "self" };
 	placement_hold_add(&pl.held, &pl.nheld, "self", "a1", 8);
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
 	placement_clear(&pl);
@@ -168,8 +177,8 @@ main(void)
 	Suite *s = suite_create("placement");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_loop_test(tc, test_placement_core, 0,
-	    sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(
+	    tc, test_placement_core, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_placement_holds);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

@@ -20,27 +20,27 @@
 #include "topo.h"
 #include "util.h"
 
-#define MAXL	TOPO_MAX_DEPTH
+#define MAXL TOPO_MAX_DEPTH
 
 /* The objective of plan.h, computed here from scratch for any node set. */
 struct obj {
-	int	level;
-	int	count[MAXL];
-	int	free[MAXL];
-	long	cost;
+	int level;
+	int count[MAXL];
+	int free[MAXL];
+	long cost;
 };
 
 struct brute {
-	const struct topo		*t;
-	const struct plan_request	*r;
-	int				 k, gpn;
-	uint64_t			 mask;
-	unsigned char			 el[64];
-	int				 cap[256];
-	int				 pick[64], npick;
-	int				 cand[64], ncand;
-	int				 found;
-	struct obj			 best;
+	const struct topo *t;
+	const struct plan_request *r;
+	int k, gpn;
+	uint64_t mask;
+	unsigned char el[64];
+	int cap[256];
+	int pick[64], npick;
+	int cand[64], ncand;
+	int found;
+	struct obj best;
 };
 
 static int
@@ -67,8 +67,8 @@ eligible(const struct topo *t, const struct plan_request *r, int k, int gpn,
 		return 0;
 	if (k > 1 && n->nvlink_domain < 0)
 		return 0;
-	if (r->gpu_type != NULL && (n->gpu_type == NULL ||
-	    strcasecmp(r->gpu_type, n->gpu_type) != 0))
+	if (r->gpu_type != NULL &&
+	    (n->gpu_type == NULL || strcasecmp(r->gpu_type, n->gpu_type) != 0))
 		return 0;
 	if (gpn > 0 && (n->free_gpus == 0 || (n->free_gpus & mask) != mask))
 		return 0;
@@ -105,12 +105,14 @@ brute_caps(struct brute *b)
 
 			if (!b->el[n])
 				continue;
-			for (d = 0; d < nd && dom[d] !=
-			    (b->k > 1 ? t->nodes[n].nvlink_domain : 0); d++)
+			for (d = 0; d < nd &&
+			     dom[d] !=
+			         (b->k > 1 ? t->nodes[n].nvlink_domain : 0);
+			     d++)
 				;
 			if (d == nd) {
-				dom[nd] = b->k > 1 ? t->nodes[n].nvlink_domain :
-				    0;
+				dom[nd] =
+				    b->k > 1 ? t->nodes[n].nvlink_domain : 0;
 				cnt[nd++] = 0;
 			}
 			cnt[d]++;
@@ -140,7 +142,7 @@ objective(const struct brute *b, const int *nodes, int n, struct obj *o)
 			for (same = 0, j = 0; j < n; j++)
 				if (t->nodes[nodes[j]].leaf == leaf &&
 				    t->nodes[nodes[j]].nvlink_domain ==
-				    t->nodes[nodes[i]].nvlink_domain)
+				        t->nodes[nodes[i]].nvlink_domain)
 					same++;
 			if (same % b->k != 0)
 				return -1;
@@ -148,7 +150,7 @@ objective(const struct brute *b, const int *nodes, int n, struct obj *o)
 	}
 	for (i = 0; i < n; i++)
 		for (s = t->nodes[nodes[i]].leaf; s != -1;
-		    s = t->switches[s].parent) {
+		     s = t->switches[s].parent) {
 			if (!used[s]) {
 				used[s] = 1;
 				o->count[t->switches[s].level]++;
@@ -190,8 +192,8 @@ brute_rec(struct brute *b, int from, int left)
 	int i;
 
 	if (left == 0) {
-		if (objective(b, b->pick, b->npick, &o) == 0 && (!b->found ||
-		    obj_cmp(&o, &b->best, b->t->nlevels) < 0)) {
+		if (objective(b, b->pick, b->npick, &o) == 0 &&
+		    (!b->found || obj_cmp(&o, &b->best, b->t->nlevels) < 0)) {
 			b->best = o;
 			b->found = 1;
 		}
@@ -221,8 +223,8 @@ brute_set(struct brute *b, uint64_t mask)
 
 /* Best objective over every GPU set and every node set; 0 if none fits. */
 static int
-brute_force(const struct topo *t, const struct plan_request *r, int k,
-    struct obj *best)
+brute_force(
+    const struct topo *t, const struct plan_request *r, int k, struct obj *best)
 {
 	struct brute b = { .t = t, .r = r, .k = k, .gpn = r->gpus_per_node };
 	uint64_t mask;
@@ -259,8 +261,8 @@ plan_objective(const struct topo *t, const struct plan_request *r, int k,
 	ck_assert_int_eq(__builtin_popcountll(p->gpu_mask), b.gpn);
 	for (i = 0; i < p->nnodes; i++) {
 		nodes[i] = p->nodes[i].topo_index;
-		ck_assert_msg(b.el[nodes[i]], "node %s not eligible",
-		    p->nodes[i].name);
+		ck_assert_msg(
+		    b.el[nodes[i]], "node %s not eligible", p->nodes[i].name);
 		if (k > 1 && i % k != 0) {
 			ck_assert_int_eq(t->nodes[nodes[i]].nvlink_domain,
 			    t->nodes[nodes[i - 1]].nvlink_domain);
@@ -283,9 +285,9 @@ rnd(uint64_t *s)
 }
 
 struct rtree {
-	struct topo	*t;
-	uint64_t	*rng;
-	int		 nsw, nnodes, gpus, domains, types;
+	struct topo *t;
+	uint64_t *rng;
+	int nsw, nnodes, gpus, domains, types;
 };
 
 static void
@@ -339,14 +341,16 @@ rtree_switch(struct rtree *rt, int level, char *out, size_t outlen)
 		for (i = 0; i < n && rt->nnodes < 12; i++)
 			rtree_node(rt, list, sizeof(list));
 		ck_assert_int_eq(topo_add_switch(rt->t, out, NULL,
-		    *list != '\0' ? list : NULL, NULL), 0);
+		                     *list != '\0' ? list : NULL, NULL),
+		    0);
 		return;
 	}
 	n = 1 + (int)(rnd(rt->rng) % 3);
 	for (i = 0; i < n; i++) {
 		/* Now and then skip a level: unbalanced trees. */
-		rtree_switch(rt, level > 1 && rnd(rt->rng) % 4 == 0 ?
-		    level - 2 : level - 1, child, sizeof(child));
+		rtree_switch(rt,
+		    level > 1 && rnd(rt->rng) % 4 == 0 ? level - 2 : level - 1,
+		    child, sizeof(child));
 		if (*list != '\0')
 			strcat(list, ",");
 		strcat(list, child);
@@ -367,7 +371,7 @@ START_TEST(test_exhaustive)
 	int found, k, tpn, mismatches = 0, plans = 0;
 
 	for (seed = (uint64_t)_i * 100; seed < (uint64_t)_i * 100 + 100;
-	    seed++) {
+	     seed++) {
 		rng = seed * 7919 + 1;
 		memset(&rt, 0, sizeof(rt));
 		rt.t = topo_create();
@@ -376,7 +380,7 @@ START_TEST(test_exhaustive)
 		rt.domains = rnd(&rng) % 3 == 0;
 		rt.types = rnd(&rng) % 5 == 0;
 		rtree_switch(&rt, (int)(rnd(&rng) % 4), root, sizeof(root));
-		if (rnd(&rng) % 6 == 0) {	/* a node under no switch */
+		if (rnd(&rng) % 6 == 0) { /* a node under no switch */
 			char none[32] = "";
 
 			rtree_node(&rt, none, sizeof(none));
@@ -384,7 +388,8 @@ START_TEST(test_exhaustive)
 		ck_assert_int_eq(topo_finish(rt.t, NULL), 0);
 
 		memset(&r, 0, sizeof(r));
-		r.nodes = 1 + (int)(rnd(&rng) % (rt.nnodes < 5 ? rt.nnodes : 5));
+		r.nodes =
+		    1 + (int)(rnd(&rng) % (rt.nnodes < 5 ? rt.nnodes : 5));
 		r.gpus_per_node = gpn_choice[rnd(&rng) % 4];
 		if (r.gpus_per_node < 0)
 			r.gpus_per_node = rt.gpus == 0 ? 2 : rt.gpus;
@@ -413,10 +418,11 @@ START_TEST(test_exhaustive)
 			plans++;
 			plan_objective(rt.t, &r, k, p, &po);
 		}
-		if ((p != NULL) != found || (found &&
-		    obj_cmp(&po, &best, rt.t->nlevels) != 0)) {
+		if ((p != NULL) != found ||
+		    (found && obj_cmp(&po, &best, rt.t->nlevels) != 0)) {
 			mismatches++;
-			fprintf(stderr, "seed %llu: planner %s (level %d cost "
+			fprintf(stderr,
+			    "seed %llu: planner %s (level %d cost "
 			    "%ld), exhaustive %s (level %d cost %ld)\n",
 			    (unsigned long long)seed, p ? "placed" : cause,
 			    p ? po.level : -1, p ? po.cost : -1,

@@ -20,8 +20,7 @@
 
 /* A leaf named name with nodes prefix1..: nfree idle ones, then nbusy. */
 static void
-leaf(struct topo *t, const char *name, const char *prefix, int nfree,
-    int nbusy)
+leaf(struct topo *t, const char *name, const char *prefix, int nfree, int nbusy)
 {
 	struct topo_node_info info = { .gpus = 8, .nvlink_domain = -1 };
 	char list[4096] = "", node[64];
@@ -43,8 +42,9 @@ leaf(struct topo *t, const char *name, const char *prefix, int nfree,
 static struct plan *
 place(const struct topo *t, int nodes, int max_leaf, char **cause)
 {
-	struct plan_request r = { .nodes = nodes, .gpus_per_node = 8,
-	    .max_leaf_switches = max_leaf };
+	struct plan_request r = { .nodes = nodes,
+		.gpus_per_node = 8,
+		.max_leaf_switches = max_leaf };
 
 	return plan_make(t, &r, cause);
 }
@@ -129,7 +129,7 @@ START_TEST(test_leaf_limit)
 	topo_add_switch(t, "spb", "lb", NULL, NULL);
 	topo_add_switch(t, "spc", "lc", NULL, NULL);
 	topo_add_switch(t, "core", "sp[a-c]", NULL, NULL);
-	ck_assert_int_ne(topo_finish(t, &cause), 0);	/* sp[a-c] is bad */
+	ck_assert_int_ne(topo_finish(t, &cause), 0); /* sp[a-c] is bad */
 	free(cause);
 	topo_free(t);
 
@@ -155,15 +155,18 @@ START_TEST(test_leaf_limit)
 	ck_assert_int_eq(uses_leaf(p, "lb") + uses_leaf(p, "lc"), 16);
 	plan_free(p);
 	ck_assert_ptr_null(place(t, 12, 1, &cause));
-	ck_assert_str_eq(cause, "needs 12 nodes with 8 free GPUs under one "
+	ck_assert_str_eq(cause,
+	    "needs 12 nodes with 8 free GPUs under one "
 	    "leaf; largest leaf has 10");
 	free(cause);
 	ck_assert_ptr_null(place(t, 21, 2, &cause));
-	ck_assert_str_eq(cause, "needs 21 nodes with 8 free GPUs under at "
+	ck_assert_str_eq(cause,
+	    "needs 21 nodes with 8 free GPUs under at "
 	    "most 2 leaf switches; the 2 largest leaves have 20");
 	free(cause);
 	ck_assert_ptr_null(place(t, 37, 0, &cause));
-	ck_assert_str_eq(cause, "needs 37 nodes with 8 free GPUs; 36 have "
+	ck_assert_str_eq(cause,
+	    "needs 37 nodes with 8 free GPUs; 36 have "
 	    "them (0 busy or unsuitable, 0 down or drained, 0 excluded)");
 	free(cause);
 	topo_free(t);
@@ -172,8 +175,8 @@ END_TEST
 
 /* Plan r on t and check the nodes, in rank order. */
 static void
-expect_nodes(const struct topo *t, const struct plan_request *r,
-    const char *want)
+expect_nodes(
+    const struct topo *t, const struct plan_request *r, const char *want)
 {
 	char *cause = NULL, *list;
 	struct plan *p;
@@ -214,8 +217,9 @@ small(int nodes, const char *const *states, const uint64_t *free_gpus,
 START_TEST(test_ranks)
 {
 	struct topo *t = small(4, NULL, NULL, NULL, NULL);
-	struct plan_request r = { .nodes = 4, .gpus_per_node = 8,
-	    .tensor = 4, .pipeline = 2 };
+	struct plan_request r = {
+		.nodes = 4, .gpus_per_node = 8, .tensor = 4, .pipeline = 2
+	};
 	struct plan *p = plan_make(t, &r, NULL);
 	const struct plan_rank *rk;
 
@@ -260,7 +264,8 @@ START_TEST(test_partial)
 	r.nodes = 4;
 	r.gpus_per_node = 4;
 	ck_assert_ptr_null(plan_make(t, &r, &cause));
-	ck_assert_str_eq(cause, "needs 4 nodes with the same 4 free GPU "
+	ck_assert_str_eq(cause,
+	    "needs 4 nodes with the same 4 free GPU "
 	    "indices; at most 2 nodes share a set");
 	free(cause);
 	topo_free(t);
@@ -271,8 +276,10 @@ END_TEST
 START_TEST(test_gpus_64)
 {
 	struct topo *t = topo_create();
-	struct topo_node_info info = { .gpus = 64, .state = TOPO_IDLE,
-	    .free_gpus = ~(uint64_t)0, .nvlink_domain = -1 };
+	struct topo_node_info info = { .gpus = 64,
+		.state = TOPO_IDLE,
+		.free_gpus = ~(uint64_t)0,
+		.nvlink_domain = -1 };
 	struct plan_request r = { .nodes = 2, .gpus_per_node = 64 };
 	struct plan *p;
 
@@ -296,8 +303,9 @@ START_TEST(test_nvlink)
 {
 	static const int dom[] = { 0, 1, 1, 0, 2, 1 };
 	struct topo *t = small(6, NULL, NULL, dom, NULL);
-	struct plan_request r = { .nodes = 4, .gpus_per_node = 8,
-	    .tensor = 16 };
+	struct plan_request r = {
+		.nodes = 4, .gpus_per_node = 8, .tensor = 16
+	};
 	struct plan *p = plan_make(t, &r, NULL);
 	char *cause = NULL, *list;
 	size_t i;
@@ -314,13 +322,15 @@ START_TEST(test_nvlink)
 	plan_free(p);
 	r.nodes = 6;
 	ck_assert_ptr_null(plan_make(t, &r, &cause));
-	ck_assert_str_eq(cause, "needs 3 groups of 2 nodes in one NVLink "
+	ck_assert_str_eq(cause,
+	    "needs 3 groups of 2 nodes in one NVLink "
 	    "domain under one leaf for tensor 16; not enough such groups are "
 	    "free");
 	free(cause);
 	r.nodes = 3;
 	ck_assert_ptr_null(plan_make(t, &r, &cause));
-	ck_assert_str_eq(cause, "tensor 16 spans 2 nodes, but 3 nodes is not "
+	ck_assert_str_eq(cause,
+	    "tensor 16 spans 2 nodes, but 3 nodes is not "
 	    "a multiple of 2");
 	free(cause);
 	topo_free(t);
@@ -331,12 +341,13 @@ END_TEST
 START_TEST(test_avoid)
 {
 	static const char *const st[] = { "idle", "drain", "idle", "down",
-	    "idle", "idle", "allocated" };
+		"idle", "idle", "allocated" };
 	static const int fail[] = { 0, 0, 3, 0, 0, 0, 0 };
 	const char *ex[] = { "n6" };
 	struct topo *t = small(7, st, NULL, NULL, fail);
-	struct plan_request r = { .nodes = 2, .gpus_per_node = 8,
-	    .exclude = ex, .nexclude = 1 };
+	struct plan_request r = {
+		.nodes = 2, .gpus_per_node = 8, .exclude = ex, .nexclude = 1
+	};
 	struct plan *p = plan_make(t, &r, NULL);
 	char *cause = NULL, *list = plan_nodelist(p);
 
@@ -350,7 +361,8 @@ START_TEST(test_avoid)
 	plan_free(p);
 	r.nodes = 4;
 	ck_assert_ptr_null(plan_make(t, &r, &cause));
-	ck_assert_str_eq(cause, "needs 4 nodes with 8 free GPUs; 3 have them "
+	ck_assert_str_eq(cause,
+	    "needs 4 nodes with 8 free GPUs; 3 have them "
 	    "(1 busy or unsuitable, 2 down or drained, 1 excluded)");
 	free(cause);
 	/* CPU-only: one task per node on idle or mixed nodes. */
@@ -398,26 +410,26 @@ START_TEST(test_policies)
 END_TEST
 
 static const struct {
-	struct plan_request	 r;
-	const char		*error;
+	struct plan_request r;
+	const char *error;
 } bad[] = {
 	{ .r = { .nodes = 0, .gpus_per_node = 8 },
-	  .error = "nodes must be 1 to 65536, not 0" },
+	    .error = "nodes must be 1 to 65536, not 0" },
 	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 3 },
-	  .error = "tensor 3 does not divide 8 tasks per node" },
+	    .error = "tensor 3 does not divide 8 tasks per node" },
 	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 8, .data = 3 },
-	  .error = "tensor 8 x pipeline 1 x data 3 is 24, but the world size "
-	  "is 16" },
+	    .error = "tensor 8 x pipeline 1 x data 3 is 24, but the world size "
+	             "is 16" },
 	{ .r = { .nodes = 2, .gpus_per_node = 8, .tasks_per_node = 3 },
-	  .error = "8 GPUs per node do not split evenly over 3 tasks" },
+	    .error = "8 GPUs per node do not split evenly over 3 tasks" },
 	{ .r = { .nodes = 2, .gpus_per_node = 8, .tensor = 12 },
-	  .error = "tensor 12 is not a multiple of 8 tasks per node" },
+	    .error = "tensor 12 is not a multiple of 8 tasks per node" },
 	{ .r = { .nodes = 2, .gpus_per_node = 16 },
-	  .error = "needs 2 nodes with 16 free GPUs; 0 have them (4 busy or "
-	  "unsuitable, 0 down or drained, 0 excluded)" },
+	    .error = "needs 2 nodes with 16 free GPUs; 0 have them (4 busy or "
+	             "unsuitable, 0 down or drained, 0 excluded)" },
 	{ .r = { .nodes = 2, .gpus_per_node = 8, .gpu_type = "h100" },
-	  .error = "needs 2 nodes with 8 free GPUs of type h100; 0 have them "
-	  "(4 busy or unsuitable, 0 down or drained, 0 excluded)" },
+	    .error = "needs 2 nodes with 8 free GPUs of type h100; 0 have them "
+	             "(4 busy or unsuitable, 0 down or drained, 0 excluded)" },
 };
 
 START_TEST(test_errors)
@@ -447,19 +459,23 @@ START_TEST(test_json)
 	j = plan_to_json(p, t);
 	nodes = json_object_get(j, "nodes");
 	ck_assert_int_eq(json_array_size(nodes), 3);
-	ck_assert_str_eq(json_string_value(json_object_get(
-	    json_array_get(nodes, 2), "name")), "b1");
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
-	    json_array_get(nodes, 2), "path"), 0)), "top");
+	ck_assert_str_eq(json_string_value(
+	                     json_object_get(json_array_get(nodes, 2), "name")),
+	    "b1");
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(
+	        json_object_get(json_array_get(nodes, 2), "path"), 0)),
+	    "top");
 	ck_assert_int_eq(json_integer_value(json_object_get(
-	    json_array_get(nodes, 1), "node_rank")), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(j, "nodelist")),
-	    "a1,a2,b1");
+	                     json_array_get(nodes, 1), "node_rank")),
+	    1);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(j, "nodelist")), "a1,a2,b1");
 	m = json_object_get(j, "metrics");
-	ck_assert_int_eq(json_integer_value(json_object_get(m,
-	    "ring_leaf_crossings")), 2);
-	ck_assert_int_eq(json_integer_value(json_object_get(m,
-	    "levels_spanned")), 2);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(m, "ring_leaf_crossings")), 2);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(m, "levels_spanned")), 2);
 	ck_assert_int_eq(json_array_size(json_object_get(j, "ranks")), 24);
 	json_decref(j);
 	plan_free(p);
@@ -470,8 +486,13 @@ END_TEST
 /* Generated clusters: deterministic, spine counts at their lower bound. */
 START_TEST(test_generated)
 {
-	struct topo_gen g = { .leaves = 64, .nodes_per_leaf = 32, .spines = 8,
-	    .seed = 42, .busy = 0.9, .drain = 0.02, .failing = 0.05 };
+	struct topo_gen g = { .leaves = 64,
+		.nodes_per_leaf = 32,
+		.spines = 8,
+		.seed = 42,
+		.busy = 0.9,
+		.drain = 0.02,
+		.failing = 0.05 };
 	struct topo *t = topo_generate(&g, NULL);
 	struct plan *p, *p2;
 	char *a, *b;

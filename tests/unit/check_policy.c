@@ -29,46 +29,45 @@ make_spec(int with_ckpt)
 }
 
 static const struct {
-	const char		*name;
-	int			 ckpt;		/* spec has checkpoint.dir */
-	const char		*state;
-	const char		*cause;
-	int			 restarts, infra, in_row, no_progress;
-	int64_t			 ck_start, ck_end;
-	enum policy_action	 action;
-	int64_t			 delay;
-	const char		*reason;	/* substring */
-	int			 want_restarts, want_infra;
+	const char *name;
+	int ckpt; /* spec has checkpoint.dir */
+	const char *state;
+	const char *cause;
+	int restarts, infra, in_row, no_progress;
+	int64_t ck_start, ck_end;
+	enum policy_action action;
+	int64_t delay;
+	const char *reason; /* substring */
+	int want_restarts, want_infra;
 } cases[] = {
 	{ "completed", 0, "COMPLETED", NULL, 0, 0, 0, 0, -1, -1,
-	  POLICY_COMPLETE, 0, NULL, 0, 0 },
-	{ "user error charges max_restarts", 0, "FAILED", "user_error",
-	  0, 0, 0, 0, -1, -1, POLICY_RESTART, 30, "restarting", 1, 0 },
+	    POLICY_COMPLETE, 0, NULL, 0, 0 },
+	{ "user error charges max_restarts", 0, "FAILED", "user_error", 0, 0, 0,
+	    0, -1, -1, POLICY_RESTART, 30, "restarting", 1, 0 },
 	{ "budget used up", 0, "FAILED", "user_error", 2, 0, 2, 0, -1, -1,
-	  POLICY_FAIL, 0, "recovery.max_restarts (2) used up", 3, 0 },
-	{ "node failure charges infra", 0, "NODE_FAIL", "node_failure",
-	  2, 0, 0, 0, -1, -1, POLICY_RESTART, 30, "restarting", 2, 1 },
+	    POLICY_FAIL, 0, "recovery.max_restarts (2) used up", 3, 0 },
+	{ "node failure charges infra", 0, "NODE_FAIL", "node_failure", 2, 0, 0,
+	    0, -1, -1, POLICY_RESTART, 30, "restarting", 2, 1 },
 	{ "infra budget used up", 0, "FAILED", "hang", 0, 3, 0, 0, -1, -1,
-	  POLICY_FAIL, 0, "max_infra_restarts (3) used up", 0, 4 },
-	{ "backoff doubles", 0, "FAILED", "preflight_failed", 0, 0, 2, 0,
-	  -1, -1, POLICY_RESTART, 120, "restarting", 0, 1 },
+	    POLICY_FAIL, 0, "max_infra_restarts (3) used up", 0, 4 },
+	{ "backoff doubles", 0, "FAILED", "preflight_failed", 0, 0, 2, 0, -1,
+	    -1, POLICY_RESTART, 120, "restarting", 0, 1 },
 	{ "backoff capped", 0, "FAILED", "hang", 0, 0, 9, 0, -1, -1,
-	  POLICY_RESTART, POLICY_BACKOFF_CAP, "restarting", 0, 1 },
-	{ "progress: no backoff", 1, "FAILED", "node_failure", 0, 0, 4, 2,
-	  10, 20, POLICY_RESTART, 0, "restarting", 0, 1 },
-	{ "crash loop", 1, "FAILED", "hang", 0, 0, 2, 2, 20, 20,
-	  POLICY_FAIL, 0, "crash loop: 3 attempts", 0, 1 },
-	{ "timeout after progress continues", 1, "TIMEOUT", "timeout",
-	  0, 0, 0, 0, 10, 30, POLICY_RESTART, 0, "restarting", 0, 1 },
-	{ "timeout without checkpoints fails", 0, "TIMEOUT", "timeout",
-	  0, 0, 0, 0, -1, -1, POLICY_FAIL, 0, "nothing to continue from",
-	  0, 0 },
-	{ "refused by Slurm: no retry", 0, "FAILED", "submit_failed",
-	  0, 0, 0, 0, -1, -1, POLICY_FAIL, 0, "refused", 0, 0 },
-	{ "unplaceable: no retry", 0, "FAILED", "unplaceable",
-	  0, 0, 0, 0, -1, -1, POLICY_FAIL, 0, "cannot be placed", 0, 0 },
-	{ "cancelled outside llmctl", 0, "CANCELLED", "cancelled",
-	  0, 0, 0, 0, -1, -1, POLICY_FAIL, 0, "outside", 0, 0 },
+	    POLICY_RESTART, POLICY_BACKOFF_CAP, "restarting", 0, 1 },
+	{ "progress: no backoff", 1, "FAILED", "node_failure", 0, 0, 4, 2, 10,
+	    20, POLICY_RESTART, 0, "restarting", 0, 1 },
+	{ "crash loop", 1, "FAILED", "hang", 0, 0, 2, 2, 20, 20, POLICY_FAIL, 0,
+	    "crash loop: 3 attempts", 0, 1 },
+	{ "timeout after progress continues", 1, "TIMEOUT", "timeout", 0, 0, 0,
+	    0, 10, 30, POLICY_RESTART, 0, "restarting", 0, 1 },
+	{ "timeout without checkpoints fails", 0, "TIMEOUT", "timeout", 0, 0, 0,
+	    0, -1, -1, POLICY_FAIL, 0, "nothing to continue from", 0, 0 },
+	{ "refused by Slurm: no retry", 0, "FAILED", "submit_failed", 0, 0, 0,
+	    0, -1, -1, POLICY_FAIL, 0, "refused", 0, 0 },
+	{ "unplaceable: no retry", 0, "FAILED", "unplaceable", 0, 0, 0, 0, -1,
+	    -1, POLICY_FAIL, 0, "cannot be placed", 0, 0 },
+	{ "cancelled outside llmctl", 0, "CANCELLED", "cancelled", 0, 0, 0, 0,
+	    -1, -1, POLICY_FAIL, 0, "outside", 0, 0 },
 };
 
 START_TEST(test_decide)
@@ -86,7 +85,8 @@ START_TEST(test_decide)
 	ck_assert(attempt_cause_parse(cases[_i].cause, &a.cause) == 0);
 	a.ckpt_start = cases[_i].ck_start;
 	a.ckpt_end = cases[_i].ck_end;
-	if (cases[_i].cause != NULL && strcmp(cases[_i].cause, "cancelled") == 0)
+	if (cases[_i].cause != NULL &&
+	    strcmp(cases[_i].cause, "cancelled") == 0)
 		a.reason = (char *)"cancelled outside llmctl";
 	else if (cases[_i].cause != NULL &&
 	    strcmp(cases[_i].cause, "submit_failed") == 0)
@@ -102,11 +102,11 @@ START_TEST(test_decide)
 		    cases[_i].name, (long long)d.delay_s);
 	if (cases[_i].reason != NULL)
 		ck_assert_msg(d.reason != NULL &&
-		    strstr(d.reason, cases[_i].reason) != NULL,
+		        strstr(d.reason, cases[_i].reason) != NULL,
 		    "%s: reason \"%s\"", cases[_i].name,
 		    d.reason != NULL ? d.reason : "(null)");
 	ck_assert_msg(job.restarts == cases[_i].want_restarts &&
-	    job.infra_restarts == cases[_i].want_infra,
+	        job.infra_restarts == cases[_i].want_infra,
 	    "%s: restarts %d infra %d", cases[_i].name, job.restarts,
 	    job.infra_restarts);
 	free(d.reason);
@@ -121,7 +121,8 @@ START_TEST(test_no_loop)
 	struct spec *s = make_spec(0);
 	struct job job = { .state = JOB_RUNNING };
 	struct attempt a = { .state = ATTEMPT_FAILED,
-	    .cause = CAUSE_USER_ERROR, .reason = (char *)"exit code 1" };
+		.cause = CAUSE_USER_ERROR,
+		.reason = (char *)"exit code 1" };
 	struct policy_decision d;
 	int restarts = 0;
 
@@ -148,7 +149,9 @@ START_TEST(test_heartbeat_progress)
 	struct spec *s = make_spec(1);
 	struct job job = { .state = JOB_RUNNING };
 	struct attempt a = { .state = ATTEMPT_FAILED,
-	    .cause = CAUSE_HANG, .ckpt_start = -1, .ckpt_end = -1 };
+		.cause = CAUSE_HANG,
+		.ckpt_start = -1,
+		.ckpt_end = -1 };
 	struct policy_decision d;
 	int64_t beat = -1;
 

@@ -78,8 +78,8 @@ give_up_cb(evutil_socket_t fd, short what, void *base)
 START_TEST(test_pool_turns)
 {
 	static struct item items[NTASKS + 1];
-	struct rec r = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	struct timeval tv = {.tv_sec = 10};
+	struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct timeval tv = { .tv_sec = 10 };
 	struct event *alive;
 	struct pool *p;
 	int i, pos_b = -1;
@@ -93,10 +93,10 @@ START_TEST(test_pool_turns)
 	p = pool_create(r.base, "test", 3);
 	/* key 1 floods the queue first, then key 2 asks for one task */
 	for (i = 0; i < NTASKS; i++) {
-		items[i] = (struct item){.r = &r, .id = i, .key = 1};
+		items[i] = (struct item){ .r = &r, .id = i, .key = 1 };
 		pool_push(p, 1, item_run, item_done, &items[i]);
 	}
-	items[NTASKS] = (struct item){.r = &r, .id = NTASKS, .key = 2};
+	items[NTASKS] = (struct item){ .r = &r, .id = NTASKS, .key = 2 };
 	pool_push(p, 2, item_run, item_done, &items[NTASKS]);
 	ck_assert_int_eq(pool_busy(p), NTASKS + 1);
 	event_base_dispatch(r.base);
@@ -126,7 +126,7 @@ slow_run(void *arg)
 START_TEST(test_pool_free_cancels)
 {
 	static struct item items[4];
-	struct rec r = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct pool *p;
 	int i, cancelled = 0;
 
@@ -134,7 +134,7 @@ START_TEST(test_pool_free_cancels)
 	r.loop = pthread_self();
 	p = pool_create(r.base, "test", 1);
 	for (i = 0; i < 4; i++) {
-		items[i] = (struct item){.r = &r, .id = i, .key = 7};
+		items[i] = (struct item){ .r = &r, .id = i, .key = 7 };
 		pool_push(p, 7, slow_run, item_done, &items[i]);
 	}
 	usleep(10000); /* the first is running */

@@ -12,38 +12,44 @@
 #include "unit.h"
 
 static const struct {
-	const char	*msg;
-	size_t		 repeat;	/* msg is fed this many times */
-	const char	*hex;
+	const char *msg;
+	size_t repeat; /* msg is fed this many times */
+	const char *hex;
 } vectors[] = {
-	{ .msg = "", .repeat = 1, .hex =
-	    "e3b0c44298fc1c149afbf4c8996fb924"
-	    "27ae41e4649b934ca495991b7852b855" },
-	{ .msg = "abc", .repeat = 1, .hex =
-	    "ba7816bf8f01cfea414140de5dae2223"
-	    "b00361a396177a9cb410ff61f20015ad" },
+	{ .msg = "",
+	    .repeat = 1,
+	    .hex = "e3b0c44298fc1c149afbf4c8996fb924"
+	           "27ae41e4649b934ca495991b7852b855" },
+	{ .msg = "abc",
+	    .repeat = 1,
+	    .hex = "ba7816bf8f01cfea414140de5dae2223"
+	           "b00361a396177a9cb410ff61f20015ad" },
 	{ .msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-	  .repeat = 1, .hex =
-	    "248d6a61d20638b8e5c026930c3e6039"
-	    "a33ce45964ff2167f6ecedd419db06c1" },
+	    .repeat = 1,
+	    .hex = "248d6a61d20638b8e5c026930c3e6039"
+	           "a33ce45964ff2167f6ecedd419db06c1" },
 	{ .msg = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
-	  "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
-	  .repeat = 1, .hex =
-	    "cf5b16a778af8380036ce59e7b049237"
-	    "0b249b11e8f07a51afac45037afee9d1" },
-	{ .msg = "a", .repeat = 1000000, .hex =
-	    "cdc76e5c9914fb9281a1c7e284d73e67"
-	    "f1809a48a497200e046d39ccc7112cd0" },
+	         "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+	    .repeat = 1,
+	    .hex = "cf5b16a778af8380036ce59e7b049237"
+	           "0b249b11e8f07a51afac45037afee9d1" },
+	{ .msg = "a",
+	    .repeat = 1000000,
+	    .hex = "cdc76e5c9914fb9281a1c7e284d73e67"
+	           "f1809a48a497200e046d39ccc7112cd0" },
 	/* 55, 56 and 64 bytes: the padding boundaries. */
-	{ .msg = "a", .repeat = 55, .hex =
-	    "9f4390f8d30c2dd92ec9f095b65e2b9a"
-	    "e9b0a925a5258e241c9f1e910f734318" },
-	{ .msg = "a", .repeat = 56, .hex =
-	    "b35439a4ac6f0948b6d6f9e3c6af0f5f"
-	    "590ce20f1bde7090ef7970686ec6738a" },
-	{ .msg = "a", .repeat = 64, .hex =
-	    "ffe054fe7ae0cb6dc65c3af9b61d5209"
-	    "f439851db43d0ba5997337df154668eb" },
+	{ .msg = "a",
+	    .repeat = 55,
+	    .hex = "9f4390f8d30c2dd92ec9f095b65e2b9a"
+	           "e9b0a925a5258e241c9f1e910f734318" },
+	{ .msg = "a",
+	    .repeat = 56,
+	    .hex = "b35439a4ac6f0948b6d6f9e3c6af0f5f"
+	           "590ce20f1bde7090ef7970686ec6738a" },
+	{ .msg = "a",
+	    .repeat = 64,
+	    .hex = "ffe054fe7ae0cb6dc65c3af9b61d5209"
+	           "f439851db43d0ba5997337df154668eb" },
 };
 
 START_TEST(test_vectors)
@@ -138,8 +144,8 @@ main(void)
 	Suite *s = suite_create("sha256");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_loop_test(tc, test_vectors, 0,
-	    sizeof(vectors) / sizeof(vectors[0]));
+	tcase_add_loop_test(
+	    tc, test_vectors, 0, sizeof(vectors) / sizeof(vectors[0]));
 	tcase_add_test(tc, test_split);
 	tcase_add_test(tc, test_fd);
 	tcase_add_test(tc, test_fd_error);

@@ -17,7 +17,7 @@
 
 #include "spec-test.h"
 
-static void	 assert_str_eq(const char *, const char *);
+static void assert_str_eq(const char *, const char *);
 
 static void
 assert_str_eq(const char *a, const char *b)
@@ -50,14 +50,14 @@ assert_spec_eq(const struct spec *a, const struct spec *b)
 		assert_str_eq(a->env[i].value, b->env[i].value);
 	}
 	ck_assert_int_eq(a->resources.nodes, b->resources.nodes);
-	ck_assert_int_eq(a->resources.gpus_per_node,
-	    b->resources.gpus_per_node);
-	ck_assert_int_eq(a->resources.tasks_per_node,
-	    b->resources.tasks_per_node);
+	ck_assert_int_eq(
+	    a->resources.gpus_per_node, b->resources.gpus_per_node);
+	ck_assert_int_eq(
+	    a->resources.tasks_per_node, b->resources.tasks_per_node);
 	assert_str_eq(a->resources.gpu_type, b->resources.gpu_type);
 	ck_assert_int_eq(a->resources.cpus_per_gpu, b->resources.cpus_per_gpu);
-	ck_assert_uint_eq(a->resources.mem_per_node_mb,
-	    b->resources.mem_per_node_mb);
+	ck_assert_uint_eq(
+	    a->resources.mem_per_node_mb, b->resources.mem_per_node_mb);
 	assert_str_eq(a->resources.partition, b->resources.partition);
 	assert_str_eq(a->resources.account, b->resources.account);
 	assert_str_eq(a->resources.qos, b->resources.qos);
@@ -67,8 +67,8 @@ assert_spec_eq(const struct spec *a, const struct spec *b)
 	ck_assert_int_eq(a->parallel.data, b->parallel.data);
 	ck_assert_int_eq(a->parallel.launcher, b->parallel.launcher);
 	ck_assert_int_eq(a->placement.policy, b->placement.policy);
-	ck_assert_int_eq(a->placement.max_leaf_switches,
-	    b->placement.max_leaf_switches);
+	ck_assert_int_eq(
+	    a->placement.max_leaf_switches, b->placement.max_leaf_switches);
 	ck_assert_int_eq(a->placement.max_wait_s, b->placement.max_wait_s);
 	ck_assert_uint_eq(a->placement.nexclude, b->placement.nexclude);
 	for (i = 0; i < a->placement.nexclude; i++)
@@ -77,15 +77,15 @@ assert_spec_eq(const struct spec *a, const struct spec *b)
 	assert_str_eq(a->checkpoint.pattern, b->checkpoint.pattern);
 	ck_assert_int_eq(a->checkpoint.keep, b->checkpoint.keep);
 	ck_assert_int_eq(a->recovery.max_restarts, b->recovery.max_restarts);
-	ck_assert_int_eq(a->recovery.max_infra_restarts,
-	    b->recovery.max_infra_restarts);
+	ck_assert_int_eq(
+	    a->recovery.max_infra_restarts, b->recovery.max_infra_restarts);
 	ck_assert_int_eq(a->recovery.backoff_s, b->recovery.backoff_s);
-	ck_assert_int_eq(a->recovery.no_progress_limit,
-	    b->recovery.no_progress_limit);
-	ck_assert_int_eq(a->health.heartbeat_timeout_s,
-	    b->health.heartbeat_timeout_s);
-	ck_assert_int_eq(a->health.startup_timeout_s,
-	    b->health.startup_timeout_s);
+	ck_assert_int_eq(
+	    a->recovery.no_progress_limit, b->recovery.no_progress_limit);
+	ck_assert_int_eq(
+	    a->health.heartbeat_timeout_s, b->health.heartbeat_timeout_s);
+	ck_assert_int_eq(
+	    a->health.startup_timeout_s, b->health.startup_timeout_s);
 	assert_str_eq(a->health.preflight, b->health.preflight);
 }
 
@@ -125,11 +125,51 @@ assert_roundtrip(const struct spec *sp)
 
 /* Pieces that break naive quoting: YAML syntax, shell syntax, odd Unicode. */
 static const char *const frags[] = {
-	"a", "Z", "0", "'", "\"", "\\", "$(id)", "`id`", "\n", "\t", " ",
-	"#", ": ", "- ", "null", "~", "123", "1e309", "true", "\xc3\xa9",
-	"\xe2\x80\xa8", "\xc2\x85", "\xef\xbb\xbf", "\xf0\x9f\x98\x80", "\x01",
-	"\x7f", "{", "}", "[", "]", "&a", "*a", "!!str", "%", "@", "\r",
-	"\r\n", "\\n", "...", "---", ",", "?", "|", ">", "\xc2\xa0",
+	"a",
+	"Z",
+	"0",
+	"'",
+	"\"",
+	"\\",
+	"$(id)",
+	"`id`",
+	"\n",
+	"\t",
+	" ",
+	"#",
+	": ",
+	"- ",
+	"null",
+	"~",
+	"123",
+	"1e309",
+	"true",
+	"\xc3\xa9",
+	"\xe2\x80\xa8",
+	"\xc2\x85",
+	"\xef\xbb\xbf",
+	"\xf0\x9f\x98\x80",
+	"\x01",
+	"\x7f",
+	"{",
+	"}",
+	"[",
+	"]",
+	"&a",
+	"*a",
+	"!!str",
+	"%",
+	"@",
+	"\r",
+	"\r\n",
+	"\\n",
+	"...",
+	"---",
+	",",
+	"?",
+	"|",
+	">",
+	"\xc2\xa0",
 };
 
 static const char name_chars[] =
@@ -260,11 +300,11 @@ random_spec(uint64_t seed)
 	sp->placement.max_leaf_switches = pick(s, 2) ? 1 + pick(s, 8) : 0;
 	sp->placement.max_wait_s = rduration(s, dmax);
 	sp->placement.nexclude = pick(s, 4);
-	sp->placement.exclude = xcalloc(sp->placement.nexclude + 1,
-	    sizeof(char *));
+	sp->placement.exclude =
+	    xcalloc(sp->placement.nexclude + 1, sizeof(char *));
 	for (i = 0; i < (int)sp->placement.nexclude; i++)
-		sp->placement.exclude[i] = xasprintf("n%03d-%c", pick(s, 1000),
-		    'a' + pick(s, 26));
+		sp->placement.exclude[i] =
+		    xasprintf("n%03d-%c", pick(s, 1000), 'a' + pick(s, 26));
 
 	if (pick(s, 2))
 		sp->checkpoint.dir = prefixed("/", rstr(s, 4));
@@ -278,10 +318,10 @@ random_spec(uint64_t seed)
 	sp->recovery.max_infra_restarts = pick(s, 20);
 	sp->recovery.backoff_s = rduration(s, dmax);
 	sp->recovery.no_progress_limit = pick(s, 5);
-	sp->health.heartbeat_timeout_s = pick(s, 4) == 0 ? 0 :
-	    rduration(s, dmax / 2);
-	sp->health.startup_timeout_s = sp->health.heartbeat_timeout_s +
-	    rduration(s, dmax / 2);
+	sp->health.heartbeat_timeout_s =
+	    pick(s, 4) == 0 ? 0 : rduration(s, dmax / 2);
+	sp->health.startup_timeout_s =
+	    sp->health.heartbeat_timeout_s + rduration(s, dmax / 2);
 	if (pick(s, 2))
 		sp->health.preflight = prefixed("x", rstr(s, 5));
 	return sp;
@@ -299,7 +339,8 @@ END_TEST
 /* A spec's strings reach /bin/sh byte for byte once sh_quote()d. */
 START_TEST(test_shell_exact)
 {
-	static const char yaml[] = "version: 1\nname: t\nresources: "
+	static const char yaml[] =
+	    "version: 1\nname: t\nresources: "
 	    "{nodes: 1, gpus_per_node: 0}\ncommand: \"it's $(id) `id` \\\"q\\\""
 	    "\\n; rm -rf / #\\t\\\\ end\"\n";
 	struct spec *sp;
@@ -309,8 +350,8 @@ START_TEST(test_shell_exact)
 
 	sp = spec_parse(yaml, strlen(yaml), "job.yaml", NULL, &cause);
 	ck_assert_msg(sp != NULL, "%s", cause);
-	ck_assert_str_eq(sp->command,
-	    "it's $(id) `id` \"q\"\n; rm -rf / #\t\\ end");
+	ck_assert_str_eq(
+	    sp->command, "it's $(id) `id` \"q\"\n; rm -rf / #\t\\ end");
 	q = sh_quote(sp->command);
 	cmd = xasprintf("printf '%%s' %s", q);
 	f = popen(cmd, "r");
@@ -346,8 +387,9 @@ parse_err(const char *buf, size_t len)
 	return cause;
 }
 
-#define VALID	"version: 1\nname: t\ncommand: x\n" \
-		"resources: {nodes: 1, gpus_per_node: 0}\n"
+#define VALID \
+	"version: 1\nname: t\ncommand: x\n" \
+	"resources: {nodes: 1, gpus_per_node: 0}\n"
 
 START_TEST(test_too_big)
 {
@@ -356,7 +398,8 @@ START_TEST(test_too_big)
 
 	memset(buf, '#', len);
 	cause = parse_err(buf, len);
-	ck_assert_str_eq(cause, "job.yaml:1:1: file is larger than 1048576 "
+	ck_assert_str_eq(cause,
+	    "job.yaml:1:1: file is larger than 1048576 "
 	    "bytes (1048577)");
 	free(cause);
 	free(buf);
@@ -381,7 +424,8 @@ START_TEST(test_scalar_limit)
 	big[SPEC_MAX_SCALAR + 1] = '\0';
 	buf = xasprintf(VALID "env: {A: %s}\n", big);
 	cause = parse_err(buf, strlen(buf));
-	ck_assert_str_eq(cause, "job.yaml:5:10: env.A: scalar longer than "
+	ck_assert_str_eq(cause,
+	    "job.yaml:5:10: env.A: scalar longer than "
 	    "65536 bytes");
 	free(cause);
 	free(buf);
@@ -399,7 +443,8 @@ START_TEST(test_node_limit)
 		len += sprintf(buf + len, "1,");
 	len += sprintf(buf + len, "]\n");
 	cause = parse_err(buf, len);
-	ck_assert_str_eq(cause, "job.yaml:1:262143: a[131069]: more than "
+	ck_assert_str_eq(cause,
+	    "job.yaml:1:262143: a[131069]: more than "
 	    "131072 YAML nodes");
 	free(cause);
 	free(buf);
@@ -419,7 +464,8 @@ START_TEST(test_depth_limit)
 		buf[o++] = ']';
 	buf[o] = '\0';
 	cause = parse_err(buf, strlen(buf));
-	ck_assert_str_eq(cause, "job.yaml:1:1: a: unknown key\n"
+	ck_assert_str_eq(cause,
+	    "job.yaml:1:1: a: unknown key\n"
 	    "job.yaml:1:1: version: required key is missing\n"
 	    "job.yaml:1:1: name: required key is missing\n"
 	    "job.yaml:1:1: command: required key is missing\n"
@@ -446,7 +492,8 @@ START_TEST(test_many_env)
 	spec_free(sp);
 	len += sprintf(buf + len, "  K17: again\n");
 	cause = parse_err(buf, len);
-	ck_assert_str_eq(cause, "job.yaml:40006:3: env.K17: duplicate key; "
+	ck_assert_str_eq(cause,
+	    "job.yaml:40006:3: env.K17: duplicate key; "
 	    "first given at line 23");
 	free(cause);
 	ck_assert_int_lt(mono_ms() - t0, 5000);
@@ -464,14 +511,16 @@ START_TEST(test_canonical_nodes)
 	size_t n = 65000, i, len;
 	char *buf = xmalloc(n * 12 + 256), *cause;
 
-	len = sprintf(buf, VALID "placement: {exclude: \"n[1-2000]\"}\n"
-	    "env:\n");
+	len = sprintf(buf,
+	    VALID "placement: {exclude: \"n[1-2000]\"}\n"
+	          "env:\n");
 	for (i = 0; i < n; i++)
-		len += sprintf(buf + len, " %c%c%c%c: ''\n", 'A' + (int)(i % 26),
-		    more[i / 26 % 37], more[i / 26 / 37 % 37],
-		    more[i / 26 / 37 / 37 % 37]);
+		len += sprintf(buf + len, " %c%c%c%c: ''\n",
+		    'A' + (int)(i % 26), more[i / 26 % 37],
+		    more[i / 26 / 37 % 37], more[i / 26 / 37 / 37 % 37]);
 	cause = parse_err(buf, len);
-	ck_assert_str_eq(cause, "job.yaml:1:1: the spec has more than 130944 "
+	ck_assert_str_eq(cause,
+	    "job.yaml:1:1: the spec has more than 130944 "
 	    "YAML nodes written out in full (65000 env variables, 2000 "
 	    "excluded nodes)");
 	free(cause);
@@ -506,7 +555,8 @@ START_TEST(test_default_workdir)
 	spec_free(sp);
 	sp = spec_parse(VALID, strlen(VALID), "job.yaml", "rel", &cause);
 	ck_assert_ptr_null(sp);
-	ck_assert_str_eq(cause, "job.yaml:1:1: workdir: the default working "
+	ck_assert_str_eq(cause,
+	    "job.yaml:1:1: workdir: the default working "
 	    "directory is not absolute");
 	free(cause);
 }
@@ -520,22 +570,24 @@ START_TEST(test_json_errors)
 	} c[] = {
 		{ "{\"version\":1,\"name\":\"t\",\"command\":\"x\",\"resources\":"
 		  "{\"nodes\":\"2\",\"gpus_per_node\":4.5}}",
-		  "resources.nodes: expected a positive integer, got the "
-		  "string \"2\" (drop the quotes)\n"
-		  "resources.gpus_per_node: expected an integer >= 0, got "
-		  "\"4.5\"" },
+		    "resources.nodes: expected a positive integer, got the "
+		    "string \"2\" (drop the quotes)\n"
+		    "resources.gpus_per_node: expected an integer >= 0, got "
+		    "\"4.5\"" },
 		{ "null", "the spec is empty" },
-		{ "[1]", "expected a mapping of keys at the top level, got a "
-		  "list" },
+		{ "[1]",
+		    "expected a mapping of keys at the top level, got a "
+		    "list" },
 		{ "{\"version\":1,\"name\":\"t\",\"command\":\"x\",\"resources\":"
 		  "{\"nodes\":1,\"gpus_per_node\":1},\"env\":{\"RANK\":\"0\"},"
 		  "\"parallel\":{\"tensor\":true}}",
-		  "env.RANK: RANK is set by llmctl for every rank\n"
-		  "parallel.tensor: expected a positive integer, got \"true\"" },
+		    "env.RANK: RANK is set by llmctl for every rank\n"
+		    "parallel.tensor: expected a positive integer, got \"true\"" },
 		{ "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]"
-		  "]]]]]]]]]]]]]]]]}", "a[0][0][0][0][0][0][0][0][0][0][0][0]"
-		  "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: "
-		  "nested deeper than 32 levels" },
+		  "]]]]]]]]]]]]]]]]}",
+		    "a[0][0][0][0][0][0][0][0][0][0][0][0]"
+		    "[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: "
+		    "nested deeper than 32 levels" },
 	};
 	json_t *j;
 	char *cause = NULL;

@@ -104,7 +104,8 @@ START_TEST(test_migrate_from_v1)
 	char *cause = NULL;
 
 	/* a version-1 database with a job in it, as an older llmctld left */
-	raw_exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	raw_exec(
+	    "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	    " name TEXT NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
 	    " user TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,"
 	    " spec TEXT NOT NULL, created_at INTEGER NOT NULL,"
@@ -129,8 +130,8 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_str_eq(job->name, "old");
 	ck_assert_int_eq(job->state, JOB_RUNNING);
 	/* the table version 2 added is there and works */
-	ck_assert_int_eq(store_event_add(st, 1, "note", "after %s", "upgrade"),
-	    0);
+	ck_assert_int_eq(
+	    store_event_add(st, 1, "note", "after %s", "upgrade"), 0);
 	job_free(job);
 	store_close(st);
 }
@@ -145,8 +146,8 @@ START_TEST(test_refuse_newer)
 	st = store_open(dbpath, &cause);
 	ck_assert_ptr_null(st);
 	want = xasprintf("%s: database schema 99 is newer than this llmctld "
-	    "understands (%d); refusing to touch it", dbpath,
-	    STORE_SCHEMA_VERSION);
+	                 "understands (%d); refusing to touch it",
+	    dbpath, STORE_SCHEMA_VERSION);
 	ck_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
@@ -180,7 +181,7 @@ START_TEST(test_jobs_and_attempts)
 	f.all_users = 1;
 	list = store_job_list(st, &f, &n);
 	ck_assert_int_eq(n, 2);
-	ck_assert_str_eq(list[0]->name, "two");	/* newest first */
+	ck_assert_str_eq(list[0]->name, "two"); /* newest first */
 	job_list_free(list, n);
 
 	/* QUEUED without an attempt in flight, then with one */
@@ -225,8 +226,8 @@ START_TEST(test_jobs_and_attempts)
 	ck_assert_int_eq(as[0]->ending, 0);
 	attempt_list_free(as, n);
 
-	ck_assert_int_eq(store_job_set_state(st, 1, JOB_FAILED, "exit code 3"),
-	    0);
+	ck_assert_int_eq(
+	    store_job_set_state(st, 1, JOB_FAILED, "exit code 3"), 0);
 	ck_assert_int_eq(store_job_set_exit(st, 1, 3), 0);
 	got = store_job_get(st, 1);
 	ck_assert_int_eq(got->state, JOB_FAILED);
@@ -260,8 +261,8 @@ list_ids(struct store *st, const struct job_filter *f)
 
 	list = store_job_list(st, f, &n);
 	for (i = 0; i < n; i++) {
-		t = xasprintf("%s%s%lld", s, i > 0 ? " " : "",
-		    (long long)list[i]->id);
+		t = xasprintf(
+		    "%s%s%lld", s, i > 0 ? " " : "", (long long)list[i]->id);
 		free(s);
 		s = t;
 	}
@@ -294,9 +295,9 @@ START_TEST(test_list_filters)
 		{ 0, NULL, -3600, "4 3 2 1" },
 	};
 	struct job j[] = { sample_job("one", 1000), sample_job("two", 1000),
-	    sample_job("three", 1000), sample_job("one", 1000) };
+		sample_job("three", 1000), sample_job("one", 1000) };
 	static const enum job_state states[] = { JOB_COMPLETED, JOB_QUEUED,
-	    JOB_FAILED, JOB_CANCELLED };
+		JOB_FAILED, JOB_CANCELLED };
 	struct job_filter f = { .uid = 1000 };
 	struct store *st;
 	size_t i;
@@ -306,8 +307,8 @@ START_TEST(test_list_filters)
 	ck_assert_ptr_nonnull(st);
 	for (i = 0; i < nitems(j); i++) {
 		ck_assert_int_eq(store_job_insert(st, &j[i]), 0);
-		ck_assert_int_eq(store_job_set_state(st, j[i].id, states[i],
-		    NULL), 0);
+		ck_assert_int_eq(
+		    store_job_set_state(st, j[i].id, states[i], NULL), 0);
 	}
 	for (i = 0; i < nitems(cases); i++) {
 		f.states = cases[i].states;
@@ -331,7 +332,7 @@ START_TEST(test_owner_only)
 
 	st = store_open(dbpath, NULL);
 	ck_assert_ptr_nonnull(st);
-	ck_assert_int_eq(store_job_insert(st, &j), 0);	/* WAL and SHM now */
+	ck_assert_int_eq(store_job_insert(st, &j), 0); /* WAL and SHM now */
 	ck_assert_uint_eq(file_mode(""), 0600);
 	ck_assert_uint_eq(file_mode("-wal"), 0600);
 	ck_assert_uint_eq(file_mode("-shm"), 0600);
@@ -351,8 +352,12 @@ START_TEST(test_migrate_tokens)
 {
 	struct store *st;
 	struct job j = sample_job("beats", 1000);
-	struct attempt a = { .job_id = 1, .attempt = 1, .tag = (char *)"t1",
-	    .state = ATTEMPT_RUNNING, .master_port = 29501 }, **as;
+	struct attempt a = { .job_id = 1,
+		.attempt = 1,
+		.tag = (char *)"t1",
+		.state = ATTEMPT_RUNNING,
+		.master_port = 29501 },
+	               **as;
 	size_t n;
 
 	st = store_open(dbpath, NULL);
@@ -361,16 +366,17 @@ START_TEST(test_migrate_tokens)
 	store_close(st);
 	/* back to schema 4: the raw token "abc" in the token column */
 	raw_exec("DROP TABLE cursors;"
-	    "DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
-	    "ALTER TABLE attempts DROP COLUMN decided;"
-	    "ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
-	    "UPDATE attempts SET token = 'abc'; PRAGMA user_version = 4;");
+	         "DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
+	         "ALTER TABLE attempts DROP COLUMN decided;"
+	         "ALTER TABLE attempts RENAME COLUMN token_hash TO token;"
+	         "UPDATE attempts SET token = 'abc'; PRAGMA user_version = 4;");
 	st = store_open(dbpath, NULL);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(user_version(), STORE_SCHEMA_VERSION);
 	as = store_attempts_of(st, 1, &n);
 	ck_assert_int_eq(n, 1);
-	ck_assert_str_eq(as[0]->token_hash, "ba7816bf8f01cfea414140de5dae2223"
+	ck_assert_str_eq(as[0]->token_hash,
+	    "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad");
 	attempt_list_free(as, n);
 	store_close(st);

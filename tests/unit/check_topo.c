@@ -65,45 +65,45 @@ START_TEST(test_example)
 END_TEST
 
 static const struct {
-	const char	*text;
-	const char	*error;
+	const char *text;
+	const char *error;
 } bad[] = {
 	{ "version: 2\nnodes: []\n",
-	  "c.yaml:1:10: version: expected an integer from 1 to 1, got \"2\"" },
+	    "c.yaml:1:10: version: expected an integer from 1 to 1, got \"2\"" },
 	{ "version: 1\nnodes:\n  - { names: n1, gpus: 8, stat: idle }\n",
-	  "c.yaml:3:27: nodes[0]: unknown key \"stat\" (did you mean state?)" },
+	    "c.yaml:3:27: nodes[0]: unknown key \"stat\" (did you mean state?)" },
 	{ "version: 1\nnodes:\n  - { names: n1, gpus: nine }\n",
-	  "c.yaml:3:24: nodes[0]: expected an integer from 0 to 64, got "
-	  "\"nine\"" },
+	    "c.yaml:3:24: nodes[0]: expected an integer from 0 to 64, got "
+	    "\"nine\"" },
 	{ "version: 1\nnodes:\n  - { names: n1 }\n  - { names: n2, state: "
 	  "dwn }\n",
-	  "c.yaml:4:25: nodes[1]: unknown state \"dwn\" (idle, mixed, "
-	  "allocated, down, drain, powered-down)" },
+	    "c.yaml:4:25: nodes[1]: unknown state \"dwn\" (idle, mixed, "
+	    "allocated, down, drain, powered-down)" },
 	{ "version: 1\nnodes:\n  - { names: \"n[1-\" }\n",
-	  "c.yaml:3:14: nodes[0]: missing ] in \"n[1-\"" },
+	    "c.yaml:3:14: nodes[0]: missing ] in \"n[1-\"" },
 	{ "version: 1\nswitches:\n  - { name: s, nodes: \"n[1-3]\" }\n"
 	  "nodes:\n  - { names: \"n[1-2]\" }\n",
-	  "c.yaml:3:23: switches[0]: node n3 is not in nodes" },
+	    "c.yaml:3:23: switches[0]: node n3 is not in nodes" },
 	{ "version: 1\nswitches:\n  - { name: s, nodes: n1, switches: [t] }\n"
 	  "nodes:\n  - { names: n1 }\n",
-	  "c.yaml:3:5: switches[0]: needs exactly one of switches and nodes" },
+	    "c.yaml:3:5: switches[0]: needs exactly one of switches and nodes" },
 	{ "version: 1\nswitches:\n  - { name: s, switches: [t] }\n"
 	  "nodes:\n  - { names: n1 }\n",
-	  "c.yaml: switch s: unknown switch t" },
+	    "c.yaml: switch s: unknown switch t" },
 	{ "version: 1\nnodes:\n  - { names: n1, gpus: 4, free: [5] }\n",
-	  "c.yaml:3:33: nodes: n1 has 4 GPUs, fewer than its free ones" },
+	    "c.yaml:3:33: nodes: n1 has 4 GPUs, fewer than its free ones" },
 	{ "version: 1\nnodes:\n  - { names: n1, names: n2 }\n",
-	  "c.yaml:3:18: nodes[0]: duplicate key \"names\"" },
+	    "c.yaml:3:18: nodes[0]: duplicate key \"names\"" },
 	{ "version: 1\nnodes: [ { names: n1 }\n",
-	  "c.yaml:3:1: did not find expected ',' or ']'" },
+	    "c.yaml:3:1: did not find expected ',' or ']'" },
 	{ "version: 1\nnodes:\n  - { names: n1 }\n---\nversion: 1\n",
-	  "c.yaml:4:1: more than one document" },
+	    "c.yaml:4:1: more than one document" },
 	{ "", "c.yaml: empty file" },
 	{ "version: 1\nnodes:\n  - { names: n1, gpus: x }\n"
 	  "  - { names: n2, failures: -1 }\n",
-	  "c.yaml:3:24: nodes[0]: expected an integer from 0 to 64, got "
-	  "\"x\"\nc.yaml:4:28: nodes[1]: expected an integer from 0 to "
-	  "1000000000, got \"-1\"" },
+	    "c.yaml:3:24: nodes[0]: expected an integer from 0 to 64, got "
+	    "\"x\"\nc.yaml:4:28: nodes[1]: expected an integer from 0 to "
+	    "1000000000, got \"-1\"" },
 };
 
 START_TEST(test_errors)
@@ -119,8 +119,9 @@ END_TEST
 static void
 node(struct topo *t, const char *name)
 {
-	struct topo_node_info info = { .name = name, .gpus = 8,
-	    .free_gpus = 0xff, .nvlink_domain = -1 };
+	struct topo_node_info info = {
+		.name = name, .gpus = 8, .free_gpus = 0xff, .nvlink_domain = -1
+	};
 
 	ck_assert_int_eq(topo_add_node(t, &info, NULL), 0);
 }
@@ -189,9 +190,14 @@ END_TEST
 
 START_TEST(test_generate)
 {
-	struct topo_gen g = { .leaves = 64, .nodes_per_leaf = 32, .spines = 8,
-	    .seed = 7, .busy = 0.8, .mixed = 0.1, .drain = 0.05,
-	    .failing = 0.02 };
+	struct topo_gen g = { .leaves = 64,
+		.nodes_per_leaf = 32,
+		.spines = 8,
+		.seed = 7,
+		.busy = 0.8,
+		.mixed = 0.1,
+		.drain = 0.05,
+		.failing = 0.02 };
 	struct topo *t = topo_generate(&g, NULL), *t2, *t3;
 	char *y1, *y2, *y3, *cause = NULL;
 	size_t i, drained = 0, busy = 0;
@@ -216,8 +222,9 @@ START_TEST(test_generate)
 	ck_assert_msg(t3 != NULL, "%s", cause);
 	y3 = topo_to_yaml(t3);
 	ck_assert_str_eq(y1, y3);
-	ck_assert(strstr(y1, "{ name: \"leaf00\", nodes: \"gpu[0001-0032]\" }")
-	    != NULL);
+	ck_assert(
+	    strstr(y1, "{ name: \"leaf00\", nodes: \"gpu[0001-0032]\" }") !=
+	    NULL);
 	free(y1);
 	free(y2);
 	free(y3);
@@ -228,8 +235,14 @@ START_TEST(test_generate)
 	t = topo_generate(&g, NULL);
 	y1 = topo_to_yaml(t);
 	t2 = topo_generate(&(struct topo_gen){ .leaves = 64,
-	    .nodes_per_leaf = 32, .spines = 8, .seed = 7, .busy = 0.8,
-	    .mixed = 0.1, .drain = 0.05, .failing = 0.02 }, NULL);
+	                       .nodes_per_leaf = 32,
+	                       .spines = 8,
+	                       .seed = 7,
+	                       .busy = 0.8,
+	                       .mixed = 0.1,
+	                       .drain = 0.05,
+	                       .failing = 0.02 },
+	    NULL);
 	y2 = topo_to_yaml(t2);
 	ck_assert_str_ne(y1, y2);
 	free(y1);

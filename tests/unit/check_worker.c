@@ -23,11 +23,11 @@
 
 /* What the test backend saw, on the worker thread. */
 static struct {
-	pthread_mutex_t	 lock;
-	int		 nsubmit;
-	int		 ncluster;
-	int		 nlist;
-	int		 slow;		/* submit sleeps 20 ms */
+	pthread_mutex_t lock;
+	int nsubmit;
+	int ncluster;
+	int nlist;
+	int slow; /* submit sleeps 20 ms */
 } be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Slurm knows one job of ours: tag "t1", uid 1000, id 42. */
@@ -39,15 +39,15 @@ test_list(struct bjob **jobs, size_t *n, char **cause)
 	be_seen.nlist++;
 	pthread_mutex_unlock(&be_seen.lock);
 	*jobs = xcalloc(1, sizeof(**jobs));
-	(*jobs)[0] = (struct bjob){ .id = 42, .tag = xstrdup("t1"),
-	    .uid = 1000 };
+	(*jobs)[0] =
+	    (struct bjob){ .id = 42, .tag = xstrdup("t1"), .uid = 1000 };
 	*n = 1;
 	return 0;
 }
 
 static int
-test_submit(const struct bjob_request *req, int64_t *id, char **cause,
-    int *transient)
+test_submit(
+    const struct bjob_request *req, int64_t *id, char **cause, int *transient)
 {
 	(void)req;
 	(void)cause;
@@ -80,7 +80,7 @@ test_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **cl,
 	be_seen.ncluster++;
 	pthread_mutex_unlock(&be_seen.lock);
 	*cl = xcalloc(1, sizeof(**cl));
-	(*cl)->loaded_at = (int64_t)nfail;	/* the failures reached it */
+	(*cl)->loaded_at = (int64_t)nfail; /* the failures reached it */
 	return 0;
 }
 
@@ -94,25 +94,25 @@ static const struct backend test_backend = {
 
 /* What came back, on the loop. */
 struct rec {
-	struct event_base	*base;
-	pthread_t		 loop;
-	int			 off_loop;
-	int			 order[MAXOPS];
-	int			 ndone;
-	int			 want;
-	int			 nfreed;
+	struct event_base *base;
+	pthread_t loop;
+	int off_loop;
+	int order[MAXOPS];
+	int ndone;
+	int want;
+	int nfreed;
 	struct {
-		int		 rc;
-		int64_t		 found;
-		size_t		 njobs;
-		int		 cluster_nfail;
-		char		 cause[32];
+		int rc;
+		int64_t found;
+		size_t njobs;
+		int cluster_nfail;
+		char cause[32];
 	} got[MAXOPS];
 };
 
 struct arg {
-	struct rec	*r;
-	int		 id;
+	struct rec *r;
+	int id;
 };
 
 static struct arg args[MAXOPS];
@@ -188,8 +188,9 @@ START_TEST(test_worker_kinds)
 	worker_push(w, worker_list(done_cb, arg_of(&r, 1)));
 	worker_push(w, worker_cancel(5, done_cb, arg_of(&r, 2)));
 	worker_push(w, worker_cancel(13, done_cb, arg_of(&r, 3)));
-	worker_push(w, worker_cluster(xcalloc(3, sizeof(struct bfailure)), 3,
-	    done_cb, arg_of(&r, 4)));
+	worker_push(w,
+	    worker_cluster(xcalloc(3, sizeof(struct bfailure)), 3, done_cb,
+	        arg_of(&r, 4)));
 	r.want = 5;
 	ck_assert_int_eq(worker_busy(w), 5);
 	event_base_dispatch(r.base);
@@ -201,7 +202,7 @@ START_TEST(test_worker_kinds)
 	/* submit: the one call, no look-up of its own */
 	ck_assert_int_eq(r.got[0].found, 77);
 	ck_assert_int_eq(be_seen.nsubmit, 1);
-	ck_assert_int_eq(be_seen.nlist, 1);	/* OP_LIST's */
+	ck_assert_int_eq(be_seen.nlist, 1); /* OP_LIST's */
 	ck_assert_int_eq(r.got[1].njobs, 1);
 	ck_assert_int_eq(r.got[2].rc, 0);
 	ck_assert_int_eq(r.got[3].rc, -1);
@@ -228,9 +229,9 @@ START_TEST(test_worker_free_no_done)
 	be_seen.slow = 1;
 	w = worker_create(r.base, &test_backend);
 	for (i = 0; i < 5; i++)
-		worker_push(w, worker_submit(&req, done_cb, arg_of(&r, i),
-		    arg_free_cb));
-	usleep(30000);	/* one has run, one runs, three wait */
+		worker_push(w,
+		    worker_submit(&req, done_cb, arg_of(&r, i), arg_free_cb));
+	usleep(30000); /* one has run, one runs, three wait */
 	worker_free(w);
 	be_seen.slow = 0;
 	ck_assert_int_eq(r.ndone, 0);

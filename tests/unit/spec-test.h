@@ -6,9 +6,9 @@
 
 #include "spec.h"
 
-void	 assert_spec_eq(const struct spec *, const struct spec *);
-void	 assert_roundtrip(const struct spec *);
-void	 spec_add_roundtrip(TCase *);
-void	 spec_add_limits(TCase *);
+void assert_spec_eq(const struct spec *, const struct spec *);
+void assert_roundtrip(const struct spec *);
+void spec_add_roundtrip(TCase *);
+void spec_add_limits(TCase *);
 
 #endif
