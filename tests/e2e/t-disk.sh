@@ -10,6 +10,7 @@ disk_restore() {
 	daemon_stop
 	rm -f "$DISK_DIR/filler"
 	umount "$DISK_DIR" 2>/dev/null || true
+	rm -rf "$E2E_DIR/disk-state"
 	daemon_start
 }
 
@@ -18,7 +19,11 @@ disk_daemon_start() {
 	local _
 	daemon_stop
 	daemon_conf
-	sed -i "s|^database: .*|database: $DISK_DIR/llmctld.db|" \
+	# a state_dir of its own: a new database numbers jobs from 1 again,
+	# and job 1's log directory of the main daemon is another user's
+	mkdir -p "$E2E_DIR/disk-state"
+	sed -i -e "s|^database: .*|database: $DISK_DIR/llmctld.db|" \
+	    -e "s|^state_dir: .*|state_dir: $E2E_DIR/disk-state|" \
 	    "$E2E_DIR/llmctld.conf"
 	"$LLMCTLD_BIN" -d -f "$E2E_DIR/llmctld.conf" \
 	    >>"$E2E_DIR/llmctld.log" 2>&1 &
