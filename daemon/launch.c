@@ -43,12 +43,14 @@
 
 /*
  * A task that stops before its rank's wrapper runs records its end as the
- * wrapper would (on srun's output, ranks.exit), with Slurm's task id as
- * the rank, so the batch script still names it as the first failure.
+ * wrapper would, with Slurm's task id as the rank, so the batch script
+ * still names it as the first failure; on stderr (launch.out), which srun
+ * delivers even when it kills the step at once, where a task's stdout
+ * (ranks.exit) was seen lost.
  */
 #define EXIT_LINE(rc) \
 	"echo \"llmctl-exit $(date +%s%N) ${SLURM_PROCID:-0} " \
-	"${SLURMD_NODENAME:-?} " rc " 0 0\"; "
+	"${SLURMD_NODENAME:-?} " rc " 0 0\" >&2; "
 
 /*
  * Slurm starts a step in /tmp when the workdir is missing on a node (not on
@@ -183,7 +185,10 @@ static const char FIRST_FAILURE[] =
     "\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n"
     "\t\tfirst=\"$r $n $c $w\"; ft=$t\n"
     "\tfi\n"
-    "done < \"$LLMCTL_LOG_DIR/ranks.exit\"\n"
+    "done <<LLMCTL_EXITS\n"
+    "$(cat \"$LLMCTL_LOG_DIR/ranks.exit\"; grep '^llmctl-exit ' "
+    "\"$LLMCTL_LOG_DIR/launch.out\" 2>/dev/null)\n"
+    "LLMCTL_EXITS\n"
     "first=${first:-$term}\n"
     "if [ -n \"$first\" ]; then\n"
     "\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n"
