@@ -8,15 +8,13 @@
 
 #include "plan.h"
 
-#include <stdint.h>
-
 struct bcluster;
 
 /*
- * GPUs an attempt of ours will take on a node while Slurm's snapshot still
- * shows them free: its job is pending on planned nodes, or was just planned
- * and not yet submitted. Without them every job planned in one burst lands
- * on the same free node (issue 12).
+ * GPUs an attempt of ours will take on a node while the kept snapshot still
+ * shows them free: it is planned or pending on those nodes, or started
+ * running after the snapshot was loaded (store_attempts_holding). Without
+ * them every job planned in one burst lands on the same free node.
  */
 struct hold {
 	char *tag; /* the attempt's */
