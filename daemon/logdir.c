@@ -59,6 +59,18 @@ own_dir(int fd, const struct stat *st, uid_t uid, gid_t gid, mode_t mode)
 	return 0;
 }
 
+/* Close the fds of a walk that were opened (-1: not). */
+static void
+close_walk(int sfd, int lfd, int jfd, int afd)
+{
+	int fds[] = { afd, jfd, lfd, sfd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+}
+
 static const char *
 dir_error(void)
 {
@@ -133,13 +145,7 @@ logdir_make(const char *state_dir, int64_t job_id, int attempt, uid_t uid,
 	}
 	rc = 0;
 out:
-	if (afd != -1)
-		close(afd);
-	if (jfd != -1)
-		close(jfd);
-	if (lfd != -1)
-		close(lfd);
-	close(sfd);
+	close_walk(sfd, lfd, jfd, afd);
 	return rc;
 }
 
@@ -168,11 +174,7 @@ logdir_open(const char *state_dir, int64_t job_id, int attempt, uid_t uid)
 		afd = -1;
 	}
 out:
-	if (jfd != -1)
-		close(jfd);
-	if (lfd != -1)
-		close(lfd);
-	close(sfd);
+	close_walk(sfd, lfd, jfd, -1);
 	return afd;
 }
 
@@ -225,10 +227,6 @@ logdir_fence(const char *state_dir, int64_t job_id, int attempt)
 		rc = 0;
 	}
 out:
-	if (jfd != -1)
-		close(jfd);
-	if (lfd != -1)
-		close(lfd);
-	close(sfd);
+	close_walk(sfd, lfd, jfd, -1);
 	return rc;
 }
