@@ -66,7 +66,7 @@ const struct cmd_entry cmd_dashboard_entry = {
 	.usage = "[--port port]",
 	.about = "Serve a read-only web dashboard of your jobs on "
 	         "127.0.0.1.",
-	.args = { .template = "p:",
+	.args = { .template = "",
 	    .longs =
 	        (const struct args_long[]){
 	            { .ch = 'p',
