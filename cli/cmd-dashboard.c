@@ -5,12 +5,18 @@
  * local user can reach that port, so nothing is served without a secret:
  * the URL printed on start carries a one-time token; the first request
  * that shows it gets a session cookie (HttpOnly, SameSite=Strict) and a
- * redirect to the page without the token, and the token is refused from
- * then on. Requests with the cookie get the built-in page or, for
- * GET /v1/..., llmctld's answer to the same request made on its Unix
- * socket by this process, i.e. as this user (dashboard-http.c). Nothing
- * but GET is served, so a page in the browser can do no more than read
- * what `llmctl status` shows this user. docs/design.md section 12.
+ * redirect to the page with a second secret, the bearer, in the URL's
+ * fragment (which browsers never send), and the token is refused from
+ * then on. The page moves the bearer into its tab's sessionStorage and
+ * sends it as "Authorization: Bearer" with every API request. Cookies
+ * for 127.0.0.1 go to every port of it, so the cookie alone would reach
+ * any other local user's server the browser visits there; the bearer
+ * stays with this origin. Requests with the cookie get the built-in page;
+ * GET /v1/... with the cookie and the bearer gets llmctld's answer to the
+ * same request made on its Unix socket by this process, i.e. as this
+ * user (dashboard-http.c). Nothing but GET is served, so a page in the
+ * browser can do no more than read what `llmctl status` shows this user.
+ * docs/design.md section 12, "The dashboard".
  *
  * One process: a poll() loop accepts and reads request heads (each within
  * 10 s), decides on the token and the cookie, and forks a child to write
@@ -37,7 +43,6 @@
 
 #define DASH_CONNS 64 /* request heads being read at once */
 #define DASH_HEAD_MS 10000 /* to send a whole head */
-#define DASH_COOKIE "llmctl_dashboard"
 
 struct dash_conn {
 	int fd; /* -1: free */
@@ -49,7 +54,9 @@ struct dashboard {
 	const char *socket_path;
 	int port;
 	char *token; /* NULL once used */
+	char *cookie_name; /* llmctl_dashboard_PORT: one per dashboard */
 	char *session; /* the cookie's value */
+	char *bearer; /* what the page sends with API requests */
 	struct dash_conn conns[DASH_CONNS];
 };
 
@@ -59,6 +66,8 @@ static void dash_accept(struct dashboard *, int);
 static void dash_read(struct dashboard *, struct dash_conn *);
 static void dash_answer(struct dashboard *, struct dash_conn *);
 static int dash_host_ok(const struct dashboard *, const char *);
+static int dash_signed_in(
+    const struct dashboard *, const struct dash_request *, int);
 static void dash_close(struct dash_conn *);
 
 const struct cmd_entry cmd_dashboard_entry = {
@@ -149,13 +158,33 @@ dash_host_ok(const struct dashboard *dash, const char *host)
 	return strcmp(host, a) == 0 || strcmp(host, b) == 0;
 }
 
+/* The request has the cookie, and with api the bearer too. */
+static int
+dash_signed_in(
+    const struct dashboard *dash, const struct dash_request *req, int api)
+{
+	char *cookie;
+	int ok;
+
+	if (req->cookie == NULL ||
+	    (cookie = dash_cookie(req->cookie, dash->cookie_name)) == NULL)
+		return 0;
+	ok = dash_secret_equal(cookie, dash->session);
+	free(cookie);
+	if (ok && api)
+		ok = req->authorization != NULL &&
+		    strncmp(req->authorization, "Bearer ", 7) == 0 &&
+		    dash_secret_equal(req->authorization + 7, dash->bearer);
+	return ok;
+}
+
 /* Answer a whole head: refusals at once, the rest from a child. */
 static void
 dash_answer(struct dashboard *dash, struct dash_conn *c)
 {
 	const struct dash_request *req = &c->req;
 	const struct dash_asset *asset;
-	char *token, *cookie, *extra, path[256];
+	char *token, *extra, path[256];
 	size_t plen;
 	int fd = c->fd;
 
@@ -180,10 +209,10 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 			free(dash->token);
 			dash->token = NULL;
 			extra =
-			    xasprintf("Location: /\r\nSet-Cookie: " DASH_COOKIE
-			              "=%s; Path=/; HttpOnly; "
+			    xasprintf("Location: /#session=%s\r\n"
+			              "Set-Cookie: %s=%s; Path=/; HttpOnly; "
 			              "SameSite=Strict\r\n",
-			        dash->session);
+			        dash->bearer, dash->cookie_name, dash->session);
 			dash_reply(fd, 303, "text/plain", extra, NULL, 0);
 			free(extra);
 			fprintf(stderr,
@@ -193,21 +222,17 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 		free(token);
 		return;
 	}
-	cookie =
-	    req->cookie != NULL ? dash_cookie(req->cookie, DASH_COOKIE) : NULL;
-	if (cookie == NULL || !dash_secret_equal(cookie, dash->session)) {
-		free(cookie);
-		dash_reply_text(fd, 401,
-		    "not signed in: open the URL llmctl dashboard printed");
-		return;
-	}
-	free(cookie);
 	plen = strcspn(req->target, "?");
 	if (plen >= sizeof path)
 		plen = sizeof path - 1;
 	memcpy(path, req->target, plen);
 	path[plen] = '\0';
 	asset = dash_asset_find(path);
+	if (!dash_signed_in(dash, req, asset == NULL)) {
+		dash_reply_text(fd, 401,
+		    "not signed in: open the URL llmctl dashboard printed");
+		return;
+	}
 	if (asset == NULL && strncmp(path, "/v1/", 4) != 0) {
 		dash_reply_text(fd, 404, "not found");
 		return;
@@ -291,6 +316,8 @@ cmd_dashboard_exec(struct llmctl *ctx, struct args *args)
 	signal(SIGCHLD, SIG_IGN); /* children reap themselves */
 	dash.token = random_hex(16);
 	dash.session = random_hex(32);
+	dash.bearer = random_hex(32);
+	dash.cookie_name = xasprintf("llmctl_dashboard_%d", dash.port);
 	for (i = 0; i < DASH_CONNS; i++)
 		dash.conns[i].fd = -1;
 	printf("http://127.0.0.1:%d/?token=%s\n", dash.port, dash.token);
@@ -331,5 +358,7 @@ cmd_dashboard_exec(struct llmctl *ctx, struct args *args)
 	close(ls);
 	free(dash.token);
 	free(dash.session);
+	free(dash.bearer);
+	free(dash.cookie_name);
 	return CMD_FAILED;
 }

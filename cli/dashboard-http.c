@@ -135,7 +135,7 @@ dash_request_parse(struct dash_request *req)
 	if ((end = strstr(req->buf, "\r\n\r\n")) == NULL)
 		return req->len >= DASH_HEAD_MAX ? -1 : 0;
 	end[2] = '\0'; /* the head's lines, each ending "\r\n" */
-	req->host = req->cookie = NULL;
+	req->host = req->cookie = req->authorization = NULL;
 	for (line = req->buf; *line != '\0'; line = next) {
 		next = strstr(line, "\r\n");
 		*next = '\0';
@@ -146,6 +146,8 @@ dash_request_parse(struct dash_request *req)
 			req->host = v;
 		else if ((v = head_value(line, "Cookie")) != NULL)
 			req->cookie = v;
+		else if ((v = head_value(line, "Authorization")) != NULL)
+			req->authorization = v;
 	}
 	if ((sp = strchr(req->buf, ' ')) == NULL ||
 	    (sp2 = strchr(sp + 1, ' ')) == NULL ||

@@ -31,6 +31,7 @@ struct dash_request {
 	const char *target; /* path and query, as sent */
 	const char *host; /* NULL when missing */
 	const char *cookie; /* NULL when missing */
+	const char *authorization; /* NULL when missing */
 };
 
 /*

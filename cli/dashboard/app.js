@@ -3,7 +3,10 @@
  * `llmctl dashboard`, drawn in the browser. Every request is a GET of
  * /v1/... that llmctl dashboard relays to llmctld's socket as that user.
  * Views (location.hash): "" the jobs, goodput and cluster; "#job/ID" one
- * job's attempts on a timeline. Data is put in the page with textContent
+ * job's attempts on a timeline. The first load arrives as "#session=S":
+ * S goes into this tab's sessionStorage (this origin only) and with every
+ * API request as "Authorization: Bearer S"; the cookie alone is not
+ * enough (cli/cmd-dashboard.c says why). Data is put in the page with textContent
  * and SVG attributes only, never parsed as HTML.
  * When a view has drawn its data, <body data-loaded> names it.
  */
@@ -16,6 +19,14 @@ const BUCKETS = ["productive_s", "startup_s", "queue_s", "recovery_s",
 let refreshTimer = null;
 let streamAbort = null;
 let drawing = false;
+const SESSION = "llmctl-dashboard-session";
+if (location.hash.startsWith("#session=")) {
+	sessionStorage.setItem(SESSION, location.hash.slice("#session=".length));
+	history.replaceState(null, "", "/");
+}
+const bearer = sessionStorage.getItem(SESSION);
+/* llmctld counts connections per user: a few requests at a time */
+const PARALLEL = 6;
 
 function h(tag, attrs, ...kids) {
 	const el = document.createElement(tag);
@@ -47,7 +58,11 @@ function s(tag, attrs, ...kids) {
 }
 
 async function api(path) {
-	const r = await fetch(path, { credentials: "same-origin" });
+	if (!bearer)
+		throw new Error("this tab has no session: open the URL llmctl dashboard printed " +
+			"(it works once), or run llmctl dashboard again");
+	const r = await fetch(path, { credentials: "same-origin",
+		headers: { Authorization: "Bearer " + bearer } });
 	let body = null;
 	try {
 		body = await r.json();
@@ -255,8 +270,10 @@ async function overview() {
 	const list = await api("/v1/jobs?limit=100");
 	const jobs = list.jobs || [];
 	/* the details carry attempts (plans), excluded nodes and goodput */
-	const details = await Promise.all(jobs.slice(0, 50).map((j) =>
-		api("/v1/jobs/" + j.id).catch(() => j)));
+	const details = [];
+	for (let i = 0; i < Math.min(jobs.length, 50); i += PARALLEL)
+		details.push(...await Promise.all(jobs.slice(i, Math.min(i + PARALLEL, 50)).map((j) =>
+			api("/v1/jobs/" + j.id).catch(() => j))));
 	const byId = new Map(details.map((d) => [d.id, d]));
 	let nodes = null;
 	try {
@@ -317,6 +334,11 @@ function timeline(job, checkpoints) {
 	return svg;
 }
 
+/* "ckpt_stall_s" -> "ckpt_stall" (its CSS class) */
+function bucketName(b) {
+	return b.slice(0, -2);
+}
+
 function goodputBuckets(g) {
 	const sec = h("section", { id: "job-goodput" }, h("h2", {}, "Goodput"));
 	if (!g) {
@@ -332,12 +354,12 @@ function goodputBuckets(g) {
 		const v = g[b] || 0, w = W * v / total;
 		if (w <= 0)
 			continue;
-		svg.append(s("rect", { class: b.replace("_s", ""), x: off, y: 2, width: w, height: 20 },
-			s("title", {}, b.replace("_s", "") + ": " + dur(v))));
+		svg.append(s("rect", { class: bucketName(b), x: off, y: 2, width: w, height: 20 },
+			s("title", {}, bucketName(b).replace("_", " ") + ": " + dur(v))));
 		off += w;
 	}
 	sec.append(svg, h("div", { class: "legend" }, BUCKETS.map((b) => h("span", {},
-		h("span", { class: "sw " + b.replace("_s", "") }), b.replace("_s", "").replace("_", " ") + " " + dur(g[b])))));
+		h("span", { class: "sw " + bucketName(b) }), bucketName(b).replace("_", " ") + " " + dur(g[b])))));
 	const inc = g.incidents || [];
 	if (inc.length > 0)
 		sec.append(h("table", { id: "incidents" },
@@ -383,7 +405,7 @@ async function jobView(id) {
 				"started", "ended", "exit"].map((t) => h("th", {}, t)))),
 			h("tbody", {}, (job.attempts || []).map((a) => h("tr", { "data-attempt": a.attempt },
 				h("td", { class: "num" }, String(a.attempt)), stateCell(a.state),
-				h("td", { class: "cause" }, a.cause || "—"), h("td", {}, a.reason || ""),
+				h("td", { class: "cause" }, a.cause || "—"), h("td", { class: "wrap" }, a.reason || ""),
 				h("td", {}, a.nodes || "—"), h("td", {}, a.slurm_job_id ? String(a.slurm_job_id) : "—"),
 				h("td", {}, when(a.started_at)), h("td", {}, when(a.ended_at)),
 				h("td", {}, a.exit_code === null ? "—" : String(a.exit_code)))))));
@@ -432,7 +454,10 @@ async function follow() {
 	for (;;) {
 		streamAbort = new AbortController();
 		try {
-			const r = await fetch("/v1/events?follow=1", { signal: streamAbort.signal });
+			if (!bearer)
+				return;
+			const r = await fetch("/v1/events?follow=1", { signal: streamAbort.signal,
+				headers: { Authorization: "Bearer " + bearer } });
 			if (!r.ok || !r.body)
 				throw new Error("no stream");
 			const reader = r.body.getReader();

@@ -30,7 +30,7 @@ dash_curl() {
 }
 
 test_w1_dashboard() {
-	local id other a2nodes n tokenless cookie code f shots
+	local id other a2nodes n tokenless hdr cookie bearer code f shots
 	command -v chromium >/dev/null || { fail "chromium is not installed (tests/setup-deps.sh)"; return 1; }
 	mkdir -p "$DASH"
 	chmod 755 "$DASH"
@@ -102,16 +102,26 @@ test_w1_dashboard() {
 	[ "$code" = 403 ] || fail "the used token again: HTTP $code, expected 403"
 
 	# the proxy asks as $TEST_USER: another user's job is refused by
-	# llmctld itself, and nothing but GET passes
+	# llmctld itself, and nothing but GET passes. The cookie alone (which
+	# a browser sends to every port of 127.0.0.1) reads no data.
 	kill "$DASH_PID"
 	dash_start
-	cookie=$(curl -s -D - -o /dev/null "$DASH_URL" | sed -n 's/^Set-Cookie: \(llmctl_dashboard=[0-9a-f]*\);.*/\1/p')
-	[ -n "$cookie" ] || fail "no cookie for the token"
-	code=$(dash_curl -b "$cookie" "http://127.0.0.1:$DASH_PORT/v1/jobs/$other")
+	hdr=$(curl -s -D - -o /dev/null "$DASH_URL" | tr -d '\r')
+	cookie=$(echo "$hdr" | sed -n "s/^Set-Cookie: \(llmctl_dashboard_${DASH_PORT}=[0-9a-f]*\);.*HttpOnly.*/\1/p")
+	bearer=$(echo "$hdr" | sed -n 's|^Location: /#session=\([0-9a-f]*\)$|\1|p')
+	[ -n "$cookie" ] && [ -n "$bearer" ] || fail "no cookie or bearer for the token: $hdr"
+	code=$(dash_curl -b "$cookie" "http://127.0.0.1:$DASH_PORT/v1/jobs")
+	[ "$code" = 401 ] || fail "the cookie without the bearer: HTTP $code, expected 401"
+	code=$(dash_curl -H "Authorization: Bearer $bearer" "http://127.0.0.1:$DASH_PORT/v1/jobs")
+	[ "$code" = 401 ] || fail "the bearer without the cookie: HTTP $code, expected 401"
+	set -- -b "$cookie" -H "Authorization: Bearer $bearer"
+	code=$(dash_curl "$@" "http://127.0.0.1:$DASH_PORT/v1/jobs")
+	[ "$code" = 200 ] && grep -q dash-train "$DASH/body" || fail "cookie and bearer: HTTP $code"
+	code=$(dash_curl "$@" "http://127.0.0.1:$DASH_PORT/v1/jobs/$other")
 	[ "$code" = 403 ] || fail "$TEST_USER2's job through the dashboard: HTTP $code, expected 403"
-	code=$(dash_curl -b "$cookie" "http://127.0.0.1:$DASH_PORT/v1/jobs?user=all")
+	code=$(dash_curl "$@" "http://127.0.0.1:$DASH_PORT/v1/jobs?user=all")
 	[ "$code" = 200 ] && ! grep -q dash-other "$DASH/body" || fail "user=all shows dash-other"
-	code=$(dash_curl -b "$cookie" -X POST "http://127.0.0.1:$DASH_PORT/v1/jobs/$id/cancel")
+	code=$(dash_curl "$@" -X POST "http://127.0.0.1:$DASH_PORT/v1/jobs/$id/cancel")
 	[ "$code" = 405 ] || fail "POST through the dashboard: HTTP $code, expected 405"
 	[ "$(job_field "$id" state)" = RUNNING ] || fail "job $id is $(job_field "$id" state) after the POST"
 	kill "$DASH_PID"
