@@ -52,6 +52,7 @@ struct dash_conn {
 
 struct dashboard {
 	const char *socket_path;
+	int listener;
 	int port;
 	char *token; /* NULL once used */
 	char *cookie_name; /* llmctl_dashboard_PORT: one per dashboard */
@@ -185,7 +186,7 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 	const struct dash_request *req = &c->req;
 	const struct dash_asset *asset;
 	char *token, *extra, path[256];
-	size_t plen;
+	size_t plen, i;
 	int fd = c->fd;
 
 	if (!dash_host_ok(dash, req->host)) {
@@ -242,6 +243,15 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 		dash_reply_text(fd, 503, "cannot fork");
 		return;
 	case 0:
+		/*
+		 * Only this connection: a copy of another one held here
+		 * would keep it open after its own answer ended, and an
+		 * answer without a length ends when the connection closes.
+		 */
+		close(dash->listener);
+		for (i = 0; i < DASH_CONNS; i++)
+			if (dash->conns[i].fd != -1 && dash->conns[i].fd != fd)
+				close(dash->conns[i].fd);
 		if (asset != NULL)
 			dash_reply(fd, 200, asset->type, NULL, asset->data,
 			    asset->len);
@@ -307,7 +317,7 @@ cmd_dashboard_exec(struct llmctl *ctx, struct args *args)
 		return CMD_FAILED;
 	}
 	json_decref(reply);
-	if ((ls = dash_listen((int)port, &dash.port)) < 0) {
+	if ((dash.listener = ls = dash_listen((int)port, &dash.port)) < 0) {
 		fprintf(stderr, "llmctl: cannot listen on 127.0.0.1:%lld: %s\n",
 		    port, strerror(errno));
 		return CMD_FAILED;
