@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -187,6 +188,7 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 	const struct dash_asset *asset;
 	char *token, *extra, path[256];
 	size_t plen, i;
+	pid_t parent;
 	int fd = c->fd;
 
 	if (!dash_host_ok(dash, req->host)) {
@@ -238,6 +240,7 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 		dash_reply_text(fd, 404, "not found");
 		return;
 	}
+	parent = getpid();
 	switch (fork()) {
 	case -1:
 		dash_reply_text(fd, 503, "cannot fork");
@@ -248,6 +251,10 @@ dash_answer(struct dashboard *dash, struct dash_conn *c)
 		 * would keep it open after its own answer ended, and an
 		 * answer without a length ends when the connection closes.
 		 */
+		/* and no stream outlives the dashboard (Ctrl-C) */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+		    getppid() != parent)
+			_exit(1);
 		close(dash->listener);
 		for (i = 0; i < DASH_CONNS; i++)
 			if (dash->conns[i].fd != -1 && dash->conns[i].fd != fd)
