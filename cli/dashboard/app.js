@@ -8,7 +8,8 @@
  * API request as "Authorization: Bearer S"; the cookie alone is not
  * enough (cli/cmd-dashboard.c says why). Data is put in the page with textContent
  * and SVG attributes only, never parsed as HTML.
- * When a view has drawn its data, <body data-loaded> names it.
+ * When a view has drawn its data, <body data-loaded> names it; <body
+ * data-streamed> counts the events that made it draw again.
  */
 "use strict";
 
@@ -467,8 +468,12 @@ async function follow() {
 				if (done)
 					break;
 				/* the first chunk is the history: already drawn */
-				if (!first && value && value.length > 1)
+				if (!first && value && value.length > 1) {
+					/* counted, so a test can tell a redraw on an event */
+					document.body.dataset.streamed =
+						Number(document.body.dataset.streamed || 0) + 1;
 					soon();
+				}
 				first = false;
 			}
 		} catch (e) {

@@ -4,11 +4,14 @@
     browser.py OUTDIR NAME WHERE WAIT [NAME WHERE WAIT ...]
 
 For each step, in one browser (so a cookie set by one step is sent by the
-next): WHERE is a URL to load or "#..." to set as the page's hash; WAIT is
-the value of <body data-loaded> to wait for (at most 60 s), or "-" for the
-load to finish. Then writes OUTDIR/NAME.txt (the text a user sees:
-document.body.innerText), OUTDIR/NAME.html (the DOM) and OUTDIR/NAME.png (a
-screenshot of the whole page) and prints the file names.
+next): WHERE is a URL to load, "#..." to set as the page's hash, or
+"!COMMAND" to run a shell command and stay on the page; WAIT is the value
+of <body data-loaded> to wait for (at most 60 s), "-" for the load to
+finish, or "js:EXPR" for a JavaScript expression to be true. Then writes
+OUTDIR/NAME.txt (the text a user sees: document.body.innerText),
+OUTDIR/NAME.html (the DOM), OUTDIR/NAME.png (a screenshot of the whole
+page) and OUTDIR/NAME.time (seconds the wait took) and prints the PNG's
+name.
 
 DevTools protocol over --remote-debugging-pipe (fd 3 in, fd 4 out, each
 message JSON ending in NUL): standard library only.
@@ -128,13 +131,19 @@ def main():
         b.open_page()
         for i in range(0, len(steps), 3):
             name, where, want = steps[i:i + 3]
-            if where.startswith("#"):
+            t0 = time.time()
+            if where.startswith("!"):
+                subprocess.run(where[1:], shell=True, check=False)
+                t0 = time.time()
+            elif where.startswith("#"):
                 b.eval("document.body.dataset.loaded = ''; "
                        "location.hash = %s" % json.dumps(where))
             else:
                 b.call("Page.navigate", {"url": where})
             if want == "-":
                 ok = b.wait("document.readyState", "complete")
+            elif want.startswith("js:"):
+                ok = b.wait("!!(%s)" % want[3:], True)
             else:
                 ok = b.wait("document.body && document.body.dataset.loaded"
                             " || ''", want)
@@ -143,6 +152,8 @@ def main():
                       (name, want), file=sys.stderr)
                 rc = 1
             base = os.path.join(out, name)
+            with open(base + ".time", "w") as f:
+                f.write("%.1f\n" % (time.time() - t0))
             with open(base + ".txt", "w") as f:
                 f.write(b.eval("document.body ? document.body.innerText"
                                " : ''") or "")

@@ -125,6 +125,18 @@ test_w1_dashboard() {
 	[ "$code" = 405 ] || fail "POST through the dashboard: HTTP $code, expected 405"
 	[ "$(job_field "$id" state)" = RUNNING ] || fail "job $id is $(job_field "$id" state) after the POST"
 	kill "$DASH_PID"
-	llmctl cancel "$id" >/dev/null
+
+	# the page follows the event stream: a cancel shows without a reload,
+	# sooner than the 15 s redraw
+	dash_start
+	shots=$(python3 "$TOP/tests/e2e/browser.py" "$DASH" live-start "$DASH_URL" overview \
+	    live-before "#job/$id" job \
+	    live-after "!$LLMCTL_BIN --socket $SOCK cancel $id >/dev/null" \
+	    "js:document.querySelector('#job td.state').dataset.state === 'CANCELLED' && document.body.dataset.streamed > 0") ||
+	    fail "the page did not show the cancel from the event stream: $(grep '^state' "$DASH/live-after.txt")"
+	f=$(cat "$DASH/live-after.time")
+	echo "    screenshots: $(echo $shots); the cancel shown after $f s"
+	[ "${f%.*}" -lt 10 ] || fail "the cancel took $f s to show"
+	kill "$DASH_PID"
 	llmctl cancel "$other" >/dev/null
 }
