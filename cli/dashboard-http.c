@@ -24,6 +24,9 @@ static int write_all(int, const void *, size_t);
 static const char *status_text(int);
 static int target_ok(const char *);
 static char *head_value(char *, const char *);
+static int proxy_open(const char *, const char *);
+static int proxy_head(
+    int, char *, size_t, int *, const char **, const char **, size_t *);
 
 /* Every reply: nothing cached, nothing framed, nothing but our own code. */
 #define DASH_HEADERS \
@@ -235,65 +238,104 @@ target_ok(const char *t)
 	return 1;
 }
 
-int
-dash_proxy(int fd, const char *socket_path, const char *target)
+/* A connection to llmctld with the request for target sent; -1 if none. */
+static int
+proxy_open(const char *socket_path, const char *target)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[16384], *req, *end, *type, *line, *next, *v, *extra;
-	size_t len = 0;
-	ssize_t n;
-	int s, status;
+	char *req;
+	int s, rc;
 
-	if (!target_ok(target))
-		return dash_reply_text(fd, 400, "bad request path"), -1;
 	if (strlen(socket_path) >= sizeof sa.sun_path ||
 	    (s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return dash_reply_text(fd, 502, "cannot reach llmctld"), -1;
+		return -1;
 	memcpy(sa.sun_path, socket_path, strlen(socket_path));
 	if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
 		close(s);
-		return dash_reply_text(fd, 502, "cannot connect to llmctld"),
-		       -1;
+		return -1;
 	}
 	/* HTTP/1.0: llmctld answers unchunked and closes at the end */
 	req = xasprintf("GET %s HTTP/1.0\r\nHost: llmctld\r\n\r\n", target);
-	n = write_all(s, req, strlen(req));
+	rc = write_all(s, req, strlen(req));
 	free(req);
-	while (n == 0 && len < sizeof buf - 1) {
+	if (rc != 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/*
+ * Read llmctld's answer up to the end of its head into buf (size bytes);
+ * *status, *type (NULL: none) and *body (the bytes after the head, *blen
+ * of them) point into it. -1 on a read error or a malformed head.
+ */
+static int
+proxy_head(int s, char *buf, size_t size, int *status, const char **type,
+    const char **body, size_t *blen)
+{
+	char *end = NULL, *line, *next, *v;
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size - 1) {
 		buf[len] = '\0';
-		if (strstr(buf, "\r\n\r\n") != NULL)
+		if ((end = strstr(buf, "\r\n\r\n")) != NULL)
 			break;
-		if ((n = read(s, buf + len, sizeof buf - 1 - len)) <= 0)
-			break;
+		if ((n = read(s, buf + len, size - 1 - len)) <= 0)
+			return -1;
 		len += (size_t)n;
-		n = 0;
 	}
 	buf[len] = '\0';
-	if ((end = strstr(buf, "\r\n\r\n")) == NULL ||
-	    sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
-		close(s);
-		return dash_reply_text(fd, 502, "bad answer from llmctld"), -1;
-	}
+	if (end == NULL && (end = strstr(buf, "\r\n\r\n")) == NULL)
+		return -1;
+	if (sscanf(buf, "HTTP/1.%*d %d", status) != 1)
+		return -1;
+	*body = end + 4;
+	*blen = len - (size_t)(end + 4 - buf);
 	*end = '\0';
-	type = NULL;
+	*type = NULL;
 	for (line = strstr(buf, "\r\n"); line != NULL; line = next) {
 		line += 2;
-		next = strstr(line, "\r\n");
-		if (next != NULL)
+		if ((next = strstr(line, "\r\n")) != NULL)
 			*next = '\0';
 		if ((v = head_value(line, "Content-Type")) != NULL)
-			type = v;
+			*type = v;
+	}
+	return 0;
+}
+
+int
+dash_proxy(int fd, const char *socket_path, const char *target)
+{
+	char buf[16384], *head;
+	const char *type, *body;
+	size_t blen;
+	ssize_t n;
+	int s, status;
+
+	if (!target_ok(target)) {
+		dash_reply_text(fd, 400, "bad request path");
+		return -1;
+	}
+	if ((s = proxy_open(socket_path, target)) < 0) {
+		dash_reply_text(fd, 502, "cannot connect to llmctld");
+		return -1;
+	}
+	if (proxy_head(s, buf, sizeof buf, &status, &type, &body, &blen) != 0) {
+		close(s);
+		dash_reply_text(fd, 502, "bad answer from llmctld");
+		return -1;
 	}
 	/* the body's length is unknown (a stream): the close ends it */
-	extra = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n" DASH_HEADERS
-	                  "\r\n",
+	head = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n" DASH_HEADERS
+	                 "\r\n",
 	    status, status_text(status),
 	    type != NULL ? type : "application/json");
-	n = write_all(fd, extra, strlen(extra));
-	free(extra);
-	end += 4;
+	n = write_all(fd, head, strlen(head));
+	free(head);
 	if (n == 0)
-		n = write_all(fd, end, len - (size_t)(end - buf));
+		n = write_all(fd, body, blen);
 	while (n == 0 && (n = read(s, buf, sizeof buf)) > 0)
 		n = write_all(fd, buf, (size_t)n);
 	close(s);
