@@ -227,9 +227,54 @@ function clusterSection(nodes, details) {
 	return sec;
 }
 
-/* ETTR of each job with goodput over the time it was submitted. */
-function goodputSection(details) {
+/*
+ * The caller's goodput per UTC day (GET /v1/goodput?by=day, where llmctld
+ * has it): one bar a day, split into the buckets, with its ETTR.
+ */
+function dailyChart(totals) {
+	const days = totals.filter((t) => t.wall_s > 0).sort((a, b) => a.key < b.key ? -1 : 1).slice(-30);
+	const W = 720, H = 200, L = 40, B = 30, bw = Math.min(40, (W - L - 10) / Math.max(days.length, 1) - 4);
+	const svg = s("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, id: "goodput-days" });
+	const y = (v) => 14 + (H - B - 14) * (1 - v);
+	for (const v of [0, 0.5, 1]) {
+		svg.append(s("line", { class: "axis", x1: L, x2: W - 10, y1: y(v), y2: y(v) }));
+		svg.append(s("text", { x: 4, y: y(v) + 4, class: "muted" }, (v * 100) + "%"));
+	}
+	days.forEach((d, i) => {
+		const x = L + 4 + i * (bw + 4);
+		let acc = 0;
+		const g = s("g", { class: "day", "data-day": d.key, "data-ettr": d.ettr });
+		for (const b of BUCKETS) {
+			const f = Math.min((d[b] || 0) / d.wall_s, 1 - acc);
+			if (f <= 0)
+				continue;
+			g.append(s("rect", { class: bucketName(b), x: x, y: y(acc + f), width: bw,
+				height: y(acc) - y(acc + f) }, s("title", {}, d.key + " " +
+				bucketName(b).replace("_", " ") + ": " + dur(d[b]))));
+			acc += f;
+		}
+		g.append(s("text", { x: x + bw / 2, y: y(Math.min(acc, 1)) - 3, "text-anchor": "middle" },
+			(100 * d.ettr).toFixed(0) + "%"));
+		g.append(s("text", { x: x + bw / 2, y: H - 16, "text-anchor": "middle", class: "muted" },
+			d.key.slice(5)));
+		svg.append(g);
+	});
+	return svg;
+}
+
+/*
+ * ETTR over time: per day when llmctld totals goodput by day, else each
+ * job with goodput at the time it was submitted.
+ */
+function goodputSection(details, daily) {
 	const sec = h("section", { id: "goodput" }, h("h2", {}, "Goodput over time"));
+	if (daily && Array.isArray(daily.totals) && daily.totals.some((t) => t.wall_s > 0)) {
+		sec.append(h("p", {}, "ETTR per day (UTC) of your jobs, and where the rest of the time went:"),
+			dailyChart(daily.totals),
+			h("div", { class: "legend" }, BUCKETS.map((b) => h("span", {},
+				h("span", { class: "sw " + bucketName(b) }), bucketName(b).replace("_", " ")))));
+		return sec;
+	}
 	const pts = details.filter((d) => d.goodput && typeof d.goodput.ettr === "number")
 		.sort((a, b) => a.created_at - b.created_at);
 	if (pts.length === 0) {
@@ -282,10 +327,12 @@ async function overview() {
 	} catch (e) {
 		nodes = null;
 	}
+	/* an llmctld without the goodput ledger answers 404: per job then */
+	const daily = await api("/v1/goodput?by=day").catch(() => null);
 	const view = document.getElementById("view");
 	view.replaceChildren(
 		jobsSection(jobs.map((j) => Object.assign({}, j, { goodput: (byId.get(j.id) || j).goodput }))),
-		clusterSection(nodes, details), goodputSection(details));
+		clusterSection(nodes, details), goodputSection(details, daily));
 	document.body.dataset.loaded = "overview";
 }
 
