@@ -120,6 +120,12 @@ slurm_backend_submit(
 	}
 	/* llmctld decides about retries; Slurm must not requeue behind it. */
 	desc.requeue = 0;
+	/*
+	 * With spares the batch script starts a new step without a failed
+	 * node (sbatch --no-kill); else Slurm ends the job, as by default.
+	 */
+	if (r->no_kill)
+		desc.kill_on_node_fail = 0;
 
 	if (slurm_submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
 		err = slurm_get_errno();

@@ -49,6 +49,7 @@ struct bjob_request {
 	int warn_signal; /* 0: none */
 	int warn_time_s;
 	int warn_batch; /* to the batch shell only */
+	int no_kill; /* the job outlives a failed node (spares) */
 };
 
 /* A job as the scheduler reports it; owned by the array that holds it. */

@@ -32,5 +32,12 @@ int logdir_open(const char *state_dir, int64_t job_id, int attempt, uid_t uid);
  * (not a symlink, FIFO, device or another user's hard link); -1 otherwise.
  */
 int logdir_open_file(int dirfd, const char *name, uid_t uid);
+/*
+ * Put llmctld's file name (text, owner uid:gid, mode) in logs/<job>/,
+ * replacing it whole: how the daemon speaks to a job's batch script and
+ * ranks on any node (the attempt fence, the spares' next step).
+ */
+int logdir_put(const char *state_dir, int64_t job_id, const char *name,
+    const char *text, uid_t uid, gid_t gid, mode_t mode, char **cause);
 
 #endif
