@@ -174,26 +174,26 @@ static const char NODE_WRAPPER[] = NODE_PART
  * Slurm reports as the job's exit code.
  */
 #define FIRST_SCAN \
-    "first=; ft=; term=; tt=\n" \
-    "while read -r tag t r n c k w; do\n" \
-    "\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||" \
-    " continue\n" \
-    "\tif [ \"$c\" = 143 ]; then\n" \
-    "\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||" \
-    " { term=\"$r $n $c $w\"; tt=$t; }\n" \
-    "\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n" \
-    "\t\tfirst=\"$r $n $c $w\"; ft=$t\n" \
-    "\tfi\n" \
-    "done <<LLMCTL_EXITS\n" \
-    "$(cat \"$LLMCTL_LOG_DIR/ranks.exit\"; grep '^llmctl-exit ' " \
-    "\"$LLMCTL_LOG_DIR/launch.out\" 2>/dev/null)\n" \
-    "LLMCTL_EXITS\n" \
-    "first=${first:-$term}\n" \
-    "if [ -n \"$first\" ]; then\n" \
-    "\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n" \
-    "\tset -- $first\n" \
-    "\trc=$3\n" \
-    "fi\n"
+	"first=; ft=; term=; tt=\n" \
+	"while read -r tag t r n c k w; do\n" \
+	"\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||" \
+	" continue\n" \
+	"\tif [ \"$c\" = 143 ]; then\n" \
+	"\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||" \
+	" { term=\"$r $n $c $w\"; tt=$t; }\n" \
+	"\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n" \
+	"\t\tfirst=\"$r $n $c $w\"; ft=$t\n" \
+	"\tfi\n" \
+	"done <<LLMCTL_EXITS\n" \
+	"$(cat \"$LLMCTL_LOG_DIR/ranks.exit\"; grep '^llmctl-exit ' " \
+	"\"$LLMCTL_LOG_DIR/launch.out\" 2>/dev/null)\n" \
+	"LLMCTL_EXITS\n" \
+	"first=${first:-$term}\n" \
+	"if [ -n \"$first\" ]; then\n" \
+	"\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n" \
+	"\tset -- $first\n" \
+	"\trc=$3\n" \
+	"fi\n"
 static const char FIRST_FAILURE[] = "rc=$?\n" FIRST_SCAN "exit $rc\n";
 
 /*
@@ -221,8 +221,7 @@ static const char SUPERVISE_TAIL[] =
     "\tsleep 0.2\n"
     "done\n"
     "wait $llmctl_srun\n"
-    "rc=$?\n" FIRST_SCAN
-    "[ \"$rc\" = 0 ] && exit 0\n"
+    "rc=$?\n" FIRST_SCAN "[ \"$rc\" = 0 ] && exit 0\n"
     "echo \"$rc\" > \"$LLMCTL_LOG_DIR/step.end\"\n"
     "llmctl_t=0\n"
     "while :; do\n"

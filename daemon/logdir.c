@@ -206,8 +206,8 @@ logdir_put(const char *state_dir, int64_t job_id, const char *name,
 	}
 	if ((unlinkat(jfd, tmp, 0) == -1 && errno != ENOENT) ||
 	    (fd = openat(jfd, tmp,
-	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	         0600)) == -1 ||
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	        -1 ||
 	    write(fd, text, len) != (ssize_t)len ||
 	    (fchown(fd, uid, gid) == -1 && !(errno == EPERM && uid == me)) ||
 	    fchmod(fd, mode) == -1 || fsync(fd) == -1 ||

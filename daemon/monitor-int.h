@@ -113,7 +113,8 @@ void monitor_load_cluster(struct monitor *);
 /* Kill a Slurm job (at most once per poll interval for an attempt). */
 void monitor_cancel_slurm(struct monitor *, int64_t slurm_job_id);
 /* A fresh heartbeat token for the attempt, registered; caller frees. */
-char *monitor_plan_token(struct monitor *, struct attempt *, const struct job *);
+char *monitor_plan_token(
+    struct monitor *, struct attempt *, const struct job *);
 
 /* monitor-spares.c */
 /* The attempt was planned with spares (its plan lists them). */

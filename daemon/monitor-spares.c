@@ -197,8 +197,8 @@ spares_fence(struct monitor *m, const struct attempt *a)
 {
 	struct job root = { .uid = geteuid(), .gid = getegid() };
 
-	spare_put(m, a, &root, xasprintf("%d.ended", a->attempt), xstrdup(""),
-	    0644);
+	spare_put(
+	    m, a, &root, xasprintf("%d.ended", a->attempt), xstrdup(""), 0644);
 }
 
 /* The Slurm job as the last poll saw it, NULL: not there. */
@@ -222,7 +222,8 @@ plan_names(json_t *pj, const char *key, struct hostlist *hl)
 
 	json_array_foreach(arr, i, n)
 	{
-		const char *name = json_string_value(json_object_get(n, "name"));
+		const char *name =
+		    json_string_value(json_object_get(n, "name"));
 
 		if (name != NULL)
 			hostlist_expand(hl, name, NULL);
@@ -289,8 +290,8 @@ step_end(struct monitor *m, struct attempt *a, struct job *job,
 		monitor_set_str(&a->blamed, blamed);
 		reason = xasprintf("node %s failed under the step", blamed);
 		free(blamed);
-		monitor_finish(m, a, job, ATTEMPT_NODE_FAIL,
-		    CAUSE_NODE_FAILURE, reason);
+		monitor_finish(
+		    m, a, job, ATTEMPT_NODE_FAIL, CAUSE_NODE_FAILURE, reason);
 		spares_fence(m, a); /* its ranks on a cut-off node stop */
 	} else if (recovery_preflight_failed(m, job, a, &pf) != 0) {
 		free(pf); /* the preflight runs once, before the first step */
@@ -338,8 +339,8 @@ next_again(struct monitor *m, struct attempt *a, struct job *job)
 }
 
 int
-spares_step(struct monitor *m, struct attempt *a, struct job *job,
-    const struct bjob *b)
+spares_step(
+    struct monitor *m, struct attempt *a, struct job *job, const struct bjob *b)
 {
 	struct track *t;
 
@@ -378,7 +379,8 @@ prev_attempt(struct monitor *m, const struct attempt *a)
 		}
 	}
 	attempt_list_free(as, n);
-	if (prev != NULL && (prev->slurm_job_id == 0 || !spares_planned(prev))) {
+	if (prev != NULL &&
+	    (prev->slurm_job_id == 0 || !spares_planned(prev))) {
 		attempt_free(prev);
 		return NULL;
 	}
@@ -505,8 +507,9 @@ next_text(struct monitor *m, const struct attempt *a, json_t *pj,
 	tq = sh_quote(token != NULL ? token : "");
 	if (resume != NULL) {
 		rq = sh_quote(resume->path);
-		stepl = xasprintf("LLMCTL_RESUME_FROM=%s\nLLMCTL_RESUME_STEP=%lld\n",
-		    rq, (long long)resume->step);
+		stepl = xasprintf(
+		    "LLMCTL_RESUME_FROM=%s\nLLMCTL_RESUME_STEP=%lld\n", rq,
+		    (long long)resume->step);
 	} else
 		stepl = xstrdup("");
 	text = xasprintf("LLMCTL_LOG_DIR=%s\nLLMCTL_NODE_ORDER=%s\n"
@@ -529,8 +532,8 @@ next_text(struct monitor *m, const struct attempt *a, json_t *pj,
 
 /* The newest usable checkpoint of a job with checkpoint.dir, or NULL. */
 static struct ckpt *
-newest_ckpt(struct monitor *m, const struct job *job, struct ckpt **all,
-    size_t *n)
+newest_ckpt(
+    struct monitor *m, const struct job *job, struct ckpt **all, size_t *n)
 {
 	json_t *js = json_loads(job->spec, 0, NULL);
 	struct spec *sp = js != NULL ? spec_from_json(js, NULL) : NULL;
@@ -575,8 +578,8 @@ start_step(struct monitor *m, struct attempt *a, struct job *job,
 		free(cause);
 		return 1;
 	}
-	token = m->d->heartbeat_url != NULL ? monitor_plan_token(m, a, job)
-	                                    : NULL;
+	token =
+	    m->d->heartbeat_url != NULL ? monitor_plan_token(m, a, job) : NULL;
 	resume = newest_ckpt(m, job, &ck, &nck);
 	a->ckpt_start = resume != NULL ? resume->step : -1;
 	monitor_set_str(&a->plan, NULL);
@@ -599,7 +602,8 @@ start_step(struct monitor *m, struct attempt *a, struct job *job,
 		        "submitted",
 		        "attempt %d starts inside Slurm job %lld on %s%s%s%s",
 		        a->attempt, (long long)a->slurm_job_id, order,
-		        *swaps ? " (spare " : "", swaps, *swaps ? ")" : "") != 0 ||
+		        *swaps ? " (spare " : "", swaps,
+		        *swaps ? ")" : "") != 0 ||
 		    (job->state == JOB_RESTARTING &&
 		        lifecycle_job_set(
 		            st, job->id, job->state, JOB_SUBMITTED, NULL) != 0);

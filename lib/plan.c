@@ -511,9 +511,8 @@ plan_free(struct plan *p)
 static void
 plan_split(struct plan *p, const struct plan_request *r)
 {
-	int tp = r->tensor > 0 ? r->tensor : 1, pp = r->pipeline > 0
-	    ? r->pipeline
-	    : 1;
+	int tp = r->tensor > 0 ? r->tensor : 1,
+	    pp = r->pipeline > 0 ? r->pipeline : 1;
 	size_t i;
 
 	p->nspares = (size_t)r->spares;

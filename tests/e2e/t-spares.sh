@@ -46,7 +46,7 @@ resumed_step() {
 #    same nodes (none is blamed), from the newest checkpoint.
 test_s1_spare_rank_kill() {
 	local id pid slurm ck n
-	id=$(usubmit "$(sspec skill "$TRAINER --steps 30 --checkpoint-every 3 --sleep 0.5")")
+	id=$(usubmit "$(sspec skill "$TRAINER --steps 60 --checkpoint-every 3 --sleep 0.5")")
 	wait_log "$id" 1 0 "checkpoint step=6" 60
 	[ "$(plan_nodes "$id" 1 spares | wc -l)" = 1 ] || fail "attempt 1 plans no spare: $(plan_nodes "$id" 1 spares)"
 	slurm=$(attempt_field "$id" 1 slurm_job_id)
@@ -55,12 +55,12 @@ test_s1_spare_rank_kill() {
 	[ -n "$pid" ] || fail "no pid for rank 1"
 	kill -9 "$pid"
 	wait_attempt "$id" 2 RUNNING 60
+	n=$(user_jobs | tr '\n' ' ')
+	[ "$n" = "$slurm " ] || fail "squeue shows the user's jobs '$n', not just $slurm"
 	wait_log "$id" 2 0 "rank 0 step" 60
 	[ "$(attempt_field "$id" 1 cause)" = user_error ] || fail "attempt 1 cause $(attempt_field "$id" 1 cause)"
 	[ "$(attempt_field "$id" 2 slurm_job_id)" = "$slurm" ] ||
 	    fail "attempt 2 is Slurm job $(attempt_field "$id" 2 slurm_job_id), not $slurm"
-	n=$(user_jobs | wc -l)
-	[ "$n" = 1 ] || fail "squeue shows $n jobs of the user: $(user_jobs | tr '\n' ' ')"
 	ck=$(resumed_step "$id" 2)
 	[ -n "$ck" ] && [ "$ck" -ge 6 ] || fail "attempt 2 did not resume from a checkpoint >= 6: '$ck'"
 	[ "$(plan_nodes "$id" 2 nodes)" = "$(plan_nodes "$id" 1 nodes)" ] ||
@@ -76,7 +76,7 @@ test_s1_spare_rank_kill() {
 #    down, attempt 2 runs on the spare in the same Slurm job; a rank killed
 #    then (no spare left) falls back to a new Slurm job.
 test_s2_spare_node_failure() {
-	local id slurm victim batch spare pid t0 n
+	local id slurm victim victim2 batch spare t0 n v
 	id=$(usubmit "$(sspec snode "$TRAINER --steps 400 --checkpoint-every 5 --sleep 0.5")")
 	wait_log "$id" 1 1 "rank 1 step 2" 60
 	slurm=$(attempt_field "$id" 1 slurm_job_id)
@@ -99,19 +99,57 @@ test_s2_spare_node_failure() {
 	n=$(user_jobs | wc -l)
 	[ "$n" = 1 ] || fail "squeue shows $n jobs of the user"
 	[ -n "$(resumed_step "$id" 2)" ] || fail "attempt 2 did not resume from a checkpoint"
-	# no spare left: the next failure needs a new Slurm job
-	pid=$(rank_pid "$id" 2 0)
-	kill -9 "$pid"
-	wait_attempt "$id" 3 RUNNING 120
-	[ "$(attempt_field "$id" 3 slurm_job_id)" != "$slurm" ] || fail "attempt 3 stayed in Slurm job $slurm"
-	plan_nodes "$id" 3 nodes | grep -qx "$victim" && fail "attempt 3 runs on $victim"
-	llmctl cancel "$id" >/dev/null
-	"$CLUSTER" start-node "$E2E_DIR/cluster" "$victim" >/dev/null
-	scontrol update nodename="$victim" state=resume 2>/dev/null || true
-	wait_state "$id" CANCELLED 60
-	for _ in $(seq 60); do
-		[ -z "$(user_jobs)" ] && break
+	# a rank killed now needs no spare: still the same Slurm job
+	kill -9 "$(rank_pid "$id" 2 0)"
+	wait_attempt "$id" 3 RUNNING 60
+	[ "$(attempt_field "$id" 3 slurm_job_id)" = "$slurm" ] || fail "attempt 3 left Slurm job $slurm"
+	[ "$(attempt_field "$id" 2 cause)" = user_error ] || fail "attempt 2 cause '$(attempt_field "$id" 2 cause)'"
+	# the next failed node finds no spare: the allocation is given up and
+	# the next attempt is planned as a new Slurm job
+	victim2=$(plan_nodes "$id" 3 nodes | grep -vx "$batch" | tail -1)
+	wait_log "$id" 3 1 "rank 1 step" 60
+	"$CLUSTER" stop-node "$E2E_DIR/cluster" "$victim2" --kill >/dev/null
+	for _ in $(seq 120); do
+		[ -n "$(attempt_field "$id" 4 state)" ] && break
 		sleep 1
 	done
-	[ -z "$(user_jobs)" ] || fail "Slurm jobs left: $(user_jobs | tr '\n' ' ')"
+	[ "$(attempt_field "$id" 3 cause)" = node_failure ] || fail "attempt 3 cause '$(attempt_field "$id" 3 cause)'"
+	[ -n "$(attempt_field "$id" 4 state)" ] || fail "no attempt 4"
+	[ "$(attempt_field "$id" 4 slurm_job_id)" != "$slurm" ] || fail "attempt 4 stayed in Slurm job $slurm"
+	for _ in $(seq 30); do
+		squeue -h -j "$slurm" -o %T 2>/dev/null | grep -q . || break
+		sleep 1
+	done
+	squeue -h -j "$slurm" -o %T 2>/dev/null | grep -q . && fail "Slurm job $slurm still there"
+	llmctl events "$id" | grep -q "Slurm job $slurm given up: no spare node left" ||
+	    grep -q "Slurm job $slurm given up: no spare node left" "$E2E_DIR/llmctld.log" ||
+	    fail "no 'given up' line"
+	# on 4 nodes, 2 of them blamed, the new Slurm job for 2 + 1 cannot be
+	# placed: the job fails (t-spares s3 runs a fallback that can)
+	wait_state "$id" FAILED 60
+	[ "$(attempt_field "$id" 4 cause)" = unplaceable ] || fail "attempt 4 cause '$(attempt_field "$id" 4 cause)'"
+	for v in "$victim" "$victim2"; do
+		"$CLUSTER" start-node "$E2E_DIR/cluster" "$v" >/dev/null
+		scontrol update nodename="$v" state=resume 2>/dev/null || true
+	done
+}
+
+# 3. The node running the batch script fails: the allocation is gone and
+#    the next attempt is a new Slurm job, without that node.
+test_s3_spare_batch_host_fails() {
+	local id slurm batch
+	id=$(usubmit "$(sspec sbatch "$TRAINER --steps 400 --checkpoint-every 5 --sleep 0.5")")
+	wait_log "$id" 1 1 "rank 1 step 2" 60
+	slurm=$(attempt_field "$id" 1 slurm_job_id)
+	batch=$(scontrol show job "$slurm" | sed -n 's/.*BatchHost=\([^ ]*\).*/\1/p')
+	[ -n "$batch" ] || fail "no batch host"
+	"$CLUSTER" stop-node "$E2E_DIR/cluster" "$batch" --kill >/dev/null
+	wait_attempt "$id" 2 RUNNING 150
+	[ "$(attempt_field "$id" 2 slurm_job_id)" != "$slurm" ] || fail "attempt 2 stayed in Slurm job $slurm"
+	plan_nodes "$id" 2 nodes | grep -qx "$batch" && fail "attempt 2 runs on $batch"
+	[ "$(attempt_field "$id" 1 cause)" = node_failure ] || fail "attempt 1 cause '$(attempt_field "$id" 1 cause)'"
+	llmctl cancel "$id" >/dev/null
+	"$CLUSTER" start-node "$E2E_DIR/cluster" "$batch" >/dev/null
+	scontrol update nodename="$batch" state=resume 2>/dev/null || true
+	wait_state "$id" CANCELLED 60
 }
