@@ -32,7 +32,11 @@ fill() {
 first_beat() {
 	local i
 	for i in $(seq 1200); do
-		if [ "$(attempt_field "$1" "$2" beats)" -gt 0 ] 2>/dev/null; then
+		if [ "$(llmctl status -o json "$1" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(int(j.get("attempt") == int(sys.argv[1]) and
+    (j.get("heartbeat") or {}).get("beats", 0) > 0))' "$2")" = 1 ]; then
 			echo $((($(date +%s%N) - $3) / 1000000))
 			return 0
 		fi
