@@ -202,6 +202,8 @@ slurm_backend_list(struct bjob **out, size_t *n, char **cause)
 			b->state = BJOB_RUNNING;
 		if (ji->nodes != NULL && ji->nodes[0] != '\0')
 			b->nodes = xstrdup(ji->nodes);
+		if (ji->batch_host != NULL && ji->batch_host[0] != '\0')
+			b->batch_host = xstrdup(ji->batch_host);
 		b->submit_time = ji->submit_time;
 		b->start_time = ji->start_time;
 		b->end_time = ji->end_time;

@@ -61,6 +61,7 @@ struct bjob {
 	int exit_code; /* valid when state is final */
 	int signal; /* signal that ended it, 0: none */
 	char *nodes;
+	char *batch_host; /* the node running the batch script, or NULL */
 	int64_t submit_time; /* when Slurm accepted it, 0: unknown */
 	int64_t start_time;
 	int64_t end_time;

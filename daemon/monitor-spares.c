@@ -191,14 +191,14 @@ spares_planned(const struct attempt *a)
 	return a->plan != NULL && strstr(a->plan, "\"spares\"") != NULL;
 }
 
-/* The fence: the batch script stops the attempt's step when it appears. */
+/*
+ * The fence before the end (a hang): the batch script stops the step and
+ * its ranks stop themselves; the end is recorded from step.end.
+ */
 void
 spares_fence(struct monitor *m, const struct attempt *a)
 {
-	struct job root = { .uid = geteuid(), .gid = getegid() };
-
-	spare_put(
-	    m, a, &root, xasprintf("%d.ended", a->attempt), xstrdup(""), 0644);
+	recovery_fence(m, a, geteuid());
 }
 
 /* The Slurm job as the last poll saw it, NULL: not there. */
@@ -253,6 +253,26 @@ node_bad(struct monitor *m, const struct hostlist *blamed,
 }
 
 /*
+ * Slurm keeps a --no-kill job whose batch host failed running on the other
+ * nodes (section 10), with no script left to start a step: given up.
+ */
+static int
+batch_host_lost(const struct bjob *b)
+{
+	struct hostlist hl = { 0 };
+	int lost;
+
+	if (b->batch_host == NULL || b->nodes == NULL ||
+	    hostlist_expand(&hl, b->nodes, NULL) != 0) {
+		hostlist_clear(&hl);
+		return 0;
+	}
+	lost = !hostlist_contains(&hl, b->batch_host);
+	hostlist_clear(&hl);
+	return lost;
+}
+
+/*
  * The step ended with Slurm's job still running: end the attempt as the
  * job's end would be (a node gone from the step: node_failure, blaming
  * it; a hang llmctld fenced: hang; else the first failing rank's
@@ -289,10 +309,10 @@ step_end(struct monitor *m, struct attempt *a, struct job *job,
 		blamed = hostlist_join(&bad);
 		monitor_set_str(&a->blamed, blamed);
 		reason = xasprintf("node %s failed under the step", blamed);
+		/* monitor_finish fences it: its ranks on a cut-off node stop */
 		free(blamed);
 		monitor_finish(
 		    m, a, job, ATTEMPT_NODE_FAIL, CAUSE_NODE_FAILURE, reason);
-		spares_fence(m, a); /* its ranks on a cut-off node stop */
 	} else if (recovery_preflight_failed(m, job, a, &pf) != 0) {
 		free(pf); /* the preflight runs once, before the first step */
 		reason = recovery_exit_reason(m, job, a, rc, &cause);
@@ -343,10 +363,23 @@ spares_step(
     struct monitor *m, struct attempt *a, struct job *job, const struct bjob *b)
 {
 	struct track *t;
+	char *reason;
 
 	if (b->state != BJOB_RUNNING || !spares_planned(a))
 		return 0;
 	t = monitor_track_get(m, a->tag);
+	if (batch_host_lost(b) && !a->ending) {
+		/* its script is gone with the node: the attempt ends here */
+		monitor_set_str(&a->blamed, b->batch_host);
+		a->ended_at = wall_s();
+		reason =
+		    xasprintf("node %s (the batch host) failed", b->batch_host);
+		monitor_finish(
+		    m, a, job, ATTEMPT_NODE_FAIL, CAUSE_NODE_FAILURE, reason);
+		free(reason);
+		monitor_cancel_slurm(m, b->id);
+		return 1;
+	}
 	if (a->state == ATTEMPT_PENDING && t->next_state == NEXT_NONE &&
 	    strstr(a->plan, "\"step_of\"") != NULL)
 		next_again(m, a, job);
@@ -654,7 +687,10 @@ spares_try(struct monitor *m, struct attempt *a, struct job *job)
 	if ((b = seen_job(m, prev->slurm_job_id)) == NULL ||
 	    b->state != BJOB_RUNNING)
 		pj = NULL;
-	else if ((pj = next_plan(m, prev, job, b, &swaps)) == NULL)
+	else if (batch_host_lost(b)) {
+		pj = NULL;
+		stop_allocation(m, prev, job, "its batch host failed");
+	} else if ((pj = next_plan(m, prev, job, b, &swaps)) == NULL)
 		stop_allocation(m, prev, job, "no spare node left");
 	else
 		rc = start_step(m, a, job, prev, pj, swaps);
