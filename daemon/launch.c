@@ -527,8 +527,10 @@ launch_build(
 	else
 		deadline = xstrdup("");
 	if (spec->health.preflight != NULL)
-		preflight = xasprintf(
-		    PREFLIGHT, spec->resources.nodes, spec->resources.nodes);
+		/* every node of the allocation, the spares too */
+		preflight = xasprintf(PREFLIGHT,
+		    spec->resources.nodes + spec->resources.spare_nodes,
+		    spec->resources.nodes + spec->resources.spare_nodes);
 	else
 		preflight = xstrdup("");
 	body = launch_body(spec, args, logq);

@@ -141,6 +141,9 @@ step_read_done(void *arg, int cancelled)
 		if (!cancelled && f->rc > 0) {
 			t->step_state = STEP_ENDED;
 			t->step_rc = f->rc;
+			/* applied on a poll: one now, not in a poll interval */
+			f->m->list_wanted = 1;
+			monitor_kick(f->m);
 		}
 	}
 	spare_fs_free(f);

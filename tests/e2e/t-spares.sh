@@ -153,3 +153,25 @@ test_s3_spare_batch_host_fails() {
 	scontrol update nodename="$batch" state=resume 2>/dev/null || true
 	wait_state "$id" CANCELLED 60
 }
+
+# 4. A rank stopped (SIGSTOP): the hang fences the step only; attempt 2 is
+#    a new step of the same Slurm job.
+test_s4_spare_hang() {
+	local id pid slurm
+	id=$(usubmit "$(sspec shang "$TRAINER --steps 60 --checkpoint-every 2 --sleep 0.5" "health:
+  heartbeat_timeout: 5s
+  startup_timeout: 30s")")
+	wait_log "$id" 1 1 "rank 1 step 4" 60
+	slurm=$(attempt_field "$id" 1 slurm_job_id)
+	pid=$(rank_pid "$id" 1 1)
+	kill -STOP "$pid"
+	wait_attempt "$id" 2 RUNNING 90
+	kill -CONT "$pid" 2>/dev/null || true
+	[ "$(attempt_field "$id" 1 cause)" = hang ] || fail "attempt 1 cause '$(attempt_field "$id" 1 cause)'"
+	[ "$(attempt_field "$id" 2 slurm_job_id)" = "$slurm" ] ||
+	    fail "attempt 2 is Slurm job $(attempt_field "$id" 2 slurm_job_id), not $slurm"
+	[ -e "$E2E_DIR/state/logs/$id/1.ended" ] || fail "no fence for attempt 1"
+	wait_log "$id" 2 1 "rank 1 step" 60
+	llmctl cancel "$id" >/dev/null
+	wait_state "$id" CANCELLED 60
+}
