@@ -414,8 +414,10 @@ launch_body(const struct spec *spec, const char *args, const char *logq)
 	    torchrun ? spec->resources.nodes : world,
 	    torchrun ? 1 : spec->resources.tasks_per_node,
 	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
-	    spares ? " --nodelist=\"$LLMCTL_NODE_ORDER\"" : "", logq, wrapq,
-	    args, exitq, spares ? " &" : "", tail);
+	    spares ? " --nodelist=\"$LLMCTL_NODE_ORDER\"" : "",
+	    /* each step's in its own attempt's directory */
+	    spares ? "\"$LLMCTL_LOG_DIR/launch.out\"" : logq, wrapq, args,
+	    exitq, spares ? " &" : "", tail);
 	free(tail);
 	free(wrapq);
 	free(exitq);

@@ -384,6 +384,8 @@ START_TEST(test_spares_supervise)
 	l = launch_build(s, &ctx, NULL);
 	ck_assert_ptr_nonnull(
 	    strstr(l->script, "--nodelist=\"$LLMCTL_NODE_ORDER\""));
+	ck_assert_ptr_nonnull(
+	    strstr(l->script, "--error=\"$LLMCTL_LOG_DIR/launch.out\""));
 	p = xasprintf(
 	    "LLMCTL_LOG_DIR='%s/logs/42/4'\nLLMCTL_NODE_ORDER='n1,n2'\n"
 	    "LLMCTL_SPARE_NODES=''\nMASTER_ADDR=''\nMASTER_PORT=29999\n"
