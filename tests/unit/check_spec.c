@@ -66,9 +66,9 @@ static const struct pcase cases[] = {
 	    "resources: {nodes: 2, gpus_per_node: 4, spare_nodes: 1}\n",
 	    .checks = { "resources.spare_nodes=1", "resources.nodes=2" } },
 	{ .name = "spare nodes need a launcher llmctl starts ranks with",
-	    .yaml = HEAD
-	    "resources: {nodes: 2, gpus_per_node: 4, spare_nodes: 1}\n"
-	    "parallel: {launcher: script}\n",
+	    .yaml =
+	        HEAD "resources: {nodes: 2, gpus_per_node: 4, spare_nodes: 1}\n"
+	             "parallel: {launcher: script}\n",
 	    .error = "job.yaml:4:54: resources.spare_nodes: needs a launcher "
 	             "that llmctl starts the ranks with (srun, torchrun or "
 	             "mpi), not script" },
