@@ -175,3 +175,39 @@ test_s4_spare_hang() {
 	llmctl cancel "$id" >/dev/null
 	wait_state "$id" CANCELLED 60
 }
+
+# 5. llmctld killed -9: a step that fails while it is down waits in its
+#    allocation (step.end); the restarted daemon ends the attempt from the
+#    file and starts attempt 2 in the same Slurm job. Then llmctld killed
+#    right after recording a step: the decision file is written (again).
+test_s5_spare_daemon_restart() {
+	local id slurm pid ck
+	id=$(usubmit "$(sspec srestart "$TRAINER --steps 80 --checkpoint-every 3 --sleep 0.5")")
+	wait_log "$id" 1 0 "checkpoint step=3" 60
+	slurm=$(attempt_field "$id" 1 slurm_job_id)
+	pid=$(rank_pid "$id" 1 1)
+	daemon_kill9
+	kill -9 "$pid"
+	for _ in $(seq 40); do
+		[ -e "$E2E_DIR/state/logs/$id/1/step.end" ] && break
+		sleep 0.25
+	done
+	[ -e "$E2E_DIR/state/logs/$id/1/step.end" ] || fail "the script wrote no step.end"
+	sleep 2
+	squeue -h -j "$slurm" -o %T | grep -q RUNNING || fail "Slurm job $slurm did not wait for llmctld"
+	daemon_start
+	wait_attempt "$id" 2 RUNNING 60
+	[ "$(attempt_field "$id" 2 slurm_job_id)" = "$slurm" ] ||
+	    fail "attempt 2 is Slurm job $(attempt_field "$id" 2 slurm_job_id), not $slurm"
+	wait_log "$id" 2 1 "rank 1 step" 60
+	ck=$(resumed_step "$id" 2)
+	[ -n "$ck" ] && [ "$ck" -ge 3 ] || fail "attempt 2 did not resume from a checkpoint >= 3: '$ck'"
+	llmctl cancel "$id" >/dev/null
+	wait_state "$id" CANCELLED 60
+	for _ in $(seq 30); do
+		squeue -h -j "$slurm" -o %T 2>/dev/null | grep -q . || break
+		sleep 1
+	done
+	squeue -h -j "$slurm" -o %T 2>/dev/null | grep -q . && fail "Slurm job $slurm still there after cancel"
+	return 0
+}
