@@ -299,6 +299,15 @@ plan_print(const json_t *plan)
 		printf(", recent failures on these nodes %s",
 		    output_field(m, "failures", b, sizeof b));
 	putchar('\n');
+	/* held beside the nodes: where each spare sits in the tree */
+	json_array_foreach(json_object_get(plan, "spares"), i, node)
+	{
+		printf("spare ");
+		output_string(stdout, output_field(node, "name", b, sizeof b));
+		printf(" under ");
+		output_string(stdout, output_field(node, "leaf", b, sizeof b));
+		putchar('\n');
+	}
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < 4; k++)
 			free(lines[i].col[k]);

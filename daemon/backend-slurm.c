@@ -120,6 +120,12 @@ slurm_backend_submit(
 	}
 	/* llmctld decides about retries; Slurm must not requeue behind it. */
 	desc.requeue = 0;
+	/*
+	 * With spares the batch script starts a new step without a failed
+	 * node (sbatch --no-kill); else Slurm ends the job, as by default.
+	 */
+	if (r->no_kill)
+		desc.kill_on_node_fail = 0;
 
 	if (slurm_submit_batch_job(&desc, &resp) != SLURM_SUCCESS) {
 		err = slurm_get_errno();
@@ -196,6 +202,8 @@ slurm_backend_list(struct bjob **out, size_t *n, char **cause)
 			b->state = BJOB_RUNNING;
 		if (ji->nodes != NULL && ji->nodes[0] != '\0')
 			b->nodes = xstrdup(ji->nodes);
+		if (ji->batch_host != NULL && ji->batch_host[0] != '\0')
+			b->batch_host = xstrdup(ji->batch_host);
 		b->submit_time = ji->submit_time;
 		b->start_time = ji->start_time;
 		b->end_time = ji->end_time;

@@ -32,6 +32,7 @@ bjob_list_free(struct bjob *jobs, size_t n)
 	for (i = 0; i < n; i++) {
 		free(jobs[i].tag);
 		free(jobs[i].nodes);
+		free(jobs[i].batch_host);
 		free(jobs[i].reason);
 	}
 	free(jobs);

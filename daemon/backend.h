@@ -49,6 +49,7 @@ struct bjob_request {
 	int warn_signal; /* 0: none */
 	int warn_time_s;
 	int warn_batch; /* to the batch shell only */
+	int no_kill; /* the job outlives a failed node (spares) */
 };
 
 /* A job as the scheduler reports it; owned by the array that holds it. */
@@ -60,6 +61,7 @@ struct bjob {
 	int exit_code; /* valid when state is final */
 	int signal; /* signal that ended it, 0: none */
 	char *nodes;
+	char *batch_host; /* the node running the batch script, or NULL */
 	int64_t submit_time; /* when Slurm accepted it, 0: unknown */
 	int64_t start_time;
 	int64_t end_time;

@@ -185,29 +185,76 @@ static const char NODE_WRAPPER[] = NODE_PART
  * STATUS WARNED") for llmctld, and the batch exits with its status, which
  * Slurm reports as the job's exit code.
  */
-static const char FIRST_FAILURE[] =
-    "rc=$?\n"
-    "first=; ft=; term=; tt=\n"
-    "while read -r tag t r n c k w; do\n"
-    "\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||"
-    " continue\n"
-    "\tif [ \"$c\" = 143 ]; then\n"
-    "\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||"
-    " { term=\"$r $n $c $w\"; tt=$t; }\n"
-    "\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n"
-    "\t\tfirst=\"$r $n $c $w\"; ft=$t\n"
+#define FIRST_SCAN \
+	"first=; ft=; term=; tt=\n" \
+	"while read -r tag t r n c k w; do\n" \
+	"\t[ \"$tag\" = llmctl-exit ] && [ \"$c\" != 0 ] && [ \"$k\" = 0 ] ||" \
+	" continue\n" \
+	"\tif [ \"$c\" = 143 ]; then\n" \
+	"\t\t[ -n \"$term\" ] && [ \"$t\" -ge \"$tt\" ] ||" \
+	" { term=\"$r $n $c $w\"; tt=$t; }\n" \
+	"\telif [ -z \"$first\" ] || [ \"$t\" -lt \"$ft\" ]; then\n" \
+	"\t\tfirst=\"$r $n $c $w\"; ft=$t\n" \
+	"\tfi\n" \
+	"done <<LLMCTL_EXITS\n" \
+	"$(cat \"$LLMCTL_LOG_DIR/ranks.exit\"; grep '^llmctl-exit ' " \
+	"\"$LLMCTL_LOG_DIR/launch.out\" 2>/dev/null)\n" \
+	"LLMCTL_EXITS\n" \
+	"first=${first:-$term}\n" \
+	"if [ -n \"$first\" ]; then\n" \
+	"\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n" \
+	"\tset -- $first\n" \
+	"\trc=$3\n" \
+	"fi\n"
+static const char FIRST_FAILURE[] = "rc=$?\n" FIRST_SCAN "exit $rc\n";
+
+/*
+ * With spares the batch script supervises the step (docs/design.md 8,
+ * "Spares"): srun runs in the background while the script watches for the
+ * attempt's fence (logs/<job>/<attempt>.ended, root's: llmctld ends the
+ * attempt, e.g. a hang), which stops the step. A failed step is reported
+ * in step.end (its status) and the script waits for llmctld's decision in
+ * logs/<job>/<slurm job>.next, root's directory, the user's 0400 file: a
+ * higher attempt number and its variables (nodes, port, token, resume
+ * point) start a new step in this allocation; "stop", or no decision
+ * within SPARE_WAIT_S, ends the batch with the step's status.
+ */
+#define SPARE_WAIT_S 600
+static const char SUPERVISE_HEAD[] =
+    "llmctl_jobdir=${LLMCTL_LOG_DIR%/*}\n"
+    "llmctl_next=$llmctl_jobdir/$SLURM_JOB_ID.next\n"
+    "while :; do\n";
+static const char SUPERVISE_TAIL[] =
+    "llmctl_srun=$!\n"
+    "while kill -0 $llmctl_srun 2>/dev/null; do\n"
+    "\tif [ -e \"$llmctl_jobdir/$LLMCTL_ATTEMPT.ended\" ]; then\n"
+    "\t\tkill -TERM $llmctl_srun 2>/dev/null\n"
     "\tfi\n"
-    "done <<LLMCTL_EXITS\n"
-    "$(cat \"$LLMCTL_LOG_DIR/ranks.exit\"; grep '^llmctl-exit ' "
-    "\"$LLMCTL_LOG_DIR/launch.out\" 2>/dev/null)\n"
-    "LLMCTL_EXITS\n"
-    "first=${first:-$term}\n"
-    "if [ -n \"$first\" ]; then\n"
-    "\techo \"$first\" > \"$LLMCTL_LOG_DIR/first-failure\"\n"
-    "\tset -- $first\n"
-    "\texit \"$3\"\n"
-    "fi\n"
-    "exit $rc\n";
+    "\tsleep 0.2\n"
+    "done\n"
+    "wait $llmctl_srun\n"
+    "rc=$?\n" FIRST_SCAN "[ \"$rc\" = 0 ] && exit 0\n"
+    "echo \"$rc\" > \"$LLMCTL_LOG_DIR/step.end\"\n"
+    "llmctl_t=0\n"
+    "while :; do\n"
+    "\tn=$(sed -n 's/^LLMCTL_ATTEMPT=//p' \"$llmctl_next\" 2>/dev/null)\n"
+    "\t[ \"$n\" = stop ] && exit \"$rc\"\n"
+    "\t[ -n \"$n\" ] && [ \"$n\" -gt \"$LLMCTL_ATTEMPT\" ] 2>/dev/null && "
+    "break\n"
+    "\tllmctl_t=$((llmctl_t + 1))\n"
+    "\t[ $llmctl_t -le %d ] || exit \"$rc\"\n"
+    "\tsleep 0.2\n"
+    "done\n"
+    "unset LLMCTL_RESUME_FROM LLMCTL_RESUME_STEP\n"
+    ". \"$llmctl_next\"\n"
+    "export LLMCTL_ATTEMPT LLMCTL_LOG_DIR LLMCTL_NODE_ORDER MASTER_ADDR "
+    "MASTER_PORT LLMCTL_SPARE_NODES\n"
+    "[ -z \"${LLMCTL_HEARTBEAT_TOKEN:-}\" ] || export LLMCTL_HEARTBEAT_TOKEN\n"
+    "[ -z \"${LLMCTL_RESUME_FROM:-}\" ] || "
+    "export LLMCTL_RESUME_FROM LLMCTL_RESUME_STEP\n"
+    "echo \"llmctl: attempt $LLMCTL_ATTEMPT starts in this allocation on "
+    "$LLMCTL_NODE_ORDER\" >&2\n"
+    "done\n";
 
 /*
  * launcher script: the command is run once, here, as the batch script,
@@ -341,8 +388,8 @@ launch_warning(
 static char *
 launch_body(const struct spec *spec, const char *args, const char *logq)
 {
-	int world = spec_world_size(spec), torchrun;
-	char *wrapq, *cmd, *body, *exitq;
+	int world = spec_world_size(spec), torchrun, spares;
+	char *wrapq, *cmd, *body, *exitq, *tail;
 
 	if (spec->parallel.launcher == LAUNCHER_SCRIPT) {
 		cmd = spec->argc > 0
@@ -355,14 +402,23 @@ launch_body(const struct spec *spec, const char *args, const char *logq)
 	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
 	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
 	exitq = xstrdup("\"$LLMCTL_LOG_DIR/ranks.exit\"");
+	spares = spec->resources.spare_nodes > 0;
+	tail = spares ? xasprintf(SUPERVISE_TAIL, SPARE_WAIT_S * 5)
+	              : xstrdup(FIRST_FAILURE);
+	/* the step's own nodes, in the allocation that holds the spares too */
 	body = xasprintf(
-	    "srun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
-	    "--ntasks-per-node=%d%s --open-mode=append --error=%s \\\n"
-	    "    /bin/sh -c %s llmctl-rank%s > %s\n%s",
-	    spec->resources.nodes, torchrun ? spec->resources.nodes : world,
+	    "%ssrun --kill-on-bad-exit=1 --nodes=%d --ntasks=%d "
+	    "--ntasks-per-node=%d%s%s --open-mode=append --error=%s \\\n"
+	    "    /bin/sh -c %s llmctl-rank%s > %s%s\n%s",
+	    spares ? SUPERVISE_HEAD : "", spec->resources.nodes,
+	    torchrun ? spec->resources.nodes : world,
 	    torchrun ? 1 : spec->resources.tasks_per_node,
-	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "", logq,
-	    wrapq, args, exitq, FIRST_FAILURE);
+	    spec->parallel.launcher == LAUNCHER_MPI ? " --mpi=pmix" : "",
+	    spares ? " --nodelist=\"$LLMCTL_NODE_ORDER\"" : "",
+	    /* each step's in its own attempt's directory */
+	    spares ? "\"$LLMCTL_LOG_DIR/launch.out\"" : logq, wrapq, args,
+	    exitq, spares ? " &" : "", tail);
+	free(tail);
 	free(wrapq);
 	free(exitq);
 	return body;
@@ -430,6 +486,8 @@ launch_build(
 	if (ctx->master_addr != NULL)
 		env_add(l, "MASTER_ADDR", "%s", ctx->master_addr);
 	env_add(l, "LLMCTL_NNODES", "%d", spec->resources.nodes);
+	if (ctx->spare_nodes != NULL)
+		env_add(l, "LLMCTL_SPARE_NODES", "%s", ctx->spare_nodes);
 	if (ctx->resume_from != NULL) {
 		env_add(l, "LLMCTL_RESUME_FROM", "%s", ctx->resume_from);
 		env_add(l, "LLMCTL_RESUME_STEP", "%lld",
@@ -471,8 +529,10 @@ launch_build(
 	else
 		deadline = xstrdup("");
 	if (spec->health.preflight != NULL)
-		preflight = xasprintf(
-		    PREFLIGHT, spec->resources.nodes, spec->resources.nodes);
+		/* every node of the allocation, the spares too */
+		preflight = xasprintf(PREFLIGHT,
+		    spec->resources.nodes + spec->resources.spare_nodes,
+		    spec->resources.nodes + spec->resources.spare_nodes);
 	else
 		preflight = xstrdup("");
 	body = launch_body(spec, args, logq);

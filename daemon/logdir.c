@@ -200,6 +200,53 @@ logdir_open_file(int dirfd, const char *name, uid_t uid)
 	return fd;
 }
 
+/*
+ * A file of llmctld's in logs/<job>/, where only root creates entries:
+ * written under a temporary name and renamed over name, so a reader on a
+ * node sees the old file or the whole new one, never part of it.
+ */
+int
+logdir_put(const char *state_dir, int64_t job_id, const char *name,
+    const char *text, uid_t uid, gid_t gid, mode_t mode, char **cause)
+{
+	struct stat st;
+	char job[32], tmp[256];
+	size_t len = strlen(text);
+	uid_t me = geteuid();
+	int sfd, lfd = -1, jfd = -1, fd = -1, rc = -1;
+
+	snprintf(job, sizeof(job), "%lld", (long long)job_id);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if ((sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		set_cause(cause, "%s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	if ((lfd = open_dir(sfd, "logs", &st)) == -1 ||
+	    (jfd = open_dir(lfd, job, &st)) == -1 || st.st_uid != me) {
+		set_cause(cause, "%s/logs/%s: %s", state_dir, job,
+		    jfd == -1 ? dir_error() : "not llmctld's, refused");
+		goto out;
+	}
+	if ((unlinkat(jfd, tmp, 0) == -1 && errno != ENOENT) ||
+	    (fd = openat(jfd, tmp,
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	        -1 ||
+	    write(fd, text, len) != (ssize_t)len ||
+	    (fchown(fd, uid, gid) == -1 && !(errno == EPERM && uid == me)) ||
+	    fchmod(fd, mode) == -1 || fsync(fd) == -1 ||
+	    renameat(jfd, tmp, jfd, name) == -1) {
+		set_cause(cause, "%s/logs/%s/%s: %s", state_dir, job, name,
+		    strerror(errno));
+		if (fd != -1)
+			(void)unlinkat(jfd, tmp, 0);
+		goto out;
+	}
+	rc = 0;
+out:
+	close_walk(sfd, lfd, jfd, fd);
+	return rc;
+}
+
 int
 logdir_fence(const char *state_dir, int64_t job_id, int attempt)
 {

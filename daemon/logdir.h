@@ -39,5 +39,12 @@ int logdir_open_file(int dirfd, const char *name, uid_t uid);
  * 0 if made, or if the attempt never had a log tree.
  */
 int logdir_fence(const char *state_dir, int64_t job_id, int attempt);
+/*
+ * Put llmctld's file name (text, owner uid:gid, mode) in logs/<job>/,
+ * replacing it whole: how the daemon speaks to a job's batch script and
+ * ranks on any node (the spares' decision file).
+ */
+int logdir_put(const char *state_dir, int64_t job_id, const char *name,
+    const char *text, uid_t uid, gid_t gid, mode_t mode, char **cause);
 
 #endif

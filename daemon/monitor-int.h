@@ -44,6 +44,10 @@ struct track {
 	int64_t ckpt_step;
 	int ckpt_known; /* ckpt_step was read once */
 	char *avoid; /* re-plan: the nodes that were busy */
+	/* spares (monitor-spares.c): step.end, and the decision file */
+	enum { STEP_UNREAD, STEP_READING, STEP_ENDED } step_state;
+	int step_rc;
+	enum { NEXT_NONE, NEXT_WRITING, NEXT_WRITTEN } next_state;
 	TAILQ_ENTRY(track) entry;
 };
 
@@ -106,6 +110,31 @@ void monitor_attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
 /* monitor-plan.c (and monitor_cancel_attempt above) */
 void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);
 void monitor_load_cluster(struct monitor *);
+/* Kill a Slurm job (at most once per poll interval for an attempt). */
+void monitor_cancel_slurm(struct monitor *, int64_t slurm_job_id);
+/* A fresh heartbeat token for the attempt, registered; caller frees. */
+char *monitor_plan_token(
+    struct monitor *, struct attempt *, const struct job *);
+
+/* monitor-spares.c */
+/* The attempt was planned with spares (its plan lists them). */
+int spares_planned(const struct attempt *);
+/*
+ * A poll shows the attempt's Slurm job in flight: 1 if its step ended and
+ * the attempt is being ended here instead.
+ */
+int spares_step(
+    struct monitor *, struct attempt *, struct job *, const struct bjob *);
+/*
+ * A new attempt: 1 if it starts (or waits to start) as a step of the last
+ * attempt's Slurm job, 0 for a new Slurm job.
+ */
+int spares_try(struct monitor *, struct attempt *, struct job *);
+/* Stop the attempt's step, not its Slurm job (a hang). */
+void spares_fence(struct monitor *, const struct attempt *);
+/* After a decision: a job that ends gives its waiting allocation up. */
+void spares_decided(struct monitor *, const struct job *,
+    const struct attempt *last, int restart);
 
 /* monitor-recovery.c */
 void recovery_tick(struct monitor *);

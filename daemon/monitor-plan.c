@@ -45,7 +45,9 @@ struct submit_data {
 	char *name;
 	struct placement place; /* its request borrows spec, exclude */
 	const char **exclude; /* plan request's merged exclude list */
-	char *req_nodes; /* the plan's nodes, Slurm's req_nodes */
+	char *req_nodes; /* the plan's nodes and spares, Slurm's req_nodes */
+	char *order; /* the plan's nodes in rank order */
+	char *spares; /* its spares, NULL: none */
 	struct hostlist blamed; /* nodes earlier attempts blamed */
 	struct hostlist avoid; /* nodes a re-plan should avoid */
 	char *resume_from; /* the checkpoint it resumes from, or NULL */
@@ -66,7 +68,6 @@ static void plan_unplaced(struct monitor *, const struct submit_data *,
     struct attempt *, struct job *, const char *);
 static const char *plan_record(
     const struct bcluster *, struct submit_data *, struct attempt *);
-static char *plan_token(struct monitor *, struct attempt *, const struct job *);
 static struct ckpt *plan_resume(struct monitor *, struct submit_data *,
     struct attempt *, const struct job *, struct launch_ctx *, size_t *);
 static int plan_store(struct monitor *, const struct submit_data *,
@@ -108,6 +109,8 @@ submit_data_free(void *p)
 	free(sd->name);
 	free(sd->exclude);
 	free(sd->req_nodes);
+	free(sd->order);
+	free(sd->spares);
 	free(sd->resume_from);
 	hostlist_clear(&sd->blamed);
 	hostlist_clear(&sd->avoid);
@@ -176,8 +179,11 @@ submit_request(const struct submit_data *sd, const struct job *job,
 	req->nenv = sd->launch->nenv;
 	req->workdir = sp->workdir;
 	req->output = sd->launch->batch_log;
-	req->nodes = sp->resources.nodes;
-	req->tasks = spec_world_size(sp);
+	/* the spares are part of the allocation, idle until needed */
+	req->nodes = sp->resources.nodes + sp->resources.spare_nodes;
+	req->tasks = spec_world_size(sp) +
+	    sp->resources.spare_nodes * sp->resources.tasks_per_node;
+	req->no_kill = sp->resources.spare_nodes > 0;
 	req->tasks_per_node = sp->resources.tasks_per_node;
 	req->gpus_per_node = sp->resources.gpus_per_node;
 	req->gpu_type = sp->resources.gpu_type;
@@ -298,7 +304,11 @@ plan_record(
 	json_decref(pj);
 	monitor_set_str(&a->plan, text);
 	free(text);
-	sd->req_nodes = plan_nodelist(plan);
+	sd->order = plan_nodelist(plan);
+	sd->spares = plan_sparelist(plan);
+	sd->req_nodes = sd->spares != NULL
+	    ? xasprintf("%s,%s", sd->order, sd->spares)
+	    : xstrdup(sd->order);
 	monitor_set_str(&a->nodes, sd->req_nodes);
 	return cl->addr != NULL ? cl->addr[plan->nodes[0].topo_index] : NULL;
 }
@@ -308,8 +318,8 @@ plan_record(
  * and the heartbeat table keep its hash, recorded before Slurm hears of the
  * job.
  */
-static char *
-plan_token(struct monitor *m, struct attempt *a, const struct job *job)
+char *
+monitor_plan_token(struct monitor *m, struct attempt *a, const struct job *job)
 {
 	char *token = random_hex(16);
 
@@ -356,7 +366,7 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	size_t nck;
 	char *token;
 
-	token = plan_token(m, a, job);
+	token = monitor_plan_token(m, a, job);
 	pw = getpwuid(job->uid);
 	ctx = (struct launch_ctx){ .job_id = job->id,
 		.attempt = a->attempt,
@@ -366,7 +376,8 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 		.user = job->user,
 		.home = pw != NULL ? pw->pw_dir : "/",
 		.state_dir = m->d->conf->state_dir,
-		.node_order = sd->req_nodes,
+		.node_order = sd->order,
+		.spare_nodes = sd->spares,
 		.master_addr = addr,
 		.heartbeat_url = m->d->heartbeat_url,
 		.heartbeat_token = token,
@@ -527,6 +538,8 @@ monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 		    m, a, job, ATTEMPT_CANCELLED, CAUSE_CANCELLED, NULL);
 		return;
 	}
+	if (spares_try(m, a, job))
+		return;
 	if ((cl = plan_snapshot(m, job)) == NULL)
 		return;
 	sd = submit_data_new(m, a->tag);
@@ -559,8 +572,18 @@ monitor_cancel_attempt(struct monitor *m, struct attempt *a)
 	    now - t->last_kill_ms < m->d->conf->poll_interval_ms)
 		return;
 	t->last_kill_ms = now;
-	worker_push(
-	    m->d->worker, worker_cancel(a->slurm_job_id, cancel_done, NULL));
+	/* a hang of a job with spares: its step only, the allocation stays */
+	if (a->ending && a->cause == CAUSE_HANG && spares_planned(a)) {
+		spares_fence(m, a);
+		return;
+	}
+	monitor_cancel_slurm(m, a->slurm_job_id);
+}
+
+void
+monitor_cancel_slurm(struct monitor *m, int64_t id)
+{
+	worker_push(m->d->worker, worker_cancel(id, cancel_done, NULL));
 }
 
 static void

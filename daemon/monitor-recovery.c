@@ -679,6 +679,7 @@ decide_now(struct monitor *m, int64_t job_id)
 	}
 	log_job(job_id, "decision: %s",
 	    dec.reason != NULL ? dec.reason : "completed");
+	spares_decided(m, job, last, dec.action == POLICY_RESTART);
 	if (dec.action == POLICY_RESTART)
 		monitor_kick(m);
 	free(dec.reason);

@@ -432,7 +432,7 @@ apply_bjob(
 {
 	if (bjob_final(b->state))
 		apply_end(m, a, job, b);
-	else
+	else if (!spares_step(m, a, job, b))
 		apply_progress(m, a, job, b);
 }
 

@@ -37,7 +37,7 @@ json_t *
 plan_to_json(const struct plan *p, const struct topo *t)
 {
 	json_t *o = json_object(), *nodes = json_array(), *ranks = json_array();
-	json_t *gpus = json_array(), *levels = json_array(), *m, *n, *nr;
+	json_t *gpus = json_array(), *levels = json_array(), *m, *n, *nr, *sp;
 	size_t i, r;
 	char *list;
 	int b;
@@ -88,6 +88,16 @@ plan_to_json(const struct plan *p, const struct topo *t)
 	json_object_set_new(o, "gpus", gpus);
 	json_object_set_new(o, "nodelist", json_string(list));
 	json_object_set_new(o, "nodes", nodes);
+	if (p->nspares > 0) {
+		sp = json_array();
+		for (i = 0; i < p->nspares; i++)
+			json_array_append_new(sp,
+			    json_pack("{s:s, s:s, s:o, s:i}", "name",
+			        p->spares[i].name, "leaf", p->spares[i].leaf,
+			        "path", plan_path_json(t, p->spares[i].name),
+			        "failures", p->spares[i].failures));
+		json_object_set_new(o, "spares", sp);
+	}
 	json_object_set_new(o, "ranks", ranks);
 	json_object_set_new(o, "metrics", m);
 	free(list);
@@ -108,4 +118,12 @@ plan_nodelist(const struct plan *p)
 		off += (size_t)snprintf(s + off, len - off, "%s%s",
 		    i == 0 ? "" : ",", p->nodes[i].name);
 	return s;
+}
+
+char *
+plan_sparelist(const struct plan *p)
+{
+	struct plan q = { .nodes = p->spares, .nnodes = p->nspares };
+
+	return p->nspares > 0 ? plan_nodelist(&q) : NULL;
 }

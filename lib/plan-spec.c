@@ -38,6 +38,7 @@ plan_request_from_spec(const struct spec *sp, const char *const *extra,
 	req->exclude = names;
 	req->nexclude = n;
 	req->gpu_type = sp->resources.gpu_type;
+	req->spares = sp->resources.spare_nodes;
 	*names_out = names;
 	return 0;
 }

@@ -22,6 +22,8 @@ struct req {
 };
 
 static int plan_check(const struct plan_request *, struct req *, char **);
+static struct plan *plan_make_one(
+    const struct topo *, const struct plan_request *, char **);
 static void plan_base(const struct topo *, const struct req *, unsigned char *,
     uint32_t *, uint32_t *);
 static int plan_eligible(const struct topo *, const struct req *,
@@ -221,8 +223,8 @@ plan_layout_make(
 	return 0;
 }
 
-struct plan *
-plan_make(const struct topo *t, const struct plan_request *r, char **cause)
+static struct plan *
+plan_make_one(const struct topo *t, const struct plan_request *r, char **cause)
 {
 	struct plan_ctx c = { .t = t };
 	struct plan_choice best = { .level = INT_MAX }, ch;
@@ -490,9 +492,76 @@ plan_free(struct plan *p)
 		free(p->nodes[i].name);
 		free(p->nodes[i].leaf);
 	}
+	for (i = 0; i < p->nspares; i++) {
+		free(p->spares[i].name);
+		free(p->spares[i].leaf);
+	}
 	free(p->nodes);
+	free(p->spares);
 	free(p->ranks);
 	free(p->spanning_switch);
 	free(p->switches_per_level);
 	free(p);
+}
+
+/*
+ * The last nspares nodes of a plan for nodes + spares become its spares;
+ * the ranks of the rest get the request's own coordinates.
+ */
+static void
+plan_split(struct plan *p, const struct plan_request *r)
+{
+	int tp = r->tensor > 0 ? r->tensor : 1,
+	    pp = r->pipeline > 0 ? r->pipeline : 1;
+	size_t i;
+
+	p->nspares = (size_t)r->spares;
+	p->nnodes -= p->nspares;
+	p->spares = xcalloc(p->nspares, sizeof(*p->spares));
+	for (i = 0; i < p->nspares; i++) {
+		p->spares[i] = p->nodes[p->nnodes + i];
+		p->spares[i].first_rank = -1;
+	}
+	p->nranks = p->nnodes * (size_t)p->tasks_per_node;
+	for (i = 0; i < p->nranks; i++) {
+		p->ranks[i].tp = (int)i % tp;
+		p->ranks[i].pp = (int)i / tp % pp;
+		p->ranks[i].dp = (int)i / (tp * pp);
+	}
+	p->tensor = tp;
+	p->pipeline = pp;
+	p->data = (int)p->nranks / (tp * pp);
+}
+
+/*
+ * With spares, the nodes and their spares are planned as one set, so the
+ * spares sit as close to the rest as the tree allows (the fewest switches
+ * for all of them: the same leaf, else the same spine); the ranks go on
+ * the first nodes in plan order, the spares are the last. If the tensor
+ * and pipeline groups do not tile the larger set, it is planned without
+ * them and only the ranks keep them.
+ */
+struct plan *
+plan_make(const struct topo *t, const struct plan_request *r, char **cause)
+{
+	struct plan_request all = *r;
+	struct req q;
+	struct plan *p;
+
+	if (r->spares <= 0)
+		return plan_make_one(t, r, cause);
+	if (plan_check(r, &q, cause) != 0)
+		return NULL;
+	if (r->spares > TOPO_MAX_NODES - r->nodes) {
+		set_cause(cause, "too many spare nodes");
+		return NULL;
+	}
+	all.nodes = r->nodes + r->spares;
+	all.data = 0;
+	all.spares = 0;
+	if (plan_check(&all, &q, NULL) != 0)
+		all.tensor = all.pipeline = 1;
+	if ((p = plan_make_one(t, &all, cause)) != NULL)
+		plan_split(p, r);
+	return p;
 }

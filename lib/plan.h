@@ -48,6 +48,7 @@ struct plan_request {
 	const char *const *exclude; /* borrowed names */
 	size_t nexclude;
 	const char *gpu_type; /* NULL: any */
+	int spares; /* nodes planned beside them, held unused */
 };
 
 struct plan_rank {
@@ -70,6 +71,8 @@ struct plan_node {
 struct plan {
 	struct plan_node *nodes; /* in rank order */
 	size_t nnodes;
+	struct plan_node *spares; /* planned with them, no ranks */
+	size_t nspares;
 	struct plan_rank *ranks; /* indexed by rank */
 	size_t nranks;
 	int tasks_per_node;
@@ -97,6 +100,8 @@ void plan_free(struct plan *);
 json_t *plan_to_json(const struct plan *, const struct topo *);
 /* Comma-joined node names in rank order: Slurm's required nodes. */
 char *plan_nodelist(const struct plan *);
+/* The spares after them (Slurm's required nodes with spares); NULL: none. */
+char *plan_sparelist(const struct plan *);
 const char *plan_policy_name(enum spec_policy);
 
 /*

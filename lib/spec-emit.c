@@ -104,6 +104,10 @@ spec_to_json(const struct spec *sp)
 	json_object_set_new(sec, "qos", json_str_or_null(sp->resources.qos));
 	json_object_set_new(
 	    sec, "time_limit", json_duration(sp->resources.time_limit_s, 1));
+	/* only when set: specs stored before it existed read the same */
+	if (sp->resources.spare_nodes > 0)
+		json_object_set_new(sec, "spare_nodes",
+		    json_integer(sp->resources.spare_nodes));
 	json_object_set_new(o, "resources", sec);
 
 	sec = json_object();
@@ -315,6 +319,8 @@ spec_to_yaml(const struct spec *sp)
 	yaml_str_or_null(f, "account", sp->resources.account);
 	yaml_str_or_null(f, "qos", sp->resources.qos);
 	yaml_duration(f, "time_limit", sp->resources.time_limit_s, 1);
+	if (sp->resources.spare_nodes > 0)
+		fprintf(f, "  spare_nodes: %d\n", sp->resources.spare_nodes);
 
 	fprintf(f,
 	    "parallel:\n  tensor: %d\n  pipeline: %d\n  data: %d\n"

@@ -89,6 +89,12 @@ static const struct field resources_fields[] = {
 	    .id = F_TIME_LIMIT,
 	    .kind = K_DURATION,
 	    .off = OFF(resources.time_limit_s) },
+	{ .name = "spare_nodes",
+	    .id = F_SPARE_NODES,
+	    .kind = K_INT,
+	    .off = OFF(resources.spare_nodes),
+	    .min = 0,
+	    .max = 64 },
 };
 
 static const struct field parallel_fields[] = {
@@ -419,6 +425,14 @@ cross_check(struct walk *w, const char *default_workdir)
 		else
 			w->bad[F_TASKS] = 1; /* unknown, so no rules */
 	}
+	/* a spare takes over a node's ranks in a new step of the job */
+	if (GIVEN(w, F_SPARE_NODES) && USABLE(w, F_LAUNCHER) &&
+	    sp->resources.spare_nodes > 0 &&
+	    sp->parallel.launcher == LAUNCHER_SCRIPT)
+		spec_err(w->errs, t, w->at[F_SPARE_NODES],
+		    "resources.spare_nodes",
+		    "needs a launcher that llmctl starts the ranks with (srun, "
+		    "torchrun or mpi), not script");
 	if (USABLE(w, F_GPUS) && USABLE(w, F_TASKS) && USABLE(w, F_LAUNCHER)) {
 		tasks = sp->resources.tasks_per_node;
 		if (GIVEN(w, F_TASKS) && gpus > 0 && tasks != gpus &&

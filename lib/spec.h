@@ -81,6 +81,7 @@ struct spec {
 		char *account;
 		char *qos;
 		int64_t time_limit_s; /* 0: partition default */
+		int spare_nodes; /* held beside the nodes; 0: none */
 	} resources;
 
 	struct {

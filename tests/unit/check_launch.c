@@ -323,10 +323,10 @@ run_batch(const struct launch *l, int ntasks, int tpn, const char *warn)
 	}
 	fputs(strchr(l->script, '\n') + 1, f);
 	fclose(f);
-	cmd =
-	    xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
-	              "FAKE_TPN=%d FAKE_WARN=%s SLURMD_NODENAME=n1 /bin/sh %s",
-	        bin, ntasks, tpn, warn != NULL ? warn : "", script);
+	cmd = xasprintf("env -i PATH=%s:/usr/bin:/bin FAKE_NTASKS=%d "
+	                "FAKE_TPN=%d FAKE_WARN=%s SLURMD_NODENAME=n1 "
+	                "SLURM_JOB_ID=77 /bin/sh %s",
+	    bin, ntasks, tpn, warn != NULL ? warn : "", script);
 	rc = system(cmd);
 	free(cmd);
 	free(script);
@@ -345,6 +345,77 @@ log_file(const struct launch *l, const char *name)
 	free(p);
 	return out;
 }
+
+/*
+ * With spares the script supervises the step: a failed step leaves its
+ * status in step.end and the script waits for llmctld's decision file;
+ * a next attempt there runs as a new step with the file's variables, and
+ * "stop" ends the batch with the failed step's status.
+ */
+static void
+decide_later(const char *text)
+{
+	char *q = sh_quote(text), *cmd;
+
+	cmd = xasprintf("(d=%s/logs/42; for i in $(seq 100); do "
+	                "[ -e $d/3/step.end ] && break; sleep 0.1; done; "
+	                "mkdir -p $d/4; printf %%s %s > $d/77.next) &",
+	    dir, q);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	free(q);
+}
+
+START_TEST(test_spares_supervise)
+{
+	struct spec *s;
+	struct launch *l;
+	char *out, *p, *end;
+	size_t len;
+
+	s = make_spec("if [ $LLMCTL_ATTEMPT = 3 ]; then exit 5; fi; "
+	              "echo \"attempt $LLMCTL_ATTEMPT port $MASTER_PORT "
+	              "resume ${LLMCTL_RESUME_FROM:-none} on "
+	              "$LLMCTL_NODE_ORDER spares [$LLMCTL_SPARE_NODES]\"",
+	    NULL, 0);
+	s->resources.gpus_per_node = s->resources.tasks_per_node = 1;
+	s->parallel.tensor = s->parallel.pipeline = 1;
+	s->resources.spare_nodes = 1;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_ptr_nonnull(
+	    strstr(l->script, "--nodelist=\"$LLMCTL_NODE_ORDER\""));
+	ck_assert_ptr_nonnull(
+	    strstr(l->script, "--error=\"$LLMCTL_LOG_DIR/launch.out\""));
+	p = xasprintf(
+	    "LLMCTL_LOG_DIR='%s/logs/42/4'\nLLMCTL_NODE_ORDER='n1,n2'\n"
+	    "LLMCTL_SPARE_NODES=''\nMASTER_ADDR=''\nMASTER_PORT=29999\n"
+	    "LLMCTL_HEARTBEAT_TOKEN=''\nLLMCTL_RESUME_FROM='/ck/step 9'\n"
+	    "LLMCTL_RESUME_STEP=9\nLLMCTL_ATTEMPT=4\n",
+	    dir);
+	decide_later(p);
+	free(p);
+	ck_assert_int_eq(run_batch(l, 2, 1, NULL), 0);
+	end = log_file(l, "step.end");
+	ck_assert_ptr_nonnull(end);
+	ck_assert_str_eq(end, "5\n");
+	free(end);
+	p = xasprintf("%s/logs/42/4/rank-1.out", dir);
+	ck_assert_int_eq(read_file(p, 65536, &out, &len, NULL), 0);
+	ck_assert_str_eq(out,
+	    "attempt 4 port 29999 resume /ck/step 9 on n1,n2 "
+	    "spares []\n");
+	free(out);
+	free(p);
+	/* no further step: the batch ends as the step did */
+	p = xasprintf("rm -rf %s/logs", dir);
+	(void)!system(p);
+	free(p);
+	decide_later("LLMCTL_ATTEMPT=stop\n");
+	ck_assert_int_eq(run_batch(l, 2, 1, NULL), 5);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
 
 /*
  * Rank 1 of a 2x2 job exits 7; srun then kills the others with SIGTERM
@@ -665,6 +736,7 @@ main(void)
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
 	tcase_add_test(tc, test_first_failure);
+	tcase_add_test(tc, test_spares_supervise);
 	tcase_add_test(tc, test_first_failure_term_last);
 	tcase_add_test(tc, test_warning_recorded);
 	tcase_add_test(tc, test_fabric_and_omp_env);

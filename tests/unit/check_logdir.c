@@ -209,6 +209,50 @@ START_TEST(test_open_file)
 }
 END_TEST
 
+/*
+ * llmctld's own files in logs/<job>/ (the spares' decision file): the
+ * whole text, owned and moded as asked, replaced whole; never in a job
+ * dir that is not root's, never through a symlink planted at the name.
+ */
+START_TEST(test_put)
+{
+	char *cause = NULL, *p, *out = NULL;
+	struct stat st;
+	size_t len;
+
+	ck_assert_int_eq(logdir_make(dir, 7, 1, USER_UID, USER_GID, &cause), 0);
+	ck_assert_int_eq(logdir_put(dir, 7, "9.next", "LLMCTL_ATTEMPT=2\n",
+	                     USER_UID, USER_GID, 0400, &cause),
+	    0);
+	p = xasprintf("%s/logs/7/9.next", dir);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_int_eq(st.st_uid, USER_UID);
+	ck_assert_int_eq(st.st_mode & 07777, 0400);
+	ck_assert_int_eq(logdir_put(dir, 7, "9.next", "LLMCTL_ATTEMPT=stop\n",
+	                     USER_UID, USER_GID, 0400, &cause),
+	    0);
+	ck_assert_int_eq(read_file(p, 4096, &out, &len, NULL), 0);
+	ck_assert_str_eq(out, "LLMCTL_ATTEMPT=stop\n");
+	free(out);
+	/* a symlink at the name is replaced, its target untouched */
+	sh("cd $D/logs/7 && rm 9.next && ln -s ../../secret 9.next");
+	ck_assert_int_eq(
+	    logdir_put(dir, 7, "9.next", "x", USER_UID, USER_GID, 0400, &cause),
+	    0);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	assert_target_untouched();
+	free(p);
+	/* a job dir a user owns is refused */
+	sh("mkdir -p $D/logs/8 && chown 54321 $D/logs/8");
+	ck_assert_int_eq(
+	    logdir_put(dir, 8, "9.next", "x", USER_UID, USER_GID, 0400, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "not llmctld's"));
+	free(cause);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -227,6 +271,7 @@ main(void)
 	tcase_add_test(tc, test_old_tree);
 	tcase_add_test(tc, test_fence);
 	tcase_add_test(tc, test_open_file);
+	tcase_add_test(tc, test_put);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -60,6 +60,68 @@ uses_leaf(const struct plan *p, const char *leafname)
 	return n;
 }
 
+/*
+ * Spares are planned with the nodes (the same leaf when it holds them
+ * all, else as few more switches as can be), carry no ranks, and the ranks
+ * keep the request's TP/PP/DP; with TP spanning two nodes, an odd number
+ * of spares is planned without the groups and the ranks still have them.
+ */
+START_TEST(test_spares)
+{
+	struct topo *t = topo_create();
+	struct plan_request r = { .nodes = 4, .gpus_per_node = 8, .spares = 1 };
+	struct plan *p;
+	json_t *j;
+	char *list;
+	size_t i;
+
+	leaf(t, "l0", "a", 3, 0);
+	leaf(t, "l1", "b", 5, 0);
+	leaf(t, "l2", "c", 8, 0);
+	topo_add_switch(t, "spa", "l0,l1", NULL, NULL);
+	topo_add_switch(t, "spb", "l2", NULL, NULL);
+	topo_add_switch(t, "core", "spa,spb", NULL, NULL);
+	ck_assert_int_eq(topo_finish(t, NULL), 0);
+	p = plan_make(t, &r, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->nnodes, 4);
+	ck_assert_int_eq(p->nspares, 1);
+	ck_assert_int_eq(p->nranks, 32);
+	ck_assert_int_eq(p->data, 32);
+	/* 5 nodes fit leaf l1 exactly: the spare shares the working leaf */
+	ck_assert_str_eq(p->spares[0].leaf, "l1");
+	ck_assert_int_eq(uses_leaf(p, "l1"), 4);
+	list = plan_sparelist(p);
+	ck_assert_str_eq(list, p->spares[0].name);
+	free(list);
+	for (i = 0; i < p->nnodes; i++)
+		ck_assert_str_ne(p->nodes[i].name, p->spares[0].name);
+	j = plan_to_json(p, t);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "spares")), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "nodes")), 4);
+	json_decref(j);
+	plan_free(p);
+
+	r.tensor = 16; /* two nodes per TP group; 4 + 1 nodes do not tile */
+	p = plan_make(t, &r, NULL);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(p->nspares, 1);
+	ck_assert_int_eq(p->tensor, 16);
+	ck_assert_int_eq(p->data, 2);
+	ck_assert_int_eq(p->ranks[17].tp, 1);
+	ck_assert_int_eq(p->ranks[17].dp, 1);
+	plan_free(p);
+	/* without spares no plan has them */
+	r.spares = 0;
+	r.tensor = 0;
+	p = plan_make(t, &r, NULL);
+	ck_assert_int_eq(p->nspares, 0);
+	ck_assert_ptr_null(plan_sparelist(p));
+	plan_free(p);
+	topo_free(t);
+}
+END_TEST
+
 /* Largest-first takes 32 + 30; the best fit is 32 + 10 exactly. */
 START_TEST(test_greedy_fit)
 {
@@ -533,6 +595,7 @@ main(void)
 	tcase_add_loop_test(tc, test_errors, 0, nitems(bad));
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_generated);
+	tcase_add_test(tc, test_spares);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, plan_exhaustive_tcase());
 	return unit_run(s);

@@ -61,6 +61,17 @@ static const struct pcase cases[] = {
 	    "parallel: {launcher: script}\n",
 	    .checks = { "parallel.launcher=script",
 	        "resources.tasks_per_node=1" } },
+	{ .name = "spare nodes",
+	    .yaml = HEAD
+	    "resources: {nodes: 2, gpus_per_node: 4, spare_nodes: 1}\n",
+	    .checks = { "resources.spare_nodes=1", "resources.nodes=2" } },
+	{ .name = "spare nodes need a launcher llmctl starts ranks with",
+	    .yaml =
+	        HEAD "resources: {nodes: 2, gpus_per_node: 4, spare_nodes: 1}\n"
+	             "parallel: {launcher: script}\n",
+	    .error = "job.yaml:4:54: resources.spare_nodes: needs a launcher "
+	             "that llmctl starts the ranks with (srun, torchrun or "
+	             "mpi), not script" },
 	{ .name = "warning needs a time limit",
 	    .yaml = HEAD RES "warning: {signal: USR1}\n",
 	    .error =
