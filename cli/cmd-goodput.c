@@ -25,7 +25,7 @@ const struct cmd_entry cmd_goodput_entry = {
 	.name = "goodput",
 	.usage = "[-o json|yaml] [--by user|day] [id]",
 	.about = "Where a job's time went (ETTR), or totals per user or day.",
-	.args = { .template = "o:b:",
+	.args = { .template = "o:",
 	    .upper = 1,
 	    .operand = "id",
 	    .longs = (const struct args_long[]){ ARGS_OUTPUT,
@@ -33,8 +33,7 @@ const struct cmd_entry cmd_goodput_entry = {
 	            .name = "by",
 	            .has_arg = 1,
 	            .arg = "key",
-	            .help = "without an id: totals per user (the "
-	                    "default) or per day (UTC)" },
+	            .help = "totals per user (default) or UTC day" },
 	        { 0 } } },
 	.exec = cmd_goodput_exec,
 };

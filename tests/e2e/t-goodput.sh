@@ -107,9 +107,10 @@ near("startup", g["startup_s"], beat1 - a1["started_at"], 2)
 # end; stalls are carved out of that
 near("productive + stalls", g["productive_s"] + g["ckpt_stall_s"],
      (ck20 - beat1) + (a2["ended_at"] - beat2), 4)
-# three saves of 5 s followed by a step (10, 20, 30; 40 is the last):
-# each seen as a gap of 6 s less the usual 1 s, give or take a poll
-near("checkpoint stalls", g["ckpt_stall_s"], 15, 6)
+# four saves of 5 s (steps 10 and 20, then 30 and 40), each ending in
+# that step's beat: a gap of 6 s less the usual 1 s, each give or take
+# the poll (1 s) that samples the step
+near("checkpoint stalls", g["ckpt_stall_s"], 20, 4)
 # the step-20 checkpoint to Slurm's end of attempt 1 (exit at step 28)
 near("lost", g["lost_s"], a1["ended_at"] - ck20, 1)
 near("lost vs the trainer", g["lost_s"], fail1 - ck20, 2)
