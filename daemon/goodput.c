@@ -361,6 +361,46 @@ job_end(const struct job *job, struct attempt **as, size_t n,
 	return end;
 }
 
+/* --- the alert ----------------------------------------------------------- */
+
+static void
+count_cb(void *arg, int ncol, const char *const *text, const int64_t *v)
+{
+	(void)text;
+	if (ncol > 0)
+		*(int64_t *)arg = v[0];
+}
+
+int
+goodput_alert(struct store *st, int64_t job_id, int pct, int64_t after_s)
+{
+	int64_t binds[1] = { job_id }, told = 0;
+	struct gp_ledger l;
+	struct job *job;
+	int rc = 0;
+
+	if (pct <= 0 || (job = store_job_get(st, job_id)) == NULL)
+		return pct <= 0 ? 0 : -1;
+	if (goodput_of_job(st, job, wall_s(), &l) != 0 ||
+	    store_query_rows(st,
+	        "SELECT count(*) FROM events WHERE job_id = ? AND "
+	        "kind = 'goodput'",
+	        binds, 1, count_cb, &told) != 0)
+		rc = -1;
+	else if (told == 0 && l.wall_s >= after_s && l.ettr * 100 < pct)
+		rc = store_event_add(st, job_id, "goodput",
+		    "ETTR %.1f%% is below goodput_alert %d%%: productive "
+		    "%llds of %llds, lost %llds, recovery %llds, %zu "
+		    "incident%s",
+		    l.ettr * 100, pct, (long long)l.b[GP_PRODUCTIVE],
+		    (long long)l.wall_s, (long long)l.b[GP_LOST],
+		    (long long)l.recovery_s, l.nincidents,
+		    l.nincidents == 1 ? "" : "s");
+	goodput_ledger_clear(&l);
+	job_free(job);
+	return rc;
+}
+
 /* --- per-day totals ----------------------------------------------------- */
 
 #define DAY_S 86400

@@ -120,6 +120,13 @@ int goodput_decided(struct store *, int64_t job_id, int attempt,
 /* The job may have become final: store its per-day totals. 0 or -1. */
 int goodput_job_final(struct store *, int64_t job_id);
 
+/*
+ * After a decision: an event "goodput" (a notification) the first time
+ * the job's ETTR so far is below pct percent, once its wall reaches
+ * after_s. 0 or -1.
+ */
+int goodput_alert(struct store *, int64_t job_id, int pct, int64_t after_s);
+
 /* A job's ledger now (0) or -1; clear it with goodput_ledger_clear(). */
 int goodput_of_job(
     struct store *, const struct job *, int64_t now, struct gp_ledger *);

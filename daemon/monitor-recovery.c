@@ -648,6 +648,9 @@ decide_now(struct monitor *m, int64_t job_id)
 	case POLICY_CANCELLED:
 		break;
 	}
+	if (dec.action != POLICY_CANCELLED)
+		rc |= goodput_alert(st, job_id, (int)m->d->conf->goodput_alert,
+		    m->d->conf->goodput_alert_after_ms / 1000);
 	rc |= store_job_update_policy(st, job);
 	if (rc != 0)
 		store_rollback(st);

@@ -158,3 +158,35 @@ assert t[sys.argv[1]]["productive_s"] >= int(sys.argv[2]), t' \
 	[ "$(ullmctl goodput -o json "$id")" = "$out" ] ||
 	    fail "ledger changed across a restart: $out / $(ullmctl goodput -o json "$id")"
 }
+
+# The site's goodput_alert: a job whose ETTR is below it at a decision gets
+# one "goodput" event, delivered as the "goodput" notification.
+test_goodput_alert() {
+	local p=$((HB_PORT + 7)) id i
+	rm -f "$SHARED/hook-gp.log"
+	touch "$SHARED/hook-gp.log"
+	chown "$TEST_USER" "$SHARED/hook-gp.log"
+	as_user "$TEST_USER" python3 "$TOP/tests/e2e/hook.py" ok "$p" "$SHARED/hook-gp.log" &
+	echo $! > "$SHARED/hook-gp.log.pid"
+	trap 'kill "$(cat "$SHARED/hook-gp.log.pid")" 2>/dev/null; daemon_conf; kill -HUP "$(cat "$E2E_DIR/llmctld.pid")"' EXIT
+	daemon_conf
+	printf '%s\n' "goodput_alert: 90" "goodput_alert_after: 0" \
+	    "webhook_url: http://127.0.0.1:$p/gp" >> "$E2E_DIR/llmctld.conf"
+	kill -HUP "$(cat "$E2E_DIR/llmctld.pid")"
+	sleep 0.5
+	# fails at once, twice: hardly any progress, ETTR far below 90%; one event
+	id=$(usubmit "$(spec gpalert 1 0 '"exit 3"' "recovery:
+  max_restarts: 1
+  backoff: 1s")")
+	wait_state "$id" FAILED 90
+	[ "$(llmctl events "$id" | grep -c ' goodput ')" = 1 ] ||
+	    fail "not one goodput event: $(llmctl events "$id")"
+	llmctl events "$id" | grep ' goodput ' | grep -q "ETTR [0-9.]*% is below goodput_alert 90%" ||
+	    fail "goodput event: $(llmctl events "$id")"
+	for i in $(seq 40); do
+		grep -q "\"event\": \"goodput\", \"job_id\": $id," "$SHARED/hook-gp.log" && break
+		sleep 0.25
+	done
+	grep -q "\"event\": \"goodput\", \"job_id\": $id," "$SHARED/hook-gp.log" ||
+	    fail "no goodput notification: $(cat "$SHARED/hook-gp.log")"
+}
