@@ -103,8 +103,8 @@ static void
 incidents_print(const json_t *list)
 {
 	static const char *const headers[] = { "ATTEMPT", "CAUSE", "NODES",
-		"FAILED", "TRAINING AGAIN", "RECOVERY", "DETECT", "BACKOFF",
-		"QUEUE", "START-UP" };
+		"FAILED", "AGAIN", "RECOVERY", "DETECT", "BACKOFF", "QUEUE",
+		"START" };
 	static const char *const parts[] = { "detect_s", "backoff_s", "queue_s",
 		"startup_s" };
 	const json_t *in, *rec;

@@ -163,14 +163,14 @@ assert t[sys.argv[1]]["productive_s"] >= int(sys.argv[2]), t' \
 # one "goodput" event, delivered as the "goodput" notification.
 test_goodput_alert() {
 	local p=$((HB_PORT + 7)) id i
-	rm -f "$SHARED/hook-gp.log"
+	rm -f "$SHARED"/hook-gp.log*
 	touch "$SHARED/hook-gp.log"
 	chown "$TEST_USER" "$SHARED/hook-gp.log"
+	# (hook.py writes its pid beside the log)
 	as_user "$TEST_USER" python3 "$TOP/tests/e2e/hook.py" ok "$p" "$SHARED/hook-gp.log" &
-	echo $! > "$SHARED/hook-gp.log.pid"
 	trap 'kill "$(cat "$SHARED/hook-gp.log.pid")" 2>/dev/null; daemon_conf; kill -HUP "$(cat "$E2E_DIR/llmctld.pid")"' EXIT
 	daemon_conf
-	printf '%s\n' "goodput_alert: 90" "goodput_alert_after: 0" \
+	printf '%s\n' "goodput_alert: 90" "goodput_alert_after: 1" \
 	    "webhook_url: http://127.0.0.1:$p/gp" >> "$E2E_DIR/llmctld.conf"
 	kill -HUP "$(cat "$E2E_DIR/llmctld.pid")"
 	sleep 0.5

@@ -278,6 +278,12 @@ def main():
         ("logs no rank", [R("GET", "/v1/jobs/%d/logs?rank=99" % job)],
          F("GET", "/v1/jobs/13/logs?rank=99")),
         ("nodes", [R("GET", "/v1/nodes")], F("GET", "/v1/nodes")),
+        ("goodput totals", [R("GET", "/v1/goodput?by=user")],
+         F("GET", "/v1/goodput?by=user")),
+        ("goodput by day", [R("GET", "/v1/goodput?by=day")],
+         F("GET", "/v1/goodput?by=day")),
+        ("goodput bad by", [R("GET", "/v1/goodput?by=week")],
+         F("GET", "/v1/goodput?by=week")),
     ]
     # the list's filters (llmctl status --state --name --since)
     for label, q in (("list filtered",
