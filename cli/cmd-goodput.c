@@ -23,8 +23,9 @@ static int cmd_goodput_exec(struct llmctl *, struct args *);
 
 const struct cmd_entry cmd_goodput_entry = {
 	.name = "goodput",
-	.usage = "[-o json|yaml] [--by user|day] [id]",
-	.about = "Where a job's time went (ETTR), or totals per user or day.",
+	.usage = "[-o json|yaml] [--by user|day|job] [id]",
+	.about = "Where a job's time went (ETTR), or totals per user, day or "
+	         "job.",
 	.args = { .template = "o:",
 	    .upper = 1,
 	    .operand = "id",
@@ -33,7 +34,7 @@ const struct cmd_entry cmd_goodput_entry = {
 	            .name = "by",
 	            .has_arg = 1,
 	            .arg = "key",
-	            .help = "totals per user (default) or UTC day" },
+	            .help = "totals per user (default), UTC day or job" },
 	        { 0 } } },
 	.exec = cmd_goodput_exec,
 };
@@ -225,8 +226,9 @@ cmd_goodput_exec(struct llmctl *ctx, struct args *args)
 
 	if (job_output_format(args, &fmt) != 0)
 		return CMD_USAGE;
-	if (by != NULL && strcmp(by, "user") != 0 && strcmp(by, "day") != 0) {
-		fprintf(stderr, "llmctl: --by: user or day, not %s\n", by);
+	if (by != NULL && strcmp(by, "user") != 0 && strcmp(by, "day") != 0 &&
+	    strcmp(by, "job") != 0) {
+		fprintf(stderr, "llmctl: --by: user, day or job, not %s\n", by);
 		return CMD_USAGE;
 	}
 	if (args->argc == 0) {

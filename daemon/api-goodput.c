@@ -1,6 +1,7 @@
 /*
  * api-goodput: a job's goodput ledger as JSON (the "goodput" object of
- * GET /v1/jobs/{id}) and GET /v1/goodput?by=user|day&since=T, the totals.
+ * GET /v1/jobs/{id}) and GET /v1/goodput?by=user|day|job&since=T, the
+ * totals (by job: a row per job, the ETTR of a list of jobs).
  * A user sees only their own jobs; root and the admin group see all.
  */
 #include "config.h"
@@ -99,9 +100,11 @@ api_goodput(
 		gb = GP_BY_USER;
 	else if (strcmp(by, "day") == 0)
 		gb = GP_BY_DAY;
+	else if (strcmp(by, "job") == 0)
+		gb = GP_BY_JOB;
 	else {
-		api_error(
-		    resp, 400, "bad_request", "by must be user or day: %s", by);
+		api_error(resp, 400, "bad_request",
+		    "by must be user, day or job: %s", by);
 		return;
 	}
 	if (since != NULL) {
@@ -134,5 +137,8 @@ api_goodput(
 	free(t);
 	resp->status = 200;
 	resp->body = json_pack("{s:s, s:o}", "by",
-	    gb == GP_BY_DAY ? "day" : "user", "totals", arr);
+	    gb == GP_BY_DAY       ? "day"
+	        : gb == GP_BY_JOB ? "job"
+	                          : "user",
+	    "totals", arr);
 }

@@ -593,6 +593,8 @@ totals_cb(void *arg, int ncol, const char *const *text, const int64_t *v)
 		return;
 	if (r->by == GP_BY_DAY)
 		day_key(v[1], key, sizeof(key));
+	else if (r->by == GP_BY_JOB)
+		snprintf(key, sizeof(key), "%lld", (long long)v[0]);
 	else
 		snprintf(key, sizeof(key), "%s", text[2]);
 	t = totals_get(r->to, key);
@@ -602,11 +604,18 @@ totals_cb(void *arg, int ncol, const char *const *text, const int64_t *v)
 	t->incidents += v[3 + GP_NBUCKETS];
 }
 
+/* By key; job ids (digits only) by number. */
 static int
 total_cmp(const void *x, const void *y)
 {
-	return strcmp(((const struct gp_total *)x)->key,
-	    ((const struct gp_total *)y)->key);
+	const char *a = ((const struct gp_total *)x)->key;
+	const char *b = ((const struct gp_total *)y)->key;
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && lb > 0 && strspn(a, "0123456789") == la &&
+	    strspn(b, "0123456789") == lb && la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(a, b);
 }
 
 struct gp_total *
@@ -649,6 +658,9 @@ goodput_totals(struct store *st, enum gp_by by, int all, uid_t uid,
 			if (by == GP_BY_DAY)
 				day_key(
 				    ds.first + (int64_t)k, key, sizeof(key));
+			else if (by == GP_BY_JOB)
+				snprintf(key, sizeof(key), "%lld",
+				    (long long)jobs[i]->id);
 			else
 				snprintf(key, sizeof(key), "%s", jobs[i]->user);
 			t = totals_get(&to, key);

@@ -141,6 +141,7 @@ struct gp_total {
 enum gp_by {
 	GP_BY_USER,
 	GP_BY_DAY,
+	GP_BY_JOB, /* key: the job's id */
 };
 /*
  * Totals of final jobs from goodput_days and of unfinished ones computed

@@ -282,6 +282,8 @@ def main():
          F("GET", "/v1/goodput?by=user")),
         ("goodput by day", [R("GET", "/v1/goodput?by=day")],
          F("GET", "/v1/goodput?by=day")),
+        ("goodput by job", [R("GET", "/v1/goodput?by=job")],
+         F("GET", "/v1/goodput?by=job")),
         ("goodput bad by", [R("GET", "/v1/goodput?by=week")],
          F("GET", "/v1/goodput?by=week")),
     ]

@@ -376,6 +376,13 @@ START_TEST(test_store)
 		sum += t[n - 1].b[GP_PRODUCTIVE];
 	ck_assert_int_eq(sum, 73);
 	free(t);
+	/* by job: a row each, keyed by its id */
+	t = goodput_totals(st, GP_BY_JOB, 1, 0, 0, c + 40, &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(atoll(t[0].key), job.id);
+	ck_assert_int_eq(t[0].b[GP_PRODUCTIVE], 73);
+	ck_assert_int_eq(atoll(t[1].key), job2.id);
+	free(t);
 
 	store_close(st);
 	unit_rm_db(db);

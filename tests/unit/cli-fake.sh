@@ -463,7 +463,8 @@ run 0 status 13 && has out '^goodput: +ETTR 83\.3% \(productive 1h40m of 2h00m'
 run 0 goodput && has out '^bob +2 +2h00m +1h40m +8m20s +4m00s +100s +60s +5m00s +1 +83\.3%$' &&
     last_request "r['path'] == '/v1/goodput?by=user'"
 run 0 goodput --by day && last_request "r['path'] == '/v1/goodput?by=day'"
-run 2 goodput --by week && expect err "llmctl: --by: user or day, not week"
+run 0 goodput --by job && last_request "r['path'] == '/v1/goodput?by=job'"
+run 2 goodput --by week && expect err "llmctl: --by: user, day or job, not week"
 run 2 goodput --by day 13 &&
     expect err "llmctl: --by: totals only, without an id"
 run 1 goodput 99 && expect err "llmctl: no such job: 99"

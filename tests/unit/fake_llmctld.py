@@ -289,9 +289,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             query = urllib.parse.parse_qs(
                 urllib.parse.urlsplit(self.path).query)
             by = query.get("by", ["user"])[0]
-            if by not in ("user", "day"):
+            if by not in ("user", "day", "job"):
                 return self.error(400, "bad_request",
-                                  "by must be user or day: " + by)
+                                  "by must be user, day or job: " + by)
             self.reply(200, dict(TOTALS, by=by))
         elif path == "/v1/jobs/13/events":
             self.reply(200, {"events": EVENTS})
