@@ -19,6 +19,7 @@ beat() {
 }
 start=1
 [ -n "${LLMCTL_RESUME_FROM:-}" ] && start=$(( $(cat "$LLMCTL_RESUME_FROM/state") + 1 ))
+echo "T pid $$"
 sleep "$START"
 echo "T first_beat $(date +%s)"
 beat $((start - 1))
@@ -35,6 +36,7 @@ for ((s = start; s <= STEPS; s++)); do
 		echo "T ckpt $s $(stat -c %Y "$ck/step_$s")"
 	fi
 	beat "$s"
+	echo "T step $s $(date +%s)"
 done
 echo "T done $(date +%s)"
 SH
@@ -157,6 +159,83 @@ assert t[sys.argv[1]]["productive_s"] >= int(sys.argv[2]), t' \
 	daemon_start
 	[ "$(ullmctl goodput -o json "$id")" = "$out" ] ||
 	    fail "ledger changed across a restart: $out / $(ullmctl goodput -o json "$id")"
+}
+
+# A hang: the trainer is stopped (SIGSTOP) at a time the test knows, after
+# its step-10 checkpoint. The failure is dated at its last heartbeat, not
+# when the hang was detected: lost is the checkpoint to that beat, and
+# detection the heartbeat_timeout (5 s) and the kill after it.
+test_goodput_hang() {
+	local id f pid t_stop i
+	gp_trainer
+	rm -rf "$SHARED/ck-gphang"
+	f=$E2E_DIR/gphang.yaml
+	cat > "$f" <<SPEC
+version: 1
+name: gphang
+command: $SHARED/gp_trainer.sh 2 0 0 24
+workdir: $SHARED
+resources:
+  nodes: 1
+  gpus_per_node: 1
+checkpoint:
+  dir: $SHARED/ck-gphang
+recovery:
+  max_infra_restarts: 2
+  backoff: 1s
+health:
+  heartbeat_timeout: 5s
+  startup_timeout: 60s
+SPEC
+	chmod 644 "$f"
+	id=$(usubmit "$f")
+	for i in $(seq 240); do
+		rank_log "$id" 1 0 | grep -q '^T step 15 ' && break
+		sleep 0.25
+	done
+	pid=$(gp_t "$id" 1 pid)
+	[ -n "$pid" ] || fail "no trainer pid"
+	kill -STOP "$pid"
+	t_stop=$(date +%s)
+	for i in $(seq 120); do
+		[ "$(attempt_field "$id" 1 cause)" = hang ] && break
+		sleep 0.25
+	done
+	kill -CONT "$pid" 2>/dev/null || true
+	wait_state "$id" COMPLETED 120
+	echo "    the hung job's ledger (llmctl goodput $id):"
+	ullmctl goodput "$id" | sed 's/^/      /'
+	llmctl status -o json "$id" >"$E2E_DIR/gphang.json"
+	python3 - "$E2E_DIR/gphang.json" "$t_stop" \
+	    "$(gp_t "$id" 1 ckpt)" <<'PY' || fail "ledger wrong (above)"
+import json, sys
+job = json.load(open(sys.argv[1]))
+t_stop, ck10 = int(sys.argv[2]), int(sys.argv[3])
+g, a1 = job["goodput"], job["attempts"][0]
+bad = []
+def near(what, got, want, tol):
+    if abs(got - want) > tol:
+        bad.append("%s: %s, expected %s +- %s" % (what, got, want, tol))
+inc = g["incidents"]
+if len(inc) != 1 or inc[0]["cause"] != "hang":
+    sys.exit("incidents: %s" % inc)
+i = inc[0]
+# the last beat came at most a step (1 s) before the stop; seconds round
+near("failed_at", i["failed_at"], t_stop - 1, 1)
+near("lost", g["lost_s"], i["failed_at"] - ck10, 1)
+# silent for heartbeat_timeout (5 s), then polled (1 s), killed, ended by
+# Slurm and decided after a final scan: 5 to 12 s
+near("detection", i["recovery"]["detect_s"], 8.5, 3.5)
+near("sum of buckets", sum(g[k] for k in ("queue_s", "startup_s",
+     "productive_s", "lost_s", "recovery_s", "ckpt_stall_s")),
+     g["wall_s"], 0)
+if a1["ended_at"] <= i["failed_at"] + 4:
+    bad.append("attempt ended %s, failed_at %s: not before the end" %
+               (a1["ended_at"], i["failed_at"]))
+if bad:
+    print("\n".join("    " + b for b in bad))
+    sys.exit(1)
+PY
 }
 
 # The site's goodput_alert: a job whose ETTR is below it at a decision gets
