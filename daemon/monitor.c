@@ -154,6 +154,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
 	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
 	health_unregister(m->d->health, a->token_hash);
+	recovery_fence(m, a, job->uid);
 	monitor_track_drop(m, a->tag);
 	recovery_decide(m, job->id);
 	return;

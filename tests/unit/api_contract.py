@@ -286,6 +286,7 @@ def main():
          F("GET", "/v1/goodput?by=job")),
         ("goodput bad by", [R("GET", "/v1/goodput?by=week")],
          F("GET", "/v1/goodput?by=week")),
+        ("version", [R("GET", "/v1/version")], F("GET", "/v1/version")),
     ]
     # the list's filters (llmctl status --state --name --since)
     for label, q in (("list filtered",
