@@ -43,6 +43,33 @@ SH
 	chmod 755 "$SHARED/gp_trainer.sh"
 }
 
+# gp_spec NAME "START SAVE FAIL STEPS" TIMEOUT: a job of gp_trainer with
+# checkpoints, two restarts of each kind and that heartbeat_timeout.
+gp_spec() {
+	gp_trainer
+	rm -rf "$SHARED/ck-$1"
+	cat > "$E2E_DIR/$1.yaml" <<SPEC
+version: 1
+name: $1
+command: $SHARED/gp_trainer.sh $2
+workdir: $SHARED
+resources:
+  nodes: 1
+  gpus_per_node: 1
+checkpoint:
+  dir: $SHARED/ck-$1
+recovery:
+  max_restarts: 2
+  max_infra_restarts: 2
+  backoff: 1s
+health:
+  heartbeat_timeout: $3
+  startup_timeout: 60s
+SPEC
+	chmod 644 "$E2E_DIR/$1.yaml"
+	echo "$E2E_DIR/$1.yaml"
+}
+
 # gp_t ID ATTEMPT WHAT: a second the trainer printed ("T WHAT N")
 gp_t() {
 	rank_log "$1" "$2" 0 | awk -v w="$3" '$1 == "T" && $2 == w { v = $NF } END { print v }'
@@ -56,27 +83,7 @@ gp_t() {
 # (each one's length is off by up to a poll either way).
 test_goodput_ledger() {
 	local id f out
-	gp_trainer
-	rm -rf "$SHARED/ck-goodput"
-	f=$E2E_DIR/goodput.yaml
-	cat > "$f" <<SPEC
-version: 1
-name: goodput
-command: $SHARED/gp_trainer.sh 4 5 28 40
-workdir: $SHARED
-resources:
-  nodes: 1
-  gpus_per_node: 1
-checkpoint:
-  dir: $SHARED/ck-goodput
-recovery:
-  max_restarts: 2
-  backoff: 1s
-health:
-  heartbeat_timeout: 30s
-  startup_timeout: 60s
-SPEC
-	chmod 644 "$f"
+	f=$(gp_spec goodput "4 5 28 40" 30s)
 	id=$(usubmit "$f")
 	wait_state "$id" COMPLETED 240
 	[ "$(job_field "$id" attempt)" = 2 ] || fail "$(job_field "$id" attempt) attempts, expected 2"
@@ -167,27 +174,7 @@ assert t[sys.argv[1]]["productive_s"] >= int(sys.argv[2]), t' \
 # detection the heartbeat_timeout (5 s) and the kill after it.
 test_goodput_hang() {
 	local id f pid t_stop i
-	gp_trainer
-	rm -rf "$SHARED/ck-gphang"
-	f=$E2E_DIR/gphang.yaml
-	cat > "$f" <<SPEC
-version: 1
-name: gphang
-command: $SHARED/gp_trainer.sh 2 0 0 24
-workdir: $SHARED
-resources:
-  nodes: 1
-  gpus_per_node: 1
-checkpoint:
-  dir: $SHARED/ck-gphang
-recovery:
-  max_infra_restarts: 2
-  backoff: 1s
-health:
-  heartbeat_timeout: 5s
-  startup_timeout: 60s
-SPEC
-	chmod 644 "$f"
+	f=$(gp_spec gphang "2 0 0 24" 5s)
 	id=$(usubmit "$f")
 	for i in $(seq 240); do
 		rank_log "$id" 1 0 | grep -q '^T step 15 ' && break
