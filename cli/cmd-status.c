@@ -558,6 +558,11 @@ status_health(const json_t *job)
 		status_line("heartbeat:", s);
 		free(s);
 	}
+	if (json_is_object(json_object_get(job, "goodput"))) {
+		s = goodput_summary(json_object_get(job, "goodput"));
+		status_line("goodput:", s);
+		free(s);
+	}
 	ex = json_object_get(job, "excluded_nodes");
 	if (json_is_array(ex) && json_array_size(ex) > 0) {
 		s = xstrdup("");

@@ -81,4 +81,10 @@ struct spec *job_spec_read(
  */
 json_t *job_body(const char *file, const char *cwd, char **name);
 
+/*
+ * The goodput object of a job in one line, "ETTR 81.2% (productive ...)",
+ * for llmctl status (cli/cmd-goodput.c); the caller frees it.
+ */
+char *goodput_summary(const json_t *goodput);
+
 #endif

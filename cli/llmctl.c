@@ -28,6 +28,7 @@ static const struct cmd_entry *const cmd_table[] = {
 	&cmd_checkpoints_entry,
 	&cmd_dashboard_entry,
 	&cmd_events_entry,
+	&cmd_goodput_entry,
 	&cmd_heartbeat_entry,
 	&cmd_logs_entry,
 	&cmd_nodes_entry,

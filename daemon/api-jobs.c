@@ -148,6 +148,7 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 		json_object_set_new(
 		    o, "spec", spec != NULL ? spec : json_null());
 		job_health_json(d, job, last, o);
+		json_object_set_new(o, "goodput", api_goodput_json(d, job));
 	}
 	attempt_list_free(as, n);
 	return o;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "goodput.h"
 #include "health.h"
 #include "llmctld.h"
 #include "metrics.h"
@@ -34,6 +35,8 @@ struct scrape {
 	const char *series; /* the row callback's metric */
 	int failed;
 };
+
+static void render_goodput(struct scrape *);
 
 /* A label value as the text format wants it: \, " and newline escaped. */
 static void
@@ -204,10 +207,71 @@ render_aggregate(struct scrape *sc)
 	fprintf(f, "llmctld_webhook_failed_total %llu\n",
 	    (unsigned long long)ns.failed);
 	metrics_render(f);
-	/*
-	 * Goodput (daemon/goodput.c): its aggregate series go here, its
-	 * per-job ones in render_detail().
-	 */
+	render_goodput(sc);
+}
+
+static void
+goodput_row(void *arg, int ncol, const char *const *text, const int64_t *num)
+{
+	struct scrape *sc = arg;
+	char name[32];
+	int b;
+
+	(void)text;
+	for (b = 0; b < GP_NBUCKETS && b < ncol; b++) {
+		/* "queue_s" -> "queue": the label is the bucket */
+		snprintf(name, sizeof(name), "%s", goodput_bucket_name(b));
+		name[strlen(name) - 2] = '\0';
+		fprintf(sc->f,
+		    "llmctld_goodput_seconds_total{bucket=\"%s\"} %lld\n", name,
+		    (long long)num[b]);
+	}
+}
+
+/*
+ * Goodput (daemon/goodput.c): finished jobs' seconds per bucket, from the
+ * stored ledger (one grouped read); 9 buckets, no job or user names.
+ */
+static void
+render_goodput(struct scrape *sc)
+{
+	metrics_type_line(sc->f, "llmctld_goodput_seconds_total", "counter",
+	    "Wall-clock seconds of finished jobs, by goodput bucket.");
+	query(sc,
+	    "SELECT coalesce(sum(queue_s), 0), coalesce(sum(startup_s), 0), "
+	    "coalesce(sum(productive_s), 0), coalesce(sum(lost_s), 0), "
+	    "coalesce(sum(detect_s), 0), coalesce(sum(backoff_s), 0), "
+	    "coalesce(sum(requeue_s), 0), coalesce(sum(restart_s), 0), "
+	    "coalesce(sum(ckpt_stall_s), 0) FROM goodput_days",
+	    NULL, 0, goodput_row);
+}
+
+/* Each running job's ETTR so far, computed now (a job's attempts). */
+static void
+render_ettr(struct scrape *sc)
+{
+	struct job_filter f = { 0 };
+	struct gp_ledger l;
+	struct job **jobs;
+	size_t n, i;
+
+	metrics_type_line(sc->f, "llmctld_job_goodput_ratio", "gauge",
+	    "A running job's ETTR so far: productive over wall-clock time.");
+	f.all_users = sc->all_users;
+	f.uid = sc->uid;
+	f.states = 1u << JOB_RUNNING;
+	f.limit = 10000;
+	if ((jobs = store_job_list(sc->d->store, &f, &n)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (goodput_of_job(sc->d->store, jobs[i], sc->now, &l) == 0)
+			fprintf(sc->f,
+			    "llmctld_job_goodput_ratio{job=\"%lld\"} "
+			    "%.4f\n",
+			    (long long)jobs[i]->id, l.ettr);
+		goodput_ledger_clear(&l);
+	}
+	job_list_free(jobs, n);
 }
 
 static void
@@ -313,6 +377,7 @@ render_detail(struct scrape *sc)
 		    "AND (?1 OR j.uid = ?2) ORDER BY j.id",
 		    b, 2, job_row);
 	}
+	render_ettr(sc);
 }
 
 void

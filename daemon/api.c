@@ -128,7 +128,7 @@ static const char *const job_templates[] = { "/v1/jobs/{id}",
 	"/v1/jobs/{id}/checkpoints" };
 static const char *const fixed_routes[] = { "/v1/heartbeat", "/metrics",
 	"/v1/metrics", "/v1/health", "/v1/version", "/v1/jobs", "/v1/events",
-	"/v1/plan", "/v1/nodes" };
+	"/v1/plan", "/v1/nodes", "/v1/goodput" };
 
 static const char *
 route_template(const char *path)
@@ -226,6 +226,9 @@ api_route(
 		api_plan(d, req, resp);
 	else if (strcmp(req->path, "/v1/nodes") == 0 && req->method == API_GET)
 		api_nodes(d, req, resp);
+	else if (strcmp(req->path, "/v1/goodput") == 0 &&
+	    req->method == API_GET)
+		api_goodput(d, req, resp);
 	else
 		api_error(
 		    resp, 404, "not_found", "no such endpoint: %s", req->path);

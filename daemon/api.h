@@ -126,6 +126,11 @@ void api_events(struct llmctld *, const struct api_request *,
 /* End every stream (llmctld stopping), before the feed and servers go. */
 void api_events_close_all(void);
 
+/* api-goodput.c: a job's "goodput" object; GET /v1/goodput, the totals */
+json_t *api_goodput_json(struct llmctld *, const struct job *);
+void api_goodput(
+    struct llmctld *, const struct api_request *, struct api_response *);
+
 /* api-history.c */
 void api_job_events(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);

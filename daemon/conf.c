@@ -175,6 +175,18 @@ static const struct conf_key {
 	    .reload = 1,
 	    .min = 1,
 	    .max = 100000 },
+	{ .name = "goodput_alert",
+	    .type = CONF_INT,
+	    .offset = offsetof(struct conf, goodput_alert),
+	    .dflt = "0",
+	    .reload = 1,
+	    .min = 0,
+	    .max = 100 },
+	{ .name = "goodput_alert_after",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, goodput_alert_after_ms),
+	    .dflt = "1h",
+	    .reload = 1 },
 };
 
 static int conf_set(

@@ -45,6 +45,8 @@ struct conf {
 	int64_t webhook_timeout_ms; /* one delivery's deadline */
 	int64_t webhook_retries; /* tries after the first */
 	int64_t webhook_queue; /* deliveries waiting, at most */
+	int64_t goodput_alert; /* ETTR percent to tell a job about, 0: off */
+	int64_t goodput_alert_after_ms; /* only once its wall is this long */
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "goodput.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "util.h"
@@ -60,6 +61,9 @@ lifecycle_job_set(struct store *st, int64_t id, enum job_state from,
 		return -1;
 	}
 	if (store_job_set_state(st, id, to, reason) != 0)
+		return -1;
+	/* a final job's goodput ledger is stored with its end */
+	if (job_state_final(to) && goodput_job_final(st, id) != 0)
 		return -1;
 	log_debug("job %lld: %s -> %s", (long long)id, job_state_name(from),
 	    job_state_name(to));
@@ -181,6 +185,9 @@ lifecycle_attempt_set(struct store *st, struct attempt *a,
 		rc = store_event_add(st, a->job_id, kind, "%s", msg);
 		free(msg);
 	}
+	/* a cancelled job's attempt ends after the job: ledger again */
+	if (rc == 0 && attempt_state_final(to))
+		rc = goodput_job_final(st, a->job_id);
 	if (rc != 0) {
 		/* the caller rolls back: the attempt is as the store has it */
 		a->state = old.state;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "goodput.h"
 #include "store.h"
 #include "util.h"
 
@@ -41,6 +42,7 @@ struct track {
 	char *pf_nodes; /* what it named, once read */
 	char first_fail[128]; /* first-failure, read with it */
 	int64_t beats;
+	struct gp_stall stall; /* heartbeat step stalls (goodput.c) */
 	int64_t ckpt_step;
 	int ckpt_known; /* ckpt_step was read once */
 	char *avoid; /* re-plan: the nodes that were busy */

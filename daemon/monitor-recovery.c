@@ -512,12 +512,14 @@ scan_record(struct monitor *m, int64_t job_id, const struct ckpt *c, size_t n)
 			    "checkpoint %s is not usable: %s", c[i].path,
 			    c[i].problem);
 	}
-	if (newest != NULL && (oldest == NULL || newest->step > oldest->step))
+	if (newest != NULL && (oldest == NULL || newest->step > oldest->step)) {
 		store_event_add(st, job_id, "checkpoint",
 		    "checkpoint step %lld %s (%s)", (long long)newest->step,
 		    newest->verified ? "verified against its manifest"
 		                     : "complete",
 		    newest->path);
+		goodput_checkpoint(st, job_id, newest->mtime);
+	}
 	store_checkpoints_replace(st, job_id, c, n);
 	store_commit(st);
 	checkpoint_free(old, nold);
@@ -639,6 +641,8 @@ decide_now(struct monitor *m, int64_t job_id)
 		goto out;
 	}
 	rc = store_attempt_update(st, last);
+	rc |= goodput_decided(st, job_id, last->attempt, wall_s(),
+	    dec.action == POLICY_RESTART ? wall_s() + dec.delay_s : 0);
 	switch (dec.action) {
 	case POLICY_COMPLETE:
 		rc |= lifecycle_job_set(
@@ -668,6 +672,9 @@ decide_now(struct monitor *m, int64_t job_id)
 	case POLICY_CANCELLED:
 		break;
 	}
+	if (dec.action != POLICY_CANCELLED)
+		rc |= goodput_alert(st, job_id, (int)m->d->conf->goodput_alert,
+		    m->d->conf->goodput_alert_after_ms / 1000);
 	rc |= store_job_update_policy(st, job);
 	if (rc != 0)
 		store_rollback(st);
@@ -742,6 +749,10 @@ hang_progress(struct monitor *m, struct attempt *a, const struct job *job,
 			    log_size_run, log_size_done);
 		}
 		if (t->sized_bytes > t->log_bytes) {
+			/* the first output: progress for the ledger */
+			if (t->log_bytes == 0)
+				(void)goodput_mark(m->d->store, a->job_id,
+				    a->attempt, GP_MARK_LOG, wall_s());
 			t->log_bytes = t->sized_bytes;
 			t->progress_ms = now;
 			t->heard = 1;
@@ -780,6 +791,24 @@ hang_reason(const struct spec *sp, const struct beat *b, const struct track *t,
 	    (long long)((now - t->progress_ms) / 1000));
 }
 
+/*
+ * The ledger's view of the heartbeat summary, a summary write (a lost one
+ * is only logged): the first beat, and step stalls.
+ */
+static void
+goodput_beats(struct store *st, const struct attempt *a, struct track *t,
+    const struct beat *b)
+{
+	int64_t stall = goodput_stall_sample(&t->stall, wall_s(), b->step);
+
+	if (a->beats == 0)
+		(void)goodput_mark(
+		    st, a->job_id, a->attempt, GP_MARK_BEAT, b->last_wall);
+	if (stall > 0)
+		(void)goodput_mark(
+		    st, a->job_id, a->attempt, GP_MARK_STALL, stall);
+}
+
 /* Hang detection for one running attempt; 1 if it is being ended. */
 static int
 check_hang(struct monitor *m, struct attempt *a, const struct job *job,
@@ -796,6 +825,8 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	 * failed write is only logged (by the store) and the next poll
 	 * writes it again (docs/design.md section 5).
 	 */
+	if (b != NULL && b->count > 0)
+		goodput_beats(st, a, t, b);
 	if (b != NULL && b->count != a->beats) {
 		a->beats = b->count;
 		a->last_beat_at = b->last_wall;
@@ -811,7 +842,13 @@ check_hang(struct monitor *m, struct attempt *a, const struct job *job,
 	if (store_begin(st) != 0)
 		goto fail;
 	if (lifecycle_attempt_set(st, a, ATTEMPT_RUNNING, CAUSE_HANG, "hang",
-	        "attempt %d: %s; ending it", a->attempt, a->reason) != 0) {
+	        "attempt %d: %s; ending it", a->attempt, a->reason) != 0 ||
+	    goodput_mark(st, a->job_id, a->attempt, GP_MARK_FAILED,
+	        wall_s() -
+	            (now -
+	                (b != NULL && b->count > 0 ? b->stalest_ms
+	                                           : t->progress_ms)) /
+	                1000) != 0) {
 		store_rollback(st);
 		goto fail;
 	}

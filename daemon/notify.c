@@ -272,6 +272,8 @@ notify_type(const char *kind, const char *message)
 		return NOTIFY_RESTARTED;
 	if (strcmp(kind, "hang") == 0)
 		return NOTIFY_HANG;
+	if (strcmp(kind, "goodput") == 0)
+		return NOTIFY_GOODPUT;
 	return -1;
 }
 

@@ -113,6 +113,30 @@ static const char *const migrations[] = {
 	 */
 	"CREATE TABLE cursors (name TEXT PRIMARY KEY,"
 	"  event_id INTEGER NOT NULL);",
+
+	/*
+	 * The goodput ledger (goodput.c): what each attempt's transitions
+	 * saw that the attempts table does not keep, and each final job's
+	 * buckets per UTC day (day = unix time / 86400).
+	 */
+	"CREATE TABLE goodput_marks ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  attempt INTEGER NOT NULL,"
+	"  beat_at INTEGER NOT NULL DEFAULT 0, log_at INTEGER NOT NULL"
+	"  DEFAULT 0, ckpt_first_at INTEGER NOT NULL DEFAULT 0,"
+	"  ckpt_at INTEGER NOT NULL DEFAULT 0, failed_at INTEGER NOT NULL"
+	"  DEFAULT 0, decided_at INTEGER NOT NULL DEFAULT 0,"
+	"  resume_at INTEGER NOT NULL DEFAULT 0, stall_s INTEGER NOT NULL"
+	"  DEFAULT 0, PRIMARY KEY (job_id, attempt));"
+	"CREATE TABLE goodput_days ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id), day INTEGER NOT NULL,"
+	"  queue_s INTEGER NOT NULL, startup_s INTEGER NOT NULL,"
+	"  productive_s INTEGER NOT NULL, lost_s INTEGER NOT NULL,"
+	"  detect_s INTEGER NOT NULL, backoff_s INTEGER NOT NULL,"
+	"  requeue_s INTEGER NOT NULL, restart_s INTEGER NOT NULL,"
+	"  ckpt_stall_s INTEGER NOT NULL, incidents INTEGER NOT NULL,"
+	"  PRIMARY KEY (job_id, day));"
+	"CREATE INDEX goodput_days_day ON goodput_days(day);",
 };
 
 static const char *const state_names[] = {
@@ -1349,6 +1373,20 @@ store_query_rows(struct store *st, const char *sql, const int64_t *binds,
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_exec_binds(
+    struct store *st, const char *sql, const int64_t *binds, int nbind)
+{
+	sqlite3_stmt *stmt;
+	int i;
+
+	if ((stmt = store_prepare(st, sql)) == NULL)
+		return -1;
+	for (i = 0; i < nbind; i++)
+		sqlite3_bind_int64(stmt, i + 1, binds[i]);
+	return store_step_done(st, stmt);
 }
 
 int

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_WAL_LIMIT "4194304" /* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
@@ -242,6 +242,10 @@ int store_query_rows(struct store *, const char *sql, const int64_t *binds,
     int nbind,
     void (*fn)(void *, int ncol, const char *const *text, const int64_t *num),
     void *arg);
+
+/* Run one write with int64 parameters (goodput.c's ledger); 0 or -1. */
+int store_exec_binds(
+    struct store *, const char *sql, const int64_t *binds, int nbind);
 
 int store_event_add(struct store *, int64_t job_id, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

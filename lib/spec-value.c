@@ -374,6 +374,7 @@ static const char *const notify_names[] = {
 	[NOTIFY_RESTARTED] = "restarted",
 	[NOTIFY_COMPLETED] = "completed",
 	[NOTIFY_HANG] = "hang",
+	[NOTIFY_GOODPUT] = "goodput",
 };
 
 const char *
@@ -405,7 +406,7 @@ get_notify_on(struct walk *w, uint32_t v, const char *path)
 	if (t->v[v].type != Y_SEQ)
 		return wrong_type(w, v, path,
 		    "a list of failed, restarted, "
-		    "completed or hang");
+		    "completed, hang or goodput");
 	for (i = 0, k = t->v[v].first; k != YNONE; i++, k = t->v[k].next) {
 		sub = xasprintf("%s[%u]", path, i);
 		if (get_choice(w, k, sub, "notification", notify_names,

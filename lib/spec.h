@@ -177,10 +177,12 @@ enum spec_notify {
 	NOTIFY_RESTARTED,
 	NOTIFY_COMPLETED,
 	NOTIFY_HANG,
+	NOTIFY_GOODPUT, /* ETTR below llmctld.conf goodput_alert */
 	NOTIFY_COUNT
 };
 #define SPEC_NOTIFY_ALL ((1u << NOTIFY_COUNT) - 1)
-/* "failed", "restarted", "completed", "hang"; NULL out of range. */
+/* "failed", "restarted", "completed", "hang", "goodput"; NULL out of
+ * range. */
 const char *spec_notify_name(int);
 
 const char *spec_launcher_name(enum spec_launcher);

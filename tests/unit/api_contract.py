@@ -278,6 +278,14 @@ def main():
         ("logs no rank", [R("GET", "/v1/jobs/%d/logs?rank=99" % job)],
          F("GET", "/v1/jobs/13/logs?rank=99")),
         ("nodes", [R("GET", "/v1/nodes")], F("GET", "/v1/nodes")),
+        ("goodput totals", [R("GET", "/v1/goodput?by=user")],
+         F("GET", "/v1/goodput?by=user")),
+        ("goodput by day", [R("GET", "/v1/goodput?by=day")],
+         F("GET", "/v1/goodput?by=day")),
+        ("goodput by job", [R("GET", "/v1/goodput?by=job")],
+         F("GET", "/v1/goodput?by=job")),
+        ("goodput bad by", [R("GET", "/v1/goodput?by=week")],
+         F("GET", "/v1/goodput?by=week")),
         ("version", [R("GET", "/v1/version")], F("GET", "/v1/version")),
     ]
     # the list's filters (llmctl status --state --name --since)

@@ -106,6 +106,7 @@ static const struct {
 	    NOTIFY_FAILED },
 	{ "restart", "node_failure: gpu001 in 30s", NOTIFY_RESTARTED },
 	{ "hang", "attempt 1: no heartbeat for 600s; ending it", NOTIFY_HANG },
+	{ "goodput", "ETTR 41.0% is below goodput_alert 80%", NOTIFY_GOODPUT },
 	{ "state", "attempt 1 running on gpu[001-002]", -1 },
 	{ "submitted", "submitted by alice", -1 },
 	{ "attempt_ended", "attempt 1 ended FAILED (user_error)", -1 },

@@ -446,6 +446,29 @@ run 2 c 13 && expect err \
     "llmctl: ambiguous command: c, could be: cancel, checkpoints"
 run 1 checkpoints 99 && expect err "llmctl: no such job: 99"
 
+# --- goodput -----------------------------------------------------------------
+if run 0 goodput 13; then
+	has out '^job 13: ETTR 83\.3% \(productive 1h40m of 2h00m; lost 8m20s, recovery 4m00s, 1 incident\) so far$'
+	has out '^productive +6000 +1h40m +83\.3%$'
+	has out '^  detection +30 +30s +0\.4%$'
+	has out '^ckpt stall +300 +5m00s +4\.2%$'
+	has out '^1 +node_failure +n4 +[0-9-]+ [0-9:]+ +[0-9-]+ [0-9:]+ +4m00s +30s +10s +100s +100s$'
+	awk 'length($0) > 100 { bad = 1 } END { exit bad }' "$tmp/out" && ok ||
+	    fail "a goodput line is wider than 100 columns"
+	last_request "r['path'] == '/v1/jobs/13'"
+fi
+run 0 goodput -o json 13 && has out '^  "ettr": 0\.833' &&
+    has out '^  "productive_s": 6000,$'
+run 0 status 13 && has out '^goodput: +ETTR 83\.3% \(productive 1h40m of 2h00m'
+run 0 goodput && has out '^bob +2 +2h00m +1h40m +8m20s +4m00s +100s +60s +5m00s +1 +83\.3%$' &&
+    last_request "r['path'] == '/v1/goodput?by=user'"
+run 0 goodput --by day && last_request "r['path'] == '/v1/goodput?by=day'"
+run 0 goodput --by job && last_request "r['path'] == '/v1/goodput?by=job'"
+run 2 goodput --by week && expect err "llmctl: --by: user, day or job, not week"
+run 2 goodput --by day 13 &&
+    expect err "llmctl: --by: totals only, without an id"
+run 1 goodput 99 && expect err "llmctl: no such job: 99"
+
 # --- heartbeat: TCP, bearer token, from the environment ---------------------
 port=$(cat "$tmp/ready")
 url=http://127.0.0.1:$port/v1/heartbeat

@@ -78,16 +78,16 @@ for c in $cmds; do
 	    has err "^usage: llmctl $c "
 	grep -qx -- '-o format' "$tmp/opts" 2>/dev/null
 done
-for c in cancel checkpoints events logs status; do
+for c in cancel checkpoints events goodput logs status; do
 	run 2 "$c" 12x && expect err "llmctl: invalid job id: 12x"
 done
 for c in cancel checkpoints events logs plan submit validate; do
 	run 2 "$c" && has err "^usage: llmctl $c "
 done
-for c in checkpoints events logs nodes plan status submit validate cancel; do
+for c in checkpoints events goodput logs nodes plan status submit validate cancel; do
 	case $c in
 	plan | submit | validate) a=x.yaml ;;
-	nodes) a= ;;
+	nodes | goodput) a= ;;
 	status) a= ;;
 	*) a=13 ;;
 	esac
@@ -100,10 +100,10 @@ run 2 status --state bogus,running && has err '^llmctl: unknown state: bogus '
 run 2 __complete frobnicate
 [ "$(requests)" = "$before" ] && ok || fail "a usage error sent a request"
 # 1: the operation failed; 0: it did not
-for c in "checkpoints 99" "events 99" "logs 99" "status 99" "cancel 99"; do
+for c in "checkpoints 99" "events 99" "goodput 99" "logs 99" "status 99" "cancel 99"; do
 	run 1 $c && has err '^llmctl: no such job: 99$'
 done
-for c in status nodes "events 13" "checkpoints 13" "status 13"; do
+for c in status nodes "events 13" "checkpoints 13" "status 13" "goodput 13" goodput; do
 	run 1 --socket "$tmp/none.sock" $c && has err '^llmctl: cannot connect'
 	run 0 $c
 done
@@ -139,6 +139,8 @@ same 0 status 16
 same 0 events 13
 same 0 checkpoints 13
 same 0 checkpoints 12
+same 0 goodput 13
+same 0 goodput --by day
 same 0 plan good.yaml
 same 0 submit good.yaml
 same 0 submit --dry-run good.yaml

@@ -67,7 +67,24 @@ DETAIL.update({
 })
 
 
+# the goodput ledger as api-goodput.c writes it; the buckets add up
+RECOVERY = {"detect_s": 30, "backoff_s": 10, "queue_s": 100,
+            "startup_s": 100}
+GOODPUT = {"wall_s": 7200, "queue_s": 100, "startup_s": 60,
+           "productive_s": 6000, "lost_s": 500, "recovery_s": 240,
+           "ckpt_stall_s": 300, "ettr": 0.8333, "recovery": RECOVERY,
+           "incidents": [{"attempt": 1, "cause": "node_failure",
+                          "nodes": "n4", "failed_at": NOW - 3600,
+                          "training_again_at": NOW - 3360,
+                          "recovery_s": 240, "recovery": RECOVERY}],
+           "final": False}
+TOTALS = {"by": "user", "totals": [
+    dict({k: v for k, v in GOODPUT.items()
+          if k not in ("incidents", "final")},
+         key="bob", jobs=2, incidents=1)]}
+
 DETAIL.update({
+    "goodput": GOODPUT,
     "checkpoint": {"step": 20, "path": "/ckpt/hello/step_20"},
     "heartbeat": {"age_s": 12, "step": 1500, "ranks": 4},
     "excluded_nodes": ["n4", "n2"],
@@ -271,6 +288,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, {"version": "0.0-fake", "api": "v1"})
         elif path == "/v1/nodes":
             self.reply(200, NODES)
+        elif path == "/v1/goodput":
+            query = urllib.parse.parse_qs(
+                urllib.parse.urlsplit(self.path).query)
+            by = query.get("by", ["user"])[0]
+            if by not in ("user", "day", "job"):
+                return self.error(400, "bad_request",
+                                  "by must be user, day or job: " + by)
+            self.reply(200, dict(TOTALS, by=by))
         elif path == "/v1/jobs/13/events":
             self.reply(200, {"events": EVENTS})
         elif path == "/v1/jobs/12/events":

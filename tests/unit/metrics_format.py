@@ -220,7 +220,7 @@ def expect_type(fams, name, typ):
 PRIVATE = ("llmctld_user_jobs", "llmctld_job_info",
            "llmctld_job_heartbeat_age_seconds", "llmctld_job_last_step",
            "llmctld_job_checkpoint_age_seconds",
-           "llmctld_job_checkpoint_step")
+           "llmctld_job_checkpoint_step", "llmctld_job_goodput_ratio")
 
 
 def common(fams):
@@ -238,7 +238,8 @@ def common(fams):
                       ("llmctld_api_requests_total", "counter"),
                       ("llmctld_api_request_duration_seconds", "histogram"),
                       ("llmctld_store_commit_duration_seconds", "histogram"),
-                      ("llmctld_webhook_delivered_total", "counter")):
+                      ("llmctld_webhook_delivered_total", "counter"),
+                      ("llmctld_goodput_seconds_total", "counter")):
         expect_type(fams, name, typ)
     if len(fams["llmctld_build_info"]["samples"]) != 1:
         fail("llmctld_build_info: not one series")
