@@ -14,6 +14,7 @@
 
 #include <sys/queue.h>
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -64,6 +65,8 @@ static int plan_find(
 static const struct bcluster *plan_snapshot(struct monitor *, struct job *);
 static void plan_unplaced(struct monitor *, const struct submit_data *,
     struct attempt *, struct job *, const char *);
+static void plan_handed(const struct submit_data *, const struct attempt *,
+    const struct job *, const char *);
 static const char *plan_record(
     const struct bcluster *, struct submit_data *, struct attempt *);
 static char *plan_token(struct monitor *, struct attempt *, const struct job *);
@@ -188,6 +191,13 @@ submit_request(const struct submit_data *sd, const struct job *job,
 	req->qos = sp->resources.qos;
 	req->time_limit_s = sp->resources.time_limit_s;
 	req->req_nodes = sd->req_nodes;
+	if (sd->place.to_slurm) {
+		req->exc_nodes = sd->place.exclude;
+		req->switches = sd->place.switches;
+		req->switch_wait_s = (int)(sp->placement.max_wait_s < INT_MAX
+		        ? sp->placement.max_wait_s
+		        : INT_MAX);
+	}
 	req->warn_signal = sd->launch->warn_signal;
 	req->warn_time_s = sd->launch->warn_time_s;
 	req->warn_batch = sd->launch->warn_batch;
@@ -284,7 +294,35 @@ plan_unplaced(struct monitor *m, const struct submit_data *sd,
 		plan_wait(m, job, "waiting for resources: %s", cause);
 }
 
-/* Record the placement on the attempt; the master's address, if known. */
+/* Say how Slurm is to place the job handed to it. */
+static void
+plan_handed(const struct submit_data *sd, const struct attempt *a,
+    const struct job *job, const char *busy)
+{
+	const struct placement *pl = &sd->place;
+
+	if (pl->switches > 0 && sd->spec->placement.max_wait_s > 0)
+		log_job(job->id,
+		    "attempt %d: %s; Slurm places it, waiting up to %llds "
+		    "for %d leaf switch%s (--switches=%d@%lld)",
+		    a->attempt,
+		    busy != NULL
+		        ? busy
+		        : "free nodes span more switches than the best",
+		    (long long)sd->spec->placement.max_wait_s, pl->switches,
+		    pl->switches == 1 ? "" : "es", pl->switches,
+		    (long long)sd->spec->placement.max_wait_s);
+	else
+		log_job(job->id, "attempt %d: %s; Slurm places it", a->attempt,
+		    busy != NULL
+		        ? busy
+		        : "free nodes span more switches than the best");
+}
+
+/*
+ * Record the placement on the attempt; the master's address, if known.
+ * Slurm places a job handed to it: it has neither plan nor nodes yet.
+ */
 static const char *
 plan_record(
     const struct bcluster *cl, struct submit_data *sd, struct attempt *a)
@@ -293,6 +331,12 @@ plan_record(
 	json_t *pj;
 	char *text;
 
+	if (plan == NULL) {
+		/* Slurm places it: no plan, the nodes once it runs */
+		monitor_set_str(&a->plan, NULL);
+		monitor_set_str(&a->nodes, NULL);
+		return NULL;
+	}
 	pj = plan_to_json(plan, cl->live);
 	text = json_dumps(pj, JSON_COMPACT);
 	json_decref(pj);
@@ -367,6 +411,7 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 		.home = pw != NULL ? pw->pw_dir : "/",
 		.state_dir = m->d->conf->state_dir,
 		.node_order = sd->req_nodes,
+		.topo_order = sd->place.order,
 		.master_addr = addr,
 		.heartbeat_url = m->d->heartbeat_url,
 		.heartbeat_token = token,
@@ -443,6 +488,8 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
 		plan_unplaced(m, sd, a, job, cause);
 	else {
+		if (sd->place.to_slurm)
+			plan_handed(sd, a, job, transient ? cause : NULL);
 		addr = plan_record(cl, sd, a);
 		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
 			/* recorded before Slurm hears of it, or not sent */
