@@ -300,23 +300,22 @@ plan_handed(const struct submit_data *sd, const struct attempt *a,
     const struct job *job, const char *busy)
 {
 	const struct placement *pl = &sd->place;
+	int64_t wait = sd->spec->placement.max_wait_s;
 
-	if (pl->switches > 0 && sd->spec->placement.max_wait_s > 0)
+	if (busy == NULL)
+		busy = pl->navoid > 0 ? "re-planned"
+		                      : "free nodes span more switches than "
+		                        "the best";
+	if (pl->switches > 0 && wait > 0)
 		log_job(job->id,
 		    "attempt %d: %s; Slurm places it, waiting up to %llds "
 		    "for %d leaf switch%s (--switches=%d@%lld)",
-		    a->attempt,
-		    busy != NULL
-		        ? busy
-		        : "free nodes span more switches than the best",
-		    (long long)sd->spec->placement.max_wait_s, pl->switches,
+		    a->attempt, busy, (long long)wait, pl->switches,
 		    pl->switches == 1 ? "" : "es", pl->switches,
-		    (long long)sd->spec->placement.max_wait_s);
+		    (long long)wait);
 	else
 		log_job(job->id, "attempt %d: %s; Slurm places it", a->attempt,
-		    busy != NULL
-		        ? busy
-		        : "free nodes span more switches than the best");
+		    busy);
 }
 
 /*

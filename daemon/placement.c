@@ -186,9 +186,11 @@ plan_worse(const struct plan *live, const struct plan *ideal)
 
 /*
  * Pin nodes only when they are free now and as good as the best the idle
- * cluster has; otherwise Slurm places the job, waiting in its queue for
- * that many leaf switches. A request that does not fit the idle cluster
- * never fits.
+ * cluster has; otherwise, and always on a re-plan (Slurm did not start the
+ * pinned job on nodes that looked free: it keeps them for others), Slurm
+ * places the job, waiting in its queue for that many leaf switches, away
+ * from the old nodes if the idle cluster fits without them. A request
+ * that does not fit the idle cluster never fits.
  */
 int
 placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
@@ -202,9 +204,8 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 
 	pl->never = 0;
 	*transient = 0;
-	if (pl->navoid > 0)
-		pl->plan = plan_avoiding(pl, live);
-	if (pl->plan == NULL)
+	/* a re-plan: Slurm kept its pinned nodes for others; it decides */
+	if (pl->navoid == 0)
 		pl->plan = plan_make(live, &pl->req, cause);
 	if (view != NULL) {
 		free(view->nodes);
@@ -223,9 +224,10 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 		return -1;
 	}
 	free(why);
-	if (pl->plan == NULL)
+	if (pl->plan == NULL && pl->navoid == 0)
 		*transient = 1;
-	else if (pl->req.policy == POLICY_PACK && plan_worse(pl->plan, ideal)) {
+	else if (pl->plan != NULL && pl->req.policy == POLICY_PACK &&
+	    plan_worse(pl->plan, ideal)) {
 		plan_free(pl->plan);
 		pl->plan = NULL;
 	}

@@ -1,8 +1,8 @@
 /*
  * check_placement: an attempt's plan on one snapshot. Busy best nodes hand
  * it to Slurm with a switch count, its candidates and an exclude list; a
- * request the idle cluster cannot hold never fits, and a re-plan takes
- * other nodes when some fit, the same ones when none do.
+ * request the idle cluster cannot hold never fits, and a re-plan goes to
+ * Slurm, away from the old nodes when the idle cluster fits without them.
  */
 #include "config.h"
 
@@ -44,7 +44,7 @@ static const struct {
 	int nodes;
 	const char *avoid; /* comma list, NULL: none */
 	int rc;
-	int transient; /* when rc is -1 */
+	int transient; /* nothing fits now (not asked on a re-plan) */
 	int never;
 	const char *first; /* the plan's first node, NULL: Slurm places it */
 	int switches; /* handed to Slurm: leaves to wait for */
@@ -58,13 +58,6 @@ static const struct {
 	    .transient = 1,
 	    .switches = 2,
 	    .order = "a1,a2 b1,b2" },
-	{ .what = "re-plan: Slurm places it away from the old node",
-	    .nodes = 3,
-	    .avoid = "a1",
-	    .transient = 1,
-	    .switches = 2,
-	    .order = "a2 b1,b2",
-	    .exclude = "a1" },
 	{ .what = "excluded nodes are excluded in Slurm too",
 	    .nodes = 3,
 	    .exclude_req = "b2",
@@ -76,14 +69,17 @@ static const struct {
 	    .nodes = 5,
 	    .rc = -1,
 	    .never = 1 },
-	{ .what = "re-plan takes the other idle node",
+	{ .what = "re-plan: Slurm places it, away from the old node",
 	    .nodes = 1,
 	    .avoid = "a1",
-	    .first = "a2" },
-	{ .what = "re-plan keeps the nodes when no others fit",
-	    .nodes = 2,
-	    .avoid = "a1,a2",
-	    .first = "a1" },
+	    .switches = 1,
+	    .order = "a2 b1,b2",
+	    .exclude = "a1" },
+	{ .what = "re-plan: Slurm places it, anywhere if only the old fit",
+	    .nodes = 4,
+	    .avoid = "a1",
+	    .switches = 2,
+	    .order = "a1,a2 b1,b2" },
 };
 
 START_TEST(test_placement_core)
