@@ -197,6 +197,8 @@ placement: {max_wait: 2m}")")
 	llmctl events "$id" | grep -q "still busy after" && fail "re-planned"
 	grep -q "job $id: attempt 1: .*Slurm places it, waiting up to 120s for 1 leaf switch" \
 	    "$E2E_DIR/llmctld.log" || fail "no hand-off in the log"
+	llmctl events "$id" | grep -q "submitted as Slurm job $sid (Slurm picks the nodes)" ||
+	    fail "events: $(llmctl events "$id")"
 	for r in 0 1 2 3; do
 		want="$([ $r -lt 2 ] && echo "$n1 0" || echo "$n2 1") $n1,$n2"
 		got=$(cat "$dir/rank-$r" 2>/dev/null)
