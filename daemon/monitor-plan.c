@@ -302,10 +302,12 @@ plan_handed(const struct submit_data *sd, const struct attempt *a,
 	const struct placement *pl = &sd->place;
 	int64_t wait = sd->spec->placement.max_wait_s;
 
-	if (busy == NULL)
-		busy = pl->navoid > 0 ? "re-planned"
-		                      : "free nodes span more switches than "
-		                        "the best";
+	if (busy == NULL && pl->navoid > 0)
+		busy = "re-planned";
+	else if (busy == NULL && pl->queued > 0)
+		busy = "jobs of ours wait in Slurm's queue";
+	else if (busy == NULL)
+		busy = "free nodes span more switches than the best";
 	if (pl->switches > 0 && wait > 0)
 		log_job(job->id,
 		    "attempt %d: %s; Slurm places it, waiting up to %llds "
@@ -484,6 +486,8 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	/* a read: without it fewer GPUs are held, nothing is lost */
 	(void)store_attempts_holding(
 	    m->d->store, cl->loaded_at - 1, hold_cb, sd);
+	/* a read: on error none are counted, the plan may pin */
+	sd->place.queued = store_attempts_queued(m->d->store);
 	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
 		plan_unplaced(m, sd, a, job, cause);
 	else {

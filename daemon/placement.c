@@ -186,9 +186,11 @@ plan_worse(const struct plan *live, const struct plan *ideal)
 
 /*
  * Pin nodes only when they are free now and as good as the best the idle
- * cluster has; otherwise, and always on a re-plan (Slurm did not start the
- * pinned job on nodes that looked free: it keeps them for others), Slurm
- * places the job, waiting in its queue for that many leaf switches, away
+ * cluster has, and no job of ours waits in Slurm's queue (Slurm's
+ * scheduler starts nothing behind it before its backfill, pinned or not,
+ * and a pinned job is cancelled after replan_after); otherwise, and always
+ * on a re-plan (Slurm did not start the pinned job on nodes that looked
+ * free: it keeps them for others), Slurm places the job, waiting in its queue for that many leaf switches, away
  * from the old nodes if the idle cluster fits without them. A request
  * that does not fit the idle cluster never fits.
  */
@@ -226,8 +228,10 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 	free(why);
 	if (pl->plan == NULL && pl->navoid == 0)
 		*transient = 1;
-	else if (pl->plan != NULL && pl->req.policy == POLICY_PACK &&
-	    plan_worse(pl->plan, ideal)) {
+	else if (pl->plan != NULL &&
+	    (pl->queued > 0 ||
+	        (pl->req.policy == POLICY_PACK &&
+	            plan_worse(pl->plan, ideal)))) {
 		plan_free(pl->plan);
 		pl->plan = NULL;
 	}

@@ -29,6 +29,7 @@ struct placement {
 	const char *tag; /* the attempt's; its holds skip */
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
+	int64_t queued; /* ours waiting in Slurm's queue for nodes */
 	struct plan *plan; /* out, owned: pin these nodes */
 	int never; /* out: not even when idle */
 	/*
@@ -45,8 +46,9 @@ struct placement {
 
 /*
  * Plan on the snapshot: 0 with pl->plan (its nodes are free now and as
- * good as the idle cluster's best), or 0 with pl->to_slurm (they are not;
- * *cause says why when nothing fits now); else -1 and *cause, never on
+ * good as the idle cluster's best, no job of ours waits in Slurm's queue
+ * and this is no re-plan), or 0 with pl->to_slurm (*cause says why when
+ * nothing fits now); else -1 and *cause, never on
  * this cluster (pl->never). *transient: 1 when nothing fits now.
  */
 int placement_run(

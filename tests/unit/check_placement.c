@@ -223,6 +223,14 @@ START_TEST(test_placement_holds)
 	ck_assert_str_eq(pl.order, "a1,a2 b1,b2");
 	ck_assert_ptr_null(pl.exclude);
 	placement_clear(&pl);
+	/* one of ours waits in Slurm's queue: a job that fits joins it */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
+		.tag = "behind",
+		.queued = 1 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert(pl.to_slurm && pl.plan == NULL);
+	ck_assert_int_eq(transient, 0);
+	placement_clear(&pl);
 	/* policy spread: Slurm places it without a switch count */
 	pl = (struct placement){ .req = { .nodes = 3,
 		                     .gpus_per_node = 8,
