@@ -98,12 +98,14 @@ test_a4_burst_spreads() {
 		ids="$ids $(usubmit "$E2E_DIR/burst.yaml")" || return 1
 	done
 	t0=$SECONDS
+	# one status call a round: twelve (a second each on a loaded
+	# machine) outlasted the jobs' 12 s together
 	for _ in $(seq 120); do
-		running=0
-		for id in $ids; do
-			[ "$(job_field "$id" state)" = RUNNING ] &&
-			    running=$((running + 1))
-		done
+		running=$(llmctl status --all --since all -o json | python3 -c '
+import json, sys
+ids = set(sys.argv[1:])
+print(sum(1 for j in json.load(sys.stdin)["jobs"]
+          if str(j["id"]) in ids and j["state"] == "RUNNING"))' $ids)
 		[ "$running" = 12 ] && break
 		sleep 0.5
 	done
