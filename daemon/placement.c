@@ -190,9 +190,10 @@ plan_worse(const struct plan *live, const struct plan *ideal)
  * scheduler starts nothing behind it before its backfill, pinned or not,
  * and a pinned job is cancelled after replan_after); otherwise, and always
  * on a re-plan (Slurm did not start the pinned job on nodes that looked
- * free: it keeps them for others), Slurm places the job, waiting in its queue for that many leaf switches, away
- * from the old nodes if the idle cluster fits without them. A request
- * that does not fit the idle cluster never fits.
+ * free: it keeps them for others), Slurm places the job, waiting in its
+ * queue for that many leaf switches, away from the old nodes if the idle
+ * cluster fits without them. A request that does not fit the idle
+ * cluster never fits.
  */
 int
 placement_run(struct placement *pl, const struct bcluster *cl, char **cause,

@@ -48,12 +48,15 @@ struct placement {
  * Plan on the snapshot: 0 with pl->plan (its nodes are free now and as
  * good as the idle cluster's best, no job of ours waits in Slurm's queue
  * and this is no re-plan), or 0 with pl->to_slurm (*cause says why when
- * nothing fits now); else -1 and *cause, never on
- * this cluster (pl->never). *transient: 1 when nothing fits now.
+ * nothing fits now); else -1 and *cause, never on this cluster
+ * (pl->never). *transient: 1 when nothing fits now.
  */
 int placement_run(
     struct placement *, const struct bcluster *, char **cause, int *transient);
-/* Frees the plan, the holds and the hand-off lists; the request's strings are the caller's. */
+/*
+ * Frees the plan, the holds and the hand-off lists; the request's strings
+ * are the caller's.
+ */
 void placement_clear(struct placement *);
 void placement_hold_add(
     struct hold **, size_t *, const char *tag, const char *node, int gpus);
