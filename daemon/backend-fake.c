@@ -21,6 +21,9 @@ static int fake_down; /* 1: every call fails as if unreachable */
 static int fake_submits;
 static int fake_list_down; /* 1: only the job-table load fails */
 static int fake_lost; /* submits to take but answer as unreachable */
+/* the last submit's placement */
+static char *fake_req_nodes, *fake_exc_nodes;
+static int fake_switches, fake_switch_wait;
 
 static int
 fake_init(const char *conf, char **cause)
@@ -58,6 +61,14 @@ fake_submit(
 		b->submit_time = wall_s();
 		*id = b->id;
 		fake_submits++;
+		free(fake_req_nodes);
+		free(fake_exc_nodes);
+		fake_req_nodes =
+		    r->req_nodes != NULL ? xstrdup(r->req_nodes) : NULL;
+		fake_exc_nodes =
+		    r->exc_nodes != NULL ? xstrdup(r->exc_nodes) : NULL;
+		fake_switches = r->switches;
+		fake_switch_wait = r->switch_wait_s;
 		if (fake_lost > 0) {
 			fake_lost--;
 			*transient = 1;
@@ -200,9 +211,25 @@ fake_submit_count(void)
 }
 
 void
+fake_last_placement(
+    char **req_nodes, char **exc_nodes, int *switches, int *wait_s)
+{
+	pthread_mutex_lock(&fake_lock);
+	*req_nodes = fake_req_nodes != NULL ? xstrdup(fake_req_nodes) : NULL;
+	*exc_nodes = fake_exc_nodes != NULL ? xstrdup(fake_exc_nodes) : NULL;
+	*switches = fake_switches;
+	*wait_s = fake_switch_wait;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+void
 fake_reset(void)
 {
 	pthread_mutex_lock(&fake_lock);
+	free(fake_req_nodes);
+	free(fake_exc_nodes);
+	fake_req_nodes = fake_exc_nodes = NULL;
+	fake_switches = fake_switch_wait = 0;
 	bjob_list_free(fake_jobs, fake_n);
 	fake_jobs = NULL;
 	fake_n = 0;

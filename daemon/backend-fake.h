@@ -10,6 +10,12 @@ void fake_set_list_down(int); /* only the job-table load fails */
 /* The next n submits: Slurm takes the job, the answer says unreachable. */
 void fake_lose_answers(int n);
 int fake_submit_count(void);
+/*
+ * The last submit's placement fields: pinned nodes, excluded nodes (each
+ * NULL or the caller's to free), switches and their wait.
+ */
+void fake_last_placement(
+    char **req_nodes, char **exc_nodes, int *switches, int *wait_s);
 void fake_reset(void);
 
 #endif

@@ -110,6 +110,11 @@ slurm_backend_submit(
 		desc.time_limit = (uint32_t)((r->time_limit_s + 59) / 60);
 	desc.req_nodes = (char *)r->req_nodes;
 	desc.exc_nodes = (char *)r->exc_nodes;
+	if (r->switches > 0 && r->switch_wait_s > 0) {
+		/* --switches=N@wait; slurmctld caps it at max_switch_wait */
+		desc.req_switch = (uint32_t)r->switches;
+		desc.wait4switch = (uint32_t)r->switch_wait_s;
+	}
 	if (r->warn_signal > 0 && r->time_limit_s > 0) {
 		/* to every step, so the trainer itself can checkpoint */
 		desc.warn_signal = (uint16_t)r->warn_signal;

@@ -46,6 +46,8 @@ struct bjob_request {
 	int64_t time_limit_s;
 	const char *req_nodes; /* comma list or NULL */
 	const char *exc_nodes;
+	int switches; /* leaf switches to wait for, 0: none */
+	int switch_wait_s; /* how long, 0: no wait, no constraint */
 	int warn_signal; /* 0: none */
 	int warn_time_s;
 	int warn_batch; /* to the batch shell only */

@@ -23,6 +23,8 @@ struct launch_ctx {
 	const char *state_dir;
 	const char *node_order; /* plan's nodes in rank order, or NULL */
 	const char *spare_nodes; /* the plan's spares, or NULL */
+	/* Slurm picks the nodes: the candidates, leaf by leaf, or NULL */
+	const char *topo_order;
 	const char *master_addr; /* rank 0's address, or NULL */
 	const char *resume_from; /* newest verified checkpoint, or NULL */
 	int64_t resume_step;

@@ -14,6 +14,7 @@
 
 #include <sys/queue.h>
 
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ static int plan_find(
 static const struct bcluster *plan_snapshot(struct monitor *, struct job *);
 static void plan_unplaced(struct monitor *, const struct submit_data *,
     struct attempt *, struct job *, const char *);
+static void plan_handed(const struct submit_data *, const struct attempt *,
+    const struct job *, const char *);
 static const char *plan_record(
     const struct bcluster *, struct submit_data *, struct attempt *);
 static struct ckpt *plan_resume(struct monitor *, struct submit_data *,
@@ -194,6 +197,13 @@ submit_request(const struct submit_data *sd, const struct job *job,
 	req->qos = sp->resources.qos;
 	req->time_limit_s = sp->resources.time_limit_s;
 	req->req_nodes = sd->req_nodes;
+	if (sd->place.to_slurm) {
+		req->exc_nodes = sd->place.exclude;
+		req->switches = sd->place.switches;
+		req->switch_wait_s = (int)(sp->placement.max_wait_s < INT_MAX
+		        ? sp->placement.max_wait_s
+		        : INT_MAX);
+	}
 	req->warn_signal = sd->launch->warn_signal;
 	req->warn_time_s = sd->launch->warn_time_s;
 	req->warn_batch = sd->launch->warn_batch;
@@ -290,7 +300,36 @@ plan_unplaced(struct monitor *m, const struct submit_data *sd,
 		plan_wait(m, job, "waiting for resources: %s", cause);
 }
 
-/* Record the placement on the attempt; the master's address, if known. */
+/* Say how Slurm is to place the job handed to it. */
+static void
+plan_handed(const struct submit_data *sd, const struct attempt *a,
+    const struct job *job, const char *busy)
+{
+	const struct placement *pl = &sd->place;
+	int64_t wait = sd->spec->placement.max_wait_s;
+
+	if (busy == NULL && pl->navoid > 0)
+		busy = "re-planned";
+	else if (busy == NULL && pl->queued > 0)
+		busy = "jobs of ours wait in Slurm's queue";
+	else if (busy == NULL)
+		busy = "free nodes span more switches than the best";
+	if (pl->switches > 0 && wait > 0)
+		log_job(job->id,
+		    "attempt %d: %s; Slurm places it, waiting up to %llds "
+		    "for %d leaf switch%s (--switches=%d@%lld)",
+		    a->attempt, busy, (long long)wait, pl->switches,
+		    pl->switches == 1 ? "" : "es", pl->switches,
+		    (long long)wait);
+	else
+		log_job(job->id, "attempt %d: %s; Slurm places it", a->attempt,
+		    busy);
+}
+
+/*
+ * Record the placement on the attempt; the master's address, if known.
+ * Slurm places a job handed to it: it has neither plan nor nodes yet.
+ */
 static const char *
 plan_record(
     const struct bcluster *cl, struct submit_data *sd, struct attempt *a)
@@ -299,6 +338,12 @@ plan_record(
 	json_t *pj;
 	char *text;
 
+	if (plan == NULL) {
+		/* Slurm places it: no plan, the nodes once it runs */
+		monitor_set_str(&a->plan, NULL);
+		monitor_set_str(&a->nodes, NULL);
+		return NULL;
+	}
 	pj = plan_to_json(plan, cl->live);
 	text = json_dumps(pj, JSON_COMPACT);
 	json_decref(pj);
@@ -378,6 +423,7 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 		.state_dir = m->d->conf->state_dir,
 		.node_order = sd->order,
 		.spare_nodes = sd->spares,
+		.topo_order = sd->place.order,
 		.master_addr = addr,
 		.heartbeat_url = m->d->heartbeat_url,
 		.heartbeat_token = token,
@@ -451,9 +497,13 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	/* a read: without it fewer GPUs are held, nothing is lost */
 	(void)store_attempts_holding(
 	    m->d->store, cl->loaded_at - 1, hold_cb, sd);
+	/* a read: on error none are counted, the plan may pin */
+	sd->place.queued = store_attempts_queued(m->d->store);
 	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
 		plan_unplaced(m, sd, a, job, cause);
 	else {
+		if (sd->place.to_slurm)
+			plan_handed(sd, a, job, transient ? cause : NULL);
 		addr = plan_record(cl, sd, a);
 		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
 			/* recorded before Slurm hears of it, or not sent */

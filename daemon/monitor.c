@@ -202,11 +202,14 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	if (lifecycle_attempt_set(st, a, ATTEMPT_PENDING, CAUSE_NONE,
 	        "submitted",
 	        submitted
-	            ? "attempt %d submitted as Slurm job %lld on %s"
+	            ? "attempt %d submitted as Slurm job %lld %s%s"
 	            : "attempt %d found in Slurm as job %lld (submitted before a "
-	              "restart)%s",
+	              "restart)%s%s",
 	        a->attempt, (long long)id,
-	        submitted && a->nodes != NULL ? a->nodes : "") != 0 ||
+	        submitted && a->nodes != NULL ? "on " : "",
+	        !submitted             ? ""
+	            : a->nodes != NULL ? a->nodes
+	                               : "(Slurm picks the nodes)") != 0 ||
 	    ((job->state == JOB_QUEUED || job->state == JOB_RESTARTING) &&
 	        lifecycle_job_set(
 	            st, job->id, job->state, JOB_SUBMITTED, NULL) != 0)) {

@@ -29,17 +29,35 @@ struct placement {
 	const char *tag; /* the attempt's; its holds skip */
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
-	struct plan *plan; /* out, owned */
+	int64_t queued; /* ours waiting in Slurm's queue for nodes */
+	struct plan *plan; /* out, owned: pin these nodes */
 	int never; /* out: not even when idle */
+	/*
+	 * out, when the best nodes are not free now: Slurm places the job
+	 * (pl->plan NULL). It waits in Slurm's queue for as few leaf
+	 * switches as the idle cluster allows (--switches=N@max_wait, 0: no
+	 * constraint), never on the nodes in exclude.
+	 */
+	int to_slurm;
+	int switches;
+	char *order; /* candidates in tree order: "n1,n2 n3,n4", per leaf */
+	char *exclude; /* comma list of the other nodes, or NULL */
 };
 
 /*
- * Plan on the snapshot: 0 with pl->plan; else -1 and *cause, and
- * *transient 1 while only busy nodes stand in the way (pl->never is 0).
+ * Plan on the snapshot: 0 with pl->plan (its nodes are free now and as
+ * good as the idle cluster's best, no job of ours waits in Slurm's queue
+ * and this is no re-plan), or 0 with pl->to_slurm (*cause says why when
+ * nothing fits now); else -1 and *cause, never on this cluster
+ * (pl->never), or, for a job with spares (never handed to Slurm), not
+ * now. *transient: 1 when nothing fits now.
  */
 int placement_run(
     struct placement *, const struct bcluster *, char **cause, int *transient);
-/* Frees the plan and the holds; the request's strings are the caller's. */
+/*
+ * Frees the plan, the holds and the hand-off lists; the request's strings
+ * are the caller's.
+ */
 void placement_clear(struct placement *);
 void placement_hold_add(
     struct hold **, size_t *, const char *tag, const char *node, int gpus);

@@ -969,6 +969,23 @@ store_attempts_holding(struct store *st, int64_t since,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int64_t
+store_attempts_queued(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int64_t n = -1;
+
+	stmt = store_prepare(st,
+	    "SELECT count(*) FROM attempts WHERE ended_at IS NULL AND "
+	    "cause IS NULL AND state = 'PENDING' AND nodes IS NULL");
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
 struct attempt **
 store_attempts_active(struct store *st, size_t *n)
 {

@@ -183,6 +183,11 @@ struct attempt **store_attempts_active(struct store *, size_t *n);
  */
 int store_attempts_holding(struct store *, int64_t since,
     void (*fn)(void *, const char *, const char *, int), void *arg);
+/*
+ * How many attempts wait in Slurm's queue for Slurm to pick their nodes
+ * (PENDING without nodes, not being ended); -1 on error.
+ */
+int64_t store_attempts_queued(struct store *);
 void attempt_free(struct attempt *);
 void attempt_list_free(struct attempt **, size_t);
 

@@ -621,7 +621,7 @@ spec_defaults(struct spec *sp)
 	sp->parallel.pipeline = 1;
 	sp->parallel.launcher = LAUNCHER_SRUN;
 	sp->placement.policy = POLICY_PACK;
-	sp->placement.max_wait_s = 600;
+	sp->placement.max_wait_s = 60;
 	sp->checkpoint.pattern = xstrdup("step_{step}");
 	sp->checkpoint.settle_s = 30;
 	sp->recovery.max_restarts = 3;

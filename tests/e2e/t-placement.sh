@@ -7,7 +7,8 @@
 # after its job ended, so test_10 just before it makes nodes 1 and 2 look
 # full and the first plan is already nodes 3, 4 (no re-plan to see).
 NAMES_TESTS="test_a3_replan_when_nodes_taken test_a0_placement_other_leaf
-test_a2_nodes test_a4_burst_spreads test_a5_cli_nodes_plan test_10_env_ranks
+test_a2_nodes test_a4_burst_spreads test_a5_cli_nodes_plan test_a6_busy_best_to_slurm
+test_10_env_ranks
 test_c3_node_failure"
 
 # Node 1 fully busy outside llmctl: a 2-node job must take the free leaf
@@ -151,4 +152,57 @@ YAML
 	f=$(spec cliplan 4 8 true)
 	out=$(llmctl plan -o json --cluster "$snap" "$f") || fail "plan --cluster failed: $out"
 	echo "$out" | grep -q "\"nodelist\": \"$n1,$n2,$n3,$n4\"" || fail "plan --cluster: $out"
+}
+
+# The best nodes are busy (issue 12): nodes 2 and 4 are taken outside
+# llmctl, so the only free pair, 1 and 3, spans both leaves. llmctld pins
+# neither: it hands the job to Slurm with --switches=1@max_wait and its
+# candidates, the job queues in Slurm (not re-planned, though pending far
+# longer than replan_after), and runs on one leaf when node 2 frees, with
+# ranks in the order of the nodes Slurm gave (batch node first: rank 0 is
+# at MASTER_ADDR).
+test_a6_busy_best_to_slurm() {
+	local s2 s4 id sid n1 n2 dir r want got order
+	n1=$(e2e_node 1) n2=$(e2e_node 2)
+	s2=$(sbatch --parsable -N1 -w "$n2" --gres=gpu:8 -o /dev/null --wrap 'sleep 15')
+	s4=$(sbatch --parsable -N1 -w "$(e2e_node 4)" --gres=gpu:8 -o /dev/null --wrap 'sleep 300')
+	for _ in $(seq 40); do
+		[ "$(squeue -h -j "$s2,$s4" -t R -o %i | wc -l)" = 2 ] && break
+		sleep 0.25
+	done
+	sleep 2	# the daemon's snapshot is at most a poll old
+	dir=$SHARED/toslurm
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	chmod 777 "$dir"
+	id=$(submit "$(spec toslurm 2 2 "echo \$SLURMD_NODENAME \$NODE_RANK \$LLMCTL_NODE_ORDER > $dir/rank-\$RANK" \
+	    "recovery: {max_restarts: 0}
+placement: {max_wait: 2m}")")
+	for _ in $(seq 60); do
+		sid=$(attempt_field "$id" 1 slurm_job_id)
+		[ -n "$sid" ] && break
+		sleep 0.25
+	done
+	[ -n "$sid" ] || fail "not submitted to Slurm"
+	[ "$(squeue -h -j "$sid" -o %T)" = PENDING ] || fail "Slurm job $sid not pending: $(squeue -h -j "$sid" -o %T)"
+	scontrol show job "$sid" | grep -q 'Switches=1@00:02:00' ||
+	    fail "no switch constraint: $(scontrol show job "$sid" | grep -o 'Switches=[^ ]*')"
+	scontrol show job "$sid" | grep -q "ReqNodeList=(null)" ||
+	    fail "nodes pinned: $(scontrol show job "$sid" | grep -o 'ReqNodeList=[^ ]*')"
+	[ -z "$(attempt_field "$id" 1 plan)" ] || fail "handed to Slurm but has a plan"
+	wait_state "$id" COMPLETED 90 || { scancel "$s4"; return 1; }
+	scancel "$s4"
+	[ "$(expand_nodes "$(job_field "$id" node_list)")" = "$n1,$n2" ] ||
+	    fail "ran on $(job_field "$id" node_list), not one leaf ($n1,$n2)"
+	[ "$(job_field "$id" attempt)" = 1 ] || fail "re-planned: attempt $(job_field "$id" attempt)"
+	llmctl events "$id" | grep -q "still busy after" && fail "re-planned"
+	grep -q "job $id: attempt 1: .*Slurm places it, waiting up to 120s for 1 leaf switch" \
+	    "$E2E_DIR/llmctld.log" || fail "no hand-off in the log"
+	llmctl events "$id" | grep -q "submitted as Slurm job $sid (Slurm picks the nodes)" ||
+	    fail "events: $(llmctl events "$id")"
+	for r in 0 1 2 3; do
+		want="$([ $r -lt 2 ] && echo "$n1 0" || echo "$n2 1") $n1,$n2"
+		got=$(cat "$dir/rank-$r" 2>/dev/null)
+		[ "$got" = "$want" ] || fail "rank $r: '$got', want '$want'"
+	done
 }

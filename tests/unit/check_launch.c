@@ -418,6 +418,59 @@ START_TEST(test_spares_supervise)
 END_TEST
 
 /*
+ * Slurm picked the nodes (n1, n2, n3; the batch on n1): the batch script
+ * orders them by the candidates' leaves, "n1 | n3,n9 | n2", so n3 is node
+ * rank 1 (ranks 4-7) and n2 node rank 2, not Slurm's n2 = node 1.
+ */
+START_TEST(test_slurm_node_order)
+{
+	struct launch_ctx c = ctx;
+	struct spec *s;
+	struct launch *l;
+	char *p, *out;
+	FILE *f;
+
+	c.topo_order = "n1 n3,n9 n2";
+	s = make_spec(
+	    "echo $SLURMD_NODENAME $NODE_RANK $LLMCTL_NODE_ORDER", NULL, 0);
+	s->resources.nodes = 3;
+	s->parallel.data = 3;
+	l = launch_build(s, &c, NULL);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(strstr(l->script, "scontrol show hostnames"));
+	p = xasprintf("%s/bin", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	p = xasprintf("%s/bin/scontrol", dir);
+	f = fopen(p, "w");
+	fputs("#!/bin/sh\nprintf '%s\\n' n1 n2 n3\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
+	ck_assert_int_eq(run_batch(l, 12, 4, NULL), 0);
+	out = log_file(l, "rank-0.out");
+	ck_assert_str_eq(out, "n1 0 n1,n3,n2\n");
+	free(out);
+	out = log_file(l, "rank-5.out");
+	ck_assert_str_eq(out, "n3 1 n1,n3,n2\n");
+	free(out);
+	out = log_file(l, "rank-8.out");
+	ck_assert_str_eq(out, "n2 2 n1,n3,n2\n");
+	free(out);
+	launch_free(l);
+	spec_free(s);
+	/* a plan's order stands: no reordering in the script */
+	c.topo_order = NULL;
+	c.node_order = "n1,n2,n3";
+	s = make_spec("true", NULL, 0);
+	l = launch_build(s, &c, NULL);
+	ck_assert_ptr_null(strstr(l->script, "scontrol"));
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
  * Rank 1 of a 2x2 job exits 7; srun then kills the others with SIGTERM
  * (exit 143). The first to fail on its own is the cause: the batch exits
  * 7 and names rank 1 on n1; the killed ranks are not blamed.
@@ -735,6 +788,7 @@ main(void)
 	tcase_add_test(tc, test_rank_coordinates);
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
+	tcase_add_test(tc, test_slurm_node_order);
 	tcase_add_test(tc, test_first_failure);
 	tcase_add_test(tc, test_spares_supervise);
 	tcase_add_test(tc, test_first_failure_term_last);

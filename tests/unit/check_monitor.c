@@ -244,6 +244,65 @@ START_TEST(test_submit_answer_lost)
 }
 END_TEST
 
+/* The last submit's placement: pinned nodes, exclude list, switches. */
+static void
+last_placement(
+    const char *req_nodes, const char *exc_nodes, int switches, int wait_s)
+{
+	char *rn, *en;
+	int sw, w;
+
+	fake_last_placement(&rn, &en, &sw, &w);
+	if (req_nodes != NULL)
+		ck_assert_str_eq(rn, req_nodes);
+	else
+		ck_assert_ptr_null(rn);
+	if (exc_nodes != NULL)
+		ck_assert_str_eq(en, exc_nodes);
+	else
+		ck_assert_ptr_null(en);
+	ck_assert_int_eq(sw, switches);
+	ck_assert_int_eq(w, wait_s);
+	free(rn);
+	free(en);
+}
+
+/*
+ * Whole-node 2-node jobs on the fake's two leaves of two (gpu001-4):
+ * the first two are pinned to a leaf each; for the third no node is free
+ * (the holds), so it goes to Slurm with no nodes, --switches=1@max_wait
+ * and its exclude list, and is never re-planned however long it pends,
+ * while the pinned ones are (issue 12).
+ */
+START_TEST(test_busy_to_slurm)
+{
+	static const char big[] =
+	    "version: 1\nname: b\ncommand: \"true\"\nresources:\n"
+	    "  nodes: 2\n  gpus_per_node: 8\n";
+	char *ex;
+	int64_t id1, id2, id3;
+
+	d.conf->replan_after_ms = 50;
+	id1 = submit(big);
+	ck_assert(run_until(id1, JOB_SUBMITTED, 3000));
+	last_placement("gpu001,gpu002", NULL, 0, 0);
+	id2 = submit(big);
+	ck_assert(run_until(id2, JOB_SUBMITTED, 3000));
+	last_placement("gpu003,gpu004", NULL, 0, 0);
+	ex = xasprintf("%s  exclude: gpu004\n  max_wait: 90s\n",
+	    "version: 1\nname: b\ncommand: \"true\"\nresources:\n"
+	    "  nodes: 2\n  gpus_per_node: 8\nplacement:\n");
+	id3 = submit(ex);
+	free(ex);
+	ck_assert(run_until(id3, JOB_SUBMITTED, 3000));
+	last_placement(NULL, "gpu004", 1, 90);
+	/* pending far past replan_after: only the pinned are re-planned */
+	ck_assert(!run_until(id3, JOB_QUEUED, 2500));
+	ck_assert_int_eq(slurm_id(id3, 1), 1003);
+	ck_assert_int_gt(slurm_id(id1, 1), 1003);
+}
+END_TEST
+
 /* A failure restarts once (max_restarts: 1), the second ends the job. */
 START_TEST(test_restart_budget)
 {
@@ -497,6 +556,7 @@ main(void)
 	tcase_add_test(tc, test_lifecycle);
 	tcase_add_test(tc, test_scheduler_down);
 	tcase_add_test(tc, test_fresh_needs_no_lookup);
+	tcase_add_test(tc, test_busy_to_slurm);
 	tcase_add_test(tc, test_submit_answer_lost);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);

@@ -1,7 +1,8 @@
 /*
- * check_placement: an attempt's plan on one snapshot. Busy nodes make it
- * wait (transient), a request the idle cluster cannot hold never fits, and
- * a re-plan takes other nodes when some fit, the same ones when none do.
+ * check_placement: an attempt's plan on one snapshot. Busy best nodes hand
+ * it to Slurm with a switch count, its candidates and an exclude list; a
+ * request the idle cluster cannot hold never fits, and a re-plan goes to
+ * Slurm, away from the old nodes when the idle cluster fits without them.
  */
 #include "config.h"
 
@@ -43,27 +44,42 @@ static const struct {
 	int nodes;
 	const char *avoid; /* comma list, NULL: none */
 	int rc;
-	int transient; /* when rc is -1 */
+	int transient; /* nothing fits now (not asked on a re-plan) */
 	int never;
-	const char *first; /* the plan's first node */
+	const char *first; /* the plan's first node, NULL: Slurm places it */
+	int switches; /* handed to Slurm: leaves to wait for */
+	const char *order; /* and its candidates */
+	const char *exclude;
+	const char *exclude_req; /* the request's exclude list */
 } cases[] = {
 	{ .what = "fits on the idle leaf", .nodes = 2, .first = "a1" },
-	{ .what = "waits for the busy leaf",
+	{ .what = "busy leaf: Slurm places it on two leaves",
 	    .nodes = 3,
-	    .rc = -1,
-	    .transient = 1 },
+	    .transient = 1,
+	    .switches = 2,
+	    .order = "a1,a2 b1,b2" },
+	{ .what = "excluded nodes are excluded in Slurm too",
+	    .nodes = 3,
+	    .exclude_req = "b2",
+	    .transient = 1,
+	    .switches = 2,
+	    .order = "a1,a2 b1",
+	    .exclude = "b2" },
 	{ .what = "never fits four nodes' worth of five",
 	    .nodes = 5,
 	    .rc = -1,
 	    .never = 1 },
-	{ .what = "re-plan takes the other idle node",
+	{ .what = "re-plan: Slurm places it, away from the old node",
 	    .nodes = 1,
 	    .avoid = "a1",
-	    .first = "a2" },
-	{ .what = "re-plan keeps the nodes when no others fit",
-	    .nodes = 2,
-	    .avoid = "a1,a2",
-	    .first = "a1" },
+	    .switches = 1,
+	    .order = "a2 b1,b2",
+	    .exclude = "a1" },
+	{ .what = "re-plan: Slurm places it, anywhere if only the old fit",
+	    .nodes = 4,
+	    .avoid = "a1",
+	    .switches = 2,
+	    .order = "a1,a2 b1,b2" },
 };
 
 START_TEST(test_placement_core)
@@ -71,11 +87,16 @@ START_TEST(test_placement_core)
 	struct bcluster cl = { .live = two_leaves(0), .ideal = two_leaves(1) };
 	const char *avoid[4];
 	struct placement pl = { 0 };
+	const char *ex[1] = { cases[_i].exclude_req };
 	char buf[64], *p, *save = NULL, *cause = NULL;
 	int rc, transient = -1;
 
 	pl.req = (struct plan_request){ .nodes = cases[_i].nodes,
 		.gpus_per_node = 8 };
+	if (ex[0] != NULL) {
+		pl.req.exclude = ex;
+		pl.req.nexclude = 1;
+	}
 	if (cases[_i].avoid != NULL) {
 		snprintf(buf, sizeof(buf), "%s", cases[_i].avoid);
 		for (p = strtok_r(buf, ",", &save); p != NULL;
@@ -86,13 +107,25 @@ START_TEST(test_placement_core)
 	rc = placement_run(&pl, &cl, &cause, &transient);
 	ck_assert_msg(rc == cases[_i].rc, "%s: rc %d", cases[_i].what, rc);
 	ck_assert_int_eq(pl.never, cases[_i].never);
-	if (rc == 0) {
+	ck_assert_int_eq(transient, cases[_i].transient);
+	if (rc == 0 && cases[_i].first != NULL) {
 		ck_assert_ptr_nonnull(pl.plan);
 		ck_assert_ptr_null(cause);
+		ck_assert_int_eq(pl.to_slurm, 0);
 		ck_assert_str_eq(pl.plan->nodes[0].name, cases[_i].first);
+	} else if (rc == 0) {
+		ck_assert_msg(pl.plan == NULL && pl.to_slurm, "%s: pinned",
+		    cases[_i].what);
+		ck_assert_int_eq(pl.switches, cases[_i].switches);
+		ck_assert_str_eq(pl.order, cases[_i].order);
+		if (cases[_i].exclude != NULL)
+			ck_assert_str_eq(pl.exclude, cases[_i].exclude);
+		else
+			ck_assert_ptr_null(pl.exclude);
+		/* nothing fits now: the cause says why, for the log */
+		ck_assert(cases[_i].transient == (cause != NULL));
 	} else {
 		ck_assert_ptr_null(pl.plan);
-		ck_assert_int_eq(transient, cases[_i].transient);
 		ck_assert_ptr_nonnull(cause);
 	}
 	placement_clear(&pl);
@@ -127,10 +160,15 @@ START_TEST(test_placement_holds)
 			placement_hold_add(&pl.held, &pl.nheld, held[k].tag,
 			    held[k].node, held[k].gpus);
 		if (i == 16) {
-			/* the 17th waits: nothing free until Slurm runs some */
+			/*
+			 * the 17th: nothing free until Slurm runs some, so
+			 * Slurm places it, anywhere it fits
+			 */
 			ck_assert_int_eq(
-			    placement_run(&pl, &cl, &cause, &transient), -1);
+			    placement_run(&pl, &cl, &cause, &transient), 0);
 			ck_assert_int_eq(transient, 1);
+			ck_assert(pl.to_slurm && pl.plan == NULL);
+			ck_assert_int_eq(pl.switches, 1);
 			free(cause);
 			placement_clear(&pl);
 			break;
@@ -165,6 +203,92 @@ START_TEST(test_placement_holds)
 		.tag = "self" };
 	placement_hold_add(&pl.held, &pl.nheld, "self", "a1", 8);
 	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_ptr_nonnull(pl.plan);
+	placement_clear(&pl);
+	topo_free(cl.live);
+	/*
+	 * one free node on each leaf, a whole leaf would do once free: not
+	 * pinned across two leaves, Slurm waits for one (issue 12)
+	 */
+	cl.live = two_leaves(1);
+	pl = (struct placement){ .req = { .nodes = 2, .gpus_per_node = 8 },
+		.tag = "two" };
+	placement_hold_add(&pl.held, &pl.nheld, "other", "a2", 8);
+	placement_hold_add(&pl.held, &pl.nheld, "other", "b2", 8);
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_int_eq(transient, 0);
+	ck_assert_ptr_null(cause);
+	ck_assert(pl.to_slurm && pl.plan == NULL);
+	ck_assert_int_eq(pl.switches, 1);
+	ck_assert_str_eq(pl.order, "a1,a2 b1,b2");
+	ck_assert_ptr_null(pl.exclude);
+	placement_clear(&pl);
+	/* one of ours waits in Slurm's queue: a job that fits joins it */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
+		.tag = "behind",
+		.queued = 1 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert(pl.to_slurm && pl.plan == NULL);
+	ck_assert_int_eq(transient, 0);
+	placement_clear(&pl);
+	/* policy spread: Slurm places it without a switch count */
+	pl = (struct placement){ .req = { .nodes = 3,
+		                     .gpus_per_node = 8,
+		                     .policy = POLICY_SPREAD },
+		.tag = "spread" };
+	placement_hold_add(&pl.held, &pl.nheld, "other", "a2", 8);
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_ptr_nonnull(pl.plan);
+	placement_clear(&pl);
+	topo_free(cl.live);
+	topo_free(cl.ideal);
+}
+END_TEST
+
+/*
+ * A job with spares is pinned on free nodes or waits in llmctld (which of
+ * its nodes are spares is llmctl's to know): never handed to Slurm.
+ */
+START_TEST(test_placement_spares)
+{
+	struct bcluster cl = { .live = two_leaves(0), .ideal = two_leaves(1) };
+	struct placement pl;
+	char *cause = NULL;
+	int transient;
+
+	/* 1 + 1 on the free leaf, even with one of ours in Slurm's queue */
+	pl = (struct placement){
+		.req = { .nodes = 1, .gpus_per_node = 8, .spares = 1 },
+		.tag = "s1",
+		.queued = 1
+	};
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_ptr_nonnull(pl.plan);
+	ck_assert_int_eq(pl.to_slurm, 0);
+	ck_assert_uint_eq(pl.plan->nspares, 1);
+	placement_clear(&pl);
+	/* 2 + 1 with two nodes free: waits, not to Slurm */
+	pl = (struct placement){
+		.req = { .nodes = 2, .gpus_per_node = 8, .spares = 1 },
+		.tag = "s2"
+	};
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
+	ck_assert_int_eq(pl.never, 0);
+	ck_assert_int_eq(transient, 1);
+	ck_assert_int_eq(pl.to_slurm, 0);
+	ck_assert_ptr_null(pl.plan);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	cause = NULL;
+	placement_clear(&pl);
+	/* 4 + 1 fits no idle cluster of four */
+	pl = (struct placement){
+		.req = { .nodes = 4, .gpus_per_node = 8, .spares = 1 },
+		.tag = "s3"
+	};
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
+	ck_assert_int_eq(pl.never, 1);
+	free(cause);
 	placement_clear(&pl);
 	topo_free(cl.live);
 	topo_free(cl.ideal);
@@ -180,6 +304,7 @@ main(void)
 	tcase_add_loop_test(
 	    tc, test_placement_core, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_placement_holds);
+	tcase_add_test(tc, test_placement_spares);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -35,7 +35,7 @@ static const struct pcase cases[] = {
 	    .yaml = HEAD RES,
 	    .checks = { "workdir=/home/u", "resources.tasks_per_node=4",
 	        "parallel.data=8", "parallel.launcher=srun",
-	        "placement.policy=pack", "placement.max_wait=10m",
+	        "placement.policy=pack", "placement.max_wait=1m",
 	        "checkpoint.pattern=step_{step}", "recovery.backoff=30s",
 	        "recovery.max_infra_restarts=10",
 	        "health.heartbeat_timeout=10m", "health.startup_timeout=30m",
