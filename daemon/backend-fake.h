@@ -10,6 +10,10 @@ void fake_set_list_down(int); /* only the job-table load fails */
 /* The next n submits: Slurm takes the job, the answer says unreachable. */
 void fake_lose_answers(int n);
 int fake_submit_count(void);
+/* The nodes changed: the next cluster load is a full one. */
+void fake_nodes_changed(void);
+/* Full answers so far (not "no change"): job-table loads, or cluster (1). */
+int fake_load_count(int cluster);
 void fake_reset(void);
 
 #endif

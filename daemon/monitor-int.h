@@ -44,6 +44,13 @@ struct track {
 	int64_t ckpt_step;
 	int ckpt_known; /* ckpt_step was read once */
 	char *avoid; /* re-plan: the nodes that were busy */
+	/*
+	 * The last plan found no room now: planned again once the cluster
+	 * changed (monitor->changes moved on) or at replan_ms.
+	 */
+	int unplaced;
+	uint64_t unplaced_changes;
+	int64_t replan_ms; /* monotonic */
 	TAILQ_ENTRY(track) entry;
 };
 
@@ -66,6 +73,8 @@ struct monitor {
 	int64_t loaded_ms; /* monotonic, when d->cluster came */
 	int load_wanted; /* a plan waits for it: kick */
 	char *load_cause; /* why the last load failed; NULL: ok */
+	int64_t load_stamp; /* the backend's stamp of d->cluster's nodes */
+	uint64_t load_fail_sum; /* and of the failures folded into it */
 	char *poll_cause; /* why the last poll failed */
 	uint64_t lists; /* OP_LISTs pushed, the newest's number */
 	int64_t listed_ms; /* monotonic, when the newest was pushed */
@@ -73,6 +82,12 @@ struct monitor {
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;
 	uint64_t seen_list; /* and its number; 0: none yet */
+	int64_t seen_stamp; /* the backend's stamp of seen */
+	/*
+	 * Bumped when what a plan sees may have changed: a new job table or
+	 * node snapshot, an attempt ended. Attempts left unplaced wait for it.
+	 */
+	uint64_t changes;
 	TAILQ_HEAD(, track) tracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
@@ -102,6 +117,13 @@ void monitor_finish(struct monitor *, struct attempt *, struct job *,
 
 void monitor_attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
     int64_t id, int submitted);
+/*
+ * Re-plans of attempts left waiting for room: due once the cluster changed
+ * (or after REPLAN_IDLE poll intervals anyway); monitor_unplaced() marks
+ * the attempt's plan as one that found none.
+ */
+int monitor_replan_due(const struct monitor *, const struct track *);
+void monitor_unplaced(struct monitor *, const char *tag);
 
 /* monitor-plan.c (and monitor_cancel_attempt above) */
 void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);

@@ -28,6 +28,8 @@
 
 #define LOST_AFTER_POLLS 3 /* polls that miss a job before it is lost */
 #define SCAN_THREADS 3 /* checkpoint scans at once, of different users */
+/* Poll intervals after which an unplaced attempt is planned again anyway. */
+#define REPLAN_IDLE 30
 
 static void monitor_tick_cb(void *);
 
@@ -150,6 +152,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	}
 	if (store_commit(st) != 0)
 		goto fail;
+	m->changes++; /* its GPUs are free for the attempts waiting */
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
 	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
@@ -257,6 +260,7 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 	}
 	if (store_commit(st) != 0)
 		goto fail;
+	m->changes++;
 	monitor_track_drop(m, old);
 	/* a new tag, never submitted */
 	monitor_track_get(m, a->tag)->absent = 1;
@@ -443,16 +447,21 @@ apply_bjob(
 static void
 keep_seen(struct monitor *m, struct op *op)
 {
-	bjob_list_free(m->seen, m->nseen);
-	m->seen = op->u.list.jobs;
-	m->nseen = op->u.list.njobs;
+	/* "no change": the kept table is this poll's answer */
 	m->seen_list = m->lists;
-	op->u.list.jobs = NULL;
-	op->u.list.njobs = 0;
 	if (m->list_wanted) {
 		m->list_wanted = 0;
 		monitor_kick(m);
 	}
+	if (op->u.list.unchanged)
+		return;
+	bjob_list_free(m->seen, m->nseen);
+	m->seen = op->u.list.jobs;
+	m->nseen = op->u.list.njobs;
+	m->seen_stamp = op->u.list.stamp;
+	op->u.list.jobs = NULL;
+	op->u.list.njobs = 0;
+	m->changes++;
 }
 
 static void
@@ -462,8 +471,8 @@ list_done(struct op *op, void *arg)
 	struct attempt **as;
 	struct job *job;
 	struct track *t;
-	size_t n, i, k;
-	const struct bjob *b;
+	size_t n, i, k, nb;
+	const struct bjob *b, *bs;
 
 	m->polling = 0;
 	if (op->rc != 0) {
@@ -476,6 +485,8 @@ list_done(struct op *op, void *arg)
 	if (m->poll_failing)
 		log_info("Slurm answers again");
 	m->poll_failing = 0;
+	bs = op->u.list.unchanged ? m->seen : op->u.list.jobs;
+	nb = op->u.list.unchanged ? m->nseen : op->u.list.njobs;
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		if (as[i]->slurm_job_id == 0)
@@ -483,9 +494,9 @@ list_done(struct op *op, void *arg)
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		b = NULL;
-		for (k = 0; k < op->u.list.njobs && b == NULL; k++)
-			if (op->u.list.jobs[k].id == as[i]->slurm_job_id)
-				b = &op->u.list.jobs[k];
+		for (k = 0; k < nb && b == NULL; k++)
+			if (bs[k].id == as[i]->slurm_job_id)
+				b = &bs[k];
 		t = monitor_track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
@@ -539,18 +550,38 @@ create_attempts(struct monitor *m, enum job_state from)
 }
 
 /*
- * One job-table load at a time, and for the attempts in flight at most one
- * per half poll interval however often the monitor is kicked; an attempt
- * that waits for a poll to tell whether Slurm has it gets one at once.
+ * One job-table load at a time, and for the attempts in flight one per
+ * poll interval however often the monitor is kicked (a tenth off for the
+ * timer's slack); an attempt that waits for a poll to tell whether Slurm
+ * has it gets one at once. An unchanged table costs slurmctld a "no
+ * change".
  */
 static int
 poll_due(const struct monitor *m, int need_poll)
 {
+	int64_t every = m->d->conf->poll_interval_ms;
+
 	if (m->polling)
 		return 0;
 	return m->list_wanted ||
-	    (need_poll &&
-	        mono_ms() - m->listed_ms >= m->d->conf->poll_interval_ms / 2);
+	    (need_poll && mono_ms() - m->listed_ms >= every - every / 10);
+}
+
+int
+monitor_replan_due(const struct monitor *m, const struct track *t)
+{
+	return !t->unplaced || t->unplaced_changes != m->changes ||
+	    mono_ms() >= t->replan_ms;
+}
+
+void
+monitor_unplaced(struct monitor *m, const char *tag)
+{
+	struct track *t = monitor_track_get(m, tag);
+
+	t->unplaced = 1;
+	t->unplaced_changes = m->changes;
+	t->replan_ms = mono_ms() + REPLAN_IDLE * m->d->conf->poll_interval_ms;
 }
 
 static void
@@ -591,7 +622,8 @@ monitor_tick_cb(void *arg)
 		m->poll_started = metrics_now();
 		m->lists++;
 		m->listed_ms = mono_ms();
-		worker_push(m->d->worker, worker_list(list_done, m));
+		worker_push(
+		    m->d->worker, worker_list(m->seen_stamp, list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
 }

@@ -244,6 +244,40 @@ START_TEST(test_submit_answer_lost)
 }
 END_TEST
 
+/*
+ * A job that waits for room costs Slurm nothing more: while nothing changes
+ * every poll and snapshot load is answered "no change" (the fake counts
+ * only full answers); once the job holding the nodes ends, it is planned
+ * again and submitted.
+ */
+START_TEST(test_waiting_no_load)
+{
+	struct job *job;
+	int64_t big, id;
+	int lists, loads;
+
+	big = submit("version: 1\nname: big\ncommand: \"true\"\n"
+	             "resources:\n  nodes: 4\n  gpus_per_node: 8\n");
+	ck_assert(run_until(big, JOB_SUBMITTED, 3000));
+	id = submit(JOB);
+	ck_assert(!run_until(id, JOB_SUBMITTED, 500));
+	job = store_job_get(d.store, id);
+	ck_assert_msg(job->reason != NULL &&
+	        strncmp(job->reason, "waiting for resources", 21) == 0,
+	    "reason: %s", job->reason);
+	job_free(job);
+	lists = fake_load_count(0);
+	loads = fake_load_count(1);
+	ck_assert(!run_until(id, JOB_SUBMITTED, 1000)); /* ~50 ticks */
+	ck_assert_int_eq(fake_load_count(0), lists);
+	ck_assert_int_eq(fake_load_count(1), loads);
+	fake_set_state(slurm_id(big, 1), BJOB_COMPLETED, 0);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert_int_eq(fake_load_count(0), lists + 1);
+	ck_assert_int_eq(fake_submit_count(), 2);
+}
+END_TEST
+
 /* A failure restarts once (max_restarts: 1), the second ends the job. */
 START_TEST(test_restart_budget)
 {
@@ -498,6 +532,7 @@ main(void)
 	tcase_add_test(tc, test_scheduler_down);
 	tcase_add_test(tc, test_fresh_needs_no_lookup);
 	tcase_add_test(tc, test_submit_answer_lost);
+	tcase_add_test(tc, test_waiting_no_load);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);
