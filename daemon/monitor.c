@@ -169,17 +169,10 @@ fail:
 struct attempt *
 monitor_attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 {
-	struct attempt **as, *found = NULL;
-	size_t n, i;
+	struct attempt *found;
 
-	as = store_attempts_active(m->d->store, &n);
-	for (i = 0; i < n; i++) {
-		if (found == NULL && strcmp(as[i]->tag, tag) == 0) {
-			found = as[i];
-			as[i] = NULL;
-		}
-	}
-	attempt_list_free(as, n);
+	/* by the tag's index, not a scan of the attempts in flight */
+	found = store_attempt_active_by_tag(m->d->store, tag);
 	*job = found != NULL ? store_job_get(m->d->store, found->job_id) : NULL;
 	if (found != NULL && *job == NULL) {
 		attempt_free(found);
