@@ -52,6 +52,7 @@ struct track {
 	uint64_t unplaced_changes;
 	int64_t replan_ms; /* monotonic */
 	TAILQ_ENTRY(track) entry;
+	struct track *hnext; /* in its bucket of monitor->track_index */
 };
 
 /* What is known about a job's checkpoints between scans. */
@@ -89,6 +90,9 @@ struct monitor {
 	 */
 	uint64_t changes;
 	TAILQ_HEAD(, track) tracks;
+	/* the tracks by tag: chained buckets, doubled past 2 a bucket */
+	struct track **track_index;
+	size_t track_buckets, ntracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
 };

