@@ -548,41 +548,78 @@ list_done(struct op *op, void *arg)
 	keep_seen(m, op);
 }
 
-static void
-create_attempts(struct monitor *m, enum job_state from)
+/* Insert job's next attempt in the transaction open; its tag, or NULL. */
+static char *
+create_attempt(struct monitor *m, const struct job *job)
 {
 	struct store *st = m->d->store;
 	struct attempt a = { 0 };
-	struct job **jobs;
-	size_t n, i;
 
-	jobs = store_jobs_in_state(st, from, &n);
-	for (i = 0; i < n; i++) {
-		/* a QUEUED job gets its first attempt here, and only that */
-		if (from == JOB_QUEUED && jobs[i]->attempts > 0)
-			continue;
-		if (from == JOB_RESTARTING && jobs[i]->not_before > wall_s())
-			continue;
-		a.job_id = jobs[i]->id;
-		a.attempt = jobs[i]->attempts + 1;
-		a.tag = random_hex(12);
-		a.state = ATTEMPT_CREATED;
-		a.master_port = pick_port(m, a.job_id, a.attempt);
-		a.submitted_at = wall_s();
-		a.last_step = a.ckpt_start = a.ckpt_end = -1;
-		/* committed (fsync) before Slurm can hear of it */
-		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
-		    store_event_add(st, a.job_id, "attempt",
-		        "attempt %d created (tag %s, MASTER_PORT %d)",
-		        a.attempt, a.tag, a.master_port) == 0 &&
-		    store_commit(st) == 0)
-			/* made here, not submitted yet: Slurm cannot have it */
-			monitor_track_get(m, a.tag)->absent = 1;
-		else
-			store_rollback(st);
-		free(a.tag);
+	a.job_id = job->id;
+	a.attempt = job->attempts + 1;
+	a.tag = random_hex(12);
+	a.state = ATTEMPT_CREATED;
+	/* sees the attempts inserted before it in this transaction */
+	a.master_port = pick_port(m, a.job_id, a.attempt);
+	a.submitted_at = wall_s();
+	a.last_step = a.ckpt_start = a.ckpt_end = -1;
+	if (store_attempt_insert(st, &a) == 0 &&
+	    store_event_add(st, a.job_id, "attempt",
+	        "attempt %d created (tag %s, MASTER_PORT %d)", a.attempt, a.tag,
+	        a.master_port) == 0)
+		return a.tag;
+	free(a.tag);
+	return NULL;
+}
+
+/*
+ * The attempts this tick makes (a QUEUED job's first, a RESTARTING job's
+ * next once its backoff is over), in one transaction, one fsync however
+ * many: committed before Slurm can hear of them; if any fails, none is
+ * kept and the next tick makes them again.
+ */
+static void
+create_attempts(struct monitor *m)
+{
+	static const enum job_state from[] = { JOB_QUEUED, JOB_RESTARTING };
+	struct store *st = m->d->store;
+	struct job **jobs;
+	char **tags = NULL, *tag;
+	size_t n, i, k, ntags = 0;
+	int begun = 0, rc = 0;
+
+	for (k = 0; k < sizeof(from) / sizeof(from[0]) && rc == 0; k++) {
+		jobs = store_jobs_in_state(st, from[k], &n);
+		for (i = 0; i < n && rc == 0; i++) {
+			/* a QUEUED job gets its first attempt here, only that */
+			if (from[k] == JOB_QUEUED && jobs[i]->attempts > 0)
+				continue;
+			if (from[k] == JOB_RESTARTING &&
+			    jobs[i]->not_before > wall_s())
+				continue;
+			if (!begun && (rc = store_begin(st)) != 0)
+				break;
+			begun = 1;
+			if ((tag = create_attempt(m, jobs[i])) == NULL) {
+				rc = -1;
+				break;
+			}
+			tags = xreallocarray(tags, ntags + 1, sizeof(*tags));
+			tags[ntags++] = tag;
+		}
+		job_list_free(jobs, n);
 	}
-	job_list_free(jobs, n);
+	if (begun && (rc != 0 || store_commit(st) != 0)) {
+		store_rollback(st);
+		rc = -1;
+	}
+	for (i = 0; i < ntags; i++) {
+		/* made here, not submitted yet: Slurm cannot have it */
+		if (rc == 0)
+			monitor_track_get(m, tags[i])->absent = 1;
+		free(tags[i]);
+	}
+	free(tags);
 }
 
 /*
@@ -631,8 +668,7 @@ monitor_tick_cb(void *arg)
 	int need_poll = 0;
 
 	monitor_load_cluster(m);
-	create_attempts(m, JOB_QUEUED);
-	create_attempts(m, JOB_RESTARTING);
+	create_attempts(m);
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		t = monitor_track_get(m, as[i]->tag);

@@ -55,8 +55,9 @@ rpcs() {
 # cpu_ticks PID: utime + stime
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# waiting: jobs llmctl holds QUEUED, none of them in Slurm
-waiting() { "${L[@]}" status --state queued --limit 0 --noheader 2>/dev/null | wc -l; }
+# waiting: jobs llmctl holds QUEUED, read from its database (a daemon busy
+# re-planning may not answer a listing of them in time)
+waiting() { sqlite3 "file:$DIR/state/db?mode=ro" "SELECT count(*) FROM jobs WHERE state = 'QUEUED'" 2>/dev/null || echo 0; }
 
 # fill COUNT: submit until COUNT jobs wait (4 clients), then until llmctl
 # has planned them all (none in Slurm but the blocker)
@@ -101,7 +102,7 @@ CONF
 	L=("$B/cli/llmctl" --socket "$DIR/sock")
 	echo "== llmctl from $B ($(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?)), $(nproc) cores, ${WINDOW} s each"
 	for c in $COUNTS; do
-		fill "$c"
+		fill "$c" || echo "      (measured with $(waiting) waiting)"
 		sleep 3 # the plans of the last submits settle
 		sdiag -r >/dev/null
 		c0=$(cpu_ticks "$dpid")
