@@ -72,6 +72,7 @@ struct monitor {
 	int poll_failing;
 	int loading; /* an OP_CLUSTER in flight */
 	int64_t loaded_ms; /* monotonic, when d->cluster came */
+	int64_t load_pushed_ms; /* monotonic, when the newest load was pushed */
 	int load_wanted; /* a plan waits for it: kick */
 	char *load_cause; /* why the last load failed; NULL: ok */
 	int64_t load_stamp; /* the backend's stamp of d->cluster's nodes */

@@ -623,7 +623,7 @@ monitor_load_cluster(struct monitor *m)
 
 	if (m->loading ||
 	    (m->d->cluster != NULL &&
-	        mono_ms() - m->loaded_ms < every - every / 10))
+	        mono_ms() - m->load_pushed_ms < every - every / 10))
 		return;
 	fail = store_node_failures(m->d->store, &nfail);
 	sum = fail_sum(fail, nfail);
@@ -631,6 +631,7 @@ monitor_load_cluster(struct monitor *m)
 		m->load_stamp = 0;
 	m->load_fail_sum = sum;
 	m->loading = 1;
+	m->load_pushed_ms = mono_ms();
 	worker_push(m->d->worker,
 	    worker_cluster(m->load_stamp, fail, nfail, cluster_done, m));
 }
