@@ -500,6 +500,15 @@ keep_seen(struct monitor *m, struct op *op)
 	m->changes++;
 }
 
+static int
+bjob_cmp_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct bjob *)a)->id,
+	        y = ((const struct bjob *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
 list_done(struct op *op, void *arg)
 {
@@ -507,8 +516,9 @@ list_done(struct op *op, void *arg)
 	struct attempt **as;
 	struct job *job;
 	struct track *t;
-	size_t n, i, k, nb;
+	size_t n, i, nb;
 	const struct bjob *b, *bs;
+	struct bjob key = { 0 };
 
 	m->polling = 0;
 	if (op->rc != 0) {
@@ -521,6 +531,10 @@ list_done(struct op *op, void *arg)
 	if (m->poll_failing)
 		log_info("Slurm answers again");
 	m->poll_failing = 0;
+	/* by id, for the look-ups below (the kept table is sorted already) */
+	if (!op->u.list.unchanged)
+		qsort(op->u.list.jobs, op->u.list.njobs,
+		    sizeof(*op->u.list.jobs), bjob_cmp_id);
 	bs = op->u.list.unchanged ? m->seen : op->u.list.jobs;
 	nb = op->u.list.unchanged ? m->nseen : op->u.list.njobs;
 	as = store_attempts_active(m->d->store, &n);
@@ -529,10 +543,9 @@ list_done(struct op *op, void *arg)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
-		b = NULL;
-		for (k = 0; k < nb && b == NULL; k++)
-			if (bs[k].id == as[i]->slurm_job_id)
-				b = &bs[k];
+		key.id = as[i]->slurm_job_id;
+		b = nb > 0 ? bsearch(&key, bs, nb, sizeof(*bs), bjob_cmp_id)
+		           : NULL;
 		t = monitor_track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
