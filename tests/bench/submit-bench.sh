@@ -101,7 +101,7 @@ CONF
 	drain
 	# where a job's time goes in the daemon: commits (each an fsync) and
 	# CPU, over both phases' jobs
-	curl -s --unix-socket "$DIR/sock" http://llmctld/metrics | awk -v n=$((N + N / CLIENTS * CLIENTS)) \
+	curl -s --unix-socket "$DIR/sock" http://llmctld/v1/metrics | awk -v n=$((N + N / CLIENTS * CLIENTS)) \
 	    -v cpu="$(awk '{print $14 + $15}' "/proc/$dpid/stat")" -v hz="$(getconf CLK_TCK)" '
 		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
 		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
