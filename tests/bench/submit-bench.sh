@@ -106,7 +106,7 @@ CONF
 		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
 		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
 		END { printf "    daemon, per job: %.2f commits (%.2f ms each), %.2f ms CPU\n",
-		    c / n, c > 0 ? s / c * 1000 : 0, cpu / hz / n * 1000 }'
+		    c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000 }'
 	sdiag -r >/dev/null
 	sleep 10
 	echo "    idle daemon, 10 s: $(rpcs)"
