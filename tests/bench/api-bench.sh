@@ -35,7 +35,7 @@ printf 'version: 1\nname: b\ncommand: "true"\nworkdir: /tmp\nresources:\n  nodes
 pct() {
 	sort -n | awk -v l="$1" '{a[NR]=$1} END {
 		printf "%-44s median %7.2f ms   p90 %7.2f ms   p99 %7.2f ms\n", l,
-		    a[int((NR+1)/2)]/1000, a[int(NR*0.9)]/1000, a[int(NR*0.99) > 0 ? int(NR*0.99) : 1]/1000 }'
+		    a[int((NR+1)/2)]/1000, a[int(NR*0.9)]/1000, a[(int(NR*0.99) > 0 ? int(NR*0.99) : 1)]/1000 }'
 }
 
 # time_runs LABEL CMD...: N runs, wall time of each
