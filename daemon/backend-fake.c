@@ -24,6 +24,9 @@ static int fake_lost; /* submits to take but answer as unreachable */
 /* the last submit's placement */
 static char *fake_req_nodes, *fake_exc_nodes;
 static int fake_switches, fake_switch_wait;
+static int64_t fake_stamp = 1; /* the job table's, bumped by each change */
+static int64_t fake_node_stamp = 1; /* the nodes' */
+static int fake_loads[2]; /* [0] list, [1] cluster: full answers */
 
 static int
 fake_init(const char *conf, char **cause)
@@ -69,6 +72,7 @@ fake_submit(
 		    r->exc_nodes != NULL ? xstrdup(r->exc_nodes) : NULL;
 		fake_switches = r->switches;
 		fake_switch_wait = r->switch_wait_s;
+		fake_stamp++;
 		if (fake_lost > 0) {
 			fake_lost--;
 			*transient = 1;
@@ -80,7 +84,7 @@ fake_submit(
 }
 
 static int
-fake_list(struct bjob **out, size_t *n, char **cause)
+fake_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 {
 	size_t i;
 
@@ -89,6 +93,12 @@ fake_list(struct bjob **out, size_t *n, char **cause)
 		pthread_mutex_unlock(&fake_lock);
 		return set_cause(cause, "Unable to contact slurm controller");
 	}
+	if (*stamp == fake_stamp) {
+		pthread_mutex_unlock(&fake_lock);
+		return 1;
+	}
+	*stamp = fake_stamp;
+	fake_loads[0]++;
 	*out = xcalloc(fake_n + 1, sizeof(**out));
 	for (i = 0; i < fake_n; i++) {
 		(*out)[i] = fake_jobs[i];
@@ -113,8 +123,8 @@ fake_cancel(int64_t id, char **cause)
 
 /* Two leaves of two 8-GPU nodes under one spine, all idle. */
 static int
-fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
-    char **cause)
+fake_cluster(int64_t *stamp, const struct bfailure *fail, size_t nfail,
+    struct bcluster **out, char **cause)
 {
 	struct topo_gen g = { .leaves = 2,
 		.nodes_per_leaf = 2,
@@ -126,8 +136,18 @@ fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
 
 	(void)fail;
 	(void)nfail;
-	if (fake_down)
+	pthread_mutex_lock(&fake_lock);
+	if (fake_down) {
+		pthread_mutex_unlock(&fake_lock);
 		return set_cause(cause, "Unable to contact slurm controller");
+	}
+	if (*stamp == fake_node_stamp) {
+		pthread_mutex_unlock(&fake_lock);
+		return 1;
+	}
+	*stamp = fake_node_stamp;
+	fake_loads[1]++;
+	pthread_mutex_unlock(&fake_lock);
 	c = xcalloc(1, sizeof(*c));
 	if ((c->live = topo_generate(&g, cause)) == NULL ||
 	    (c->ideal = topo_generate(&g, cause)) == NULL) {
@@ -169,6 +189,7 @@ fake_set_state(int64_t id, enum bjob_state state, int exit_code)
 			continue;
 		fake_jobs[i].state = state;
 		fake_jobs[i].exit_code = exit_code;
+		fake_stamp++;
 		if (state != BJOB_PENDING && fake_jobs[i].nodes == NULL)
 			fake_jobs[i].nodes = xstrdup("n1,n2");
 	}
@@ -197,6 +218,25 @@ fake_lose_answers(int n)
 	pthread_mutex_lock(&fake_lock);
 	fake_lost = n;
 	pthread_mutex_unlock(&fake_lock);
+}
+
+void
+fake_nodes_changed(void)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_node_stamp++;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+int
+fake_load_count(int cluster)
+{
+	int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = fake_loads[cluster != 0];
+	pthread_mutex_unlock(&fake_lock);
+	return n;
 }
 
 int
@@ -237,5 +277,8 @@ fake_reset(void)
 	fake_down = 0;
 	fake_lost = 0;
 	fake_list_down = 0;
+	fake_stamp++;
+	fake_node_stamp++;
+	fake_loads[0] = fake_loads[1] = 0;
 	pthread_mutex_unlock(&fake_lock);
 }

@@ -16,6 +16,10 @@ int fake_submit_count(void);
  */
 void fake_last_placement(
     char **req_nodes, char **exc_nodes, int *switches, int *wait_s);
+/* The nodes changed: the next cluster load is a full one. */
+void fake_nodes_changed(void);
+/* Full answers so far (not "no change"): job-table loads, or cluster (1). */
+int fake_load_count(int cluster);
 void fake_reset(void);
 
 #endif

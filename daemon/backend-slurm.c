@@ -30,11 +30,11 @@ extern const char *slurm_job_reason_string(enum job_state_reason);
 static int slurm_backend_init(const char *, char **);
 static int slurm_backend_submit(
     const struct bjob_request *, int64_t *, char **, int *);
-static int slurm_backend_list(struct bjob **, size_t *, char **);
+static int slurm_backend_list(int64_t *, struct bjob **, size_t *, char **);
 static int slurm_backend_cancel(int64_t, char **);
 static void slurm_backend_fini(void);
 static int slurm_backend_cluster(
-    const struct bfailure *, size_t, struct bcluster **, char **);
+    int64_t *, const struct bfailure *, size_t, struct bcluster **, char **);
 
 const struct backend backend_slurm = {
 	.name = "slurm",
@@ -173,17 +173,33 @@ slurm_state(uint32_t state)
 	}
 }
 
+/*
+ * slurmctld answers "no change" (SLURM_NO_CHANGE_IN_DATA, a few bytes) when
+ * its table is no newer than the stamp, its own last_update of the table
+ * the caller keeps, less one second (so a change within the stamp's second
+ * is never missed).
+ */
 static int
-slurm_backend_list(struct bjob **out, size_t *n, char **cause)
+no_change(int64_t stamp)
+{
+	return stamp != 0 && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA;
+}
+
+static int
+slurm_backend_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 {
 	job_info_msg_t *msg = NULL;
 	slurm_job_info_t *ji;
 	struct bjob *jobs, *b;
 	uint32_t i;
 
-	if (slurm_load_jobs(0, &msg, SHOW_ALL) != SLURM_SUCCESS)
+	if (slurm_load_jobs((time_t)*stamp, &msg, SHOW_ALL) != SLURM_SUCCESS) {
+		if (no_change(*stamp))
+			return 1;
 		return set_cause(
 		    cause, "%s", slurm_strerror(slurm_get_errno()));
+	}
+	*stamp = (int64_t)msg->last_update;
 	jobs = xcalloc(msg->record_count + 1, sizeof(*jobs));
 	*n = 0;
 	for (i = 0; i < msg->record_count; i++) {
@@ -318,7 +334,7 @@ node_state(uint32_t state)
 }
 
 static int
-slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
+slurm_backend_cluster(int64_t *stamp, const struct bfailure *fail, size_t nfail,
     struct bcluster **out, char **cause)
 {
 	topo_info_response_msg_t *tm = NULL;
@@ -330,10 +346,14 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 	char *type;
 	int gpus, rc = -1;
 
-	if (slurm_load_node(0, &nm, SHOW_ALL | SHOW_DETAIL | SHOW_MIXED) !=
-	    SLURM_SUCCESS)
+	/* the switches change only with the nodes (a reconfigure) */
+	if (slurm_load_node((time_t)*stamp, &nm,
+	        SHOW_ALL | SHOW_DETAIL | SHOW_MIXED) != SLURM_SUCCESS) {
+		if (no_change(*stamp))
+			return 1;
 		return set_cause(cause, "slurm_load_node: %s",
 		    slurm_strerror(slurm_get_errno()));
+	}
 	if (slurm_load_topo(&tm) != SLURM_SUCCESS) {
 		slurm_free_node_info_msg(nm);
 		return set_cause(cause, "slurm_load_topo: %s",
@@ -391,6 +411,7 @@ slurm_backend_cluster(const struct bfailure *fail, size_t nfail,
 	    topo_finish(c->ideal, NULL) != 0)
 		goto out;
 	c->loaded_at = (int64_t)time(NULL);
+	*stamp = (int64_t)nm->last_update;
 	*out = c;
 	c = NULL;
 	rc = 0;

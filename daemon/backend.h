@@ -96,12 +96,22 @@ struct backend {
 	 */
 	int (*submit)(const struct bjob_request *, int64_t *id, char **cause,
 	    int *transient);
-	/* Every job carrying an llmctl tag; one RPC. */
-	int (*list)(struct bjob **jobs, size_t *n, char **cause);
+	/*
+	 * Every job carrying an llmctl tag; one RPC. *stamp: in, the stamp of
+	 * the table the caller keeps (0: none); out, the new table's. 1: the
+	 * table has not changed since *stamp (nothing returned: keep the old
+	 * one), 0: the jobs are returned, -1: error.
+	 */
+	int (*list)(
+	    int64_t *stamp, struct bjob **jobs, size_t *n, char **cause);
 	int (*cancel)(int64_t id, char **cause);
-	/* Topology and node states; failures are folded into the nodes. */
-	int (*cluster)(
-	    const struct bfailure *, size_t, struct bcluster **, char **cause);
+	/*
+	 * Topology and node states; failures are folded into the nodes.
+	 * *stamp as for list: 1, the nodes have not changed since *stamp (one
+	 * RPC, no snapshot returned); 0, a new snapshot (two RPCs).
+	 */
+	int (*cluster)(int64_t *stamp, const struct bfailure *, size_t,
+	    struct bcluster **, char **cause);
 	void (*fini)(void);
 };
 

@@ -50,7 +50,15 @@ struct track {
 	enum { STEP_UNREAD, STEP_READING, STEP_ENDED } step_state;
 	int step_rc;
 	enum { NEXT_NONE, NEXT_WRITING, NEXT_WRITTEN } next_state;
+	/*
+	 * The last plan found no room now: planned again once the cluster
+	 * changed (monitor->changes moved on) or at replan_ms.
+	 */
+	int unplaced;
+	uint64_t unplaced_changes;
+	int64_t replan_ms; /* monotonic */
 	TAILQ_ENTRY(track) entry;
+	struct track *hnext; /* in its bucket of monitor->track_index */
 };
 
 /* What is known about a job's checkpoints between scans. */
@@ -70,8 +78,11 @@ struct monitor {
 	int poll_failing;
 	int loading; /* an OP_CLUSTER in flight */
 	int64_t loaded_ms; /* monotonic, when d->cluster came */
+	int64_t load_pushed_ms; /* monotonic, when the newest load was pushed */
 	int load_wanted; /* a plan waits for it: kick */
 	char *load_cause; /* why the last load failed; NULL: ok */
+	int64_t load_stamp; /* the backend's stamp of d->cluster's nodes */
+	uint64_t load_fail_sum; /* and of the failures folded into it */
 	char *poll_cause; /* why the last poll failed */
 	uint64_t lists; /* OP_LISTs pushed, the newest's number */
 	int64_t listed_ms; /* monotonic, when the newest was pushed */
@@ -79,7 +90,16 @@ struct monitor {
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;
 	uint64_t seen_list; /* and its number; 0: none yet */
+	int64_t seen_stamp; /* the backend's stamp of seen */
+	/*
+	 * Bumped when what a plan sees may have changed: a new job table or
+	 * node snapshot, an attempt ended. Attempts left unplaced wait for it.
+	 */
+	uint64_t changes;
 	TAILQ_HEAD(, track) tracks;
+	/* the tracks by tag: chained buckets, doubled past 2 a bucket */
+	struct track **track_index;
+	size_t track_buckets, ntracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
 };
@@ -108,6 +128,13 @@ void monitor_finish(struct monitor *, struct attempt *, struct job *,
 
 void monitor_attempt_in_slurm(struct monitor *, struct attempt *, struct job *,
     int64_t id, int submitted);
+/*
+ * Re-plans of attempts left waiting for room: due once the cluster changed
+ * (or after REPLAN_IDLE poll intervals anyway); monitor_unplaced() marks
+ * the attempt's plan as one that found none.
+ */
+int monitor_replan_due(const struct monitor *, const struct track *);
+void monitor_unplaced(struct monitor *, const char *tag);
 
 /* monitor-plan.c (and monitor_cancel_attempt above) */
 void monitor_plan_attempt(struct monitor *, struct attempt *, struct job *);

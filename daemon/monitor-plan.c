@@ -296,8 +296,10 @@ plan_unplaced(struct monitor *m, const struct submit_data *sd,
 		monitor_finish(
 		    m, a, job, ATTEMPT_FAILED, CAUSE_UNPLACEABLE, reason);
 		free(reason);
-	} else
+	} else {
+		monitor_unplaced(m, sd->tag);
 		plan_wait(m, job, "waiting for resources: %s", cause);
+	}
 }
 
 /* Say how Slurm is to place the job handed to it. */
@@ -590,8 +592,10 @@ monitor_plan_attempt(struct monitor *m, struct attempt *a, struct job *job)
 	}
 	if (spares_try(m, a, job))
 		return;
-	if ((cl = plan_snapshot(m, job)) == NULL)
+	/* no room last time: again once the cluster changed */
+	if (!monitor_replan_due(m, t) || (cl = plan_snapshot(m, job)) == NULL)
 		return;
+	t->unplaced = 0;
 	sd = submit_data_new(m, a->tag);
 	if (plan_request(m, sd, a, job, &cause) == 0) {
 		plan_place(m, cl, sd, a, job);
@@ -645,6 +649,14 @@ cluster_done(struct op *op, void *arg)
 	monitor_set_str(&m->load_cause, op->rc != 0 ? op->cause : NULL);
 	if (op->rc != 0)
 		return;
+	if (op->u.cluster.unchanged && m->d->cluster != NULL) {
+		/* "no change": the kept snapshot is as new as this answer */
+		m->d->cluster->loaded_at = wall_s();
+		m->loaded_ms = mono_ms();
+	} else {
+		m->load_stamp = op->u.cluster.stamp;
+		m->changes++;
+	}
 	keep_cluster(m, &op->u.cluster.cluster);
 	if (m->load_wanted) {
 		m->load_wanted = 0;
@@ -652,21 +664,47 @@ cluster_done(struct op *op, void *arg)
 	}
 }
 
+/* What the failures folded into a snapshot were: FNV-1a of them. */
+static uint64_t
+fail_sum(const struct bfailure *f, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	const char *c;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		for (c = f[i].name; *c != '\0'; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		h = (h ^ (uint64_t)f[i].failures) * 1099511628211ULL;
+	}
+	return h;
+}
+
 /*
  * Refresh the snapshot the plans and the API use, one load at a time and
- * at most one per half poll interval however often the monitor is kicked.
+ * one per poll interval however often the monitor is kicked (a tenth off
+ * for the timer's slack). Nodes unchanged since the kept snapshot, with the
+ * same failures, cost slurmctld a "no change" and keep the snapshot.
  */
 void
 monitor_load_cluster(struct monitor *m)
 {
+	int64_t every = m->d->conf->poll_interval_ms;
 	struct bfailure *fail;
+	uint64_t sum;
 	size_t nfail;
 
 	if (m->loading ||
 	    (m->d->cluster != NULL &&
-	        mono_ms() - m->loaded_ms < m->d->conf->poll_interval_ms / 2))
+	        mono_ms() - m->load_pushed_ms < every - every / 10))
 		return;
 	fail = store_node_failures(m->d->store, &nfail);
+	sum = fail_sum(fail, nfail);
+	if (m->d->cluster == NULL || sum != m->load_fail_sum)
+		m->load_stamp = 0;
+	m->load_fail_sum = sum;
 	m->loading = 1;
-	worker_push(m->d->worker, worker_cluster(fail, nfail, cluster_done, m));
+	m->load_pushed_ms = mono_ms();
+	worker_push(m->d->worker,
+	    worker_cluster(m->load_stamp, fail, nfail, cluster_done, m));
 }

@@ -28,34 +28,79 @@
 
 #define LOST_AFTER_POLLS 3 /* polls that miss a job before it is lost */
 #define SCAN_THREADS 3 /* checkpoint scans at once, of different users */
+/* Poll intervals after which an unplaced attempt is planned again anyway. */
+#define REPLAN_IDLE 30
 
 static void monitor_tick_cb(void *);
 
+/* FNV-1a of the tag, for the track index. */
+static size_t
+track_bucket(const struct monitor *m, const char *tag)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *tag != '\0'; tag++)
+		h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
+	return (size_t)(h % m->track_buckets);
+}
+
+static void
+track_index_grow(struct monitor *m)
+{
+	struct track *t;
+	size_t b;
+
+	free(m->track_index);
+	m->track_buckets = m->track_buckets == 0 ? 64 : m->track_buckets * 2;
+	m->track_index = xcalloc(m->track_buckets, sizeof(*m->track_index));
+	TAILQ_FOREACH(t, &m->tracks, entry)
+	{
+		b = track_bucket(m, t->tag);
+		t->hnext = m->track_index[b];
+		m->track_index[b] = t;
+	}
+}
+
+/* The attempt's track, made if new: O(1), by the tag's bucket. */
 struct track *
 monitor_track_get(struct monitor *m, const char *tag)
 {
 	struct track *t;
+	size_t b;
 
-	TAILQ_FOREACH(t, &m->tracks, entry)
-	if (strcmp(t->tag, tag) == 0)
-		return t;
+	if (m->track_buckets > 0)
+		for (t = m->track_index[track_bucket(m, tag)]; t != NULL;
+		     t = t->hnext)
+			if (strcmp(t->tag, tag) == 0)
+				return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
 	/* not known absent: only a poll pushed from now on may tell */
 	t->list_after = m->lists;
 	TAILQ_INSERT_TAIL(&m->tracks, t, entry);
+	if (++m->ntracks > 2 * m->track_buckets)
+		track_index_grow(m); /* indexes t too */
+	else {
+		b = track_bucket(m, tag);
+		t->hnext = m->track_index[b];
+		m->track_index[b] = t;
+	}
 	return t;
 }
 
 void
 monitor_track_drop(struct monitor *m, const char *tag)
 {
-	struct track *t;
+	struct track **p, *t;
 
-	TAILQ_FOREACH(t, &m->tracks, entry)
-	{
+	if (m->track_buckets == 0)
+		return;
+	for (p = &m->track_index[track_bucket(m, tag)]; (t = *p) != NULL;
+	     p = &t->hnext) {
 		if (strcmp(t->tag, tag) == 0) {
+			*p = t->hnext;
 			TAILQ_REMOVE(&m->tracks, t, entry);
+			m->ntracks--;
 			free(t->avoid);
 			free(t->pf_nodes);
 			free(t->tag);
@@ -150,6 +195,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	}
 	if (store_commit(st) != 0)
 		goto fail;
+	m->changes++; /* its GPUs are free for the attempts waiting */
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
 	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
@@ -167,17 +213,10 @@ fail:
 struct attempt *
 monitor_attempt_by_tag(struct monitor *m, const char *tag, struct job **job)
 {
-	struct attempt **as, *found = NULL;
-	size_t n, i;
+	struct attempt *found;
 
-	as = store_attempts_active(m->d->store, &n);
-	for (i = 0; i < n; i++) {
-		if (found == NULL && strcmp(as[i]->tag, tag) == 0) {
-			found = as[i];
-			as[i] = NULL;
-		}
-	}
-	attempt_list_free(as, n);
+	/* by the tag's index, not a scan of the attempts in flight */
+	found = store_attempt_active_by_tag(m->d->store, tag);
 	*job = found != NULL ? store_job_get(m->d->store, found->job_id) : NULL;
 	if (found != NULL && *job == NULL) {
 		attempt_free(found);
@@ -261,6 +300,7 @@ replan_reset(struct monitor *m, struct attempt *a, struct job *job)
 	}
 	if (store_commit(st) != 0)
 		goto fail;
+	m->changes++;
 	monitor_track_drop(m, old);
 	/* a new tag, never submitted */
 	monitor_track_get(m, a->tag)->absent = 1;
@@ -447,16 +487,30 @@ apply_bjob(
 static void
 keep_seen(struct monitor *m, struct op *op)
 {
-	bjob_list_free(m->seen, m->nseen);
-	m->seen = op->u.list.jobs;
-	m->nseen = op->u.list.njobs;
+	/* "no change": the kept table is this poll's answer */
 	m->seen_list = m->lists;
-	op->u.list.jobs = NULL;
-	op->u.list.njobs = 0;
 	if (m->list_wanted) {
 		m->list_wanted = 0;
 		monitor_kick(m);
 	}
+	if (op->u.list.unchanged)
+		return;
+	bjob_list_free(m->seen, m->nseen);
+	m->seen = op->u.list.jobs;
+	m->nseen = op->u.list.njobs;
+	m->seen_stamp = op->u.list.stamp;
+	op->u.list.jobs = NULL;
+	op->u.list.njobs = 0;
+	m->changes++;
+}
+
+static int
+bjob_cmp_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct bjob *)a)->id,
+	        y = ((const struct bjob *)b)->id;
+
+	return x < y ? -1 : x > y;
 }
 
 static void
@@ -466,8 +520,9 @@ list_done(struct op *op, void *arg)
 	struct attempt **as;
 	struct job *job;
 	struct track *t;
-	size_t n, i, k;
-	const struct bjob *b;
+	size_t n, i, nb;
+	const struct bjob *b, *bs;
+	struct bjob key = { 0 };
 
 	m->polling = 0;
 	if (op->rc != 0) {
@@ -480,16 +535,21 @@ list_done(struct op *op, void *arg)
 	if (m->poll_failing)
 		log_info("Slurm answers again");
 	m->poll_failing = 0;
+	/* by id, for the look-ups below (the kept table is sorted already) */
+	if (!op->u.list.unchanged)
+		qsort(op->u.list.jobs, op->u.list.njobs,
+		    sizeof(*op->u.list.jobs), bjob_cmp_id);
+	bs = op->u.list.unchanged ? m->seen : op->u.list.jobs;
+	nb = op->u.list.unchanged ? m->nseen : op->u.list.njobs;
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		if (as[i]->slurm_job_id == 0)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
-		b = NULL;
-		for (k = 0; k < op->u.list.njobs && b == NULL; k++)
-			if (op->u.list.jobs[k].id == as[i]->slurm_job_id)
-				b = &op->u.list.jobs[k];
+		key.id = as[i]->slurm_job_id;
+		b = nb > 0 ? bsearch(&key, bs, nb, sizeof(*bs), bjob_cmp_id)
+		           : NULL;
 		t = monitor_track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
@@ -505,56 +565,113 @@ list_done(struct op *op, void *arg)
 	keep_seen(m, op);
 }
 
-static void
-create_attempts(struct monitor *m, enum job_state from)
+/* Insert job's next attempt in the transaction open; its tag, or NULL. */
+static char *
+create_attempt(struct monitor *m, const struct job *job)
 {
 	struct store *st = m->d->store;
 	struct attempt a = { 0 };
-	struct job **jobs;
-	size_t n, i;
 
-	jobs = store_jobs_in_state(st, from, &n);
-	for (i = 0; i < n; i++) {
-		/* a QUEUED job gets its first attempt here, and only that */
-		if (from == JOB_QUEUED && jobs[i]->attempts > 0)
-			continue;
-		if (from == JOB_RESTARTING && jobs[i]->not_before > wall_s())
-			continue;
-		a.job_id = jobs[i]->id;
-		a.attempt = jobs[i]->attempts + 1;
-		a.tag = random_hex(12);
-		a.state = ATTEMPT_CREATED;
-		a.master_port = pick_port(m, a.job_id, a.attempt);
-		a.submitted_at = wall_s();
-		a.last_step = a.ckpt_start = a.ckpt_end = -1;
-		/* committed (fsync) before Slurm can hear of it */
-		if (store_begin(st) == 0 && store_attempt_insert(st, &a) == 0 &&
-		    store_event_add(st, a.job_id, "attempt",
-		        "attempt %d created (tag %s, MASTER_PORT %d)",
-		        a.attempt, a.tag, a.master_port) == 0 &&
-		    store_commit(st) == 0)
-			/* made here, not submitted yet: Slurm cannot have it */
-			monitor_track_get(m, a.tag)->absent = 1;
-		else
-			store_rollback(st);
-		free(a.tag);
-	}
-	job_list_free(jobs, n);
+	a.job_id = job->id;
+	a.attempt = job->attempts + 1;
+	a.tag = random_hex(12);
+	a.state = ATTEMPT_CREATED;
+	/* sees the attempts inserted before it in this transaction */
+	a.master_port = pick_port(m, a.job_id, a.attempt);
+	a.submitted_at = wall_s();
+	a.last_step = a.ckpt_start = a.ckpt_end = -1;
+	if (store_attempt_insert(st, &a) == 0 &&
+	    store_event_add(st, a.job_id, "attempt",
+	        "attempt %d created (tag %s, MASTER_PORT %d)", a.attempt, a.tag,
+	        a.master_port) == 0)
+		return a.tag;
+	free(a.tag);
+	return NULL;
 }
 
 /*
- * One job-table load at a time, and for the attempts in flight at most one
- * per half poll interval however often the monitor is kicked; an attempt
- * that waits for a poll to tell whether Slurm has it gets one at once.
+ * The attempts this tick makes (a QUEUED job's first, a RESTARTING job's
+ * next once its backoff is over), in one transaction, one fsync however
+ * many: committed before Slurm can hear of them; if any fails, none is
+ * kept and the next tick makes them again.
+ */
+static void
+create_attempts(struct monitor *m)
+{
+	static const enum job_state from[] = { JOB_QUEUED, JOB_RESTARTING };
+	struct store *st = m->d->store;
+	struct job **jobs;
+	char **tags = NULL, *tag;
+	size_t n, i, k, ntags = 0;
+	int begun = 0, rc = 0;
+
+	for (k = 0; k < sizeof(from) / sizeof(from[0]) && rc == 0; k++) {
+		jobs = store_jobs_in_state(st, from[k], &n);
+		for (i = 0; i < n && rc == 0; i++) {
+			/* a QUEUED job gets its first attempt here, only that */
+			if (from[k] == JOB_QUEUED && jobs[i]->attempts > 0)
+				continue;
+			if (from[k] == JOB_RESTARTING &&
+			    jobs[i]->not_before > wall_s())
+				continue;
+			if (!begun && (rc = store_begin(st)) != 0)
+				break;
+			begun = 1;
+			if ((tag = create_attempt(m, jobs[i])) == NULL) {
+				rc = -1;
+				break;
+			}
+			tags = xreallocarray(tags, ntags + 1, sizeof(*tags));
+			tags[ntags++] = tag;
+		}
+		job_list_free(jobs, n);
+	}
+	if (begun && (rc != 0 || store_commit(st) != 0)) {
+		store_rollback(st);
+		rc = -1;
+	}
+	for (i = 0; i < ntags; i++) {
+		/* made here, not submitted yet: Slurm cannot have it */
+		if (rc == 0)
+			monitor_track_get(m, tags[i])->absent = 1;
+		free(tags[i]);
+	}
+	free(tags);
+}
+
+/*
+ * One job-table load at a time, and for the attempts in flight one per
+ * poll interval however often the monitor is kicked (a tenth off for the
+ * timer's slack); an attempt that waits for a poll to tell whether Slurm
+ * has it gets one at once. An unchanged table costs slurmctld a "no
+ * change".
  */
 static int
 poll_due(const struct monitor *m, int need_poll)
 {
+	int64_t every = m->d->conf->poll_interval_ms;
+
 	if (m->polling)
 		return 0;
 	return m->list_wanted ||
-	    (need_poll &&
-	        mono_ms() - m->listed_ms >= m->d->conf->poll_interval_ms / 2);
+	    (need_poll && mono_ms() - m->listed_ms >= every - every / 10);
+}
+
+int
+monitor_replan_due(const struct monitor *m, const struct track *t)
+{
+	return !t->unplaced || t->unplaced_changes != m->changes ||
+	    mono_ms() >= t->replan_ms;
+}
+
+void
+monitor_unplaced(struct monitor *m, const char *tag)
+{
+	struct track *t = monitor_track_get(m, tag);
+
+	t->unplaced = 1;
+	t->unplaced_changes = m->changes;
+	t->replan_ms = mono_ms() + REPLAN_IDLE * m->d->conf->poll_interval_ms;
 }
 
 static void
@@ -568,8 +685,7 @@ monitor_tick_cb(void *arg)
 	int need_poll = 0;
 
 	monitor_load_cluster(m);
-	create_attempts(m, JOB_QUEUED);
-	create_attempts(m, JOB_RESTARTING);
+	create_attempts(m);
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		t = monitor_track_get(m, as[i]->tag);
@@ -595,7 +711,8 @@ monitor_tick_cb(void *arg)
 		m->poll_started = metrics_now();
 		m->lists++;
 		m->listed_ms = mono_ms();
-		worker_push(m->d->worker, worker_list(list_done, m));
+		worker_push(
+		    m->d->worker, worker_list(m->seen_stamp, list_done, m));
 	}
 	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
 }
@@ -635,6 +752,7 @@ monitor_free(struct monitor *m)
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);
+	free(m->track_index);
 	bjob_list_free(m->seen, m->nseen);
 	free(m->load_cause);
 	free(m->poll_cause);

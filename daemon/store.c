@@ -1000,6 +1000,26 @@ store_attempts_active(struct store *st, size_t *n)
 	return store_attempt_rows(stmt, n);
 }
 
+struct attempt *
+store_attempt_active_by_tag(struct store *st, const char *tag)
+{
+	struct attempt **list, *a = NULL;
+	sqlite3_stmt *stmt;
+	size_t n;
+
+	stmt = store_prepare(st,
+	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	    "WHERE tag = ? AND ended_at IS NULL");
+	if (stmt == NULL)
+		return NULL;
+	bind_text(stmt, 1, tag);
+	list = store_attempt_rows(stmt, &n);
+	if (n > 0)
+		a = list[0];
+	free(list);
+	return a;
+}
+
 void
 attempt_free(struct attempt *a)
 {

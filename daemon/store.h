@@ -176,6 +176,8 @@ int store_attempt_retag(
 struct attempt **store_attempts_of(struct store *, int64_t job_id, size_t *n);
 /* Every attempt not yet ended, of any job. */
 struct attempt **store_attempts_active(struct store *, size_t *n);
+/* The attempt in flight (not ended) with this tag, by its index; or NULL. */
+struct attempt *store_attempt_active_by_tag(struct store *, const char *tag);
 /*
  * For each attempt of a job with GPUs whose GPUs a snapshot loaded at
  * since may show free: planned or pending (CREATED, PENDING with nodes, not

@@ -28,8 +28,23 @@ static void worker_done_cb(void *, int);
 static void
 op_load(const struct backend *be, struct op *op, struct op_cluster *c)
 {
-	if ((op->rc = be->cluster(
-	         c->fail, c->nfail, &c->cluster, &op->cause)) != 0)
+	op->rc =
+	    be->cluster(&c->stamp, c->fail, c->nfail, &c->cluster, &op->cause);
+	c->unchanged = op->rc == 1;
+	if (op->rc == 1)
+		op->rc = 0;
+	else if (op->rc != 0)
+		op->transient = 1;
+}
+
+static void
+op_list(const struct backend *be, struct op *op, struct op_list *l)
+{
+	op->rc = be->list(&l->stamp, &l->jobs, &l->njobs, &op->cause);
+	l->unchanged = op->rc == 1;
+	if (op->rc == 1)
+		op->rc = 0;
+	else if (op->rc != 0)
 		op->transient = 1;
 }
 
@@ -63,9 +78,7 @@ worker_run_cb(void *arg)
 		op_submit(w, op, &op->u.submit);
 		break;
 	case OP_LIST:
-		if ((op->rc = be->list(
-		         &op->u.list.jobs, &op->u.list.njobs, &op->cause)) != 0)
-			op->transient = 1;
+		op_list(be, op, &op->u.list);
 		break;
 	case OP_CANCEL:
 		op->rc = be->cancel(op->u.cancel.id, &op->cause);
@@ -115,9 +128,12 @@ worker_submit(const struct bjob_request *req, op_done_fn done, void *arg,
 }
 
 struct op *
-worker_list(op_done_fn done, void *arg)
+worker_list(int64_t stamp, op_done_fn done, void *arg)
 {
-	return op_new(OP_LIST, done, arg, NULL);
+	struct op *op = op_new(OP_LIST, done, arg, NULL);
+
+	op->u.list.stamp = stamp;
+	return op;
 }
 
 struct op *
@@ -130,10 +146,12 @@ worker_cancel(int64_t id, op_done_fn done, void *arg)
 }
 
 struct op *
-worker_cluster(struct bfailure *fail, size_t nfail, op_done_fn done, void *arg)
+worker_cluster(int64_t stamp, struct bfailure *fail, size_t nfail,
+    op_done_fn done, void *arg)
 {
 	struct op *op = op_new(OP_CLUSTER, done, arg, NULL);
 
+	op->u.cluster.stamp = stamp;
 	op->u.cluster.fail = fail;
 	op->u.cluster.nfail = nfail;
 	return op;

@@ -39,6 +39,8 @@ struct op_submit {
 };
 
 struct op_list {
+	int64_t stamp; /* in: the kept table's (0: none); out: the new one's */
+	int unchanged; /* out: no newer table, no jobs: keep the old ones */
 	struct bjob *jobs; /* out */
 	size_t njobs;
 };
@@ -50,6 +52,8 @@ struct op_cancel {
 struct op_cluster {
 	struct bfailure *fail; /* owned: nodes blamed before */
 	size_t nfail;
+	int64_t stamp; /* as in op_list */
+	int unchanged; /* out: the nodes are as in the kept snapshot */
 	struct bcluster *cluster; /* out; done may take it */
 };
 
@@ -73,9 +77,10 @@ struct op {
 /* One constructor per kind; the strings they borrow belong to arg. */
 struct op *worker_submit(const struct bjob_request *, op_done_fn, void *arg,
     void (*arg_free)(void *));
-struct op *worker_list(op_done_fn, void *arg);
+struct op *worker_list(int64_t stamp, op_done_fn, void *arg);
 struct op *worker_cancel(int64_t id, op_done_fn, void *arg);
-struct op *worker_cluster(struct bfailure *, size_t, op_done_fn, void *arg);
+struct op *worker_cluster(
+    int64_t stamp, struct bfailure *, size_t, op_done_fn, void *arg);
 
 struct worker *worker_create(struct event_base *, const struct backend *);
 void worker_push(struct worker *, struct op *);

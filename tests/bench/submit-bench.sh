@@ -99,6 +99,14 @@ CONF
 	drain
 	phase "llmctl submit, $CLIENTS clients" "$CLIENTS" "${L[@]}" submit "$DIR/job.yaml"
 	drain
+	# where a job's time goes in the daemon: commits (each an fsync) and
+	# CPU, over both phases' jobs
+	curl -s --unix-socket "$DIR/sock" http://llmctld/v1/metrics | awk -v n=$((N + N / CLIENTS * CLIENTS)) \
+	    -v cpu="$(awk '{print $14 + $15}' "/proc/$dpid/stat")" -v hz="$(getconf CLK_TCK)" '
+		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
+		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
+		END { printf "    daemon, per job: %.2f commits (%.2f ms each), %.2f ms CPU\n",
+		    c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000 }'
 	sdiag -r >/dev/null
 	sleep 10
 	echo "    idle daemon, 10 s: $(rpcs)"

@@ -297,6 +297,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *t = getenv("TMPDIR");
 	char *cause = NULL;
+	int64_t stamp = 0;
 
 	(void)argc;
 	(void)argv;
@@ -322,7 +323,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	d.worker = worker_create(d.base, d.backend);
 	d.monitor = monitor_create(&d);
-	if (backend_fake.cluster(NULL, 0, &cluster, &cause) != 0)
+	if (backend_fake.cluster(&stamp, NULL, 0, &cluster, &cause) != 0)
 		abort();
 	uids[0] = getuid();
 	uids[1] = uids[0] == FUZZ_OTHER_UID ? FUZZ_THIRD_UID : FUZZ_OTHER_UID;

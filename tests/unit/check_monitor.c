@@ -303,6 +303,42 @@ START_TEST(test_busy_to_slurm)
 }
 END_TEST
 
+/*
+ * A job that waits for room in llmctld (one with spares: others go to
+ * Slurm's queue) costs Slurm nothing more: while nothing changes
+ * every poll and snapshot load is answered "no change" (the fake counts
+ * only full answers); once the job holding the nodes ends, it is planned
+ * again and submitted.
+ */
+START_TEST(test_waiting_no_load)
+{
+	struct job *job;
+	int64_t big, id;
+	int lists, loads;
+
+	big = submit("version: 1\nname: big\ncommand: \"true\"\n"
+	             "resources:\n  nodes: 4\n  gpus_per_node: 8\n");
+	ck_assert(run_until(big, JOB_SUBMITTED, 3000));
+	id = submit("version: 1\nname: w\ncommand: \"true\"\nresources:\n"
+	            "  nodes: 1\n  gpus_per_node: 8\n  spare_nodes: 1\n");
+	ck_assert(!run_until(id, JOB_SUBMITTED, 500));
+	job = store_job_get(d.store, id);
+	ck_assert_msg(job->reason != NULL &&
+	        strncmp(job->reason, "waiting for resources", 21) == 0,
+	    "reason: %s", job->reason);
+	job_free(job);
+	lists = fake_load_count(0);
+	loads = fake_load_count(1);
+	ck_assert(!run_until(id, JOB_SUBMITTED, 1000)); /* ~50 ticks */
+	ck_assert_int_eq(fake_load_count(0), lists);
+	ck_assert_int_eq(fake_load_count(1), loads);
+	fake_set_state(slurm_id(big, 1), BJOB_COMPLETED, 0);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert_int_gt(fake_load_count(0), lists); /* the end was seen */
+	ck_assert_int_eq(fake_submit_count(), 2);
+}
+END_TEST
+
 /* A failure restarts once (max_restarts: 1), the second ends the job. */
 START_TEST(test_restart_budget)
 {
@@ -558,6 +594,7 @@ main(void)
 	tcase_add_test(tc, test_fresh_needs_no_lookup);
 	tcase_add_test(tc, test_busy_to_slurm);
 	tcase_add_test(tc, test_submit_answer_lost);
+	tcase_add_test(tc, test_waiting_no_load);
 	tcase_add_test(tc, test_restart_budget);
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);

@@ -30,14 +30,20 @@ static struct {
 	int slow; /* submit sleeps 20 ms */
 } be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Slurm knows one job of ours: tag "t1", uid 1000, id 42. */
+/*
+ * Slurm knows one job of ours: tag "t1", uid 1000, id 42, in the table
+ * stamped 5.
+ */
 static int
-test_list(struct bjob **jobs, size_t *n, char **cause)
+test_list(int64_t *stamp, struct bjob **jobs, size_t *n, char **cause)
 {
 	(void)cause;
 	pthread_mutex_lock(&be_seen.lock);
 	be_seen.nlist++;
 	pthread_mutex_unlock(&be_seen.lock);
+	if (*stamp == 5)
+		return 1;
+	*stamp = 5;
 	*jobs = xcalloc(1, sizeof(**jobs));
 	(*jobs)[0] =
 	    (struct bjob){ .id = 42, .tag = xstrdup("t1"), .uid = 1000 };
@@ -71,14 +77,17 @@ test_cancel(int64_t id, char **cause)
 }
 
 static int
-test_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **cl,
-    char **cause)
+test_cluster(int64_t *stamp, const struct bfailure *fail, size_t nfail,
+    struct bcluster **cl, char **cause)
 {
 	(void)fail;
 	(void)cause;
 	pthread_mutex_lock(&be_seen.lock);
 	be_seen.ncluster++;
 	pthread_mutex_unlock(&be_seen.lock);
+	if (*stamp == 8)
+		return 1;
+	*stamp = 8;
 	*cl = xcalloc(1, sizeof(**cl));
 	(*cl)->loaded_at = (int64_t)nfail; /* the failures reached it */
 	return 0;
@@ -106,6 +115,8 @@ struct rec {
 		int64_t found;
 		size_t njobs;
 		int cluster_nfail;
+		int64_t stamp;
+		int unchanged;
 		char cause[32];
 	} got[MAXOPS];
 };
@@ -142,10 +153,15 @@ done_cb(struct op *op, void *p)
 		break;
 	case OP_LIST:
 		r->got[a->id].njobs = op->u.list.njobs;
+		r->got[a->id].stamp = op->u.list.stamp;
+		r->got[a->id].unchanged = op->u.list.unchanged;
 		break;
 	case OP_CLUSTER:
-		r->got[a->id].cluster_nfail =
-		    (int)op->u.cluster.cluster->loaded_at;
+		r->got[a->id].stamp = op->u.cluster.stamp;
+		r->got[a->id].unchanged = op->u.cluster.unchanged;
+		if (op->u.cluster.cluster != NULL)
+			r->got[a->id].cluster_nfail =
+			    (int)op->u.cluster.cluster->loaded_at;
 		break;
 	case OP_CANCEL:
 		break;
@@ -185,30 +201,42 @@ START_TEST(test_worker_kinds)
 	evtimer_add(alive, &tv);
 	w = worker_create(r.base, &test_backend);
 	worker_push(w, worker_submit(&req, done_cb, arg_of(&r, 0), NULL));
-	worker_push(w, worker_list(done_cb, arg_of(&r, 1)));
+	worker_push(w, worker_list(0, done_cb, arg_of(&r, 1)));
 	worker_push(w, worker_cancel(5, done_cb, arg_of(&r, 2)));
 	worker_push(w, worker_cancel(13, done_cb, arg_of(&r, 3)));
 	worker_push(w,
-	    worker_cluster(xcalloc(3, sizeof(struct bfailure)), 3, done_cb,
+	    worker_cluster(0, xcalloc(3, sizeof(struct bfailure)), 3, done_cb,
 	        arg_of(&r, 4)));
-	r.want = 5;
-	ck_assert_int_eq(worker_busy(w), 5);
+	/* the kept tables' stamps: "no change", nothing returned */
+	worker_push(w, worker_list(5, done_cb, arg_of(&r, 5)));
+	worker_push(w, worker_cluster(8, NULL, 0, done_cb, arg_of(&r, 6)));
+	r.want = 7;
+	ck_assert_int_eq(worker_busy(w), 7);
 	event_base_dispatch(r.base);
-	ck_assert_int_eq(r.ndone, 5);
+	ck_assert_int_eq(r.ndone, 7);
 	ck_assert_int_eq(worker_busy(w), 0);
 	ck_assert_int_eq(r.off_loop, 0);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 7; i++)
 		ck_assert_int_eq(r.order[i], i);
 	/* submit: the one call, no look-up of its own */
 	ck_assert_int_eq(r.got[0].found, 77);
 	ck_assert_int_eq(be_seen.nsubmit, 1);
-	ck_assert_int_eq(be_seen.nlist, 1); /* OP_LIST's */
+	ck_assert_int_eq(be_seen.nlist, 2); /* OP_LIST's */
 	ck_assert_int_eq(r.got[1].njobs, 1);
+	ck_assert_int_eq(r.got[1].stamp, 5);
+	ck_assert_int_eq(r.got[1].unchanged, 0);
+	ck_assert_int_eq(r.got[5].rc, 0);
+	ck_assert_int_eq(r.got[5].unchanged, 1);
+	ck_assert_int_eq(r.got[5].njobs, 0);
+	ck_assert_int_eq(r.got[6].rc, 0);
+	ck_assert_int_eq(r.got[6].unchanged, 1);
+	ck_assert_int_eq(r.got[4].stamp, 8);
+	ck_assert_int_eq(r.got[4].unchanged, 0);
 	ck_assert_int_eq(r.got[2].rc, 0);
 	ck_assert_int_eq(r.got[3].rc, -1);
 	ck_assert_str_eq(r.got[3].cause, "refused");
 	ck_assert_int_eq(r.got[4].cluster_nfail, 3);
-	ck_assert_int_eq(be_seen.ncluster, 1);
+	ck_assert_int_eq(be_seen.ncluster, 2);
 	ck_assert_int_eq(r.nfreed, 0);
 	worker_free(w);
 	event_free(alive);
