@@ -130,4 +130,9 @@ char *recovery_exit_reason(struct monitor *, const struct job *,
     const struct attempt *, int exit_code, enum attempt_cause *cause);
 void recovery_free(struct monitor *);
 
+/* monitor-straggler.c */
+void straggler_check(struct monitor *, const struct attempt *);
+void straggler_forget(struct monitor *, const struct attempt *);
+
+
 #endif

@@ -66,23 +66,30 @@ placement_view(struct placement *pl, const struct bcluster *cl)
 	return t;
 }
 
-/* After a re-plan: the request with the last nodes excluded as well. */
+/*
+ * The live request: without the quarantined nodes and, after a re-plan
+ * (with_avoid), without the last nodes as well.
+ */
 static struct plan *
-plan_avoiding(const struct placement *pl, const struct topo *live)
+plan_live(const struct placement *pl, const struct topo *live, int with_avoid,
+    char **cause)
 {
 	struct plan_request req = pl->req;
 	struct plan *plan;
 	const char **names;
-	size_t i;
+	size_t i, n = 0;
 
-	names = xcalloc(pl->req.nexclude + pl->navoid, sizeof(*names));
+	names = xcalloc(pl->req.nexclude + pl->navoid + pl->nquarantined + 1,
+	    sizeof(*names));
 	for (i = 0; i < pl->req.nexclude; i++)
-		names[i] = pl->req.exclude[i];
-	for (i = 0; i < pl->navoid; i++)
-		names[pl->req.nexclude + i] = pl->avoid[i];
+		names[n++] = pl->req.exclude[i];
+	for (i = 0; with_avoid && i < pl->navoid; i++)
+		names[n++] = pl->avoid[i];
+	for (i = 0; i < pl->nquarantined; i++)
+		names[n++] = pl->quarantined[i];
 	req.exclude = names;
-	req.nexclude = pl->req.nexclude + pl->navoid;
-	plan = plan_make(live, &req, NULL);
+	req.nexclude = n;
+	plan = plan_make(live, &req, cause);
 	free(names);
 	return plan;
 }
@@ -102,9 +109,9 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 
 	pl->never = 0;
 	if (pl->navoid > 0)
-		pl->plan = plan_avoiding(pl, live);
+		pl->plan = plan_live(pl, live, 1, NULL);
 	if (pl->plan == NULL)
-		pl->plan = plan_make(live, &pl->req, cause);
+		pl->plan = plan_live(pl, live, 0, cause);
 	if (view != NULL) {
 		free(view->nodes);
 		free(view);
