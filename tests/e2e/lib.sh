@@ -76,6 +76,7 @@ log_level: debug
 heartbeat_listen: $HB_ADDR:$HB_PORT
 replan_after: 4
 scan_timeout: 5
+${E2E_CONF_EXTRA:-}
 CONF
 }
 
