@@ -355,6 +355,13 @@ health_stragglers(
 int
 health_beat(struct health *h, const char *token, int rank, int64_t step)
 {
+	return health_beat_at(h, token, rank, step, mono_ms());
+}
+
+int
+health_beat_at(
+    struct health *h, const char *token, int rank, int64_t step, int64_t now)
+{
 	struct entry *e;
 	char *hash = health_token_hash(token);
 
@@ -362,7 +369,7 @@ health_beat(struct health *h, const char *token, int rank, int64_t step)
 	free(hash);
 	if (e == NULL || rank < 0 || rank >= e->world)
 		return -1;
-	e->b.last_ms = mono_ms();
+	e->b.last_ms = now;
 	e->b.last_wall = wall_s();
 	e->b.count++;
 	if (step > e->b.step)

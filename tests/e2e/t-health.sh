@@ -94,6 +94,7 @@ workdir: $SHARED
 resources:
   nodes: 1
   gpus_per_node: 1
+placement:
   exclude: $others
 recovery:
   max_restarts: 0
