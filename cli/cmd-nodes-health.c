@@ -66,8 +66,8 @@ nodes_health_print(const json_t *health)
 	{
 		table_add(t, output_field(r, "name", b, sizeof b));
 		table_add(t, output_field(r, "state", b, sizeof b));
-		s = xasprintf("%.2f",
-		    json_number_value(json_object_get(r, "score")));
+		s = xasprintf(
+		    "%.2f", json_number_value(json_object_get(r, "score")));
 		table_add(t, s);
 		free(s);
 		table_add(t, output_time_short(r, "until", b, sizeof b));

@@ -528,7 +528,8 @@ status_stragglers(const json_t *arr)
 
 	json_array_foreach(arr, i, r)
 	{
-		t = xasprintf("%s%srank %s on %s, %.1fx its peers (%.2f s/step)",
+		t = xasprintf(
+		    "%s%srank %s on %s, %.1fx its peers (%.2f s/step)",
 		    s != NULL ? s : "", s != NULL ? "; " : "",
 		    output_field(r, "rank", b, sizeof b),
 		    output_field(r, "node", n, sizeof n),

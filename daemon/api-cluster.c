@@ -30,8 +30,8 @@ have_cluster(struct llmctld *d, struct api_response *resp)
 
 /* Plan spec on topo without the nodes in ex; NULL with *cause. */
 static struct plan *
-plan_spec(const struct topo *t, const struct spec *spec,
-    const char *const *ex, size_t nex, char **cause)
+plan_spec(const struct topo *t, const struct spec *spec, const char *const *ex,
+    size_t nex, char **cause)
 {
 	struct plan_request req;
 	const char **names = NULL;

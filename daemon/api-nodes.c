@@ -86,8 +86,8 @@ api_node_path(const char *path, const char **name, size_t *len)
 }
 
 void
-api_node_clear(struct llmctld *d, const struct api_request *req,
-    struct api_response *resp)
+api_node_clear(
+    struct llmctld *d, const struct api_request *req, struct api_response *resp)
 {
 	struct nodehealth_conf nc;
 	struct node_record r = { 0 };
@@ -97,8 +97,8 @@ api_node_clear(struct llmctld *d, const struct api_request *req,
 	int rc;
 
 	if (api_node_path(req->path, &p, &len) != 0) {
-		api_error(resp, 404, "not_found", "no such endpoint: %s",
-		    req->path);
+		api_error(
+		    resp, 404, "not_found", "no such endpoint: %s", req->path);
 		return;
 	}
 	name = xstrndup(p, len);
@@ -112,8 +112,8 @@ api_node_clear(struct llmctld *d, const struct api_request *req,
 			api_error(resp, 404, "not_found",
 			    "no health record for node %s", name);
 		else
-			api_error(resp, 500, "internal",
-			    "cannot clear node %s", name);
+			api_error(resp, 500, "internal", "cannot clear node %s",
+			    name);
 		goto out;
 	}
 	log_info("uid %lu cleared node %s", (unsigned long)req->uid, name);

@@ -342,8 +342,8 @@ resolve_webhook_allow(struct conf *conf, const char *value, char **why)
 
 /* A number above min, or "off" (0) where off_ok; into *out. */
 static int
-resolve_number(const char *value, double min, int off_ok, double *out,
-    char **why)
+resolve_number(
+    const char *value, double min, int off_ok, double *out, char **why)
 {
 	char *end;
 	double d;
@@ -354,10 +354,10 @@ resolve_number(const char *value, double min, int off_ok, double *out,
 	}
 	errno = 0;
 	d = strtod(value, &end);
-	if (errno != 0 || end == value || *end != '\0' || !(d > min) ||
-	    d > 1e6)
-		return set_cause(why, "expected a number above %g%s, got \"%s\"",
-		    min, off_ok ? " or off" : "", value);
+	if (errno != 0 || end == value || *end != '\0' || !(d > min) || d > 1e6)
+		return set_cause(why,
+		    "expected a number above %g%s, got \"%s\"", min,
+		    off_ok ? " or off" : "", value);
 	*out = d;
 	return 0;
 }

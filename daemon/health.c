@@ -267,8 +267,8 @@ straggler_fill(struct straggler *s, int rank, const struct rate *r)
  * (within half the margin) for a window clears it. 1 if the flag changed.
  */
 static int
-rate_judge(struct rate *r, double ratio, double factor, int64_t now,
-    int64_t window_ms)
+rate_judge(
+    struct rate *r, double ratio, double factor, int64_t now, int64_t window_ms)
 {
 	int slow = ratio > factor, calm = ratio < 1 + (factor - 1) / 2;
 
@@ -314,18 +314,18 @@ health_stragglers_check(struct health *h, const char *hash, int64_t now,
 	for (r = 0; r < e->world; r++)
 		sps[r] = rate_sps(&e->rate[r], now, window_ms);
 	for (r = 0; r < e->world; r++) {
-		if (sps[r] <= 0 || (peer = median_without(sps, e->world, r,
-		                        tmp)) <= 0) {
+		if (sps[r] <= 0 ||
+		    (peer = median_without(sps, e->world, r, tmp)) <= 0) {
 			/* nothing to judge by: start the clocks again */
 			e->rate[r].slow_since = e->rate[r].calm_since = 0;
 			continue;
 		}
 		e->rate[r].sps = sps[r];
 		e->rate[r].peer_sps = peer;
-		if (rate_judge(&e->rate[r], sps[r] / peer, factor, now,
-		        window_ms)) {
-			*changed = xreallocarray(
-			    *changed, n + 1, sizeof(**changed));
+		if (rate_judge(
+		        &e->rate[r], sps[r] / peer, factor, now, window_ms)) {
+			*changed =
+			    xreallocarray(*changed, n + 1, sizeof(**changed));
 			straggler_fill(&(*changed)[n++], r, &e->rate[r]);
 		}
 	}

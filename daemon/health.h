@@ -35,8 +35,8 @@ void health_unregister(struct health *, const char *hash);
 /* Record a beat; -1 if the token is unknown or the rank out of range. */
 int health_beat(struct health *, const char *token, int rank, int64_t step);
 /* The same at a given monotonic time (tests). */
-int health_beat_at(struct health *, const char *token, int rank, int64_t step,
-    int64_t now_ms);
+int health_beat_at(
+    struct health *, const char *token, int rank, int64_t step, int64_t now_ms);
 /* The summary by token hash; stalest_ms is computed on the way. */
 const struct beat *health_get(const struct health *, const char *hash);
 int64_t health_total(const struct health *);

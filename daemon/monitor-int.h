@@ -134,5 +134,4 @@ void recovery_free(struct monitor *);
 void straggler_check(struct monitor *, const struct attempt *);
 void straggler_forget(struct monitor *, const struct attempt *);
 
-
 #endif

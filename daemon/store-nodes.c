@@ -55,7 +55,8 @@ failures_of(struct store *st, struct node_record *r, size_t nfail)
 	bind_text(stmt, 1, r->name);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)nfail);
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		r->fail = xreallocarray(r->fail, r->nfail + 1, sizeof(*r->fail));
+		r->fail =
+		    xreallocarray(r->fail, r->nfail + 1, sizeof(*r->fail));
 		f = &r->fail[r->nfail++];
 		f->at = sqlite3_column_int64(stmt, 0);
 		f->cause = column_text(stmt, 1);

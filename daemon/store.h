@@ -203,8 +203,8 @@ struct bfailure *store_node_failures(struct store *, size_t *n);
 
 /* store-nodes.c: node health records (nodehealth.h) */
 struct node_record;
-int store_node_failure_log(struct store *, const char *name,
-    const char *cause, int64_t job_id, int attempt);
+int store_node_failure_log(struct store *, const char *name, const char *cause,
+    int64_t job_id, int attempt);
 /* 0 with *r filled (and its newest nfail failures), 1: no record, -1. */
 int store_node_get(
     struct store *, const char *name, struct node_record *, size_t nfail);
