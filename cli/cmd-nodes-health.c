@@ -65,7 +65,12 @@ nodes_health_print(const json_t *health)
 	json_array_foreach(health, i, r)
 	{
 		table_add(t, output_field(r, "name", b, sizeof b));
-		table_add(t, output_field(r, "state", b, sizeof b));
+		output_field(r, "state", b, sizeof b);
+		s = xasprintf("%s%s", b,
+		    json_is_true(json_object_get(r, "drained")) ? ",drained"
+		                                              : "");
+		table_add(t, s);
+		free(s);
 		s = xasprintf(
 		    "%.2f", json_number_value(json_object_get(r, "score")));
 		table_add(t, s);

@@ -21,6 +21,11 @@ static int fake_down; /* 1: every call fails as if unreachable */
 static int fake_submits;
 static int fake_list_down; /* 1: only the job-table load fails */
 static int fake_lost; /* submits to take but answer as unreachable */
+static struct fake_drain {
+	char *name;
+	char *reason;
+} *fake_drains; /* nodes drained, as Slurm would keep them */
+static size_t fake_ndrains;
 
 static int
 fake_init(const char *conf, char **cause)
@@ -131,6 +136,48 @@ fake_cluster(const struct bfailure *fail, size_t nfail, struct bcluster **out,
 	return 0;
 }
 
+static int
+fake_node(const char *name, const char *reason, char **cause)
+{
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	if (fake_down) {
+		pthread_mutex_unlock(&fake_lock);
+		return set_cause(cause, "Unable to contact slurm controller");
+	}
+	for (i = 0; i < fake_ndrains; i++)
+		if (strcmp(fake_drains[i].name, name) == 0)
+			break;
+	if (i == fake_ndrains && reason != NULL) {
+		fake_drains = xreallocarray(
+		    fake_drains, fake_ndrains + 1, sizeof(*fake_drains));
+		fake_drains[fake_ndrains].name = xstrdup(name);
+		fake_drains[fake_ndrains++].reason = NULL;
+	}
+	if (i < fake_ndrains) {
+		free(fake_drains[i].reason);
+		fake_drains[i].reason = reason != NULL ? xstrdup(reason) : NULL;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return 0;
+}
+
+char *
+fake_node_reason(const char *name)
+{
+	char *r = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	for (i = 0; i < fake_ndrains; i++)
+		if (strcmp(fake_drains[i].name, name) == 0 &&
+		    fake_drains[i].reason != NULL)
+			r = xstrdup(fake_drains[i].reason);
+	pthread_mutex_unlock(&fake_lock);
+	return r;
+}
+
 static void
 fake_fini(void)
 {
@@ -144,6 +191,7 @@ const struct backend backend_fake = {
 	.list = fake_list,
 	.cancel = fake_cancel,
 	.cluster = fake_cluster,
+	.node = fake_node,
 	.fini = fake_fini,
 };
 
@@ -210,5 +258,11 @@ fake_reset(void)
 	fake_down = 0;
 	fake_lost = 0;
 	fake_list_down = 0;
+	while (fake_ndrains > 0) {
+		free(fake_drains[--fake_ndrains].name);
+		free(fake_drains[fake_ndrains].reason);
+	}
+	free(fake_drains);
+	fake_drains = NULL;
 	pthread_mutex_unlock(&fake_lock);
 }

@@ -11,5 +11,7 @@ void fake_set_list_down(int); /* only the job-table load fails */
 void fake_lose_answers(int n);
 int fake_submit_count(void);
 void fake_reset(void);
+/* The reason the node is drained with, NULL: not drained; caller frees. */
+char *fake_node_reason(const char *name);
 
 #endif

@@ -98,6 +98,8 @@ struct backend {
 	/* Topology and node states; failures are folded into the nodes. */
 	int (*cluster)(
 	    const struct bfailure *, size_t, struct bcluster **, char **cause);
+	/* Drain the node with reason, or resume it (reason NULL). */
+	int (*node)(const char *name, const char *reason, char **cause);
 	void (*fini)(void);
 };
 

@@ -38,6 +38,7 @@ static const char *const op_names[] = {
 	[OP_LIST] = "list",
 	[OP_CANCEL] = "cancel",
 	[OP_CLUSTER] = "cluster",
+	[OP_NODE] = "node",
 };
 #define NOPS ((int)nitems(op_names) + 1) /* + other */
 

@@ -562,6 +562,7 @@ monitor_tick_cb(void *arg)
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
+	nodes_tick(m);
 	if (poll_due(m, need_poll)) {
 		m->polling = 1;
 		m->poll_started = metrics_now();

@@ -23,6 +23,13 @@ enum node_health {
 	NODE_PROBATION,
 };
 
+/* What llmctld did to the node in Slurm (node_drain_score). */
+enum node_drain {
+	NODE_UNDRAINED = 0,
+	NODE_DRAINED = 1, /* drained by llmctld */
+	NODE_RESUMING = 2, /* cleared while drained: to resume */
+};
+
 struct node_failure {
 	int64_t at;
 	char *cause; /* the attempt's, NULL: unknown */
@@ -38,7 +45,7 @@ struct node_record {
 	int quarantines; /* how many so far: the next lasts twice as long */
 	int64_t quarantined_until; /* wall-clock seconds, 0: never */
 	int64_t probation_until;
-	int drained; /* drained in Slurm by llmctld */
+	int drained; /* enum node_drain */
 	struct node_failure *fail; /* newest first */
 	size_t nfail;
 	int64_t nfail_total;

@@ -154,7 +154,8 @@ store_node_clear(struct store *st, const char *name)
 
 	stmt = store_prepare(st,
 	    "UPDATE nodes SET failures = 0, score = 0, quarantines = 0, "
-	    "quarantined_until = 0, probation_until = 0, drained = 0 "
+	    "quarantined_until = 0, probation_until = 0, "
+	    "drained = CASE WHEN drained = 0 THEN 0 ELSE 2 END "
 	    "WHERE name = ?");
 	if (stmt == NULL)
 		return -1;

@@ -29,6 +29,7 @@ enum op_kind {
 	OP_LIST,
 	OP_CANCEL,
 	OP_CLUSTER, /* load the topology snapshot */
+	OP_NODE, /* drain or resume a node (nodehealth.h) */
 };
 
 typedef void (*op_done_fn)(struct op *, void *arg);
@@ -53,6 +54,11 @@ struct op_cluster {
 	struct bcluster *cluster; /* out; done may take it */
 };
 
+struct op_node {
+	char *name; /* owned */
+	char *reason; /* owned; NULL: resume */
+};
+
 struct op {
 	enum op_kind kind;
 	int rc; /* out, every kind */
@@ -67,6 +73,7 @@ struct op {
 		struct op_list list;
 		struct op_cancel cancel;
 		struct op_cluster cluster;
+		struct op_node node;
 	} u;
 };
 
@@ -76,6 +83,9 @@ struct op *worker_submit(const struct bjob_request *, op_done_fn, void *arg,
 struct op *worker_list(op_done_fn, void *arg);
 struct op *worker_cancel(int64_t id, op_done_fn, void *arg);
 struct op *worker_cluster(struct bfailure *, size_t, op_done_fn, void *arg);
+/* Drain the node with reason, or resume it (reason NULL); copies both. */
+struct op *worker_node(
+    const char *name, const char *reason, op_done_fn, void *arg);
 
 struct worker *worker_create(struct event_base *, const struct backend *);
 void worker_push(struct worker *, struct op *);

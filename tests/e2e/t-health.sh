@@ -171,3 +171,39 @@ node_probation: 120s"
 	[ "$(health_node "$bad" state)" = ok ] || fail "$bad not ok after clear"
 	[ "$(health_node "$bad" score)" = 0.0 ] || fail "score after clear: $(health_node "$bad" score)"
 }
+
+# With node_drain_score, a node whose score passes it is drained in Slurm
+# with a reason, and resumed when an admin clears it.
+test_h4_drain_and_resume() {
+	local bad a b i state reason
+	health_daemon "node_quarantine_score: off
+node_drain_score: 1.5"
+	bad=$(e2e_node 4)
+	trap 'scontrol update nodename=$bad state=resume 2>/dev/null; daemon_stop; E2E_CONF_EXTRA= daemon_start' EXIT
+	a=$(hfail_job hd-a "$bad")
+	wait_state "$a" FAILED 90
+	sleep 3
+	sinfo -h -n "$bad" -o %T | grep -q drain && fail "$bad drained after one failure"
+	b=$(hfail_job hd-b "$bad")
+	wait_state "$b" FAILED 90
+	for i in $(seq 40); do
+		state=$(sinfo -h -n "$bad" -o %T)
+		case $state in *drain*) break ;; esac
+		sleep 0.5
+	done
+	reason=$(sinfo -h -n "$bad" -o %E)
+	echo "    $bad in Slurm: $state, reason \"$reason\""
+	case $state in *drain*) ;; *) fail "$bad not drained: $state" ;; esac
+	echo "$reason" | grep -q "^llmctl: health score 2.0 after 2 failures; llmctl nodes clear $bad resumes it" ||
+	    fail "reason: $reason"
+	[ "$(health_node "$bad" drained)" = True ] || fail "llmctl nodes does not say drained"
+	llmctl nodes | grep -Eq "^$bad +ok,drained " || fail "table: $(llmctl nodes | grep "^$bad ")"
+	llmctl nodes clear "$bad" >/dev/null || fail "clear failed"
+	for i in $(seq 40); do
+		state=$(sinfo -h -n "$bad" -o %T)
+		case $state in *drain*) ;; *) break ;; esac
+		sleep 0.5
+	done
+	case $state in *drain*) fail "$bad still $state after clear" ;; esac
+	[ "$(health_node "$bad" drained)" = False ] || fail "still drained in the record"
+}
