@@ -68,7 +68,7 @@ nodes_health_print(const json_t *health)
 		output_field(r, "state", b, sizeof b);
 		s = xasprintf("%s%s", b,
 		    json_is_true(json_object_get(r, "drained")) ? ",drained"
-		                                              : "");
+		                                                : "");
 		table_add(t, s);
 		free(s);
 		s = xasprintf(

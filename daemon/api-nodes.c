@@ -49,8 +49,8 @@ record_json(const struct node_record *r, const struct nodehealth_conf *nc,
 	    nodehealth_score(r, now, nc->half_life_s), "quarantines",
 	    r->quarantines, "until",
 	    until != 0 ? json_integer(until) : json_null(), "drained",
-	    r->drained == NODE_DRAINED, "failures_total", (json_int_t)r->nfail_total,
-	    "failures", fails);
+	    r->drained == NODE_DRAINED, "failures_total",
+	    (json_int_t)r->nfail_total, "failures", fails);
 }
 
 json_t *

@@ -24,7 +24,7 @@ static int fake_lost; /* submits to take but answer as unreachable */
 static struct fake_drain {
 	char *name;
 	char *reason;
-} *fake_drains; /* nodes drained, as Slurm would keep them */
+} * fake_drains; /* nodes drained, as Slurm would keep them */
 static size_t fake_ndrains;
 
 static int

@@ -35,9 +35,8 @@ node_done(struct op *op, void *arg)
 		    name, drain ? "drain" : "resume", op->cause);
 		return;
 	}
-	log_info("node %s %s in Slurm%s%s", name,
-	    drain ? "drained" : "resumed", drain ? ": " : "",
-	    drain ? op->u.node.reason : "");
+	log_info("node %s %s in Slurm%s%s", name, drain ? "drained" : "resumed",
+	    drain ? ": " : "", drain ? op->u.node.reason : "");
 	if (store_node_get(m->d->store, name, &r, 0) == 0) {
 		/* a clear since the drain was sent: resume it next */
 		if (!(drain && r.drained == NODE_RESUMING))
@@ -70,7 +69,8 @@ nodes_tick(struct monitor *m)
 		return;
 	v = store_node_list(m->d->store, 0, &n);
 	for (i = 0; i < n && !m->node_op; i++) {
-		score = nodehealth_score(&v[i], now, c->node_half_life_ms / 1000);
+		score =
+		    nodehealth_score(&v[i], now, c->node_half_life_ms / 1000);
 		if (v[i].drained == NODE_RESUMING) {
 			m->node_op = 1;
 			worker_push(m->d->worker,

@@ -8,7 +8,8 @@ HEALTH_TRAINER=$TOP/conf/examples/train_shell.sh
 health_daemon() {
 	daemon_stop
 	E2E_CONF_EXTRA=$1 daemon_start
-	trap 'daemon_stop; E2E_CONF_EXTRA= daemon_start' EXIT
+	# under set -e: nothing in it may fail
+	trap 'daemon_stop || true; E2E_CONF_EXTRA= daemon_start || true' EXIT
 }
 
 # health_events ID KIND: the messages of the job's events of that kind
@@ -175,11 +176,14 @@ node_probation: 120s"
 # With node_drain_score, a node whose score passes it is drained in Slurm
 # with a reason, and resumed when an admin clears it.
 test_h4_drain_and_resume() {
-	local bad a b i state reason
+	local a b i state reason
 	health_daemon "node_quarantine_score: off
 node_drain_score: 1.5"
-	bad=$(e2e_node 4)
-	trap 'scontrol update nodename=$bad state=resume 2>/dev/null; daemon_stop; E2E_CONF_EXTRA= daemon_start' EXIT
+	HD_BAD=$(e2e_node 4)
+	local bad=$HD_BAD
+	# the trap runs under set -e, after the locals are gone
+	trap 'scontrol update nodename="$HD_BAD" state=resume 2>/dev/null || true
+daemon_stop || true; E2E_CONF_EXTRA= daemon_start || true' EXIT
 	a=$(hfail_job hd-a "$bad")
 	wait_state "$a" FAILED 90
 	sleep 3
