@@ -33,7 +33,7 @@ for r in json.load(sys.stdin)["health"]:
 
 # A rank made slow on purpose is flagged, by rank and node, in the job's
 # events, in llmctl status and in the metrics; its fast peer is not.
-test_h1_straggler() {
+test_nh1_straggler() {
 	local id node t0 i msg
 	health_daemon "straggler_factor: 1.5
 straggler_window: 4"
@@ -63,7 +63,7 @@ print(json.load(sys.stdin)["attempts"][0]["plan"]["ranks"][1]["node"])')
 }
 
 # Ranks all equally slow: nobody is a straggler.
-test_h2_uniform_no_straggler() {
+test_nh2_uniform_no_straggler() {
 	local id i ranks=""
 	health_daemon "straggler_factor: 1.5
 straggler_window: 4"
@@ -124,7 +124,7 @@ health:
 # job that can only run there waits), llmctl nodes shows it; after the
 # quarantine the node is used again, on probation; a failure then
 # quarantines it for twice as long; an admin clears it.
-test_h3_quarantine_probation() {
+test_nh3_quarantine_probation() {
 	local bad a b c d until left
 	health_daemon "node_quarantine_score: 1.5
 node_quarantine: 25s
@@ -175,7 +175,7 @@ node_probation: 120s"
 
 # With node_drain_score, a node whose score passes it is drained in Slurm
 # with a reason, and resumed when an admin clears it.
-test_h4_drain_and_resume() {
+test_nh4_drain_and_resume() {
 	local a b i state reason
 	health_daemon "node_quarantine_score: off
 node_drain_score: 1.5"
