@@ -92,9 +92,14 @@ nodes_clear(struct llmctl *ctx, const char *node, enum output_format fmt)
 	json_t *reply;
 	char *path, *cause = NULL, b[FIELD_MAX];
 
-	if (node[0] == '\0' || strchr(node, '/') != NULL ||
-	    strchr(node, '?') != NULL) {
-		fprintf(stderr, "llmctl: nodes clear: bad node name\n");
+	/* a Slurm node name goes into the URL as it is */
+	if (node[0] == '\0' ||
+	    strspn(node,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "0123456789._-") != strlen(node)) {
+		fprintf(stderr,
+		    "llmctl: nodes clear: not a node name "
+		    "(letters, digits, '.', '_', '-')\n");
 		return CMD_USAGE;
 	}
 	path = xasprintf("/v1/nodes/%s/clear", node);

@@ -262,6 +262,19 @@ straggler_fill(struct straggler *s, int rank, const struct rate *r)
 	s->since_wall = r->flagged_wall;
 }
 
+/* cond at this check; 1 once it has held at every check for a window. */
+static int
+held_for(int cond, int64_t *since, int64_t now, int64_t window_ms)
+{
+	if (!cond) {
+		*since = 0;
+		return 0;
+	}
+	if (*since == 0)
+		*since = now;
+	return now - *since >= window_ms;
+}
+
 /*
  * One rank's hysteresis: slow at every check for a window flags it, calm
  * (within half the margin) for a window clears it. 1 if the flag changed.
@@ -275,22 +288,14 @@ rate_judge(
 	r->ratio = ratio;
 	if (!r->flagged) {
 		r->calm_since = 0;
-		if (!slow)
-			r->slow_since = 0;
-		else if (r->slow_since == 0)
-			r->slow_since = now;
-		if (!slow || now - r->slow_since < window_ms)
+		if (!held_for(slow, &r->slow_since, now, window_ms))
 			return 0;
 		r->flagged = 1;
 		r->flagged_wall = wall_s();
 		return 1;
 	}
 	r->slow_since = 0;
-	if (!calm)
-		r->calm_since = 0;
-	else if (r->calm_since == 0)
-		r->calm_since = now;
-	if (!calm || now - r->calm_since < window_ms)
+	if (!held_for(calm, &r->calm_since, now, window_ms))
 		return 0;
 	r->flagged = 0;
 	return 1;
