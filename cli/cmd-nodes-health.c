@@ -1,6 +1,6 @@
 /*
  * llmctl nodes, the health part: each node's record across all jobs
- * (score, ok/quarantined/probation, until when, its last failures) under
+ * (score, ok/quarantined/probation, until when, its last failure) under
  * the switch tree, and `llmctl nodes clear NODE`, an admin's way to trust
  * a node again (docs/design.md section 7, "Node health").
  */
@@ -18,42 +18,33 @@
 
 #define FIELD_MAX 256
 
-/* "user_error job 12.1 05-01 10:00, ..." of the failures shown. */
+/*
+ * The newest failure, "user_error job 12.1 05-01 10:00" (the job only
+ * when the daemon names it); -o json has the last five.
+ */
 static char *
-failures_text(const json_t *fails)
+failure_text(const json_t *fails)
 {
-	const json_t *f;
-	char *s = xstrdup(""), *t, b[FIELD_MAX], when[FIELD_MAX];
-	size_t i;
+	const json_t *f = json_array_get(fails, 0);
+	char b[FIELD_MAX], when[FIELD_MAX];
 
-	json_array_foreach(fails, i, f)
-	{
-		output_time_short(f, "at", when, sizeof when);
-		if (json_is_integer(json_object_get(f, "job")))
-			t = xasprintf("%s%s%s job %lld.%lld %s", s,
-			    i > 0 ? ", " : "",
-			    output_field(f, "cause", b, sizeof b),
-			    (long long)json_integer_value(
-			        json_object_get(f, "job")),
-			    (long long)json_integer_value(
-			        json_object_get(f, "attempt")),
-			    when);
-		else
-			t = xasprintf("%s%s%s %s", s, i > 0 ? ", " : "",
-			    output_field(f, "cause", b, sizeof b), when);
-		free(s);
-		s = t;
-		if (i == 2)
-			break; /* the table's column: the newest three */
-	}
-	return s;
+	if (f == NULL)
+		return xstrdup("-");
+	output_time_short(f, "at", when, sizeof when);
+	if (!json_is_integer(json_object_get(f, "job")))
+		return xasprintf(
+		    "%s %s", output_field(f, "cause", b, sizeof b), when);
+	return xasprintf("%s job %lld.%lld %s",
+	    output_field(f, "cause", b, sizeof b),
+	    (long long)json_integer_value(json_object_get(f, "job")),
+	    (long long)json_integer_value(json_object_get(f, "attempt")), when);
 }
 
 void
 nodes_health_print(const json_t *health)
 {
 	static const char *const headers[] = { "NODE", "HEALTH", "SCORE",
-		"UNTIL", "FAILURES", "LAST FAILURES" };
+		"UNTIL", "FAILURES", "LAST FAILURE" };
 	struct table *t;
 	const json_t *r;
 	char b[FIELD_MAX], *s;
@@ -77,7 +68,7 @@ nodes_health_print(const json_t *health)
 		free(s);
 		table_add(t, output_time_short(r, "until", b, sizeof b));
 		table_add(t, output_field(r, "failures_total", b, sizeof b));
-		s = failures_text(json_object_get(r, "failures"));
+		s = failure_text(json_object_get(r, "failures"));
 		table_add(t, s);
 		free(s);
 	}
