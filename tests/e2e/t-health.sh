@@ -31,6 +31,15 @@ for r in json.load(sys.stdin)["health"]:
         print("" if v is None else v)' "$1" "$2"
 }
 
+# health_fresh NODE: clear what earlier tests left on NODE's record; print
+# how many failures its log holds (a clear keeps them).
+health_fresh() {
+	llmctl nodes clear "$1" >/dev/null 2>&1 || true
+	local n
+	n=$(health_node "$1" failures_total)
+	echo "${n:-0}"
+}
+
 # A rank made slow on purpose is flagged, by rank and node, in the job's
 # events, in llmctl status and in the metrics; its fast peer is not.
 test_nh1_straggler() {
@@ -125,11 +134,12 @@ health:
 # quarantine the node is used again, on probation; a failure then
 # quarantines it for twice as long; an admin clears it.
 test_nh3_quarantine_probation() {
-	local bad a b c d until left
+	local bad a b c d until left f0
 	health_daemon "node_quarantine_score: 1.5
 node_quarantine: 25s
 node_probation: 120s"
 	bad=$(e2e_node 3)
+	f0=$(health_fresh "$bad")
 	a=$(hfail_job hq-a "$bad")
 	wait_state "$a" FAILED 90
 	[ "$(attempt_field "$a" 1 cause)" = preflight_failed ] || fail "job a: cause $(attempt_field "$a" 1 cause)"
@@ -138,7 +148,7 @@ node_probation: 120s"
 	wait_state "$b" FAILED 90
 	llmctl nodes > "$E2E_DIR/nodes.out"
 	cat "$E2E_DIR/nodes.out" | sed -n '/^NODE/,$p' | sed 's/^/    /'
-	grep -Eq "^$bad +quarantined +[12]\.[0-9]{2} +[0-9-]+ [0-9:]+ +2 +preflight_failed job $b\.1 " "$E2E_DIR/nodes.out" ||
+	grep -Eq "^$bad +quarantined +[12]\.[0-9]{2} +[0-9-]+ [0-9:]+ +$((f0 + 2)) +preflight_failed job $b\.1 " "$E2E_DIR/nodes.out" ||
 	    fail "llmctl nodes does not show $bad quarantined by job $b"
 	health_events "$b" node_quarantined | grep -q "node $bad quarantined for 25s" ||
 	    fail "no node_quarantined event: $(llmctl events "$b")"
@@ -176,11 +186,12 @@ node_probation: 120s"
 # With node_drain_score, a node whose score passes it is drained in Slurm
 # with a reason, and resumed when an admin clears it.
 test_nh4_drain_and_resume() {
-	local a b i state reason
+	local a b i state reason f0
 	health_daemon "node_quarantine_score: off
 node_drain_score: 1.5"
 	HD_BAD=$(e2e_node 4)
 	local bad=$HD_BAD
+	f0=$(health_fresh "$bad")
 	# the trap runs under set -e, after the locals are gone
 	trap 'scontrol update nodename="$HD_BAD" state=resume 2>/dev/null || true
 daemon_stop || true; E2E_CONF_EXTRA= daemon_start || true' EXIT
@@ -198,7 +209,7 @@ daemon_stop || true; E2E_CONF_EXTRA= daemon_start || true' EXIT
 	reason=$(sinfo -h -n "$bad" -o %E)
 	echo "    $bad in Slurm: $state, reason \"$reason\""
 	case $state in *drain*) ;; *) fail "$bad not drained: $state" ;; esac
-	echo "$reason" | grep -q "^llmctl: health score 2.0 after 2 failures; llmctl nodes clear $bad resumes it" ||
+	echo "$reason" | grep -q "^llmctl: health score 2.0 after $((f0 + 2)) failures; llmctl nodes clear $bad resumes it" ||
 	    fail "reason: $reason"
 	[ "$(health_node "$bad" drained)" = True ] || fail "llmctl nodes does not say drained"
 	llmctl nodes | grep -Eq "^$bad +ok,drained " || fail "table: $(llmctl nodes | grep "^$bad ")"
