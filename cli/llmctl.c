@@ -26,6 +26,7 @@ static void usage(FILE *);
 static const struct cmd_entry *const cmd_table[] = {
 	&cmd_cancel_entry,
 	&cmd_checkpoints_entry,
+	&cmd_dashboard_entry,
 	&cmd_events_entry,
 	&cmd_heartbeat_entry,
 	&cmd_logs_entry,

@@ -41,6 +41,7 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_cancel_entry;
 extern const struct cmd_entry cmd_checkpoints_entry;
+extern const struct cmd_entry cmd_dashboard_entry;
 extern const struct cmd_entry cmd_events_entry;
 extern const struct cmd_entry cmd_heartbeat_entry;
 extern const struct cmd_entry cmd_logs_entry;

@@ -109,6 +109,18 @@ static const char RANK_PART[] =
     "if [ -n \"${LLMCTL_EXIT_FILE:-}\" ]; then exec 3>>\"$LLMCTL_EXIT_FILE\"; "
     "else exec 3>&1; fi; "
     "umask 077; exec >>\"$LLMCTL_LOG_DIR/rank-$RANK.out\" 2>&1; umask 022; "
+    /*
+     * The fence (logdir.h): once llmctld has ended this attempt, whatever
+     * of it still runs on this node stops, even where Slurm lost track of
+     * it (a node cut off from slurmctld). All the step's tasks on a node
+     * share a process group; the watcher outlives the TERM to send KILL.
+     */
+    "p=$$; f=\"$LLMCTL_LOG_DIR.ended\"; "
+    "{ trap '' TERM; while kill -0 $p 2>/dev/null; do "
+    "if [ -e \"$f\" ]; then echo \"llmctl: attempt $LLMCTL_ATTEMPT has "
+    "ended in llmctld: stopping rank $RANK on ${SLURMD_NODENAME:-?}\"; "
+    "kill -TERM 0; sleep 10; kill -KILL 0; fi; sleep 2; done; "
+    "} 3>&- </dev/null & "
     "killed=0; warned=0; child=; "
     "if [ $# -eq 0 ]; then set -- /bin/sh -c \"$LLMCTL_COMMAND\"; fi; "
     /*

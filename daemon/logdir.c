@@ -11,8 +11,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "logdir.h"
 #include "util.h"
 
@@ -57,6 +59,18 @@ own_dir(int fd, const struct stat *st, uid_t uid, gid_t gid, mode_t mode)
 	return 0;
 }
 
+/* Close the fds of a walk that were opened (-1: not). */
+static void
+close_walk(int sfd, int lfd, int jfd, int afd)
+{
+	int fds[] = { afd, jfd, lfd, sfd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+}
+
 static const char *
 dir_error(void)
 {
@@ -70,7 +84,7 @@ logdir_make(const char *state_dir, int64_t job_id, int attempt, uid_t uid,
     gid_t gid, char **cause)
 {
 	struct stat st;
-	char job[32], att[16];
+	char job[32], att[16], stale[48];
 	uid_t me = geteuid();
 	gid_t mygid = getegid();
 	int sfd, lfd = -1, jfd = -1, afd = -1, rc = -1;
@@ -92,18 +106,37 @@ logdir_make(const char *state_dir, int64_t job_id, int attempt, uid_t uid,
 		set_cause(cause, "%s/logs/%s: %s", state_dir, job, dir_error());
 		goto out;
 	}
+	/* a fence left by a job of this number in an older database */
+	snprintf(stale, sizeof(stale), "%s.ended", att);
+	(void)unlinkat(jfd, stale, 0);
 	if ((afd = make_dir(jfd, att, ATTEMPT_MODE, &st)) == -1) {
 		set_cause(cause, "log directory %s/logs/%s/%s: %s", state_dir,
 		    job, att, dir_error());
 		goto out;
 	}
-	/* left from before: only the user's own, or ours, is reused */
+	/*
+	 * Left from before: the user's own, or ours, is reused (a launch
+	 * retried); another user's (a job of this number in an older
+	 * database) is moved aside, in the dir that is ours.
+	 */
 	if (st.st_uid != uid && st.st_uid != me) {
-		set_cause(cause,
-		    "log directory %s/logs/%s/%s belongs to uid "
-		    "%lu, not the job's user: refused",
-		    state_dir, job, att, (unsigned long)st.st_uid);
-		goto out;
+		close(afd);
+		afd = -1;
+		snprintf(stale, sizeof(stale), "%s.stale-%lld", att,
+		    (long long)time(NULL));
+		if (renameat(jfd, att, jfd, stale) == -1 ||
+		    (afd = make_dir(jfd, att, ATTEMPT_MODE, &st)) == -1 ||
+		    (st.st_uid != uid && st.st_uid != me)) {
+			set_cause(cause,
+			    "log directory %s/logs/%s/%s belongs to uid "
+			    "%lu, not the job's user, and cannot be moved "
+			    "aside: refused",
+			    state_dir, job, att, (unsigned long)st.st_uid);
+			goto out;
+		}
+		log_warnx("%s/logs/%s/%s was another user's (an older "
+		          "database?): moved aside to %s",
+		    state_dir, job, att, stale);
 	}
 	if (own_dir(afd, &st, uid, gid, ATTEMPT_MODE) == -1) {
 		set_cause(cause, "log directory %s/logs/%s/%s: %s", state_dir,
@@ -112,13 +145,7 @@ logdir_make(const char *state_dir, int64_t job_id, int attempt, uid_t uid,
 	}
 	rc = 0;
 out:
-	if (afd != -1)
-		close(afd);
-	if (jfd != -1)
-		close(jfd);
-	if (lfd != -1)
-		close(lfd);
-	close(sfd);
+	close_walk(sfd, lfd, jfd, afd);
 	return rc;
 }
 
@@ -147,11 +174,7 @@ logdir_open(const char *state_dir, int64_t job_id, int attempt, uid_t uid)
 		afd = -1;
 	}
 out:
-	if (jfd != -1)
-		close(jfd);
-	if (lfd != -1)
-		close(lfd);
-	close(sfd);
+	close_walk(sfd, lfd, jfd, -1);
 	return afd;
 }
 
@@ -175,4 +198,35 @@ logdir_open_file(int dirfd, const char *name, uid_t uid)
 		return -1;
 	}
 	return fd;
+}
+
+int
+logdir_fence(const char *state_dir, int64_t job_id, int attempt)
+{
+	struct stat st;
+	char job[32], name[32];
+	uid_t me = geteuid();
+	int sfd, lfd = -1, jfd = -1, fd, rc = -1;
+
+	snprintf(job, sizeof(job), "%lld", (long long)job_id);
+	snprintf(name, sizeof(name), "%d.ended", attempt);
+	if ((sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	/* no tree: the attempt never launched, nothing can run */
+	if ((lfd = open_dir(sfd, "logs", &st)) == -1 ||
+	    (st.st_uid == me && (jfd = open_dir(lfd, job, &st)) == -1)) {
+		rc = errno == ENOENT ? 0 : -1;
+		goto out;
+	}
+	if (st.st_uid != me)
+		goto out;
+	fd = openat(jfd, name,
+	    O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd != -1) {
+		close(fd);
+		rc = 0;
+	}
+out:
+	close_walk(sfd, lfd, jfd, -1);
+	return rc;
 }

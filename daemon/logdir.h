@@ -32,5 +32,12 @@ int logdir_open(const char *state_dir, int64_t job_id, int attempt, uid_t uid);
  * (not a symlink, FIFO, device or another user's hard link); -1 otherwise.
  */
 int logdir_open_file(int dirfd, const char *name, uid_t uid);
+/*
+ * The attempt's fence: logs/<job>/<attempt>.ended, root's. Its ranks poll
+ * for it and stop (launch.c), so a rank cut off from Slurm (its node's link
+ * down) does not train on beside the next attempt; logdir_make clears it.
+ * 0 if made, or if the attempt never had a log tree.
+ */
+int logdir_fence(const char *state_dir, int64_t job_id, int attempt);
 
 #endif

@@ -114,6 +114,8 @@ void recovery_decide(struct monitor *, int64_t job_id);
 /* Newest verified checkpoint step on record, -1: none. */
 int64_t recovery_newest_step(struct monitor *, int64_t job_id);
 /* Blame the attempt's nodes that the newest snapshot shows down. */
+/* Tell the ended attempt's ranks that still run to stop (logdir_fence). */
+void recovery_fence(struct monitor *, const struct attempt *, uid_t);
 void recovery_blame_down(struct monitor *, struct attempt *);
 /*
  * The preflight's failed nodes from the attempt's log dir (*nodes, NULL:

@@ -283,6 +283,30 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
 	return 1;
 }
 
+/* On a pool thread: the ended attempt's fence (logdir.h). */
+static void
+fence_run(void *arg)
+{
+	struct attempt_fs *af = arg;
+
+	if (logdir_fence(af->state_dir, af->job_id, af->attempt) != 0)
+		log_warn("job %lld: fence of attempt %d", (long long)af->job_id,
+		    af->attempt);
+}
+
+static void
+fence_done(void *arg, int cancelled)
+{
+	(void)cancelled;
+	attempt_fs_free(arg);
+}
+
+void
+recovery_fence(struct monitor *m, const struct attempt *a, uid_t uid)
+{
+	attempt_fs_push(attempt_fs_create(m, a, uid), fence_run, fence_done);
+}
+
 /*
  * The signal the job was warned with (the spec's, or the site's; 0: none)
  * and its world size.

@@ -130,6 +130,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
 	straggler_forget(m, a);
 	health_unregister(m->d->health, a->token_hash);
+	recovery_fence(m, a, job->uid);
 	monitor_track_drop(m, a->tag);
 	recovery_decide(m, job->id);
 	return;

@@ -175,6 +175,20 @@ rank_log() {
 	cat "$E2E_DIR/state/logs/$1/$2/rank-$3.out" 2>/dev/null
 }
 
+# assert_fenced ID ATTEMPT RANK NODE: the ended attempt's rank on NODE was
+# stopped by llmctld's fence (logs/<job>/<attempt>.ended) and is gone
+assert_fenced() {
+	local f=$E2E_DIR/state/logs/$1/$2/rank-$3.out s1 s2
+	wait_log "$1" "$2" "$3" "^llmctl: attempt $2 has ended in llmctld: stopping rank $3 on $4\$" 30
+	for _ in $(seq 15); do
+		s1=$(stat -c %s "$f")
+		sleep 2
+		s2=$(stat -c %s "$f")
+		[ "$s1" = "$s2" ] && return 0
+	done
+	fail "attempt $2's rank $3 on $4 still writes its log after the fence"
+}
+
 # attempts_field ID N FIELD: a field of attempt N (1-based)
 attempt_field() {
 	llmctl status -o json "$1" | python3 -c '

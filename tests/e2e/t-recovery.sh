@@ -115,6 +115,8 @@ test_c3_node_failure() {
 	scontrol show hostnames "$(attempt_field "$id" 2 nodes)" | grep -qx "$victim" &&
 	    fail "attempt 2 runs on $victim again"
 	llmctl status -o json "$id" | grep -q "\"$victim\"" || fail "$victim not listed as excluded"
+	# its slurmd is gone, its slurmstepd and rank are not: the fence
+	assert_fenced "$id" 1 1 "$victim"
 	llmctl cancel "$id" >/dev/null
 	"$CLUSTER" start-node "$E2E_DIR/cluster" "$victim" >/dev/null
 	scontrol update nodename="$victim" state=resume 2>/dev/null || true

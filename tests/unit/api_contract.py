@@ -278,6 +278,7 @@ def main():
         ("logs no rank", [R("GET", "/v1/jobs/%d/logs?rank=99" % job)],
          F("GET", "/v1/jobs/13/logs?rank=99")),
         ("nodes", [R("GET", "/v1/nodes")], F("GET", "/v1/nodes")),
+        ("version", [R("GET", "/v1/version")], F("GET", "/v1/version")),
     ]
     # the list's filters (llmctl status --state --name --since)
     for label, q in (("list filtered",

@@ -134,17 +134,48 @@ START_TEST(test_old_tree)
 	ck_assert_int_eq(logdir_make(dir, 7, 2, USER_UID, USER_GID, &cause), 0);
 	assert_dir("logs/7", 0, 0711);
 	assert_dir("logs/7/2", USER_UID, 0700);
-	/* an attempt dir someone else owns is not handed over */
-	sh("mkdir $D/logs/7/3");
+	/*
+	 * An attempt dir someone else owns (a job of this number in an
+	 * older database) is not handed over: it is moved aside, as it was.
+	 */
+	sh("mkdir $D/logs/7/3 && echo theirs > $D/logs/7/3/rank-0.out");
 	free(job);
 	job = xasprintf("%s/logs/7/3", dir);
 	ck_assert_int_eq(chown(job, OTHER_UID, OTHER_UID), 0);
-	ck_assert_int_eq(
-	    logdir_make(dir, 7, 3, USER_UID, USER_GID, &cause), -1);
-	ck_assert_ptr_nonnull(strstr(cause, "54322"));
-	free(cause);
-	assert_dir("logs/7/3", OTHER_UID, 0755);
+	ck_assert_int_eq(logdir_make(dir, 7, 3, USER_UID, USER_GID, &cause), 0);
+	assert_dir("logs/7/3", USER_UID, 0700);
+	sh("[ ! -e $D/logs/7/3/rank-0.out ]");
+	sh("d=$(echo $D/logs/7/3.stale-*) && [ \"$(stat -c %u $d)\" = 54322 ] "
+	   "&& grep -qx theirs $d/rank-0.out");
 	free(job);
+}
+END_TEST
+
+START_TEST(test_fence)
+{
+	char *cause = NULL, *link;
+	struct stat st;
+	char *f = xasprintf("%s/logs/7/1.ended", dir);
+
+	/* no tree: the attempt never ran, nothing to fence */
+	ck_assert_int_eq(logdir_fence(dir, 7, 1), 0);
+	ck_assert_int_eq(stat(f, &st), -1);
+	ck_assert_int_eq(logdir_make(dir, 7, 1, USER_UID, USER_GID, &cause), 0);
+	ck_assert_int_eq(logdir_fence(dir, 7, 1), 0);
+	ck_assert_int_eq(lstat(f, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_uid, 0);
+	ck_assert_int_eq(logdir_fence(dir, 7, 1), 0); /* again: no harm */
+	/* a new launch of that number (a new database) clears it */
+	ck_assert_int_eq(logdir_make(dir, 7, 1, USER_UID, USER_GID, &cause), 0);
+	ck_assert_int_eq(lstat(f, &st), -1);
+	/* a symlink in its place is not followed */
+	link = xasprintf("%s/logs/7/2.ended", dir);
+	ck_assert_int_eq(symlink(target, link), 0);
+	ck_assert_int_eq(logdir_fence(dir, 7, 2), -1);
+	assert_target_untouched();
+	free(link);
+	free(f);
 }
 END_TEST
 
@@ -194,6 +225,7 @@ main(void)
 	tcase_add_test(tc, test_tree);
 	tcase_add_test(tc, test_symlink_attempt);
 	tcase_add_test(tc, test_old_tree);
+	tcase_add_test(tc, test_fence);
 	tcase_add_test(tc, test_open_file);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

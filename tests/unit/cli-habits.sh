@@ -16,8 +16,8 @@ cmds=$("$LLMCTL" __complete commands)
     >"$tmp/listed"
 echo "$cmds" | cmp -s - "$tmp/listed" && ok ||
     fail "__complete commands differs from llmctl -h: $(cat "$tmp/listed")"
-# the commands that print nothing, so have no -o
-no_data="heartbeat"
+# the commands that print no data (dashboard: a URL), so have no -o
+no_data="heartbeat dashboard"
 
 # --- --help on every command, from its declarations -----------------------
 man=$(mandoc -Tascii -Owidth=200 "$top_src/man/llmctl.1" 2>/dev/null |

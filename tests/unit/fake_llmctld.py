@@ -286,6 +286,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, DETAIL)
         elif path == "/v1/jobs/12":
             self.reply(200, JOBS[2])
+        elif path == "/v1/version":
+            # llmctl dashboard asks first, to fail early without a daemon
+            self.reply(200, {"version": "0.0-fake", "api": "v1"})
         elif path == "/v1/nodes":
             self.reply(200, NODES)
         elif path == "/v1/jobs/13/events":
