@@ -1,7 +1,8 @@
 /*
  * llmctl nodes: the cluster as llmctld's planner sees it: the switch tree
  * with the free and total GPUs under each switch, and under each leaf its
- * nodes with their state and recent failures.
+ * nodes with their state and recent failures; then each node's health
+ * record (cmd-nodes-health.c). `llmctl nodes clear NODE` clears one.
  *
  * Down and drained nodes count as having no free GPUs: nothing can be
  * placed on them. -o yaml prints the daemon's snapshot file untouched, so
@@ -18,6 +19,7 @@
 #include "client.h"
 #include "job.h"
 #include "llmctl.h"
+#include "nodes.h"
 #include "output.h"
 #include "util.h"
 
@@ -55,9 +57,13 @@ static void nodes_summary(const json_t *);
 
 const struct cmd_entry cmd_nodes_entry = {
 	.name = "nodes",
-	.usage = "[-o json|yaml]",
-	.about = "The cluster as the planner sees it: switches, nodes, GPUs.",
+	.usage = "[-o json|yaml] [clear node]",
+	.about = "The cluster as the planner sees it: switches, nodes, GPUs, "
+	         "health.",
 	.args = { .template = "o:",
+	    .lower = 0,
+	    .upper = 2,
+	    .operand = "clear node",
 	    .longs =
 	        (const struct args_long[]){
 	            { .ch = 'o',
@@ -305,6 +311,7 @@ nodes_print(const json_t *reply)
 	}
 	table_print(v.table, stdout, OUTPUT_WIDTH);
 	nodes_summary(v.nodes);
+	nodes_health_print(json_object_get(reply, "health"));
 
 	table_free(v.table);
 	free(is_child);
@@ -329,6 +336,10 @@ cmd_nodes_exec(struct llmctl *ctx, struct args *args)
 
 	if (job_output_format(args, &fmt) != 0)
 		return CMD_USAGE;
+	if (args->argc == 2 && strcmp(args->argv[0], "clear") == 0)
+		return nodes_clear(ctx, args->argv[1], fmt);
+	if (args->argc != 0)
+		return cmd_usage(&cmd_nodes_entry);
 	if (client_request(llmctl_client(ctx), "GET", "/v1/nodes", NULL, &reply,
 	        &cause) != CLIENT_OK) {
 		fprintf(stderr, "llmctl: %s\n", cause);

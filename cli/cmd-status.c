@@ -518,6 +518,31 @@ status_attempts(const json_t *attempts)
 	table_free(t);
 }
 
+/* "rank 1 on n2, 3.1x its peers (1.52 s/step)", one line for all. */
+static void
+status_stragglers(const json_t *arr)
+{
+	const json_t *r;
+	char b[FIELD_MAX], n[FIELD_MAX], *s = NULL, *t;
+	size_t i;
+
+	json_array_foreach(arr, i, r)
+	{
+		t = xasprintf(
+		    "%s%srank %s on %s, %.1fx its peers (%.2f s/step)",
+		    s != NULL ? s : "", s != NULL ? "; " : "",
+		    output_field(r, "rank", b, sizeof b),
+		    output_field(r, "node", n, sizeof n),
+		    json_number_value(json_object_get(r, "ratio")),
+		    json_number_value(json_object_get(r, "seconds_per_step")));
+		free(s);
+		s = t;
+	}
+	if (s != NULL)
+		status_line("stragglers:", s);
+	free(s);
+}
+
 /*
  * What recovery works with, shown only when the daemon sends it: the
  * checkpoint the next attempt resumes from, the latest heartbeat and the
@@ -577,6 +602,7 @@ status_health(const json_t *job)
 		status_line("excluded:", s);
 		free(s);
 	}
+	status_stragglers(json_object_get(job, "stragglers"));
 }
 
 static void

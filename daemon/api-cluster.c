@@ -13,6 +13,7 @@
 #include "llmctld.h"
 #include "plan.h"
 #include "spec.h"
+#include "store.h"
 #include "topo.h"
 #include "util.h"
 
@@ -27,15 +28,16 @@ have_cluster(struct llmctld *d, struct api_response *resp)
 	return 0;
 }
 
-/* Plan spec on topo; NULL with *cause. */
+/* Plan spec on topo without the nodes in ex; NULL with *cause. */
 static struct plan *
-plan_spec(const struct topo *t, const struct spec *spec, char **cause)
+plan_spec(const struct topo *t, const struct spec *spec, const char *const *ex,
+    size_t nex, char **cause)
 {
 	struct plan_request req;
 	const char **names = NULL;
 	struct plan *p = NULL;
 
-	if (plan_request_from_spec(spec, NULL, 0, &req, &names, cause) == 0)
+	if (plan_request_from_spec(spec, ex, nex, &req, &names, cause) == 0)
 		p = plan_make(t, &req, cause);
 	free(names);
 	return p;
@@ -50,7 +52,7 @@ api_check_placeable(
 
 	if (d->cluster == NULL)
 		return 0; /* Slurm unknown yet: the attempt will tell */
-	if ((p = plan_spec(d->cluster->ideal, spec, &cause)) != NULL) {
+	if ((p = plan_spec(d->cluster->ideal, spec, NULL, 0, &cause)) != NULL) {
 		plan_free(p);
 		return 0;
 	}
@@ -68,7 +70,8 @@ api_plan(
 {
 	struct spec *spec;
 	struct plan *p;
-	char *cause = NULL;
+	char *cause = NULL, **q;
+	size_t nq, i;
 
 	if ((spec = api_parse_spec_body(req, resp)) == NULL)
 		return;
@@ -76,7 +79,14 @@ api_plan(
 		spec_free(spec);
 		return;
 	}
-	if ((p = plan_spec(d->cluster->live, spec, &cause)) == NULL) {
+	/* live, as an attempt is planned: quarantined nodes left out */
+	q = store_nodes_quarantined(d->store, wall_s(), &nq);
+	p = plan_spec(
+	    d->cluster->live, spec, (const char *const *)q, nq, &cause);
+	for (i = 0; i < nq; i++)
+		free(q[i]);
+	free(q);
+	if (p == NULL) {
 		api_error(resp, 409, "unplaceable", "%s", cause);
 		free(cause);
 	} else {
@@ -113,7 +123,6 @@ api_nodes(
 	char *yaml;
 	size_t i;
 
-	(void)req;
 	if (!have_cluster(d, resp))
 		return;
 	t = d->cluster->live;
@@ -146,8 +155,8 @@ api_nodes(
 	}
 	yaml = topo_to_yaml(t);
 	resp->status = 200;
-	resp->body = json_pack("{s:I, s:s, s:o, s:o}", "loaded_at",
+	resp->body = json_pack("{s:I, s:s, s:o, s:o, s:o}", "loaded_at",
 	    (json_int_t)d->cluster->loaded_at, "snapshot", yaml, "switches",
-	    sws, "nodes", nodes);
+	    sws, "nodes", nodes, "health", api_node_health_json(d, req));
 	free(yaml);
 }

@@ -60,6 +60,31 @@ attempt_to_json(const struct attempt *a)
 	return o;
 }
 
+/* The ranks of the attempt in flight flagged as stragglers now. */
+static json_t *
+job_stragglers_json(struct llmctld *d, const struct attempt *last)
+{
+	struct straggler *s;
+	json_t *arr = json_array(), *plan;
+	size_t n, i;
+
+	if (last == NULL || last->ended_at != 0)
+		return arr;
+	n = health_stragglers(d->health, last->token_hash, &s);
+	plan = n > 0 && last->plan != NULL ? json_loads(last->plan, 0, NULL)
+	                                   : NULL;
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr,
+		    json_pack("{s:i, s:s, s:f, s:f, s:f, s:I}", "rank",
+		        s[i].rank, "node", monitor_rank_node(plan, s[i].rank),
+		        "ratio", s[i].ratio, "seconds_per_step", s[i].sps,
+		        "peer_seconds_per_step", s[i].peer_sps, "since",
+		        (json_int_t)s[i].since_wall));
+	json_decref(plan);
+	free(s);
+	return arr;
+}
+
 /* Newest checkpoint, heartbeat summary and excluded nodes of a job. */
 static void
 job_health_json(struct llmctld *d, const struct job *job,
@@ -100,6 +125,7 @@ job_health_json(struct llmctld *d, const struct job *job,
 		        (json_int_t)last->beats));
 	else
 		json_object_set_new(o, "heartbeat", json_null());
+	json_object_set_new(o, "stragglers", job_stragglers_json(d, last));
 	ex = json_array();
 	if ((blamed = store_job_blamed(d->store, job->id)) != NULL &&
 	    hostlist_expand(&hl, blamed, NULL) == 0)

@@ -137,6 +137,8 @@ route_template(const char *path)
 	int64_t id;
 	size_t i;
 
+	if (api_node_path(path, &rest, &i) == 0)
+		return "/v1/nodes/{name}/clear";
 	for (i = 0; i < nitems(fixed_routes); i++)
 		if (strcmp(path, fixed_routes[i]) == 0)
 			return fixed_routes[i];
@@ -229,6 +231,9 @@ api_route(
 	else if (strcmp(req->path, "/v1/goodput") == 0 &&
 	    req->method == API_GET)
 		api_goodput(d, req, resp);
+	else if (strncmp(req->path, "/v1/nodes/", 10) == 0 &&
+	    req->method == API_POST)
+		api_node_clear(d, req, resp);
 	else
 		api_error(
 		    resp, 404, "not_found", "no such endpoint: %s", req->path);

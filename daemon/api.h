@@ -109,6 +109,11 @@ void api_plan(
     struct llmctld *, const struct api_request *, struct api_response *);
 void api_nodes(
     struct llmctld *, const struct api_request *, struct api_response *);
+/* api-nodes.c: node health records, and an admin's clear */
+json_t *api_node_health_json(struct llmctld *, const struct api_request *);
+int api_node_path(const char *path, const char **name, size_t *len);
+void api_node_clear(
+    struct llmctld *, const struct api_request *, struct api_response *);
 /* The spec cannot be placed even on an idle cluster: fills resp. */
 int api_check_placeable(
     struct llmctld *, const struct spec *, struct api_response *);

@@ -27,6 +27,11 @@ static int fake_switches, fake_switch_wait;
 static int64_t fake_stamp = 1; /* the job table's, bumped by each change */
 static int64_t fake_node_stamp = 1; /* the nodes' */
 static int fake_loads[2]; /* [0] list, [1] cluster: full answers */
+static struct fake_drain {
+	char *name;
+	char *reason;
+} * fake_drains; /* nodes drained, as Slurm would keep them */
+static size_t fake_ndrains;
 
 static int
 fake_init(const char *conf, char **cause)
@@ -162,6 +167,48 @@ fake_cluster(int64_t *stamp, const struct bfailure *fail, size_t nfail,
 	return 0;
 }
 
+static int
+fake_node(const char *name, const char *reason, char **cause)
+{
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	if (fake_down) {
+		pthread_mutex_unlock(&fake_lock);
+		return set_cause(cause, "Unable to contact slurm controller");
+	}
+	for (i = 0; i < fake_ndrains; i++)
+		if (strcmp(fake_drains[i].name, name) == 0)
+			break;
+	if (i == fake_ndrains && reason != NULL) {
+		fake_drains = xreallocarray(
+		    fake_drains, fake_ndrains + 1, sizeof(*fake_drains));
+		fake_drains[fake_ndrains].name = xstrdup(name);
+		fake_drains[fake_ndrains++].reason = NULL;
+	}
+	if (i < fake_ndrains) {
+		free(fake_drains[i].reason);
+		fake_drains[i].reason = reason != NULL ? xstrdup(reason) : NULL;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return 0;
+}
+
+char *
+fake_node_reason(const char *name)
+{
+	char *r = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&fake_lock);
+	for (i = 0; i < fake_ndrains; i++)
+		if (strcmp(fake_drains[i].name, name) == 0 &&
+		    fake_drains[i].reason != NULL)
+			r = xstrdup(fake_drains[i].reason);
+	pthread_mutex_unlock(&fake_lock);
+	return r;
+}
+
 static void
 fake_fini(void)
 {
@@ -175,6 +222,7 @@ const struct backend backend_fake = {
 	.list = fake_list,
 	.cancel = fake_cancel,
 	.cluster = fake_cluster,
+	.node = fake_node,
 	.fini = fake_fini,
 };
 
@@ -280,5 +328,11 @@ fake_reset(void)
 	fake_stamp++;
 	fake_node_stamp++;
 	fake_loads[0] = fake_loads[1] = 0;
+	while (fake_ndrains > 0) {
+		free(fake_drains[--fake_ndrains].name);
+		free(fake_drains[fake_ndrains].reason);
+	}
+	free(fake_drains);
+	fake_drains = NULL;
 	pthread_mutex_unlock(&fake_lock);
 }

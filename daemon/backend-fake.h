@@ -21,5 +21,7 @@ void fake_nodes_changed(void);
 /* Full answers so far (not "no change"): job-table loads, or cluster (1). */
 int fake_load_count(int cluster);
 void fake_reset(void);
+/* The reason the node is drained with, NULL: not drained; caller frees. */
+char *fake_node_reason(const char *name);
 
 #endif

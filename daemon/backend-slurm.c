@@ -32,6 +32,7 @@ static int slurm_backend_submit(
     const struct bjob_request *, int64_t *, char **, int *);
 static int slurm_backend_list(int64_t *, struct bjob **, size_t *, char **);
 static int slurm_backend_cancel(int64_t, char **);
+static int slurm_backend_node(const char *, const char *, char **);
 static void slurm_backend_fini(void);
 static int slurm_backend_cluster(
     int64_t *, const struct bfailure *, size_t, struct bcluster **, char **);
@@ -43,6 +44,7 @@ const struct backend backend_slurm = {
 	.list = slurm_backend_list,
 	.cancel = slurm_backend_cancel,
 	.cluster = slurm_backend_cluster,
+	.node = slurm_backend_node,
 	.fini = slurm_backend_fini,
 };
 
@@ -250,6 +252,22 @@ slurm_backend_cancel(int64_t id, char **cause)
 	if (err == ESLURM_ALREADY_DONE)
 		return 0;
 	return set_cause(cause, "%s", slurm_strerror(err));
+}
+
+/* scontrol update nodename=NAME state=drain reason=...; or state=resume. */
+static int
+slurm_backend_node(const char *name, const char *reason, char **cause)
+{
+	update_node_msg_t msg;
+
+	slurm_init_update_node_msg(&msg);
+	msg.node_names = (char *)name;
+	msg.node_state = reason != NULL ? NODE_STATE_DRAIN : NODE_RESUME;
+	msg.reason = (char *)reason;
+	msg.reason_uid = (uint32_t)getuid();
+	if (slurm_update_node(&msg) == SLURM_SUCCESS)
+		return 0;
+	return set_cause(cause, "%s", slurm_strerror(slurm_get_errno()));
 }
 
 /* "gpu:8", "gpu:h100:8(S:0-1)": the GPU count and type of a node. */

@@ -112,6 +112,8 @@ struct backend {
 	 */
 	int (*cluster)(int64_t *stamp, const struct bfailure *, size_t,
 	    struct bcluster **, char **cause);
+	/* Drain the node with reason, or resume it (reason NULL). */
+	int (*node)(const char *name, const char *reason, char **cause);
 	void (*fini)(void);
 };
 

@@ -33,6 +33,9 @@ static int resolve_addr_port(struct conf *, const char *, char **);
 static int resolve_backend(struct conf *, const char *, char **);
 static int resolve_webhook(struct conf *, const char *, char **);
 static int resolve_webhook_allow(struct conf *, const char *, char **);
+static int resolve_straggler_factor(struct conf *, const char *, char **);
+static int resolve_quarantine_score(struct conf *, const char *, char **);
+static int resolve_drain_score(struct conf *, const char *, char **);
 
 /*
  * The keys, their types and defaults. A string key that names something
@@ -187,6 +190,49 @@ static const struct conf_key {
 	    .offset = offsetof(struct conf, goodput_alert_after_ms),
 	    .dflt = "1h",
 	    .reload = 1 },
+	{ .name = "straggler_factor",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, straggler_factor_s),
+	    .dflt = "1.5",
+	    .reload = 1,
+	    .resolve = resolve_straggler_factor },
+	{ .name = "straggler_window",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, straggler_window_ms),
+	    .dflt = "120",
+	    .reload = 1 },
+	{ .name = "node_half_life",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, node_half_life_ms),
+	    .dflt = "24h",
+	    .reload = 1 },
+	{ .name = "node_quarantine_score",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, node_quarantine_score_s),
+	    .dflt = "1.5",
+	    .reload = 1,
+	    .resolve = resolve_quarantine_score },
+	{ .name = "node_quarantine",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, node_quarantine_ms),
+	    .dflt = "1h",
+	    .reload = 1 },
+	{ .name = "node_quarantine_max",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, node_quarantine_max_ms),
+	    .dflt = "7d",
+	    .reload = 1 },
+	{ .name = "node_probation",
+	    .type = CONF_DURATION_MS,
+	    .offset = offsetof(struct conf, node_probation_ms),
+	    .dflt = "24h",
+	    .reload = 1 },
+	{ .name = "node_drain_score",
+	    .type = CONF_STRING,
+	    .offset = offsetof(struct conf, node_drain_score_s),
+	    .dflt = "off",
+	    .reload = 1,
+	    .resolve = resolve_drain_score },
 };
 
 static int conf_set(
@@ -304,6 +350,46 @@ resolve_webhook_allow(struct conf *conf, const char *value, char **why)
 	if (value == NULL)
 		return 0;
 	return notify_allow_check(value, why);
+}
+
+/* A number above min, or "off" (0) where off_ok; into *out. */
+static int
+resolve_number(
+    const char *value, double min, int off_ok, double *out, char **why)
+{
+	char *end;
+	double d;
+
+	if (value == NULL || (off_ok && strcmp(value, "off") == 0)) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	d = strtod(value, &end);
+	if (errno != 0 || end == value || *end != '\0' || !(d > min) || d > 1e6)
+		return set_cause(why,
+		    "expected a number above %g%s, got \"%s\"", min,
+		    off_ok ? " or off" : "", value);
+	*out = d;
+	return 0;
+}
+
+static int
+resolve_straggler_factor(struct conf *conf, const char *value, char **why)
+{
+	return resolve_number(value, 1, 1, &conf->straggler_factor, why);
+}
+
+static int
+resolve_quarantine_score(struct conf *conf, const char *value, char **why)
+{
+	return resolve_number(value, 0, 1, &conf->node_quarantine_score, why);
+}
+
+static int
+resolve_drain_score(struct conf *conf, const char *value, char **why)
+{
+	return resolve_number(value, 0, 1, &conf->node_drain_score, why);
 }
 
 /* Store value into the field that key describes; -1 and *why if invalid. */

@@ -47,6 +47,17 @@ struct conf {
 	int64_t webhook_queue; /* deliveries waiting, at most */
 	int64_t goodput_alert; /* ETTR percent to tell a job about, 0: off */
 	int64_t goodput_alert_after_ms; /* only once its wall is this long */
+	char *straggler_factor_s; /* "1.5" or "off" */
+	double straggler_factor; /* resolved; 0: off */
+	int64_t straggler_window_ms; /* measured over, and hysteresis */
+	int64_t node_half_life_ms; /* of a node's failure score */
+	char *node_quarantine_score_s;
+	double node_quarantine_score; /* resolved; 0: never quarantine */
+	int64_t node_quarantine_ms; /* the first; doubles each time */
+	int64_t node_quarantine_max_ms;
+	int64_t node_probation_ms; /* watched after a quarantine */
+	char *node_drain_score_s;
+	double node_drain_score; /* resolved; 0: never drain in Slurm */
 };
 
 /*

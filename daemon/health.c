@@ -14,10 +14,25 @@
 #include "sha256.h"
 #include "util.h"
 
+/* Samples of a rank's progress kept for its step rate, a ring. */
+#define RATE_SAMPLES 16
+
+struct rate {
+	int64_t step[RATE_SAMPLES];
+	int64_t ms[RATE_SAMPLES];
+	int n, next;
+	int64_t last_step, last_ms; /* its newest beat, always */
+	int64_t slow_since, calm_since; /* hysteresis, monotonic ms */
+	int flagged;
+	double ratio, sps, peer_sps;
+	int64_t flagged_wall;
+};
+
 struct entry {
 	char *hash;
 	struct beat b;
 	int64_t *rank_ms; /* last beat per rank, 0: none */
+	struct rate *rate; /* per rank */
 	int world;
 	struct entry *next; /* in its bucket */
 };
@@ -27,6 +42,7 @@ struct health {
 	size_t nbuckets; /* a power of two */
 	size_t n;
 	int64_t total;
+	int64_t window_ms; /* the straggler window, as last checked */
 };
 
 static struct entry **
@@ -79,6 +95,7 @@ entry_free(struct entry *e)
 {
 	free(e->hash);
 	free(e->rank_ms);
+	free(e->rate);
 	free(e);
 }
 
@@ -135,6 +152,7 @@ health_register(struct health *h, const char *hash, int64_t job_id, int attempt,
 	e->hash = xstrdup(hash);
 	e->world = world_size > 0 ? world_size : 1;
 	e->rank_ms = xcalloc(e->world, sizeof(*e->rank_ms));
+	e->rate = xcalloc(e->world, sizeof(*e->rate));
 	e->b.job_id = job_id;
 	e->b.attempt = attempt;
 	e->b.step = -1;
@@ -161,8 +179,193 @@ health_unregister(struct health *h, const char *hash)
 	}
 }
 
+/*
+ * A beat's step for the rank's rate: the newest always, a sample in the
+ * ring at most every eighth of a window, so that 16 cover two windows
+ * whatever the step time.
+ */
+static void
+rate_add(struct rate *r, int64_t step, int64_t ms, int64_t window_ms)
+{
+	int prev = (r->next + RATE_SAMPLES - 1) % RATE_SAMPLES;
+
+	if (step < 0 || (r->n > 0 && step < r->last_step))
+		return; /* no step, or a step back (a restart of the count) */
+	r->last_step = step;
+	r->last_ms = ms;
+	if (r->n > 0 && ms - r->ms[prev] < window_ms / 8)
+		return;
+	r->step[r->next] = step;
+	r->ms[r->next] = ms;
+	r->next = (r->next + 1) % RATE_SAMPLES;
+	if (r->n < RATE_SAMPLES)
+		r->n++;
+}
+
+/*
+ * Seconds per step over the window up to now, from the oldest sample in
+ * it to the newest beat; -1 when the samples span less than half a window
+ * or show no step (a rank that stops stepping is hang detection's).
+ */
+static double
+rate_sps(const struct rate *r, int64_t now, int64_t window_ms)
+{
+	int i, k, oldest = -1;
+
+	if (r->n == 0 || now - r->last_ms > window_ms)
+		return -1;
+	for (k = 0; k < r->n; k++) {
+		i = (r->next + RATE_SAMPLES - r->n + k) % RATE_SAMPLES;
+		if (r->ms[i] >= now - window_ms) {
+			oldest = i;
+			break;
+		}
+	}
+	if (oldest < 0 || r->last_ms - r->ms[oldest] < window_ms / 2 ||
+	    r->last_step <= r->step[oldest])
+		return -1;
+	return (double)(r->last_ms - r->ms[oldest]) / 1000.0 /
+	    (double)(r->last_step - r->step[oldest]);
+}
+
+static int
+double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) without v[skip]; -1 if nothing is left. */
+static double
+median_without(const double *v, int n, int skip, double *tmp)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (i != skip && v[i] > 0)
+			tmp[k++] = v[i];
+	if (k == 0)
+		return -1;
+	qsort(tmp, k, sizeof(*tmp), double_cmp);
+	return k % 2 == 1 ? tmp[k / 2] : (tmp[k / 2 - 1] + tmp[k / 2]) / 2;
+}
+
+static void
+straggler_fill(struct straggler *s, int rank, const struct rate *r)
+{
+	s->rank = rank;
+	s->flagged = r->flagged;
+	s->ratio = r->ratio;
+	s->sps = r->sps;
+	s->peer_sps = r->peer_sps;
+	s->since_wall = r->flagged_wall;
+}
+
+/* cond at this check; 1 once it has held at every check for a window. */
+static int
+held_for(int cond, int64_t *since, int64_t now, int64_t window_ms)
+{
+	if (!cond) {
+		*since = 0;
+		return 0;
+	}
+	if (*since == 0)
+		*since = now;
+	return now - *since >= window_ms;
+}
+
+/*
+ * One rank's hysteresis: slow at every check for a window flags it, calm
+ * (within half the margin) for a window clears it. 1 if the flag changed.
+ */
+static int
+rate_judge(
+    struct rate *r, double ratio, double factor, int64_t now, int64_t window_ms)
+{
+	int slow = ratio > factor, calm = ratio < 1 + (factor - 1) / 2;
+
+	r->ratio = ratio;
+	if (!r->flagged) {
+		r->calm_since = 0;
+		if (!held_for(slow, &r->slow_since, now, window_ms))
+			return 0;
+		r->flagged = 1;
+		r->flagged_wall = wall_s();
+		return 1;
+	}
+	r->slow_since = 0;
+	if (!held_for(calm, &r->calm_since, now, window_ms))
+		return 0;
+	r->flagged = 0;
+	return 1;
+}
+
+size_t
+health_stragglers_check(struct health *h, const char *hash, int64_t now,
+    int64_t window_ms, double factor, struct straggler **changed)
+{
+	struct entry *e = hash != NULL ? find(h, hash) : NULL;
+	double *sps, *tmp, peer;
+	size_t n = 0;
+	int r;
+
+	*changed = NULL;
+	h->window_ms = window_ms;
+	if (e == NULL || e->world < 2 || factor <= 1 || window_ms <= 0)
+		return 0;
+	sps = xcalloc(e->world, sizeof(*sps));
+	tmp = xcalloc(e->world, sizeof(*tmp));
+	for (r = 0; r < e->world; r++)
+		sps[r] = rate_sps(&e->rate[r], now, window_ms);
+	for (r = 0; r < e->world; r++) {
+		if (sps[r] <= 0 ||
+		    (peer = median_without(sps, e->world, r, tmp)) <= 0) {
+			/* nothing to judge by: start the clocks again */
+			e->rate[r].slow_since = e->rate[r].calm_since = 0;
+			continue;
+		}
+		e->rate[r].sps = sps[r];
+		e->rate[r].peer_sps = peer;
+		if (rate_judge(
+		        &e->rate[r], sps[r] / peer, factor, now, window_ms)) {
+			*changed =
+			    xreallocarray(*changed, n + 1, sizeof(**changed));
+			straggler_fill(&(*changed)[n++], r, &e->rate[r]);
+		}
+	}
+	free(tmp);
+	free(sps);
+	return n;
+}
+
+size_t
+health_stragglers(
+    const struct health *h, const char *hash, struct straggler **out)
+{
+	struct entry *e = hash != NULL ? find(h, hash) : NULL;
+	size_t n = 0;
+	int r;
+
+	*out = NULL;
+	for (r = 0; e != NULL && r < e->world; r++) {
+		if (!e->rate[r].flagged)
+			continue;
+		*out = xreallocarray(*out, n + 1, sizeof(**out));
+		straggler_fill(&(*out)[n++], r, &e->rate[r]);
+	}
+	return n;
+}
+
 int
 health_beat(struct health *h, const char *token, int rank, int64_t step)
+{
+	return health_beat_at(h, token, rank, step, mono_ms());
+}
+
+int
+health_beat_at(
+    struct health *h, const char *token, int rank, int64_t step, int64_t now)
 {
 	struct entry *e;
 	char *hash = health_token_hash(token);
@@ -171,7 +374,7 @@ health_beat(struct health *h, const char *token, int rank, int64_t step)
 	free(hash);
 	if (e == NULL || rank < 0 || rank >= e->world)
 		return -1;
-	e->b.last_ms = mono_ms();
+	e->b.last_ms = now;
 	e->b.last_wall = wall_s();
 	e->b.count++;
 	if (step > e->b.step)
@@ -179,6 +382,7 @@ health_beat(struct health *h, const char *token, int rank, int64_t step)
 	if (e->rank_ms[rank] == 0)
 		e->b.ranks_seen++;
 	e->rank_ms[rank] = e->b.last_ms;
+	rate_add(&e->rate[rank], step, e->b.last_ms, h->window_ms);
 	h->total++;
 	return 0;
 }

@@ -38,6 +38,7 @@ static const char *const op_names[] = {
 	[OP_LIST] = "list",
 	[OP_CANCEL] = "cancel",
 	[OP_CLUSTER] = "cluster",
+	[OP_NODE] = "node",
 };
 #define NOPS ((int)nitems(op_names) + 1) /* + other */
 
@@ -63,6 +64,8 @@ static unsigned long long op_errors[NOPS];
 static struct hist poll_hist;
 static struct hist commit_hist;
 static unsigned long long commit_errors;
+static unsigned long long stragglers_total; /* ranks flagged */
+static long long stragglers_now; /* flagged and not cleared */
 static struct route routes[MAX_ROUTES];
 static int nroutes;
 
@@ -120,6 +123,18 @@ metrics_store_commit(double s, int failed)
 	hist_add(&commit_hist, s);
 	if (failed)
 		commit_errors++;
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_straggler(int flagged)
+{
+	pthread_mutex_lock(&mu);
+	if (flagged > 0) {
+		stragglers_total++;
+		stragglers_now++;
+	} else if (stragglers_now > 0)
+		stragglers_now--;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -275,5 +290,11 @@ metrics_render(FILE *f)
 	metrics_type_line(f, "llmctld_store_commit_errors_total", "counter",
 	    "SQLite commits that failed (rolled back).");
 	fprintf(f, "llmctld_store_commit_errors_total %llu\n", commit_errors);
+	metrics_type_line(f, "llmctld_stragglers_total", "counter",
+	    "Ranks flagged as stragglers since llmctld started.");
+	fprintf(f, "llmctld_stragglers_total %llu\n", stragglers_total);
+	metrics_type_line(f, "llmctld_stragglers", "gauge",
+	    "Ranks of running attempts flagged as stragglers now.");
+	fprintf(f, "llmctld_stragglers %lld\n", stragglers_now);
 	pthread_mutex_unlock(&mu);
 }

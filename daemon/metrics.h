@@ -24,6 +24,8 @@ void metrics_poll(double s);
  */
 #define METRICS_DEFERRED (-1)
 void metrics_api(const char *route, int tcp, int status, double s);
+/* A rank flagged as a straggler (1), or cleared, its attempt ended (0). */
+void metrics_straggler(int flagged);
 /* One store commit. */
 void metrics_store_commit(double s, int failed);
 

@@ -102,6 +102,7 @@ struct monitor {
 	size_t track_buckets, ntracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
+	int node_op; /* an OP_NODE (drain, resume) in flight */
 };
 
 static inline void
@@ -189,5 +190,12 @@ int recovery_preflight_failed(
 char *recovery_exit_reason(struct monitor *, const struct job *,
     const struct attempt *, int exit_code, enum attempt_cause *cause);
 void recovery_free(struct monitor *);
+
+/* monitor-nodes.c: drain and resume nodes in Slurm (node_drain_score) */
+void nodes_tick(struct monitor *);
+
+/* monitor-straggler.c */
+void straggler_check(struct monitor *, const struct attempt *);
+void straggler_forget(struct monitor *, const struct attempt *);
 
 #endif

@@ -51,6 +51,7 @@ struct submit_data {
 	char *spares; /* its spares, NULL: none */
 	struct hostlist blamed; /* nodes earlier attempts blamed */
 	struct hostlist avoid; /* nodes a re-plan should avoid */
+	struct hostlist quarantined; /* nodehealth.h: no job goes there */
 	char *resume_from; /* the checkpoint it resumes from, or NULL */
 	int64_t resume_step;
 };
@@ -117,6 +118,7 @@ submit_data_free(void *p)
 	free(sd->resume_from);
 	hostlist_clear(&sd->blamed);
 	hostlist_clear(&sd->avoid);
+	hostlist_clear(&sd->quarantined);
 	free(sd);
 }
 
@@ -521,6 +523,23 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	submit_data_free(sd);
 }
 
+/* The nodes quarantined now, which the live plan leaves out. */
+static void
+plan_quarantined(struct monitor *m, struct submit_data *sd)
+{
+	char **q;
+	size_t n, i;
+
+	q = store_nodes_quarantined(m->d->store, wall_s(), &n);
+	for (i = 0; i < n; i++) {
+		hostlist_expand(&sd->quarantined, q[i], NULL);
+		free(q[i]);
+	}
+	free(q);
+	sd->place.quarantined = (const char *const *)sd->quarantined.names;
+	sd->place.nquarantined = sd->quarantined.n;
+}
+
 /*
  * The plan request from the stored spec, without the nodes blamed for the
  * job's earlier attempts and, after a re-plan, avoiding the last ones.
@@ -549,6 +568,7 @@ plan_request(struct monitor *m, struct submit_data *sd, const struct attempt *a,
 		sd->place.avoid = (const char *const *)sd->avoid.names;
 		sd->place.navoid = sd->avoid.n;
 	}
+	plan_quarantined(m, sd);
 	return 0;
 }
 

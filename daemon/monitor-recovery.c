@@ -888,7 +888,8 @@ recovery_tick(struct monitor *m)
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
 				scan_push(m, job, sp);
-			check_hang(m, as[i], job, sp);
+			if (!check_hang(m, as[i], job, sp))
+				straggler_check(m, as[i]);
 			spec_free(sp);
 		}
 		job_free(job);

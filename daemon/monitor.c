@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "monitor-int.h"
+#include "nodehealth.h"
 #include "placement.h"
 #include "checkpoint.h"
 #include "health.h"
@@ -134,32 +135,6 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
 	return (int)port;
 }
 
-/* The attempt's blamed nodes: failure counts and an event for each. */
-static int
-record_blame(struct store *st, const struct attempt *a)
-{
-	struct hostlist hl = { 0 };
-	size_t i;
-	int rc = 0;
-
-	/* a list that does not parse blames no one, as before */
-	if (a->blamed == NULL || hostlist_expand(&hl, a->blamed, NULL) != 0) {
-		hostlist_clear(&hl);
-		return 0;
-	}
-	for (i = 0; i < hl.n && rc == 0; i++) {
-		rc |= store_node_failure_add(st, hl.names[i]);
-		rc |= store_event_add(st, a->job_id, "node_blamed",
-		    "node %s blamed for attempt %d (%s); later attempts "
-		    "avoid it",
-		    hl.names[i], a->attempt,
-		    a->cause != CAUSE_NONE ? attempt_cause_name(a->cause)
-		                           : "?");
-	}
-	hostlist_clear(&hl);
-	return rc;
-}
-
 /*
  * Record the end of an attempt, its events and blame in one transaction;
  * if any of it fails none of it is kept and the end is seen again on a
@@ -189,7 +164,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	    (a->reason != NULL &&
 	        store_event_add(st, a->job_id, "reason", "%s", a->reason) !=
 	            0) ||
-	    record_blame(st, a) != 0) {
+	    nodehealth_record_blame(st, m->d->conf, a) != 0) {
 		store_rollback(st);
 		goto fail;
 	}
@@ -199,6 +174,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
 	    a->reason != NULL ? ": " : "", a->reason != NULL ? a->reason : "");
+	straggler_forget(m, a);
 	health_unregister(m->d->health, a->token_hash);
 	recovery_fence(m, a, job->uid);
 	monitor_track_drop(m, a->tag);
@@ -706,6 +682,7 @@ monitor_tick_cb(void *arg)
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
+	nodes_tick(m);
 	if (poll_due(m, need_poll)) {
 		m->polling = 1;
 		m->poll_started = metrics_now();

@@ -68,23 +68,30 @@ placement_view(struct placement *pl, const struct bcluster *cl)
 	return t;
 }
 
-/* After a re-plan: the request with the last nodes excluded as well. */
+/*
+ * The request with more nodes excluded: after a re-plan (with_avoid) the
+ * last nodes, and (with_quarantined) the quarantined ones.
+ */
 static struct plan *
-plan_avoiding(const struct placement *pl, const struct topo *live)
+plan_excluding(const struct placement *pl, const struct topo *t, int with_avoid,
+    int with_quarantined, char **cause)
 {
 	struct plan_request req = pl->req;
 	struct plan *plan;
 	const char **names;
-	size_t i;
+	size_t i, n = 0;
 
-	names = xcalloc(pl->req.nexclude + pl->navoid, sizeof(*names));
+	names = xcalloc(pl->req.nexclude + pl->navoid + pl->nquarantined + 1,
+	    sizeof(*names));
 	for (i = 0; i < pl->req.nexclude; i++)
-		names[i] = pl->req.exclude[i];
-	for (i = 0; i < pl->navoid; i++)
-		names[pl->req.nexclude + i] = pl->avoid[i];
+		names[n++] = pl->req.exclude[i];
+	for (i = 0; with_avoid && i < pl->navoid; i++)
+		names[n++] = pl->avoid[i];
+	for (i = 0; with_quarantined && i < pl->nquarantined; i++)
+		names[n++] = pl->quarantined[i];
 	req.exclude = names;
-	req.nexclude = pl->req.nexclude + pl->navoid;
-	plan = plan_make(live, &req, NULL);
+	req.nexclude = n;
+	plan = plan_make(t, &req, cause);
 	free(names);
 	return plan;
 }
@@ -105,6 +112,9 @@ candidate(const struct placement *pl, const struct topo_node *n, int avoid)
 			return 0;
 	for (i = 0; avoid && i < pl->navoid; i++)
 		if (strcmp(pl->avoid[i], n->name) == 0)
+			return 0;
+	for (i = 0; i < pl->nquarantined; i++)
+		if (strcmp(pl->quarantined[i], n->name) == 0)
 			return 0;
 	return 1;
 }
@@ -201,7 +211,7 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 {
 	struct topo *view = placement_view(pl, cl);
 	const struct topo *live = view != NULL ? view : cl->live;
-	struct plan *ideal = NULL;
+	struct plan *ideal = NULL, *q = NULL;
 	char *why = NULL;
 	int avoid = 0;
 
@@ -209,12 +219,13 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 	*transient = 0;
 	/* a re-plan: Slurm kept its pinned nodes for others; it decides */
 	if (pl->navoid == 0 || pl->req.spares > 0)
-		pl->plan = plan_make(live, &pl->req, cause);
+		pl->plan = plan_excluding(pl, live, 0, 1, cause);
 	if (view != NULL) {
 		free(view->nodes);
 		free(view);
 	}
-	if (pl->navoid > 0 && (ideal = plan_avoiding(pl, cl->ideal)) != NULL)
+	if (pl->navoid > 0 &&
+	    (ideal = plan_excluding(pl, cl->ideal, 1, 0, NULL)) != NULL)
 		avoid = 1;
 	else
 		ideal = plan_make(cl->ideal, &pl->req, &why);
@@ -239,6 +250,19 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 		*transient = 1;
 		return -1;
 	}
+	/*
+	 * Slurm never gets a quarantined node: a job that needs one waits
+	 * here until its quarantine ends, planned again on each change.
+	 */
+	if (pl->plan == NULL && pl->nquarantined > 0 &&
+	    (q = plan_excluding(pl, cl->ideal, avoid, 1, NULL)) == NULL) {
+		plan_free(ideal);
+		*transient = 1;
+		if (*cause == NULL)
+			*cause = xstrdup("the nodes it needs are quarantined");
+		return -1;
+	}
+	plan_free(q);
 	if (pl->plan == NULL && pl->navoid == 0)
 		*transient = 1;
 	else if (pl->plan != NULL &&

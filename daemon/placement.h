@@ -26,6 +26,9 @@ struct placement {
 	struct plan_request req; /* borrowed strings */
 	const char *const *avoid; /* re-plan: others if any fit */
 	size_t navoid;
+	/* quarantined (nodehealth.h): not now, but they count when idle */
+	const char *const *quarantined;
+	size_t nquarantined;
 	const char *tag; /* the attempt's; its holds skip */
 	struct hold *held; /* from the store, owned */
 	size_t nheld;

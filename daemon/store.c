@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "sha256.h"
+#include "store-int.h"
 #include "store.h"
 #include "util.h"
 
@@ -137,6 +138,25 @@ static const char *const migrations[] = {
 	"  ckpt_stall_s INTEGER NOT NULL, incidents INTEGER NOT NULL,"
 	"  PRIMARY KEY (job_id, day));"
 	"CREATE INDEX goodput_days_day ON goodput_days(day);",
+
+	/*
+	 * Node health shared across jobs (store-nodes.c): every failure a
+	 * node was blamed for, a decaying score, quarantine and probation.
+	 */
+	"CREATE TABLE node_failures ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, node TEXT NOT NULL,"
+	"  at INTEGER NOT NULL, cause TEXT, job_id INTEGER, attempt INTEGER);"
+	"CREATE INDEX node_failures_node ON node_failures(node, id);"
+	"ALTER TABLE nodes ADD COLUMN score REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN score_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN quarantines INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN quarantined_until INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN probation_until INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE nodes SET score = failures, score_at = last_failure_at"
+	"  WHERE last_failure_at IS NOT NULL;",
 };
 
 static const char *const state_names[] = {
@@ -189,7 +209,6 @@ static const char *const cause_names[] = {
 	"ckpt_end, decided"
 
 static int store_exec(struct store *, const char *);
-static sqlite3_stmt *store_prepare(struct store *, const char *);
 
 /* The index of s in names[n], -1 if it is not there (or is NULL). */
 static int
@@ -284,7 +303,7 @@ store_exec(struct store *st, const char *sql)
 	return 0;
 }
 
-static sqlite3_stmt *
+sqlite3_stmt *
 store_prepare(struct store *st, const char *sql)
 {
 	sqlite3_stmt *stmt;
@@ -297,7 +316,7 @@ store_prepare(struct store *st, const char *sql)
 }
 
 /* Run a statement that returns no rows, finalize it; 0 or -1. */
-static int
+int
 store_step_done(struct store *st, sqlite3_stmt *stmt)
 {
 	int rc;
@@ -311,7 +330,14 @@ store_step_done(struct store *st, sqlite3_stmt *stmt)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static void
+/* Rows the last statement changed. */
+int
+store_changes(struct store *st)
+{
+	return sqlite3_changes(st->db);
+}
+
+void
 bind_text(sqlite3_stmt *stmt, int i, const char *s)
 {
 	if (s == NULL)
@@ -329,7 +355,7 @@ bind_opt_int(sqlite3_stmt *stmt, int i, int has, int64_t v)
 		sqlite3_bind_null(stmt, i);
 }
 
-static char *
+char *
 column_text(sqlite3_stmt *stmt, int i)
 {
 	const unsigned char *s = sqlite3_column_text(stmt, i);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 #define STORE_WAL_LIMIT "4194304" /* bytes the WAL keeps after a checkpoint */
 
 enum job_state {
@@ -207,6 +207,21 @@ char *store_job_blamed(struct store *, int64_t job_id);
 struct bfailure;
 int store_node_failure_add(struct store *, const char *name);
 struct bfailure *store_node_failures(struct store *, size_t *n);
+
+/* store-nodes.c: node health records (nodehealth.h) */
+struct node_record;
+int store_node_failure_log(struct store *, const char *name, const char *cause,
+    int64_t job_id, int attempt);
+/* 0 with *r filled (and its newest nfail failures), 1: no record, -1. */
+int store_node_get(
+    struct store *, const char *name, struct node_record *, size_t nfail);
+int store_node_put(struct store *, const struct node_record *);
+/* Every node with a record, by name, each with its newest nfail failures. */
+struct node_record *store_node_list(struct store *, size_t nfail, size_t *n);
+/* Forget the score and quarantine (the log stays); 1: no record. */
+int store_node_clear(struct store *, const char *name);
+/* Names of the nodes quarantined at now; the caller frees them. */
+char **store_nodes_quarantined(struct store *, int64_t now, size_t *n);
 
 struct event_row {
 	int64_t id;

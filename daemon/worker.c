@@ -86,6 +86,11 @@ worker_run_cb(void *arg)
 	case OP_CLUSTER:
 		op_load(be, op, &op->u.cluster);
 		break;
+	case OP_NODE:
+		op->rc = be->node != NULL
+		    ? be->node(op->u.node.name, op->u.node.reason, &op->cause)
+		    : set_cause(&op->cause, "the backend cannot drain nodes");
+		break;
 	}
 	metrics_backend_op((int)op->kind, metrics_now() - t0, op->rc != 0);
 }
@@ -157,6 +162,16 @@ worker_cluster(int64_t stamp, struct bfailure *fail, size_t nfail,
 	return op;
 }
 
+struct op *
+worker_node(const char *name, const char *reason, op_done_fn done, void *arg)
+{
+	struct op *op = op_new(OP_NODE, done, arg, NULL);
+
+	op->u.node.name = xstrdup(name);
+	op->u.node.reason = reason != NULL ? xstrdup(reason) : NULL;
+	return op;
+}
+
 static void
 op_cluster_clear(struct op_cluster *c)
 {
@@ -173,6 +188,10 @@ op_free(struct op *op)
 		break;
 	case OP_CLUSTER:
 		op_cluster_clear(&op->u.cluster);
+		break;
+	case OP_NODE:
+		free(op->u.node.name);
+		free(op->u.node.reason);
 		break;
 	case OP_SUBMIT:
 	case OP_CANCEL:

@@ -29,6 +29,7 @@ enum op_kind {
 	OP_LIST,
 	OP_CANCEL,
 	OP_CLUSTER, /* load the topology snapshot */
+	OP_NODE, /* drain or resume a node (nodehealth.h) */
 };
 
 typedef void (*op_done_fn)(struct op *, void *arg);
@@ -57,6 +58,11 @@ struct op_cluster {
 	struct bcluster *cluster; /* out; done may take it */
 };
 
+struct op_node {
+	char *name; /* owned */
+	char *reason; /* owned; NULL: resume */
+};
+
 struct op {
 	enum op_kind kind;
 	int rc; /* out, every kind */
@@ -71,6 +77,7 @@ struct op {
 		struct op_list list;
 		struct op_cancel cancel;
 		struct op_cluster cluster;
+		struct op_node node;
 	} u;
 };
 
@@ -81,6 +88,9 @@ struct op *worker_list(int64_t stamp, op_done_fn, void *arg);
 struct op *worker_cancel(int64_t id, op_done_fn, void *arg);
 struct op *worker_cluster(
     int64_t stamp, struct bfailure *, size_t, op_done_fn, void *arg);
+/* Drain the node with reason, or resume it (reason NULL); copies both. */
+struct op *worker_node(
+    const char *name, const char *reason, op_done_fn, void *arg);
 
 struct worker *worker_create(struct event_base *, const struct backend *);
 void worker_push(struct worker *, struct op *);

@@ -5,6 +5,7 @@
 #
 #   train_shell.sh [--steps N] [--checkpoint-every K] [--sleep S]
 #                  [--fail-at-step N] [--fail-attempt A]
+#                  [--slow-rank R --slow-sleep S]
 #
 # Every rank counts steps; rank 0 writes checkpoints into
 # $LLMCTL_CHECKPOINT_DIR as step_<N>/ (state + MANIFEST.sha256, built in
@@ -12,9 +13,10 @@
 # with $LLMCTL_RESUME_FROM continues at that checkpoint's step + 1.  Each step
 # sends a heartbeat if $LLMCTL_HEARTBEAT_URL is set (curl, 1 s timeout, never
 # fatal).  SIGUSR1: checkpoint after this step; SIGTERM: stop after this step,
-# exit 143.  Ranks do not talk to each other.
+# exit 143.  Ranks do not talk to each other.  --slow-rank R makes rank R
+# sleep --slow-sleep seconds per step instead (a straggler on purpose).
 set -u
-steps=60 every=10 pause=1 fail_at=0 fail_attempt=0
+steps=60 every=10 pause=1 fail_at=0 fail_attempt=0 slow_rank=-1 slow_pause=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--steps) steps=$2 ;;
@@ -22,6 +24,8 @@ while [ $# -gt 0 ]; do
 	--sleep) pause=$2 ;;
 	--fail-at-step) fail_at=$2 ;;
 	--fail-attempt) fail_attempt=$2 ;;
+	--slow-rank) slow_rank=$2 ;;
+	--slow-sleep) slow_pause=$2 ;;
 	*) echo "train_shell.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift 2 || { echo "train_shell.sh: $1 needs a value" >&2; exit 2; }
@@ -29,6 +33,7 @@ done
 rank=${RANK:-${SLURM_PROCID:-0}} world=${WORLD_SIZE:-${SLURM_NTASKS:-1}}
 host=${SLURMD_NODENAME:-$(hostname)} attempt=${LLMCTL_ATTEMPT:-1}
 ckdir=${LLMCTL_CHECKPOINT_DIR:-} want_ckpt=0 stop=0
+[ "$rank" != "$slow_rank" ] || pause=${slow_pause:-$pause}
 trap 'echo "got SIGUSR1: checkpoint after this step"; want_ckpt=1' USR1
 trap 'echo "got SIGTERM: stopping after this step"; stop=1' TERM
 

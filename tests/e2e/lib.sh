@@ -76,6 +76,10 @@ log_level: debug
 heartbeat_listen: $HB_ADDR:$HB_PORT
 replan_after: 4
 scan_timeout: 5
+# tests fail nodes on purpose: an hour's quarantine would hold back the
+# next tests' jobs (t-health sets its own, after this: the last one counts)
+node_quarantine: 1s
+${E2E_CONF_EXTRA:-}
 CONF
 }
 

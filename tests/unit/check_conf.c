@@ -66,6 +66,15 @@ static const struct {
 	    NULL },
 	{ "max_connections_per_user: 0\n",
 	    "<F>:1:27: max_connections_per_user: expected an integer 1-65535" },
+	{ "straggler_factor: 2.5\nstraggler_window: 30s\nnode_half_life: 6h\n"
+	  "node_quarantine_score: off\nnode_drain_score: 3\n",
+	    NULL },
+	{ "straggler_factor: 1\n",
+	    "<F>:1:19: straggler_factor: expected a number above 1 or off, "
+	    "got \"1\"" },
+	{ "node_drain_score: lots\n",
+	    "<F>:1:19: node_drain_score: expected a number above 0 or off, "
+	    "got \"lots\"" },
 	{ "sockt: /x\ndatabase: rel\n",
 	    "<F>:1:1: sockt: unknown setting\n"
 	    "<F>:2:11: database: expected an absolute path" },
@@ -131,6 +140,14 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->max_connections, 1024);
 	ck_assert_int_eq(c->max_connections_per_user, 32);
 	ck_assert_int_eq(c->request_timeout_ms, 5000);
+	ck_assert_double_eq(c->straggler_factor, 1.5);
+	ck_assert_int_eq(c->straggler_window_ms, 120000);
+	ck_assert_int_eq(c->node_half_life_ms, 24 * 3600 * 1000);
+	ck_assert_double_eq(c->node_quarantine_score, 1.5);
+	ck_assert_int_eq(c->node_quarantine_ms, 3600 * 1000);
+	ck_assert_int_eq(c->node_quarantine_max_ms, 7LL * 86400 * 1000);
+	ck_assert_int_eq(c->node_probation_ms, 24 * 3600 * 1000);
+	ck_assert_double_eq(c->node_drain_score, 0); /* opt-in */
 	conf_free(c);
 }
 END_TEST

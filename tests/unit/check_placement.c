@@ -295,6 +295,54 @@ START_TEST(test_placement_spares)
 }
 END_TEST
 
+/*
+ * Quarantined nodes (nodehealth.h): never planned on now nor handed to
+ * Slurm; a job that needs one waits in llmctld until its quarantine ends.
+ */
+START_TEST(test_placement_quarantined)
+{
+	struct bcluster cl = { .live = two_leaves(1), .ideal = two_leaves(1) };
+	const char *q[] = { "a1" };
+	struct placement pl;
+	char *cause = NULL;
+	int transient;
+
+	/* one node: a2, not the quarantined a1 */
+	pl = (struct placement){ .req = { .nodes = 1, .gpus_per_node = 8 },
+		.tag = "q1",
+		.quarantined = q,
+		.nquarantined = 1 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	ck_assert_str_eq(pl.plan->nodes[0].name, "a2");
+	placement_clear(&pl);
+	/* three: b1, b2 and a2 only across leaves, so to Slurm, without a1 */
+	pl = (struct placement){ .req = { .nodes = 3, .gpus_per_node = 8 },
+		.tag = "q3",
+		.quarantined = q,
+		.nquarantined = 1 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), 0);
+	if (pl.to_slurm)
+		ck_assert_str_eq(pl.exclude, "a1");
+	placement_clear(&pl);
+	free(cause);
+	cause = NULL;
+	/* all four: needs a1, so it waits here */
+	pl = (struct placement){ .req = { .nodes = 4, .gpus_per_node = 8 },
+		.tag = "q4",
+		.quarantined = q,
+		.nquarantined = 1 };
+	ck_assert_int_eq(placement_run(&pl, &cl, &cause, &transient), -1);
+	ck_assert_int_eq(pl.never, 0);
+	ck_assert_int_eq(transient, 1);
+	ck_assert_int_eq(pl.to_slurm, 0);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	placement_clear(&pl);
+	topo_free(cl.live);
+	topo_free(cl.ideal);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -305,6 +353,7 @@ main(void)
 	    tc, test_placement_core, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_placement_holds);
 	tcase_add_test(tc, test_placement_spares);
+	tcase_add_test(tc, test_placement_quarantined);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -365,7 +365,14 @@ START_TEST(test_migrate_tokens)
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
 	store_close(st);
 	/* back to schema 4: the raw token "abc" in the token column */
-	raw_exec("DROP TABLE goodput_days; DROP TABLE goodput_marks;"
+	raw_exec("DROP TABLE node_failures;"
+	         "ALTER TABLE nodes DROP COLUMN score;"
+	         "ALTER TABLE nodes DROP COLUMN score_at;"
+	         "ALTER TABLE nodes DROP COLUMN quarantines;"
+	         "ALTER TABLE nodes DROP COLUMN quarantined_until;"
+	         "ALTER TABLE nodes DROP COLUMN probation_until;"
+	         "ALTER TABLE nodes DROP COLUMN drained;"
+	         "DROP TABLE goodput_days; DROP TABLE goodput_marks;"
 	         "DROP TABLE cursors;"
 	         "DROP INDEX jobs_idem; ALTER TABLE jobs DROP COLUMN idem_key;"
 	         "ALTER TABLE attempts DROP COLUMN decided;"

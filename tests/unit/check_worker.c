@@ -28,6 +28,7 @@ static struct {
 	int ncluster;
 	int nlist;
 	int slow; /* submit sleeps 20 ms */
+	char node[64]; /* the last OP_NODE: "n3 drain why", "n3 resume" */
 } be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /*
@@ -93,12 +94,28 @@ test_cluster(int64_t *stamp, const struct bfailure *fail, size_t nfail,
 	return 0;
 }
 
+/* Drains are taken, a resume of n9 refused. */
+static int
+test_node(const char *name, const char *reason, char **cause)
+{
+	pthread_mutex_lock(&be_seen.lock);
+	snprintf(be_seen.node, sizeof(be_seen.node), "%s %s%s", name,
+	    reason != NULL ? "drain " : "resume", reason != NULL ? reason : "");
+	pthread_mutex_unlock(&be_seen.lock);
+	if (reason == NULL && strcmp(name, "n9") == 0) {
+		*cause = xstrdup("Invalid node name specified");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct backend test_backend = {
 	.name = "test",
 	.submit = test_submit,
 	.list = test_list,
 	.cancel = test_cancel,
 	.cluster = test_cluster,
+	.node = test_node,
 };
 
 /* What came back, on the loop. */
@@ -164,6 +181,7 @@ done_cb(struct op *op, void *p)
 			    (int)op->u.cluster.cluster->loaded_at;
 		break;
 	case OP_CANCEL:
+	case OP_NODE:
 		break;
 	}
 	if (r->ndone == r->want)
@@ -210,13 +228,19 @@ START_TEST(test_worker_kinds)
 	/* the kept tables' stamps: "no change", nothing returned */
 	worker_push(w, worker_list(5, done_cb, arg_of(&r, 5)));
 	worker_push(w, worker_cluster(8, NULL, 0, done_cb, arg_of(&r, 6)));
-	r.want = 7;
-	ck_assert_int_eq(worker_busy(w), 7);
+	worker_push(w, worker_node("n9", NULL, done_cb, arg_of(&r, 7)));
+	worker_push(w, worker_node("n3", "bad GPU", done_cb, arg_of(&r, 8)));
+	r.want = 9;
+	ck_assert_int_eq(worker_busy(w), 9);
 	event_base_dispatch(r.base);
-	ck_assert_int_eq(r.ndone, 7);
+	ck_assert_int_eq(r.ndone, 9);
 	ck_assert_int_eq(worker_busy(w), 0);
 	ck_assert_int_eq(r.off_loop, 0);
-	for (i = 0; i < 7; i++)
+	ck_assert_int_eq(r.got[7].rc, -1);
+	ck_assert_str_eq(r.got[7].cause, "Invalid node name specified");
+	ck_assert_int_eq(r.got[8].rc, 0);
+	ck_assert_str_eq(be_seen.node, "n3 drain bad GPU");
+	for (i = 0; i < 9; i++)
 		ck_assert_int_eq(r.order[i], i);
 	/* submit: the one call, no look-up of its own */
 	ck_assert_int_eq(r.got[0].found, 77);

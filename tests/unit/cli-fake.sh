@@ -290,6 +290,7 @@ run 1 --socket "$tmp/none.sock" plan --cluster missing.yaml tp.yaml &&
 
 # --- nodes -----------------------------------------------------------------
 if run 0 nodes; then
+	sed -i '/^$/,$d' "$tmp/out" # the tree; the health table is below
 	expect out "$(cat <<'EOF'
 NAME     STATE      FREE/GPUS  GPU_TYPE  FAILURES
 spine0   -          13/40      -         -
@@ -306,6 +307,23 @@ EOF
 )"
 	last_request "r['method'] == 'GET' and r['path'] == '/v1/nodes'"
 fi
+# each node's health record, below the tree
+if run 0 nodes; then
+	has out '^NODE +HEALTH +SCORE +UNTIL +FAILURES +LAST FAILURE$' &&
+	    has out '^n2 +quarantined,drained +1\.97 +[0-9]{2}-[0-9]{2} [0-9:]{5} +3 +node_failure job 13\.2 [0-9-]+ [0-9:]+$' &&
+	    has out '^n4 +ok +0\.50 +- +1 +preflight_failed job 12\.1 [0-9-]+ [0-9:]+$'
+fi
+# nodes clear: the record after it; a refusal; only node names
+run 0 nodes clear n2 && expect out "cleared n2: ok" &&
+    last_request "r['method'] == 'POST' and r['path'] == '/v1/nodes/n2/clear'"
+run 1 nodes clear n7 &&
+    expect err "llmctl: only root and the admin group clear nodes"
+before=$(requests)
+run 2 nodes clear 'n2/../x' &&
+    expect err "llmctl: nodes clear: not a node name (letters, digits, '.', '_', '-')"
+[ "$(requests)" = "$before" ] && ok || fail "a bad node name reached llmctld"
+run 2 nodes clear && has err '^usage: llmctl nodes '
+run 2 nodes drain n2 && has err '^usage: llmctl nodes '
 run 0 no -o json && has out '^  "loaded_at": [0-9]+,$'
 run 2 nodes -o xml && expect err \
     "llmctl: unknown output format: xml (use table, json or yaml)"

@@ -177,7 +177,27 @@ NODES = {
         {"name": "n9", "gpus": 4, "free_gpus": 4, "gpu_type": None,
          "state": "idle", "leaf": None, "failures": 0},
     ],
+    # node health records (api-nodes.c); another user's job is null
+    "health": [
+        {"name": "n2", "state": "quarantined", "score": 1.9712,
+         "quarantines": 1, "until": NOW + 3000, "drained": True,
+         "failures_total": 3,
+         "failures": [
+             {"at": NOW - 600, "cause": "node_failure", "job": 13,
+              "attempt": 2},
+             {"at": NOW - 900, "cause": "hang", "job": None,
+              "attempt": None}]},
+        {"name": "n4", "state": "ok", "score": 0.5, "quarantines": 0,
+         "until": None, "drained": False, "failures_total": 1,
+         "failures": [{"at": NOW - 86400, "cause": "preflight_failed",
+                       "job": 12, "attempt": 1}]},
+    ],
 }
+
+# POST /v1/nodes/n2/clear: n2's record after the clear
+CLEARED = {"name": "n2", "state": "ok", "score": 0.0, "quarantines": 0,
+           "until": None, "drained": False, "failures_total": 3,
+           "failures": []}
 
 # POST /v1/jobs: the new job, as job_to_json() writes it without detail;
 # with ?dry_run=1 the spec as the daemon parsed it.
@@ -386,6 +406,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.error(409, "conflict", "job 12 already COMPLETED")
         elif path == "/v1/jobs/14/cancel":
             self.error(409, "conflict", "job 14 already FAILED")
+        elif path == "/v1/nodes/n2/clear":
+            self.reply(200, CLEARED)
+        elif path == "/v1/nodes/n7/clear":
+            self.error(403, "permission_denied",
+                       "only root and the admin group clear nodes")
         elif path.startswith("/v1/jobs/"):
             self.error(404, "not_found", "no such job: " + path[9:-7])
         else:
