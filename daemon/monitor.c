@@ -411,6 +411,12 @@ apply_end(
 	a->ended_at = b->end_time > 0 ? b->end_time : wall_s();
 	a->has_exit_code = 1;
 	a->exit_code = b->exit_code;
+	/* it ran between two polls: where and when only the end tells */
+	if (b->nodes != NULL && a->nodes == NULL) {
+		monitor_set_str(&a->nodes, b->nodes);
+		if (a->started_at == 0 && b->start_time > 0)
+			a->started_at = b->start_time;
+	}
 	if (a->ending && a->cause == CAUSE_REPLAN) {
 		replan_reset(m, a, job);
 		return;
