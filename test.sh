@@ -16,26 +16,41 @@ echo "== unit tests (make check)"
 make -j"$(nproc)" check || { cat tests/unit/*.log 2>/dev/null | tail -50; exit 1; }
 grep -h '^# \(TOTAL\|PASS\|FAIL\)' test-suite.log 2>/dev/null || true
 cd "$TOP"
-# The multi-host suite runs on its own cluster (other ports, its own
-# namespaces) beside the single-host one: most of an e2e test is waiting
-# on Slurm's timeouts, not on the CPU. It prints to a log, shown whole
-# when it ends.
+# The end-to-end suites run side by side, each on a cluster of its own
+# (own ports, MASTER_PORTs and, multi-host, namespaces): the single-host
+# tests in two shards, the multi-host and the bracket-named ones. Most of
+# an e2e test is waiting on Slurm's timeouts, not on the CPU. Each suite
+# prints to a log, shown whole when all have ended.
 for u in llmtest llmtest2; do
 	id -u "$u" >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/sh "$u"
 done
+base=${E2E_DIR:-/tmp/llmctl-e2e}
 LOGS=$(mktemp -d /tmp/llmctl-test.XXXXXX)
-BUILD_DIR=$TOP/_build E2E_MULTIHOST=1 E2E_DIR=${E2E_DIR:-/tmp/llmctl-e2e}-mh \
-    tests/e2e/run >"$LOGS/mh" 2>&1 &
-mh=$!
-trap 'kill $mh 2>/dev/null || true' EXIT
+pids=()
+suite() { # NAME ENV...: one suite in the background
+	local name=$1
+	shift
+	env BUILD_DIR="$TOP/_build" "$@" tests/e2e/run >"$LOGS/$name" 2>&1 &
+	pids+=($!)
+}
+suite 1 E2E_SHARD=0/2 E2E_DIR="$base"
+suite 2 E2E_SHARD=1/2 E2E_DIR="$base-2"
+suite 3 E2E_MULTIHOST=1 E2E_DIR="$base-mh"
+suite 4 E2E_NAMES=rack E2E_DIR="$base-names"
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 rc=0
-echo "== end-to-end tests"
-BUILD_DIR=$TOP/_build tests/e2e/run || rc=1
-echo "== end-to-end tests on a multi-host cluster"
-wait $mh || rc=1
-cat "$LOGS/mh"
-echo "== end-to-end tests on bracket-named nodes"
-BUILD_DIR=$TOP/_build E2E_NAMES=rack E2E_DIR=${E2E_DIR:-/tmp/llmctl-e2e}-names tests/e2e/run || rc=1
+for p in "${pids[@]}"; do
+	wait "$p" || rc=1
+done
+for n in 1 2 3 4; do
+	case $n in
+	1) echo "== end-to-end tests (first half)" ;;
+	2) echo "== end-to-end tests (second half)" ;;
+	3) echo "== end-to-end tests on a multi-host cluster" ;;
+	4) echo "== end-to-end tests on bracket-named nodes" ;;
+	esac
+	cat "$LOGS/$n"
+done
 rm -rf "$LOGS"
 echo "== Debian package (build, install, two jobs, purge)"
 tests/pkg/run.sh || rc=1

@@ -66,6 +66,10 @@ cluster_stop() {
 }
 
 daemon_conf() {
+	# MASTER_PORTs from the 50 ports above the cluster's slurmd ports: the
+	# clusters of test.sh's concurrent suites share this host's ports
+	local pb
+	pb=$(sed -n 's/.*PORT_BASE=\([0-9]*\).*/\1/p' "$E2E_DIR/cluster/etc/cluster.args" 2>/dev/null)
 	cat > "$E2E_DIR/llmctld.conf" <<CONF
 socket: $SOCK
 database: $E2E_DIR/${E2E_MULTIHOST:+db/}state/llmctld.db
@@ -79,6 +83,8 @@ scan_timeout: 5
 # tests fail nodes on purpose: an hour's quarantine would hold back the
 # next tests' jobs (t-health sets its own, after this: the last one counts)
 node_quarantine: 1s
+${pb:+master_port_base: $((pb + 50))
+master_port_count: 50}
 ${E2E_CONF_EXTRA:-}
 CONF
 }

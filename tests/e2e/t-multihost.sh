@@ -10,7 +10,8 @@ test_b2_hybrid test_b3_rank_map test_b4_ports test_b5_logs_follow test_b6_mpi
 test_c1_kill_rank_resumes test_c2_sigstop_hang test_c3_node_failure
 test_c4_preflight test_c5_bad_manifest test_c6_restart_budget
 test_c7_timeout_continues test_c8_kill9_during_recovery test_c9_heartbeat_cli
-test_mh_link_down test_nh1_straggler test_nh3_quarantine_probation"
+test_mh_link_down test_nh1_straggler test_nh3_quarantine_probation
+test_s1_spare_rank_kill test_s2_spare_node_failure"
 
 mh_require() {
 	[ -n "$E2E_MULTIHOST" ] || fail "runs only with E2E_MULTIHOST=1"
