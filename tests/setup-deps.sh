@@ -6,7 +6,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libyaml-dev libevent-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
 check libslurm-dev libsystemd-dev slurmctld slurmd slurm-client munge
 debhelper lintian dpkg-dev
-mandoc sqlite3 curl python3 util-linux procps clang-format chromium fonts-liberation
+mandoc sqlite3 curl python3 util-linux procps clang-format chromium fonts-liberation libgl1-mesa-dri
 python3-torch python3-numpy openmpi-bin libopenmpi-dev libpmix2"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
