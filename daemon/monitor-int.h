@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "goodput.h"
+#include "pool.h"
 #include "store.h"
 #include "util.h"
 
@@ -116,6 +117,9 @@ monitor_set_str(char **dst, const char *src)
 
 /* monitor.c */
 struct track *monitor_track_get(struct monitor *, const char *tag);
+struct track *monitor_track_find(struct monitor *, const char *tag);
+void monitor_fs_push(
+    struct monitor *, uid_t, pool_run_fn, pool_done_fn, void *arg);
 void monitor_track_drop(struct monitor *, const char *tag);
 struct attempt *monitor_attempt_by_tag(
     struct monitor *, const char *tag, struct job **);

@@ -170,30 +170,6 @@ attempt_fs_create(struct monitor *m, const struct attempt *a, uid_t uid)
 	return af;
 }
 
-/* On the pool, the user's turn; without one (tests), here and now. */
-static void
-attempt_fs_push(struct attempt_fs *af, pool_run_fn run, pool_done_fn done)
-{
-	if (af->m->d->fspool != NULL) {
-		pool_push(af->m->d->fspool, af->uid, run, done, af);
-		return;
-	}
-	run(af);
-	done(af, 0);
-}
-
-/* Back on the loop: the attempt's track, NULL if it is gone. */
-static struct track *
-attempt_fs_track(const struct attempt_fs *af)
-{
-	struct track *t;
-
-	TAILQ_FOREACH(t, &af->m->tracks, entry)
-	if (strcmp(t->tag, af->tag) == 0)
-		return t;
-	return NULL;
-}
-
 static void
 attempt_fs_free(struct attempt_fs *af)
 {
@@ -250,7 +226,7 @@ pf_read_done(void *arg, int cancelled)
 			if (!hostlist_contains(&hl, line))
 				hostlist_expand(&hl, line, NULL);
 	}
-	if ((t = attempt_fs_track(af)) != NULL) {
+	if ((t = monitor_track_find(af->m, af->tag)) != NULL) {
 		t->pf_state = cancelled ? PF_UNREAD : PF_READ;
 		free(t->pf_nodes);
 		t->pf_nodes = hl.n > 0 ? hostlist_join(&hl) : NULL;
@@ -274,8 +250,8 @@ recovery_preflight_failed(struct monitor *m, const struct job *job,
 	*nodes = NULL;
 	if (t->pf_state == PF_UNREAD) {
 		t->pf_state = PF_READING;
-		attempt_fs_push(attempt_fs_create(m, a, job->uid), pf_read_run,
-		    pf_read_done);
+		monitor_fs_push(m, job->uid, pf_read_run, pf_read_done,
+		    attempt_fs_create(m, a, job->uid));
 	}
 	if (t->pf_state != PF_READ)
 		return 0;
@@ -304,7 +280,8 @@ fence_done(void *arg, int cancelled)
 void
 recovery_fence(struct monitor *m, const struct attempt *a, uid_t uid)
 {
-	attempt_fs_push(attempt_fs_create(m, a, uid), fence_run, fence_done);
+	monitor_fs_push(
+	    m, uid, fence_run, fence_done, attempt_fs_create(m, a, uid));
 }
 
 /*
@@ -429,7 +406,7 @@ log_size_done(void *arg, int cancelled)
 	struct attempt_fs *af = arg;
 	struct track *t;
 
-	if ((t = attempt_fs_track(af)) != NULL) {
+	if ((t = monitor_track_find(af->m, af->tag)) != NULL) {
 		t->sizing = 0;
 		if (!cancelled)
 			t->sized_bytes = af->bytes;
@@ -745,8 +722,8 @@ hang_progress(struct monitor *m, struct attempt *a, const struct job *job,
 	if (b == NULL || b->count == 0) {
 		if (!t->sizing) {
 			t->sizing = 1;
-			attempt_fs_push(attempt_fs_create(m, a, job->uid),
-			    log_size_run, log_size_done);
+			monitor_fs_push(m, job->uid, log_size_run,
+			    log_size_done, attempt_fs_create(m, a, job->uid));
 		}
 		if (t->sized_bytes > t->log_bytes) {
 			/* the first output: progress for the ledger */

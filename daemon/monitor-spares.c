@@ -84,28 +84,6 @@ spare_fs_free(struct spare_fs *f)
 	free(f);
 }
 
-static void
-spare_fs_push(struct spare_fs *f, pool_run_fn run, pool_done_fn done)
-{
-	if (f->m->d->fspool != NULL) {
-		pool_push(f->m->d->fspool, f->uid, run, done, f);
-		return;
-	}
-	run(f);
-	done(f, 0);
-}
-
-static struct track *
-spare_fs_track(const struct spare_fs *f)
-{
-	struct track *t;
-
-	TAILQ_FOREACH(t, &f->m->tracks, entry)
-	if (strcmp(t->tag, f->tag) == 0)
-		return t;
-	return NULL;
-}
-
 /* On a pool thread: the status the script wrote when the step failed. */
 static void
 step_read_run(void *arg)
@@ -136,7 +114,7 @@ step_read_done(void *arg, int cancelled)
 	struct spare_fs *f = arg;
 	struct track *t;
 
-	if ((t = spare_fs_track(f)) != NULL) {
+	if ((t = monitor_track_find(f->m, f->tag)) != NULL) {
 		t->step_state = STEP_UNREAD;
 		if (!cancelled && f->rc > 0) {
 			t->step_state = STEP_ENDED;
@@ -169,7 +147,8 @@ put_done(void *arg, int cancelled)
 	struct spare_fs *f = arg;
 	struct track *t;
 
-	if ((t = spare_fs_track(f)) != NULL && t->next_state == NEXT_WRITING)
+	if ((t = monitor_track_find(f->m, f->tag)) != NULL &&
+	    t->next_state == NEXT_WRITING)
 		t->next_state =
 		    !cancelled && f->rc == 0 ? NEXT_WRITTEN : NEXT_NONE;
 	spare_fs_free(f);
@@ -185,7 +164,7 @@ spare_put(struct monitor *m, const struct attempt *a, const struct job *job,
 	f->name = name;
 	f->text = text;
 	f->mode = mode;
-	spare_fs_push(f, put_run, put_done);
+	monitor_fs_push(m, f->uid, put_run, put_done, f);
 }
 
 int
@@ -394,8 +373,8 @@ spares_step(
 	}
 	if (t->step_state == STEP_UNREAD) {
 		t->step_state = STEP_READING;
-		spare_fs_push(
-		    spare_fs_new(m, a, job), step_read_run, step_read_done);
+		monitor_fs_push(m, job->uid, step_read_run, step_read_done,
+		    spare_fs_new(m, a, job));
 	}
 	return 0;
 }

@@ -62,18 +62,42 @@ track_index_grow(struct monitor *m)
 	}
 }
 
-/* The attempt's track, made if new: O(1), by the tag's bucket. */
+/* The attempt's track, NULL if there is none: O(1), by the tag's bucket. */
 struct track *
-monitor_track_get(struct monitor *m, const char *tag)
+monitor_track_find(struct monitor *m, const char *tag)
 {
 	struct track *t;
-	size_t b;
 
 	if (m->track_buckets > 0)
 		for (t = m->track_index[track_bucket(m, tag)]; t != NULL;
 		     t = t->hnext)
 			if (strcmp(t->tag, tag) == 0)
 				return t;
+	return NULL;
+}
+
+/* Blocking file work for a user: on the fs pool, or (tests) here and now. */
+void
+monitor_fs_push(
+    struct monitor *m, uid_t uid, pool_run_fn run, pool_done_fn done, void *arg)
+{
+	if (m->d->fspool != NULL) {
+		pool_push(m->d->fspool, uid, run, done, arg);
+		return;
+	}
+	run(arg);
+	done(arg, 0);
+}
+
+/* The attempt's track, made if new. */
+struct track *
+monitor_track_get(struct monitor *m, const char *tag)
+{
+	struct track *t;
+	size_t b;
+
+	if ((t = monitor_track_find(m, tag)) != NULL)
+		return t;
 	t = xcalloc(1, sizeof(*t));
 	t->tag = xstrdup(tag);
 	/* not known absent: only a poll pushed from now on may tell */
