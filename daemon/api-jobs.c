@@ -509,7 +509,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 		job = store_job_get(d->store, id);
 		resp->status = 200;
 		resp->body = job_to_json(d, job, 0);
-		monitor_kick(d->monitor);
+		monitor_kick_sweep(d->monitor);
 	}
 	free(who);
 	job_free(job);

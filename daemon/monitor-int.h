@@ -88,6 +88,9 @@ struct monitor {
 	uint64_t lists; /* OP_LISTs pushed, the newest's number */
 	int64_t listed_ms; /* monotonic, when the newest was pushed */
 	int list_wanted; /* an attempt waits for a poll: kick */
+	int64_t swept_ms; /* monotonic, the last sweep of every attempt */
+	int sweep_wanted; /* sweep on the next tick, not a poll interval on */
+	int need_poll; /* the last sweep saw attempts in Slurm */
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;
 	uint64_t seen_list; /* and its number; 0: none yet */

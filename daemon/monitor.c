@@ -135,27 +135,23 @@ monitor_track_drop(struct monitor *m, const char *tag)
 	}
 }
 
-/* A port in the configured range that no attempt in flight uses. */
+/*
+ * A port in the configured range that no attempt in flight uses (nor one
+ * inserted before it in this transaction), looked up port by port in an
+ * index: the first one tried is nearly always free.
+ */
 static int
 pick_port(struct monitor *m, int64_t job_id, int attempt)
 {
 	const struct conf *c = m->d->conf;
-	struct attempt **as;
-	size_t n, i;
 	int64_t k, port = c->master_port_base;
-	int used;
 
-	as = store_attempts_active(m->d->store, &n);
 	for (k = 0; k < c->master_port_count; k++) {
 		port = c->master_port_base +
 		    (job_id * 7 + attempt + k) % c->master_port_count;
-		used = 0;
-		for (i = 0; i < n; i++)
-			used |= as[i]->master_port == port;
-		if (!used)
+		if (store_port_in_use(m->d->store, (int)port) != 1)
 			break;
 	}
-	attempt_list_free(as, n);
 	return (int)port;
 }
 
@@ -260,7 +256,7 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
 	    (long long)id, submitted ? "" : " (found by tag)");
 	if (job->state == JOB_CANCELLED)
-		monitor_kick(m);
+		monitor_kick_sweep(m);
 	return;
 fail:
 	log_warnx("job %lld: attempt %d is Slurm job %lld, not recorded; "
@@ -680,40 +676,70 @@ monitor_unplaced(struct monitor *m, const char *tag)
 	t->replan_ms = mono_ms() + REPLAN_IDLE * m->d->conf->poll_interval_ms;
 }
 
+/*
+ * Every attempt in flight: cancels to send, tokens to know, hangs, scans
+ * and node drains (O(attempts)); once a poll interval, or at once when a
+ * cancel asks for it.
+ */
 static void
-monitor_tick_cb(void *arg)
+sweep(struct monitor *m)
 {
-	struct monitor *m = arg;
 	struct attempt **as;
 	struct job *job;
-	struct track *t;
 	size_t n, i;
-	int need_poll = 0;
 
-	monitor_load_cluster(m);
-	create_attempts(m);
+	m->swept_ms = mono_ms();
+	m->sweep_wanted = 0;
+	m->need_poll = 0;
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
-		t = monitor_track_get(m, as[i]->tag);
-		if (t->busy)
+		if (as[i]->slurm_job_id == 0 ||
+		    monitor_track_get(m, as[i]->tag)->busy)
 			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		health_register(m->d->health, as[i]->token_hash, job->id,
 		    as[i]->attempt, job->world_size);
-		if (as[i]->slurm_job_id == 0)
-			monitor_plan_attempt(m, as[i], job);
-		else {
-			need_poll = 1;
-			if (job->state == JOB_CANCELLED || as[i]->ending)
-				monitor_cancel_attempt(m, as[i]);
-		}
+		m->need_poll = 1;
+		if (job->state == JOB_CANCELLED || as[i]->ending)
+			monitor_cancel_attempt(m, as[i]);
 		job_free(job);
 	}
 	attempt_list_free(as, n);
 	recovery_tick(m);
 	nodes_tick(m);
-	if (poll_due(m, need_poll)) {
+}
+
+/*
+ * A tick: new attempts made and those not in Slurm yet planned, on every
+ * kick (a submit, a plan or a snapshot come back), so their cost follows
+ * the attempts waiting, not every attempt in flight; the sweep once a
+ * poll interval.
+ */
+static void
+monitor_tick_cb(void *arg)
+{
+	struct monitor *m = arg;
+	int64_t every = m->d->conf->poll_interval_ms;
+	struct attempt **as;
+	struct job *job;
+	size_t n, i;
+
+	monitor_load_cluster(m);
+	create_attempts(m);
+	as = store_attempts_unsubmitted(m->d->store, &n);
+	for (i = 0; i < n; i++) {
+		if (monitor_track_get(m, as[i]->tag)->busy)
+			continue;
+		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
+			continue;
+		monitor_plan_attempt(m, as[i], job);
+		job_free(job);
+	}
+	attempt_list_free(as, n);
+	if (m->sweep_wanted || mono_ms() - m->swept_ms >= every - every / 10)
+		sweep(m);
+	if (poll_due(m, m->need_poll)) {
 		m->polling = 1;
 		m->poll_started = metrics_now();
 		m->lists++;
@@ -721,7 +747,7 @@ monitor_tick_cb(void *arg)
 		worker_push(
 		    m->d->worker, worker_list(m->seen_stamp, list_done, m));
 	}
-	timer_schedule(m->tick, m->d->conf->poll_interval_ms);
+	timer_schedule(m->tick, every);
 }
 
 struct monitor *
@@ -742,6 +768,14 @@ monitor_create(struct llmctld *d)
 void
 monitor_kick(struct monitor *m)
 {
+	timer_schedule(m->tick, 0);
+}
+
+/* A kick that also sweeps every attempt: a cancel to send now. */
+void
+monitor_kick_sweep(struct monitor *m)
+{
+	m->sweep_wanted = 1;
 	timer_schedule(m->tick, 0);
 }
 

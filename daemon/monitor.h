@@ -14,6 +14,7 @@ struct monitor;
 struct monitor *monitor_create(struct llmctld *);
 /* Run a tick on the next loop turn (after a submit or cancel). */
 void monitor_kick(struct monitor *);
+void monitor_kick_sweep(struct monitor *);
 void monitor_free(struct monitor *);
 /* The rank's node in an attempt's plan (JSON), "?" if none: for stragglers. */
 struct json_t;

@@ -9,8 +9,11 @@
 
 struct store;
 
+/* A statement for sql, kept for its next use (store.c's cache). */
 sqlite3_stmt *store_prepare(struct store *, const char *);
-/* Run a statement that returns no rows, finalize it; 0 or -1. */
+/* Hand a statement from store_prepare() back; never finalize one. */
+void store_release(struct store *, sqlite3_stmt *);
+/* Run a statement that returns no rows, release it; 0 or -1. */
 int store_step_done(struct store *, sqlite3_stmt *);
 /* Rows the last statement changed. */
 int store_changes(struct store *);

@@ -64,7 +64,7 @@ failures_of(struct store *st, struct node_record *r, size_t nfail)
 		f->attempt = sqlite3_column_int(stmt, 3);
 		f->uid = (uid_t)sqlite3_column_int64(stmt, 4);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return 0;
 }
 
@@ -97,7 +97,7 @@ store_node_get(
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		record_from_row(stmt, r);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 1 : -1;
 	return nfail > 0 ? failures_of(st, r, nfail) : 0;
@@ -141,7 +141,7 @@ store_node_list(struct store *st, size_t nfail, size_t *n)
 		v = xreallocarray(v, *n + 1, sizeof(*v));
 		record_from_row(stmt, &v[(*n)++]);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	for (size_t i = 0; i < *n && nfail > 0; i++)
 		(void)failures_of(st, &v[i], nfail);
 	return v;
@@ -181,6 +181,6 @@ store_nodes_quarantined(struct store *st, int64_t now, size_t *n)
 		v = xreallocarray(v, *n + 1, sizeof(*v));
 		v[(*n)++] = column_text(stmt, 0);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return v;
 }

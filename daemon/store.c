@@ -26,10 +26,29 @@
 #include "store.h"
 #include "util.h"
 
+/*
+ * Prepared statements are kept by their SQL text: parsing and planning a
+ * statement cost more than running it (a third of the daemon's CPU per
+ * submitted job before they were kept). An entry handed out is busy until
+ * released, so a statement used again while its rows are still being read
+ * gets a fresh one of its own; past STMT_CACHE_MAX entries statements are
+ * finalized on release.
+ */
+#define STMT_CACHE_MAX 96
+
+struct stmt_entry {
+	char *sql;
+	uint32_t hash;
+	sqlite3_stmt *stmt;
+	int busy;
+};
+
 struct store {
 	sqlite3 *db;
 	int in_tx;
 	int failed; /* a write failed since the last checkpoint */
+	struct stmt_entry cache[STMT_CACHE_MAX];
+	int ncache;
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -157,6 +176,21 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE nodes SET score = failures, score_at = last_failure_at"
 	"  WHERE last_failure_at IS NOT NULL;",
+
+	/*
+	 * The attempts not in Slurm yet, which every tick plans: found
+	 * without reading every attempt in flight.
+	 */
+	"CREATE INDEX attempts_unsubmitted ON attempts(job_id, attempt)"
+	"  WHERE ended_at IS NULL AND slurm_job_id IS NULL;"
+	/* and a port in use, looked up by each new attempt */
+	"CREATE INDEX attempts_port ON attempts(master_port)"
+	"  WHERE ended_at IS NULL;"
+	/* and those waiting for nodes, which every plan counts or adds up */
+	"CREATE INDEX attempts_waiting ON attempts(state, nodes)"
+	"  WHERE ended_at IS NULL AND cause IS NULL;"
+	"CREATE INDEX attempts_started ON attempts(started_at)"
+	"  WHERE ended_at IS NULL AND cause IS NULL AND state = 'RUNNING';",
 };
 
 static const char *const state_names[] = {
@@ -303,19 +337,63 @@ store_exec(struct store *st, const char *sql)
 	return 0;
 }
 
+static uint32_t
+sql_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 sqlite3_stmt *
 store_prepare(struct store *st, const char *sql)
 {
+	struct stmt_entry *e;
 	sqlite3_stmt *stmt;
+	uint32_t h = sql_hash(sql);
+	int i;
 
+	for (i = 0; i < st->ncache; i++) {
+		e = &st->cache[i];
+		if (e->hash == h && !e->busy && strcmp(e->sql, sql) == 0) {
+			e->busy = 1;
+			return e->stmt;
+		}
+	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		log_warnx("store: prepare: %s", sqlite3_errmsg(st->db));
 		return NULL;
 	}
+	if (st->ncache < STMT_CACHE_MAX) {
+		e = &st->cache[st->ncache++];
+		e->sql = xstrdup(sql);
+		e->hash = h;
+		e->stmt = stmt;
+		e->busy = 1;
+	}
 	return stmt;
 }
 
-/* Run a statement that returns no rows, finalize it; 0 or -1. */
+/* Give back a statement from store_prepare(), its bindings cleared. */
+void
+store_release(struct store *st, sqlite3_stmt *stmt)
+{
+	int i;
+
+	for (i = 0; i < st->ncache; i++) {
+		if (st->cache[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			st->cache[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
+}
+
+/* Run a statement that returns no rows, release it; 0 or -1. */
 int
 store_step_done(struct store *st, sqlite3_stmt *stmt)
 {
@@ -326,7 +404,22 @@ store_step_done(struct store *st, sqlite3_stmt *stmt)
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
 		st->failed = 1;
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One statement of no rows and no parameters, prepared once. */
+static int
+store_run(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((stmt = store_prepare(st, sql)) == NULL)
+		return -1;
+	if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+		log_warnx("store: %s", sqlite3_errmsg(st->db));
+	store_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -373,11 +466,11 @@ store_migrate(struct store *st, const char *path, char **cause)
 	if ((stmt = store_prepare(st, "PRAGMA user_version")) == NULL)
 		return set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		sqlite3_finalize(stmt);
+		store_release(st, stmt);
 		return set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 	}
 	version = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	if (version > STORE_SCHEMA_VERSION)
 		return set_cause(cause,
 		    "%s: database schema %d is newer than "
@@ -510,8 +603,14 @@ fail:
 void
 store_close(struct store *st)
 {
+	int i;
+
 	if (st == NULL)
 		return;
+	for (i = 0; i < st->ncache; i++) {
+		sqlite3_finalize(st->cache[i].stmt);
+		free(st->cache[i].sql);
+	}
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -519,7 +618,7 @@ store_close(struct store *st)
 int
 store_begin(struct store *st)
 {
-	if (store_exec(st, "BEGIN IMMEDIATE") != 0) {
+	if (store_run(st, "BEGIN IMMEDIATE") != 0) {
 		st->failed = 1;
 		return -1;
 	}
@@ -533,7 +632,7 @@ store_commit(struct store *st)
 	double t0 = metrics_now();
 
 	st->in_tx = 0;
-	if (store_exec(st, "COMMIT") != 0) {
+	if (store_run(st, "COMMIT") != 0) {
 		st->failed = 1;
 		store_rollback(st);
 		metrics_store_commit(metrics_now() - t0, 1);
@@ -555,7 +654,7 @@ store_rollback(struct store *st)
 {
 	st->in_tx = 0;
 	if (!sqlite3_get_autocommit(st->db))
-		store_exec(st, "ROLLBACK");
+		store_run(st, "ROLLBACK");
 }
 
 /*
@@ -673,13 +772,13 @@ store_job_by_key(struct store *st, uid_t uid, const char *key)
 	                        : -1;
 	if (id == -1)
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return id;
 }
 
 /* Run a SELECT of JOB_COLUMNS and collect every row. */
 static struct job **
-store_job_rows(sqlite3_stmt *stmt, size_t *n)
+store_job_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
 {
 	struct job **jobs = NULL;
 	size_t cap = 0;
@@ -692,7 +791,7 @@ store_job_rows(sqlite3_stmt *stmt, size_t *n)
 		}
 		jobs[(*n)++] = job_from_row(stmt);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return jobs;
 }
 
@@ -709,7 +808,7 @@ store_job_get(struct store *st, int64_t id)
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_int64(stmt, 1, id);
-	jobs = store_job_rows(stmt, &n);
+	jobs = store_job_rows(st, stmt, &n);
 	job = n == 1 ? jobs[0] : NULL;
 	free(jobs);
 	return job;
@@ -751,7 +850,7 @@ store_job_list(struct store *st, const struct job_filter *f, size_t *n)
 	}
 	sqlite3_bind_int64(stmt, 13, f->since);
 	bind_text(stmt, 14, f->name);
-	return store_job_rows(stmt, n);
+	return store_job_rows(st, stmt, n);
 }
 
 struct job **
@@ -767,7 +866,7 @@ store_jobs_in_state(struct store *st, enum job_state state, size_t *n)
 	if (stmt == NULL)
 		return NULL;
 	bind_text(stmt, 1, job_state_name(state));
-	return store_job_rows(stmt, n);
+	return store_job_rows(st, stmt, n);
 }
 
 int
@@ -939,7 +1038,7 @@ store_attempt_update(struct store *st, const struct attempt *a)
 }
 
 static struct attempt **
-store_attempt_rows(sqlite3_stmt *stmt, size_t *n)
+store_attempt_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
 {
 	struct attempt **list = NULL;
 	size_t cap = 0;
@@ -952,7 +1051,7 @@ store_attempt_rows(sqlite3_stmt *stmt, size_t *n)
 		}
 		list[(*n)++] = attempt_from_row(stmt);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return list;
 }
 
@@ -968,7 +1067,7 @@ store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 	if (stmt == NULL)
 		return NULL;
 	sqlite3_bind_int64(stmt, 1, job_id);
-	return store_attempt_rows(stmt, n);
+	return store_attempt_rows(st, stmt, n);
 }
 
 int
@@ -979,11 +1078,17 @@ store_attempts_holding(struct store *st, int64_t since,
 	int rc;
 
 	stmt = store_prepare(st,
-	    "SELECT a.tag, a.nodes, j.gpus_per_node "
-	    "FROM attempts a JOIN jobs j ON j.id = a.job_id "
-	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.nodes IS NOT "
-	    "NULL AND j.gpus_per_node > 0 AND (a.state IN ('CREATED', "
-	    "'PENDING') OR (a.state = 'RUNNING' AND a.started_at >= ?1))");
+	    "SELECT a.tag, a.nodes, j.gpus_per_node FROM attempts a "
+	    "INDEXED BY attempts_waiting JOIN jobs j ON j.id = a.job_id "
+	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.state IN "
+	    "('CREATED', 'PENDING') AND a.nodes IS NOT NULL AND "
+	    "j.gpus_per_node > 0 "
+	    "UNION ALL "
+	    "SELECT a.tag, a.nodes, j.gpus_per_node FROM attempts a "
+	    "INDEXED BY attempts_started JOIN jobs j ON j.id = a.job_id "
+	    "WHERE a.ended_at IS NULL AND a.cause IS NULL AND a.state = "
+	    "'RUNNING' AND a.started_at >= ?1 AND a.nodes IS NOT NULL AND "
+	    "j.gpus_per_node > 0");
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, since);
@@ -991,7 +1096,7 @@ store_attempts_holding(struct store *st, int64_t since,
 		fn(arg, (const char *)sqlite3_column_text(stmt, 0),
 		    (const char *)sqlite3_column_text(stmt, 1),
 		    sqlite3_column_int(stmt, 2));
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1002,13 +1107,14 @@ store_attempts_queued(struct store *st)
 	int64_t n = -1;
 
 	stmt = store_prepare(st,
-	    "SELECT count(*) FROM attempts WHERE ended_at IS NULL AND "
-	    "cause IS NULL AND state = 'PENDING' AND nodes IS NULL");
+	    "SELECT count(*) FROM attempts INDEXED BY attempts_waiting "
+	    "WHERE ended_at IS NULL AND cause IS NULL AND state = 'PENDING' "
+	    "AND nodes IS NULL");
 	if (stmt == NULL)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return n;
 }
 
@@ -1023,7 +1129,42 @@ store_attempts_active(struct store *st, size_t *n)
 	*n = 0;
 	if (stmt == NULL)
 		return NULL;
-	return store_attempt_rows(stmt, n);
+	return store_attempt_rows(st, stmt, n);
+}
+
+/* Whether an attempt in flight has port as its MASTER_PORT; -1: error. */
+int
+store_port_in_use(struct store *st, int port)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	stmt = store_prepare(st,
+	    "SELECT 1 FROM attempts INDEXED BY attempts_port "
+	    "WHERE ended_at IS NULL AND master_port = ?");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, port);
+	rc = sqlite3_step(stmt);
+	store_release(st, stmt);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The attempts in flight that Slurm has no job for yet (a partial index). */
+struct attempt **
+store_attempts_unsubmitted(struct store *st, size_t *n)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = store_prepare(st,
+	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
+	    "INDEXED BY attempts_unsubmitted "
+	    "WHERE ended_at IS NULL AND slurm_job_id IS NULL "
+	    "ORDER BY job_id, attempt");
+	*n = 0;
+	if (stmt == NULL)
+		return NULL;
+	return store_attempt_rows(st, stmt, n);
 }
 
 struct attempt *
@@ -1039,7 +1180,7 @@ store_attempt_active_by_tag(struct store *st, const char *tag)
 	if (stmt == NULL)
 		return NULL;
 	bind_text(stmt, 1, tag);
-	list = store_attempt_rows(stmt, &n);
+	list = store_attempt_rows(st, stmt, &n);
 	if (n > 0)
 		a = list[0];
 	free(list);
@@ -1139,7 +1280,7 @@ store_node_failures(struct store *st, size_t *n)
 		f[*n].name = column_text(stmt, 0);
 		f[(*n)++].failures = sqlite3_column_int(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return f;
 }
 
@@ -1169,7 +1310,7 @@ store_events_of(struct store *st, int64_t job_id, size_t *n)
 		ev[*n].kind = column_text(stmt, 2);
 		ev[(*n)++].message = column_text(stmt, 3);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return ev;
 }
 
@@ -1212,7 +1353,7 @@ store_events_match(struct store *st, const struct event_filter *flt, size_t *n)
 		ev[*n].uid = (uid_t)sqlite3_column_int64(stmt, 5);
 		ev[(*n)++].job = column_text(stmt, 6);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return ev;
 }
 
@@ -1228,7 +1369,7 @@ store_events_last(struct store *st)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return id;
 }
 
@@ -1245,7 +1386,7 @@ store_cursor_get(struct store *st, const char *name)
 	bind_text(stmt, 1, name);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return id;
 }
 
@@ -1367,7 +1508,7 @@ store_checkpoints_of(struct store *st, int64_t job_id, size_t *n)
 		c[*n].problem = column_text(stmt, 5);
 		c[(*n)++].mtime = sqlite3_column_int64(stmt, 6);
 	}
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return c;
 }
 
@@ -1385,7 +1526,7 @@ store_job_blamed(struct store *st, int64_t job_id)
 		return NULL;
 	sqlite3_bind_int64(stmt, 1, job_id);
 	s = sqlite3_step(stmt) == SQLITE_ROW ? column_text(stmt, 0) : NULL;
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return s;
 }
 
@@ -1434,7 +1575,7 @@ store_query_rows(struct store *st, const char *sql, const int64_t *binds,
 	}
 	if (rc != SQLITE_DONE)
 		log_warnx("store: %s", sqlite3_errmsg(st->db));
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1468,6 +1609,6 @@ store_job_counts(struct store *st, int64_t counts[JOB_CANCELLED + 1])
 		if (job_state_parse(
 		        (const char *)sqlite3_column_text(stmt, 0), &s) == 0)
 			counts[s] = sqlite3_column_int64(stmt, 1);
-	sqlite3_finalize(stmt);
+	store_release(st, stmt);
 	return 0;
 }

@@ -365,7 +365,9 @@ START_TEST(test_migrate_tokens)
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
 	store_close(st);
 	/* back to schema 4: the raw token "abc" in the token column */
-	raw_exec("DROP TABLE node_failures;"
+	raw_exec("DROP INDEX attempts_unsubmitted; DROP INDEX attempts_port;"
+	         "DROP INDEX attempts_waiting; DROP INDEX attempts_started;"
+	         "DROP TABLE node_failures;"
 	         "ALTER TABLE nodes DROP COLUMN score;"
 	         "ALTER TABLE nodes DROP COLUMN score_at;"
 	         "ALTER TABLE nodes DROP COLUMN quarantines;"
@@ -387,6 +389,55 @@ START_TEST(test_migrate_tokens)
 	    "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad");
 	attempt_list_free(as, n);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * Schema 11's partial indexes: the attempts not in Slurm yet, the ports in
+ * use and the waiting attempts, each as the full scan would answer, and
+ * the statements kept by store_prepare() answer again after a change.
+ */
+START_TEST(test_active_indexes)
+{
+	struct store *st;
+	struct job j = sample_job("idx", 1000);
+	struct attempt a = { .job_id = 1,
+		.attempt = 1,
+		.tag = (char *)"u1",
+		.state = ATTEMPT_CREATED,
+		.master_port = 29501 },
+	               **as;
+	size_t n;
+
+	st = store_open(dbpath, NULL);
+	ck_assert_int_eq(store_job_insert(st, &j), 0);
+	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
+	a.attempt = 2;
+	a.tag = (char *)"u2";
+	a.master_port = 29502;
+	a.slurm_job_id = 77;
+	a.state = ATTEMPT_PENDING;
+	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
+	as = store_attempts_unsubmitted(st, &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(as[0]->tag, "u1");
+	attempt_list_free(as, n);
+	ck_assert_int_eq(store_port_in_use(st, 29501), 1);
+	ck_assert_int_eq(store_port_in_use(st, 29502), 1);
+	ck_assert_int_eq(store_port_in_use(st, 29503), 0);
+	/* handed to Slurm without nodes: counted as queued */
+	ck_assert_int_eq(store_attempts_queued(st), 1);
+	/* the first attempt ends: its port is free, nothing is unsubmitted */
+	as = store_attempts_of(st, 1, &n);
+	as[0]->ended_at = 100;
+	as[0]->state = ATTEMPT_FAILED;
+	ck_assert_int_eq(store_attempt_update(st, as[0]), 0);
+	attempt_list_free(as, n);
+	ck_assert_int_eq(store_port_in_use(st, 29501), 0);
+	as = store_attempts_unsubmitted(st, &n);
+	ck_assert_int_eq(n, 0);
+	free(as);
 	store_close(st);
 }
 END_TEST
@@ -418,6 +469,7 @@ main(void)
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_owner_only);
 	tcase_add_test(tc, test_migrate_tokens);
+	tcase_add_test(tc, test_active_indexes);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
