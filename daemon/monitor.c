@@ -251,7 +251,8 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 		store_rollback(st);
 		goto fail;
 	}
-	if (store_commit(st) != 0)
+	/* lost, the id is found by the tag again */
+	if (store_commit_recoverable(st) != 0)
 		goto fail;
 	log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
 	    (long long)id, submitted ? "" : " (found by tag)");
@@ -406,7 +407,8 @@ apply_progress(
 		store_rollback(st);
 		goto fail;
 	}
-	if (store_commit(st) != 0)
+	/* Slurm's report, told again by a poll; a re-plan cancels: durable */
+	if ((replan ? store_commit(st) : store_commit_recoverable(st)) != 0)
 		goto fail;
 	if (replan) {
 		log_job(job->id, "%s", a->reason);

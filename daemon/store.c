@@ -49,6 +49,7 @@ struct store {
 	int failed; /* a write failed since the last checkpoint */
 	struct stmt_entry cache[STMT_CACHE_MAX];
 	int ncache;
+	int sync_full; /* the connection's synchronous is FULL */
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -591,6 +592,7 @@ store_open(const char *path, char **cause)
 		set_cause(cause, "%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
+	st->sync_full = 1;
 	if (store_migrate(st, path, cause) != 0)
 		goto fail;
 	return st;
@@ -626,12 +628,19 @@ store_begin(struct store *st)
 	return 0;
 }
 
-int
-store_commit(struct store *st)
+static int
+store_commit_sync(struct store *st, int full)
 {
 	double t0 = metrics_now();
 
 	st->in_tx = 0;
+	if (full != st->sync_full) {
+		/* a pragma, allowed in a transaction, for the COMMIT below */
+		if (store_run(st,
+		        full ? "PRAGMA synchronous = FULL"
+		             : "PRAGMA synchronous = NORMAL") == 0)
+			st->sync_full = full;
+	}
 	if (store_run(st, "COMMIT") != 0) {
 		st->failed = 1;
 		store_rollback(st);
@@ -640,6 +649,25 @@ store_commit(struct store *st)
 	}
 	metrics_store_commit(metrics_now() - t0, 0);
 	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	return store_commit_sync(st, 1);
+}
+
+/*
+ * A commit without its own fsync (synchronous=NORMAL in WAL mode): on a
+ * power loss it may be lost, never torn, with what followed it; the next
+ * store_commit() makes it durable with itself (the WAL is synced in
+ * order). Only for what a poll of Slurm tells again if lost: a Slurm id
+ * (found by its tag), an attempt PENDING or RUNNING.
+ */
+int
+store_commit_recoverable(struct store *st)
+{
+	return store_commit_sync(st, 0);
 }
 
 int

@@ -141,6 +141,8 @@ void store_close(struct store *);
 /* Group the writes that follow into one durable transaction. */
 int store_begin(struct store *);
 int store_commit(struct store *);
+/* A commit only a power loss can undo, for what Slurm tells again. */
+int store_commit_recoverable(struct store *);
 void store_rollback(struct store *);
 /* 1 between store_begin() and its commit or rollback. */
 int store_in_transaction(const struct store *);
