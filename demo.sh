@@ -59,7 +59,7 @@ id -u llmdemo >/dev/null 2>&1 || useradd --system --no-create-home --shell /bin/
 work=$DEMO/ddp
 rm -rf "$work"
 mkdir -p "$work"
-cp conf/examples/train_ddp.py "$work/"
+cp conf/examples/train_ddp.py conf/examples/llmctl_heartbeat.py "$work/"
 sed -e "s|^command: .*|command: /usr/bin/python3 train_ddp.py --steps 40 --checkpoint-every 10|" \
     -e "s|^  dir: .*|  dir: $work/checkpoints|" conf/examples/ddp.yaml > "$work/ddp.yaml"
 chown -R llmdemo "$work"

@@ -11,7 +11,8 @@ with llmctld (see llmctl-job(5) and docs/design.md sections 3 and 8).
     MANIFEST.sha256, built in .step_<N>.tmp, renamed into place, and then the
     COMPLETE marker, written last.
   * Resumes from $LLMCTL_RESUME_FROM (a step_<N> directory) at step N+1.
-  * One heartbeat per step to $LLMCTL_HEARTBEAT_URL (if set), from a thread,
+  * One heartbeat per step to $LLMCTL_HEARTBEAT_URL (if set), from a thread
+    over one kept-alive connection (llmctl_heartbeat.py, next to this file),
     so a slow or missing endpoint never slows or stops training.
   * Mixed precision (autocast: bfloat16 on CPU, float16 with a GradScaler on
     CUDA), gradient accumulation over --accum micro-batches (DDP all-reduces
@@ -34,11 +35,14 @@ after its last one, identical on every rank.  Gloo on CPU.
 """
 import argparse, contextlib, hashlib, json, math, os, shutil, signal, socket
 import sys, threading
-import time, urllib.request
+import time
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
+
+# one kept-alive connection to llmctld (next to this file)
+from llmctl_heartbeat import Heartbeat
 
 SEED, N_TRAIN, N_EVAL, D_IN, HIDDEN, BATCH_PER_RANK = 1234, 4096, 512, 16, 64, 32
 
@@ -110,46 +114,6 @@ class Signals:
         log("still running %.0fs after SIGTERM (stuck in a collective?): exit 143"
             % self.grace)
         os._exit(143)
-
-
-# ---------------------------------------------------------------- heartbeats
-class Heartbeat:
-    """POSTs {"rank": R, "step": S} for every new step, from a daemon thread.
-
-    Beats go out only when the step advances: a hung training loop must look
-    hung to llmctld.  Errors are reported once and otherwise ignored."""
-
-    def __init__(self, rank):
-        self.url = os.environ.get("LLMCTL_HEARTBEAT_URL")
-        self.token = os.environ.get("LLMCTL_HEARTBEAT_TOKEN", "")
-        self.rank, self.step, self.warned = rank, None, False
-        self.cond = threading.Condition()
-        if self.url:
-            threading.Thread(target=self._run, daemon=True).start()
-
-    def beat(self, step):
-        if self.url:
-            with self.cond:
-                self.step = step
-                self.cond.notify()
-
-    def _run(self):
-        sent = None
-        while True:
-            with self.cond:
-                while self.step == sent:
-                    self.cond.wait()
-                sent = self.step
-            body = json.dumps({"rank": self.rank, "step": sent}).encode()
-            req = urllib.request.Request(self.url, data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "Authorization": "Bearer " + self.token})
-            try:
-                urllib.request.urlopen(req, timeout=1).close()
-            except Exception as e:          # never fatal: llmctld may be away
-                if not self.warned:
-                    log("heartbeat to %s failed (%s); continuing without" % (self.url, e))
-                    self.warned = True
 
 
 # ---------------------------------------------------------------- checkpoints

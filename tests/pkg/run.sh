@@ -84,6 +84,7 @@ fi
 for f in /usr/bin/llmctl /usr/sbin/llmctld /lib/systemd/system/llmctld.service \
     /usr/share/doc/llmctl/examples/hello.yaml \
     /usr/share/doc/llmctl/examples/train_ddp.py \
+    /usr/share/doc/llmctl/examples/llmctl_heartbeat.py \
     /usr/share/man/man1/llmctl.1.gz /usr/share/man/man5/llmctl-job.5.gz \
     /usr/share/man/man5/llmctld.conf.5.gz /usr/share/man/man8/llmctld.8.gz; do
 	[ -f "$f" ] || fail "$f not installed"
