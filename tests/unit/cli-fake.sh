@@ -179,10 +179,42 @@ run 1 submit missing.yaml &&
     expect err "llmctl: missing.yaml: No such file or directory"
 head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/huge.yaml"
 run 1 submit huge.yaml && has err '^llmctl: huge.yaml: file is larger than'
-run 2 submit && has err '^usage: llmctl submit \[-o json\|yaml\] \[--dry-run\] \[--idempotency-key key\] file$'
+run 2 submit && has err '^usage: llmctl submit \[-o json\|yaml\] \[--dry-run\] \[--idempotency-key key\] file \.\.\.$'
 [ "$(requests)" = "$before" ] && ok || fail "an invalid spec was sent"
 run 1 submit reject.yaml &&
     expect err "llmctl: job.yaml:3:8: resources.nodes: too many"
+# Several files: one id a line, in order, over one connection, each with
+# its own key; one that fails is named and the others still go.
+for i in 1 2 3; do
+	sed "s/^name: hello/name: multi-$i/" "$tmp/good.yaml" >"$tmp/m$i.yaml"
+done
+before=$(requests)
+if run 1 submit m1.yaml reject.yaml bad.yaml m2.yaml missing.yaml m3.yaml
+then
+	expect out "$(printf '1\n2\n3')"
+	has err '^llmctl: reject\.yaml: job\.yaml:3:8: resources\.nodes: too many$'
+	has err '^bad\.yaml:[0-9]+:[0-9]+: resources\.nodes: '
+	has err '^llmctl: missing\.yaml: No such file or directory$'
+	[ "$(wc -l <"$tmp/err")" = 3 ] && ok || fail "not one error a bad file"
+	[ "$(requests)" = $((before + 4)) ] && ok || fail "not 4 requests"
+	[ "$(conns "$before" | sort -u | wc -l)" = 1 ] && ok ||
+	    fail "submit used connections $(conns "$before" | tr '\n' ' ')"
+	keys=$(sed -n "$((before + 1)),\$p" "$log" | "$PY" -c "import json,sys
+print(len({json.loads(l)['key'] for l in sys.stdin}))")
+	[ "$keys" = 4 ] && ok || fail "$keys keys for 4 submits"
+fi
+run 0 submit -o json m1.yaml m2.yaml && "$PY" -c "import json
+assert [j['id'] for j in json.load(open('$tmp/out'))['jobs']] == [1, 2]" &&
+    ok || fail "submit -o json with two files"
+run 0 submit --idempotency-key k7 m1.yaml m2.yaml &&
+    last_request "r['key'] == 'k7-2'"
+# A kept connection dropped under a submit: its key makes sending it
+# again harmless, so it is.
+sed 's/^name: multi-3/name: multi-4\n# drop-next/' "$tmp/m3.yaml" >"$tmp/m4.yaml"
+before=$(requests)
+run 0 submit m4.yaml m2.yaml && expect out "$(printf '4\n2')" &&
+    [ "$(conns "$before" | uniq | wc -l)" = 2 ] && ok ||
+    fail "a dropped submit: connections $(conns "$before" | tr '\n' ' ')"
 
 # --- cancel ----------------------------------------------------------------
 run 0 cancel 13 && expect out "cancelled 13" &&

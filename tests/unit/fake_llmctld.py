@@ -31,6 +31,7 @@ import http.server
 import itertools
 import json
 import os
+import re
 import socketserver
 import sys
 import threading
@@ -338,6 +339,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(self.server.log, "a") as f:
             f.write(json.dumps({"method": self.command, "path": self.path,
                                 "body": body, "conn": self.conn,
+                                "key": self.headers.get("Idempotency-Key"),
                                 "auth": self.headers.get("Authorization")})
                     + "\n")
 
@@ -454,7 +456,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif "dry_run=1" in self.path:
                 self.reply(200, {"valid": True, "spec": SUBMITTED_SPEC})
             else:
-                self.reply(201, SUBMITTED)
+                # "name: multi-N" is job N, any other is job 42
+                m = re.search(r"^name: multi-(\d+)$", spec, re.M)
+                self.reply(201, dict(SUBMITTED, id=int(m.group(1)) if m
+                                     else 42))
                 self.drop_next = "drop-next" in spec
         elif path == "/v1/plan":
             spec = (body or {}).get("spec", "")
