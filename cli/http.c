@@ -178,7 +178,9 @@ http_connect_addr(struct http *h, int family, const struct sockaddr *sa,
 		}
 		if (errno == EAGAIN)
 			errno = ETIMEDOUT;
-		if (errno != EINPROGRESS && errno != EINTR)
+		if (errno == EINTR)
+			continue; /* TCP goes on (EALREADY next), Unix retries */
+		if (errno != EINPROGRESS && errno != EALREADY)
 			goto fail;
 		if (http_wait(h, POLLOUT, until, NULL) != 0) {
 			errno = ETIMEDOUT;
