@@ -454,7 +454,7 @@ http_exchange(struct http *h, const struct http_peer *p,
     int (*fn)(const char *, size_t, void *), void *arg, char **cause)
 {
 	struct pollfd pfd;
-	char *peer, *msg, *head;
+	char *peer, *msg, *clen;
 	size_t hlen, len;
 	int rc, reused;
 
@@ -467,23 +467,19 @@ http_exchange(struct http *h, const struct http_peer *p,
 	free(h->peer);
 	h->peer = peer;
 
-	head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\n"
-	                 "User-Agent: llmctl/" PACKAGE_VERSION "\r\n%s",
+	clen = req->body != NULL
+	    ? xasprintf("Content-Length: %zu\r\n", req->body_len)
+	    : xstrdup("");
+	msg = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\n"
+	                "User-Agent: llmctl/" PACKAGE_VERSION "\r\n%s%s\r\n",
 	    req->method, req->target, req->host,
-	    req->headers != NULL ? req->headers : "");
-	if (req->body != NULL) {
-		msg = xasprintf(
-		    "%sContent-Length: %zu\r\n\r\n", head, req->body_len);
-		free(head);
-		hlen = strlen(msg);
-		len = hlen + req->body_len;
-		msg = xreallocarray(msg, len + 1, 1);
+	    req->headers != NULL ? req->headers : "", clen);
+	free(clen);
+	hlen = strlen(msg);
+	len = hlen + (req->body != NULL ? req->body_len : 0);
+	msg = xreallocarray(msg, len + 1, 1);
+	if (req->body != NULL)
 		memcpy(msg + hlen, req->body, req->body_len);
-	} else {
-		msg = xasprintf("%s\r\n", head);
-		free(head);
-		len = strlen(msg);
-	}
 
 	*status = 0;
 	h->deadline = mono_ms() + req->timeout_s * (int64_t)1000;
