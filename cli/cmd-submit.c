@@ -6,9 +6,12 @@
  * The file's text is sent as it is, with the name it was given and the
  * working directory that fills a missing workdir.
  *
- * Each run has an Idempotency-Key (random, or --idempotency-key), sent
- * again as it was when no answer came, so a reply lost to a daemon restart
- * neither loses nor doubles the job (docs/design.md section 4).
+ * Each file has an Idempotency-Key (random, or --idempotency-key's, with
+ * "-N" for the Nth of several files), sent again as it was when no answer
+ * came, so a reply lost to a daemon restart neither loses nor doubles the
+ * job (docs/design.md section 4). Several files go one after the other
+ * over one connection; one that fails is reported and the rest still go,
+ * unless llmctld stopped answering.
  */
 #include "config.h"
 
@@ -24,15 +27,17 @@
 #include "util.h"
 
 static int cmd_submit_exec(struct llmctl *, struct args *);
+static int submit_one(struct llmctl *, struct args *, int, const char *,
+    enum output_format, json_t *);
 
 const struct cmd_entry cmd_submit_entry = {
 	.name = "submit",
-	.usage = "[-o json|yaml] [--dry-run] [--idempotency-key key] file",
-	.about =
-	    "Check a job spec, then hand it to llmctld; prints the job id.",
+	.usage = "[-o json|yaml] [--dry-run] [--idempotency-key key] file ...",
+	.about = "Check job specs, then hand them to llmctld; prints the job "
+	         "ids.",
 	.args = { .template = "o:",
 	    .lower = 1,
-	    .upper = 1,
+	    .upper = ARGS_NONE,
 	    .operand = "file",
 	    .longs = (const struct args_long[]){ ARGS_OUTPUT,
 	        { .ch = 'n',
@@ -48,26 +53,32 @@ const struct cmd_entry cmd_submit_entry = {
 	.exec = cmd_submit_exec,
 };
 
+/*
+ * Check and send file i; print its id (or its dry-run verdict) or, with
+ * -o, add the reply to replies. CLIENT_OK, CLIENT_ERR_CONNECT (no answer)
+ * or another failure, said on stderr naming the file if it is one of
+ * several.
+ */
 static int
-cmd_submit_exec(struct llmctl *ctx, struct args *args)
+submit_one(struct llmctl *ctx, struct args *args, int i, const char *cwd,
+    enum output_format fmt, json_t *replies)
 {
-	enum output_format fmt;
-	json_t *body = NULL, *reply = NULL;
-	char *cwd = NULL, *cause = NULL, idbuf[32], *name = NULL, *key;
-	const char *file = args->argv[0];
-	int dry_run = args_has(args, 'n'), rc = CMD_FAILED, crc;
+	json_t *body, *reply = NULL;
+	const char *file = args->argv[i], *sep = args->argc > 1 ? ": " : "";
+	const char *what = args->argc > 1 ? file : "";
+	char *cause = NULL, *name = NULL, *key, idbuf[32];
+	int dry_run = args_has(args, 'n'), crc;
 
-	if (job_output_format(args, &fmt) != 0)
-		return CMD_USAGE;
-
-	if ((cwd = getcwd(NULL, 0)) == NULL) {
-		perror("llmctl: getcwd");
-		return CMD_FAILED;
-	}
-	key =
-	    args_has(args, 'k') ? xstrdup(args_get(args, 'k')) : random_hex(16);
-	if ((body = job_body(file, cwd, &name)) == NULL)
+	if (!args_has(args, 'k'))
+		key = random_hex(16);
+	else if (args->argc > 1)
+		key = xasprintf("%s-%d", args_get(args, 'k'), i + 1);
+	else
+		key = xstrdup(args_get(args, 'k'));
+	if ((body = job_body(file, cwd, &name)) == NULL) {
+		crc = CLIENT_ERR_REPLY;
 		goto out;
+	}
 	if (dry_run)
 		crc = client_request(llmctl_client(ctx), "POST",
 		    "/v1/jobs?dry_run=1", body, &reply, &cause);
@@ -76,19 +87,14 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		    "/v1/jobs", key, body, &reply, &cause);
 	if (crc == CLIENT_ERR_CONNECT && !dry_run) {
 		fprintf(stderr,
-		    "llmctl: %s\nllmctl: the job may have been recorded; "
+		    "llmctl: %s%s%s\nllmctl: the job may have been recorded; "
 		    "to submit it again without doubling it: llmctl submit "
 		    "--idempotency-key %s %s\n",
-		    cause, key, file);
-		goto out;
-	}
-	if (crc != CLIENT_OK) {
-		fprintf(stderr, "llmctl: %s\n", cause);
-		goto out;
-	}
-
-	if (fmt != OUTPUT_TABLE)
-		output_data(stdout, reply, fmt);
+		    what, sep, cause, key, file);
+	} else if (crc != CLIENT_OK)
+		fprintf(stderr, "llmctl: %s%s%s\n", what, sep, cause);
+	else if (fmt != OUTPUT_TABLE)
+		json_array_append(replies, reply);
 	else if (dry_run) {
 		/* Whatever else the reply holds, the daemon said yes. */
 		printf("dry run: ");
@@ -98,17 +104,54 @@ cmd_submit_exec(struct llmctl *ctx, struct args *args)
 		printf("%s\n", output_field(reply, "id", idbuf, sizeof idbuf));
 	else {
 		fprintf(stderr,
-		    "llmctl: llmctld accepted the job but sent no "
-		    "id\n");
-		goto out;
+		    "llmctl: %s%sllmctld accepted the job but sent "
+		    "no id\n",
+		    what, sep);
+		crc = CLIENT_ERR_REPLY;
 	}
-	rc = CMD_OK;
+	fflush(stdout);
 out:
-	free(key);
 	json_decref(reply);
 	json_decref(body);
 	free(cause);
 	free(name);
+	free(key);
+	return crc;
+}
+
+static int
+cmd_submit_exec(struct llmctl *ctx, struct args *args)
+{
+	enum output_format fmt;
+	json_t *replies, *out;
+	char *cwd;
+	int i, rc = CMD_OK, crc = CLIENT_OK;
+
+	if (job_output_format(args, &fmt) != 0)
+		return CMD_USAGE;
+	if ((cwd = getcwd(NULL, 0)) == NULL) {
+		perror("llmctl: getcwd");
+		return CMD_FAILED;
+	}
+	replies = json_array();
+	for (i = 0; i < args->argc; i++) {
+		if (crc == CLIENT_ERR_CONNECT) {
+			/* no answer for the last one: none for these either */
+			fprintf(
+			    stderr, "llmctl: %s: not sent\n", args->argv[i]);
+			continue;
+		}
+		if ((crc = submit_one(ctx, args, i, cwd, fmt, replies)) != 0)
+			rc = CMD_FAILED;
+	}
+	if (fmt != OUTPUT_TABLE && args->argc == 1 && rc == CMD_OK)
+		output_data(stdout, json_array_get(replies, 0), fmt);
+	else if (fmt != OUTPUT_TABLE && args->argc > 1) {
+		out = json_pack("{s:O}", "jobs", replies);
+		output_data(stdout, out, fmt);
+		json_decref(out);
+	}
+	json_decref(replies);
 	free(cwd);
 	return rc;
 }

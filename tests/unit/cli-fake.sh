@@ -111,6 +111,37 @@ run 2 status 12abc && expect err "llmctl: invalid job id: 12abc"
 run 2 status 1 2 && has err '^usage: llmctl status'
 [ "$(requests)" = "$before" ] && ok || fail "bad ids were sent"
 
+# --- the HTTP client (cli/http.c): replies written byte by byte -----------
+# conns N: the connection of each request after the first N, one a line.
+conns() {
+	sed -n "$(($1 + 1)),\$p" "$log" | "$PY" -c "import json,sys
+for l in sys.stdin: print(json.loads(l)['conn'])"
+}
+# chunked in 7-byte pieces with extensions and a trailer; ended by close
+run 0 status 600 && has out '^id: +600$' && has out '^state: +COMPLETED'
+run 0 status 601 && has out '^id: +601$'
+run 1 status 602 &&
+    expect err "llmctl: reply from llmctld is larger than 67108864 bytes"
+run 1 status 604 && expect err \
+    "llmctl: request to llmctld at $sock failed: malformed status line in the reply"
+export LLMCTL_TIMEOUT=1
+t0=$(date +%s)
+run 1 status 603 &&
+    expect err "llmctl: llmctld at $sock did not answer within 1 s"
+[ $(($(date +%s) - t0)) -le 2 ] && ok || fail "LLMCTL_TIMEOUT=1 waited longer"
+unset LLMCTL_TIMEOUT
+# one connection serves a run's requests
+before=$(requests)
+run 0 cancel 13 13 13 && expect out "$(printf 'cancelled 13\n%.0s' 1 2 3)"
+[ "$(conns "$before" | sort -u | wc -l)" = 1 ] && ok ||
+    fail "cancel 13 13 13 used connections $(conns "$before" | tr '\n' ' ')"
+# A kept connection closed under a POST without an Idempotency-Key: no
+# telling whether llmctld read it, so it is not sent again.
+before=$(requests)
+run 1 cancel 17 13 && expect out "cancelled 17" && expect err \
+    "llmctl: request to llmctld at $sock failed: the connection closed before an answer"
+[ "$(requests)" = $((before + 1)) ] && ok || fail "a dropped cancel was resent"
+
 # --- submit ----------------------------------------------------------------
 cat >"$tmp/good.yaml" <<'EOF'
 version: 1
@@ -148,10 +179,42 @@ run 1 submit missing.yaml &&
     expect err "llmctl: missing.yaml: No such file or directory"
 head -c 1048577 /dev/zero | tr '\0' '#' >"$tmp/huge.yaml"
 run 1 submit huge.yaml && has err '^llmctl: huge.yaml: file is larger than'
-run 2 submit && has err '^usage: llmctl submit \[-o json\|yaml\] \[--dry-run\] \[--idempotency-key key\] file$'
+run 2 submit && has err '^usage: llmctl submit \[-o json\|yaml\] \[--dry-run\] \[--idempotency-key key\] file \.\.\.$'
 [ "$(requests)" = "$before" ] && ok || fail "an invalid spec was sent"
 run 1 submit reject.yaml &&
     expect err "llmctl: job.yaml:3:8: resources.nodes: too many"
+# Several files: one id a line, in order, over one connection, each with
+# its own key; one that fails is named and the others still go.
+for i in 1 2 3; do
+	sed "s/^name: hello/name: multi-$i/" "$tmp/good.yaml" >"$tmp/m$i.yaml"
+done
+before=$(requests)
+if run 1 submit m1.yaml reject.yaml bad.yaml m2.yaml missing.yaml m3.yaml
+then
+	expect out "$(printf '1\n2\n3')"
+	has err '^llmctl: reject\.yaml: job\.yaml:3:8: resources\.nodes: too many$'
+	has err '^bad\.yaml:[0-9]+:[0-9]+: resources\.nodes: '
+	has err '^llmctl: missing\.yaml: No such file or directory$'
+	[ "$(wc -l <"$tmp/err")" = 3 ] && ok || fail "not one error a bad file"
+	[ "$(requests)" = $((before + 4)) ] && ok || fail "not 4 requests"
+	[ "$(conns "$before" | sort -u | wc -l)" = 1 ] && ok ||
+	    fail "submit used connections $(conns "$before" | tr '\n' ' ')"
+	keys=$(sed -n "$((before + 1)),\$p" "$log" | "$PY" -c "import json,sys
+print(len({json.loads(l)['key'] for l in sys.stdin}))")
+	[ "$keys" = 4 ] && ok || fail "$keys keys for 4 submits"
+fi
+run 0 submit -o json m1.yaml m2.yaml && "$PY" -c "import json
+assert [j['id'] for j in json.load(open('$tmp/out'))['jobs']] == [1, 2]" &&
+    ok || fail "submit -o json with two files"
+run 0 submit --idempotency-key k7 m1.yaml m2.yaml &&
+    last_request "r['key'] == 'k7-2'"
+# A kept connection dropped under a submit: its key makes sending it
+# again harmless, so it is.
+sed 's/^name: multi-3/name: multi-4\n# drop-next/' "$tmp/m3.yaml" >"$tmp/m4.yaml"
+before=$(requests)
+run 0 submit m4.yaml m2.yaml && expect out "$(printf '4\n2')" &&
+    [ "$(conns "$before" | uniq | wc -l)" = 2 ] && ok ||
+    fail "a dropped submit: connections $(conns "$before" | tr '\n' ' ')"
 
 # --- cancel ----------------------------------------------------------------
 run 0 cancel 13 && expect out "cancelled 13" &&
@@ -357,6 +420,10 @@ if run 0 logs 13; then
 	[ "$(log_paths "$before" | sed -n 1,3p | tr '\n' ' ')" = \
 	    "/v1/jobs/13/logs /v1/jobs/13/logs?rank=0&attempt=2&offset=16 /v1/jobs/13/logs?rank=0&attempt=2&offset=32 " ] &&
 	    ok || fail "logs 13 sent: $(log_paths "$before")"
+	# the fake dropped the one after offset 16 unanswered: a GET is sent
+	# again on a new connection
+	[ "$(conns "$before" | sed -n 1,3p | uniq | wc -l)" = 2 ] && ok ||
+	    fail "logs 13 connections: $(conns "$before" | tr '\n' ' ')"
 fi
 before=$(requests)
 if run 0 logs --rank 1 --attempt 1 13; then
@@ -509,6 +576,11 @@ run 0 --socket "$tmp/none.sock" heartbeat && expect out "" && expect err "" &&
 r['auth'] == 'Bearer s3cret' and r['body'] == {'rank': 3}"
 run 0 heartbeat --step 1500 &&
     last_request "r['body'] == {'rank': 3, 'step': 1500}"
+# a name with an IPv6 and an IPv4 address: each in turn (the fake has
+# only 127.0.0.1)
+LLMCTL_HEARTBEAT_URL=http://localhost:$port/v1/heartbeat
+run 0 heartbeat && last_request "r['path'] == '/v1/heartbeat'"
+LLMCTL_HEARTBEAT_URL=$url
 LLMCTL_HEARTBEAT_TOKEN=wrong
 run 1 heartbeat && expect err \
     "llmctl: unknown or expired heartbeat token, or rank out of range" &&
@@ -519,7 +591,11 @@ run 1 heartbeat && expect err "llmctl: the token holds a control character"
 LLMCTL_HEARTBEAT_TOKEN=s3cret
 LLMCTL_HEARTBEAT_URL=file:///etc/passwd
 run 1 heartbeat &&
-    expect err "llmctl: file:///etc/passwd: not an http:// or https:// URL"
+    expect err "llmctl: file:///etc/passwd: not an http:// URL"
+LLMCTL_HEARTBEAT_URL=https://127.0.0.1:$port/v1/heartbeat
+run 1 heartbeat && expect err "llmctl: $LLMCTL_HEARTBEAT_URL: https is not supported: llmctld's listeners speak plain http://"
+LLMCTL_HEARTBEAT_URL=http://127.0.0.1:/v1/heartbeat
+run 1 heartbeat && expect err "llmctl: $LLMCTL_HEARTBEAT_URL: not an http:// URL"
 [ "$(requests)" = "$before" ] && ok || fail "heartbeat sent a bad request"
 dead=$("$PY" -c "import socket
 s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")

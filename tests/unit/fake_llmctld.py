@@ -18,11 +18,20 @@ Replies carry at most LOG_CHUNK bytes, so llmctl must ask again.
 GET /v1/jobs checks its parameters as llmctld does (400 bad_request) and
 filters by state=; the other filters are llmctld's to apply, and
 api-contract.sh checks that it does.
+
+For llmctl's HTTP client (cli/http.c): each logged request names its
+connection ("conn", counted from 1), GET /v1/jobs/600-604 are replies
+written byte by byte (see raw()), and after answering GET /v1/jobs/13/logs
+at offset 16, POST /v1/jobs/17/cancel or a submit of a spec holding
+"drop-next", the connection stays open and the next request on it is read
+and dropped unanswered: the race of a server closing a kept connection.
 """
 
 import http.server
+import itertools
 import json
 import os
+import re
 import socketserver
 import sys
 import threading
@@ -212,6 +221,7 @@ SUBMITTED = {"id": 42, "name": "hello", "user": "carol", "uid": 1002,
              "node_list": None, "exit_code": None}
 
 LOG_CHUNK = 16
+CONNS = itertools.count(1)
 WORLD_SIZE = 4
 
 STATES = ("QUEUED", "SUBMITTED", "RUNNING", "RESTARTING", "COMPLETED",
@@ -262,6 +272,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        self.conn = next(CONNS)
+        self.drop_next = False
+
+    def handle_one_request(self):
+        if not self.drop_next:
+            return super().handle_one_request()
+        self.rfile.readline()
+        self.close_connection = True
+
+    def raw(self, path):
+        """GET /v1/jobs/60x: replies as llmctld's evhttp may send them, or
+        as no server should, byte by byte; True if path is one."""
+        if not (path.startswith("/v1/jobs/60") and len(path) == 12):
+            return False
+        w = self.wfile
+        body = json.dumps(dict(JOBS[2], id=int(path[9:]))).encode()
+        json_head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        if path == "/v1/jobs/600":
+            # chunked, with extensions and a trailer, in 7-byte pieces
+            data = json_head + b"transfer-encoding: Chunked\r\n\r\n"
+            for part in (body[:5], body[5:]):
+                data += b"%x;ext=1\r\n%s\r\n" % (len(part), part)
+            data += b"0\r\nX-Trailer: 1\r\n\r\n"
+            for i in range(0, len(data), 7):
+                w.write(data[i:i + 7])
+                time.sleep(0.005)
+        elif path == "/v1/jobs/601":
+            # no length: the body ends when the connection closes
+            w.write(json_head + b"\r\n" + body)
+            self.close_connection = True
+        elif path == "/v1/jobs/602":
+            # one byte over llmctl's 64 MiB cap
+            w.write(json_head + b"Content-Length: %d\r\n\r\n"
+                    % (64 * 1024 * 1024 + 1))
+            try:
+                for _ in range(65):
+                    w.write(b" " * (1024 * 1024))
+            except OSError:
+                pass
+            self.close_connection = True
+        elif path == "/v1/jobs/603":
+            time.sleep(3)   # never answers in time
+            self.close_connection = True
+        elif path == "/v1/jobs/604":
+            w.write(b"HTTP/1.1 OK\r\n\r\n")
+            self.close_connection = True
+        else:
+            return False
+        return True
+
     def reply(self, status, obj=None, raw=None):
         data = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(status)
@@ -276,7 +338,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def record(self, body):
         with open(self.server.log, "a") as f:
             f.write(json.dumps({"method": self.command, "path": self.path,
-                                "body": body,
+                                "body": body, "conn": self.conn,
+                                "key": self.headers.get("Idempotency-Key"),
                                 "auth": self.headers.get("Authorization")})
                     + "\n")
 
@@ -335,6 +398,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(500, raw=b"<html>internal error</html>\nmore")
         elif path == "/v1/jobs/501":
             self.reply(200, raw=b"not json")
+        elif self.raw(path):
+            pass
         elif path.startswith("/v1/jobs/"):
             self.error(404, "not_found",
                        "no such job: " + path[9:].split("/")[0])
@@ -377,6 +442,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          "offset": offset + len(data),
                          "data": data.decode("utf-8", "replace"),
                          "done": done and offset + len(data) >= len(text)})
+        self.drop_next = job == "13" and offset == 16
 
     def do_POST(self):
         body = self.read_body()
@@ -390,7 +456,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif "dry_run=1" in self.path:
                 self.reply(200, {"valid": True, "spec": SUBMITTED_SPEC})
             else:
-                self.reply(201, SUBMITTED)
+                # "name: multi-N" is job N, any other is job 42
+                m = re.search(r"^name: multi-(\d+)$", spec, re.M)
+                self.reply(201, dict(SUBMITTED, id=int(m.group(1)) if m
+                                     else 42))
+                self.drop_next = "drop-next" in spec
         elif path == "/v1/plan":
             spec = (body or {}).get("spec", "")
             if "reject" in spec:
@@ -399,9 +469,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.reply(200, {"plan": make_plan(),
                                  "cluster_loaded_at": NOW - 5})
-        elif path == "/v1/jobs/13/cancel":
-            job = dict(JOBS[1], state="CANCELLED")
+        elif path in ("/v1/jobs/13/cancel", "/v1/jobs/17/cancel"):
+            job = dict(JOBS[1], id=int(path[9:11]), state="CANCELLED")
             self.reply(200, job)
+            self.drop_next = path == "/v1/jobs/17/cancel"
         elif path == "/v1/jobs/12/cancel":
             self.error(409, "conflict", "job 12 already COMPLETED")
         elif path == "/v1/jobs/14/cancel":
