@@ -264,6 +264,7 @@ api_jobs_submit(
 	const char *dry = api_query(req, "dry_run");
 	struct spec *spec;
 	struct job job = { 0 };
+	char *tag = NULL;
 	json_t *jspec;
 
 	if (req->idempotency_key != NULL &&
@@ -321,6 +322,7 @@ api_jobs_submit(
 	    store_event_add(d->store, job.id, "submitted",
 	        "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,
 	        job.nodes, job.gpus_per_node, job.world_size) != 0 ||
+	    (tag = monitor_create_attempt(d->monitor, &job)) == NULL ||
 	    store_commit(d->store) != 0) {
 		store_rollback(d->store);
 		api_error(resp, 503, "store_failed",
@@ -328,10 +330,13 @@ api_jobs_submit(
 		    "submitted");
 	} else {
 		log_job(job.id, "submitted by %s (%s)", job.user, job.name);
+		monitor_attempt_made(d->monitor, tag);
+		job.attempts = 1;
 		resp->status = 201;
 		resp->body = job_to_json(d, &job, 0);
 		monitor_kick(d->monitor);
 	}
+	free(tag);
 	free(job.user);
 	free(job.spec);
 	spec_free(spec);

@@ -570,8 +570,8 @@ list_done(struct op *op, void *arg)
 }
 
 /* Insert job's next attempt in the transaction open; its tag, or NULL. */
-static char *
-create_attempt(struct monitor *m, const struct job *job)
+char *
+monitor_create_attempt(struct monitor *m, const struct job *job)
 {
 	struct store *st = m->d->store;
 	struct attempt a = { 0 };
@@ -621,7 +621,8 @@ create_attempts(struct monitor *m)
 			if (!begun && (rc = store_begin(st)) != 0)
 				break;
 			begun = 1;
-			if ((tag = create_attempt(m, jobs[i])) == NULL) {
+			if ((tag = monitor_create_attempt(m, jobs[i])) ==
+			    NULL) {
 				rc = -1;
 				break;
 			}
@@ -635,12 +636,18 @@ create_attempts(struct monitor *m)
 		rc = -1;
 	}
 	for (i = 0; i < ntags; i++) {
-		/* made here, not submitted yet: Slurm cannot have it */
 		if (rc == 0)
-			monitor_track_get(m, tags[i])->absent = 1;
+			monitor_attempt_made(m, tags[i]);
 		free(tags[i]);
 	}
 	free(tags);
+}
+
+/* An attempt this process made is committed: Slurm cannot have it yet. */
+void
+monitor_attempt_made(struct monitor *m, const char *tag)
+{
+	monitor_track_get(m, tag)->absent = 1;
 }
 
 /*

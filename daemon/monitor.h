@@ -15,6 +15,14 @@ struct monitor *monitor_create(struct llmctld *);
 /* Run a tick on the next loop turn (after a submit or cancel). */
 void monitor_kick(struct monitor *);
 void monitor_kick_sweep(struct monitor *);
+struct job;
+/*
+ * A job's next attempt, inserted in the transaction open (a submit makes
+ * the first with the job: one fsync for both); its tag, or NULL. Once
+ * committed, monitor_attempt_made(tag).
+ */
+char *monitor_create_attempt(struct monitor *, const struct job *);
+void monitor_attempt_made(struct monitor *, const char *);
 void monitor_free(struct monitor *);
 /* The rank's node in an attempt's plan (JSON), "?" if none: for stragglers. */
 struct json_t;

@@ -7,6 +7,8 @@
 # branch: they run one after the other on the same cluster). Env: N (100)
 # jobs per phase, CLIENTS (4) for the parallel phase, BENCH_DIR.
 #
+# llmctl runs three phases: a loop of one submit per process, CLIENTS such
+# loops side by side, and one `llmctl submit` of N files (a sweep).
 # "Reaching Slurm": sdiag's "Jobs submitted" counter, polled until it has
 # grown by N (sbatch returns once Slurm has the job, so its loop's wall
 # time is the same measure). RPCs: sdiag's per-message-type counters,
@@ -62,7 +64,7 @@ phase() {
 	base=$(submitted)
 	t0=$(date +%s%N)
 	for k in $(seq "$c"); do
-		(for _ in $(seq $((N / c))); do "$@" >/dev/null 2>&1 || echo "$label: submit failed" >&2; done) &
+		(for _ in $(seq "${REPEAT:-$((N / c))}"); do "$@" >/dev/null 2>&1 || echo "$label: submit failed" >&2; done) &
 	done
 	wait $(jobs -p | grep -v "^${dpid:-x}$") 2>/dev/null || :
 	wait_for $((base + N / c * c))
@@ -73,9 +75,16 @@ phase() {
 		split($i, kv, "="); printf "    %-32s %6d  %5.2f per job\n", kv[1], kv[2], kv[2] / n } }'
 }
 
+# until Slurm's queue is empty again (at most 60 s), so that each phase
+# starts on the same idle cluster
 drain() {
+	local i
 	scancel -u root >/dev/null 2>&1 || :
-	sleep 2
+	for i in $(seq 120); do
+		[ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+		sleep 0.5
+	done
+	sleep 1
 }
 
 for B in "${BUILDS[@]}"; do
@@ -99,9 +108,13 @@ CONF
 	drain
 	phase "llmctl submit, $CLIENTS clients" "$CLIENTS" "${L[@]}" submit "$DIR/job.yaml"
 	drain
-	# where a job's time goes in the daemon: commits (each an fsync) and
-	# CPU, over both phases' jobs
-	curl -s --unix-socket "$DIR/sock" http://llmctld/v1/metrics | awk -v n=$((N + N / CLIENTS * CLIENTS)) \
+	# a sweep: N spec files in one llmctl run, over one connection
+	mapfile -t files < <(for _ in $(seq "$N"); do echo "$DIR/job.yaml"; done)
+	REPEAT=1 phase "llmctl submit, $N files in one run" 1 "${L[@]}" submit "${files[@]}"
+	drain
+	# where a job's time goes in the daemon: commits (fsync'd but for a
+	# Slurm id and a poll's progress) and CPU, over the phases' jobs
+	curl -s --unix-socket "$DIR/sock" http://llmctld/v1/metrics | awk -v n=$((2 * N + N / CLIENTS * CLIENTS)) \
 	    -v cpu="$(awk '{print $14 + $15}' "/proc/$dpid/stat")" -v hz="$(getconf CLK_TCK)" '
 		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
 		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
