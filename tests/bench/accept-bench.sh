@@ -65,7 +65,13 @@ def active():
     return j
 
 done = 0
-print(f"{'active jobs':>12} {'submits':>8} {'jobs/s':>9} {'ms CPU/job':>11}")
+def rss():
+    for l in open(f"/proc/{pid}/status"):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1]) // 1024
+
+print(f"{'active jobs':>12} {'submits':>8} {'jobs/s':>9} {'ms CPU/job':>11}"
+      f" {'RSS MiB':>8}")
 for lv in levels:
     while done < lv:
         submit()
@@ -76,7 +82,6 @@ for lv in levels:
         submit()
     dt, dc = time.time() - t0, cpu() - c0
     done += m
-    print(f"{lv:>12} {m:>8} {m / dt:>9.1f} {dc / m * 1000:>11.2f}")
+    print(f"{lv:>12} {m:>8} {m / dt:>9.1f} {dc / m * 1000:>11.2f}"
+          f" {rss():>8}")
 PY
-rss=$(awk '/VmRSS/ {print $2}' /proc/$dpid/status)
-echo "llmctld RSS after: $((rss / 1024)) MiB"
