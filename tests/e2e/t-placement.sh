@@ -82,6 +82,11 @@ test_a3_replan_when_nodes_taken() {
 	id=$(submit "$(spec replan 2 1 "echo \$SLURMD_NODENAME")")
 	wait_state "$id" COMPLETED 60
 	scancel "$sid"
+	# gone from Slurm before the next test looks at idle nodes
+	for _ in $(seq 40); do
+		[ -z "$(squeue -h -j "$sid" -o %i 2>/dev/null)" ] && break
+		sleep 0.25
+	done
 	[ "$(expand_nodes "$(job_field "$id" node_list)")" = "$n3,$n4" ] ||
 	    fail "ran on $(job_field "$id" node_list), not $n3,$n4"
 	llmctl events "$id" | grep -q "still busy after" || fail "no replan event"
@@ -122,15 +127,28 @@ print(sum(1 for j in json.load(sys.stdin)["jobs"] if j["id"] in ids))' $ids)
 	for id in $ids; do wait_state "$id" COMPLETED 60 || return 1; done
 }
 
+# "leaf:node" for each idle node in `llmctl nodes` output
+idle_by_leaf() {
+	echo "$1" | awk '$1 ~ /^leaf/ { l = $1 } NF >= 4 && $2 == "idle" { print l ":" $1 }' |
+	    paste -sd' '
+}
+
 # What `llmctl nodes` and `llmctl plan` show a user: every node under its
 # leaf, and a plan (from the daemon, and offline from a snapshot whose
 # hostlists have two bracket groups with E2E_NAMES=rack) naming them.
 test_a5_cli_nodes_plan() {
 	local n1 n2 n3 n4 out f snap all leaf0 leaf1
 	n1=$(e2e_node 1) n2=$(e2e_node 2) n3=$(e2e_node 3) n4=$(e2e_node 4)
-	out=$(llmctl nodes) || fail "llmctl nodes failed: $out"
-	[ "$(echo "$out" | awk '$1 ~ /^leaf/ { l = $1 } NF >= 4 && $2 == "idle" { print l ":" $1 }' | paste -sd' ')" = \
-	    "leaf0:$n1 leaf0:$n2 leaf1:$n3 leaf1:$n4" ] || fail "llmctl nodes shows: $out"
+	# the daemon's snapshot is up to a poll old: an earlier test's job
+	# may still show for a few seconds
+	for _ in $(seq 20); do
+		out=$(llmctl nodes) || fail "llmctl nodes failed: $out"
+		[ "$(idle_by_leaf "$out")" = "leaf0:$n1 leaf0:$n2 leaf1:$n3 leaf1:$n4" ] &&
+		    break
+		sleep 0.5
+	done
+	[ "$(idle_by_leaf "$out")" = "leaf0:$n1 leaf0:$n2 leaf1:$n3 leaf1:$n4" ] ||
+	    fail "llmctl nodes shows: $out"
 	f=$(spec cliplan 2 8 true)
 	out=$(llmctl plan -o json "$f") || fail "llmctl plan failed: $out"
 	echo "$out" | grep -q "\"nodelist\": \"$n1,$n2\"" || fail "plan is not $n1,$n2: $out"
