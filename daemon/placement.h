@@ -32,7 +32,7 @@ struct placement {
 	const char *tag; /* the attempt's; its holds skip */
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
-	int64_t queued; /* ours waiting in Slurm's queue for nodes */
+	int64_t queued; /* 1: one of ours waits in Slurm's queue for nodes */
 	struct plan *plan; /* out, owned: pin these nodes */
 	int never; /* out: not even when idle */
 	/*

@@ -1135,9 +1135,9 @@ store_attempts_queued(struct store *st)
 	int64_t n = -1;
 
 	stmt = store_prepare(st,
-	    "SELECT count(*) FROM attempts INDEXED BY attempts_waiting "
-	    "WHERE ended_at IS NULL AND cause IS NULL AND state = 'PENDING' "
-	    "AND nodes IS NULL");
+	    "SELECT EXISTS (SELECT 1 FROM attempts INDEXED BY "
+	    "attempts_waiting WHERE ended_at IS NULL AND cause IS NULL AND "
+	    "state = 'PENDING' AND nodes IS NULL)");
 	if (stmt == NULL)
 		return -1;
 	if (sqlite3_step(stmt) == SQLITE_ROW)

@@ -190,8 +190,9 @@ struct attempt *store_attempt_active_by_tag(struct store *, const char *tag);
 int store_attempts_holding(struct store *, int64_t since,
     void (*fn)(void *, const char *, const char *, int), void *arg);
 /*
- * How many attempts wait in Slurm's queue for Slurm to pick their nodes
- * (PENDING without nodes, not being ended); -1 on error.
+ * Whether any attempt waits in Slurm's queue for Slurm to pick its nodes
+ * (PENDING without nodes, not being ended): 1 or 0, without counting
+ * them all; -1 on error.
  */
 int64_t store_attempts_queued(struct store *);
 void attempt_free(struct attempt *);

@@ -5,12 +5,12 @@
 # heartbeat listener; JOBS jobs of 4 nodes x 8 GPUs (world 32) are
 # submitted and their heartbeat tokens taken from the fake
 # (LLMCTLD_FAKE_TOKENS); tests/bench/beatgen offers RATE beats/s over
-# CONNS kept-alive connections for SECONDS, round the JOBS x 32 ranks.
+# CONNS kept-alive connections for DURATION s, round the JOBS x 32 ranks.
 # Prints beatgen's counts and latency and llmctld's CPU over the run. Then
 # the same number of beats the way a shell script sends them, one
 # `llmctl heartbeat` process each (the slow path), for comparison.
 #   tests/bench/heartbeat-bench.sh [BUILD]        (default: _build)
-# Env: JOBS (500), RATE (16000), SECONDS (10), CONNS (16), SLOW (200)
+# Env: JOBS (500), RATE (16000), DURATION (10) s, CONNS (16), SLOW (200)
 # beats for the slow path, BENCH_DIR.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,7 @@ B=$(cd "${1:-$TOP/_build}" && pwd)
 DIR=${BENCH_DIR:-/tmp/llmctl-beat-bench}
 JOBS=${JOBS:-500}
 RATE=${RATE:-16000}
-SECONDS_=${SECONDS:-10}
+DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 SLOW=${SLOW:-200}
 PORT=${PORT:-47611}
@@ -68,7 +68,7 @@ hz=$(getconf CLK_TCK)
 echo "== llmctld $(git -C "$TOP" log -1 --format=%h 2>/dev/null || echo ?), fake backend, $(nproc) cores: $JOBS jobs x 32 ranks = $((JOBS * 32)) ranks"
 c0=$(cpu)
 t0=$(date +%s%N)
-"$DIR/beatgen" 127.0.0.1 "$PORT" "$DIR/tokens" 32 "$RATE" "$SECONDS_" "$CONNS"
+"$DIR/beatgen" 127.0.0.1 "$PORT" "$DIR/tokens" 32 "$RATE" "$DURATION" "$CONNS"
 t1=$(date +%s%N)
 c1=$(cpu)
 awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN {
