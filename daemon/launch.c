@@ -288,9 +288,13 @@ static const char SCRIPT_PART[] =
  * Slurm chose the nodes (LLMCTL_TOPO_ORDER, the candidates leaf by leaf in
  * tree order, instead of the plan's LLMCTL_NODE_ORDER): the batch script
  * orders the job's nodes so, the batch node first, then the rest of its
- * leaf, then the other leaves in tree order. The batch node is node rank
- * 0, at srun's SLURM_LAUNCH_NODE_IPADDR (MASTER_ADDR). A node the list
- * lacks goes last; without scontrol, Slurm's order stands.
+ * leaf, then the leaves after it in tree order, then those before it: the
+ * tree order rotated, so a ring over the ranks crosses each level of
+ * switches as few times as the tree order does (moving only the batch
+ * node's leaf to the front would split its spine's leaves once the job
+ * spans three spines). The batch node is node rank 0, at srun's
+ * SLURM_LAUNCH_NODE_IPADDR (MASTER_ADDR). A node the list lacks goes last;
+ * without scontrol, Slurm's order stands.
  */
 static const char TOPO_ORDER[] =
     "if [ -z \"${LLMCTL_NODE_ORDER:-}\" ] && "
@@ -300,12 +304,12 @@ static const char TOPO_ORDER[] =
     "\tfunction put(x) { if ((x in mine) && !(x in done)) "
     "{ o = o (o == \"\" ? \"\" : \",\") x; done[x] = 1 } }\n"
     "\t{ mine[$0] = 1; all[++m] = $0 }\n"
-    "\tEND { n = split(t, leaf, \" \"); f = 0\n"
+    "\tEND { n = split(t, leaf, \" \"); f = 1\n"
     "\t\tfor (i = 1; i <= n; i++) "
     "if (index(\",\" leaf[i] \",\", \",\" me \",\")) f = i\n"
     "\t\tput(me)\n"
-    "\t\tfor (i = 0; i <= n; i++) { if (i == 0 && !f || i == f) continue\n"
-    "\t\t\tk = split(leaf[i == 0 ? f : i], x, \",\")\n"
+    "\t\tfor (i = 0; i < n; i++) {\n"
+    "\t\t\tk = split(leaf[(f - 1 + i) % n + 1], x, \",\")\n"
     "\t\t\tfor (j = 1; j <= k; j++) put(x[j]) }\n"
     "\t\tfor (i = 1; i <= m; i++) put(all[i])\n"
     "\t\tprint o }')\n"

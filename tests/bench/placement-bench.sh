@@ -1,7 +1,8 @@
 #!/bin/bash
 # placement-bench: llmctl next to plain sbatch on one busy cluster (issue 12
 # section 1). One run starts a private cluster of 8 nodes x 8 GPUs in leaves
-# of 2 (tests/cluster/slurm-cluster) and llmctld, then runs the same mixed
+# of 2, spines of 2 leaves (tests/cluster/slurm-cluster) and llmctld, then
+# runs the same mixed
 # workload twice, one phase after the other on an empty cluster: once
 # submitted through llmctl (as llmtest), once through sbatch (as llmtest,
 # with --switches=L@WAIT, L the fewest leaves the job can span). In both
@@ -10,15 +11,37 @@
 # the job was not yet in Slurm's queue (llmctl holds a job until its
 # nodes are free: "waiting for resources"), makespan (first
 # submit -> last end), leaves spanned per job and jobs cancelled and
-# resubmitted (llmctl's re-plans). A benchmark, not a test: it asserts
+# resubmitted (llmctl's re-plans).
+#
+# A second table shows what a large trainer's collectives see, from the
+# nodes each job actually got: spines spanned per job and jobs over the
+# fewest spines their size allows; and the ring over the job's nodes in
+# the order its ranks use, wrapping around: consecutive nodes on different
+# leaves (ring leaf crossings; the fewest for a job on L leaves is 0 for
+# L = 1, else L) and on different spines. The rank order for llmctl is
+# what its ranks report: every rank of the workload prints "llmctl-node
+# NODE_RANK SLURMD_NODENAME" to its rank-RANK.out under llmctld's log dir
+# (from the plan's LLMCTL_NODE_ORDER, or the batch script's leaf-by-leaf
+# order when Slurm chose the nodes); for sbatch it is SLURM_NODEID's, which
+# is `scontrol show hostnames $SLURM_JOB_NODELIST` order, what srun and
+# torchrun users get. "ring over min" sums the crossings above each job's
+# minimum for its leaf count; "jobs ring over min" counts those jobs.
+#
+# LEAF_ORDER=interleaved wires the leaves across the names (leaf0 =
+# n1,n5, leaf1 = n2,n6 ...; slurm-cluster --leaf-order), as after
+# re-cabling or with rail-optimised wiring: sorted names then alternate
+# between leaves. A benchmark, not a test: it asserts
 # nothing about times and ./test.sh does not run it. About 10 minutes
 # (two phases of 3-4 minutes each; JOBS=20 halves it).
 #
 # Reproduce (as root, after a build in _build):
 #   E2E_DIR=/tmp/llmctl-pbench tests/bench/placement-bench.sh
+#   E2E_DIR=/tmp/llmctl-pbench LEAF_ORDER=interleaved \
+#       tests/bench/placement-bench.sh
 # env: JOBS (40) jobs per phase, SEED (1), WINDOW (60) s over which they
 # arrive, BG_JOBS (12) llmtest2 jobs per phase, SWITCH_WAIT (60) s for
-# --switches, REPLAN_AFTER (60) llmctld's replan_after, KEEP=1 leaves the
+# --switches, REPLAN_AFTER (60) llmctld's replan_after, LEAF_ORDER
+# (contiguous) or interleaved, LEAVES_PER_SPINE (2), KEEP=1 leaves the
 # cluster running. Raw data stay in $E2E_DIR/bench.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,6 +53,8 @@ WINDOW=${WINDOW:-60}
 BG_JOBS=${BG_JOBS:-12}
 SWITCH_WAIT=${SWITCH_WAIT:-60}
 REPLAN_AFTER=${REPLAN_AFTER:-60}
+LEAF_ORDER=${LEAF_ORDER:-contiguous}
+LEAVES_PER_SPINE=${LEAVES_PER_SPINE:-2}
 NODES=8
 PER_LEAF=2
 B=$E2E_DIR/bench
@@ -55,7 +80,8 @@ for u in "$TEST_USER" "$TEST_USER2"; do
 done
 # a fresh Slurm state: the job counts come from the whole queue
 cluster_stop
-cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF --clean ||
+cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF \
+    --leaves-per-spine "$LEAVES_PER_SPINE" --leaf-order "$LEAF_ORDER" --clean ||
     exit 1
 # the e2e configuration with llmctld's ordinary re-plan delay
 eval "e2e_$(declare -f daemon_conf)"
@@ -125,7 +151,7 @@ llmctl_submit() {
 	cat >"$E2E_DIR/pb$1.yaml" <<SPEC
 version: 1
 name: pb$1
-command: sleep $4
+command: echo llmctl-node \$NODE_RANK \$SLURMD_NODENAME; sleep $4
 workdir: $SHARED
 resources: {nodes: $2, gpus_per_node: $3, time_limit: 5m}
 recovery: {max_restarts: 0}
@@ -183,15 +209,29 @@ run_phase() {
 run_phase llmctl
 cp "$E2E_DIR/llmctld.log" "$B/llmctld.log"
 run_phase sbatch
-sed -n 's/^SwitchName=\(leaf[^ ]*\) Nodes=\(.*\)/\1 \2/p' \
-    "$E2E_DIR/cluster/etc/topology.conf" | while read -r leaf nodes; do
-	for n in $(scontrol show hostnames "$nodes"); do echo "$n $leaf"; done
+# "node leaf spine" per node, from the cluster's topology.conf
+T=$E2E_DIR/cluster/etc/topology.conf
+sed -n 's/^SwitchName=\(spine[^ ]*\) Switches=\(.*\)/\1 \2/p' "$T" |
+    while read -r spine leaves; do
+	for l in $(scontrol show hostnames "$leaves"); do echo "$l $spine"; done
+done >"$B/spines"
+sed -n 's/^SwitchName=\(leaf[^ ]*\) Nodes=\(.*\)/\1 \2/p' "$T" |
+    while read -r leaf nodes; do
+	spine=$(awk -v l="$leaf" '$1 == l { print $2 }' "$B/spines")
+	for n in $(scontrol show hostnames "$nodes"); do
+		echo "$n $leaf ${spine:-spine0}"
+	done
 done >"$B/leaves"
 
-python3 - "$B" "$PER_LEAF" <<'PY'
-import json, math, subprocess, sys, time
-B, per_leaf = sys.argv[1], int(sys.argv[2])
-leaf = dict(l.split() for l in open(f"{B}/leaves"))
+python3 - "$B" "$PER_LEAF" "$LEAVES_PER_SPINE" "$E2E_DIR/state/logs" \
+    "$LEAF_ORDER" <<'PY'
+import glob, json, math, re, subprocess, sys, time
+B, per_leaf, per_spine, logs, leaf_order = sys.argv[1], int(sys.argv[2]), \
+    int(sys.argv[3]), sys.argv[4], sys.argv[5]
+topo = [l.split() for l in open(f"{B}/leaves")]
+leaf = {n: l for n, l, _ in topo}
+spine = {n: s for n, _, s in topo}
+nodes_per_spine = per_leaf * (per_spine or len(set(leaf.values())))
 work = [l.split() for l in open(f"{B}/workload")]
 
 def hosts(nl):
@@ -213,6 +253,40 @@ def subs(phase):
     return {int(i): (float(at), sid) for i, at, sid in
             (l.split() for l in open(f"{B}/{phase}.sub"))}
 
+def ring(order, sw):
+    """Consecutive nodes of the rank ring (wrapping) under different sw."""
+    return sum(1 for a, b in zip(order, order[1:] + order[:1])
+               if sw[a] != sw[b]) if len(order) > 1 else 0
+
+def shape(order, n):
+    """What a trainer's collectives see of the nodes in rank order."""
+    leaves = len({leaf[h] for h in order})
+    x = ring(order, leaf)
+    return {"spines": len({spine[h] for h in order}),
+            "min_spines": math.ceil(n / nodes_per_spine),
+            "xings": x, "over": x - (leaves if leaves > 1 else 0),
+            "spine_xings": ring(order, spine)}
+
+def shape_row(phase, shapes, source):
+    k = len(shapes)
+    return (phase, k, source,
+            sum(s["spines"] for s in shapes) / k,
+            sum(1 for s in shapes if s["spines"] > s["min_spines"]),
+            sum(s["xings"] for s in shapes) / k,
+            sum(s["over"] for s in shapes),
+            sum(1 for s in shapes if s["over"] > 0),
+            sum(s["spine_xings"] for s in shapes) / k)
+
+def rank_order(jid, a):
+    """Node order of the attempt's ranks, from their rank-*.out lines."""
+    by_rank = {}
+    for f in glob.glob(f"{logs}/{jid}/{a['attempt']}/rank-*.out"):
+        for l in open(f):
+            m = re.match(r"llmctl-node (\d+) (\S+)$", l.strip())
+            if m:
+                by_rank[int(m.group(1))] = m.group(2)
+    return [by_rank[r] for r in sorted(by_rank)]
+
 def row(phase, waits, ends, t0, spans, cancelled, replans, final_ok, n,
         held):
     waits.sort()
@@ -224,7 +298,7 @@ def row(phase, waits, ends, t0, spans, cancelled, replans, final_ok, n,
 
 def stats_sbatch():
     q, sub = squeue("sbatch"), subs("sbatch")
-    waits, ends, spans, ok, held = [], [], [], 0, []
+    waits, ends, spans, ok, held, shapes = [], [], [], 0, [], []
     for i, (at, sid) in sub.items():
         f = q[sid]
         held.append(epoch(f[3]) - at)
@@ -234,6 +308,9 @@ def stats_sbatch():
         spans.append((len({leaf[h] for h in hosts(f[6])}),
                       math.ceil(n / per_leaf)))
         ok += f[7] == "COMPLETED"
+        # SLURM_NODEID order: the job's nodes sorted as Slurm lists them
+        shapes.append(shape(hosts(f[6]), n))
+    SHAPES.append(shape_row("sbatch", shapes, "SLURM_NODEID"))
     return row("sbatch", waits, ends, min(a for a, _ in sub.values()),
                spans, 0, 0, ok, len(sub), held)
 
@@ -248,6 +325,7 @@ def stats_llmctl():
         j, pos = dec.raw_decode(text, pos)
         jobs[str(j["id"])] = j
     waits, ends, spans, ok, replans, held = [], [], [], 0, 0, []
+    shapes, pinned = [], 0
     q = squeue("llmctl")
     for i, (at, jid) in sub.items():
         j = jobs[jid]
@@ -262,13 +340,24 @@ def stats_llmctl():
         spans.append((len({leaf[h] for h in hosts(a["nodes"])}),
                       math.ceil(n / per_leaf)))
         ok += j["state"] == "COMPLETED"
+        order = rank_order(jid, a)
+        if sorted(order) != sorted(hosts(a["nodes"])):
+            print(f"job {jid}: ranks report nodes {order}, Slurm ran it on "
+                  f"{a['nodes']}", file=sys.stderr)
+        else:
+            shapes.append(shape(order, n))
+        pinned += a.get("plan") is not None
         replans += sum(1 for l in open(f"{B}/llmctld.log")
                        if f"job {jid}: " in l and "planning again" in l)
     # every Slurm job llmctld cancelled to plan again is in the queue
     cancelled = sum(1 for f in q.values()
                     if f[1] == "llmtest" and f[7] == "CANCELLED")
+    SHAPES.append(shape_row("llmctl", shapes, "rank logs, %d pinned"
+                            % pinned))
     return row("llmctl", waits, ends, min(a for a, _ in sub.values()),
                spans, cancelled, replans, ok, len(sub), held)
+
+SHAPES = []
 
 print("| via | jobs | mean wait s | p95 wait s | mean s before Slurm had it "
       "| makespan s | leaves/job "
@@ -278,4 +367,12 @@ print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in (stats_llmctl(), stats_sbatch()):
     print("| %s | %d | %.1f | %.1f | %.1f | %.0f | %.2f | %d | %d | %d | %d |"
           % r)
+print()
+print(f"leaf order {leaf_order}, {nodes_per_spine} nodes per spine:")
+print("| via | jobs | rank order from | spines/job | jobs over min spines "
+      "| ring leaf crossings/job | ring crossings over min "
+      "| jobs ring over min | ring spine crossings/job |")
+print("|---|---|---|---|---|---|---|---|---|")
+for r in SHAPES:
+    print("| %s | %d | %s | %.2f | %d | %.2f | %d | %d | %.2f |" % r)
 PY

@@ -471,6 +471,45 @@ START_TEST(test_slurm_node_order)
 END_TEST
 
 /*
+ * The batch node's leaf in the middle of the tree order: leaves n2 | n1 |
+ * n3 | n4 under spines (n2) (n1 n3) (n4), the batch on n1. The ranks go
+ * round the tree order from n1: n1,n3,n4,n2, a ring that crosses spines 3
+ * times; n1 first and then the rest in tree order (n1,n2,n3,n4) would
+ * cross them 4 times, leaving and re-entering n1's spine.
+ */
+START_TEST(test_slurm_node_order_rotated)
+{
+	struct launch_ctx c = ctx;
+	struct spec *s;
+	struct launch *l;
+	char *p, *out;
+	FILE *f;
+
+	c.topo_order = "n2 n1 n3 n4";
+	s = make_spec("echo $NODE_RANK $LLMCTL_NODE_ORDER", NULL, 0);
+	s->resources.nodes = 4;
+	s->parallel.data = 4;
+	l = launch_build(s, &c, NULL);
+	ck_assert_ptr_nonnull(l);
+	p = xasprintf("%s/bin", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	p = xasprintf("%s/bin/scontrol", dir);
+	f = fopen(p, "w");
+	fputs("#!/bin/sh\nprintf '%s\\n' n1 n2 n3 n4\n", f);
+	fclose(f);
+	chmod(p, 0755);
+	free(p);
+	ck_assert_int_eq(run_batch(l, 16, 4, NULL), 0);
+	out = log_file(l, "rank-0.out");
+	ck_assert_str_eq(out, "0 n1,n3,n4,n2\n");
+	free(out);
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
  * Rank 1 of a 2x2 job exits 7; srun then kills the others with SIGTERM
  * (exit 143). The first to fail on its own is the cause: the batch exits
  * 7 and names rank 1 on n1; the killed ranks are not blamed.
@@ -789,6 +828,7 @@ main(void)
 	tcase_add_test(tc, test_hostile_words_run_as_written);
 	tcase_add_test(tc, test_plan_node_order);
 	tcase_add_test(tc, test_slurm_node_order);
+	tcase_add_test(tc, test_slurm_node_order_rotated);
 	tcase_add_test(tc, test_first_failure);
 	tcase_add_test(tc, test_spares_supervise);
 	tcase_add_test(tc, test_first_failure_term_last);
