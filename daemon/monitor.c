@@ -594,8 +594,9 @@ monitor_create_attempt(struct monitor *m, const struct job *job)
 }
 
 /*
- * The attempts this tick makes (a QUEUED job's first, a RESTARTING job's
- * next once its backoff is over), in one transaction, one fsync however
+ * The attempts this tick makes (a RESTARTING job's next once its backoff
+ * is over; a QUEUED job's first only if its submit did not make it, as
+ * one stored by an older llmctld), in one transaction, one fsync however
  * many: committed before Slurm can hear of them; if any fails, none is
  * kept and the next tick makes them again.
  */
@@ -612,7 +613,7 @@ create_attempts(struct monitor *m)
 	for (k = 0; k < sizeof(from) / sizeof(from[0]) && rc == 0; k++) {
 		jobs = store_jobs_in_state(st, from[k], &n);
 		for (i = 0; i < n && rc == 0; i++) {
-			/* a QUEUED job gets its first attempt here, only that */
+			/* a QUEUED job without one gets its first, only that */
 			if (from[k] == JOB_QUEUED && jobs[i]->attempts > 0)
 				continue;
 			if (from[k] == JOB_RESTARTING &&

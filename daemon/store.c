@@ -1083,6 +1083,16 @@ store_attempt_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
 	return list;
 }
 
+/* Every row of sql, a query of ATTEMPT_COLUMNS without parameters. */
+static struct attempt **
+store_attempt_query(struct store *st, const char *sql, size_t *n)
+{
+	sqlite3_stmt *stmt = store_prepare(st, sql);
+
+	*n = 0;
+	return stmt != NULL ? store_attempt_rows(st, stmt, n) : NULL;
+}
+
 struct attempt **
 store_attempts_of(struct store *st, int64_t job_id, size_t *n)
 {
@@ -1149,15 +1159,10 @@ store_attempts_queued(struct store *st)
 struct attempt **
 store_attempts_active(struct store *st, size_t *n)
 {
-	sqlite3_stmt *stmt;
-
-	stmt = store_prepare(st,
+	return store_attempt_query(st,
 	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
-	    "WHERE ended_at IS NULL ORDER BY job_id, attempt");
-	*n = 0;
-	if (stmt == NULL)
-		return NULL;
-	return store_attempt_rows(st, stmt, n);
+	    "WHERE ended_at IS NULL ORDER BY job_id, attempt",
+	    n);
 }
 
 /* Whether an attempt in flight has port as its MASTER_PORT; -1: error. */
@@ -1182,17 +1187,12 @@ store_port_in_use(struct store *st, int port)
 struct attempt **
 store_attempts_unsubmitted(struct store *st, size_t *n)
 {
-	sqlite3_stmt *stmt;
-
-	stmt = store_prepare(st,
+	return store_attempt_query(st,
 	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
 	    "INDEXED BY attempts_unsubmitted "
 	    "WHERE ended_at IS NULL AND slurm_job_id IS NULL "
-	    "ORDER BY job_id, attempt");
-	*n = 0;
-	if (stmt == NULL)
-		return NULL;
-	return store_attempt_rows(st, stmt, n);
+	    "ORDER BY job_id, attempt",
+	    n);
 }
 
 struct attempt *
