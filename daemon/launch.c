@@ -42,15 +42,19 @@
 	"unset llmctl_a llmctl_if; fi; "
 
 /*
- * A task that stops before its rank's wrapper runs records its end as the
- * wrapper would, with Slurm's task id as the rank, so the batch script
- * still names it as the first failure; on stderr (launch.out), which srun
- * delivers even when it kills the step at once, where a task's stdout
- * (ranks.exit) was seen lost.
+ * A task that stops before its rank's wrapper runs says why and records
+ * its end as the wrapper would, with Slurm's task id as the rank, so the
+ * batch script still names it as the first failure; on stderr
+ * (launch.out), where a task's stdout (ranks.exit) was seen lost when srun
+ * kills the step at once. srun reports a task's exit as soon as it comes
+ * and then kills the step without waiting for output still on its way:
+ * both lines went missing from a task that had exited 96. So they go in
+ * one write, and the task waits a second before it exits.
  */
-#define EXIT_LINE(rc) \
-	"echo \"llmctl-exit $(date +%s%N) ${SLURM_PROCID:-0} " \
-	"${SLURMD_NODENAME:-?} " rc " 0 0\" >&2; "
+#define EARLY_EXIT(rc, msg) \
+	"printf '%s\\nllmctl-exit %s %s %s " rc " 0 0\\n' \"" msg "\" " \
+	"\"$(date +%s%N)\" \"${SLURM_PROCID:-0}\" " \
+	"\"${SLURMD_NODENAME:-?}\" >&2; sleep 1; exit " rc "; "
 
 /*
  * Slurm starts a step in /tmp when the workdir is missing on a node (not on
@@ -58,10 +62,9 @@
  */
 #define WORKDIR_PART \
 	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && " \
-	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " \
-	"echo \"llmctl: workdir $LLMCTL_WORKDIR is not on node " \
-	"$SLURMD_NODENAME (not on a shared file system?)\" >&2; " EXIT_LINE( \
-	    "96") "exit 96; fi; "
+	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " EARLY_EXIT("96", \
+	    "llmctl: workdir $LLMCTL_WORKDIR is not on node " \
+	    "$SLURMD_NODENAME (not on a shared file system?)") "fi; "
 
 /*
  * Where this node stands in the plan: NODE_RANK from the node's position
@@ -75,8 +78,8 @@
 	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; " \
 	"i=$((i + 1)); done; IFS=$ifs; " \
 	"if [ -z \"$NODE_RANK\" ]; then " \
-	"echo \"llmctl: node $SLURMD_NODENAME is not in the plan\" >&2; " EXIT_LINE( \
-	    "97") "exit 97; fi; fi; " \
+	EARLY_EXIT("97", "llmctl: node $SLURMD_NODENAME is not in the plan") \
+	"fi; fi; " \
 	          "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
 	          "export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
