@@ -77,11 +77,11 @@
 	"for n in $LLMCTL_NODE_ORDER; do " \
 	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; " \
 	"i=$((i + 1)); done; IFS=$ifs; " \
-	"if [ -z \"$NODE_RANK\" ]; then " \
-	EARLY_EXIT("97", "llmctl: node $SLURMD_NODENAME is not in the plan") \
-	"fi; fi; " \
-	          "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
-	          "export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
+	"if [ -z \"$NODE_RANK\" ]; then " EARLY_EXIT("97", \
+	    "llmctl: node $SLURMD_NODENAME is not in the plan") "fi; fi; " \
+	                                                        "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
+	                                                        "export NODE_RANK MASTER_ADDR; " IFNAME_PART \
+	                                                            WORKDIR_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
