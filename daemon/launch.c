@@ -56,15 +56,20 @@
 	"\"$(date +%s%N)\" \"${SLURM_PROCID:-0}\" " \
 	"\"${SLURMD_NODENAME:-?}\" >&2; sleep 1; exit " rc "; "
 
+#define NOT_ON_NODE \
+	EARLY_EXIT("96", \
+	    "llmctl: workdir $LLMCTL_WORKDIR is not on node " \
+	    "$SLURMD_NODENAME (not on a shared file system?)")
+#define NOT_IN_PLAN \
+	EARLY_EXIT("97", "llmctl: node $SLURMD_NODENAME is not in the plan")
+
 /*
  * Slurm starts a step in /tmp when the workdir is missing on a node (not on
  * a file system the node shares): the job would run, and write, elsewhere.
  */
 #define WORKDIR_PART \
 	"if [ -n \"${LLMCTL_WORKDIR:-}\" ] && " \
-	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " EARLY_EXIT("96", \
-	    "llmctl: workdir $LLMCTL_WORKDIR is not on node " \
-	    "$SLURMD_NODENAME (not on a shared file system?)") "fi; "
+	"! cd -- \"$LLMCTL_WORKDIR\" 2>/dev/null; then " NOT_ON_NODE "fi; "
 
 /*
  * Where this node stands in the plan: NODE_RANK from the node's position
@@ -77,11 +82,9 @@
 	"for n in $LLMCTL_NODE_ORDER; do " \
 	"[ \"$n\" = \"$SLURMD_NODENAME\" ] && NODE_RANK=$i; " \
 	"i=$((i + 1)); done; IFS=$ifs; " \
-	"if [ -z \"$NODE_RANK\" ]; then " EARLY_EXIT("97", \
-	    "llmctl: node $SLURMD_NODENAME is not in the plan") "fi; fi; " \
-	                                                        "MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
-	                                                        "export NODE_RANK MASTER_ADDR; " IFNAME_PART \
-	                                                            WORKDIR_PART
+	"if [ -z \"$NODE_RANK\" ]; then " NOT_IN_PLAN "fi; fi; " \
+	"MASTER_ADDR=${MASTER_ADDR:-$SLURM_LAUNCH_NODE_IPADDR}; " \
+	"export NODE_RANK MASTER_ADDR; " IFNAME_PART WORKDIR_PART
 
 /*
  * Runs as each rank, once RANK and LOCAL_RANK are known: the TP/PP/DP
