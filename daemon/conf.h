@@ -36,7 +36,8 @@ struct conf {
 	char *heartbeat_url; /* what workers POST to */
 	int64_t replan_after_ms; /* pending this long on planned nodes:
 					   plan again */
-	int64_t max_connections; /* open at once, per listener */
+	int64_t max_connections; /* open at once, on the Unix socket */
+	int64_t heartbeat_max_connections; /* on the TCP listener */
 	int64_t max_connections_per_user; /* per uid, or TCP address */
 	int64_t request_timeout_ms; /* for a whole request */
 	int64_t scan_timeout_ms; /* a checkpoint scan's deadline */

@@ -160,6 +160,7 @@ static void
 raise_nofile(const struct conf *conf)
 {
 	struct rlimit rl;
+	int64_t need;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
@@ -169,13 +170,17 @@ raise_nofile(const struct conf *conf)
 			log_warn("setrlimit RLIMIT_NOFILE");
 	}
 	log_info("open files limit %llu", (unsigned long long)rl.rlim_cur);
-	/* two listeners, and room for the database, Slurm and job files */
-	if (rl.rlim_cur < (rlim_t)(2 * conf->max_connections + 256))
-		log_warnx(
-		    "open files limit %llu is too low for "
-		    "max_connections %lld: raise LimitNOFILE= or lower it",
+	/* both listeners, and room for the database, Slurm and job files */
+	need = conf->max_connections + 256 +
+	    (conf->heartbeat_listen != NULL ? conf->heartbeat_max_connections
+	                                    : 0);
+	if (rl.rlim_cur < (rlim_t)need)
+		log_warnx("open files limit %llu is too low for "
+		          "max_connections %lld and heartbeat_max_connections "
+		          "%lld: raise LimitNOFILE= or lower them",
 		    (unsigned long long)rl.rlim_cur,
-		    (long long)conf->max_connections);
+		    (long long)conf->max_connections,
+		    (long long)conf->heartbeat_max_connections);
 }
 
 /* The store's quiet-time upkeep: see store_maintain(). */

@@ -232,7 +232,8 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 	struct store *st = m->d->store;
 
 	a->slurm_job_id = id;
-	if (store_begin(st) != 0)
+	/* lost, the id is found by the tag again */
+	if (store_begin_recoverable(st) != 0)
 		goto fail;
 	if (lifecycle_attempt_set(st, a, ATTEMPT_PENDING, CAUSE_NONE,
 	        "submitted",
@@ -251,8 +252,7 @@ monitor_attempt_in_slurm(struct monitor *m, struct attempt *a, struct job *job,
 		store_rollback(st);
 		goto fail;
 	}
-	/* lost, the id is found by the tag again */
-	if (store_commit_recoverable(st) != 0)
+	if (store_commit(st) != 0)
 		goto fail;
 	log_job(job->id, "attempt %d is Slurm job %lld%s", a->attempt,
 	    (long long)id, submitted ? "" : " (found by tag)");
@@ -389,7 +389,8 @@ apply_progress(
 	    pending_s(a, b) * 1000 >= m->d->conf->replan_after_ms;
 	if (!changed && !replan && to == a->state)
 		return;
-	if (store_begin(st) != 0)
+	/* Slurm's report, told again by a poll; a re-plan cancels: durable */
+	if ((replan ? store_begin(st) : store_begin_recoverable(st)) != 0)
 		goto fail;
 	if (to != a->state)
 		rc = lifecycle_attempt_set(st, a, to, CAUSE_NONE, NULL, NULL);
@@ -407,8 +408,7 @@ apply_progress(
 		store_rollback(st);
 		goto fail;
 	}
-	/* Slurm's report, told again by a poll; a re-plan cancels: durable */
-	if ((replan ? store_commit(st) : store_commit_recoverable(st)) != 0)
+	if (store_commit(st) != 0)
 		goto fail;
 	if (replan) {
 		log_job(job->id, "%s", a->reason);

@@ -46,9 +46,11 @@
  */
 #define LIMIT_BATCH 32
 
+#define LIMIT_PEER_BUCKETS 4096 /* a big cluster's nodes, a few each */
+
 /* One peer's open connections: "uid 1001" or "10.0.0.7". */
 struct limit_peer {
-	TAILQ_ENTRY(limit_peer) entry;
+	LIST_ENTRY(limit_peer) entry; /* in its hash bucket */
 	char key[INET6_ADDRSTRLEN + 8];
 	unsigned n;
 };
@@ -60,6 +62,7 @@ struct limit_conn {
 	struct evhttp_connection *evcon; /* NULL while pending */
 	struct limit_peer *peer;
 	struct event *deadline;
+	int fd;
 };
 
 struct server_limit {
@@ -69,8 +72,13 @@ struct server_limit {
 	int unix_socket;
 	TAILQ_HEAD(, limit_conn) pending; /* accepted, not checked */
 	unsigned npending;
-	TAILQ_HEAD(, limit_conn) conns;
-	TAILQ_HEAD(, limit_peer) peers;
+	/*
+	 * The open connections by descriptor, so a request finds its own in
+	 * O(1): a heartbeat listener holds one per rank, 16k of them.
+	 */
+	struct limit_conn **byfd;
+	size_t nbyfd;
+	LIST_HEAD(, limit_peer) peers[LIMIT_PEER_BUCKETS];
 	unsigned nconns;
 	struct event *check_ev;
 	struct event *resume_ev;
@@ -119,8 +127,6 @@ server_limit_create(struct llmctld *d, struct evhttp *http,
 	lim->name = xstrdup(name);
 	lim->unix_socket = unix_socket;
 	TAILQ_INIT(&lim->pending);
-	TAILQ_INIT(&lim->conns);
-	TAILQ_INIT(&lim->peers);
 	lim->check_ev = event_new(d->base, -1, 0, limit_check_cb, lim);
 	lim->resume_ev = evtimer_new(d->base, limit_resume_cb, lim);
 	evhttp_set_bevcb(http, limit_bev_cb, lim);
@@ -156,14 +162,36 @@ static struct limit_peer *
 limit_peer_get(struct server_limit *lim, const char *key)
 {
 	struct limit_peer *peer;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	const char *p;
 
-	TAILQ_FOREACH(peer, &lim->peers, entry)
+	for (p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= LIMIT_PEER_BUCKETS;
+	LIST_FOREACH(peer, &lim->peers[h], entry)
 	if (strcmp(peer->key, key) == 0)
 		return peer;
 	peer = xcalloc(1, sizeof(*peer));
 	snprintf(peer->key, sizeof(peer->key), "%s", key);
-	TAILQ_INSERT_TAIL(&lim->peers, peer, entry);
+	LIST_INSERT_HEAD(&lim->peers[h], peer, entry);
 	return peer;
+}
+
+/* Index conn by its descriptor, growing the table as descriptors do. */
+static void
+limit_conn_index(struct server_limit *lim, struct limit_conn *conn)
+{
+	size_t n = lim->nbyfd;
+
+	if ((size_t)conn->fd >= n) {
+		while ((size_t)conn->fd >= n)
+			n = n == 0 ? 256 : n * 2;
+		lim->byfd = xreallocarray(lim->byfd, n, sizeof(*lim->byfd));
+		memset(lim->byfd + lim->nbyfd, 0,
+		    (n - lim->nbyfd) * sizeof(*lim->byfd));
+		lim->nbyfd = n;
+	}
+	lim->byfd[conn->fd] = conn;
 }
 
 /* Who is at the other end: the uid on the Unix socket, else the address. */
@@ -207,6 +235,7 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 	char key[sizeof(conn->peer->key)];
 	void *cbarg = NULL;
 	evutil_socket_t cfd;
+	int64_t max;
 
 	(void)fd;
 	(void)what;
@@ -231,17 +260,20 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		conn->peer = limit_peer_get(lim, key);
 		conn->peer->n++;
 		lim->nconns++;
-		TAILQ_INSERT_TAIL(&lim->conns, conn, entry);
+		conn->fd = cfd;
+		limit_conn_index(lim, conn);
 		evhttp_connection_set_closecb(
 		    conn->evcon, limit_close_cb, conn);
+		max = lim->unix_socket ? conf->max_connections
+		                       : conf->heartbeat_max_connections;
 		if (conn->peer->n > (unsigned)conf->max_connections_per_user ||
-		    lim->nconns > (unsigned)conf->max_connections) {
+		    lim->nconns > (unsigned)max) {
 			log_limited(&lim->refuse_log, LOG_LEVEL_WARN,
 			    "%s: %s has %u connections open, %u in all "
 			    "(limits %lld and %lld): closing the newest",
 			    lim->name, key, conn->peer->n - 1, lim->nconns - 1,
 			    (long long)conf->max_connections_per_user,
-			    (long long)conf->max_connections);
+			    (long long)max);
 			evhttp_connection_free(conn->evcon);
 			continue;
 		}
@@ -271,10 +303,10 @@ limit_close_cb(struct evhttp_connection *evcon, void *arg)
 	struct server_limit *lim = conn->lim;
 
 	evhttp_connection_set_closecb(evcon, NULL, NULL);
-	TAILQ_REMOVE(&lim->conns, conn, entry);
+	lim->byfd[conn->fd] = NULL;
 	lim->nconns--;
 	if (--conn->peer->n == 0) {
-		TAILQ_REMOVE(&lim->peers, conn->peer, entry);
+		LIST_REMOVE(conn->peer, entry);
 		free(conn->peer);
 	}
 	if (conn->deadline != NULL)
@@ -306,12 +338,16 @@ static struct limit_conn *
 limit_conn_find(struct server_limit *lim, struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
 	struct limit_conn *conn;
+	evutil_socket_t fd;
 
-	TAILQ_FOREACH(conn, &lim->conns, entry)
-	if (conn->evcon == evcon)
-		return conn;
-	return NULL;
+	if (evcon == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0 || (size_t)fd >= lim->nbyfd ||
+	    (conn = lim->byfd[fd]) == NULL || conn->evcon != evcon)
+		return NULL;
+	return conn;
 }
 
 void
@@ -399,6 +435,7 @@ server_limit_free(struct server_limit *lim)
 {
 	struct limit_conn *conn;
 	struct limit_peer *peer;
+	size_t i;
 
 	if (lim == NULL)
 		return;
@@ -407,10 +444,12 @@ server_limit_free(struct server_limit *lim)
 		TAILQ_REMOVE(&lim->pending, conn, entry);
 		free(conn);
 	}
-	while ((peer = TAILQ_FIRST(&lim->peers)) != NULL) {
-		TAILQ_REMOVE(&lim->peers, peer, entry);
-		free(peer);
-	}
+	for (i = 0; i < LIMIT_PEER_BUCKETS; i++)
+		while ((peer = LIST_FIRST(&lim->peers[i])) != NULL) {
+			LIST_REMOVE(peer, entry);
+			free(peer);
+		}
+	free(lim->byfd);
 	event_free(lim->check_ev);
 	event_free(lim->resume_ev);
 	free(lim->name);

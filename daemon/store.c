@@ -617,10 +617,29 @@ store_close(struct store *st)
 	free(st);
 }
 
-int
-store_begin(struct store *st)
+/*
+ * SQLite refuses to change synchronous inside a transaction, so a
+ * transaction's level is set before its BEGIN, and a recoverable one's
+ * NORMAL is set back to FULL after its COMMIT: no other write runs at it.
+ */
+static int
+store_set_sync(struct store *st, int full)
 {
-	if (store_run(st, "BEGIN IMMEDIATE") != 0) {
+	if (full == st->sync_full)
+		return 0;
+	if (store_run(st,
+	        full ? "PRAGMA synchronous = FULL"
+	             : "PRAGMA synchronous = NORMAL") != 0)
+		return -1;
+	st->sync_full = full;
+	return 0;
+}
+
+static int
+store_begin_sync(struct store *st, int full)
+{
+	if (store_set_sync(st, full) != 0 ||
+	    store_run(st, "BEGIN IMMEDIATE") != 0) {
 		st->failed = 1;
 		return -1;
 	}
@@ -628,46 +647,42 @@ store_begin(struct store *st)
 	return 0;
 }
 
-static int
-store_commit_sync(struct store *st, int full)
+int
+store_begin(struct store *st)
 {
-	double t0 = metrics_now();
+	return store_begin_sync(st, 1);
+}
 
-	st->in_tx = 0;
-	if (full != st->sync_full) {
-		/* a pragma, allowed in a transaction, for the COMMIT below */
-		if (store_run(st,
-		        full ? "PRAGMA synchronous = FULL"
-		             : "PRAGMA synchronous = NORMAL") == 0)
-			st->sync_full = full;
-	}
-	if (store_run(st, "COMMIT") != 0) {
-		st->failed = 1;
-		store_rollback(st);
-		metrics_store_commit(metrics_now() - t0, 1);
-		return -1;
-	}
-	metrics_store_commit(metrics_now() - t0, 0);
-	return 0;
+/*
+ * A transaction whose commit has no fsync of its own (synchronous=NORMAL in
+ * WAL mode): on a power loss it may be lost, never torn, with what followed
+ * it; the next durable commit makes it durable with itself (the WAL is
+ * synced in order). Only for what a poll of Slurm tells again if lost: a
+ * Slurm id (found by its tag), an attempt PENDING or RUNNING.
+ */
+int
+store_begin_recoverable(struct store *st)
+{
+	return store_begin_sync(st, 0);
 }
 
 int
 store_commit(struct store *st)
 {
-	return store_commit_sync(st, 1);
-}
+	double t0 = metrics_now();
 
-/*
- * A commit without its own fsync (synchronous=NORMAL in WAL mode): on a
- * power loss it may be lost, never torn, with what followed it; the next
- * store_commit() makes it durable with itself (the WAL is synced in
- * order). Only for what a poll of Slurm tells again if lost: a Slurm id
- * (found by its tag), an attempt PENDING or RUNNING.
- */
-int
-store_commit_recoverable(struct store *st)
-{
-	return store_commit_sync(st, 0);
+	st->in_tx = 0;
+	if (store_run(st, "COMMIT") != 0) {
+		st->failed = 1;
+		store_rollback(st);
+		(void)store_set_sync(st, 1);
+		metrics_store_commit(metrics_now() - t0, 1);
+		return -1;
+	}
+	metrics_store_commit(metrics_now() - t0, 0);
+	/* a failure leaves NORMAL: the next store_begin() sets FULL again */
+	(void)store_set_sync(st, 1);
+	return 0;
 }
 
 int

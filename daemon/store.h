@@ -140,9 +140,9 @@ void store_close(struct store *);
 
 /* Group the writes that follow into one durable transaction. */
 int store_begin(struct store *);
+/* One only a power loss can undo (no fsync), for what Slurm tells again. */
+int store_begin_recoverable(struct store *);
 int store_commit(struct store *);
-/* A commit only a power loss can undo, for what Slurm tells again. */
-int store_commit_recoverable(struct store *);
 void store_rollback(struct store *);
 /* 1 between store_begin() and its commit or rollback. */
 int store_in_transaction(const struct store *);

@@ -5,13 +5,16 @@
 # heartbeat listener; JOBS jobs of 4 nodes x 8 GPUs (world 32) are
 # submitted and their heartbeat tokens taken from the fake
 # (LLMCTLD_FAKE_TOKENS); tests/bench/beatgen offers RATE beats/s over
-# CONNS kept-alive connections for DURATION s, round the JOBS x 32 ranks.
-# Prints beatgen's counts and latency and llmctld's CPU over the run. Then
+# kept-alive connections for DURATION s, round the JOBS x 32 ranks: first
+# over CONNS connections, then over MANY, one per rank as the ranks of a
+# big job hold them, PER_HOST from each address (127.1.0.1, ...: llmctld
+# caps the connections per address). Prints beatgen's counts and latency
+# and llmctld's CPU over each run. Then
 # the same number of beats the way a shell script sends them, one
 # `llmctl heartbeat` process each (the slow path), for comparison.
 #   tests/bench/heartbeat-bench.sh [BUILD]        (default: _build)
-# Env: JOBS (500), RATE (16000), DURATION (10) s, CONNS (16), SLOW (200)
-# beats for the slow path, BENCH_DIR.
+# Env: JOBS (500), RATE (16000), DURATION (10) s, CONNS (16), MANY
+# (16000), PER_HOST (8), SLOW (200) beats for the slow path, BENCH_DIR.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=$(cd "${1:-$TOP/_build}" && pwd)
@@ -20,9 +23,12 @@ JOBS=${JOBS:-500}
 RATE=${RATE:-16000}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
+MANY=${MANY:-16000}
+PER_HOST=${PER_HOST:-8}
 SLOW=${SLOW:-200}
 PORT=${PORT:-47611}
 
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 rm -rf "$DIR"
 mkdir -p "$DIR/state"
 cc -O2 -Wall -o "$DIR/beatgen" "$TOP/tests/bench/beatgen.c"
@@ -63,16 +69,16 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 sleep 2 # a sweep registers every token
-cpu() { awk '{print $14 + $15}' "/proc/$dpid/stat"; }
-hz=$(getconf CLK_TCK)
 echo "== llmctld $(git -C "$TOP" log -1 --format=%h 2>/dev/null || echo ?), fake backend, $(nproc) cores: $JOBS jobs x 32 ranks = $((JOBS * 32)) ranks"
-c0=$(cpu)
-t0=$(date +%s%N)
-"$DIR/beatgen" 127.0.0.1 "$PORT" "$DIR/tokens" 32 "$RATE" "$DURATION" "$CONNS"
-t1=$(date +%s%N)
-c1=$(cpu)
-awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN {
-	printf "llmctld CPU: %.1f%% of one core over %.1f s\n", c / hz / (ns / 1e9) * 100, ns / 1e9 }'
+# run CONNS [PER_HOST]: beatgen's line and llmctld's CPU from the first
+# beat to the last answer
+run() {
+	BEATGEN_PID=$dpid "$DIR/beatgen" 127.0.0.1 "$PORT" "$DIR/tokens" 32 \
+	    "$RATE" "$DURATION" "$@" | sed "s/^process $dpid:/llmctld CPU:/"
+}
+run "$CONNS"
+run "$MANY" "$PER_HOST"
+sleep 2 # the MANY connections closed
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$dpid/status")
 echo "llmctld RSS: $((rss / 1024)) MiB"
 

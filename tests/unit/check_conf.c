@@ -138,6 +138,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq((int)c->admin_gid, -1);
 	ck_assert_ptr_nonnull(c->backend_ops);
 	ck_assert_int_eq(c->max_connections, 1024);
+	ck_assert_int_eq(c->heartbeat_max_connections, 16384);
 	ck_assert_int_eq(c->max_connections_per_user, 32);
 	ck_assert_int_eq(c->request_timeout_ms, 5000);
 	ck_assert_double_eq(c->straggler_factor, 1.5);

@@ -441,15 +441,21 @@ START_TEST(test_active_indexes)
 	/* a recoverable commit is kept like any other (short of power loss) */
 	as = store_attempts_of(st, 1, &n);
 	as[1]->state = ATTEMPT_RUNNING;
+	ck_assert_int_eq(store_begin_recoverable(st), 0);
+	ck_assert_int_eq(store_attempt_update(st, as[1]), 0);
+	ck_assert_int_eq(store_commit(st), 0);
+	/* and a durable one after it */
+	as[1]->started_at = 1234;
 	ck_assert_int_eq(store_begin(st), 0);
 	ck_assert_int_eq(store_attempt_update(st, as[1]), 0);
-	ck_assert_int_eq(store_commit_recoverable(st), 0);
+	ck_assert_int_eq(store_commit(st), 0);
 	attempt_list_free(as, n);
 	store_close(st);
 	st = store_open(dbpath, NULL);
 	as = store_attempts_of(st, 1, &n);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(as[1]->state, ATTEMPT_RUNNING);
+	ck_assert_int_eq(as[1]->started_at, 1234);
 	attempt_list_free(as, n);
 	store_close(st);
 }
