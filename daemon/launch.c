@@ -590,15 +590,6 @@ launch_build(
 	return l;
 }
 
-int
-launch_make_log_dir(
-    const struct launch *l, const struct launch_ctx *ctx, char **cause)
-{
-	(void)l;
-	return logdir_make(ctx->state_dir, ctx->job_id, ctx->attempt, ctx->uid,
-	    ctx->gid, cause);
-}
-
 void
 launch_free(struct launch *l)
 {

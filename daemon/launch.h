@@ -48,9 +48,6 @@ struct launch {
 
 struct launch *launch_build(
     const struct spec *, const struct launch_ctx *, char **cause);
-/* The attempt's log directory, for the job's user only (logdir.h). */
-int launch_make_log_dir(
-    const struct launch *, const struct launch_ctx *, char **cause);
 void launch_free(struct launch *);
 
 #endif

@@ -140,7 +140,10 @@ submit_done(struct op *op, void *arg)
 		submit_data_free(sd);
 		return;
 	}
-	if (op->rc != 0 && op->transient) {
+	if (op->u.submit.no_logdir)
+		monitor_finish(
+		    m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED, op->cause);
+	else if (op->rc != 0 && op->transient) {
 		log_warnx("job %lld: attempt %d not submitted yet: %s "
 		          "(will retry)",
 		    (long long)a->job_id, a->attempt, op->cause);
@@ -404,7 +407,7 @@ plan_resume(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	return ck;
 }
 
-/* Build the launch for the placed attempt and make its log directory. */
+/* Build the launch for the placed attempt. */
 static int
 plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
     const struct job *job, const char *addr, char **cause)
@@ -437,26 +440,30 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 	sd->launch = launch_build(sd->spec, &ctx, cause);
 	free(token);
 	checkpoint_free(ck, nck);
-	if (sd->launch == NULL ||
-	    launch_make_log_dir(sd->launch, &ctx, cause) != 0)
-		return -1;
-	return 0;
+	return sd->launch != NULL ? 0 : -1;
 }
 
-/* OP_SUBMIT takes sd over; from now on Slurm may have the tag. */
+/*
+ * OP_SUBMIT takes sd over; from now on Slurm may have the tag. The worker
+ * makes the attempt's log directory first.
+ */
 static void
 plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
     const struct job *job)
 {
 	struct track *t = monitor_track_get(m, a->tag);
 	struct bjob_request req;
+	struct op *op;
 
 	sd->name = xstrdup(job->name);
 	submit_request(sd, job, &req);
 	t->busy = 1;
 	t->absent = 0;
-	worker_push(m->d->worker,
-	    worker_submit(&req, submit_done, sd, submit_data_free));
+	op = worker_submit(&req, submit_done, sd, submit_data_free);
+	op->u.submit.state_dir = m->d->conf->state_dir;
+	op->u.submit.job_id = job->id;
+	op->u.submit.attempt = a->attempt;
+	worker_push(m->d->worker, op);
 }
 
 /*

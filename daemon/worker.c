@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "logdir.h"
 #include "metrics.h"
 #include "pool.h"
 #include "util.h"
@@ -55,6 +56,13 @@ op_list(const struct backend *be, struct op *op, struct op_list *l)
 static void
 op_submit(struct worker *w, struct op *op, struct op_submit *s)
 {
+	if (s->state_dir != NULL &&
+	    logdir_make(s->state_dir, s->job_id, s->attempt, s->req.uid,
+	        s->req.gid, &op->cause) != 0) {
+		op->rc = -1;
+		s->no_logdir = 1;
+		return;
+	}
 	op->rc = w->be->submit(&s->req, &s->id, &op->cause, &op->transient);
 	/*
 	 * Fault injection for the exactly-once test: die after Slurm

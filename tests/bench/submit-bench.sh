@@ -121,8 +121,10 @@ CONF
 	    -v cpu="$(awk '{print $14 + $15}' "/proc/$dpid/stat")" -v hz="$(getconf CLK_TCK)" '
 		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
 		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
-		END { printf "    daemon, per job: %.2f commits (%.2f ms each), %.2f ms CPU\n",
-		    c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000 }'
+		/^llmctld_backend_op_duration_seconds_count\{op="submit"\}/ { wc = $2 }
+		/^llmctld_backend_op_duration_seconds_sum\{op="submit"\}/ { ws = $2 }
+		END { printf "    daemon, per job: %.2f commits (%.2f ms each), %.2f ms CPU; worker: %.2f ms a submit\n",
+		    c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000, (wc>0 ? ws / wc * 1000 : 0) }'
 	sdiag -r >/dev/null
 	sleep 10
 	echo "    idle daemon, 10 s: $(rpcs)"
