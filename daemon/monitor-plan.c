@@ -505,9 +505,14 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	int transient = 0;
 
 	sd->place.tag = sd->tag;
-	/* a read: without it fewer GPUs are held, nothing is lost */
-	(void)store_attempts_holding(
-	    m->d->store, cl->loaded_at - 1, hold_cb, sd);
+	/*
+	 * A read: without it fewer GPUs are held, nothing is lost. Holds are
+	 * GPUs only: a job that takes none has nothing to count (and every
+	 * one of those is pinned, so there may be thousands to read).
+	 */
+	if (sd->place.req.gpus_per_node > 0)
+		(void)store_attempts_holding(
+		    m->d->store, cl->loaded_at - 1, hold_cb, sd);
 	/* a read: on error none are counted, the plan may pin */
 	sd->place.queued = store_attempts_queued(m->d->store);
 	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
