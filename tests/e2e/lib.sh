@@ -18,8 +18,11 @@ HB_ADDR=127.0.0.1
 # (leaf1), whose hostlists have two bracket groups (rack[1-2]-n[1-2]);
 # tests name nodes through e2e_node, and the default list is NAMES_TESTS.
 : "${E2E_NAMES:=}"
-# the heartbeat listener's port, different for each E2E_DIR
-HB_PORT=$((30000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 5000))
+# the heartbeat listener's port, different for each E2E_DIR; tests use up to
+# HB_PORT + 7 (webhook receivers). Below Slurm's (20000 and up) and the
+# kernel's ephemeral range (32768 and up), where any outgoing connection
+# could hold it: a webhook receiver once failed to bind there.
+HB_PORT=$((10000 + $(echo "$E2E_DIR" | cksum | cut -d' ' -f1) % 9000))
 TEST_USER=llmtest	# checkpoints are never scanned as root
 # Security tests: TEST_USER attacks, TEST_USER2 is the bystander whose jobs
 # and requests must be unaffected. Both are ordinary users.
