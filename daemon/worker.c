@@ -1,19 +1,12 @@
 /*
- * worker: the backend threads, a pool (pool.h) where every op but a submit
- * shares one key, so those run one at a time in the order pushed; submits
- * are keyed by their tag over WORKER_SUBMITTERS more keys, so a few run
- * side by side (slurmctld serves RPCs on many threads: one submit at a
- * time left it idle while munge and the round trip took their turn); and
- * the ops' constructors. A submit goes out only when Slurm is known not
- * to have its tag, and a poll counts for it only if pushed after its
- * answer (monitor-plan.c), so no op depends on a submit's order.
+ * worker: the backend thread, a one-thread pool (pool.h) whose tasks all
+ * share one key, so they run one at a time in the order pushed; and the
+ * ops' constructors.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <unistd.h>
-
-#define WORKER_SUBMITTERS 3
 
 #include "logdir.h"
 #include "metrics.h"
@@ -225,23 +218,16 @@ worker_create(struct event_base *base, const struct backend *be)
 	w->be = be;
 	w->crash_after_submit =
 	    getenv("LLMCTLD_TEST_CRASH_AFTER_SUBMIT") != NULL;
-	w->pool = pool_create(base, "backend", 1 + WORKER_SUBMITTERS);
+	w->pool = pool_create(base, "backend", 1);
 	return w;
 }
 
 void
 worker_push(struct worker *w, struct op *op)
 {
-	uint64_t key = 0, h = 14695981039346656037ULL; /* FNV-1a */
-	const char *c;
-
 	op->worker = w;
-	if (op->kind == OP_SUBMIT && op->u.submit.req.tag != NULL) {
-		for (c = op->u.submit.req.tag; *c != '\0'; c++)
-			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-		key = 1 + h % WORKER_SUBMITTERS;
-	}
-	pool_push(w->pool, key, worker_run_cb, worker_done_cb, op);
+	/* one key for all: one op at a time, in order */
+	pool_push(w->pool, 0, worker_run_cb, worker_done_cb, op);
 }
 
 int

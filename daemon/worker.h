@@ -1,10 +1,10 @@
 /*
- * worker: the threads that make the backend's blocking calls, so the event
+ * worker: one thread that makes the backend's blocking calls, so the event
  * loop never waits on slurmctld. The loop builds an op with the one
  * constructor of its kind (worker_submit() ... worker_cluster()) and pushes
- * it; when the call returns, op->done runs back on the loop's thread and
- * the op is freed. Ops run in order, but submits, a few of which run side
- * by side with each other and with the rest.
+ * it;
+ * when the call returns, op->done runs back on the loop's thread and the
+ * op is freed. Ops run in order.
  *
  * An op is a kind, what every kind returns (rc, cause, transient), and the
  * kind's own fields, in and out, in a union, as redis's bio jobs are. The
