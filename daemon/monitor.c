@@ -720,6 +720,16 @@ sweep(struct monitor *m)
 	nodes_tick(m);
 }
 
+/* An attempt whose submit is on the worker now: nothing to do for it. */
+static int
+busy_tag(void *arg, const char *tag)
+{
+	struct track *t;
+
+	return tag != NULL && (t = monitor_track_find(arg, tag)) != NULL &&
+	    t->busy;
+}
+
 /*
  * A tick: new attempts made and those not in Slurm yet planned, on every
  * kick (a submit, a plan or a snapshot come back), so their cost follows
@@ -737,10 +747,8 @@ monitor_tick_cb(void *arg)
 
 	monitor_load_cluster(m);
 	create_attempts(m);
-	as = store_attempts_unsubmitted(m->d->store, &n);
+	as = store_attempts_unsubmitted(m->d->store, busy_tag, m, &n);
 	for (i = 0; i < n; i++) {
-		if (monitor_track_get(m, as[i]->tag)->busy)
-			continue;
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		monitor_plan_attempt(m, as[i], job);

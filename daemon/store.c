@@ -1080,14 +1080,19 @@ store_attempt_update(struct store *st, const struct attempt *a)
 	return store_step_done(st, stmt);
 }
 
+/* The rows of stmt (ATTEMPT_COLUMNS) but those skip(arg, tag) refuses. */
 static struct attempt **
-store_attempt_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
+store_attempt_rows_but(struct store *st, sqlite3_stmt *stmt,
+    int (*skip)(void *, const char *), void *arg, size_t *n)
 {
 	struct attempt **list = NULL;
 	size_t cap = 0;
 
 	*n = 0;
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (skip != NULL &&
+		    skip(arg, (const char *)sqlite3_column_text(stmt, 2)))
+			continue;
 		if (*n == cap) {
 			cap = cap == 0 ? 8 : cap * 2;
 			list = xreallocarray(list, cap, sizeof(*list));
@@ -1096,6 +1101,12 @@ store_attempt_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
 	}
 	store_release(st, stmt);
 	return list;
+}
+
+static struct attempt **
+store_attempt_rows(struct store *st, sqlite3_stmt *stmt, size_t *n)
+{
+	return store_attempt_rows_but(st, stmt, NULL, NULL, n);
 }
 
 /* Every row of sql, a query of ATTEMPT_COLUMNS without parameters. */
@@ -1198,16 +1209,24 @@ store_port_in_use(struct store *st, int port)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The attempts in flight that Slurm has no job for yet (a partial index). */
+/*
+ * The attempts in flight that Slurm has no job for yet (a partial index),
+ * but those skip(arg, tag) refuses before they are read in whole: the
+ * monitor skips the thousands whose submit is queued on the worker.
+ */
 struct attempt **
-store_attempts_unsubmitted(struct store *st, size_t *n)
+store_attempts_unsubmitted(
+    struct store *st, int (*skip)(void *, const char *), void *arg, size_t *n)
 {
-	return store_attempt_query(st,
+	sqlite3_stmt *stmt = store_prepare(st,
 	    "SELECT " ATTEMPT_COLUMNS " FROM attempts "
 	    "INDEXED BY attempts_unsubmitted "
 	    "WHERE ended_at IS NULL AND slurm_job_id IS NULL "
-	    "ORDER BY job_id, attempt",
-	    n);
+	    "ORDER BY job_id, attempt");
+
+	*n = 0;
+	return stmt != NULL ? store_attempt_rows_but(st, stmt, skip, arg, n)
+	                    : NULL;
 }
 
 struct attempt *

@@ -178,7 +178,8 @@ int store_attempt_retag(
 struct attempt **store_attempts_of(struct store *, int64_t job_id, size_t *n);
 /* Every attempt not yet ended, of any job. */
 struct attempt **store_attempts_active(struct store *, size_t *n);
-struct attempt **store_attempts_unsubmitted(struct store *, size_t *);
+struct attempt **store_attempts_unsubmitted(
+    struct store *, int (*skip)(void *, const char *tag), void *, size_t *);
 int store_port_in_use(struct store *, int);
 /* The attempt in flight (not ended) with this tag, by its index; or NULL. */
 struct attempt *store_attempt_active_by_tag(struct store *, const char *tag);

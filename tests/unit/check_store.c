@@ -419,7 +419,7 @@ START_TEST(test_active_indexes)
 	a.slurm_job_id = 77;
 	a.state = ATTEMPT_PENDING;
 	ck_assert_int_eq(store_attempt_insert(st, &a), 0);
-	as = store_attempts_unsubmitted(st, &n);
+	as = store_attempts_unsubmitted(st, NULL, NULL, &n);
 	ck_assert_int_eq(n, 1);
 	ck_assert_str_eq(as[0]->tag, "u1");
 	attempt_list_free(as, n);
@@ -435,7 +435,7 @@ START_TEST(test_active_indexes)
 	ck_assert_int_eq(store_attempt_update(st, as[0]), 0);
 	attempt_list_free(as, n);
 	ck_assert_int_eq(store_port_in_use(st, 29501), 0);
-	as = store_attempts_unsubmitted(st, &n);
+	as = store_attempts_unsubmitted(st, NULL, NULL, &n);
 	ck_assert_int_eq(n, 0);
 	free(as);
 	/* a recoverable commit is kept like any other (short of power loss) */
