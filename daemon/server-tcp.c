@@ -62,6 +62,7 @@
 #define TCP_BACKOFF_MIN_MS 10
 #define TCP_BACKOFF_MAX_MS 1000
 #define TCP_PEER_BUCKETS 4096 /* a big cluster's nodes */
+#define TCP_MEMO_MAX 256 /* a reply kept whole, head and body */
 
 /* One remote address's open connections. */
 struct tcp_peer {
@@ -121,6 +122,15 @@ struct server_tcp {
 	TAILQ_HEAD(, tcp_conn) conns; /* oldest start first */
 	unsigned nconns;
 	LIST_HEAD(, tcp_peer) peers[TCP_PEER_BUCKETS];
+	/*
+	 * The last small 200 JSON reply, whole: 16,000 heartbeats a second
+	 * are answered {"ok": true}, and json_equal() costs less than
+	 * json_dumps() and formatting a head. (Equal objects with their keys
+	 * in another order would get the memo's order: the same JSON.)
+	 */
+	json_t *memo_body;
+	char memo[TCP_MEMO_MAX];
+	size_t memo_len;
 	struct log_limit refuse_log;
 	struct log_limit timeout_log;
 	struct log_limit accept_log;
@@ -561,6 +571,23 @@ tcp_send(struct tcp_conn *conn, struct iovec *iov, int n)
 	}
 }
 
+/* Keep a small 200 JSON reply sent on a kept-alive HTTP/1.1 connection. */
+static void
+tcp_memo_keep(struct server_tcp *srv, json_t *body, struct iovec *iov)
+{
+	size_t len = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+
+	if (len > sizeof(srv->memo))
+		return;
+	json_decref(srv->memo_body);
+	srv->memo_body = json_incref(body);
+	memcpy(srv->memo, iov[0].iov_base, iov[0].iov_len);
+	memcpy(srv->memo + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+	memcpy(srv->memo + iov[0].iov_len + iov[1].iov_len, iov[2].iov_base,
+	    iov[2].iov_len);
+	srv->memo_len = len;
+}
+
 /*
  * Answer as server_reply() does: JSON with a newline, or resp->text as
  * Prometheus text. Frees what resp holds.
@@ -570,11 +597,25 @@ tcp_reply(struct tcp_conn *conn, struct api_response *resp, int close_after,
     const char *extra)
 {
 	static char nl[] = "\n";
+	struct server_tcp *srv = conn->srv;
 	struct iovec iov[3];
 	char head[256], *text = NULL;
 	const char *type = "application/json", *conn_hdr = "";
-	int n;
+	int n, plain;
 
+	/* the headers of the memo: no Connection, no extra */
+	plain = !close_after && !conn->head.http10 && *extra == '\0' &&
+	    resp->status == 200 && resp->text == NULL && resp->body != NULL;
+	if (plain && srv->memo_body != NULL &&
+	    json_equal(resp->body, srv->memo_body)) {
+		iov[0].iov_base = srv->memo;
+		iov[0].iov_len = srv->memo_len;
+		tcp_send(conn, iov, 1);
+		json_decref(resp->body);
+		if (conn->state == TCP_READING)
+			tcp_touch(conn);
+		return;
+	}
 	if (close_after)
 		conn_hdr = "Connection: close\r\n";
 	else if (conn->head.http10)
@@ -601,6 +642,8 @@ tcp_reply(struct tcp_conn *conn, struct api_response *resp, int close_after,
 	iov[0].iov_base = head;
 	iov[0].iov_len = (size_t)n;
 	tcp_send(conn, iov, 3);
+	if (plain && text != NULL)
+		tcp_memo_keep(srv, resp->body, iov);
 	free(text);
 	free(resp->text);
 	json_decref(resp->body);
@@ -1058,6 +1101,7 @@ server_tcp_free(struct server_tcp *srv)
 	event_free(srv->resume_ev);
 	event_free(srv->deadline_ev);
 	close(srv->fd);
+	json_decref(srv->memo_body);
 	free(srv->name);
 	free(srv);
 }
