@@ -12,10 +12,11 @@
  * nothing more is read until it has gone.
  *
  * Three routes are served there (api.c), with no identity, so it takes
- * only what they need: GET and POST, HTTP/1.0 and 1.1, heads up to
- * TCP_HEAD_MAX, bodies up to TCP_BODY_MAX with a Content-Length (no
- * chunked), keep-alive, pipelining, Expect: 100-continue. A request it
- * cannot frame is answered with an error and the connection closed.
+ * only what they need (http-parse.c): GET and POST, HTTP/1.0 and 1.1,
+ * heads up to HTTP_HEAD_MAX, bodies up to HTTP_BODY_MAX with a
+ * Content-Length (no chunked), keep-alive, pipelining, Expect:
+ * 100-continue. A request it cannot frame is answered with an error and
+ * the connection closed.
  *
  * What server-limit.c does for evhttp on the Unix socket is done here at
  * accept(): the caps (heartbeat_max_connections in all,
@@ -40,23 +41,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "api.h"
 #include "conf.h"
+#include "http-parse.h"
 #include "llmctld.h"
 #include "log.h"
 #include "server-limit.h"
 #include "server.h"
 #include "util.h"
 
-#define TCP_HEAD_MAX (16 * 1024) /* request line and headers */
-#define TCP_BODY_MAX (64 * 1024)
 #define TCP_BUF_MIN 1024 /* a heartbeat is about 250 bytes */
-#define TCP_BUF_MAX (TCP_HEAD_MAX + TCP_BODY_MAX)
+#define TCP_BUF_MAX (HTTP_HEAD_MAX + HTTP_BODY_MAX)
 /* accept()s per readable event, so one burst does not take every fd */
 #define TCP_ACCEPT_BATCH 32
 #define TCP_BACKOFF_MIN_MS 10
@@ -78,23 +77,6 @@ enum tcp_state {
 	TCP_DEAD, /* freed when its callback returns */
 };
 
-/*
- * The head of the request being read, parsed once whole. Offsets are from
- * the request's first byte: the buffer may move (grow, compact) while the
- * body arrives.
- */
-struct tcp_head {
-	size_t len; /* 0 until the head is whole */
-	size_t scan; /* where to look on for its end */
-	size_t body_len;
-	enum api_method method;
-	size_t target; /* NUL-terminated in place */
-	size_t auth; /* Authorization's value, NUL-terminated; 0: none */
-	int http10;
-	int keep_alive;
-	int expect; /* 100-continue asked for and not sent yet */
-};
-
 struct tcp_conn {
 	TAILQ_ENTRY(tcp_conn) entry; /* in deadline order */
 	struct server_tcp *srv;
@@ -105,7 +87,8 @@ struct tcp_conn {
 	int64_t since; /* mono_ms() of the last start: the deadline's */
 	char *in; /* read buffer: in[0..len), one spare byte for a NUL */
 	size_t off, len, size; /* off: the request being read */
-	struct tcp_head head;
+	struct http_head head; /* len 0 until it is whole */
+	size_t scan; /* where to look on for the head's end */
 	char *out; /* what a short send left */
 	size_t outoff, outlen;
 	int close_after; /* close once out has gone */
@@ -141,317 +124,6 @@ static void tcp_conn_cb(evutil_socket_t, short, void *);
 static void tcp_deadline_cb(evutil_socket_t, short, void *);
 static void tcp_resume_cb(evutil_socket_t, short, void *);
 static void tcp_process(struct tcp_conn *);
-
-static const struct {
-	int status;
-	const char *reason;
-} tcp_reasons[] = {
-	{ .status = 100, .reason = "Continue" },
-	{ .status = 200, .reason = "OK" },
-	{ .status = 201, .reason = "Created" },
-	{ .status = 400, .reason = "Bad Request" },
-	{ .status = 401, .reason = "Unauthorized" },
-	{ .status = 403, .reason = "Forbidden" },
-	{ .status = 404, .reason = "Not Found" },
-	{ .status = 405, .reason = "Method Not Allowed" },
-	{ .status = 409, .reason = "Conflict" },
-	{ .status = 411, .reason = "Length Required" },
-	{ .status = 413, .reason = "Content Too Large" },
-	{ .status = 417, .reason = "Expectation Failed" },
-	{ .status = 422, .reason = "Unprocessable Content" },
-	{ .status = 431, .reason = "Request Header Fields Too Large" },
-	{ .status = 500, .reason = "Internal Server Error" },
-	{ .status = 503, .reason = "Service Unavailable" },
-	{ .status = 505, .reason = "HTTP Version Not Supported" },
-};
-
-static const char *
-tcp_reason(int status)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(tcp_reasons); i++)
-		if (tcp_reasons[i].status == status)
-			return tcp_reasons[i].reason;
-	return "Unknown";
-}
-
-/* --- parsing, in place ------------------------------------------------ */
-
-/* RFC 9110 token characters: methods and header names. */
-static int
-is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') ||
-	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int
-name_is(const char *name, size_t n, const char *want)
-{
-	return n == strlen(want) && strncasecmp(name, want, n) == 0;
-}
-
-/* Is the comma-separated list v (of n bytes) holding the token want? */
-static int
-has_token(const char *v, size_t n, const char *want)
-{
-	const char *end = v + n, *comma;
-	size_t len;
-
-	for (;;) {
-		if ((comma = memchr(v, ',', end - v)) == NULL)
-			comma = end;
-		while (v < comma && (*v == ' ' || *v == '\t'))
-			v++;
-		len = comma - v;
-		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-			len--;
-		if (name_is(v, len, want))
-			return 1;
-		if (comma == end)
-			return 0;
-		v = comma + 1;
-	}
-}
-
-/*
- * The length of the head (through its empty line), or 0 while it is not
- * all here. Lines may end in LF alone, as evhttp took them.
- */
-static size_t
-head_end(const char *buf, size_t len, size_t from)
-{
-	const char *p = buf + from, *end = buf + len, *nl;
-
-	while ((nl = memchr(p, '\n', end - p)) != NULL) {
-		if (nl + 1 < end && nl[1] == '\n')
-			return nl + 2 - buf;
-		if (nl + 2 < end && nl[1] == '\r' && nl[2] == '\n')
-			return nl + 3 - buf;
-		p = nl + 1;
-	}
-	return 0;
-}
-
-static int
-bad_head(struct api_response *resp, int status, const char *why)
-{
-	api_error(resp, status, "bad_request", "%s", why);
-	return -1;
-}
-
-/* The request line: method, target (NUL-terminated there), version. */
-static int
-parse_request_line(
-    char *req, size_t n, struct tcp_head *h, struct api_response *resp)
-{
-	char *sp1, *sp2, *v;
-	size_t i;
-
-	if ((sp1 = memchr(req, ' ', n)) == NULL || sp1 == req ||
-	    (sp2 = memchr(sp1 + 1, ' ', req + n - sp1 - 1)) == NULL ||
-	    sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', req + n - sp2 - 1) != NULL)
-		return bad_head(resp, 400, "malformed request line");
-	for (i = 0; req + i < sp1; i++)
-		if (!is_tchar(req[i]))
-			return bad_head(resp, 400, "malformed request line");
-	if (sp1 - req == 3 && memcmp(req, "GET", 3) == 0)
-		h->method = API_GET;
-	else if (sp1 - req == 4 && memcmp(req, "POST", 4) == 0)
-		h->method = API_POST;
-	else
-		h->method = API_OTHER;
-	v = sp2 + 1;
-	if (req + n - v == 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '0' &&
-	    v[7] <= '9')
-		h->http10 = v[7] == '0'; /* 1.2 and on read as 1.1 */
-	else if (req + n - v >= 5 && memcmp(v, "HTTP/", 5) == 0)
-		return bad_head(resp, 505, "only HTTP/1.0 and 1.1 are served");
-	else
-		return bad_head(resp, 400, "malformed request line");
-	*sp2 = '\0';
-	h->target = sp1 + 1 - req;
-	return 0;
-}
-
-/* One header line, name and value: what this server acts on. */
-static int
-parse_header(char *req, char *line, size_t n, struct tcp_head *h,
-    struct api_response *resp, int *has_length)
-{
-	char *colon, *v;
-	size_t nlen, vlen, i, len = 0;
-
-	if (line[0] == ' ' || line[0] == '\t') /* obsolete line folding */
-		return bad_head(resp, 400, "malformed header");
-	if ((colon = memchr(line, ':', n)) == NULL || colon == line)
-		return bad_head(resp, 400, "malformed header");
-	nlen = colon - line;
-	for (i = 0; i < nlen; i++)
-		if (!is_tchar(line[i]))
-			return bad_head(resp, 400, "malformed header");
-	v = colon + 1;
-	vlen = line + n - v;
-	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vlen--;
-	}
-	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-
-	if (name_is(line, nlen, "Content-Length")) {
-		if (vlen == 0)
-			return bad_head(resp, 400, "malformed Content-Length");
-		for (i = 0; i < vlen; i++) {
-			if (v[i] < '0' || v[i] > '9')
-				return bad_head(
-				    resp, 400, "malformed Content-Length");
-			len = len * 10 + (v[i] - '0');
-			if (len > TCP_BODY_MAX)
-				return bad_head(resp, 413, "body over 64 KiB");
-		}
-		/* two that differ: which one a proxy used is anyone's guess */
-		if (*has_length && len != h->body_len)
-			return bad_head(resp, 400, "two Content-Lengths");
-		*has_length = 1;
-		h->body_len = len;
-	} else if (name_is(line, nlen, "Transfer-Encoding"))
-		return bad_head(resp, 411, "a body needs a Content-Length");
-	else if (name_is(line, nlen, "Connection")) {
-		if (has_token(v, vlen, "close"))
-			h->keep_alive = -1;
-		else if (has_token(v, vlen, "keep-alive") && h->keep_alive == 0)
-			h->keep_alive = 1;
-	} else if (name_is(line, nlen, "Expect")) {
-		if (!name_is(v, vlen, "100-continue"))
-			return bad_head(resp, 417, "unknown expectation");
-		/* an HTTP/1.0 client cannot be waiting for it */
-		h->expect = !h->http10;
-	} else if (name_is(line, nlen, "Authorization") && h->auth == 0) {
-		v[vlen] = '\0';
-		h->auth = v - req;
-	}
-	return 0;
-}
-
-/*
- * Parse the whole head req[0..len) into h, NUL-terminating the target and
- * the Authorization value in place. -1 with resp filled: the request
- * cannot be framed or is refused, and the connection is closed after it.
- */
-static int
-parse_head(char *req, size_t len, struct tcp_head *h, struct api_response *resp)
-{
-	char *p = req, *end = req + len, *nl;
-	size_t n;
-	int first = 1, has_length = 0;
-
-	if (memchr(req, '\0', len) != NULL)
-		return bad_head(resp, 400, "NUL in the request head");
-	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
-		n = nl - p;
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (memchr(p, '\r', n) != NULL) /* a bare CR: smuggling */
-			return bad_head(resp, 400, "CR inside a line");
-		if (n == 0)
-			break;
-		if (first && parse_request_line(p, n, h, resp) != 0)
-			return -1;
-		if (!first &&
-		    parse_header(req, p, n, h, resp, &has_length) != 0)
-			return -1;
-		first = 0;
-		p = nl + 1;
-	}
-	if (first) /* cannot be: tcp_next skipped the empty lines */
-		return bad_head(resp, 400, "no request line");
-	/* HTTP/1.1 keeps the connection unless told not to; 1.0 if told to */
-	h->keep_alive = h->http10 ? h->keep_alive == 1 : h->keep_alive != -1;
-	h->len = len;
-	return 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decode %XX in s[0..n) in place, '+' as a space if plus, and terminate
- * it; a '%' without two hex digits stays, as evhttp_uridecode keeps it.
- * Returns the decoded length (NULs included).
- */
-static size_t
-uri_decode(char *s, size_t n, int plus)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			s[o++] =
-			    (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else if (plus && s[i] == '+')
-			s[o++] = ' ';
-		else
-			s[o++] = s[i];
-	}
-	s[o] = '\0';
-	return o;
-}
-
-/*
- * The target as server.c reads one through evhttp: the path %-decoded,
- * with no NUL inside; the query as key=value pairs joined by '&', each
- * with a key, values decoded with '+' a space. -1: a malformed URI. In
- * place; areq->query is the caller's to free.
- */
-static int
-parse_target(char *t, struct api_request *areq)
-{
-	char *q, *p, *amp, *eq;
-	size_t n;
-
-	/* the absolute form, which an HTTP/1.1 server must take */
-	if (strncasecmp(t, "http://", 7) == 0 &&
-	    (t = strchr(t + 7, '/')) == NULL)
-		return -1;
-	if (t[0] != '/')
-		return -1;
-	t[strcspn(t, "#")] = '\0'; /* a fragment is the client's own */
-	if ((q = strchr(t, '?')) != NULL)
-		*q++ = '\0';
-	if (uri_decode(t, strlen(t), 0) != strlen(t))
-		return -1;
-	areq->path = t;
-	if (q == NULL || *q == '\0')
-		return 0;
-	for (n = 1, p = q; (p = strchr(p, '&')) != NULL; p++)
-		n++;
-	areq->query = xcalloc(n, sizeof(*areq->query));
-	for (p = q; p != NULL && *p != '\0'; p = amp) {
-		if ((amp = strchr(p, '&')) != NULL)
-			*amp++ = '\0';
-		if ((eq = strchr(p, '=')) == NULL || eq == p)
-			return -1;
-		*eq++ = '\0';
-		uri_decode(eq, strlen(eq), 1);
-		areq->query[areq->nquery].key = p;
-		areq->query[areq->nquery++].value = eq;
-	}
-	return 0;
-}
 
 /* --- connections --------------------------------------------------------- */
 
@@ -637,7 +309,7 @@ tcp_reply(struct tcp_conn *conn, struct api_response *resp, int close_after,
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%s\r\n",
-	    resp->status, tcp_reason(resp->status), type,
+	    resp->status, http_reason(resp->status), type,
 	    iov[1].iov_len + iov[2].iov_len, extra, conn_hdr);
 	iov[0].iov_base = head;
 	iov[0].iov_len = (size_t)n;
@@ -659,7 +331,7 @@ tcp_reply(struct tcp_conn *conn, struct api_response *resp, int close_after,
 static void
 tcp_dispatch(struct tcp_conn *conn, char *req)
 {
-	struct tcp_head *h = &conn->head;
+	struct http_head *h = &conn->head;
 	struct api_request areq = { .tcp = 1 };
 	struct api_response resp = { 0 };
 	char *body = req + h->len, saved;
@@ -669,7 +341,7 @@ tcp_dispatch(struct tcp_conn *conn, char *req)
 		tcp_reply(conn, &resp, !h->keep_alive, "Allow: GET, POST\r\n");
 		return;
 	}
-	if (parse_target(req + h->target, &areq) != 0) {
+	if (http_parse_target(req + h->target, &areq) != 0) {
 		free(areq.query);
 		api_error(&resp, 400, "bad_request", "malformed request URI");
 		tcp_reply(conn, &resp, !h->keep_alive, "");
@@ -701,7 +373,7 @@ tcp_next(struct tcp_conn *conn)
 {
 	static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	struct iovec iov = { .iov_base = cont, .iov_len = sizeof(cont) - 1 };
-	struct tcp_head *h = &conn->head;
+	struct http_head *h = &conn->head;
 	struct api_response resp = { 0 };
 	char *req;
 	size_t avail;
@@ -713,22 +385,23 @@ tcp_next(struct tcp_conn *conn)
 	req = conn->in + conn->off;
 	avail = conn->len - conn->off;
 	if (h->len == 0) {
-		if ((h->len = head_end(req, avail, h->scan)) == 0) {
-			if (avail > TCP_HEAD_MAX) {
-				bad_head(
-				    &resp, 431, "request head over 16 KiB");
+		if ((h->len = http_head_end(req, avail, conn->scan)) == 0) {
+			if (avail > HTTP_HEAD_MAX) {
+				api_error(&resp, 431, "bad_request",
+				    "request head over 16 KiB");
 				tcp_refuse(conn, &resp);
 			}
 			/* the last two bytes may start the empty line */
-			h->scan = avail < 2 ? 0 : avail - 2;
+			conn->scan = avail < 2 ? 0 : avail - 2;
 			return 0;
 		}
-		if (h->len > TCP_HEAD_MAX) {
-			bad_head(&resp, 431, "request head over 16 KiB");
+		if (h->len > HTTP_HEAD_MAX) {
+			api_error(&resp, 431, "bad_request",
+			    "request head over 16 KiB");
 			tcp_refuse(conn, &resp);
 			return 0;
 		}
-		if (parse_head(req, h->len, h, &resp) != 0) {
+		if (http_parse_head(req, h->len, h, &resp) != 0) {
 			tcp_refuse(conn, &resp);
 			return 0;
 		}
@@ -743,6 +416,7 @@ tcp_next(struct tcp_conn *conn)
 	tcp_dispatch(conn, req);
 	conn->off += h->len + h->body_len;
 	memset(h, 0, sizeof(*h));
+	conn->scan = 0;
 	return 1;
 }
 
