@@ -37,7 +37,7 @@ struct api_request {
 	int tcp; /* came over TCP: no identity */
 	const char *authorization; /* the header, or NULL */
 	const char *idempotency_key; /* the header, or NULL */
-	void *later; /* the server's, for api_defer() */
+	void *later; /* the server's, for api_defer(); NULL over TCP */
 };
 
 struct api_response {
@@ -50,7 +50,8 @@ struct api_response {
 /*
  * A handler whose answer comes from a pool thread calls api_defer(), leaves
  * resp empty and later, on the loop's thread, calls api_answer() exactly
- * once. NULL when nothing can wait for it (no server: tests, fuzzers):
+ * once. NULL when nothing can wait for it (no server: tests, fuzzers;
+ * the TCP listener, whose routes all answer at once):
  * then it must answer in resp now.
  */
 struct api_later;

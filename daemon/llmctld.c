@@ -225,8 +225,8 @@ make_dirs(const char *path, mode_t mode)
 
 /*
  * The event loop. With epoll's change list a connection's read and write
- * interest, which evhttp turns off and on around each request, costs one
- * epoll_ctl a loop pass, not one a change (kept-alive heartbeats).
+ * interest, which evhttp turns off and on around each request (the Unix
+ * socket), costs one epoll_ctl a loop pass, not one a change.
  */
 static struct event_base *
 loop_new(void)
@@ -306,7 +306,7 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	d.health = health_create();
 	if (d.conf->heartbeat_listen != NULL) {
-		if ((d.tcp = server_create_tcp(&d, &cause)) == NULL)
+		if ((d.tcp = server_tcp_create(&d, &cause)) == NULL)
 			fatalx("%s", cause);
 		d.heartbeat_url = d.conf->heartbeat_url != NULL
 		    ? xstrdup(d.conf->heartbeat_url)
@@ -340,7 +340,7 @@ main(int argc, char **argv)
 	feed_free(d.feed);
 	notify_free(d.notify);
 	server_free(d.server);
-	server_free(d.tcp);
+	server_tcp_free(d.tcp);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
 	timer_free(d.store_timer);

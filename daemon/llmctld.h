@@ -14,6 +14,7 @@ struct timer;
 struct backend;
 struct worker;
 struct server;
+struct server_tcp;
 struct monitor;
 struct bcluster;
 struct health;
@@ -32,7 +33,7 @@ struct llmctld {
 	struct monitor *monitor;
 	struct bcluster *cluster; /* newest snapshot, or NULL */
 	struct health *health; /* heartbeats in memory */
-	struct server *tcp; /* heartbeat/metrics listener */
+	struct server_tcp *tcp; /* heartbeat/metrics listener */
 	char *heartbeat_url; /* NULL: no listener */
 	struct pool *fspool; /* reads of users' files */
 	struct feed *feed; /* committed events, live */

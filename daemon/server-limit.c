@@ -1,22 +1,19 @@
 /*
  * server-limit: connection caps, request deadlines and accept back-off for
- * one evhttp listener.
+ * evhttp on the Unix socket (server-tcp.c does its own at accept()).
  *
  * libevent 2.1 gives no hook between accept() and evhttp adopting the
  * descriptor, so the caps are applied one step later: evhttp asks our
  * bevcb for each new connection's bufferevent, we note it as pending and
  * activate check_ev, which runs before the connection can be read. By then
- * the bufferevent holds the descriptor (for SO_PEERCRED or getpeername)
- * and its callback argument is the evhttp connection, which we can close.
+ * the bufferevent holds the descriptor (for SO_PEERCRED) and its
+ * callback argument is the evhttp connection, which we can close.
  */
 #include "config.h"
 
 #include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,12 +43,12 @@
  */
 #define LIMIT_BATCH 32
 
-#define LIMIT_PEER_BUCKETS 4096 /* a big cluster's nodes, a few each */
+#define LIMIT_PEER_BUCKETS 256 /* the users of the head node */
 
-/* One peer's open connections: "uid 1001" or "10.0.0.7". */
+/* One peer's open connections: "uid 1001". */
 struct limit_peer {
 	LIST_ENTRY(limit_peer) entry; /* in its hash bucket */
-	char key[INET6_ADDRSTRLEN + 8];
+	char key[32];
 	unsigned n;
 };
 
@@ -69,13 +66,9 @@ struct server_limit {
 	struct llmctld *d;
 	struct evconnlistener *listener; /* evhttp's */
 	char *name; /* for the log */
-	int unix_socket;
 	TAILQ_HEAD(, limit_conn) pending; /* accepted, not checked */
 	unsigned npending;
-	/*
-	 * The open connections by descriptor, so a request finds its own in
-	 * O(1): a heartbeat listener holds one per rank, 16k of them.
-	 */
+	/* The open connections by descriptor: a request finds its own in O(1). */
 	struct limit_conn **byfd;
 	size_t nbyfd;
 	LIST_HEAD(, limit_peer) peers[LIMIT_PEER_BUCKETS];
@@ -113,19 +106,40 @@ ms_to_tv(int64_t ms, struct timeval *tv)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+void
+server_limit_reserve(void)
+{
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int
+server_limit_drain(int fd)
+{
+	int cfd, n = 0;
+
+	if (reserve_fd == -1)
+		return 0;
+	close(reserve_fd);
+	while (n < LIMIT_DRAIN_MAX && (cfd = accept(fd, NULL, NULL)) != -1) {
+		close(cfd);
+		n++;
+	}
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return n;
+}
+
 struct server_limit *
 server_limit_create(struct llmctld *d, struct evhttp *http,
-    struct evconnlistener *listener, const char *name, int unix_socket)
+    struct evconnlistener *listener, const char *name)
 {
 	struct server_limit *lim;
 
-	if (reserve_fd == -1)
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	server_limit_reserve();
 	lim = xcalloc(1, sizeof(*lim));
 	lim->d = d;
 	lim->listener = listener;
 	lim->name = xstrdup(name);
-	lim->unix_socket = unix_socket;
 	TAILQ_INIT(&lim->pending);
 	lim->check_ev = event_new(d->base, -1, 0, limit_check_cb, lim);
 	lim->resume_ev = evtimer_new(d->base, limit_resume_cb, lim);
@@ -194,32 +208,15 @@ limit_conn_index(struct server_limit *lim, struct limit_conn *conn)
 	lim->byfd[conn->fd] = conn;
 }
 
-/* Who is at the other end: the uid on the Unix socket, else the address. */
+/* Who is at the other end: the uid, "unknown" if it cannot be read. */
 static void
-limit_peer_key(
-    struct server_limit *lim, evutil_socket_t fd, char *key, size_t len)
+limit_peer_key(evutil_socket_t fd, char *key, size_t len)
 {
-	struct sockaddr_storage ss;
 	struct ucred cred;
-	socklen_t slen;
+	socklen_t slen = sizeof(cred);
 
-	if (lim->unix_socket) {
-		slen = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &slen) == 0)
-			snprintf(key, len, "uid %lu", (unsigned long)cred.uid);
-		else
-			snprintf(key, len, "unknown");
-		return;
-	}
-	slen = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &slen) == -1)
-		snprintf(key, len, "unknown");
-	else if (ss.ss_family == AF_INET)
-		inet_ntop(
-		    AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, key, len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    key, len);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &slen) == 0)
+		snprintf(key, len, "uid %lu", (unsigned long)cred.uid);
 	else
 		snprintf(key, len, "unknown");
 }
@@ -235,7 +232,7 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 	char key[sizeof(conn->peer->key)];
 	void *cbarg = NULL;
 	evutil_socket_t cfd;
-	int64_t max;
+	int64_t max = conf->max_connections;
 
 	(void)fd;
 	(void)what;
@@ -256,7 +253,7 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 			free(conn);
 			continue;
 		}
-		limit_peer_key(lim, cfd, key, sizeof(key));
+		limit_peer_key(cfd, key, sizeof(key));
 		conn->peer = limit_peer_get(lim, key);
 		conn->peer->n++;
 		lim->nconns++;
@@ -264,8 +261,6 @@ limit_check_cb(evutil_socket_t fd, short what, void *arg)
 		limit_conn_index(lim, conn);
 		evhttp_connection_set_closecb(
 		    conn->evcon, limit_close_cb, conn);
-		max = lim->unix_socket ? conf->max_connections
-		                       : conf->heartbeat_max_connections;
 		if (conn->peer->n > (unsigned)conf->max_connections_per_user ||
 		    lim->nconns > (unsigned)max) {
 			log_limited(&lim->refuse_log, LOG_LEVEL_WARN,
@@ -388,7 +383,7 @@ limit_error_cb(struct evconnlistener *listener, void *arg)
 {
 	struct server_limit *lim;
 	struct timeval tv;
-	int err = errno, fd, n = 0;
+	int err = errno, n = 0;
 
 	(void)arg;
 	TAILQ_FOREACH(lim, &limits, entry)
@@ -396,17 +391,8 @@ limit_error_cb(struct evconnlistener *listener, void *arg)
 		break;
 	if (lim == NULL)
 		return;
-	if ((err == EMFILE || err == ENFILE) && TAILQ_EMPTY(&lim->pending) &&
-	    reserve_fd != -1) {
-		close(reserve_fd);
-		while (n < LIMIT_DRAIN_MAX &&
-		    (fd = accept(
-		         evconnlistener_get_fd(listener), NULL, NULL)) != -1) {
-			close(fd);
-			n++;
-		}
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
+	if ((err == EMFILE || err == ENFILE) && TAILQ_EMPTY(&lim->pending))
+		n = server_limit_drain(evconnlistener_get_fd(listener));
 	lim->backoff_ms = lim->backoff_ms == 0
 	    ? LIMIT_BACKOFF_MIN_MS
 	    : MIN(lim->backoff_ms * 2, LIMIT_BACKOFF_MAX_MS);

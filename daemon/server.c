@@ -29,24 +29,16 @@
 #include "util.h"
 
 #define SERVER_MAX_BODY (4 * 1024 * 1024)
-/*
- * When one user floods a listener, the kernel's backlog is where everyone
- * else waits: it must hold more connections than one process opens by
- * default (1024), or connect() fails (EAGAIN on a Unix socket). The kernel
- * caps it at net.core.somaxconn.
- */
-#define SERVER_BACKLOG 4096
 
 struct server {
 	struct llmctld *d;
 	struct evhttp *http;
 	struct evconnlistener *listener;
-	char *path; /* Unix socket, NULL for TCP */
+	char *path; /* the Unix socket */
 	struct server_limit *limit;
 };
 
 static void server_request_cb(struct evhttp_request *, void *);
-static void server_backlog(struct evconnlistener *, const char *);
 
 static int
 peer_cred(struct evhttp_request *req, struct ucred *cred)
@@ -165,9 +157,7 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	server_limit_request(srv->limit, req);
 	TAILQ_INIT(&params);
 	memset(&cred, 0, sizeof(cred));
-	if (srv->path == NULL)
-		areq.tcp = 1;
-	else if (peer_cred(req, &cred) != 0) {
+	if (peer_cred(req, &cred) != 0) {
 		api_error(&resp, 403, "permission_denied",
 		    "cannot identify the caller");
 		server_reply(req, &resp);
@@ -213,18 +203,18 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	areq.body_len = len;
 	areq.uid = cred.uid;
 	areq.gid = cred.gid;
-	areq.admin = !areq.tcp && is_admin(srv->d, cred.uid, cred.gid);
+	areq.admin = is_admin(srv->d, cred.uid, cred.gid);
 	areq.authorization = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Authorization");
 	areq.idempotency_key = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Idempotency-Key");
 	areq.later = req;
 	api_dispatch(srv->d, &areq, &resp);
-	if (!areq.tcp && resp.deferred)
+	if (resp.deferred)
 		log_debug("uid %lu %s %s -> answered later",
 		    (unsigned long)cred.uid,
 		    areq.method == API_GET ? "GET" : "POST", decoded);
-	else if (!areq.tcp)
+	else
 		log_debug("uid %lu %s %s -> %d", (unsigned long)cred.uid,
 		    areq.method == API_GET ? "GET" : "POST", decoded,
 		    resp.status);
@@ -275,7 +265,7 @@ server_create(struct llmctld *d, const char *path, char **cause)
 		set_cause(cause, "cannot serve HTTP on %s", path);
 		goto fail;
 	}
-	srv->limit = server_limit_create(d, srv->http, srv->listener, path, 1);
+	srv->limit = server_limit_create(d, srv->http, srv->listener, path);
 	srv->listener = NULL; /* evhttp owns it now */
 	evhttp_set_max_body_size(srv->http, SERVER_MAX_BODY);
 	evhttp_set_max_headers_size(srv->http, 64 * 1024);
@@ -286,46 +276,6 @@ server_create(struct llmctld *d, const char *path, char **cause)
 fail:
 	server_free(srv);
 	return NULL;
-}
-
-/* evhttp listens with a backlog of 128; listen() again sets ours. */
-static void
-server_backlog(struct evconnlistener *listener, const char *name)
-{
-	if (listen(evconnlistener_get_fd(listener), SERVER_BACKLOG) == -1)
-		log_warn("listen %s", name);
-}
-
-/* The TCP listener for heartbeats and metrics: "addr:port". */
-struct server *
-server_create_tcp(struct llmctld *d, char **cause)
-{
-	const struct conf *conf = d->conf;
-	const char *listen = conf->heartbeat_listen;
-	struct server *srv;
-	struct evhttp_bound_socket *bound = NULL;
-	struct evconnlistener *listener;
-
-	srv = xcalloc(1, sizeof(*srv));
-	srv->d = d;
-	if ((srv->http = evhttp_new(d->base)) == NULL ||
-	    (bound = evhttp_bind_socket_with_handle(srv->http,
-	         conf->heartbeat_host, (uint16_t)conf->heartbeat_port)) ==
-	        NULL) {
-		set_cause(
-		    cause, "cannot listen on %s: %s", listen, strerror(errno));
-		server_free(srv);
-		return NULL;
-	}
-	listener = evhttp_bound_socket_get_listener(bound);
-	server_backlog(listener, listen);
-	srv->limit = server_limit_create(d, srv->http, listener, listen, 0);
-	evhttp_set_max_body_size(srv->http, 64 * 1024);
-	evhttp_set_max_headers_size(srv->http, 16 * 1024);
-	evhttp_set_timeout(srv->http, 10);
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	evhttp_set_gencb(srv->http, server_request_cb, srv);
-	return srv;
 }
 
 void

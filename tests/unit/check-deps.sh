@@ -21,7 +21,7 @@ check() {
 check slurm/ daemon/backend-slurm.c
 check sqlite3.h daemon/store.c daemon/store-nodes.c daemon/store-int.h
 check yaml.h 'lib/spec*.c' lib/topo-yaml.c daemon/conf.c
-check event2/ daemon/server.c daemon/server-limit.c daemon/llmctld.c daemon/timer.c \
+check event2/ daemon/server.c daemon/server-limit.c daemon/server-tcp.c daemon/llmctld.c daemon/timer.c \
     daemon/pool.c daemon/server-stream.c
 check curl/ daemon/notify.c
 # the worker thread knows the backend, not what the monitor does with it
