@@ -26,7 +26,7 @@ CONNS=${CONNS:-16}
 MANY=${MANY:-16000}
 PER_HOST=${PER_HOST:-8}
 SLOW=${SLOW:-200}
-PORT=${PORT:-47611}
+PORT=${PORT:-17611} # below the ephemeral range, where 16000 clients take ports
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 rm -rf "$DIR"

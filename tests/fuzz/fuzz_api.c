@@ -5,7 +5,9 @@
  * store, the health table and monitor_kick(), which schedules a timer.
  *
  * One input is one request, turned into struct api_request the way
- * server.c does it (path %-decoded by evhttp, query parsed by evhttp):
+ * server.c does it on the socket (path %-decoded by evhttp, query parsed
+ * by evhttp) and server-tcp.c on TCP (http-parse.c decodes the same way;
+ * its parser has its own tests, tests/unit/check_http_parse.c):
  *
  *   byte 0   bits 0-1 method (GET, POST, other, GET), bit 2 TCP, bit 3
  *            admin, bits 4-5 caller (owner of job 1, owner of job 2, a
