@@ -1,6 +1,6 @@
 #!/bin/bash
-# wait-bench: slurmctld's load from llmctld while jobs wait in llmctl for
-# room, with 0, 100 and 1,000 of them waiting, on one private cluster in one
+# wait-bench: slurmctld's load from llmctld while jobs wait for room, with
+# 0, 100 and 1,000 of them waiting, on one private cluster in one
 # run (as root):
 #   tests/bench/wait-bench.sh [BUILD...]     (default: _build)
 # Each BUILD is a build directory of llmctl (e.g. one of main and one of a
@@ -9,8 +9,10 @@
 # at each, BENCH_DIR.
 #
 # One sbatch job holds every GPU of the 4 nodes; each llmctl job asks for
-# a node of 8 GPUs, so llmctl plans it, finds no room now, and keeps it
-# QUEUED ("waiting for resources") without submitting it. RPCs: sdiag's
+# a node of 8 GPUs, so llmctl plans it, finds no room now, and hands it
+# to Slurm's queue to wait there (SUBMITTED, PENDING in Slurm; or QUEUED
+# in llmctl, as a build before that kept it): either way they wait, and
+# llmctld polls one job table a second for all of them. RPCs: sdiag's
 # per-message-type counters, reset (sdiag -r) at the start of the window,
 # read at its end, sdiag's own REQUEST_STATS_INFO left out; llmctld's CPU
 # over the same window (poll_interval 1 s). Goal: the same RPC/s at every
@@ -55,12 +57,12 @@ rpcs() {
 # cpu_ticks PID: utime + stime
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# waiting: jobs llmctl holds QUEUED, read from its database (a daemon busy
-# re-planning may not answer a listing of them in time)
-waiting() { sqlite3 "file:$DIR/state/db?mode=ro" "SELECT count(*) FROM jobs WHERE state = 'QUEUED'" 2>/dev/null || echo 0; }
+# waiting: jobs not started, QUEUED in llmctl or SUBMITTED (pending in
+# Slurm), read from its database (a busy daemon may not answer in time)
+waiting() { sqlite3 "file:$DIR/state/db?mode=ro" "SELECT count(*) FROM jobs WHERE state IN ('QUEUED', 'SUBMITTED')" 2>/dev/null || echo 0; }
 
-# fill COUNT: submit until COUNT jobs wait (4 clients), then until llmctl
-# has planned them all (none in Slurm but the blocker)
+# fill COUNT: submit until COUNT jobs wait (4 clients), none of them
+# started (only the blocker runs)
 fill() {
 	local want=$1 have k
 	have=$(waiting)
@@ -79,8 +81,8 @@ fill() {
 		}
 		sleep 1
 	done
-	[ "$(squeue -h | wc -l)" = 1 ] || {
-		echo "llmctl submitted a job that has no room" >&2
+	[ "$(squeue -h -t R | wc -l)" = 1 ] || {
+		echo "a job started that has no room" >&2
 		return 1
 	}
 }
