@@ -25,6 +25,7 @@
 #include "lifecycle.h"
 #include "llmctld.h"
 #include "log.h"
+#include "logdir.h"
 #include "monitor.h"
 #include "monitor-int.h"
 #include "checkpoint.h"
@@ -444,8 +445,54 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
 }
 
 /*
- * OP_SUBMIT takes sd over; from now on Slurm may have the tag. The worker
- * makes the attempt's log directory first.
+ * The attempt's log directory, made on the fs pool before its submit goes
+ * to the worker: the batch script writes there, and making it (mkdirat
+ * on ext4) took 14-24% of the loop's time at 2,000 active jobs, and on
+ * the one backend thread it lengthened every submit.
+ */
+struct logdir_task {
+	struct monitor *m;
+	struct op *op;
+	const char *state_dir;
+	int64_t job_id;
+	int attempt;
+	char *cause;
+	int rc;
+};
+
+static void
+logdir_run(void *arg)
+{
+	struct logdir_task *lt = arg;
+	const struct bjob_request *req = &lt->op->u.submit.req;
+
+	lt->rc = logdir_make(lt->state_dir, lt->job_id, lt->attempt, req->uid,
+	    req->gid, &lt->cause);
+}
+
+/* Submit it, or have submit_done end the attempt launch_failed. */
+static void
+logdir_done(void *arg, int cancelled)
+{
+	struct logdir_task *lt = arg;
+
+	if (cancelled)
+		worker_drop(lt->op);
+	else {
+		if (lt->rc != 0) {
+			lt->op->u.submit.no_logdir = 1;
+			lt->op->cause = lt->cause;
+			lt->cause = NULL;
+		}
+		worker_push(lt->m->d->worker, lt->op);
+	}
+	free(lt->cause);
+	free(lt);
+}
+
+/*
+ * OP_SUBMIT takes sd over; from now on Slurm may have the tag (the track
+ * is busy from here to submit_done, log directory included).
  */
 static void
 plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
@@ -453,17 +500,19 @@ plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
 {
 	struct track *t = monitor_track_get(m, a->tag);
 	struct bjob_request req;
-	struct op *op;
+	struct logdir_task *lt;
 
 	sd->name = xstrdup(job->name);
 	submit_request(sd, job, &req);
 	t->busy = 1;
 	t->absent = 0;
-	op = worker_submit(&req, submit_done, sd, submit_data_free);
-	op->u.submit.state_dir = m->d->conf->state_dir;
-	op->u.submit.job_id = job->id;
-	op->u.submit.attempt = a->attempt;
-	worker_push(m->d->worker, op);
+	lt = xcalloc(1, sizeof(*lt));
+	lt->m = m;
+	lt->op = worker_submit(&req, submit_done, sd, submit_data_free);
+	lt->state_dir = m->d->conf->state_dir;
+	lt->job_id = job->id;
+	lt->attempt = a->attempt;
+	monitor_fs_push(m, job->uid, logdir_run, logdir_done, lt);
 }
 
 /*

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "logdir.h"
 #include "metrics.h"
 #include "pool.h"
 #include "util.h"
@@ -56,11 +55,8 @@ op_list(const struct backend *be, struct op *op, struct op_list *l)
 static void
 op_submit(struct worker *w, struct op *op, struct op_submit *s)
 {
-	if (s->state_dir != NULL &&
-	    logdir_make(s->state_dir, s->job_id, s->attempt, s->req.uid,
-	        s->req.gid, &op->cause) != 0) {
-		op->rc = -1;
-		s->no_logdir = 1;
+	if (s->no_logdir) {
+		op->rc = -1; /* its cause is set */
 		return;
 	}
 	op->rc = w->be->submit(&s->req, &s->id, &op->cause, &op->transient);
@@ -228,6 +224,15 @@ worker_push(struct worker *w, struct op *op)
 	op->worker = w;
 	/* one key for all: one op at a time, in order */
 	pool_push(w->pool, 0, worker_run_cb, worker_done_cb, op);
+}
+
+/* An op never pushed: its arg freed without done, as at shutdown. */
+void
+worker_drop(struct op *op)
+{
+	if (op->arg_free != NULL)
+		op->arg_free(op->arg);
+	op_free(op);
 }
 
 int

@@ -36,17 +36,9 @@ typedef void (*op_done_fn)(struct op *, void *arg);
 
 struct op_submit {
 	struct bjob_request req;
-	/*
-	 * The attempt's log directory, made first (logdir.h): the batch
-	 * script writes there, and making it (mkdirat on ext4: 14-24% of
-	 * the loop's time at 2,000 active jobs) is off the loop here.
-	 * state_dir NULL: none.
-	 */
-	const char *state_dir;
-	int64_t job_id;
-	int attempt;
 	int64_t id; /* out: the new job */
-	int no_logdir; /* out: the directory failed, nothing submitted */
+	/* in: its log directory failed (cause set): not submitted */
+	int no_logdir;
 };
 
 struct op_list {
@@ -105,6 +97,8 @@ struct op *worker_node(
 struct worker *worker_create(struct event_base *, const struct backend *);
 void worker_push(struct worker *, struct op *);
 /* Ops queued or running. */
+/* Free an op that was built and never pushed. */
+void worker_drop(struct op *);
 int worker_busy(const struct worker *);
 /* Stop after the op in progress; pending ops are freed without done. */
 void worker_free(struct worker *);
