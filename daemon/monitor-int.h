@@ -17,6 +17,7 @@
 #include "util.h"
 
 struct bjob;
+struct spec_ref;
 struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
@@ -106,6 +107,7 @@ struct monitor {
 	size_t track_buckets, ntracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
+	struct spec_cache *specs; /* the jobs' parsed specs */
 	int node_op; /* an OP_NODE (drain, resume) in flight */
 };
 
@@ -124,6 +126,9 @@ struct track *monitor_track_find(struct monitor *, const char *tag);
 void monitor_fs_push(
     struct monitor *, uid_t, pool_run_fn, pool_done_fn, void *arg);
 void monitor_track_drop(struct monitor *, const char *tag);
+/* The job's spec, parsed once: spec_ref_put() it; NULL: unreadable. */
+struct spec_ref *monitor_job_spec(
+    struct monitor *, const struct job *, char **cause);
 struct attempt *monitor_attempt_by_tag(
     struct monitor *, const char *tag, struct job **);
 void monitor_cancel_attempt(struct monitor *, struct attempt *);

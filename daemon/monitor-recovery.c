@@ -37,6 +37,7 @@
 #include "policy.h"
 #include "pool.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "topo.h"
 
@@ -84,14 +85,17 @@ jobscan_get(struct monitor *m, int64_t job_id)
 	return js;
 }
 
-static struct spec *
-job_spec(const struct job *job)
+/* The job's spec, parsed once (spec-cache.h); NULL: unreadable. */
+static struct spec_ref *
+job_spec(struct monitor *m, const struct job *job)
 {
-	json_t *js = json_loads(job->spec, 0, NULL);
-	struct spec *sp = js != NULL ? spec_from_json(js, NULL) : NULL;
+	return monitor_job_spec(m, job, NULL);
+}
 
-	json_decref(js);
-	return sp;
+static const struct spec *
+ref_spec(const struct spec_ref *ref)
+{
+	return ref != NULL ? ref->spec : NULL;
 }
 
 int64_t
@@ -291,7 +295,8 @@ recovery_fence(struct monitor *m, const struct attempt *a, uid_t uid)
 static int
 warned_with(struct monitor *m, const struct job *job, int *world)
 {
-	struct spec *sp = job_spec(job);
+	struct spec_ref *ref = job_spec(m, job);
+	const struct spec *sp = ref_spec(ref);
 	int signo = 0;
 
 	*world = sp != NULL ? spec_world_size(sp) : 1;
@@ -299,7 +304,7 @@ warned_with(struct monitor *m, const struct job *job, int *world)
 		signo = sp->warning.signal != SPEC_SIG_NONE
 		    ? spec_signal_number(sp->warning.signal)
 		    : m->d->conf->warn_signo;
-	spec_free(sp);
+	spec_ref_put(ref);
 	return signo;
 }
 
@@ -594,7 +599,8 @@ decide_now(struct monitor *m, int64_t job_id)
 	struct store *st = m->d->store;
 	struct policy_decision dec;
 	struct attempt **as, *last;
-	struct spec *sp = NULL;
+	struct spec_ref *ref = NULL;
+	const struct spec *sp;
 	struct job *job;
 	int64_t beat = -1;
 	size_t n, i;
@@ -604,8 +610,9 @@ decide_now(struct monitor *m, int64_t job_id)
 		return;
 	as = store_attempts_of(st, job_id, &n);
 	if ((last = undecided_last(as, n)) == NULL ||
-	    job_state_final(job->state) || (sp = job_spec(job)) == NULL)
+	    job_state_final(job->state) || (ref = job_spec(m, job)) == NULL)
 		goto out;
+	sp = ref->spec;
 	last->ckpt_end = recovery_newest_step(m, job_id);
 	last->decided = 1;
 	for (i = 0; i + 1 < n; i++)
@@ -668,7 +675,7 @@ decide_now(struct monitor *m, int64_t job_id)
 		monitor_kick(m);
 	free(dec.reason);
 out:
-	spec_free(sp);
+	spec_ref_put(ref);
 	attempt_list_free(as, n);
 	job_free(job);
 }
@@ -678,7 +685,8 @@ recovery_decide(struct monitor *m, int64_t job_id)
 {
 	struct attempt **as;
 	struct jobscan *js;
-	struct spec *sp;
+	struct spec_ref *ref;
+	const struct spec *sp;
 	struct job *job;
 	size_t n;
 	int undecided;
@@ -688,7 +696,8 @@ recovery_decide(struct monitor *m, int64_t job_id)
 	attempt_list_free(as, n);
 	if (!undecided || (job = store_job_get(m->d->store, job_id)) == NULL)
 		return;
-	sp = job->state != JOB_CANCELLED ? job_spec(job) : NULL;
+	ref = job->state != JOB_CANCELLED ? job_spec(m, job) : NULL;
+	sp = ref_spec(ref);
 	if (sp != NULL && sp->checkpoint.dir != NULL) {
 		/* one last scan, then decide */
 		js = jobscan_get(m, job_id);
@@ -696,7 +705,7 @@ recovery_decide(struct monitor *m, int64_t job_id)
 		scan_push(m, job, sp);
 	} else if (job->state != JOB_CANCELLED)
 		decide_now(m, job_id);
-	spec_free(sp);
+	spec_ref_put(ref);
 	job_free(job);
 }
 
@@ -849,7 +858,8 @@ recovery_tick(struct monitor *m)
 	struct attempt **as;
 	struct jobscan *js;
 	struct job **jobs, *job;
-	struct spec *sp;
+	struct spec_ref *ref;
+	const struct spec *sp;
 	size_t n, i, k;
 
 	as = store_attempts_active(m->d->store, &n);
@@ -860,14 +870,15 @@ recovery_tick(struct monitor *m)
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		if (job->state != JOB_CANCELLED &&
-		    (sp = job_spec(job)) != NULL) {
+		    (ref = job_spec(m, job)) != NULL) {
+			sp = ref->spec;
 			js = jobscan_get(m, job->id);
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
 				scan_push(m, job, sp);
 			if (!check_hang(m, as[i], job, sp))
 				straggler_check(m, as[i]);
-			spec_free(sp);
+			spec_ref_put(ref);
 		}
 		job_free(job);
 	}

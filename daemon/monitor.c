@@ -18,6 +18,7 @@
 #include "monitor-int.h"
 #include "nodehealth.h"
 #include "placement.h"
+#include "spec-cache.h"
 #include "checkpoint.h"
 #include "health.h"
 #include "hostlist.h"
@@ -204,6 +205,12 @@ fail:
 	log_warnx("job %lld: the end of attempt %d is not recorded; seen "
 	          "again on a later poll",
 	    (long long)job->id, a->attempt);
+}
+
+struct spec_ref *
+monitor_job_spec(struct monitor *m, const struct job *job, char **cause)
+{
+	return spec_cache_get(m->specs, job->id, job->spec, cause);
 }
 
 struct attempt *
@@ -778,6 +785,7 @@ monitor_create(struct llmctld *d)
 	TAILQ_INIT(&m->tracks);
 	TAILQ_INIT(&m->scans);
 	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
+	m->specs = spec_cache_create();
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -813,6 +821,7 @@ monitor_free(struct monitor *m)
 		monitor_track_drop(m, t->tag);
 	free(m->track_index);
 	bjob_list_free(m->seen, m->nseen);
+	spec_cache_free(m->specs);
 	free(m->load_cause);
 	free(m->poll_cause);
 	free(m);

@@ -1,0 +1,35 @@
+/*
+ * spec-cache: the parsed specs of the jobs the monitor is working on, kept
+ * between ticks, so that a job's stored JSON is parsed once for its plan,
+ * its sweeps, its end and its decision instead of at each of them. Only
+ * the loop thread uses it. An entry is found by job id and used only if
+ * the stored text is the one it was parsed from; a spec handed out is
+ * reference-counted, so one borrowed by an op on the worker outlives its
+ * slot and the cache itself.
+ */
+#ifndef LLMCTLD_SPEC_CACHE_H
+#define LLMCTLD_SPEC_CACHE_H
+
+#include <stdint.h>
+
+struct spec;
+struct spec_cache;
+
+struct spec_ref {
+	const struct spec *spec;
+};
+
+struct spec_cache *spec_cache_create(void);
+/* Entries still held are freed by their last spec_ref_put(). */
+void spec_cache_free(struct spec_cache *);
+/*
+ * The spec of job id whose stored JSON is json, parsed once; NULL if it
+ * cannot be read (*cause, if not NULL, says why; the caller frees it).
+ * Give it back with spec_ref_put().
+ */
+struct spec_ref *spec_cache_get(
+    struct spec_cache *, int64_t id, const char *json, char **cause);
+/* spec_ref_put(NULL) is a no-op. */
+void spec_ref_put(struct spec_ref *);
+
+#endif
