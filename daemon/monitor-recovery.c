@@ -594,21 +594,17 @@ undecided_last(struct attempt **as, size_t n)
  * the attempt is marked decided in the same transaction.
  */
 static void
-decide_now(struct monitor *m, int64_t job_id)
+decide(struct monitor *m, struct job *job, struct attempt **as, size_t n)
 {
 	struct store *st = m->d->store;
 	struct policy_decision dec;
-	struct attempt **as, *last;
+	struct attempt *last;
 	struct spec_ref *ref = NULL;
 	const struct spec *sp;
-	struct job *job;
-	int64_t beat = -1;
-	size_t n, i;
+	int64_t beat = -1, job_id = job->id;
+	size_t i;
 	int rc;
 
-	if ((job = store_job_get(st, job_id)) == NULL)
-		return;
-	as = store_attempts_of(st, job_id, &n);
 	if ((last = undecided_last(as, n)) == NULL ||
 	    job_state_final(job->state) || (ref = job_spec(m, job)) == NULL)
 		goto out;
@@ -676,6 +672,20 @@ decide_now(struct monitor *m, int64_t job_id)
 	free(dec.reason);
 out:
 	spec_ref_put(ref);
+}
+
+/* decide() on the job and attempts as the store has them now. */
+static void
+decide_now(struct monitor *m, int64_t job_id)
+{
+	struct attempt **as;
+	struct job *job;
+	size_t n;
+
+	if ((job = store_job_get(m->d->store, job_id)) == NULL)
+		return;
+	as = store_attempts_of(m->d->store, job_id, &n);
+	decide(m, job, as, n);
 	attempt_list_free(as, n);
 	job_free(job);
 }
@@ -689,13 +699,13 @@ recovery_decide(struct monitor *m, int64_t job_id)
 	const struct spec *sp;
 	struct job *job;
 	size_t n;
-	int undecided;
 
 	as = store_attempts_of(m->d->store, job_id, &n);
-	undecided = undecided_last(as, n) != NULL;
-	attempt_list_free(as, n);
-	if (!undecided || (job = store_job_get(m->d->store, job_id)) == NULL)
+	if (undecided_last(as, n) == NULL ||
+	    (job = store_job_get(m->d->store, job_id)) == NULL) {
+		attempt_list_free(as, n);
 		return;
+	}
 	ref = job->state != JOB_CANCELLED ? job_spec(m, job) : NULL;
 	sp = ref_spec(ref);
 	if (sp != NULL && sp->checkpoint.dir != NULL) {
@@ -704,8 +714,9 @@ recovery_decide(struct monitor *m, int64_t job_id)
 		js->deciding = 1;
 		scan_push(m, job, sp);
 	} else if (job->state != JOB_CANCELLED)
-		decide_now(m, job_id);
+		decide(m, job, as, n); /* what was just read */
 	spec_ref_put(ref);
+	attempt_list_free(as, n);
 	job_free(job);
 }
 
