@@ -342,6 +342,8 @@ api_jobs_submit(
 		resp->status = 201;
 		/* its attempt has neither a Slurm id nor nodes yet */
 		resp->body = job_summary_json(&job, NULL);
+		monitor_spec_keep(d->monitor, &job, spec);
+		spec = NULL;
 		monitor_kick(d->monitor);
 	}
 	free(tag);

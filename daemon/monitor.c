@@ -207,6 +207,12 @@ fail:
 	    (long long)job->id, a->attempt);
 }
 
+void
+monitor_spec_keep(struct monitor *m, const struct job *job, struct spec *sp)
+{
+	spec_cache_add(m->specs, job->id, job->spec, sp);
+}
+
 struct spec_ref *
 monitor_job_spec(struct monitor *m, const struct job *job, char **cause)
 {

@@ -61,11 +61,31 @@ spec_ref_put(struct spec_ref *ref)
 	free(e);
 }
 
+/* An entry for sp (taken over), in its slot unless json is too big. */
+static struct spec_entry *
+entry_add(struct spec_cache *c, int64_t id, const char *json, struct spec *sp)
+{
+	struct spec_entry **slot = &c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
+	struct spec_entry *e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->ref.spec = e->spec = sp;
+	e->id = id;
+	e->refs = 1;
+	if (strlen(json) > SPEC_CACHE_TEXT_MAX)
+		return e; /* the caller's alone */
+	e->json = xstrdup(json);
+	if (*slot != NULL)
+		spec_ref_put(&(*slot)->ref);
+	*slot = e;
+	e->refs++;
+	return e;
+}
+
 struct spec_ref *
 spec_cache_get(struct spec_cache *c, int64_t id, const char *json, char **cause)
 {
-	struct spec_entry **slot = &c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
-	struct spec_entry *e = *slot;
+	struct spec_entry *e = c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
 	struct spec *sp;
 	json_t *js;
 
@@ -76,18 +96,12 @@ spec_cache_get(struct spec_cache *c, int64_t id, const char *json, char **cause)
 	js = json_loads(json, 0, NULL);
 	sp = js != NULL ? spec_from_json(js, cause) : NULL;
 	json_decref(js);
-	if (sp == NULL)
-		return NULL;
-	e = xcalloc(1, sizeof(*e));
-	e->ref.spec = e->spec = sp;
-	e->id = id;
-	e->refs = 1;
-	if (strlen(json) > SPEC_CACHE_TEXT_MAX)
-		return &e->ref; /* the caller's alone */
-	e->json = xstrdup(json);
-	if (*slot != NULL)
-		spec_ref_put(&(*slot)->ref);
-	*slot = e;
-	e->refs++;
-	return &e->ref;
+	return sp != NULL ? &entry_add(c, id, json, sp)->ref : NULL;
+}
+
+void
+spec_cache_add(
+    struct spec_cache *c, int64_t id, const char *json, struct spec *sp)
+{
+	spec_ref_put(&entry_add(c, id, json, sp)->ref);
 }

@@ -29,6 +29,13 @@ void spec_cache_free(struct spec_cache *);
  */
 struct spec_ref *spec_cache_get(
     struct spec_cache *, int64_t id, const char *json, char **cause);
+/*
+ * Keep sp (taken over) as the spec of job id stored as json: the spec a
+ * submit parsed, which equals the one its canonical JSON gives back
+ * (spec_to_json, spec_from_json: tests/unit/check_spec-prop.c).
+ */
+void spec_cache_add(
+    struct spec_cache *, int64_t id, const char *json, struct spec *sp);
 /* spec_ref_put(NULL) is a no-op. */
 void spec_ref_put(struct spec_ref *);
 
