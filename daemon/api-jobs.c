@@ -22,6 +22,7 @@
 #include "monitor.h"
 #include "notify.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "util.h"
 
@@ -342,7 +343,8 @@ api_jobs_submit(
 		resp->status = 201;
 		/* its attempt has neither a Slurm id nor nodes yet */
 		resp->body = job_summary_json(&job, NULL);
-		monitor_spec_keep(d->monitor, &job, spec);
+		/* for its plan: no parse there (spec-cache.h) */
+		spec_cache_add(d->specs, job.id, job.spec, spec);
 		spec = NULL;
 		monitor_kick(d->monitor);
 	}

@@ -107,7 +107,6 @@ struct monitor {
 	size_t track_buckets, ntracks;
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
-	struct spec_cache *specs; /* the jobs' parsed specs */
 	int node_op; /* an OP_NODE (drain, resume) in flight */
 };
 

@@ -207,16 +207,10 @@ fail:
 	    (long long)job->id, a->attempt);
 }
 
-void
-monitor_spec_keep(struct monitor *m, const struct job *job, struct spec *sp)
-{
-	spec_cache_add(m->specs, job->id, job->spec, sp);
-}
-
 struct spec_ref *
 monitor_job_spec(struct monitor *m, const struct job *job, char **cause)
 {
-	return spec_cache_get(m->specs, job->id, job->spec, cause);
+	return spec_cache_get(m->d->specs, job->id, job->spec, cause);
 }
 
 struct attempt *
@@ -791,7 +785,6 @@ monitor_create(struct llmctld *d)
 	TAILQ_INIT(&m->tracks);
 	TAILQ_INIT(&m->scans);
 	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
-	m->specs = spec_cache_create();
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
@@ -827,7 +820,6 @@ monitor_free(struct monitor *m)
 		monitor_track_drop(m, t->tag);
 	free(m->track_index);
 	bjob_list_free(m->seen, m->nseen);
-	spec_cache_free(m->specs);
 	free(m->load_cause);
 	free(m->poll_cause);
 	free(m);

@@ -10,7 +10,6 @@
 
 struct llmctld;
 struct monitor;
-struct spec;
 
 struct monitor *monitor_create(struct llmctld *);
 /* Run a tick on the next loop turn (after a submit or cancel). */
@@ -24,8 +23,6 @@ struct job;
  */
 char *monitor_create_attempt(struct monitor *, const struct job *);
 void monitor_attempt_made(struct monitor *, const char *);
-/* A new job's spec as its submit parsed it, kept for its plan (taken over). */
-void monitor_spec_keep(struct monitor *, const struct job *, struct spec *);
 void monitor_free(struct monitor *);
 /* The rank's node in an attempt's plan (JSON), "?" if none: for stragglers. */
 struct json_t;

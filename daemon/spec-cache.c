@@ -65,16 +65,16 @@ spec_ref_put(struct spec_ref *ref)
 static struct spec_entry *
 entry_add(struct spec_cache *c, int64_t id, const char *json, struct spec *sp)
 {
-	struct spec_entry **slot = &c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
-	struct spec_entry *e;
+	struct spec_entry **slot, *e;
 
 	e = xcalloc(1, sizeof(*e));
 	e->ref.spec = e->spec = sp;
 	e->id = id;
 	e->refs = 1;
-	if (strlen(json) > SPEC_CACHE_TEXT_MAX)
+	if (c == NULL || strlen(json) > SPEC_CACHE_TEXT_MAX)
 		return e; /* the caller's alone */
 	e->json = xstrdup(json);
+	slot = &c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
 	if (*slot != NULL)
 		spec_ref_put(&(*slot)->ref);
 	*slot = e;
@@ -85,7 +85,8 @@ entry_add(struct spec_cache *c, int64_t id, const char *json, struct spec *sp)
 struct spec_ref *
 spec_cache_get(struct spec_cache *c, int64_t id, const char *json, char **cause)
 {
-	struct spec_entry *e = c->slots[(uint64_t)id % SPEC_CACHE_SLOTS];
+	struct spec_entry *e =
+	    c != NULL ? c->slots[(uint64_t)id % SPEC_CACHE_SLOTS] : NULL;
 	struct spec *sp;
 	json_t *js;
 

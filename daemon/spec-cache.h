@@ -1,11 +1,12 @@
 /*
- * spec-cache: the parsed specs of the jobs the monitor is working on, kept
- * between ticks, so that a job's stored JSON is parsed once for its plan,
- * its sweeps, its end and its decision instead of at each of them. Only
- * the loop thread uses it. An entry is found by job id and used only if
- * the stored text is the one it was parsed from; a spec handed out is
- * reference-counted, so one borrowed by an op on the worker outlives its
- * slot and the cache itself.
+ * spec-cache: the parsed specs of the jobs in flight, kept between ticks,
+ * so that a job's stored JSON is parsed once (or not at all: the submit
+ * keeps the spec it parsed) for its plan, its sweeps, its end, its
+ * decision and its webhooks, instead of at each of them. The daemon has
+ * one (llmctld.h), used only on the loop thread. An entry is found by job
+ * id and used only if the stored text is the one it was parsed from; a
+ * spec handed out is reference-counted, so one borrowed by an op on the
+ * worker outlives its slot and the cache itself.
  */
 #ifndef LLMCTLD_SPEC_CACHE_H
 #define LLMCTLD_SPEC_CACHE_H
@@ -19,6 +20,7 @@ struct spec_ref {
 	const struct spec *spec;
 };
 
+/* A NULL cache keeps nothing: each get parses (unit tests without one). */
 struct spec_cache *spec_cache_create(void);
 /* Entries still held are freed by their last spec_ref_put(). */
 void spec_cache_free(struct spec_cache *);
