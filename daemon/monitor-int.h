@@ -108,6 +108,8 @@ struct monitor {
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
 	int node_op; /* an OP_NODE (drain, resume) in flight */
+	/* QUEUED jobs an older llmctld left without an attempt have theirs */
+	int queued_made;
 };
 
 static inline void

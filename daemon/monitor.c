@@ -603,9 +603,10 @@ monitor_create_attempt(struct monitor *m, const struct job *job)
 /*
  * The attempts this tick makes (a RESTARTING job's next once its backoff
  * is over; a QUEUED job's first only if its submit did not make it, as
- * one stored by an older llmctld), in one transaction, one fsync however
- * many: committed before Slurm can hear of them; if any fails, none is
- * kept and the next tick makes them again.
+ * one stored by an older llmctld: looked for until a tick found them all,
+ * as every submit of this process makes its job's first), in one
+ * transaction, one fsync however many: committed before Slurm can hear of
+ * them; if any fails, none is kept and the next tick makes them again.
  */
 static void
 create_attempts(struct monitor *m)
@@ -617,7 +618,8 @@ create_attempts(struct monitor *m)
 	size_t n, i, k, ntags = 0;
 	int begun = 0, rc = 0;
 
-	for (k = 0; k < sizeof(from) / sizeof(from[0]) && rc == 0; k++) {
+	/* from[0], QUEUED, until a tick found every such job */
+	for (k = m->queued_made ? 1 : 0; k < nitems(from) && rc == 0; k++) {
 		jobs = store_jobs_in_state(st, from[k], &n);
 		for (i = 0; i < n && rc == 0; i++) {
 			/* a QUEUED job without one gets its first, only that */
@@ -643,6 +645,8 @@ create_attempts(struct monitor *m)
 		store_rollback(st);
 		rc = -1;
 	}
+	if (rc == 0)
+		m->queued_made = 1;
 	for (i = 0; i < ntags; i++) {
 		if (rc == 0)
 			monitor_attempt_made(m, tags[i]);
