@@ -182,6 +182,19 @@ void spares_decided(struct monitor *, const struct job *,
 /* monitor-recovery.c */
 void recovery_tick(struct monitor *);
 void recovery_decide(struct monitor *, int64_t job_id);
+/*
+ * In monitor_finish's transaction, after the end it wrote: the decision of
+ * a job decided at once (not cancelled, no final checkpoint scan) is
+ * written there too, so the end and the decision share one fsync (*dc);
+ * one that cannot be written is undone alone (a savepoint) and made again
+ * after the commit. -1: the transaction is broken, roll it back. Once the
+ * commit is done, recovery_decided(dc) acts on the decision, or calls
+ * recovery_decide (dc NULL); if it failed, recovery_decision_free(dc).
+ */
+struct decision;
+int recovery_decide_in(struct monitor *, int64_t job_id, struct decision **);
+void recovery_decided(struct monitor *, int64_t job_id, struct decision *);
+void recovery_decision_free(struct decision *);
 /* Newest verified checkpoint step on record, -1: none. */
 int64_t recovery_newest_step(struct monitor *, int64_t job_id);
 /* Blame the attempt's nodes that the newest snapshot shows down. */

@@ -161,13 +161,15 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
  * if any of it fails none of it is kept and the end is seen again on a
  * later poll (docs/design.md section 5). What happens to the job
  * (completed, failed, restarted) is the restart policy's call, in
- * monitor-recovery.c.
+ * monitor-recovery.c: in the same transaction when it needs no final
+ * checkpoint scan (one fsync for both), else after it.
  */
 void
 monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
     enum attempt_state to, enum attempt_cause cause, const char *reason)
 {
 	struct store *st = m->d->store;
+	struct decision *dc = NULL;
 	const char *cn;
 
 	if (cause == CAUSE_NONE)
@@ -185,12 +187,15 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	    (a->reason != NULL &&
 	        store_event_add(st, a->job_id, "reason", "%s", a->reason) !=
 	            0) ||
-	    nodehealth_record_blame(st, m->d->conf, a) != 0) {
+	    nodehealth_record_blame(st, m->d->conf, a) != 0 ||
+	    recovery_decide_in(m, job->id, &dc) != 0) {
 		store_rollback(st);
 		goto fail;
 	}
-	if (store_commit(st) != 0)
+	if (store_commit(st) != 0) {
+		recovery_decision_free(dc);
 		goto fail;
+	}
 	m->changes++; /* its GPUs are free for the attempts waiting */
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
@@ -199,7 +204,7 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	health_unregister(m->d->health, a->token_hash);
 	recovery_fence(m, a, job->uid);
 	monitor_track_drop(m, a->tag);
-	recovery_decide(m, job->id);
+	recovery_decided(m, job->id, dc);
 	return;
 fail:
 	log_warnx("job %lld: the end of attempt %d is not recorded; seen "

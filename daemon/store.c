@@ -686,6 +686,32 @@ store_commit(struct store *st)
 }
 
 int
+store_savepoint(struct store *st)
+{
+	return store_run(st, "SAVEPOINT part");
+}
+
+int
+store_savepoint_undo(struct store *st)
+{
+	if (store_run(st, "ROLLBACK TO part") != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	return store_savepoint_release(st);
+}
+
+int
+store_savepoint_release(struct store *st)
+{
+	if (store_run(st, "RELEASE part") != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_in_transaction(const struct store *st)
 {
 	return st->in_tx;
