@@ -15,7 +15,8 @@
 #include "util.h"
 
 #define SPEC_CACHE_SLOTS 512 /* jobs in flight whose spec stays parsed */
-#define SPEC_CACHE_TEXT_MAX 65536 /* bigger specs are parsed each time */
+/* bigger specs are parsed each time: at most 8 MiB of text kept */
+#define SPEC_CACHE_TEXT_MAX 16384
 
 struct spec_entry {
 	struct spec_ref ref; /* first: a spec_ref * is its entry */

@@ -15,18 +15,18 @@
 #include "util.h"
 #include "unit.h"
 
-/* The canonical JSON of a one-node job named name. */
+/* The canonical JSON of a one-node job named name running command. */
 static char *
-spec_json(const char *name)
+spec_json_of(const char *name, const char *command)
 {
 	char *yaml, *cause = NULL, *text;
 	struct spec *sp;
 	json_t *js;
 
 	yaml = xasprintf(
-	    "version: 1\nname: %s\ncommand: \"true\"\n"
+	    "version: 1\nname: %s\ncommand: \"%s\"\n"
 	    "workdir: /tmp\nresources:\n  nodes: 1\n  gpus_per_node: 0\n",
-	    name);
+	    name, command);
 	sp = spec_parse(yaml, strlen(yaml), "t.yaml", NULL, &cause);
 	ck_assert_msg(sp != NULL, "%s", cause);
 	js = spec_to_json(sp);
@@ -35,6 +35,12 @@ spec_json(const char *name)
 	spec_free(sp);
 	free(yaml);
 	return text;
+}
+
+static char *
+spec_json(const char *name)
+{
+	return spec_json_of(name, "true");
 }
 
 START_TEST(test_core)
@@ -93,6 +99,29 @@ START_TEST(test_add)
 }
 END_TEST
 
+/* A spec past SPEC_CACHE_TEXT_MAX is parsed each time, kept by no slot. */
+START_TEST(test_big)
+{
+	struct spec_cache *c = spec_cache_create();
+	struct spec_ref *a, *b;
+	char *cmd = xcalloc(1, 20001), *j;
+
+	memset(cmd, 'x', 20000);
+	j = spec_json_of("big", cmd);
+	a = spec_cache_get(c, 5, j, NULL);
+	b = spec_cache_get(c, 5, j, NULL);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_ne(a, b);
+	ck_assert_uint_eq(strlen(a->spec->command), 20000);
+	spec_ref_put(a);
+	spec_ref_put(b);
+	spec_cache_free(c);
+	free(cmd);
+	free(j);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct spec_cache *c = spec_cache_create();
@@ -115,6 +144,7 @@ main(void)
 
 	tcase_add_test(tc, test_core);
 	tcase_add_test(tc, test_add);
+	tcase_add_test(tc, test_big);
 	tcase_add_test(tc, test_errors);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
