@@ -22,6 +22,7 @@
 #include "monitor.h"
 #include "notify.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "util.h"
 
@@ -142,18 +143,12 @@ job_health_json(struct llmctld *d, const struct job *job,
 	json_object_set_new(o, "excluded_nodes", ex);
 }
 
-/* The job object of the API; with_detail adds attempts and the spec. */
+/* The job object of the API, last its newest attempt (NULL: none). */
 static json_t *
-job_to_json(struct llmctld *d, const struct job *job, int with_detail)
+job_summary_json(const struct job *job, const struct attempt *last)
 {
-	struct attempt **as, *last;
-	json_t *o, *arr, *spec;
-	size_t n, i;
-
-	as = store_attempts_of(d->store, job->id, &n);
-	last = n > 0 ? as[n - 1] : NULL;
-	o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:i, "
-	              "s:i, s:i, s:o, s:o, s:o}",
+	return json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:i, "
+	                 "s:i, s:i, s:o, s:o, s:o}",
 	    "id", (json_int_t)job->id, "name", job->name, "user", job->user,
 	    "uid", (json_int_t)job->uid, "state", job_state_name(job->state),
 	    "reason", json_opt_str(job->reason), "created_at",
@@ -165,6 +160,19 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 	        last != NULL ? last->slurm_job_id : 0),
 	    "node_list", json_opt_str(last != NULL ? last->nodes : NULL),
 	    "exit_code", json_opt_int(job->has_exit_code, job->exit_code));
+}
+
+/* The job object of the API; with_detail adds attempts and the spec. */
+static json_t *
+job_to_json(struct llmctld *d, const struct job *job, int with_detail)
+{
+	struct attempt **as, *last;
+	json_t *o, *arr, *spec;
+	size_t n, i;
+
+	as = store_attempts_of(d->store, job->id, &n);
+	last = n > 0 ? as[n - 1] : NULL;
+	o = job_summary_json(job, last);
 	if (with_detail) {
 		arr = json_array();
 		for (i = 0; i < n; i++)
@@ -333,7 +341,11 @@ api_jobs_submit(
 		monitor_attempt_made(d->monitor, tag);
 		job.attempts = 1;
 		resp->status = 201;
-		resp->body = job_to_json(d, &job, 0);
+		/* its attempt has neither a Slurm id nor nodes yet */
+		resp->body = job_summary_json(&job, NULL);
+		/* for its plan: no parse there (spec-cache.h) */
+		spec_cache_add(d->specs, job.id, job.spec, spec);
+		spec = NULL;
 		monitor_kick(d->monitor);
 	}
 	free(tag);

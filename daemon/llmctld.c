@@ -32,6 +32,7 @@
 #include "sdnotify.h"
 #include "pool.h"
 #include "server.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "timer.h"
 #include "util.h"
@@ -312,6 +313,7 @@ main(int argc, char **argv)
 		    ? xstrdup(d.conf->heartbeat_url)
 		    : heartbeat_default_url(d.conf->heartbeat_listen);
 	}
+	d.specs = spec_cache_create();
 	d.monitor = monitor_create(&d);
 	/* the feed starts where the notifier left off (notify.h) */
 	d.notify = notify_create(&d);
@@ -343,6 +345,7 @@ main(int argc, char **argv)
 	server_tcp_free(d.tcp);
 	worker_free(d.worker);
 	monitor_free(d.monitor);
+	spec_cache_free(d.specs);
 	timer_free(d.store_timer);
 	bcluster_free(d.cluster);
 	health_free(d.health);

@@ -16,6 +16,7 @@ struct worker;
 struct server;
 struct server_tcp;
 struct monitor;
+struct spec_cache;
 struct bcluster;
 struct health;
 struct pool;
@@ -39,6 +40,7 @@ struct llmctld {
 	struct feed *feed; /* committed events, live */
 	struct notify *notify; /* webhooks */
 	struct sdnotify *sdnotify; /* systemd's sd_notify */
+	struct spec_cache *specs; /* the jobs' parsed specs (spec-cache.h) */
 };
 
 #endif

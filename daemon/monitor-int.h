@@ -17,6 +17,7 @@
 #include "util.h"
 
 struct bjob;
+struct spec_ref;
 struct llmctld;
 
 /* What the monitor remembers about an attempt between ticks. */
@@ -107,6 +108,8 @@ struct monitor {
 	TAILQ_HEAD(, jobscan) scans;
 	struct pool *scanner; /* checkpoint scans, by uid */
 	int node_op; /* an OP_NODE (drain, resume) in flight */
+	/* QUEUED jobs an older llmctld left without an attempt have theirs */
+	int queued_made;
 };
 
 static inline void
@@ -124,6 +127,9 @@ struct track *monitor_track_find(struct monitor *, const char *tag);
 void monitor_fs_push(
     struct monitor *, uid_t, pool_run_fn, pool_done_fn, void *arg);
 void monitor_track_drop(struct monitor *, const char *tag);
+/* The job's spec, parsed once: spec_ref_put() it; NULL: unreadable. */
+struct spec_ref *monitor_job_spec(
+    struct monitor *, const struct job *, char **cause);
 struct attempt *monitor_attempt_by_tag(
     struct monitor *, const char *tag, struct job **);
 void monitor_cancel_attempt(struct monitor *, struct attempt *);
@@ -176,6 +182,19 @@ void spares_decided(struct monitor *, const struct job *,
 /* monitor-recovery.c */
 void recovery_tick(struct monitor *);
 void recovery_decide(struct monitor *, int64_t job_id);
+/*
+ * In monitor_finish's transaction, after the end it wrote: the decision of
+ * a job decided at once (not cancelled, no final checkpoint scan) is
+ * written there too, so the end and the decision share one fsync (*dc);
+ * one that cannot be written is undone alone (a savepoint) and made again
+ * after the commit. -1: the transaction is broken, roll it back. Once the
+ * commit is done, recovery_decided(dc) acts on the decision, or calls
+ * recovery_decide (dc NULL); if it failed, recovery_decision_free(dc).
+ */
+struct decision;
+int recovery_decide_in(struct monitor *, int64_t job_id, struct decision **);
+void recovery_decided(struct monitor *, int64_t job_id, struct decision *);
+void recovery_decision_free(struct decision *);
 /* Newest verified checkpoint step on record, -1: none. */
 int64_t recovery_newest_step(struct monitor *, int64_t job_id);
 /* Blame the attempt's nodes that the newest snapshot shows down. */

@@ -33,6 +33,7 @@
 #include "hostlist.h"
 #include "placement.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -42,7 +43,8 @@
 struct submit_data {
 	struct monitor *m;
 	struct launch *launch;
-	struct spec *spec;
+	struct spec_ref *spec_ref; /* holds spec */
+	const struct spec *spec;
 	char *tag;
 	char *name;
 	struct placement place; /* its request borrows spec, exclude */
@@ -109,7 +111,7 @@ submit_data_free(void *p)
 		return;
 	launch_free(sd->launch);
 	placement_clear(&sd->place);
-	spec_free(sd->spec);
+	spec_ref_put(sd->spec_ref);
 	free(sd->tag);
 	free(sd->name);
 	free(sd->exclude);
@@ -610,12 +612,10 @@ plan_request(struct monitor *m, struct submit_data *sd, const struct attempt *a,
     const struct job *job, char **cause)
 {
 	struct track *t = monitor_track_get(m, a->tag);
-	json_t *js;
 	char *blamed;
 
-	js = json_loads(job->spec, 0, NULL);
-	sd->spec = js != NULL ? spec_from_json(js, cause) : NULL;
-	json_decref(js);
+	if ((sd->spec_ref = monitor_job_spec(m, job, cause)) != NULL)
+		sd->spec = sd->spec_ref->spec;
 	if ((blamed = store_job_blamed(m->d->store, job->id)) != NULL)
 		hostlist_expand(&sd->blamed, blamed, NULL);
 	free(blamed);

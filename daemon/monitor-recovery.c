@@ -37,6 +37,7 @@
 #include "policy.h"
 #include "pool.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "topo.h"
 
@@ -84,14 +85,17 @@ jobscan_get(struct monitor *m, int64_t job_id)
 	return js;
 }
 
-static struct spec *
-job_spec(const struct job *job)
+/* The job's spec, parsed once (spec-cache.h); NULL: unreadable. */
+static struct spec_ref *
+job_spec(struct monitor *m, const struct job *job)
 {
-	json_t *js = json_loads(job->spec, 0, NULL);
-	struct spec *sp = js != NULL ? spec_from_json(js, NULL) : NULL;
+	return monitor_job_spec(m, job, NULL);
+}
 
-	json_decref(js);
-	return sp;
+static const struct spec *
+ref_spec(const struct spec_ref *ref)
+{
+	return ref != NULL ? ref->spec : NULL;
 }
 
 int64_t
@@ -291,7 +295,8 @@ recovery_fence(struct monitor *m, const struct attempt *a, uid_t uid)
 static int
 warned_with(struct monitor *m, const struct job *job, int *world)
 {
-	struct spec *sp = job_spec(job);
+	struct spec_ref *ref = job_spec(m, job);
+	const struct spec *sp = ref_spec(ref);
 	int signo = 0;
 
 	*world = sp != NULL ? spec_world_size(sp) : 1;
@@ -299,7 +304,7 @@ warned_with(struct monitor *m, const struct job *job, int *world)
 		signo = sp->warning.signal != SPEC_SIG_NONE
 		    ? spec_signal_number(sp->warning.signal)
 		    : m->d->conf->warn_signo;
-	spec_free(sp);
+	spec_ref_put(ref);
 	return signo;
 }
 
@@ -584,43 +589,54 @@ undecided_last(struct attempt **as, size_t n)
 	return n > 0 && !as[n - 1]->decided ? as[n - 1] : NULL;
 }
 
-/*
- * Apply the restart policy to a job whose last attempt has ended, once:
- * the attempt is marked decided in the same transaction.
- */
-static void
-decide_now(struct monitor *m, int64_t job_id)
-{
-	struct store *st = m->d->store;
-	struct policy_decision dec;
-	struct attempt **as, *last;
-	struct spec *sp = NULL;
+/* The restart policy's call on a job, to be written and then acted on. */
+struct decision {
 	struct job *job;
-	int64_t beat = -1;
-	size_t n, i;
-	int rc;
+	struct attempt **as, *last;
+	size_t n;
+	struct spec_ref *ref;
+	struct policy_decision dec;
+};
 
-	if ((job = store_job_get(st, job_id)) == NULL)
-		return;
-	as = store_attempts_of(st, job_id, &n);
-	if ((last = undecided_last(as, n)) == NULL ||
-	    job_state_final(job->state) || (sp = job_spec(job)) == NULL)
-		goto out;
-	last->ckpt_end = recovery_newest_step(m, job_id);
-	last->decided = 1;
+/*
+ * The call on a job whose last attempt has ended, once: the attempt is
+ * marked decided with it. -1: nothing to decide. Borrows job and as.
+ */
+static int
+decision_make(struct monitor *m, struct job *job, struct attempt **as, size_t n,
+    struct decision *dc)
+{
+	int64_t beat = -1;
+	size_t i;
+
+	*dc = (struct decision){ .job = job, .as = as, .n = n };
+	if ((dc->last = undecided_last(as, n)) == NULL ||
+	    job_state_final(job->state) || (dc->ref = job_spec(m, job)) == NULL)
+		return -1;
+	dc->last->ckpt_end = recovery_newest_step(m, job->id);
+	dc->last->decided = 1;
 	for (i = 0; i + 1 < n; i++)
 		if (as[i]->last_step > beat)
 			beat = as[i]->last_step;
-	policy_decide(sp, job, last, beat, &dec);
-	/* a transition: all of it or none, decided again on a later tick */
-	if (store_begin(st) != 0) {
-		free(dec.reason);
-		goto out;
-	}
+	policy_decide(dc->ref->spec, job, dc->last, beat, &dc->dec);
+	return 0;
+}
+
+/* Its writes, in the transaction open: a transition, all of it or none. */
+static int
+decision_write(struct monitor *m, struct decision *dc)
+{
+	struct store *st = m->d->store;
+	const struct spec *sp = dc->ref->spec;
+	struct job *job = dc->job;
+	struct attempt *last = dc->last;
+	int64_t job_id = job->id;
+	int rc;
+
 	rc = store_attempt_update(st, last);
 	rc |= goodput_decided(st, job_id, last->attempt, wall_s(),
-	    dec.action == POLICY_RESTART ? wall_s() + dec.delay_s : 0);
-	switch (dec.action) {
+	    dc->dec.action == POLICY_RESTART ? wall_s() + dc->dec.delay_s : 0);
+	switch (dc->dec.action) {
 	case POLICY_COMPLETE:
 		rc |= lifecycle_job_set(
 		    st, job_id, job->state, JOB_COMPLETED, NULL);
@@ -629,46 +645,146 @@ decide_now(struct monitor *m, int64_t job_id)
 		break;
 	case POLICY_FAIL:
 		rc |= lifecycle_job_set(
-		    st, job_id, job->state, JOB_FAILED, dec.reason);
+		    st, job_id, job->state, JOB_FAILED, dc->dec.reason);
 		if (last->has_exit_code)
 			rc |= store_job_set_exit(st, job_id, last->exit_code);
 		rc |= store_event_add(
-		    st, job_id, "state", "job FAILED: %s", dec.reason);
+		    st, job_id, "state", "job FAILED: %s", dc->dec.reason);
 		break;
 	case POLICY_RESTART:
-		job->not_before = wall_s() + dec.delay_s;
+		job->not_before = wall_s() + dc->dec.delay_s;
 		rc |= lifecycle_job_set(
-		    st, job_id, job->state, JOB_RESTARTING, dec.reason);
+		    st, job_id, job->state, JOB_RESTARTING, dc->dec.reason);
 		rc |= store_event_add(st, job_id, "restart",
 		    "%s in %llds "
 		    "(restarts %d/%d, infra restarts %d/%d)",
-		    dec.reason, (long long)dec.delay_s, job->restarts,
+		    dc->dec.reason, (long long)dc->dec.delay_s, job->restarts,
 		    sp->recovery.max_restarts, job->infra_restarts,
 		    sp->recovery.max_infra_restarts);
 		break;
 	case POLICY_CANCELLED:
 		break;
 	}
-	if (dec.action != POLICY_CANCELLED)
+	if (dc->dec.action != POLICY_CANCELLED)
 		rc |= goodput_alert(st, job_id, (int)m->d->conf->goodput_alert,
 		    m->d->conf->goodput_alert_after_ms / 1000);
 	rc |= store_job_update_policy(st, job);
-	if (rc != 0)
-		store_rollback(st);
-	if (rc != 0 || store_commit(st) != 0) { /* a failed commit rolls back */
-		log_warnx("job %lld: decision not recorded; will decide again",
-		    (long long)job_id);
-		free(dec.reason);
-		goto out;
-	}
-	log_job(job_id, "decision: %s",
-	    dec.reason != NULL ? dec.reason : "completed");
-	spares_decided(m, job, last, dec.action == POLICY_RESTART);
-	if (dec.action == POLICY_RESTART)
+	return rc != 0 ? -1 : 0;
+}
+
+/* Once committed: what follows from it. */
+static void
+decision_done(struct monitor *m, const struct decision *dc)
+{
+	int restart = dc->dec.action == POLICY_RESTART;
+
+	log_job(dc->job->id, "decision: %s",
+	    dc->dec.reason != NULL ? dc->dec.reason : "completed");
+	spares_decided(m, dc->job, dc->last, restart);
+	if (restart)
 		monitor_kick(m);
-	free(dec.reason);
-out:
-	spec_free(sp);
+}
+
+static void
+decision_clear(struct decision *dc)
+{
+	free(dc->dec.reason);
+	spec_ref_put(dc->ref);
+}
+
+/* Apply the restart policy, in a transaction of its own. */
+static void
+decide(struct monitor *m, struct job *job, struct attempt **as, size_t n)
+{
+	struct store *st = m->d->store;
+	struct decision dc;
+
+	if (decision_make(m, job, as, n, &dc) == 0) {
+		/* decided again on a later tick if not recorded */
+		if (store_begin(st) != 0 || decision_write(m, &dc) != 0 ||
+		    store_commit(st) != 0) {
+			store_rollback(st); /* a failed commit rolled back */
+			log_warnx("job %lld: decision not recorded; will "
+			          "decide again",
+			    (long long)job->id);
+		} else
+			decision_done(m, &dc);
+	}
+	decision_clear(&dc);
+}
+
+void
+recovery_decision_free(struct decision *dc)
+{
+	if (dc == NULL)
+		return;
+	decision_clear(dc);
+	attempt_list_free(dc->as, dc->n);
+	job_free(dc->job);
+	free(dc);
+}
+
+int
+recovery_decide_in(struct monitor *m, int64_t job_id, struct decision **out)
+{
+	struct store *st = m->d->store;
+	struct decision *dc;
+	struct attempt **as;
+	struct job *job;
+	size_t n;
+	int rc = 0, written = 0;
+
+	*out = NULL;
+	if ((job = store_job_get(st, job_id)) == NULL)
+		return 0;
+	if (job->state == JOB_CANCELLED) {
+		job_free(job);
+		return 0;
+	}
+	as = store_attempts_of(st, job_id, &n);
+	dc = xmalloc(sizeof(*dc));
+	/* with checkpoints: one last scan first, recovery_decide after */
+	if (decision_make(m, job, as, n, dc) == 0 &&
+	    dc->ref->spec->checkpoint.dir == NULL) {
+		if (store_savepoint(st) != 0)
+			rc = -1;
+		else if (decision_write(m, dc) == 0)
+			written = (rc = store_savepoint_release(st)) == 0;
+		else if ((rc = store_savepoint_undo(st)) == 0)
+			log_warnx("job %lld: decision not recorded with the "
+			          "end; will decide again",
+			    (long long)job_id);
+	}
+	if (written)
+		*out = dc;
+	else
+		recovery_decision_free(dc);
+	return rc;
+}
+
+void
+recovery_decided(struct monitor *m, int64_t job_id, struct decision *dc)
+{
+	if (dc == NULL) {
+		recovery_decide(m, job_id);
+		return;
+	}
+	decision_done(m, dc);
+	recovery_decision_free(dc);
+}
+
+/* decide() on the job and attempts as the store has them now. */
+static void
+decide_now(struct monitor *m, int64_t job_id)
+{
+	struct attempt **as;
+	struct job *job;
+	size_t n;
+
+	if ((job = store_job_get(m->d->store, job_id)) == NULL)
+		return;
+	as = store_attempts_of(m->d->store, job_id, &n);
+	decide(m, job, as, n);
 	attempt_list_free(as, n);
 	job_free(job);
 }
@@ -678,25 +794,28 @@ recovery_decide(struct monitor *m, int64_t job_id)
 {
 	struct attempt **as;
 	struct jobscan *js;
-	struct spec *sp;
+	struct spec_ref *ref;
+	const struct spec *sp;
 	struct job *job;
 	size_t n;
-	int undecided;
 
 	as = store_attempts_of(m->d->store, job_id, &n);
-	undecided = undecided_last(as, n) != NULL;
-	attempt_list_free(as, n);
-	if (!undecided || (job = store_job_get(m->d->store, job_id)) == NULL)
+	if (undecided_last(as, n) == NULL ||
+	    (job = store_job_get(m->d->store, job_id)) == NULL) {
+		attempt_list_free(as, n);
 		return;
-	sp = job->state != JOB_CANCELLED ? job_spec(job) : NULL;
+	}
+	ref = job->state != JOB_CANCELLED ? job_spec(m, job) : NULL;
+	sp = ref_spec(ref);
 	if (sp != NULL && sp->checkpoint.dir != NULL) {
 		/* one last scan, then decide */
 		js = jobscan_get(m, job_id);
 		js->deciding = 1;
 		scan_push(m, job, sp);
 	} else if (job->state != JOB_CANCELLED)
-		decide_now(m, job_id);
-	spec_free(sp);
+		decide(m, job, as, n); /* what was just read */
+	spec_ref_put(ref);
+	attempt_list_free(as, n);
 	job_free(job);
 }
 
@@ -849,7 +968,8 @@ recovery_tick(struct monitor *m)
 	struct attempt **as;
 	struct jobscan *js;
 	struct job **jobs, *job;
-	struct spec *sp;
+	struct spec_ref *ref;
+	const struct spec *sp;
 	size_t n, i, k;
 
 	as = store_attempts_active(m->d->store, &n);
@@ -860,14 +980,15 @@ recovery_tick(struct monitor *m)
 		if ((job = store_job_get(m->d->store, as[i]->job_id)) == NULL)
 			continue;
 		if (job->state != JOB_CANCELLED &&
-		    (sp = job_spec(job)) != NULL) {
+		    (ref = job_spec(m, job)) != NULL) {
+			sp = ref->spec;
 			js = jobscan_get(m, job->id);
 			if (sp->checkpoint.dir != NULL &&
 			    mono_ms() - js->last_ms >= SCAN_EVERY_MS)
 				scan_push(m, job, sp);
 			if (!check_hang(m, as[i], job, sp))
 				straggler_check(m, as[i]);
-			spec_free(sp);
+			spec_ref_put(ref);
 		}
 		job_free(job);
 	}

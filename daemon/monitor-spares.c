@@ -32,6 +32,7 @@
 #include "monitor-int.h"
 #include "pool.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "topo.h"
 #include "util.h"
@@ -550,15 +551,13 @@ static struct ckpt *
 newest_ckpt(
     struct monitor *m, const struct job *job, struct ckpt **all, size_t *n)
 {
-	json_t *js = json_loads(job->spec, 0, NULL);
-	struct spec *sp = js != NULL ? spec_from_json(js, NULL) : NULL;
+	struct spec_ref *ref = monitor_job_spec(m, job, NULL);
 	const struct ckpt *c = NULL;
 
-	json_decref(js);
 	*all = store_checkpoints_of(m->d->store, job->id, n);
-	if (sp != NULL && sp->checkpoint.dir != NULL)
+	if (ref != NULL && ref->spec->checkpoint.dir != NULL)
 		c = checkpoint_newest(*all, *n);
-	spec_free(sp);
+	spec_ref_put(ref);
 	return (struct ckpt *)c;
 }
 

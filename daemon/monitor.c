@@ -18,6 +18,7 @@
 #include "monitor-int.h"
 #include "nodehealth.h"
 #include "placement.h"
+#include "spec-cache.h"
 #include "checkpoint.h"
 #include "health.h"
 #include "hostlist.h"
@@ -160,13 +161,15 @@ pick_port(struct monitor *m, int64_t job_id, int attempt)
  * if any of it fails none of it is kept and the end is seen again on a
  * later poll (docs/design.md section 5). What happens to the job
  * (completed, failed, restarted) is the restart policy's call, in
- * monitor-recovery.c.
+ * monitor-recovery.c: in the same transaction when it needs no final
+ * checkpoint scan (one fsync for both), else after it.
  */
 void
 monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
     enum attempt_state to, enum attempt_cause cause, const char *reason)
 {
 	struct store *st = m->d->store;
+	struct decision *dc = NULL;
 	const char *cn;
 
 	if (cause == CAUSE_NONE)
@@ -184,12 +187,15 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	    (a->reason != NULL &&
 	        store_event_add(st, a->job_id, "reason", "%s", a->reason) !=
 	            0) ||
-	    nodehealth_record_blame(st, m->d->conf, a) != 0) {
+	    nodehealth_record_blame(st, m->d->conf, a) != 0 ||
+	    recovery_decide_in(m, job->id, &dc) != 0) {
 		store_rollback(st);
 		goto fail;
 	}
-	if (store_commit(st) != 0)
+	if (store_commit(st) != 0) {
+		recovery_decision_free(dc);
 		goto fail;
+	}
 	m->changes++; /* its GPUs are free for the attempts waiting */
 	log_job(job->id, "attempt %d ended %s (%s%s%s)", a->attempt,
 	    attempt_state_name(a->state), cn != NULL ? cn : "ok",
@@ -198,12 +204,18 @@ monitor_finish(struct monitor *m, struct attempt *a, struct job *job,
 	health_unregister(m->d->health, a->token_hash);
 	recovery_fence(m, a, job->uid);
 	monitor_track_drop(m, a->tag);
-	recovery_decide(m, job->id);
+	recovery_decided(m, job->id, dc);
 	return;
 fail:
 	log_warnx("job %lld: the end of attempt %d is not recorded; seen "
 	          "again on a later poll",
 	    (long long)job->id, a->attempt);
+}
+
+struct spec_ref *
+monitor_job_spec(struct monitor *m, const struct job *job, char **cause)
+{
+	return spec_cache_get(m->d->specs, job->id, job->spec, cause);
 }
 
 struct attempt *
@@ -596,9 +608,10 @@ monitor_create_attempt(struct monitor *m, const struct job *job)
 /*
  * The attempts this tick makes (a RESTARTING job's next once its backoff
  * is over; a QUEUED job's first only if its submit did not make it, as
- * one stored by an older llmctld), in one transaction, one fsync however
- * many: committed before Slurm can hear of them; if any fails, none is
- * kept and the next tick makes them again.
+ * one stored by an older llmctld: looked for until a tick found them all,
+ * as every submit of this process makes its job's first), in one
+ * transaction, one fsync however many: committed before Slurm can hear of
+ * them; if any fails, none is kept and the next tick makes them again.
  */
 static void
 create_attempts(struct monitor *m)
@@ -610,7 +623,8 @@ create_attempts(struct monitor *m)
 	size_t n, i, k, ntags = 0;
 	int begun = 0, rc = 0;
 
-	for (k = 0; k < sizeof(from) / sizeof(from[0]) && rc == 0; k++) {
+	/* from[0], QUEUED, until a tick found every such job */
+	for (k = m->queued_made ? 1 : 0; k < nitems(from) && rc == 0; k++) {
 		jobs = store_jobs_in_state(st, from[k], &n);
 		for (i = 0; i < n && rc == 0; i++) {
 			/* a QUEUED job without one gets its first, only that */
@@ -636,6 +650,8 @@ create_attempts(struct monitor *m)
 		store_rollback(st);
 		rc = -1;
 	}
+	if (rc == 0)
+		m->queued_made = 1;
 	for (i = 0; i < ntags; i++) {
 		if (rc == 0)
 			monitor_attempt_made(m, tags[i]);

@@ -29,6 +29,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "spec.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "timer.h"
 #include "util.h"
@@ -386,9 +387,9 @@ static void
 notify_event(struct notify *n, const struct event_row *ev)
 {
 	const struct conf *conf = n->d->conf;
-	struct spec *sp = NULL;
+	const struct spec *sp;
+	struct spec_ref *ref;
 	struct job *job;
-	json_t *j;
 	char *why = NULL;
 	int type;
 
@@ -399,11 +400,8 @@ notify_event(struct notify *n, const struct event_row *ev)
 	if (conf->webhook_url != NULL)
 		notify_enqueue(n, conf->webhook_url,
 		    notify_payload(type, ev, job), ev->id);
-	if ((j = json_loads(job->spec, 0, NULL)) != NULL)
-		sp = spec_from_json(j, &why);
-	json_decref(j);
-	free(why);
-	why = NULL;
+	ref = spec_cache_get(n->d->specs, job->id, job->spec, NULL);
+	sp = ref != NULL ? ref->spec : NULL;
 	if (sp != NULL && sp->notify.webhook != NULL &&
 	    (sp->notify.on & (1u << type))) {
 		/* checked at submit; again, as the admin may have changed it */
@@ -418,7 +416,7 @@ notify_event(struct notify *n, const struct event_row *ev)
 			    (long long)job->id, why);
 		free(why);
 	}
-	spec_free(sp);
+	spec_ref_put(ref);
 	job_free(job);
 }
 

@@ -691,6 +691,32 @@ store_commit(struct store *st)
 }
 
 int
+store_savepoint(struct store *st)
+{
+	return store_run(st, "SAVEPOINT part");
+}
+
+int
+store_savepoint_undo(struct store *st)
+{
+	if (store_run(st, "ROLLBACK TO part") != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	return store_savepoint_release(st);
+}
+
+int
+store_savepoint_release(struct store *st)
+{
+	if (store_run(st, "RELEASE part") != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_in_transaction(const struct store *st)
 {
 	return st->in_tx;
@@ -1071,9 +1097,15 @@ store_attempt_update(struct store *st, const struct attempt *a)
 {
 	sqlite3_stmt *stmt;
 
+	/*
+	 * Not the key (job_id, attempt), which never changes: an UPDATE that
+	 * sets a column of an index rewrites its entry, and the key is in
+	 * two (the primary key's, attempts_unsubmitted) and a foreign key to
+	 * check; a page more in the WAL for every commit with an attempt.
+	 */
 	stmt = store_prepare(st,
-	    "UPDATE attempts SET job_id = ?1, "
-	    "attempt = ?2, tag = ?3, state = ?4, slurm_job_id = ?5, "
+	    "UPDATE attempts SET "
+	    "tag = ?3, state = ?4, slurm_job_id = ?5, "
 	    "nodes = ?6, master_port = ?7, submitted_at = ?8, "
 	    "started_at = ?9, ended_at = ?10, exit_code = ?11, cause = ?12, "
 	    "reason = ?13, plan = ?14, token_hash = ?15, last_beat_at = ?16, "

@@ -144,6 +144,13 @@ int store_begin(struct store *);
 int store_begin_recoverable(struct store *);
 int store_commit(struct store *);
 void store_rollback(struct store *);
+/*
+ * A savepoint in the transaction open, so that the writes after it can be
+ * undone alone (the transaction stays open) or released into it.
+ */
+int store_savepoint(struct store *);
+int store_savepoint_undo(struct store *);
+int store_savepoint_release(struct store *);
 /* 1 between store_begin() and its commit or rollback. */
 int store_in_transaction(const struct store *);
 /* Checkpoint and truncate the WAL; sooner after a failed write. */

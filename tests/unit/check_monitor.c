@@ -24,6 +24,7 @@
 #include "health.h"
 #include "llmctld.h"
 #include "monitor.h"
+#include "spec-cache.h"
 #include "store.h"
 #include "unit.h"
 #include "util.h"
@@ -54,6 +55,7 @@ setup(void)
 	d.base = event_base_new();
 	d.worker = worker_create(d.base, d.backend);
 	d.health = health_create();
+	d.specs = spec_cache_create();
 	d.monitor = monitor_create(&d);
 }
 
@@ -64,6 +66,7 @@ teardown(void)
 
 	worker_free(d.worker);
 	monitor_free(d.monitor);
+	spec_cache_free(d.specs);
 	bcluster_free(d.cluster);
 	health_free(d.health);
 	event_base_free(d.base);
