@@ -22,6 +22,8 @@ static struct bjob *fake_jobs;
 static size_t fake_n;
 static int fake_down; /* 1: every call fails as if unreachable */
 static int fake_submits;
+static int fake_submit_tries; /* refused ones too */
+static int fake_full; /* 1: submits refused for now, as by MaxJobCount */
 static int fake_list_down; /* 1: only the job-table load fails */
 static int fake_lost; /* submits to take but answer as unreachable */
 /* the last submit's placement */
@@ -84,9 +86,15 @@ fake_submit(
 	int rc = 0;
 
 	pthread_mutex_lock(&fake_lock);
+	fake_submit_tries++;
 	if (fake_down) {
 		*transient = 1;
 		rc = set_cause(cause, "Unable to contact slurm controller");
+	} else if (fake_full) {
+		*transient = 1;
+		rc = set_cause(cause,
+		    "Slurm temporarily unable to accept job, "
+		    "sleeping and retrying");
 	} else if (r->nodes > 64) {
 		*transient = 0;
 		rc = set_cause(cause,
@@ -335,6 +343,25 @@ fake_submit_count(void)
 }
 
 void
+fake_set_full(int full)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_full = full;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+int
+fake_submit_tries_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = fake_submit_tries;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+void
 fake_last_placement(
     char **req_nodes, char **exc_nodes, int *switches, int *wait_s)
 {
@@ -358,6 +385,8 @@ fake_reset(void)
 	fake_jobs = NULL;
 	fake_n = 0;
 	fake_submits = 0;
+	fake_submit_tries = 0;
+	fake_full = 0;
 	fake_down = 0;
 	fake_lost = 0;
 	fake_list_down = 0;

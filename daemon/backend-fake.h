@@ -10,6 +10,8 @@ void fake_set_list_down(int); /* only the job-table load fails */
 /* The next n submits: Slurm takes the job, the answer says unreachable. */
 void fake_lose_answers(int n);
 int fake_submit_count(void);
+int fake_submit_tries_count(void); /* refused ones too */
+void fake_set_full(int); /* submits refused for now, the rest works */
 /*
  * The last submit's placement fields: pinned nodes, excluded nodes (each
  * NULL or the caller's to free), switches and their wait.

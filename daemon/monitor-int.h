@@ -24,6 +24,9 @@ struct llmctld;
 struct track {
 	char *tag;
 	int busy; /* an op is in flight */
+	/* a submit Slurm refused for now (full queue, down): when again */
+	int submit_fails;
+	int64_t submit_retry_ms;
 	/*
 	 * Slurm cannot have the tag: the attempt was made by this process
 	 * and never handed to OP_SUBMIT, or a poll after its last submit
