@@ -24,7 +24,9 @@ BUILDS=("$@")
 ((${#BUILDS[@]} > 0)) || BUILDS=("$TOP/_build")
 
 mkdir -p "$DIR"
-export "$("$CLUSTER" start "$DIR/cluster" --nodes 4 --cpus 8 2>/dev/null)"
+# --clean: Slurm keeps ended jobs (MinJobAge) and a reused dir reaches
+# MaxJobCount after a few runs
+export "$("$CLUSTER" start "$DIR/cluster" --nodes 4 --cpus 8 --clean 2>/dev/null)"
 dpid=
 cleanup() {
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
