@@ -29,6 +29,7 @@
 #include "checkpoint.h"
 #include "checkpoint-int.h"
 #include "sha256.h"
+#include "util.h"
 
 #define SB_SIZE 1024
 #define HASHBUF_SIZE (256 * 1024)
@@ -85,7 +86,6 @@ static void begin(const struct scan *, const struct entry *);
 static const struct ckpt *known_result(
     const struct scan *, const struct entry *);
 static const struct ckpt *known_named(const struct scan *, const char *);
-static int hexval(int);
 static size_t parse_manifest(struct entry *, char *, size_t);
 static int open_beneath(int, const char *);
 static void verify_manifest(struct scan *, struct entry *, int, int);
@@ -908,18 +908,6 @@ known_named(const struct scan *s, const char *name)
 	return NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Check every line of a manifest in sha256sum format and rewrite it in place
  * as 32 digest bytes and a NUL-terminated path (never longer than the line).
@@ -956,8 +944,8 @@ parse_manifest(struct entry *e, char *buf, size_t len)
 		        p[SHA256_HEXLEN + 1] != '*'))
 			goto bad;
 		for (i = 0; i < SHA256_LEN; i++) {
-			if ((hi = hexval(p[2 * i])) == -1 ||
-			    (lo = hexval(p[2 * i + 1])) == -1)
+			if ((hi = hex_digit(p[2 * i])) == -1 ||
+			    (lo = hex_digit(p[2 * i + 1])) == -1)
 				goto bad;
 			w[i] = (char)(hi << 4 | lo);
 		}

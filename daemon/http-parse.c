@@ -245,18 +245,6 @@ http_parse_head(
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode %XX in s[0..n) in place, '+' as a space if plus, and terminate
  * it; a '%' without two hex digits stays, as evhttp_uridecode keeps it.
@@ -268,10 +256,10 @@ uri_decode(char *s, size_t n, int plus)
 	size_t i, o = 0;
 
 	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			s[o++] =
-			    (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 &&
+		    hex_digit(s[i + 2]) >= 0) {
+			s[o++] = (char)(hex_digit(s[i + 1]) << 4 |
+			    hex_digit(s[i + 2]));
 			i += 2;
 		} else if (plus && s[i] == '+')
 			s[o++] = ' ';

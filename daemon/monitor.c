@@ -39,11 +39,7 @@ static void monitor_tick_cb(void *);
 static size_t
 track_bucket(const struct monitor *m, const char *tag)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *tag != '\0'; tag++)
-		h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
-	return (size_t)(h % m->track_buckets);
+	return (size_t)(str_hash(tag) % m->track_buckets);
 }
 
 static void

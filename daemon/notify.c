@@ -547,11 +547,7 @@ dest_busy(const struct notify *n, const char *dest)
 static uint64_t
 dest_key(const char *dest)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *dest != '\0'; dest++)
-		h = (h ^ (unsigned char)*dest) * 1099511628211ULL;
-	return h;
+	return str_hash(dest);
 }
 
 /* Start what may start; wake up for the next retry that may not yet. */

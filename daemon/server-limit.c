@@ -176,12 +176,8 @@ static struct limit_peer *
 limit_peer_get(struct server_limit *lim, const char *key)
 {
 	struct limit_peer *peer;
-	uint32_t h = 2166136261u; /* FNV-1a */
-	const char *p;
+	size_t h = str_hash(key) % LIMIT_PEER_BUCKETS;
 
-	for (p = key; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h %= LIMIT_PEER_BUCKETS;
 	LIST_FOREACH(peer, &lim->peers[h], entry)
 	if (strcmp(peer->key, key) == 0)
 		return peer;

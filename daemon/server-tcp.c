@@ -560,12 +560,8 @@ static struct tcp_peer *
 tcp_peer_get(struct server_tcp *srv, const char *addr)
 {
 	struct tcp_peer *peer;
-	uint32_t h = 2166136261u; /* FNV-1a */
-	const char *p;
+	size_t h = str_hash(addr) % TCP_PEER_BUCKETS;
 
-	for (p = addr; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h %= TCP_PEER_BUCKETS;
 	LIST_FOREACH(peer, &srv->peers[h], entry)
 	if (strcmp(peer->addr, addr) == 0)
 		return peer;

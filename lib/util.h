@@ -36,6 +36,11 @@ char *random_hex(size_t nbytes);
 /* Quote s for /bin/sh with single quotes; the result is always safe. */
 char *sh_quote(const char *s);
 
+/* FNV-1a of a string, for hash tables. */
+uint64_t str_hash(const char *s);
+/* The value of a hex digit, -1 if c is not one. */
+int hex_digit(int c);
+
 /* Milliseconds from CLOCK_MONOTONIC and seconds from the wall clock. */
 int64_t mono_ms(void);
 int64_t wall_s(void);
