@@ -18,27 +18,13 @@ CHECK=$top_src/tests/unit/tcp_server.py
 [ -x "$LLMCTL" ] || { echo "FAIL: $LLMCTL not built"; exit 1; }
 [ -x "$LLMCTLD" ] || { echo "FAIL: $LLMCTLD not built"; exit 1; }
 
-tmp=$(mktemp -d /tmp/llmctl-tcp.XXXXXX) || exit 1
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-sock=$tmp/llmctld.sock
-
-died() {
-	echo "FAIL: $1"
-	sed 's/^/  llmctld: /' "$tmp/llmctld.log" | tail -n 20
-	exit 1
-}
+. "$top_src/tests/unit/daemon-lib.sh"
+daemon_tmp tcp
 
 # start: heartbeats on a port that was free a moment ago; ready once
 # llmctl gets an answer; 1 if llmctld exited (the port was taken)
 start() {
-	port=$("$PY" -c "import socket
-s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+	port=$(free_port)
 	printf '%s\n' "socket: $sock" "database: $tmp/state/llmctld.db" \
 	    "state_dir: $tmp/state" "backend: fake" "poll_interval: 1" \
 	    "log_level: info" "heartbeat_listen: 127.0.0.1:$port" \
@@ -47,14 +33,7 @@ s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 	LLMCTLD_FAKE_TOKENS=$tmp/tokens "$LLMCTLD" -d -f "$tmp/llmctld.conf" \
 	    >>"$tmp/llmctld.log" 2>&1 &
 	pid=$!
-	i=0
-	until [ -S "$sock" ] &&
-	    LLMCTL_SOCKET=$sock "$LLMCTL" status >/dev/null 2>&1; do
-		i=$((i + 1))
-		kill -0 "$pid" 2>/dev/null || { pid=; return 1; }
-		[ $i -gt 100 ] && died "llmctld did not start in 10s"
-		sleep 0.1
-	done
+	daemon_wait status
 }
 
 start || start || start || died "llmctld exited"
