@@ -4,8 +4,20 @@
 # one run (as root):
 #   tests/bench/submit-bench.sh [BUILD...]     (default: _build)
 # Each BUILD is a build directory of llmctl (e.g. one of main and one of a
-# branch: they run one after the other on the same cluster). Env: N (100)
-# jobs per phase, CLIENTS (4) for the parallel phase, BENCH_DIR.
+# branch): each has its own llmctld, all on the same cluster, and every
+# phase runs ROUNDS times, each build's and sbatch's one after the other,
+# so that a machine whose speed drifts (this one is a shared VM) is
+# compared over neighbouring minutes; the summary gives every round and the
+# median. Env: N (100)
+# jobs per phase, ROUNDS (3), CLIENTS (4) for the parallel phase,
+# BENCH_DIR, DOWN.
+#
+# Jobs start and end during a phase as Slurm schedules them, and on a
+# small machine that work competes with the submits: how many started in a
+# phase swung sbatch's 4-client rate between 65 and 262 jobs/s from one
+# run to the next. DOWN=1 sets the partition State=DOWN (Slurm queues jobs
+# but starts none), so that both sides measure the submission alone;
+# llmctl still plans and pins each job (it does not read partition state).
 #
 # llmctl runs three phases: a loop of one submit per process, CLIENTS such
 # loops side by side, and one `llmctl submit` of N files (a sweep).
@@ -13,10 +25,14 @@
 # grown by N (sbatch returns once Slurm has the job, so its loop's wall
 # time is the same measure). RPCs: sdiag's per-message-type counters,
 # reset (sdiag -r) before a phase, read once every job is in Slurm; the
-# daemon's per-tick poll and snapshot load are in them (poll_interval 1 s).
+# daemon's per-tick poll and snapshot load are in them (poll_interval 1 s),
+# with sdiag's mean time slurmctld took for each. "machine CPU a job": all
+# the machine's busy time during the phase over its jobs, what bounds the
+# rate once the clients keep every core busy.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-100}
+ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-4}
 DIR=${BENCH_DIR:-/tmp/llmctl-submit-bench}
 CLUSTER=$TOP/tests/cluster/slurm-cluster
@@ -27,12 +43,16 @@ mkdir -p "$DIR"
 # --clean: Slurm keeps ended jobs (MinJobAge) and a reused dir reaches
 # MaxJobCount after a few runs
 export "$("$CLUSTER" start "$DIR/cluster" --nodes 4 --cpus 8 --clean 2>/dev/null)"
-dpid=
+dpids=()
 cleanup() {
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
+	((${#dpids[@]} == 0)) || kill "${dpids[@]}" 2>/dev/null
 	"$CLUSTER" stop "$DIR/cluster" >/dev/null 2>&1 || :
 }
 trap cleanup EXIT
+if [ "${DOWN:-0}" = 1 ]; then
+	scontrol update PartitionName=debug State=DOWN
+	echo "== partition down: jobs queue in Slurm, none starts"
+fi
 printf 'version: 1\nname: b\ncommand: "true"\nworkdir: /tmp\nresources:\n  nodes: 1\n  gpus_per_node: 0\nrecovery:\n  max_restarts: 0\n' >"$DIR/job.yaml"
 
 submitted() { sdiag | awk -F: '/^Jobs submitted/ {gsub(/ /, "", $2); print $2}'; }
@@ -49,12 +69,18 @@ wait_for() {
 	done
 }
 
+# busy: the machine's CPU time so far, in ticks (every core, every process:
+# clients, llmctld, slurmctld, munged, the kernel; idle and iowait left out)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
 # rpcs: the per-type counts since the reset, "TYPE=count ...", sdiag's own
 # REQUEST_STATS_INFO left out
 rpcs() {
 	sdiag | awk '/by message type/ {on = 1; next} /by user/ {on = 0}
 	    on && /count:/ && $1 != "REQUEST_STATS_INFO" {
-		split($0, a, "count:"); split(a[2], b, " "); printf "%s=%s ", $1, b[1] }'
+		split($0, a, "count:"); split(a[2], b, " ")
+		split($0, c, "ave_time:"); split(c[2], d, " ")
+		printf "%s=%s:%s ", $1, b[1], d[1] }'
 }
 
 # phase LABEL CLIENTS CMD...: N jobs by CLIENTS loops of CMD, timed until
@@ -64,17 +90,23 @@ phase() {
 	shift 2
 	sdiag -r >/dev/null
 	base=$(submitted)
+	c0=$(busy)
 	t0=$(date +%s%N)
+	local pids=()
 	for k in $(seq "$c"); do
 		(for _ in $(seq "${REPEAT:-$((N / c))}"); do "$@" >/dev/null 2>&1 || echo "$label: submit failed" >&2; done) &
+		pids+=($!)
 	done
-	wait $(jobs -p | grep -v "^${dpid:-x}$") 2>/dev/null || :
+	wait "${pids[@]}" 2>/dev/null || :
 	wait_for $((base + N / c * c))
 	t1=$(date +%s%N)
+	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) -v cpu=$(($(busy) - c0)) -v hz="$(getconf CLK_TCK)" \
+	    'BEGIN { printf "%-40s %4d jobs %7.2f s %8.1f jobs/s, machine %5.2f ms CPU a job\n", l, n, ns / 1e9, n / (ns / 1e9), cpu / hz / n * 1000 }'
 	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) \
-	    'BEGIN { printf "%-40s %4d jobs %7.2f s %8.1f jobs/s\n", l, n, ns / 1e9, n / (ns / 1e9) }'
+	    'BEGIN { printf "%s %.1f\n", l, n / (ns / 1e9) }' >>"$DIR/rates"
 	rpcs | awk -v n=$((N / c * c)) '{ for (i = 1; i <= NF; i++) {
-		split($i, kv, "="); printf "    %-32s %6d  %5.2f per job\n", kv[1], kv[2], kv[2] / n } }'
+		split($i, kv, "="); split(kv[2], ct, ":")
+		printf "    %-32s %6d  %5.2f per job, %6.2f ms in slurmctld each\n", kv[1], ct[1], ct[1] / n, ct[2] / 1000 } }'
 }
 
 # until Slurm's queue is empty again (at most 60 s), so that each phase
@@ -89,53 +121,80 @@ drain() {
 	sleep 1
 }
 
-for B in "${BUILDS[@]}"; do
-	B=$(cd "$B" && pwd)
-	cat >"$DIR/d.conf" <<CONF
-socket: $DIR/sock
-database: $DIR/state/db
-state_dir: $DIR/state
+# one daemon per build, all started first and idle but for their 1 s
+# poll while another phase runs (1 RPC/s: NODE_INFO)
+LB=()
+for i in "${!BUILDS[@]}"; do
+	B=$(cd "${BUILDS[$i]}" && pwd)
+	D=$DIR/b$i
+	rm -rf "$D"
+	mkdir -p "$D"
+	cat >"$D/d.conf" <<CONF
+socket: $D/sock
+database: $D/state/db
+state_dir: $D/state
 slurm_conf: $SLURM_CONF
 poll_interval: 1
 replan_after: 1h
 log_level: warn
 CONF
-	rm -rf "$DIR/state"
-	"$B/daemon/llmctld" -d -f "$DIR/d.conf" 2>"$DIR/d.log" &
-	dpid=$!
-	sleep 2
-	L=("$B/cli/llmctl" --socket "$DIR/sock")
-	echo "== llmctl from $B ($(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?)), $(nproc) cores"
-	phase "llmctl submit, sequential" 1 "${L[@]}" submit "$DIR/job.yaml"
-	drain
-	phase "llmctl submit, $CLIENTS clients" "$CLIENTS" "${L[@]}" submit "$DIR/job.yaml"
-	drain
-	# a sweep: N spec files in one llmctl run, over one connection (a
-	# build that takes one file a run skips it)
-	if "${L[@]}" submit --help 2>&1 | grep -q 'file \.\.\.'; then
-		mapfile -t files < <(for _ in $(seq "$N"); do echo "$DIR/job.yaml"; done)
-		REPEAT=1 phase "llmctl submit, $N files in one run" 1 "${L[@]}" submit "${files[@]}"
+	"$B/daemon/llmctld" -d -f "$D/d.conf" 2>"$D/d.log" &
+	dpids+=($!)
+	LB+=("$B")
+	echo "== llmctl $i from $B ($(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?))"
+done
+echo "== $(nproc) cores, $ROUNDS rounds of $N jobs a phase, llmctl and sbatch alternated"
+sleep 2
+files=()
+for _ in $(seq "$N"); do files+=("$DIR/job.yaml"); done
+: >"$DIR/rates"
+for _ in $(seq "$ROUNDS"); do
+	for kind in seq par sweep; do
+		for i in "${!LB[@]}"; do
+			L=("${LB[$i]}/cli/llmctl" --socket "$DIR/b$i/sock")
+			case $kind in
+			seq) phase "llmctl $i submit, sequential" 1 "${L[@]}" submit "$DIR/job.yaml" ;;
+			par) phase "llmctl $i submit, $CLIENTS clients" "$CLIENTS" "${L[@]}" submit "$DIR/job.yaml" ;;
+			sweep)
+				# N spec files in one run, over one connection (a
+				# build that takes one file a run skips it)
+				"${L[@]}" submit --help 2>&1 | grep -q 'file \.\.\.' || continue
+				REPEAT=1 phase "llmctl $i submit, $N files in one run" 1 "${L[@]}" submit "${files[@]}" ;;
+			esac
+			c=1
+			[ "$kind" = par ] && c=$CLIENTS
+			jobs_by[i]=$((${jobs_by[i]:-0} + N / c * c))
+			drain
+		done
+		case $kind in
+		seq) phase "sbatch, sequential" 1 sbatch -o /dev/null --wrap true ;;
+		par) phase "sbatch, $CLIENTS clients" "$CLIENTS" sbatch -o /dev/null --wrap true ;;
+		*) continue ;;
+		esac
 		drain
-	fi
+	done
+done
+for i in "${!LB[@]}"; do
 	# where a job's time goes in the daemon: commits (fsync'd but for a
-	# Slurm id and a poll's progress) and CPU, over the phases' jobs
-	curl -s --unix-socket "$DIR/sock" http://llmctld/v1/metrics | awk -v n=$((2 * N + N / CLIENTS * CLIENTS)) \
-	    -v cpu="$(awk '{print $14 + $15}' "/proc/$dpid/stat")" -v hz="$(getconf CLK_TCK)" '
+	# Slurm id and a poll's progress) and CPU, over all its phases' jobs
+	curl -s --unix-socket "$DIR/b$i/sock" http://llmctld/v1/metrics | awk -v n="${jobs_by[i]}" \
+	    -v cpu="$(awk '{print $14 + $15}' "/proc/${dpids[$i]}/stat")" -v hz="$(getconf CLK_TCK)" -v i="$i" '
 		/^llmctld_store_commit_duration_seconds_count/ { c = $2 }
 		/^llmctld_store_commit_duration_seconds_sum/ { s = $2 }
 		/^llmctld_backend_op_duration_seconds_count\{op="submit"\}/ { wc = $2 }
 		/^llmctld_backend_op_duration_seconds_sum\{op="submit"\}/ { ws = $2 }
-		END { printf "    daemon, per job: %.2f commits (%.2f ms each), %.2f ms CPU; worker: %.2f ms a submit\n",
-		    c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000, (wc>0 ? ws / wc * 1000 : 0) }'
-	sdiag -r >/dev/null
-	sleep 10
-	echo "    idle daemon, 10 s: $(rpcs)"
-	kill "$dpid"
-	wait "$dpid" 2>/dev/null || :
-	dpid=
-	drain
+		END { printf "llmctld %d, per job: %.2f commits (%.2f ms each), %.2f ms CPU; worker: %.2f ms a submit\n",
+		    i, c / n, (c>0 ? s / c * 1000 : 0), cpu / hz / n * 1000, (wc>0 ? ws / wc * 1000 : 0) }'
 done
-echo "== plain sbatch"
-phase "sbatch, sequential" 1 sbatch -o /dev/null --wrap true
-drain
-phase "sbatch, $CLIENTS clients" "$CLIENTS" sbatch -o /dev/null --wrap true
+sdiag -r >/dev/null
+sleep 10
+echo "idle daemons (${#LB[@]}), 10 s: $(rpcs | sed 's/:[0-9]* / /g')"
+# the summary: every round's rate, and the median
+echo "== jobs/s per round, median last"
+awk '{ l = $0; sub(/ [^ ]*$/, "", l); r[l] = r[l] sprintf(" %7.1f", $NF); v[l, ++n[l]] = $NF
+	if (!(l in seen)) { seen[l] = 1; order[++k] = l } }
+	END { for (j = 1; j <= k; j++) { l = order[j]; m = n[l]
+		for (a = 1; a <= m; a++) x[a] = v[l, a]
+		for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
+		med = m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
+		printf "%-40s%s   median %7.1f\n", l, r[l], med } }' "$DIR/rates"
