@@ -265,6 +265,50 @@ api_check_webhook(struct llmctld *d, const struct api_request *req,
 	return -1;
 }
 
+/*
+ * The job, its event and its first attempt in one transaction, planned in
+ * it too when the plan needs no write of its own (then the tick has
+ * nothing to do for it): one commit per job. Takes sp over.
+ */
+static int
+submit_store(struct llmctld *d, struct job *job, struct spec *sp)
+{
+	struct store *st = d->store;
+	struct submit_data *sd = NULL;
+	struct attempt *a = NULL;
+	int planned = 1;
+
+	if (store_begin(st) != 0 || store_job_insert(st, job) != 0 ||
+	    store_event_add(st, job->id, "submitted",
+	        "submitted by %s: %d nodes x %d GPUs, world size %d", job->user,
+	        job->nodes, job->gpus_per_node, job->world_size) != 0 ||
+	    (a = monitor_create_attempt(d->monitor, job)) == NULL) {
+		store_rollback(st);
+		spec_free(sp);
+		return -1;
+	}
+	/*
+	 * For its plan: no parse there (spec-cache.h). An entry whose job
+	 * is rolled back is never used: it is found by id and stored text.
+	 */
+	spec_cache_add(d->specs, job->id, job->spec, sp);
+	if ((planned = monitor_plan_first(d->monitor, a, job, &sd)) < 0 ||
+	    store_commit(st) != 0) {
+		store_rollback(st);
+		monitor_plan_undo(d->monitor, sd, a);
+		attempt_free(a);
+		return -1;
+	}
+	log_job(job->id, "submitted by %s (%s)", job->user, job->name);
+	monitor_attempt_made(d->monitor, a->tag);
+	if (planned == 0)
+		monitor_plan_sent(d->monitor, sd, a, job);
+	else
+		monitor_kick(d->monitor);
+	attempt_free(a);
+	return 0;
+}
+
 void
 api_jobs_submit(
     struct llmctld *d, const struct api_request *req, struct api_response *resp)
@@ -272,7 +316,7 @@ api_jobs_submit(
 	const char *dry = api_query(req, "dry_run");
 	struct spec *spec;
 	struct job job = { 0 };
-	char *tag = NULL;
+	char *name;
 	json_t *jspec;
 
 	if (req->idempotency_key != NULL &&
@@ -312,7 +356,8 @@ api_jobs_submit(
 		spec_free(spec);
 		return;
 	}
-	job.name = spec->name;
+	/* its own copy: the spec goes to the cache, which may drop it */
+	job.name = name = xstrdup(spec->name);
 	job.uid = req->uid;
 	job.gid = req->gid;
 	job.user = user_name(req->uid);
@@ -325,33 +370,20 @@ api_jobs_submit(
 	json_decref(jspec);
 	if (job.idem_key != NULL && submit_repeat(d, req, job.spec, resp)) {
 		/* answered: the job of the first try, or an error */
-	} else if (store_begin(d->store) != 0 ||
-	    store_job_insert(d->store, &job) != 0 ||
-	    store_event_add(d->store, job.id, "submitted",
-	        "submitted by %s: %d nodes x %d GPUs, world size %d", job.user,
-	        job.nodes, job.gpus_per_node, job.world_size) != 0 ||
-	    (tag = monitor_create_attempt(d->monitor, &job)) == NULL ||
-	    store_commit(d->store) != 0) {
-		store_rollback(d->store);
+		spec_free(spec);
+	} else if (submit_store(d, &job, spec) != 0)
 		api_error(resp, 503, "store_failed",
 		    "cannot record the job (is the disk full?); nothing was "
 		    "submitted");
-	} else {
-		log_job(job.id, "submitted by %s (%s)", job.user, job.name);
-		monitor_attempt_made(d->monitor, tag);
+	else {
 		job.attempts = 1;
 		resp->status = 201;
 		/* its attempt has neither a Slurm id nor nodes yet */
 		resp->body = job_summary_json(&job, NULL);
-		/* for its plan: no parse there (spec-cache.h) */
-		spec_cache_add(d->specs, job.id, job.spec, spec);
-		spec = NULL;
-		monitor_kick(d->monitor);
 	}
-	free(tag);
 	free(job.user);
 	free(job.spec);
-	spec_free(spec);
+	free(name);
 }
 
 #define LIST_NAME_MAX 256 /* longer than any job name worth asking for */

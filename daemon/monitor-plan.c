@@ -4,7 +4,8 @@
  *
  * An attempt without a Slurm id is planned on the loop, on the snapshot
  * the tick keeps (d->cluster), recorded, built and sent as OP_SUBMIT: one
- * RPC. The exactly-once rule decides before that: an attempt this process
+ * RPC (a submit's first attempt in the submit's own transaction, when
+ * nothing but the plan is to be written: monitor_plan_first). The exactly-once rule decides before that: an attempt this process
  * made and never handed to OP_SUBMIT cannot be in Slurm; any other (made
  * before a restart, or its submit's outcome unknown) is looked up by tag
  * in a poll that started after its last submit, and submitted only when
@@ -562,13 +563,18 @@ plan_store(struct monitor *m, const struct submit_data *sd, struct attempt *a,
 	return -1;
 }
 
-/* Place the attempt on cl: record, build and submit it, or say why not. */
-static void
-plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
-    struct attempt *a, struct job *job)
+enum plan_made { PLAN_MADE, PLAN_UNPLACED, PLAN_UNBUILT };
+
+/*
+ * Place the attempt on cl and build its launch, writing nothing: PLAN_MADE
+ * (to be recorded), or why not (*cause): no room or never (PLAN_UNPLACED),
+ * no launch (PLAN_UNBUILT, its token registered still).
+ */
+static enum plan_made
+plan_ready(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
+    struct attempt *a, struct job *job, char **cause)
 {
 	const char *addr;
-	char *cause = NULL;
 	int transient = 0;
 
 	sd->place.tag = sd->tag;
@@ -582,24 +588,92 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 		    m->d->store, cl->loaded_at - 1, hold_cb, sd);
 	/* a read: on error none are counted, the plan may pin */
 	sd->place.queued = store_attempts_queued(m->d->store);
-	if (placement_run(&sd->place, cl, &cause, &transient) != 0)
+	if (placement_run(&sd->place, cl, cause, &transient) != 0)
+		return PLAN_UNPLACED;
+	if (sd->place.to_slurm)
+		plan_handed(sd, a, job, transient ? *cause : NULL);
+	free(*cause);
+	*cause = NULL;
+	addr = plan_record(cl, sd, a);
+	return plan_build(m, sd, a, job, addr, cause) == 0 ? PLAN_MADE
+	                                                   : PLAN_UNBUILT;
+}
+
+/* Place the attempt on cl: record, build and submit it, or say why not. */
+static void
+plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
+    struct attempt *a, struct job *job)
+{
+	char *cause = NULL;
+
+	switch (plan_ready(m, cl, sd, a, job, &cause)) {
+	case PLAN_UNPLACED:
 		plan_unplaced(m, sd, a, job, cause);
-	else {
-		if (sd->place.to_slurm)
-			plan_handed(sd, a, job, transient ? cause : NULL);
-		addr = plan_record(cl, sd, a);
-		if (plan_build(m, sd, a, job, addr, &cause) == 0) {
-			/* recorded before Slurm hears of it, or not sent */
-			if (plan_store(m, sd, a, job) == 0) {
-				plan_submit(m, sd, a, job);
-				sd = NULL;
-			}
-		} else
-			monitor_finish(m, a, job, ATTEMPT_FAILED,
-			    CAUSE_LAUNCH_FAILED, cause);
+		break;
+	case PLAN_UNBUILT:
+		monitor_finish(
+		    m, a, job, ATTEMPT_FAILED, CAUSE_LAUNCH_FAILED, cause);
+		break;
+	case PLAN_MADE:
+		/* recorded before Slurm hears of it, or not sent */
+		if (plan_store(m, sd, a, job) == 0) {
+			plan_submit(m, sd, a, job);
+			sd = NULL;
+		}
+		break;
 	}
 	free(cause);
 	submit_data_free(sd);
+}
+
+int
+monitor_plan_first(struct monitor *m, struct attempt *a, struct job *job,
+    struct submit_data **out)
+{
+	const struct bcluster *cl = m->d->cluster;
+	struct submit_data *sd;
+	enum plan_made made = PLAN_UNPLACED;
+	char *cause = NULL;
+	int rc = 1;
+
+	*out = NULL;
+	/* on a fresh snapshot only: the tick loads one and waits for it */
+	if (cl == NULL ||
+	    mono_ms() - m->loaded_ms > 2 * m->d->conf->poll_interval_ms)
+		return 1;
+	sd = submit_data_new(m, a->tag);
+	if (plan_request(m, sd, a, job, &cause) == 0 &&
+	    (made = plan_ready(m, cl, sd, a, job, &cause)) == PLAN_MADE) {
+		rc = store_attempt_update(m->d->store, a) == 0 ? 0 : -1;
+		if (rc == 0) {
+			*out = sd;
+			sd = NULL;
+		}
+	}
+	/* no room now, no launch: the tick says so, or ends the attempt */
+	if (made != PLAN_UNPLACED && rc != 0)
+		health_unregister(m->d->health, a->token_hash);
+	free(cause);
+	submit_data_free(sd);
+	return rc;
+}
+
+void
+monitor_plan_sent(struct monitor *m, struct submit_data *sd,
+    const struct attempt *a, const struct job *job)
+{
+	plan_submit(m, sd, a, job);
+}
+
+void
+monitor_plan_undo(
+    struct monitor *m, struct submit_data *sd, const struct attempt *a)
+{
+	if (sd == NULL)
+		return;
+	health_unregister(m->d->health, a->token_hash);
+	submit_data_free(sd);
+	monitor_track_drop(m, a->tag);
 }
 
 /* The nodes quarantined now, which the live plan leaves out. */

@@ -577,27 +577,28 @@ list_done(struct op *op, void *arg)
 	keep_seen(m, op);
 }
 
-/* Insert job's next attempt in the transaction open; its tag, or NULL. */
-char *
+/* Insert job's next attempt in the transaction open; it, or NULL. */
+struct attempt *
 monitor_create_attempt(struct monitor *m, const struct job *job)
 {
 	struct store *st = m->d->store;
-	struct attempt a = { 0 };
+	struct attempt *a;
 
-	a.job_id = job->id;
-	a.attempt = job->attempts + 1;
-	a.tag = random_hex(12);
-	a.state = ATTEMPT_CREATED;
+	a = xcalloc(1, sizeof(*a));
+	a->job_id = job->id;
+	a->attempt = job->attempts + 1;
+	a->tag = random_hex(12);
+	a->state = ATTEMPT_CREATED;
 	/* sees the attempts inserted before it in this transaction */
-	a.master_port = pick_port(m, a.job_id, a.attempt);
-	a.submitted_at = wall_s();
-	a.last_step = a.ckpt_start = a.ckpt_end = -1;
-	if (store_attempt_insert(st, &a) == 0 &&
-	    store_event_add(st, a.job_id, "attempt",
-	        "attempt %d created (tag %s, MASTER_PORT %d)", a.attempt, a.tag,
-	        a.master_port) == 0)
-		return a.tag;
-	free(a.tag);
+	a->master_port = pick_port(m, a->job_id, a->attempt);
+	a->submitted_at = wall_s();
+	a->last_step = a->ckpt_start = a->ckpt_end = -1;
+	if (store_attempt_insert(st, a) == 0 &&
+	    store_event_add(st, a->job_id, "attempt",
+	        "attempt %d created (tag %s, MASTER_PORT %d)", a->attempt,
+	        a->tag, a->master_port) == 0)
+		return a;
+	attempt_free(a);
 	return NULL;
 }
 
@@ -615,7 +616,8 @@ create_attempts(struct monitor *m)
 	static const enum job_state from[] = { JOB_QUEUED, JOB_RESTARTING };
 	struct store *st = m->d->store;
 	struct job **jobs;
-	char **tags = NULL, *tag;
+	struct attempt *a;
+	char **tags = NULL;
 	size_t n, i, k, ntags = 0;
 	int begun = 0, rc = 0;
 
@@ -632,13 +634,14 @@ create_attempts(struct monitor *m)
 			if (!begun && (rc = store_begin(st)) != 0)
 				break;
 			begun = 1;
-			if ((tag = monitor_create_attempt(m, jobs[i])) ==
-			    NULL) {
+			if ((a = monitor_create_attempt(m, jobs[i])) == NULL) {
 				rc = -1;
 				break;
 			}
 			tags = xreallocarray(tags, ntags + 1, sizeof(*tags));
-			tags[ntags++] = tag;
+			tags[ntags++] = a->tag;
+			a->tag = NULL;
+			attempt_free(a);
 		}
 		job_list_free(jobs, n);
 	}

@@ -16,13 +16,29 @@ struct monitor *monitor_create(struct llmctld *);
 void monitor_kick(struct monitor *);
 void monitor_kick_sweep(struct monitor *);
 struct job;
+struct attempt;
+struct submit_data;
 /*
  * A job's next attempt, inserted in the transaction open (a submit makes
- * the first with the job: one fsync for both); its tag, or NULL. Once
- * committed, monitor_attempt_made(tag).
+ * the first with the job: one fsync for both); it (attempt_free() it), or
+ * NULL. Once committed, monitor_attempt_made(its tag).
  */
-char *monitor_create_attempt(struct monitor *, const struct job *);
+struct attempt *monitor_create_attempt(struct monitor *, const struct job *);
 void monitor_attempt_made(struct monitor *, const char *);
+/*
+ * A submit's first attempt planned, built and recorded in the same open
+ * transaction, so that a job costs one commit, not two: 0 and *out once
+ * recorded; after the commit monitor_plan_sent() hands it to Slurm, after
+ * a rollback monitor_plan_undo() forgets it. 1: left to the tick (no
+ * fresh snapshot, no room now, no launch: the paths that write their own
+ * reason or end); -1: the store failed, roll back.
+ */
+int monitor_plan_first(
+    struct monitor *, struct attempt *, struct job *, struct submit_data **out);
+void monitor_plan_sent(struct monitor *, struct submit_data *,
+    const struct attempt *, const struct job *);
+void monitor_plan_undo(
+    struct monitor *, struct submit_data *, const struct attempt *);
 void monitor_free(struct monitor *);
 /* The rank's node in an attempt's plan (JSON), "?" if none: for stragglers. */
 struct json_t;
