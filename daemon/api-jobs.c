@@ -1,5 +1,5 @@
 /*
- * api-jobs: submit, list, show and cancel. A user sees and changes only
+ * api-jobs: list, show and cancel (submit: api-submit.c). A user sees and changes only
  * their own jobs; root and the admin group see all. The spec is parsed and
  * validated here again whatever the client checked.
  */
@@ -144,8 +144,8 @@ job_health_json(struct llmctld *d, const struct job *job,
 }
 
 /* The job object of the API, last its newest attempt (NULL: none). */
-static json_t *
-job_summary_json(const struct job *job, const struct attempt *last)
+json_t *
+api_job_summary_json(const struct job *job, const struct attempt *last)
 {
 	return json_pack("{s:I, s:s, s:s, s:I, s:s, s:o, s:I, s:I, s:i, s:i, "
 	                 "s:i, s:i, s:o, s:o, s:o}",
@@ -163,8 +163,8 @@ job_summary_json(const struct job *job, const struct attempt *last)
 }
 
 /* The job object of the API; with_detail adds attempts and the spec. */
-static json_t *
-job_to_json(struct llmctld *d, const struct job *job, int with_detail)
+json_t *
+api_job_json(struct llmctld *d, const struct job *job, int with_detail)
 {
 	struct attempt **as, *last;
 	json_t *o, *arr, *spec;
@@ -172,7 +172,7 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 
 	as = store_attempts_of(d->store, job->id, &n);
 	last = n > 0 ? as[n - 1] : NULL;
-	o = job_summary_json(job, last);
+	o = api_job_summary_json(job, last);
 	if (with_detail) {
 		arr = json_array();
 		for (i = 0; i < n; i++)
@@ -188,8 +188,9 @@ job_to_json(struct llmctld *d, const struct job *job, int with_detail)
 	return o;
 }
 
-static char *
-user_name(uid_t uid)
+/* The caller's name, or its uid in decimal. */
+char *
+api_user_name(uid_t uid)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
@@ -197,193 +198,6 @@ user_name(uid_t uid)
 	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
 		return xstrdup(pw.pw_name);
 	return xasprintf("%lu", (unsigned long)uid);
-}
-
-/* What an Idempotency-Key may hold: a token a shell passes without care. */
-static int
-idem_key_valid(const char *key)
-{
-	size_t len = strlen(key);
-
-	return len >= 1 && len <= 128 &&
-	    strspn(key,
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	        "abcdefghijklmnopqrstuvwxyz0123456789._:-") == len;
-}
-
-/*
- * A submit that repeats an earlier one's Idempotency-Key (the client lost
- * the reply and sent it again) answers with the job the first one made;
- * the same key with another spec is the caller's mistake. 0: not a repeat.
- */
-static int
-submit_repeat(struct llmctld *d, const struct api_request *req,
-    const char *spec, struct api_response *resp)
-{
-	struct job *job;
-	int64_t id;
-
-	if ((id = store_job_by_key(d->store, req->uid, req->idempotency_key)) ==
-	    0)
-		return 0;
-	if (id < 0 || (job = store_job_get(d->store, id)) == NULL) {
-		api_error(resp, 503, "store_failed",
-		    "cannot look up the "
-		    "Idempotency-Key; nothing was submitted");
-		return 1;
-	}
-	if (strcmp(job->spec, spec) != 0)
-		api_error(resp, 422, "idempotency_key_reused",
-		    "Idempotency-Key \"%s\" was used for job %lld with "
-		    "another spec",
-		    req->idempotency_key, (long long)id);
-	else {
-		log_job(id,
-		    "submit repeated with its Idempotency-Key: "
-		    "answered with this job");
-		resp->status = 200;
-		resp->body = job_to_json(d, job, 0);
-	}
-	job_free(job);
-	return 1;
-}
-
-/* llmctld runs as root: a job's webhook only where the admin allows. */
-static int
-api_check_webhook(struct llmctld *d, const struct api_request *req,
-    const struct spec *spec, struct api_response *resp)
-{
-	char *why = NULL;
-
-	if (spec->notify.webhook == NULL ||
-	    notify_url_allowed(
-	        d->conf->webhook_allow, spec->notify.webhook, &why) == 0)
-		return 0;
-	api_error(resp, 400, "invalid_spec", "notify.webhook: %s", why);
-	log_warnx("uid %lu: refused webhook: %s", (unsigned long)req->uid, why);
-	free(why);
-	return -1;
-}
-
-/*
- * The job, its event and its first attempt in one transaction, planned in
- * it too when the plan needs no write of its own (then the tick has
- * nothing to do for it): one commit per job. Takes sp over.
- */
-static int
-submit_store(struct llmctld *d, struct job *job, struct spec *sp)
-{
-	struct store *st = d->store;
-	struct submit_data *sd = NULL;
-	struct attempt *a = NULL;
-	int planned = 1;
-
-	if (store_begin(st) != 0 || store_job_insert(st, job) != 0 ||
-	    store_event_add(st, job->id, "submitted",
-	        "submitted by %s: %d nodes x %d GPUs, world size %d", job->user,
-	        job->nodes, job->gpus_per_node, job->world_size) != 0 ||
-	    (a = monitor_create_attempt(d->monitor, job)) == NULL) {
-		store_rollback(st);
-		spec_free(sp);
-		return -1;
-	}
-	/*
-	 * For its plan: no parse there (spec-cache.h). An entry whose job
-	 * is rolled back is never used: it is found by id and stored text.
-	 */
-	spec_cache_add(d->specs, job->id, job->spec, sp);
-	if ((planned = monitor_plan_first(d->monitor, a, job, &sd)) < 0 ||
-	    store_commit(st) != 0) {
-		store_rollback(st);
-		monitor_plan_undo(d->monitor, sd, a);
-		attempt_free(a);
-		return -1;
-	}
-	log_job(job->id, "submitted by %s (%s)", job->user, job->name);
-	monitor_attempt_made(d->monitor, a->tag);
-	if (planned == 0)
-		monitor_plan_sent(d->monitor, sd, a, job);
-	else
-		monitor_kick(d->monitor);
-	attempt_free(a);
-	return 0;
-}
-
-void
-api_jobs_submit(
-    struct llmctld *d, const struct api_request *req, struct api_response *resp)
-{
-	const char *dry = api_query(req, "dry_run");
-	struct spec *spec;
-	struct job job = { 0 };
-	char *name;
-	json_t *jspec;
-
-	if (req->idempotency_key != NULL &&
-	    !idem_key_valid(req->idempotency_key)) {
-		api_error(resp, 400, "bad_request",
-		    "Idempotency-Key: expected "
-		    "1-128 characters of A-Z a-z 0-9 . _ : -");
-		return;
-	}
-	if ((spec = api_parse_spec_body(req, resp)) == NULL)
-		return;
-	/*
-	 * Checkpoints are read only as the job's user, never as root (a path
-	 * a user can change would be followed with root's rights), so a root
-	 * job's checkpoints would never be found and every restart would
-	 * begin at step 0: refuse it instead of losing the progress silently.
-	 */
-	if (req->uid == 0 && spec->checkpoint.dir != NULL) {
-		api_error(resp, 400, "invalid_spec",
-		    "checkpoint.dir: a job "
-		    "owned by root cannot have checkpoints: llmctld reads a "
-		    "checkpoint directory only as the job's user, never as "
-		    "root; submit the job as the user who writes the "
-		    "checkpoints");
-		spec_free(spec);
-		return;
-	}
-	if (api_check_webhook(d, req, spec, resp) != 0 ||
-	    api_check_placeable(d, spec, resp) != 0) {
-		spec_free(spec);
-		return;
-	}
-	jspec = spec_to_json(spec);
-	if (dry != NULL && strcmp(dry, "0") != 0) {
-		resp->status = 200;
-		resp->body = json_pack("{s:b, s:o}", "valid", 1, "spec", jspec);
-		spec_free(spec);
-		return;
-	}
-	/* its own copy: the spec goes to the cache, which may drop it */
-	job.name = name = xstrdup(spec->name);
-	job.uid = req->uid;
-	job.gid = req->gid;
-	job.user = user_name(req->uid);
-	job.state = JOB_QUEUED;
-	job.spec = json_dumps(jspec, JSON_COMPACT | JSON_SORT_KEYS);
-	job.nodes = spec->resources.nodes;
-	job.gpus_per_node = spec->resources.gpus_per_node;
-	job.world_size = spec_world_size(spec);
-	job.idem_key = req->idempotency_key;
-	json_decref(jspec);
-	if (job.idem_key != NULL && submit_repeat(d, req, job.spec, resp)) {
-		/* answered: the job of the first try, or an error */
-		spec_free(spec);
-	} else if (submit_store(d, &job, spec) != 0)
-		api_error(resp, 503, "store_failed",
-		    "cannot record the job (is the disk full?); nothing was "
-		    "submitted");
-	else {
-		job.attempts = 1;
-		resp->status = 201;
-		/* its attempt has neither a Slurm id nor nodes yet */
-		resp->body = job_summary_json(&job, NULL);
-	}
-	free(job.user);
-	free(job.spec);
-	free(name);
 }
 
 #define LIST_NAME_MAX 256 /* longer than any job name worth asking for */
@@ -503,7 +317,7 @@ api_jobs_list(
 	jobs = store_job_list(d->store, &f, &n);
 	arr = json_array();
 	for (i = 0; i < n && i < (size_t)want; i++)
-		json_array_append_new(arr, job_to_json(d, jobs[i], 0));
+		json_array_append_new(arr, api_job_json(d, jobs[i], 0));
 	resp->status = 200;
 	resp->body = json_pack("{s:o}", "jobs", arr);
 	/* the cursor: pass it as after= for the next page */
@@ -522,7 +336,7 @@ api_jobs_get(struct llmctld *d, const struct api_request *req,
 	if ((job = api_job_for_caller(d, req, resp, id)) == NULL)
 		return;
 	resp->status = 200;
-	resp->body = job_to_json(d, job, 1);
+	resp->body = api_job_json(d, job, 1);
 	job_free(job);
 }
 
@@ -541,7 +355,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 		job_free(job);
 		return;
 	}
-	who = user_name(req->uid);
+	who = api_user_name(req->uid);
 	if (store_begin(d->store) != 0 ||
 	    lifecycle_job_set(d->store, id, job->state, JOB_CANCELLED,
 	        "cancelled by user") != 0 ||
@@ -557,7 +371,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 		job_free(job);
 		job = store_job_get(d->store, id);
 		resp->status = 200;
-		resp->body = job_to_json(d, job, 0);
+		resp->body = api_job_json(d, job, 0);
 		monitor_kick_sweep(d->monitor);
 	}
 	free(who);

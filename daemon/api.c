@@ -159,9 +159,10 @@ api_dispatch(
 	double t0 = metrics_now();
 
 	api_route(d, req, resp);
-	metrics_api(route_template(req->path), req->tcp,
-	    resp->deferred ? METRICS_DEFERRED : resp->status,
-	    metrics_now() - t0);
+	if (!resp->counted_later)
+		metrics_api(route_template(req->path), req->tcp,
+		    resp->deferred ? METRICS_DEFERRED : resp->status,
+		    metrics_now() - t0);
 }
 
 static void

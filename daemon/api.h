@@ -45,6 +45,7 @@ struct api_response {
 	json_t *body;
 	char *text; /* plain text instead of body (metrics) */
 	int deferred; /* api_defer(): api_answer() replies */
+	int counted_later; /* the handler counts its answer (metrics_api) */
 };
 
 /*
@@ -86,9 +87,13 @@ void api_error(struct api_response *, int status, const char *code,
 /* Replace what is not UTF-8 (as jansson sees it) with '?', in place. */
 void api_utf8_scrub(unsigned char *, size_t);
 
-/* api-jobs.c */
+/* api-submit.c: POST /v1/jobs; api_jobs_flush() answers the submits
+ * still queued for their commit (at shutdown). */
 void api_jobs_submit(
     struct llmctld *, const struct api_request *, struct api_response *);
+void api_jobs_flush(struct llmctld *);
+
+/* api-jobs.c */
 void api_jobs_list(
     struct llmctld *, const struct api_request *, struct api_response *);
 void api_jobs_get(struct llmctld *, const struct api_request *,
@@ -98,6 +103,12 @@ void api_jobs_cancel(struct llmctld *, const struct api_request *,
 
 /* api-jobs.c: the caller's job, or NULL with resp filled (404/403). */
 struct job;
+struct attempt;
+/* A job's object; with_detail adds attempts, spec, health and goodput. */
+json_t *api_job_json(struct llmctld *, const struct job *, int with_detail);
+char *api_user_name(uid_t);
+/* Its summary, last its newest attempt or NULL. */
+json_t *api_job_summary_json(const struct job *, const struct attempt *last);
 struct job *api_job_for_caller(struct llmctld *, const struct api_request *,
     struct api_response *, int64_t id);
 /* Parse the submit body and spec; NULL with resp filled on any error. */

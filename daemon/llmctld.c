@@ -336,6 +336,8 @@ main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	sdnotify_free(d.sdnotify);
+	/* the submits queued for their commit: stored and answered */
+	api_jobs_flush(&d);
 	/* first: its done callbacks answer requests the servers still hold */
 	pool_free(d.fspool);
 	api_events_close_all();

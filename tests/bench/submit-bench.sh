@@ -49,6 +49,8 @@ cleanup() {
 	"$CLUSTER" stop "$DIR/cluster" >/dev/null 2>&1 || :
 }
 trap cleanup EXIT
+CTLD=$(pgrep -f "slurmctld -f $SLURM_CONF" | head -n1)
+MUNGED=$(pgrep -f "munged.* --socket=$DIR/cluster" | head -n1)
 if [ "${DOWN:-0}" = 1 ]; then
 	scontrol update PartitionName=debug State=DOWN
 	echo "== partition down: jobs queue in Slurm, none starts"
@@ -73,6 +75,15 @@ wait_for() {
 # clients, llmctld, slurmctld, munged, the kernel; idle and iowait left out)
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
+# pcpu PID...: their CPU time so far (all threads), in ticks
+pcpu() {
+	local p t=0
+	for p in "$@"; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
 # rpcs: the per-type counts since the reset, "TYPE=count ...", sdiag's own
 # REQUEST_STATS_INFO left out
 rpcs() {
@@ -86,14 +97,17 @@ rpcs() {
 # phase LABEL CLIENTS CMD...: N jobs by CLIENTS loops of CMD, timed until
 # all N reached Slurm; prints the rate and the RPCs per job by type
 phase() {
-	local label=$1 c=$2 base t0 t1 k
+	local label=$1 c=$2 base t0 t1
 	shift 2
 	sdiag -r >/dev/null
 	base=$(submitted)
 	c0=$(busy)
+	d0=$(pcpu "${dpids[@]}")
+	s0=$(pcpu "$CTLD")
+	m0=$(pcpu "$MUNGED")
 	t0=$(date +%s%N)
 	local pids=()
-	for k in $(seq "$c"); do
+	for _ in $(seq "$c"); do
 		(for _ in $(seq "${REPEAT:-$((N / c))}"); do "$@" >/dev/null 2>&1 || echo "$label: submit failed" >&2; done) &
 		pids+=($!)
 	done
@@ -102,6 +116,12 @@ phase() {
 	t1=$(date +%s%N)
 	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) -v cpu=$(($(busy) - c0)) -v hz="$(getconf CLK_TCK)" \
 	    'BEGIN { printf "%-40s %4d jobs %7.2f s %8.1f jobs/s, machine %5.2f ms CPU a job\n", l, n, ns / 1e9, n / (ns / 1e9), cpu / hz / n * 1000 }'
+	# where the machine's CPU went: the rest is the clients (and the
+	# kernel's work for nobody in particular)
+	awk -v n=$((N / c * c)) -v all=$(($(busy) - c0)) -v d=$(($(pcpu "${dpids[@]}") - d0)) \
+	    -v s=$(($(pcpu "$CTLD") - s0)) -v m=$(($(pcpu "$MUNGED") - m0)) -v hz="$(getconf CLK_TCK)" \
+	    'BEGIN { f = 1000 / hz / n; printf "    CPU ms a job: llmctld %.2f, slurmctld %.2f, munged %.2f, the rest (clients, kernel) %.2f\n",
+		d * f, s * f, m * f, (all - d - s - m) * f }'
 	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) \
 	    'BEGIN { printf "%s %.1f\n", l, n / (ns / 1e9) }' >>"$DIR/rates"
 	rpcs | awk -v n=$((N / c * c)) '{ for (i = 1; i <= NF; i++) {

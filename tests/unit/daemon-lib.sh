@@ -2,7 +2,20 @@
 # (tcp-server.sh, metrics-format.sh): a scratch dir removed on exit with
 # the daemon, a failure that shows the daemon's log, a free port, and the
 # wait for the daemon to answer. Set LLMCTL, LLMCTLD and PY first; then
-# `daemon_tmp NAME` sets tmp, sock and pid.
+# `daemon_tmp NAME` sets tmp, sock and pid. What is not set yet gets the
+# defaults of a run from the build directory (make check), and
+# `daemon_need` skips without python3 and fails without llmctld.
+
+top_build=${top_build:-$(pwd)}
+top_src=${top_src:-$(cd "${srcdir:-.}" && pwd)}
+LLMCTL=${LLMCTL:-$top_build/cli/llmctl}
+LLMCTLD=${LLMCTLD:-$top_build/daemon/llmctld}
+PY=${PY:-/usr/bin/python3}
+
+daemon_need() {
+	[ -x "$PY" ] || { echo "SKIP: $PY not found"; exit 77; }
+	[ -x "$LLMCTLD" ] || { echo "FAIL: $LLMCTLD not built"; exit 1; }
+}
 
 daemon_tmp() {
 	tmp=$(mktemp -d "/tmp/llmctl-$1.XXXXXX") || exit 1
