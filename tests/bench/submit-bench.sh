@@ -49,7 +49,7 @@ cleanup() {
 	"$CLUSTER" stop "$DIR/cluster" >/dev/null 2>&1 || :
 }
 trap cleanup EXIT
-CTLD=$(pgrep -f "slurmctld -f $SLURM_CONF" | head -n1)
+CTLD=$(pgrep -f "slurmctld .*-f $SLURM_CONF" | head -n1)
 MUNGED=$(pgrep -f "munged.* --socket=$DIR/cluster" | head -n1)
 if [ "${DOWN:-0}" = 1 ]; then
 	scontrol update PartitionName=debug State=DOWN
