@@ -605,10 +605,11 @@ monitor_create_attempt(struct monitor *m, const struct job *job)
 /*
  * The attempts this tick makes (a RESTARTING job's next once its backoff
  * is over; a QUEUED job's first only if its submit did not make it, as
- * one stored by an older llmctld: looked for until a tick found them all,
- * as every submit of this process makes its job's first), in one
- * transaction, one fsync however many: committed before Slurm can hear of
- * them; if any fails, none is kept and the next tick makes them again.
+ * one stored by an older llmctld: looked for until a tick read them all
+ * without a fault, as every submit of this process makes its job's
+ * first), in one transaction, one fsync however many: committed before
+ * Slurm can hear of them; if any fails, none is kept and the next tick
+ * makes them again.
  */
 static void
 create_attempts(struct monitor *m)
@@ -619,6 +620,7 @@ create_attempts(struct monitor *m)
 	struct attempt *a;
 	char **tags = NULL;
 	size_t n, i, k, ntags = 0;
+	uint64_t faults = store_faults(st);
 	int begun = 0, rc = 0;
 
 	/* from[0], QUEUED, until a tick found every such job */
@@ -644,6 +646,9 @@ create_attempts(struct monitor *m)
 			attempt_free(a);
 		}
 		job_list_free(jobs, n);
+		/* a read that failed is no "none left": again next tick */
+		if (store_faults(st) != faults)
+			rc = -1;
 	}
 	if (begun && (rc != 0 || store_commit(st) != 0)) {
 		store_rollback(st);

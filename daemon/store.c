@@ -47,6 +47,7 @@ struct store {
 	sqlite3 *db;
 	int in_tx;
 	int failed; /* a write failed since the last checkpoint */
+	uint64_t faults; /* statements that failed, ever (store_faults) */
 	struct stmt_entry cache[STMT_CACHE_MAX];
 	int ncache;
 	int sync_full; /* the connection's synchronous is FULL */
@@ -365,6 +366,7 @@ store_prepare(struct store *st, const char *sql)
 	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		log_warnx("store: prepare: %s", sqlite3_errmsg(st->db));
+		st->faults++;
 		return NULL;
 	}
 	if (st->ncache < STMT_CACHE_MAX) {
@@ -385,13 +387,22 @@ store_release(struct store *st, sqlite3_stmt *stmt)
 
 	for (i = 0; i < st->ncache; i++) {
 		if (st->cache[i].stmt == stmt) {
-			sqlite3_reset(stmt);
+			/* the last step's error, if any: a read cut short */
+			if (sqlite3_reset(stmt) != SQLITE_OK)
+				st->faults++;
 			sqlite3_clear_bindings(stmt);
 			st->cache[i].busy = 0;
 			return;
 		}
 	}
-	sqlite3_finalize(stmt);
+	if (sqlite3_finalize(stmt) != SQLITE_OK)
+		st->faults++;
+}
+
+uint64_t
+store_faults(const struct store *st)
+{
+	return st->faults;
 }
 
 /* Run a statement that returns no rows, release it; 0 or -1. */

@@ -265,6 +265,11 @@ int64_t store_cursor_get(struct store *, const char *name);
 int store_cursor_set(struct store *, const char *name, int64_t event_id);
 /* Inside store_begin() .. store_commit(): rows seen may not be committed. */
 int store_in_tx(const struct store *);
+/*
+ * Statements that failed so far, reads included: a caller that must tell
+ * "no rows" from "the read failed" compares it before and after.
+ */
+uint64_t store_faults(const struct store *);
 void event_list_free(struct event_row *, size_t);
 
 /*

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <sqlite3.h>
 
 #include "api.h"
 #include "backend-fake.h"
@@ -24,6 +25,7 @@
 #include "health.h"
 #include "llmctld.h"
 #include "monitor.h"
+#include "spec.h"
 #include "spec-cache.h"
 #include "store.h"
 #include "unit.h"
@@ -252,6 +254,71 @@ END_TEST
  * A job this daemon just made needs no look-up in Slurm's job table: with
  * that load failing it is still submitted, once.
  */
+/* Run the loop for ms. */
+static void
+run_for(int ms)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 20000 };
+	int64_t end = mono_ms() + ms;
+
+	while (mono_ms() < end) {
+		event_base_loopexit(d.base, &tv);
+		event_base_dispatch(d.base);
+	}
+}
+
+/* One statement on a connection of its own, as another process would. */
+static void
+sql_aside(const char *sql)
+{
+	sqlite3 *db;
+	char *path = xasprintf("%s/db", dir);
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	free(path);
+}
+
+/*
+ * A QUEUED job without an attempt, as an older llmctld stored it, gets
+ * its first even when the first ticks cannot read the jobs: a failed read
+ * is not "no job left without one".
+ */
+START_TEST(test_queued_read_fault)
+{
+	struct job job = { 0 };
+	struct spec *sp;
+	json_t *js;
+
+	sp = spec_parse(JOB, strlen(JOB), "t.yaml", "/tmp", NULL);
+	ck_assert_ptr_nonnull(sp);
+	js = spec_to_json(sp);
+	job.name = "old";
+	job.uid = getuid();
+	job.gid = getgid();
+	job.user = "old";
+	job.state = JOB_QUEUED;
+	job.spec = json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS);
+	job.nodes = 2;
+	job.gpus_per_node = 2;
+	job.world_size = 4;
+	ck_assert_int_eq(store_begin(d.store), 0);
+	ck_assert_int_eq(store_job_insert(d.store, &job), 0);
+	ck_assert_int_eq(store_commit(d.store), 0);
+	sql_aside("ALTER TABLE jobs RENAME TO jobs_away");
+	run_for(200); /* ten ticks that cannot read it */
+	sql_aside("ALTER TABLE jobs_away RENAME TO jobs");
+	ck_assert_msg(run_until(job.id, JOB_SUBMITTED, 3000),
+	    "the old QUEUED job never got its first attempt");
+	ck_assert_int_eq(attempt_count(job.id), 1);
+	free(job.spec);
+	json_decref(js);
+	spec_free(sp);
+}
+END_TEST
+
 START_TEST(test_fresh_needs_no_lookup)
 {
 	int64_t id;
@@ -652,6 +719,7 @@ main(void)
 	tcase_add_test(tc, test_scheduler_down);
 	tcase_add_test(tc, test_submit_backoff);
 	tcase_add_test(tc, test_fresh_needs_no_lookup);
+	tcase_add_test(tc, test_queued_read_fault);
 	tcase_add_test(tc, test_busy_to_slurm);
 	tcase_add_test(tc, test_submit_answer_lost);
 	tcase_add_test(tc, test_waiting_no_load);
