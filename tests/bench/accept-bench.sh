@@ -31,7 +31,7 @@ echo "$dpid" >"$DIR/pid"
 trap "kill $dpid 2>/dev/null" EXIT
 for _ in $(seq 50); do [ -S "$DIR/sock" ] && break; sleep 0.1; done
 
-echo "== llmctld $(git -C "$TOP" log -1 --format=%h 2>/dev/null || echo ?), fake backend, $(nproc) cores"
+echo "== llmctld $(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?), fake backend, $(nproc) cores"
 python3 - "$DIR/sock" "$dpid" "$M" $LEVELS <<'PY'
 import http.client, json, os, socket, sys, time
 path, pid, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
