@@ -19,7 +19,7 @@ out=${FUZZ_OUT:-$top/_build-fuzz}
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 CC=${CC_FUZZ:-clang}
-pkgs="yaml-0.1 libevent libevent_pthreads sqlite3 jansson"
+pkgs="yaml-0.1 libevent libevent_pthreads sqlite3 jansson libcurl"
 
 mkdir -p "$out/corpus-api" "$out/config-api"
 version=$(sed -n 's/^AC_INIT(\[[^]]*\], \[\([^]]*\)\].*/\1/p' \
