@@ -39,7 +39,12 @@
 #   E2E_DIR=/tmp/llmctl-pbench LEAF_ORDER=interleaved \
 #       tests/bench/placement-bench.sh
 # env: JOBS (40) jobs per phase, SEED (1), WINDOW (60) s over which they
-# arrive, BG_JOBS (12) llmtest2 jobs per phase, SWITCH_WAIT (60) s for
+# arrive, SBATCH_SRUN (1): the sbatch jobs run their sleep as srun's
+# tasks on every node, as a multi-node trainer is launched (srun torchrun
+# ..., srun python ...) and as llmctl runs every rank; 0 sleeps in the
+# batch script alone (the runs before 2026-12-03, which then spared
+# sbatch's jobs the step launch llmctl's pay, about 0.5 s a job),
+# BG_JOBS (12) llmtest2 jobs per phase, SWITCH_WAIT (60) s for
 # --switches, REPLAN_AFTER (60) llmctld's replan_after, LEAF_ORDER
 # (contiguous) or interleaved, LEAVES_PER_SPINE (2), KEEP=1 leaves the
 # cluster running. Raw data stay in $E2E_DIR/bench.
@@ -48,6 +53,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 : "${E2E_DIR:=/tmp/llmctl-pbench}"
 . "$TOP/tests/e2e/lib.sh"
 JOBS=${JOBS:-40}
+SBATCH_RUN=srun
+[ "${SBATCH_SRUN:-1}" = 1 ] || SBATCH_RUN=''
 SEED=${SEED:-1}
 WINDOW=${WINDOW:-60}
 BG_JOBS=${BG_JOBS:-12}
@@ -143,7 +150,7 @@ sbatch_submit() {
 	id=$(as_user "$TEST_USER" sbatch --parsable -N "$2" \
 	    --ntasks-per-node="$3" --gres=gpu:"$3" -t 5 -o /dev/null \
 	    --switches="$(min_leaves "$2")@$SWITCH_WAIT" -J "b$1" \
-	    --wrap "sleep $4") && echo "$1 $at $id" >>"$B/$PHASE.sub"
+	    --wrap "$SBATCH_RUN sleep $4") && echo "$1 $at $id" >>"$B/$PHASE.sub"
 }
 
 llmctl_submit() {
