@@ -1,7 +1,6 @@
 /*
- * api-jobs: list, show and cancel (submit: api-submit.c). A user sees and changes only
- * their own jobs; root and the admin group see all. The spec is parsed and
- * validated here again whatever the client checked.
+ * api-jobs: list, show and cancel (submit: api-submit.c). A user sees and
+ * changes only their own jobs; root and the admin group see all.
  */
 #include "config.h"
 
@@ -13,16 +12,12 @@
 
 #include "api.h"
 #include "checkpoint.h"
-#include "conf.h"
 #include "health.h"
 #include "hostlist.h"
 #include "llmctld.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "monitor.h"
-#include "notify.h"
-#include "spec.h"
-#include "spec-cache.h"
 #include "store.h"
 #include "util.h"
 
