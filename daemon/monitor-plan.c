@@ -5,8 +5,9 @@
  * An attempt without a Slurm id is planned on the loop, on the snapshot
  * the tick keeps (d->cluster), recorded, built and sent as OP_SUBMIT: one
  * RPC (a submit's first attempt in the submit's own transaction, when
- * nothing but the plan is to be written: monitor_plan_first). The exactly-once rule decides before that: an attempt this process
- * made and never handed to OP_SUBMIT cannot be in Slurm; any other (made
+ * nothing but the plan is to be written: monitor_plan_first). The
+ * exactly-once rule decides before that: an attempt this process made
+ * and never handed to OP_SUBMIT cannot be in Slurm; any other (made
  * before a restart, or its submit's outcome unknown) is looked up by tag
  * in a poll that started after its last submit, and submitted only when
  * that poll does not show it.
@@ -85,8 +86,6 @@ static int plan_store(struct monitor *, const struct submit_data *,
     struct attempt *, const struct job *);
 static int plan_build(struct monitor *, struct submit_data *, struct attempt *,
     const struct job *, const char *, char **);
-static void plan_submit(struct monitor *, struct submit_data *,
-    const struct attempt *, const struct job *);
 static void hold_cb(void *, const char *, const char *, int);
 static void plan_place(struct monitor *, const struct bcluster *,
     struct submit_data *, struct attempt *, struct job *);
@@ -513,9 +512,9 @@ logdir_done(void *arg, int cancelled)
  * OP_SUBMIT takes sd over; from now on Slurm may have the tag (the track
  * is busy from here to submit_done, log directory included).
  */
-static void
-plan_submit(struct monitor *m, struct submit_data *sd, const struct attempt *a,
-    const struct job *job)
+void
+monitor_plan_sent(struct monitor *m, struct submit_data *sd,
+    const struct attempt *a, const struct job *job)
 {
 	struct track *t = monitor_track_get(m, a->tag);
 	struct bjob_request req;
@@ -617,7 +616,7 @@ plan_place(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 	case PLAN_MADE:
 		/* recorded before Slurm hears of it, or not sent */
 		if (plan_store(m, sd, a, job) == 0) {
-			plan_submit(m, sd, a, job);
+			monitor_plan_sent(m, sd, a, job);
 			sd = NULL;
 		}
 		break;
@@ -656,13 +655,6 @@ monitor_plan_first(struct monitor *m, struct attempt *a, struct job *job,
 	free(cause);
 	submit_data_free(sd);
 	return rc;
-}
-
-void
-monitor_plan_sent(struct monitor *m, struct submit_data *sd,
-    const struct attempt *a, const struct job *job)
-{
-	plan_submit(m, sd, a, job);
 }
 
 void
