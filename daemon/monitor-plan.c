@@ -661,10 +661,11 @@ void
 monitor_plan_undo(
     struct monitor *m, struct submit_data *sd, const struct attempt *a)
 {
-	if (sd == NULL)
-		return;
-	health_unregister(m->d->health, a->token_hash);
-	submit_data_free(sd);
+	if (sd != NULL) {
+		health_unregister(m->d->health, a->token_hash);
+		submit_data_free(sd);
+	}
+	/* planned or not, the plan's request made it a track */
 	monitor_track_drop(m, a->tag);
 }
 

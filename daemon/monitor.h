@@ -28,8 +28,9 @@ void monitor_attempt_made(struct monitor *, const char *);
 /*
  * A submit's first attempt planned, built and recorded in the same open
  * transaction, so that a job costs one commit, not two: 0 and *out once
- * recorded; after the commit monitor_plan_sent() hands it to Slurm, after
- * a rollback monitor_plan_undo() forgets it. 1: left to the tick (no
+ * recorded; after the commit monitor_plan_sent() hands it to Slurm; after
+ * a rollback monitor_plan_undo() forgets the attempt, planned (*out) or
+ * not (NULL). 1: left to the tick (no
  * fresh snapshot, no room now, no launch: the paths that write their own
  * reason or end); -1: the store failed, roll back.
  */
