@@ -56,14 +56,12 @@ struct submit {
 };
 TAILQ_HEAD(submit_list, submit);
 
-/* The queue (one per daemon, made on the first deferred submit). */
+/* d->submits, made on the first deferred submit. */
 struct submit_queue {
 	struct timer *timer; /* 0 ms: the next loop turn */
 	struct submit_list list;
 	size_t n;
 };
-
-static struct submit_queue *queue;
 
 /* What an Idempotency-Key may hold: a token a shell passes without care. */
 static int
@@ -241,14 +239,15 @@ submits_store(
 static void
 queue_flush(struct llmctld *d)
 {
+	struct submit_queue *q = d->submits;
 	struct submit_list list;
 
-	if (queue == NULL || queue->n == 0)
+	if (q == NULL || q->n == 0)
 		return;
 	/* answers may run handlers again: store what is queued now */
 	TAILQ_INIT(&list);
-	TAILQ_CONCAT(&list, &queue->list, entry);
-	queue->n = 0;
+	TAILQ_CONCAT(&list, &q->list, entry);
+	q->n = 0;
 	submits_store(d, &list, NULL);
 }
 
@@ -262,26 +261,28 @@ queue_cb(void *arg)
 static void
 queue_add(struct llmctld *d, struct submit *s)
 {
-	if (queue == NULL) {
-		queue = xcalloc(1, sizeof(*queue));
-		TAILQ_INIT(&queue->list);
-		queue->timer = timer_new(d->base, queue_cb, d);
+	struct submit_queue *q = d->submits;
+
+	if (q == NULL) {
+		q = d->submits = xcalloc(1, sizeof(*q));
+		TAILQ_INIT(&q->list);
+		q->timer = timer_new(d->base, queue_cb, d);
 	}
-	TAILQ_INSERT_TAIL(&queue->list, s, entry);
-	if (++queue->n >= SUBMIT_BATCH_MAX)
+	TAILQ_INSERT_TAIL(&q->list, s, entry);
+	if (++q->n >= SUBMIT_BATCH_MAX)
 		queue_flush(d);
-	else if (queue->n == 1)
-		timer_schedule(queue->timer, 0);
+	else if (q->n == 1)
+		timer_schedule(q->timer, 0);
 }
 
 void
 api_jobs_flush(struct llmctld *d)
 {
 	queue_flush(d);
-	if (queue != NULL) {
-		timer_free(queue->timer);
-		free(queue);
-		queue = NULL;
+	if (d->submits != NULL) {
+		timer_free(d->submits->timer);
+		free(d->submits);
+		d->submits = NULL;
 	}
 }
 

@@ -41,6 +41,8 @@ struct llmctld {
 	struct notify *notify; /* webhooks */
 	struct sdnotify *sdnotify; /* systemd's sd_notify */
 	struct spec_cache *specs; /* the jobs' parsed specs (spec-cache.h) */
+	struct submit_queue
+	    *submits; /* waiting for their commit (api-submit) */
 };
 
 #endif
