@@ -59,6 +59,11 @@ SEED=${SEED:-1}
 WINDOW=${WINDOW:-60}
 BG_JOBS=${BG_JOBS:-12}
 SWITCH_WAIT=${SWITCH_WAIT:-60}
+# --switches=L@TIME takes Slurm's time format, where a bare number is
+# minutes: SWITCH_WAIT seconds as MM:SS (before 2026-12-03 the bench sent
+# "@60", 60 minutes, which Slurm caps at max_switch_wait, 300 s: sbatch's
+# jobs waited five times as long for their leaves as llmctl's 60 s)
+SWITCH_TIME=$((SWITCH_WAIT / 60)):$(printf %02d $((SWITCH_WAIT % 60)))
 REPLAN_AFTER=${REPLAN_AFTER:-60}
 LEAF_ORDER=${LEAF_ORDER:-contiguous}
 LEAVES_PER_SPINE=${LEAVES_PER_SPINE:-2}
@@ -149,7 +154,7 @@ sbatch_submit() {
 	at=$(date +%s.%N)
 	id=$(as_user "$TEST_USER" sbatch --parsable -N "$2" \
 	    --ntasks-per-node="$3" --gres=gpu:"$3" -t 5 -o /dev/null \
-	    --switches="$(min_leaves "$2")@$SWITCH_WAIT" -J "b$1" \
+	    --switches="$(min_leaves "$2")@$SWITCH_TIME" -J "b$1" \
 	    --wrap "$SBATCH_RUN sleep $4") && echo "$1 $at $id" >>"$B/$PHASE.sub"
 }
 
