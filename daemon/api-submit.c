@@ -50,7 +50,7 @@ struct submit {
 	struct attempt *a;
 	struct submit_data *sd; /* planned in the transaction */
 	int planned; /* monitor_plan_first's answer */
-	int64_t repeat; /* its key's job, inserted earlier in the batch */
+	int64_t repeat; /* its key's job: stored, or earlier in the batch */
 	double t0; /* metrics_now() on arrival */
 	TAILQ_ENTRY(submit) entry;
 };
@@ -143,7 +143,7 @@ submit_insert(struct llmctld *d, struct submit *s)
 	struct store *st = d->store;
 	struct job *job = &s->job;
 
-	/* its key on a job earlier in this batch: answered with that one */
+	/* its key on a stored job, or one earlier in this batch: that one */
 	if (s->key != NULL &&
 	    (s->repeat = store_job_by_key(st, job->uid, s->key)) != 0)
 		return s->repeat > 0 ? 0 : -1;
@@ -294,6 +294,7 @@ submit_new(const struct api_request *req, struct spec *spec)
 	json_t *jspec;
 
 	s = xcalloc(1, sizeof(*s));
+	s->t0 = metrics_now();
 	s->spec = spec;
 	jspec = spec_to_json(spec);
 	s->job.spec = json_dumps(jspec, JSON_COMPACT | JSON_SORT_KEYS);
@@ -359,7 +360,6 @@ api_jobs_submit(
 	struct submit_list one;
 	struct submit *s;
 	struct spec *spec;
-	int64_t id;
 
 	if ((spec = submit_spec(d, req, resp)) == NULL)
 		return;
@@ -370,15 +370,8 @@ api_jobs_submit(
 		spec_free(spec);
 		return;
 	}
+	/* a repeated key is answered after the batch (submit_insert) */
 	s = submit_new(req, spec);
-	s->t0 = metrics_now();
-	/* a key stored already: answered now (one queued is seen later) */
-	if (s->key != NULL &&
-	    (id = store_job_by_key(d->store, req->uid, s->key)) != 0) {
-		repeat_answer(d, id, s->job.spec, s->key, resp);
-		submit_free(s);
-		return;
-	}
 	if ((s->later = api_defer(req, resp)) != NULL) {
 		resp->counted_later = 1;
 		queue_add(d, s);

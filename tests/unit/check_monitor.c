@@ -115,18 +115,26 @@ state_of(int64_t id)
 	return s;
 }
 
+/* Run the loop for 20 ms. */
+static void
+loop_turn(void)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 20000 };
+
+	event_base_loopexit(d.base, &tv);
+	event_base_dispatch(d.base);
+}
+
 /* Run the loop until the job is in state, at most ms. */
 static int
 run_until(int64_t id, enum job_state want, int ms)
 {
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 20000 };
 	int64_t end = mono_ms() + ms;
 
 	while (mono_ms() < end) {
 		if (state_of(id) == want)
 			return 1;
-		event_base_loopexit(d.base, &tv);
-		event_base_dispatch(d.base);
+		loop_turn();
 	}
 	return state_of(id) == want;
 }
@@ -258,13 +266,10 @@ END_TEST
 static void
 run_for(int ms)
 {
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 20000 };
 	int64_t end = mono_ms() + ms;
 
-	while (mono_ms() < end) {
-		event_base_loopexit(d.base, &tv);
-		event_base_dispatch(d.base);
-	}
+	while (mono_ms() < end)
+		loop_turn();
 }
 
 /* One statement on a connection of its own, as another process would. */
