@@ -135,7 +135,8 @@ fake_submit(
 static int
 fake_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 {
-	size_t i;
+	struct bjob *b;
+	size_t i, k;
 
 	pthread_mutex_lock(&fake_lock);
 	if (fake_down || fake_list_down) {
@@ -149,15 +150,24 @@ fake_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 	*stamp = fake_stamp;
 	fake_loads[0]++;
 	*out = xcalloc(fake_n + 1, sizeof(**out));
-	for (i = 0; i < fake_n; i++) {
-		(*out)[i] = fake_jobs[i];
-		(*out)[i].tag = xstrdup(fake_jobs[i].tag);
-		(*out)[i].nodes = fake_jobs[i].nodes != NULL
+	for (i = k = 0; i < fake_n; i++) {
+		/* as Slurm's: another user's job only while it waits */
+		if (fake_jobs[i].tag == NULL &&
+		    fake_jobs[i].state != BJOB_PENDING)
+			continue;
+		b = &(*out)[k++];
+		*b = fake_jobs[i];
+		b->tag =
+		    fake_jobs[i].tag != NULL ? xstrdup(fake_jobs[i].tag) : NULL;
+		b->partition = fake_jobs[i].partition != NULL
+		    ? xstrdup(fake_jobs[i].partition)
+		    : NULL;
+		b->nodes = fake_jobs[i].nodes != NULL
 		    ? xstrdup(fake_jobs[i].nodes)
 		    : NULL;
-		(*out)[i].reason = NULL;
+		b->reason = NULL;
 	}
-	*n = fake_n;
+	*n = k;
 	pthread_mutex_unlock(&fake_lock);
 	return 0;
 }
@@ -285,6 +295,23 @@ fake_set_state(int64_t id, enum bjob_state state, int exit_code)
 		if (state != BJOB_PENDING && fake_jobs[i].nodes == NULL)
 			fake_jobs[i].nodes = xstrdup("n1,n2");
 	}
+	pthread_mutex_unlock(&fake_lock);
+}
+
+void
+fake_add_other(uid_t uid, const char *partition)
+{
+	struct bjob *b;
+
+	pthread_mutex_lock(&fake_lock);
+	fake_jobs = xreallocarray(fake_jobs, fake_n + 1, sizeof(*fake_jobs));
+	b = &fake_jobs[fake_n++];
+	memset(b, 0, sizeof(*b));
+	b->id = 1000 + (int64_t)fake_n;
+	b->uid = uid;
+	b->state = BJOB_PENDING;
+	b->partition = xstrdup(partition);
+	fake_stamp++;
 	pthread_mutex_unlock(&fake_lock);
 }
 

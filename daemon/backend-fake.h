@@ -5,6 +5,8 @@
 #include "backend.h"
 
 void fake_set_state(int64_t id, enum bjob_state, int exit_code);
+/* Another user's job, pending for nodes in partition, until fake_set_state. */
+void fake_add_other(uid_t uid, const char *partition);
 void fake_set_down(int);
 void fake_set_list_down(int); /* only the job-table load fails */
 /* The next n submits: Slurm takes the job, the answer says unreachable. */

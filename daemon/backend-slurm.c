@@ -187,6 +187,21 @@ no_change(int64_t stamp)
 	return stamp != 0 && slurm_get_errno() == SLURM_NO_CHANGE_IN_DATA;
 }
 
+/*
+ * Another user's job that waits in Slurm's queue for nodes: just submitted
+ * (no reason yet), or held back by resources or by jobs ahead of it; not
+ * one that waits for a dependency, a begin time, a hold or a limit.
+ */
+static int
+waits_for_nodes(const slurm_job_info_t *ji)
+{
+	if ((ji->job_state & JOB_STATE_BASE) != JOB_PENDING)
+		return 0;
+	return ji->state_reason == WAIT_NO_REASON ||
+	    ji->state_reason == WAIT_RESOURCES ||
+	    ji->state_reason == WAIT_PRIORITY;
+}
+
 static int
 slurm_backend_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 {
@@ -207,8 +222,17 @@ slurm_backend_list(int64_t *stamp, struct bjob **out, size_t *n, char **cause)
 	for (i = 0; i < msg->record_count; i++) {
 		ji = &msg->job_array[i];
 		if (ji->comment == NULL ||
-		    strncmp(ji->comment, TAG_PREFIX, strlen(TAG_PREFIX)) != 0)
+		    strncmp(ji->comment, TAG_PREFIX, strlen(TAG_PREFIX)) != 0) {
+			if (waits_for_nodes(ji)) {
+				b = &jobs[(*n)++];
+				b->id = ji->job_id;
+				b->uid = ji->user_id;
+				b->state = BJOB_PENDING;
+				b->partition = xstrdup(
+				    ji->partition != NULL ? ji->partition : "");
+			}
 			continue;
+		}
 		b = &jobs[(*n)++];
 		b->id = ji->job_id;
 		b->tag = xstrdup(ji->comment + strlen(TAG_PREFIX));

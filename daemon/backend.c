@@ -34,6 +34,7 @@ bjob_list_free(struct bjob *jobs, size_t n)
 		free(jobs[i].nodes);
 		free(jobs[i].batch_host);
 		free(jobs[i].reason);
+		free(jobs[i].partition);
 	}
 	free(jobs);
 }

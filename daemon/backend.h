@@ -68,6 +68,7 @@ struct bjob {
 	int64_t start_time;
 	int64_t end_time;
 	char *reason;
+	char *partition; /* untagged only: where it waits (comma list) */
 };
 
 /* Recent failures of a node, from the store, for the planner to avoid. */
@@ -97,7 +98,9 @@ struct backend {
 	int (*submit)(const struct bjob_request *, int64_t *id, char **cause,
 	    int *transient);
 	/*
-	 * Every job carrying an llmctl tag; one RPC. *stamp: in, the stamp of
+	 * Every job carrying an llmctl tag, and other users' jobs pending for
+	 * nodes (tag NULL: reason None, Resources or Priority; id, uid,
+	 * state and partition only); one RPC. *stamp: in, the stamp of
 	 * the table the caller keeps (0: none); out, the new table's. 1: the
 	 * table has not changed since *stamp (nothing returned: keep the old
 	 * one), 0: the jobs are returned, -1: error.

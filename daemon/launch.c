@@ -28,13 +28,18 @@
  */
 #define IFNAME_PART \
 	"if [ -z \"${GLOO_SOCKET_IFNAME:-}\" ] || " \
-	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then " \
+	"[ -z \"${NCCL_SOCKET_IFNAME:-}\" ]; then llmctl_a=$MASTER_ADDR; " \
+	"case $llmctl_a in *[!0-9.]*) " \
 	"llmctl_a=$(getent ahostsv4 \"$MASTER_ADDR\" 2>/dev/null | " \
-	"awk 'NR == 1 { print $1 }'); llmctl_a=${llmctl_a:-$MASTER_ADDR}; " \
-	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null | " \
-	"awk '{ print $2; exit }'); " \
-	"[ -n \"$llmctl_if\" ] || llmctl_if=$(ip route get \"$llmctl_a\" " \
-	"2>/dev/null | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); " \
+	"awk 'NR == 1 { print $1 }'); " \
+	"llmctl_a=${llmctl_a:-$MASTER_ADDR};; esac; " \
+	"llmctl_if=$(ip -o addr show to \"$llmctl_a\" 2>/dev/null); " \
+	"case $llmctl_if in *': '*) llmctl_if=${llmctl_if#*: }; " \
+	"llmctl_if=${llmctl_if%%[ \t]*};; *) llmctl_if=;; esac; " \
+	"if [ -z \"$llmctl_if\" ]; then " \
+	"llmctl_if=$(ip route get \"$llmctl_a\" 2>/dev/null); " \
+	"case $llmctl_if in *' dev '*) llmctl_if=${llmctl_if#* dev }; " \
+	"llmctl_if=${llmctl_if%% *};; *) llmctl_if=;; esac; fi; " \
 	"if [ -n \"$llmctl_if\" ] && [ \"$llmctl_if\" != lo ]; then " \
 	"GLOO_SOCKET_IFNAME=${GLOO_SOCKET_IFNAME:-$llmctl_if}; " \
 	"NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-$llmctl_if}; " \
@@ -150,15 +155,21 @@ static const char RANK_PART[] =
     "kill -0 $child 2>/dev/null || break; done; fi; "
     /* the step signals the command and this shell in turn: let it land */
     "if [ $rc -gt 128 ] && [ $killed = 0 ]; then sleep 0.2; fi; "
-    "echo \"llmctl-exit $(date +%s%N) $RANK ${SLURMD_NODENAME:-?} $rc "
+    /*
+     * Only a failure's time is read (FIRST_SCAN): no date for the rest. A
+     * signal (the step's TERM) can cut the date short: once more, and
+     * never an empty field.
+     */
+    "t=0; if [ $rc != 0 ]; then t=$(date +%s%N) || :; "
+    "[ -n \"$t\" ] || t=$(date +%s%N); t=${t:-0}; fi; "
+    "echo \"llmctl-exit $t $RANK ${SLURMD_NODENAME:-?} $rc "
     "$killed $warned\" >&3; exit $rc";
 
-/* srun and mpi: one task per rank. */
+/* srun and mpi: one task per rank, its shell then the rank's (RANK_PART). */
 static const char TASK_WRAPPER[] =
     NODE_PART "LOCAL_RANK=$SLURM_LOCALID; "
               "RANK=$((NODE_RANK * LOCAL_WORLD_SIZE + LOCAL_RANK)); "
-              "export RANK LOCAL_RANK; "
-              "exec /bin/sh -c \"$LLMCTL_RANK_SH\" llmctl-rank \"$@\"";
+              "export RANK LOCAL_RANK; ";
 
 /*
  * torchrun: one task per node; torchrun starts the ranks, which record
@@ -189,7 +200,8 @@ static const char NODE_WRAPPER[] = NODE_PART
  * of SIGTERM (143) counts only if no other did, in case its kill landed
  * after its command ended. It is written to first-failure ("RANK NODE
  * STATUS WARNED") for llmctld, and the batch exits with its status, which
- * Slurm reports as the job's exit code.
+ * Slurm reports as the job's exit code. Only after a failed step: srun
+ * exits 0 only when every task did.
  */
 #define FIRST_SCAN \
 	"first=; ft=; term=; tt=\n" \
@@ -212,7 +224,8 @@ static const char NODE_WRAPPER[] = NODE_PART
 	"\tset -- $first\n" \
 	"\trc=$3\n" \
 	"fi\n"
-static const char FIRST_FAILURE[] = "rc=$?\n" FIRST_SCAN "exit $rc\n";
+static const char FIRST_FAILURE[] =
+    "rc=$?\n[ \"$rc\" = 0 ] && exit 0\n" FIRST_SCAN "exit $rc\n";
 
 /*
  * With spares the batch script supervises the step (docs/design.md 8,
@@ -239,7 +252,7 @@ static const char SUPERVISE_TAIL[] =
     "\tsleep 0.2\n"
     "done\n"
     "wait $llmctl_srun\n"
-    "rc=$?\n" FIRST_SCAN "[ \"$rc\" = 0 ] && exit 0\n"
+    "rc=$?\n[ \"$rc\" = 0 ] && exit 0\n" FIRST_SCAN
     "echo \"$rc\" > \"$LLMCTL_LOG_DIR/step.end\"\n"
     "llmctl_t=0\n"
     "while :; do\n"
@@ -427,7 +440,7 @@ static char *
 launch_body(const struct spec *spec, const char *args, const char *logq)
 {
 	int world = spec_world_size(spec), torchrun, spares;
-	char *wrapq, *cmd, *body, *exitq, *tail;
+	char *wrap, *wrapq, *cmd, *body, *exitq, *tail;
 
 	if (spec->parallel.launcher == LAUNCHER_SCRIPT) {
 		cmd = spec->argc > 0
@@ -438,7 +451,10 @@ launch_body(const struct spec *spec, const char *args, const char *logq)
 		return body;
 	}
 	torchrun = spec->parallel.launcher == LAUNCHER_TORCHRUN;
-	wrapq = sh_quote(torchrun ? NODE_WRAPPER : TASK_WRAPPER);
+	wrap = torchrun ? xstrdup(NODE_WRAPPER)
+	                : xasprintf("%s%s", TASK_WRAPPER, RANK_PART);
+	wrapq = sh_quote(wrap);
+	free(wrap);
 	exitq = xstrdup("\"$LLMCTL_LOG_DIR/ranks.exit\"");
 	spares = spec->resources.spare_nodes > 0;
 	tail = spares ? xasprintf(SUPERVISE_TAIL, SPARE_WAIT_S * 5)
@@ -545,7 +561,8 @@ launch_build(
 	}
 	if (spec->health.preflight != NULL)
 		env_add(l, "LLMCTL_PREFLIGHT", "%s", spec->health.preflight);
-	env_add(l, "LLMCTL_RANK_SH", "%s", RANK_PART);
+	if (spec->parallel.launcher == LAUNCHER_TORCHRUN)
+		env_add(l, "LLMCTL_RANK_SH", "%s", RANK_PART);
 	if (spec->resources.gpus_per_node > 0 &&
 	    spec->parallel.launcher != LAUNCHER_TORCHRUN &&
 	    spec->parallel.launcher != LAUNCHER_SCRIPT)

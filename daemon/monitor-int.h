@@ -94,11 +94,16 @@ struct monitor {
 	int list_wanted; /* an attempt waits for a poll: kick */
 	int64_t swept_ms; /* monotonic, the last sweep of every attempt */
 	int sweep_wanted; /* sweep on the next tick, not a poll interval on */
-	int need_poll; /* the last sweep saw attempts in Slurm */
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;
 	uint64_t seen_list; /* and its number; 0: none yet */
 	int64_t seen_stamp; /* the backend's stamp of seen */
+	/* seen's jobs of others pending for nodes, by partition list */
+	struct waiting {
+		char *partition;
+		int64_t n;
+	} * waiting;
+	size_t nwaiting;
 	/*
 	 * Bumped when what a plan sees may have changed: a new job table or
 	 * node snapshot, an attempt ended. Attempts left unplaced wait for it.
@@ -130,6 +135,8 @@ struct track *monitor_track_find(struct monitor *, const char *tag);
 void monitor_fs_push(
     struct monitor *, uid_t, pool_run_fn, pool_done_fn, void *arg);
 void monitor_track_drop(struct monitor *, const char *tag);
+/* Others' jobs waiting in Slurm's queue for the partition's nodes. */
+int64_t monitor_waiting(const struct monitor *, const char *partition);
 /* The job's spec, parsed once: spec_ref_put() it; NULL: unreadable. */
 struct spec_ref *monitor_job_spec(
     struct monitor *, const struct job *, char **cause);

@@ -257,7 +257,8 @@ seen_id(const struct monitor *m, const char *tag, uid_t uid)
 	size_t i;
 
 	for (i = 0; i < m->nseen; i++)
-		if (m->seen[i].uid == uid && strcmp(m->seen[i].tag, tag) == 0)
+		if (m->seen[i].tag != NULL && m->seen[i].uid == uid &&
+		    strcmp(m->seen[i].tag, tag) == 0)
 			return m->seen[i].id;
 	return 0;
 }
@@ -338,6 +339,8 @@ plan_handed(const struct submit_data *sd, const struct attempt *a,
 		busy = "re-planned";
 	else if (busy == NULL && pl->queued > 0)
 		busy = "jobs of ours wait in Slurm's queue";
+	else if (busy == NULL && pl->waiting > 0)
+		busy = "other jobs wait in Slurm's queue";
 	else if (busy == NULL)
 		busy = "free nodes span more switches than the best";
 	if (pl->switches > 0 && wait > 0)
@@ -587,6 +590,7 @@ plan_ready(struct monitor *m, const struct bcluster *cl, struct submit_data *sd,
 		    m->d->store, cl->loaded_at - 1, hold_cb, sd);
 	/* a read: on error none are counted, the plan may pin */
 	sd->place.queued = store_attempts_queued(m->d->store);
+	sd->place.waiting = monitor_waiting(m, sd->spec->resources.partition);
 	if (placement_run(&sd->place, cl, cause, &transient) != 0)
 		return PLAN_UNPLACED;
 	if (sd->place.to_slurm)

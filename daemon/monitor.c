@@ -497,6 +497,77 @@ apply_bjob(
  * their own.
  */
 static void
+waiting_free(struct monitor *m)
+{
+	while (m->nwaiting > 0)
+		free(m->waiting[--m->nwaiting].partition);
+	free(m->waiting);
+	m->waiting = NULL;
+}
+
+/* Count the others' jobs of seen that wait for nodes, by partition. */
+static void
+count_waiting(struct monitor *m)
+{
+	const struct bjob *b;
+	size_t i, k;
+
+	waiting_free(m);
+	for (i = 0; i < m->nseen; i++) {
+		b = &m->seen[i];
+		if (b->tag != NULL || b->partition == NULL)
+			continue;
+		for (k = 0; k < m->nwaiting; k++)
+			if (strcmp(m->waiting[k].partition, b->partition) == 0)
+				break;
+		if (k == m->nwaiting) {
+			m->waiting = xreallocarray(
+			    m->waiting, k + 1, sizeof(*m->waiting));
+			m->waiting[k].partition = xstrdup(b->partition);
+			m->waiting[k].n = 0;
+			m->nwaiting++;
+		}
+		m->waiting[k].n++;
+	}
+}
+
+/* Does comma list a name a partition that comma list b names? */
+static int
+lists_meet(const char *a, const char *b)
+{
+	const char *p, *q;
+	size_t la, lb;
+
+	for (p = a; *p != '\0'; p += la + (p[la] == ',')) {
+		la = strcspn(p, ",");
+		for (q = b; *q != '\0'; q += lb + (q[lb] == ',')) {
+			lb = strcspn(q, ",");
+			if (la == lb && strncmp(p, q, la) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Others' jobs that wait in Slurm's queue for nodes of partition (NULL:
+ * the default, which llmctld does not know: all of them), as of the last
+ * poll.
+ */
+int64_t
+monitor_waiting(const struct monitor *m, const char *partition)
+{
+	int64_t n = 0;
+	size_t k;
+
+	for (k = 0; k < m->nwaiting; k++)
+		if (partition == NULL ||
+		    lists_meet(partition, m->waiting[k].partition))
+			n += m->waiting[k].n;
+	return n;
+}
+
+static void
 keep_seen(struct monitor *m, struct op *op)
 {
 	/* "no change": the kept table is this poll's answer */
@@ -513,6 +584,7 @@ keep_seen(struct monitor *m, struct op *op)
 	m->seen_stamp = op->u.list.stamp;
 	op->u.list.jobs = NULL;
 	op->u.list.njobs = 0;
+	count_waiting(m);
 	m->changes++;
 }
 
@@ -672,21 +744,20 @@ monitor_attempt_made(struct monitor *m, const char *tag)
 }
 
 /*
- * One job-table load at a time, and for the attempts in flight one per
- * poll interval however often the monitor is kicked (a tenth off for the
- * timer's slack); an attempt that waits for a poll to tell whether Slurm
- * has it gets one at once. An unchanged table costs slurmctld a "no
- * change".
+ * One job-table load at a time, one per poll interval however often the
+ * monitor is kicked (a tenth off for the timer's slack), with or without
+ * attempts in flight: the plans count the others' jobs that wait in it.
+ * An attempt that waits for a poll to tell whether Slurm has it gets one
+ * at once. An unchanged table costs slurmctld a "no change".
  */
 static int
-poll_due(const struct monitor *m, int need_poll)
+poll_due(const struct monitor *m)
 {
 	int64_t every = m->d->conf->poll_interval_ms;
 
 	if (m->polling)
 		return 0;
-	return m->list_wanted ||
-	    (need_poll && mono_ms() - m->listed_ms >= every - every / 10);
+	return m->list_wanted || mono_ms() - m->listed_ms >= every - every / 10;
 }
 
 int
@@ -720,7 +791,6 @@ sweep(struct monitor *m)
 
 	m->swept_ms = mono_ms();
 	m->sweep_wanted = 0;
-	m->need_poll = 0;
 	as = store_attempts_active(m->d->store, &n);
 	for (i = 0; i < n; i++) {
 		if (as[i]->slurm_job_id == 0 ||
@@ -730,7 +800,6 @@ sweep(struct monitor *m)
 			continue;
 		health_register(m->d->health, as[i]->token_hash, job->id,
 		    as[i]->attempt, job->world_size);
-		m->need_poll = 1;
 		if (job->state == JOB_CANCELLED || as[i]->ending)
 			monitor_cancel_attempt(m, as[i]);
 		job_free(job);
@@ -777,7 +846,7 @@ monitor_tick_cb(void *arg)
 	attempt_list_free(as, n);
 	if (m->sweep_wanted || mono_ms() - m->swept_ms >= every - every / 10)
 		sweep(m);
-	if (poll_due(m, m->need_poll)) {
+	if (poll_due(m)) {
 		m->polling = 1;
 		m->poll_started = metrics_now();
 		m->lists++;
@@ -833,6 +902,7 @@ monitor_free(struct monitor *m)
 		monitor_track_drop(m, t->tag);
 	free(m->track_index);
 	bjob_list_free(m->seen, m->nseen);
+	waiting_free(m);
 	free(m->load_cause);
 	free(m->poll_cause);
 	free(m);

@@ -266,7 +266,7 @@ placement_run(struct placement *pl, const struct bcluster *cl, char **cause,
 	if (pl->plan == NULL && pl->navoid == 0)
 		*transient = 1;
 	else if (pl->plan != NULL &&
-	    (pl->queued > 0 ||
+	    (pl->queued > 0 || pl->waiting > 0 ||
 	        (pl->req.policy == POLICY_PACK &&
 	            plan_worse(pl->plan, ideal)))) {
 		plan_free(pl->plan);

@@ -33,6 +33,7 @@ struct placement {
 	struct hold *held; /* from the store, owned */
 	size_t nheld;
 	int64_t queued; /* 1: one of ours waits in Slurm's queue for nodes */
+	int64_t waiting; /* others' jobs that wait there for nodes */
 	struct plan *plan; /* out, owned: pin these nodes */
 	int never; /* out: not even when idle */
 	/*

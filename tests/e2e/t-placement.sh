@@ -224,3 +224,47 @@ placement: {max_wait: 2m}")")
 		[ "$got" = "$want" ] || fail "rank $r: '$got', want '$want'"
 	done
 }
+
+# Another user's job waits in Slurm's queue for nodes (all four, one of
+# them busy): a 1-node job that fits now is not pinned on a free node
+# ahead of it but handed to Slurm, which keeps its queue's order (the
+# placement bench's job 2 was pinned on nodes that such a job took a
+# second later, and waited for exactly those); once nothing waits, the
+# next job is pinned again.
+test_a7_others_waiting_not_pinned() {
+	local busy big id sid r
+	busy=$(as_user "$TEST_USER2" sbatch --parsable -N1 -w "$(e2e_node 1)" \
+	    --gres=gpu:8 -t 5 -o /dev/null --wrap 'sleep 300')
+	big=$(as_user "$TEST_USER2" sbatch --parsable -N4 --gres=gpu:8 -t 1 \
+	    -o /dev/null --wrap 'sleep 1')
+	for _ in $(seq 40); do
+		[ "$(squeue -h -j "$busy" -o %T)" = RUNNING ] &&
+		    [ "$(squeue -h -j "$big" -o %T)" = PENDING ] && break
+		sleep 0.25
+	done
+	r=$(squeue -h -j "$big" -o '%T %r')
+	case $r in "PENDING Resources" | "PENDING Priority" | "PENDING None") ;;
+	*) scancel "$busy" "$big"; fail "the other job is not waiting for nodes: $r"; return 1 ;;
+	esac
+	sleep 2	# the daemon's poll is at most a poll interval old
+	id=$(submit "$(spec others1 1 8 'sleep 1')")
+	for _ in $(seq 60); do
+		sid=$(attempt_field "$id" 1 slurm_job_id)
+		[ -n "$sid" ] && break
+		sleep 0.25
+	done
+	[ -n "$sid" ] || { scancel "$busy" "$big"; fail "not submitted to Slurm"; return 1; }
+	scontrol show job "$sid" | grep -q "ReqNodeList=(null)" ||
+	    fail "pinned ahead of the waiting job: $(scontrol show job "$sid" | grep -o 'ReqNodeList=[^ ]*')"
+	grep -q "job $id: attempt 1: other jobs wait in Slurm's queue; Slurm places it" \
+	    "$E2E_DIR/llmctld.log" || fail "no hand-off in the log: $(grep "job $id:" "$E2E_DIR/llmctld.log" | tail -3)"
+	scancel "$big"
+	wait_state "$id" COMPLETED 60 || { scancel "$busy"; return 1; }
+	sleep 2
+	id=$(submit "$(spec others2 1 8 'sleep 1')")
+	wait_state "$id" COMPLETED 60 || { scancel "$busy"; return 1; }
+	sid=$(attempt_field "$id" 1 slurm_job_id)
+	scancel "$busy"
+	[ -n "$(attempt_field "$id" 1 plan)" ] ||
+	    fail "nothing waits, yet not pinned: $(grep "job $id:" "$E2E_DIR/llmctld.log" | tail -3)"
+}

@@ -542,6 +542,53 @@ START_TEST(test_first_failure)
 END_TEST
 
 /*
+ * A step that succeeds costs no more processes than it must: no date at a
+ * rank's end (its time is read only for a failure) and no scan of the
+ * exits after srun; stand-ins for date, cat and grep note any call.
+ */
+START_TEST(test_success_forks_nothing)
+{
+	static const char *const tools[] = { "date", "cat", "grep" };
+	struct spec *s;
+	struct launch *l;
+	char *p, *exits;
+	size_t i;
+	FILE *f;
+
+	p = xasprintf("%s/bin", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	for (i = 0; i < nitems(tools); i++) {
+		p = xasprintf("%s/bin/%s", dir, tools[i]);
+		f = fopen(p, "w");
+		fprintf(f, "#!/bin/sh\n: > %s/ran-%s\nexec /bin/%s \"$@\"\n",
+		    dir, tools[i], tools[i]);
+		fclose(f);
+		chmod(p, 0755);
+		free(p);
+	}
+	s = make_spec("true", NULL, 0);
+	s->resources.gpus_per_node = s->resources.tasks_per_node = 2;
+	s->parallel.tensor = s->parallel.pipeline = 1;
+	l = launch_build(s, &ctx, NULL);
+	ck_assert_int_eq(run_batch(l, 4, 2, NULL), 0);
+	exits = log_file(l, "ranks.exit");
+	ck_assert_ptr_nonnull(exits);
+	ck_assert_ptr_nonnull(strstr(exits, "llmctl-exit 0 0 n1 0 0 0\n"));
+	ck_assert_ptr_nonnull(strstr(exits, "llmctl-exit 0 3 n2 0 0 0\n"));
+	free(exits);
+	ck_assert_ptr_null(log_file(l, "first-failure"));
+	for (i = 0; i < nitems(tools); i++) {
+		p = xasprintf("%s/ran-%s", dir, tools[i]);
+		ck_assert_msg(access(p, F_OK) != 0, "%s ran", tools[i]);
+		free(p);
+	}
+	launch_free(l);
+	spec_free(s);
+}
+END_TEST
+
+/*
  * A rank that died of SIGTERM may have been the step's kill landing after
  * its command ended (killed 0): it is the cause only if no rank failed
  * otherwise, whatever the times.
@@ -771,6 +818,7 @@ START_TEST(test_socket_ifname)
 		{ "10.0.0.7", NULL, "ib0 ib0" }, /* the master node */
 		{ "10.9.9.9", NULL, "bond0 bond0" }, /* routed */
 		{ "127.0.0.1", NULL, "- -" }, /* one host */
+		{ "localhost", NULL, "- -" }, /* a name: resolved first */
 		{ "10.9.9.9", "eth5", "eth5 bond0" }, /* the spec's wins */
 	};
 	struct launch_ctx c = ctx;
@@ -832,6 +880,7 @@ main(void)
 	tcase_add_test(tc, test_first_failure);
 	tcase_add_test(tc, test_spares_supervise);
 	tcase_add_test(tc, test_first_failure_term_last);
+	tcase_add_test(tc, test_success_forks_nothing);
 	tcase_add_test(tc, test_warning_recorded);
 	tcase_add_test(tc, test_fabric_and_omp_env);
 	tcase_add_test(tc, test_script_launcher);

@@ -394,6 +394,20 @@ last_placement(
 	free(en);
 }
 
+/* Did the last submit pin its nodes? */
+static int
+last_pinned(void)
+{
+	char *rn, *en;
+	int sw, w, pinned;
+
+	fake_last_placement(&rn, &en, &sw, &w);
+	pinned = rn != NULL;
+	free(en);
+	free(rn);
+	return pinned;
+}
+
 /*
  * Whole-node 2-node jobs on the fake's two leaves of two (gpu001-4):
  * the first two are pinned to a leaf each; for the third no node is free
@@ -431,6 +445,51 @@ START_TEST(test_busy_to_slurm)
 	ck_assert(!run_until(id3, JOB_QUEUED, 2500));
 	ck_assert_int_eq(slurm_id(id3, 1), 1003);
 	ck_assert_int_gt(slurm_id(id1, 1), 1003);
+}
+END_TEST
+
+/*
+ * Another user's job waits in Slurm's queue for nodes of partitions gpu and
+ * debug: a job of either that fits now is not pinned ahead of it but
+ * handed to Slurm, which keeps its queue's order; a job of another
+ * partition is pinned; once the other job has started, so is the next.
+ */
+START_TEST(test_others_waiting)
+{
+	static const char one[] =
+	    "version: 1\nname: o\ncommand: \"true\"\n"
+	    "resources:\n  nodes: 1\n  gpus_per_node: 8\n";
+	static const struct {
+		const char *partition;
+		int pinned;
+	} cases[] = {
+		{ "cpu", 1 }, { "debug", 0 },
+		{ NULL, 0 }, /* the default: llmctld does not know which */
+	};
+	char *yaml;
+	int64_t id;
+	size_t i;
+
+	fake_add_other(4242, "gpu,debug");
+	run_for(200); /* a poll sees it, with no job of ours in flight */
+	for (i = 0; i < nitems(cases); i++) {
+		yaml = cases[i].partition != NULL
+		    ? xasprintf("%s  partition: %s\n", one, cases[i].partition)
+		    : xstrdup(one);
+		id = submit(yaml);
+		free(yaml);
+		ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+		ck_assert_msg(last_pinned() == cases[i].pinned, "partition %s",
+		    cases[i].partition);
+		/* not one of ours waiting in Slurm's queue for the next */
+		fake_set_state(slurm_id(id, 1), BJOB_COMPLETED, 0);
+		ck_assert(run_until(id, JOB_COMPLETED, 3000));
+	}
+	fake_set_state(1001, BJOB_RUNNING, 0); /* the other job starts */
+	run_for(200);
+	id = submit(one);
+	ck_assert(run_until(id, JOB_SUBMITTED, 3000));
+	ck_assert(last_pinned());
 }
 END_TEST
 
@@ -726,6 +785,7 @@ main(void)
 	tcase_add_test(tc, test_fresh_needs_no_lookup);
 	tcase_add_test(tc, test_queued_read_fault);
 	tcase_add_test(tc, test_busy_to_slurm);
+	tcase_add_test(tc, test_others_waiting);
 	tcase_add_test(tc, test_submit_answer_lost);
 	tcase_add_test(tc, test_waiting_no_load);
 	tcase_add_test(tc, test_restart_budget);
