@@ -491,11 +491,6 @@ apply_bjob(
 		apply_progress(m, a, job, b);
 }
 
-/*
- * Keep the poll's jobs: they answer "does Slurm have this tag?" for the
- * attempts that may be there already (monitor-plan.c), without a load of
- * their own.
- */
 static void
 waiting_free(struct monitor *m)
 {
@@ -567,6 +562,11 @@ monitor_waiting(const struct monitor *m, const char *partition)
 	return n;
 }
 
+/*
+ * Keep the poll's jobs: they answer "does Slurm have this tag?" for the
+ * attempts that may be there already (monitor-plan.c), without a load of
+ * their own.
+ */
 static void
 keep_seen(struct monitor *m, struct op *op)
 {

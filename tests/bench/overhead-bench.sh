@@ -40,13 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-daemon_stop
-rm -rf "$E2E_DIR/llmctld.log" "$E2E_DIR/state" "$SHARED" "$B"
-mkdir -p "$E2E_DIR" "$SHARED" "$B"
-chmod 755 "$E2E_DIR" "$B"
-chmod 1777 "$SHARED"
-id -u "$TEST_USER" >/dev/null 2>&1 ||
-    useradd --system --no-create-home --shell /bin/sh "$TEST_USER"
+bench_fresh "$B"
 cluster_stop
 cluster_start --nodes "$NODES" --gpus "$GPUS" --clean || exit 1
 for _ in $(seq "$LOAD"); do

@@ -81,15 +81,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-daemon_stop
-rm -rf "$E2E_DIR/llmctld.log" "$E2E_DIR/state" "$SHARED" "$B"
-mkdir -p "$E2E_DIR" "$SHARED" "$B"
-chmod 755 "$E2E_DIR" "$B"
-chmod 1777 "$SHARED"
-for u in "$TEST_USER" "$TEST_USER2"; do
-	id -u "$u" >/dev/null 2>&1 ||
-	    useradd --system --no-create-home --shell /bin/sh "$u"
-done
+bench_fresh "$B"
 # a fresh Slurm state: the job counts come from the whole queue
 cluster_stop
 cluster_start --nodes $NODES --gpus 8 --nodes-per-leaf $PER_LEAF \

@@ -158,6 +158,21 @@ wait_state() {
 	    "($(job_field "$id" reason))"
 }
 
+# bench_fresh DIR: for a benchmark, llmctld stopped, its state, the shared
+# directory and DIR (the bench's raw data) made anew, and both test users.
+bench_fresh() {
+	local u
+	daemon_stop
+	rm -rf "$E2E_DIR/llmctld.log" "$E2E_DIR/state" "$SHARED" "$1"
+	mkdir -p "$E2E_DIR" "$SHARED" "$1"
+	chmod 755 "$E2E_DIR" "$1"
+	chmod 1777 "$SHARED"
+	for u in "$TEST_USER" "$TEST_USER2"; do
+		id -u "$u" >/dev/null 2>&1 ||
+		    useradd --system --no-create-home --shell /bin/sh "$u"
+	done
+}
+
 # As the unprivileged test user (what most tests of recovery need).
 ullmctl() {
 	runuser -u "$TEST_USER" -- "$LLMCTL_BIN" --socket "$SOCK" "$@"
