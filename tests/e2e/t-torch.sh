@@ -454,6 +454,12 @@ recovery:
 	t0=$EPOCHREALTIME
 	id=$(submit "$f")
 	torch_watch "$id" "$t0"
+	if ompi_race "$id"; then
+		torch_settle
+		t0=$EPOCHREALTIME
+		id=$(submit "$f")
+		torch_watch "$id" "$t0"
+	fi
 	torch_report "b6-mpi (job $id)"
 	torch_expect "$id" COMPLETED
 	torch_on_plan "$id" "$E2E_DIR/b6.plan.json"
