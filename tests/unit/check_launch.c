@@ -808,34 +808,35 @@ END_TEST
 /*
  * GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME: the interface that holds
  * MASTER_ADDR on the master node, the route's on the others, nothing for
- * loopback, and what the spec set wins. A stand-in ip answers.
+ * loopback (where ip is not run at all), and what the spec set wins. A
+ * stand-in ip answers, and notes that it ran.
  */
 START_TEST(test_socket_ifname)
 {
 	static const struct {
 		const char *master, *spec_gloo, *want;
+		int ip;
 	} cases[] = {
-		{ "10.0.0.7", NULL, "ib0 ib0" }, /* the master node */
-		{ "10.9.9.9", NULL, "bond0 bond0" }, /* routed */
-		{ "127.0.0.1", NULL, "- -" }, /* one host */
-		{ "localhost", NULL, "- -" }, /* a name: resolved first */
-		{ "10.9.9.9", "eth5", "eth5 bond0" }, /* the spec's wins */
+		{ "10.0.0.7", NULL, "ib0 ib0", 1 }, /* the master node */
+		{ "10.9.9.9", NULL, "bond0 bond0", 1 }, /* routed */
+		{ "127.0.0.1", NULL, "- -", 0 }, /* one host */
+		{ "localhost", NULL, "- -", 0 }, /* a name: resolved first */
+		{ "10.9.9.9", "eth5", "eth5 bond0", 1 }, /* the spec's wins */
 	};
 	struct launch_ctx c = ctx;
 	struct spec *s;
 	struct launch *l;
-	char *out, *want, *p;
+	char *out, *want, *p, *ran = xasprintf("%s/ran-ip", dir);
 	size_t i;
 	FILE *f;
 
 	p = xasprintf("%s/ip", dir);
 	f = fopen(p, "w");
+	fprintf(f, "#!/bin/sh\n: > %s\n", ran);
 	fputs(
-	    "#!/bin/sh\ncase \"$*\" in\n"
+	    "case \"$*\" in\n"
 	    "'-o addr show to 10.0.0.7') echo '2: ib0    inet 10.0.0.7/24 "
 	    "scope global ib0' ;;\n"
-	    "'-o addr show to 127.0.0.1') echo '1: lo    inet 127.0.0.1/8 "
-	    "scope host lo' ;;\n"
 	    "'route get '*) echo \"$3 via 10.0.0.254 dev bond0 src 10.0.0.9\"; "
 	    "echo '    cache' ;;\nesac\n",
 	    f);
@@ -854,14 +855,17 @@ START_TEST(test_socket_ifname)
 			s->env[0].value = xstrdup(cases[i].spec_gloo);
 		}
 		l = launch_build(s, &c, NULL);
+		unlink(ran);
 		out = run_rank(l, 0, 0, 0, "n1", 0);
 		want = xasprintf("%s\n", cases[i].want);
 		ck_assert_str_eq(out, want);
+		ck_assert_int_eq(access(ran, F_OK) == 0, cases[i].ip);
 		free(want);
 		free(out);
 		launch_free(l);
 		spec_free(s);
 	}
+	free(ran);
 }
 END_TEST
 
