@@ -88,9 +88,11 @@ feed_tick_cb(void *arg)
 
 	/*
 	 * Everything runs on the loop and transactions end in the callback
-	 * that began them, so none is open here; were one, its rows could
-	 * still be rolled back: wait.
+	 * that began them, so none is open here but the loop turn's
+	 * recoverable writes (store_set_flush), committed first; were one
+	 * open, its rows could still be rolled back: wait.
 	 */
+	(void)store_flush(f->d->store);
 	if (!store_in_tx(f->d->store))
 		ev = store_events_match(f->d->store, &flt, &n);
 	if (n > 0)

@@ -194,6 +194,23 @@ store_timer_cb(void *arg)
 	    store_maintain(d->store) == 0 ? STORE_MAINTAIN_MS : STORE_RETRY_MS);
 }
 
+/* The loop turn's recoverable writes, in one commit (store_set_flush). */
+static void
+store_flush_cb(void *arg)
+{
+	struct llmctld *d = arg;
+
+	(void)store_flush(d->store);
+}
+
+static void
+store_kick(void *arg)
+{
+	struct llmctld *d = arg;
+
+	timer_schedule(d->flush_timer, 0);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -321,6 +338,8 @@ main(int argc, char **argv)
 	feed_subscribe(d.feed, notify_feed_cb, d.notify);
 	d.store_timer = timer_new(d.base, store_timer_cb, &d);
 	timer_schedule(d.store_timer, STORE_RETRY_MS);
+	d.flush_timer = timer_new(d.base, store_flush_cb, &d);
+	store_set_flush(d.store, store_kick, &d);
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
 	sighup = evsignal_new(d.base, SIGHUP, sighup_cb, &d);
@@ -349,6 +368,9 @@ main(int argc, char **argv)
 	monitor_free(d.monitor);
 	spec_cache_free(d.specs);
 	timer_free(d.store_timer);
+	store_set_flush(d.store, NULL, NULL);
+	(void)store_flush(d.store);
+	timer_free(d.flush_timer);
 	bcluster_free(d.cluster);
 	health_free(d.health);
 	free(d.heartbeat_url);

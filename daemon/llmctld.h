@@ -28,6 +28,7 @@ struct llmctld {
 	struct event_base *base;
 	struct store *store;
 	struct timer *store_timer; /* store_maintain() */
+	struct timer *flush_timer; /* store_flush() */
 	const struct backend *backend;
 	struct worker *worker;
 	struct server *server;

@@ -51,6 +51,13 @@ struct store {
 	struct stmt_entry cache[STMT_CACHE_MAX];
 	int ncache;
 	int sync_full; /* the connection's synchronous is FULL */
+	/*
+	 * The recoverable transactions of a loop turn, each a savepoint in
+	 * one SQLite transaction open until store_flush() (store_set_flush).
+	 */
+	int batch;
+	void (*kick)(void *); /* asks the loop for a store_flush() */
+	void *kick_arg;
 };
 
 /* migrations[i] takes the schema from version i to i + 1. */
@@ -349,6 +356,18 @@ sql_hash(const char *s)
 	return h;
 }
 
+/*
+ * A write outside any transaction of ours would land in the loop turn's
+ * batch of recoverable ones, unsynced: commit that batch first.
+ */
+static sqlite3_stmt *
+store_unbatched(struct store *st, sqlite3_stmt *stmt)
+{
+	if (st->batch && !st->in_tx && !sqlite3_stmt_readonly(stmt))
+		(void)store_flush(st);
+	return stmt;
+}
+
 sqlite3_stmt *
 store_prepare(struct store *st, const char *sql)
 {
@@ -361,7 +380,7 @@ store_prepare(struct store *st, const char *sql)
 		e = &st->cache[i];
 		if (e->hash == h && !e->busy && strcmp(e->sql, sql) == 0) {
 			e->busy = 1;
-			return e->stmt;
+			return store_unbatched(st, e->stmt);
 		}
 	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
@@ -376,7 +395,7 @@ store_prepare(struct store *st, const char *sql)
 		e->stmt = stmt;
 		e->busy = 1;
 	}
-	return stmt;
+	return store_unbatched(st, stmt);
 }
 
 /* Give back a statement from store_prepare(), its bindings cleared. */
@@ -625,6 +644,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	(void)store_flush(st);
 	for (i = 0; i < st->ncache; i++) {
 		sqlite3_finalize(st->cache[i].stmt);
 		free(st->cache[i].sql);
@@ -666,6 +686,9 @@ store_begin_sync(struct store *st, int full)
 int
 store_begin(struct store *st)
 {
+	/* what was batched first, unsynced: this commit syncs it too */
+	if (store_flush(st) != 0)
+		return -1;
 	return store_begin_sync(st, 1);
 }
 
@@ -679,7 +702,49 @@ store_begin(struct store *st)
 int
 store_begin_recoverable(struct store *st)
 {
-	return store_begin_sync(st, 0);
+	if (st->kick == NULL)
+		return store_begin_sync(st, 0);
+	if (!st->batch) {
+		if (store_begin_sync(st, 0) != 0)
+			return -1;
+		st->batch = 1;
+		st->kick(st->kick_arg);
+	}
+	if (store_run(st, "SAVEPOINT recoverable") != 0) {
+		st->failed = 1;
+		return -1;
+	}
+	st->in_tx = 1;
+	return 0;
+}
+
+void
+store_set_flush(struct store *st, void (*kick)(void *), void *arg)
+{
+	st->kick = kick;
+	st->kick_arg = arg;
+}
+
+int
+store_flush(struct store *st)
+{
+	double t0 = metrics_now();
+	int rc = 0;
+
+	if (!st->batch || st->in_tx)
+		return 0;
+	st->batch = 0;
+	if (store_run(st, "COMMIT") != 0) {
+		st->failed = 1;
+		if (!sqlite3_get_autocommit(st->db))
+			store_run(st, "ROLLBACK");
+		log_warnx("store: the recoverable writes of a loop turn are "
+		          "lost (polls of Slurm tell them again)");
+		rc = -1;
+	}
+	metrics_store_commit(metrics_now() - t0, rc != 0);
+	(void)store_set_sync(st, 1);
+	return rc;
 }
 
 int
@@ -687,6 +752,16 @@ store_commit(struct store *st)
 {
 	double t0 = metrics_now();
 
+	if (st->batch) {
+		/* into the turn's transaction, committed by store_flush() */
+		st->in_tx = 0;
+		if (store_run(st, "RELEASE recoverable") == 0)
+			return 0;
+		st->failed = 1;
+		st->in_tx = 1;
+		store_rollback(st);
+		return -1;
+	}
 	st->in_tx = 0;
 	if (store_run(st, "COMMIT") != 0) {
 		st->failed = 1;
@@ -737,7 +812,16 @@ store_in_transaction(const struct store *st)
 void
 store_rollback(struct store *st)
 {
+	/* a recoverable one alone: the turn's others stay */
+	if (st->batch && st->in_tx) {
+		st->in_tx = 0;
+		if (store_run(st, "ROLLBACK TO recoverable") == 0 &&
+		    store_run(st, "RELEASE recoverable") == 0)
+			return;
+		st->batch = 0;
+	}
 	st->in_tx = 0;
+	st->batch = 0;
 	if (!sqlite3_get_autocommit(st->db))
 		store_run(st, "ROLLBACK");
 }
@@ -754,7 +838,7 @@ store_maintain(struct store *st)
 {
 	int logged, moved, rc;
 
-	if (st->in_tx)
+	if (st->in_tx || store_flush(st) != 0)
 		return 0;
 	rc = sqlite3_wal_checkpoint_v2(
 	    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &logged, &moved);

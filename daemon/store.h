@@ -145,6 +145,16 @@ int store_begin_recoverable(struct store *);
 int store_commit(struct store *);
 void store_rollback(struct store *);
 /*
+ * With a kick, the recoverable transactions of a loop turn share one: each
+ * is a savepoint in it (its rollback undoes it alone), the first calls
+ * kick(arg), and the loop then calls store_flush() to commit them all, as
+ * every store_begin(), store_maintain() and store_close() does first.
+ * Without, each commits on its own.
+ */
+void store_set_flush(struct store *, void (*kick)(void *), void *arg);
+/* -1: the batch could not be committed, and is lost. */
+int store_flush(struct store *);
+/*
  * A savepoint in the transaction open, so that the writes after it can be
  * undone alone (the transaction stays open) or released into it.
  */

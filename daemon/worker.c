@@ -1,7 +1,7 @@
 /*
- * worker: the backend thread, a one-thread pool (pool.h) whose tasks all
- * share one key, so they run one at a time in the order pushed; and the
- * ops' constructors.
+ * worker: the backend threads, a pool (pool.h) fed from a queue here on
+ * the loop's thread by the order rule of worker.h; and the ops'
+ * constructors.
  */
 #include "config.h"
 
@@ -13,9 +13,23 @@
 #include "util.h"
 #include "worker.h"
 
+/*
+ * Submits in flight at once. Here a submit took 2.2 ms on the worker, of
+ * which 0.35 ms CPU (libslurm, the credential): one at a time capped the
+ * daemon at ~450 jobs/s while clients could hand it more.
+ */
+#define WORKER_SUBMITS 4
+
+TAILQ_HEAD(op_queue, op);
+
 struct worker {
 	const struct backend *be;
 	struct pool *pool;
+	struct op_queue queue; /* pushed, not on the pool yet */
+	int nqueued;
+	int submits; /* OP_SUBMITs on the pool */
+	int alone; /* another op on the pool */
+	uint64_t key; /* the pool's: a new one per op, the order is ours */
 	int stopping; /* no done from now on */
 	int crash_after_submit;
 };
@@ -99,18 +113,45 @@ worker_run_cb(void *arg)
 	metrics_backend_op((int)op->kind, metrics_now() - t0, op->rc != 0);
 }
 
+/* Hand the pool what worker.h's order lets start now. */
+static void
+worker_dispatch(struct worker *w)
+{
+	struct op *op;
+
+	while (!w->alone && (op = TAILQ_FIRST(&w->queue)) != NULL) {
+		if (op->kind == OP_SUBMIT ? w->submits >= WORKER_SUBMITS
+		                          : w->submits > 0)
+			break;
+		TAILQ_REMOVE(&w->queue, op, entry);
+		w->nqueued--;
+		if (op->kind == OP_SUBMIT)
+			w->submits++;
+		else
+			w->alone = 1;
+		pool_push(w->pool, w->key++, worker_run_cb, worker_done_cb, op);
+	}
+}
+
 /* On the loop's thread; also from pool_free() for ops left over. */
 static void
 worker_done_cb(void *arg, int cancelled)
 {
 	struct op *op = arg;
+	struct worker *w = op->worker;
 
-	if (cancelled || op->worker->stopping || op->done == NULL) {
+	if (op->kind == OP_SUBMIT)
+		w->submits--;
+	else
+		w->alone = 0;
+	if (cancelled || w->stopping || op->done == NULL) {
 		if (op->arg_free != NULL)
 			op->arg_free(op->arg);
 	} else
 		op->done(op, op->arg);
 	op_free(op);
+	if (!w->stopping)
+		worker_dispatch(w);
 }
 
 static struct op *
@@ -214,7 +255,8 @@ worker_create(struct event_base *base, const struct backend *be)
 	w->be = be;
 	w->crash_after_submit =
 	    getenv("LLMCTLD_TEST_CRASH_AFTER_SUBMIT") != NULL;
-	w->pool = pool_create(base, "backend", 1);
+	TAILQ_INIT(&w->queue);
+	w->pool = pool_create(base, "backend", WORKER_SUBMITS);
 	return w;
 }
 
@@ -222,8 +264,9 @@ void
 worker_push(struct worker *w, struct op *op)
 {
 	op->worker = w;
-	/* one key for all: one op at a time, in order */
-	pool_push(w->pool, 0, worker_run_cb, worker_done_cb, op);
+	TAILQ_INSERT_TAIL(&w->queue, op, entry);
+	w->nqueued++;
+	worker_dispatch(w);
 }
 
 /* An op never pushed: its arg freed without done, as at shutdown. */
@@ -238,15 +281,21 @@ worker_drop(struct op *op)
 int
 worker_busy(const struct worker *w)
 {
-	return pool_busy(w->pool);
+	return w->nqueued + pool_busy(w->pool);
 }
 
 void
 worker_free(struct worker *w)
 {
+	struct op *op;
+
 	if (w == NULL)
 		return;
 	w->stopping = 1;
 	pool_free(w->pool);
+	while ((op = TAILQ_FIRST(&w->queue)) != NULL) {
+		TAILQ_REMOVE(&w->queue, op, entry);
+		worker_drop(op);
+	}
 	free(w);
 }

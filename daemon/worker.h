@@ -1,10 +1,16 @@
 /*
- * worker: one thread that makes the backend's blocking calls, so the event
+ * worker: the threads that make the backend's blocking calls, so the event
  * loop never waits on slurmctld. The loop builds an op with the one
  * constructor of its kind (worker_submit() ... worker_cluster()) and pushes
- * it;
- * when the call returns, op->done runs back on the loop's thread and the
- * op is freed. Ops run in order.
+ * it; when the call returns, op->done runs back on the loop's thread and
+ * the op is freed.
+ *
+ * Order: ops start in the order pushed, and each op but a submit runs
+ * alone, after every op before it has returned and before any after it
+ * starts; only submits in a row run side by side (WORKER_SUBMITS at most).
+ * So a poll pushed after a submit still sees its job, and a cancel or a
+ * poll never overlaps a submit. A submit's time is mostly waiting on
+ * munged and slurmctld: side by side they keep both busy.
  *
  * An op is a kind, what every kind returns (rc, cause, transient), and the
  * kind's own fields, in and out, in a union, as redis's bio jobs are. The
@@ -17,6 +23,8 @@
  */
 #ifndef LLMCTLD_WORKER_H
 #define LLMCTLD_WORKER_H
+
+#include <sys/queue.h>
 
 #include "backend.h"
 
@@ -74,6 +82,7 @@ struct op {
 	void *arg;
 	void (*arg_free)(void *);
 	struct worker *worker; /* set by worker_push */
+	TAILQ_ENTRY(op) entry; /* the worker's queue */
 	union {
 		struct op_submit submit;
 		struct op_list list;
@@ -96,9 +105,9 @@ struct op *worker_node(
 
 struct worker *worker_create(struct event_base *, const struct backend *);
 void worker_push(struct worker *, struct op *);
-/* Ops queued or running. */
 /* Free an op that was built and never pushed. */
 void worker_drop(struct op *);
+/* Ops queued or running. */
 int worker_busy(const struct worker *);
 /* Stop after the op in progress; pending ops are freed without done. */
 void worker_free(struct worker *);

@@ -461,6 +461,107 @@ START_TEST(test_active_indexes)
 }
 END_TEST
 
+static int kicks;
+
+static void
+count_kick(void *arg)
+{
+	(void)arg;
+	kicks++;
+}
+
+/* an attempt's Slurm id as another connection sees it (committed only) */
+static int64_t
+committed_id(int attempt)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db,
+	    "SELECT IFNULL(slurm_job_id, 0) FROM attempts WHERE job_id = 1 "
+	    "AND attempt = ?",
+	    -1, &q, NULL);
+	sqlite3_bind_int(q, 1, attempt);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* a's Slurm id set to id in a recoverable transaction, kept or not */
+static void
+set_id(struct store *st, struct attempt *a, int64_t id, int keep)
+{
+	a->slurm_job_id = id;
+	ck_assert_int_eq(store_begin_recoverable(st), 0);
+	ck_assert_int_eq(store_attempt_update(st, a), 0);
+	if (keep)
+		ck_assert_int_eq(store_commit(st), 0);
+	else
+		store_rollback(st);
+}
+
+/*
+ * The recoverable transactions of a loop turn share one: each is kept or
+ * undone alone, the loop is kicked once, and they reach the file at the
+ * flush, or before a durable one or any write outside them.
+ */
+START_TEST(test_recoverable_batch)
+{
+	struct store *st;
+	struct job j = sample_job("batch", 1000);
+	struct attempt a1 = { .job_id = 1,
+		.attempt = 1,
+		.tag = (char *)"b1",
+		.state = ATTEMPT_PENDING,
+		.master_port = 29501 },
+	               a2 = a1;
+	struct attempt **as;
+	size_t n;
+
+	a2.attempt = 2;
+	a2.tag = (char *)"b2";
+	a2.master_port = 29502;
+	st = store_open(dbpath, NULL);
+	ck_assert_int_eq(store_job_insert(st, &j), 0);
+	ck_assert_int_eq(store_attempt_insert(st, &a1), 0);
+	ck_assert_int_eq(store_attempt_insert(st, &a2), 0);
+	store_set_flush(st, count_kick, NULL);
+	kicks = 0;
+	set_id(st, &a1, 11, 1);
+	set_id(st, &a2, 12, 0); /* undone alone */
+	ck_assert_int_eq(kicks, 1);
+	ck_assert_int_eq(store_in_tx(st), 0);
+	/* not in the file yet; this connection sees its own writes */
+	ck_assert_int_eq(committed_id(1), 0);
+	as = store_attempts_of(st, 1, &n);
+	ck_assert_int_eq(as[0]->slurm_job_id, 11);
+	ck_assert_int_eq(as[1]->slurm_job_id, 0);
+	attempt_list_free(as, n);
+	ck_assert_int_eq(store_flush(st), 0);
+	ck_assert_int_eq(committed_id(1), 11);
+	ck_assert_int_eq(committed_id(2), 0);
+	/* a durable transaction commits the batch before its own */
+	set_id(st, &a2, 12, 1);
+	ck_assert_int_eq(kicks, 2);
+	ck_assert_int_eq(store_begin(st), 0);
+	ck_assert_int_eq(committed_id(2), 12);
+	store_rollback(st);
+	/* so does a write outside any transaction */
+	set_id(st, &a2, 22, 1);
+	ck_assert_int_eq(store_cursor_set(st, "t", 5), 0);
+	ck_assert_int_eq(committed_id(2), 22);
+	/* and closing */
+	set_id(st, &a1, 21, 1);
+	ck_assert_int_eq(committed_id(1), 11);
+	store_close(st);
+	ck_assert_int_eq(committed_id(1), 21);
+}
+END_TEST
+
 START_TEST(test_state_names)
 {
 	enum job_state s;
@@ -489,6 +590,7 @@ main(void)
 	tcase_add_test(tc, test_owner_only);
 	tcase_add_test(tc, test_migrate_tokens);
 	tcase_add_test(tc, test_active_indexes);
+	tcase_add_test(tc, test_recoverable_batch);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
