@@ -1,7 +1,7 @@
 /*
- * check_worker: each op kind makes its backend calls on the worker thread
+ * check_worker: each op kind makes its backend calls on a worker thread
  * and comes back with its results, in the order pushed, on the loop's
- * thread; a submit is one backend call (the monitor decides whether Slurm
+ * thread, but for submits in a row, side by side; a submit is one backend call (the monitor decides whether Slurm
  * has the tag); ops left when the worker stops get arg_free and never done.
  */
 #include "config.h"
@@ -28,6 +28,8 @@ static struct {
 	int ncluster;
 	int nlist;
 	int slow; /* submit sleeps 20 ms */
+	int running, max_running; /* submits in the backend at once */
+	int list_running, list_nsubmit; /* when the last list was called */
 	char node[64]; /* the last OP_NODE: "n3 drain why", "n3 resume" */
 } be_seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -41,6 +43,8 @@ test_list(int64_t *stamp, struct bjob **jobs, size_t *n, char **cause)
 	(void)cause;
 	pthread_mutex_lock(&be_seen.lock);
 	be_seen.nlist++;
+	be_seen.list_running = be_seen.running;
+	be_seen.list_nsubmit = be_seen.nsubmit;
 	pthread_mutex_unlock(&be_seen.lock);
 	if (*stamp == 5)
 		return 1;
@@ -59,9 +63,14 @@ test_submit(
 	(void)req;
 	(void)cause;
 	(void)transient;
+	pthread_mutex_lock(&be_seen.lock);
+	if (++be_seen.running > be_seen.max_running)
+		be_seen.max_running = be_seen.running;
+	pthread_mutex_unlock(&be_seen.lock);
 	if (be_seen.slow)
 		usleep(20000);
 	pthread_mutex_lock(&be_seen.lock);
+	be_seen.running--;
 	be_seen.nsubmit++;
 	pthread_mutex_unlock(&be_seen.lock);
 	*id = 77;
@@ -268,6 +277,49 @@ START_TEST(test_worker_kinds)
 }
 END_TEST
 
+/*
+ * Submits in a row run side by side, four at most; a poll waits for every
+ * submit pushed before it and starts before any pushed after it.
+ */
+START_TEST(test_worker_submits_side_by_side)
+{
+	struct bjob_request req = { .tag = "t9", .uid = 1000 };
+	struct timeval tv = { .tv_sec = 10 };
+	struct rec r = { 0 };
+	struct event *alive;
+	struct worker *w;
+	int i;
+
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	r.base = event_base_new();
+	r.loop = pthread_self();
+	alive = evtimer_new(r.base, give_up_cb, r.base);
+	evtimer_add(alive, &tv);
+	be_seen.slow = 1;
+	be_seen.nsubmit = be_seen.max_running = 0;
+	w = worker_create(r.base, &test_backend);
+	for (i = 0; i < 6; i++)
+		worker_push(
+		    w, worker_submit(&req, done_cb, arg_of(&r, i), NULL));
+	worker_push(w, worker_list(0, done_cb, arg_of(&r, 6)));
+	for (i = 7; i < 9; i++)
+		worker_push(
+		    w, worker_submit(&req, done_cb, arg_of(&r, i), NULL));
+	r.want = 9;
+	event_base_dispatch(r.base);
+	be_seen.slow = 0;
+	ck_assert_int_eq(r.ndone, 9);
+	ck_assert_int_eq(be_seen.max_running, 4);
+	ck_assert_int_eq(be_seen.list_running, 0);
+	ck_assert_int_eq(be_seen.list_nsubmit, 6);
+	ck_assert_int_eq(r.order[6], 6);
+	ck_assert_int_eq(be_seen.nsubmit, 8);
+	worker_free(w);
+	event_free(alive);
+	event_base_free(r.base);
+}
+END_TEST
+
 START_TEST(test_worker_free_no_done)
 {
 	struct bjob_request req = { .tag = "t9", .uid = 1000 };
@@ -283,7 +335,7 @@ START_TEST(test_worker_free_no_done)
 	for (i = 0; i < 5; i++)
 		worker_push(w,
 		    worker_submit(&req, done_cb, arg_of(&r, i), arg_free_cb));
-	usleep(30000); /* one has run, one runs, three wait */
+	usleep(30000); /* four run, one waits */
 	worker_free(w);
 	be_seen.slow = 0;
 	ck_assert_int_eq(r.ndone, 0);
@@ -299,6 +351,7 @@ main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_worker_kinds);
+	tcase_add_test(tc, test_worker_submits_side_by_side);
 	tcase_add_test(tc, test_worker_free_no_done);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
