@@ -51,6 +51,14 @@ cleanup() {
 trap cleanup EXIT
 CTLD=$(pgrep -f "slurmctld .*-f $SLURM_CONF" | head -n1)
 MUNGED=$(pgrep -f "munged.* --socket=$DIR/cluster" | head -n1)
+# Slurm keeps every ended job for MinJobAge (600 s here) and refuses
+# submits past MaxJobCount: a run that would pass it measures back-off
+total=$((ROUNDS * (${#BUILDS[@]} * 3 * N + 2 * N)))
+max=$(scontrol show config | awk '$1 == "MaxJobCount" { print $3 }')
+if ((total > ${max:-10000})); then
+	echo "submit-bench: $total jobs in one run, Slurm keeps at most ${max:-10000}: fewer ROUNDS or a smaller N" >&2
+	exit 2
+fi
 if [ "${DOWN:-0}" = 1 ]; then
 	scontrol update PartitionName=debug State=DOWN
 	echo "== partition down: jobs queue in Slurm, none starts"
