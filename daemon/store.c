@@ -632,8 +632,7 @@ store_open(const char *path, char **cause)
 		goto fail;
 	return st;
 fail:
-	sqlite3_close(st->db);
-	free(st);
+	store_close(st); /* its kept statements too, or the close fails */
 	return NULL;
 }
 
