@@ -212,20 +212,30 @@ give_up_cb(evutil_socket_t fd, short what, void *base)
 	event_base_loopbreak(base);
 }
 
+/* r's loop on this thread, given up on after 10 s; free the event after */
+static struct event *
+rec_start(struct rec *r)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	struct event *alive;
+
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	r->base = event_base_new();
+	r->loop = pthread_self();
+	alive = evtimer_new(r->base, give_up_cb, r->base);
+	evtimer_add(alive, &tv);
+	return alive;
+}
+
 START_TEST(test_worker_kinds)
 {
 	struct rec r = { 0 };
-	struct timeval tv = { .tv_sec = 10 };
 	struct bjob_request req = { .tag = "t9", .uid = 1000 };
 	struct event *alive;
 	struct worker *w;
 	int i;
 
-	ck_assert_int_eq(evthread_use_pthreads(), 0);
-	r.base = event_base_new();
-	r.loop = pthread_self();
-	alive = evtimer_new(r.base, give_up_cb, r.base);
-	evtimer_add(alive, &tv);
+	alive = rec_start(&r);
 	w = worker_create(r.base, &test_backend);
 	worker_push(w, worker_submit(&req, done_cb, arg_of(&r, 0), NULL));
 	worker_push(w, worker_list(0, done_cb, arg_of(&r, 1)));
@@ -284,17 +294,12 @@ END_TEST
 START_TEST(test_worker_submits_side_by_side)
 {
 	struct bjob_request req = { .tag = "t9", .uid = 1000 };
-	struct timeval tv = { .tv_sec = 10 };
 	struct rec r = { 0 };
 	struct event *alive;
 	struct worker *w;
 	int i;
 
-	ck_assert_int_eq(evthread_use_pthreads(), 0);
-	r.base = event_base_new();
-	r.loop = pthread_self();
-	alive = evtimer_new(r.base, give_up_cb, r.base);
-	evtimer_add(alive, &tv);
+	alive = rec_start(&r);
 	be_seen.slow = 1;
 	be_seen.nsubmit = be_seen.max_running = 0;
 	w = worker_create(r.base, &test_backend);
