@@ -720,6 +720,9 @@ store_begin_recoverable(struct store *st)
 void
 store_set_flush(struct store *st, void (*kick)(void *), void *arg)
 {
+	/* no loop to flush a batch from now on: commit the one open */
+	if (kick == NULL)
+		(void)store_flush(st);
 	st->kick = kick;
 	st->kick_arg = arg;
 }
@@ -753,11 +756,11 @@ store_commit(struct store *st)
 
 	if (st->batch) {
 		/* into the turn's transaction, committed by store_flush() */
-		st->in_tx = 0;
-		if (store_run(st, "RELEASE recoverable") == 0)
+		if (store_run(st, "RELEASE recoverable") == 0) {
+			st->in_tx = 0;
 			return 0;
+		}
 		st->failed = 1;
-		st->in_tx = 1;
 		store_rollback(st);
 		return -1;
 	}
@@ -817,7 +820,6 @@ store_rollback(struct store *st)
 		if (store_run(st, "ROLLBACK TO recoverable") == 0 &&
 		    store_run(st, "RELEASE recoverable") == 0)
 			return;
-		st->batch = 0;
 	}
 	st->in_tx = 0;
 	st->batch = 0;

@@ -149,7 +149,7 @@ void store_rollback(struct store *);
  * is a savepoint in it (its rollback undoes it alone), the first calls
  * kick(arg), and the loop then calls store_flush() to commit them all, as
  * every store_begin(), store_maintain() and store_close() does first.
- * Without, each commits on its own.
+ * Without (a NULL kick commits the batch open), each commits on its own.
  */
 void store_set_flush(struct store *, void (*kick)(void *), void *arg);
 /* -1: the batch could not be committed, and is lost. */

@@ -26,7 +26,6 @@ struct worker {
 	const struct backend *be;
 	struct pool *pool;
 	struct op_queue queue; /* pushed, not on the pool yet */
-	int nqueued;
 	int submits; /* OP_SUBMITs on the pool */
 	int alone; /* another op on the pool */
 	uint64_t key; /* the pool's: a new one per op, the order is ours */
@@ -124,7 +123,6 @@ worker_dispatch(struct worker *w)
 		                          : w->submits > 0)
 			break;
 		TAILQ_REMOVE(&w->queue, op, entry);
-		w->nqueued--;
 		if (op->kind == OP_SUBMIT)
 			w->submits++;
 		else
@@ -265,7 +263,6 @@ worker_push(struct worker *w, struct op *op)
 {
 	op->worker = w;
 	TAILQ_INSERT_TAIL(&w->queue, op, entry);
-	w->nqueued++;
 	worker_dispatch(w);
 }
 
@@ -281,7 +278,12 @@ worker_drop(struct op *op)
 int
 worker_busy(const struct worker *w)
 {
-	return w->nqueued + pool_busy(w->pool);
+	const struct op *op;
+	int n = pool_busy(w->pool);
+
+	TAILQ_FOREACH(op, &w->queue, entry)
+	n++;
+	return n;
 }
 
 void
