@@ -19,6 +19,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "store.h"
+#include "users.h"
 #include "util.h"
 
 static json_t *
@@ -185,13 +186,12 @@ api_job_json(struct llmctld *d, const struct job *job, int with_detail)
 
 /* The caller's name, or its uid in decimal. */
 char *
-api_user_name(uid_t uid)
+api_user_name(struct llmctld *d, uid_t uid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	const struct user *u = users_get(d->users, uid, mono_ms() / 1000);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return xstrdup(pw.pw_name);
+	if (u != NULL)
+		return xstrdup(u->name);
 	return xasprintf("%lu", (unsigned long)uid);
 }
 
@@ -350,7 +350,7 @@ api_jobs_cancel(struct llmctld *d, const struct api_request *req,
 		job_free(job);
 		return;
 	}
-	who = api_user_name(req->uid);
+	who = api_user_name(d, req->uid);
 	if (store_begin(d->store) != 0 ||
 	    lifecycle_job_set(d->store, id, job->state, JOB_CANCELLED,
 	        "cancelled by user") != 0 ||

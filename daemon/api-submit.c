@@ -288,7 +288,7 @@ api_jobs_flush(struct llmctld *d)
 
 /* The submit of a valid spec (taken over), from its caller's request. */
 static struct submit *
-submit_new(const struct api_request *req, struct spec *spec)
+submit_new(struct llmctld *d, const struct api_request *req, struct spec *spec)
 {
 	struct submit *s;
 	json_t *jspec;
@@ -302,7 +302,7 @@ submit_new(const struct api_request *req, struct spec *spec)
 	s->job.name = xstrdup(spec->name);
 	s->job.uid = req->uid;
 	s->job.gid = req->gid;
-	s->job.user = api_user_name(req->uid);
+	s->job.user = api_user_name(d, req->uid);
 	s->job.state = JOB_QUEUED;
 	s->job.nodes = spec->resources.nodes;
 	s->job.gpus_per_node = spec->resources.gpus_per_node;
@@ -371,7 +371,7 @@ api_jobs_submit(
 		return;
 	}
 	/* a repeated key is answered after the batch (submit_insert) */
-	s = submit_new(req, spec);
+	s = submit_new(d, req, spec);
 	if ((s->later = api_defer(req, resp)) != NULL) {
 		resp->counted_later = 1;
 		queue_add(d, s);

@@ -106,7 +106,7 @@ struct job;
 struct attempt;
 /* A job's object; with_detail adds attempts, spec, health and goodput. */
 json_t *api_job_json(struct llmctld *, const struct job *, int with_detail);
-char *api_user_name(uid_t);
+char *api_user_name(struct llmctld *, uid_t);
 /* Its summary, last its newest attempt or NULL. */
 json_t *api_job_summary_json(const struct job *, const struct attempt *last);
 struct job *api_job_for_caller(struct llmctld *, const struct api_request *,

@@ -31,6 +31,7 @@
 #include "notify.h"
 #include "sdnotify.h"
 #include "pool.h"
+#include "users.h"
 #include "server.h"
 #include "spec-cache.h"
 #include "store.h"
@@ -331,6 +332,7 @@ main(int argc, char **argv)
 		    : heartbeat_default_url(d.conf->heartbeat_listen);
 	}
 	d.specs = spec_cache_create();
+	d.users = users_create();
 	d.monitor = monitor_create(&d);
 	/* the feed starts where the notifier left off (notify.h) */
 	d.notify = notify_create(&d);
@@ -367,6 +369,7 @@ main(int argc, char **argv)
 	worker_free(d.worker);
 	monitor_free(d.monitor);
 	spec_cache_free(d.specs);
+	users_free(d.users);
 	timer_free(d.store_timer);
 	store_set_flush(d.store, NULL, NULL); /* the timer goes: flushed */
 	timer_free(d.flush_timer);

@@ -22,6 +22,7 @@ struct health;
 struct pool;
 struct feed;
 struct notify;
+struct users;
 
 struct llmctld {
 	struct conf *conf;
@@ -42,6 +43,7 @@ struct llmctld {
 	struct notify *notify; /* webhooks */
 	struct sdnotify *sdnotify; /* systemd's sd_notify */
 	struct spec_cache *specs; /* the jobs' parsed specs (spec-cache.h) */
+	struct users *users; /* passwd entries, kept a while (users.h) */
 	struct submit_queue
 	    *submits; /* waiting for their commit (api-submit) */
 };

@@ -18,7 +18,6 @@
 #include <sys/queue.h>
 
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,7 @@
 #include "spec.h"
 #include "spec-cache.h"
 #include "store.h"
+#include "users.h"
 #include "util.h"
 #include "worker.h"
 
@@ -435,20 +435,20 @@ plan_build(struct monitor *m, struct submit_data *sd, struct attempt *a,
     const struct job *job, const char *addr, char **cause)
 {
 	struct launch_ctx ctx;
-	struct passwd *pw;
+	const struct user *u;
 	struct ckpt *ck;
 	size_t nck;
 	char *token;
 
 	token = monitor_plan_token(m, a, job);
-	pw = getpwuid(job->uid);
+	u = users_get(m->d->users, job->uid, mono_ms() / 1000);
 	ctx = (struct launch_ctx){ .job_id = job->id,
 		.attempt = a->attempt,
 		.master_port = a->master_port,
 		.uid = job->uid,
 		.gid = job->gid,
 		.user = job->user,
-		.home = pw != NULL ? pw->pw_dir : "/",
+		.home = u != NULL ? u->home : "/",
 		.state_dir = m->d->conf->state_dir,
 		.node_order = sd->order,
 		.spare_nodes = sd->spares,

@@ -7,8 +7,6 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +24,7 @@
 #include "log.h"
 #include "server-limit.h"
 #include "server.h"
+#include "users.h"
 #include "util.h"
 
 #define SERVER_MAX_BODY (4 * 1024 * 1024)
@@ -59,25 +58,14 @@ peer_cred(struct evhttp_request *req, struct ucred *cred)
 static int
 is_admin(struct llmctld *d, uid_t uid, gid_t gid)
 {
-	gid_t groups[256];
-	int n = (int)nitems(groups), i;
-	char buf[4096];
-	struct passwd pw, *res = NULL;
-
 	if (uid == 0)
 		return 1;
 	if (d->conf->admin_gid == (gid_t)-1)
 		return 0;
 	if (gid == d->conf->admin_gid)
 		return 1;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return 0;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) == -1)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (groups[i] == d->conf->admin_gid)
-			return 1;
-	return 0;
+	return users_in_group(
+	    d->users, uid, d->conf->admin_gid, mono_ms() / 1000);
 }
 
 static void

@@ -63,6 +63,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "store.h"
+#include "users.h"
 #include "util.h"
 #include "worker.h"
 
@@ -125,6 +126,7 @@ fuzz_cleanup(void)
 	seed_close();
 	monitor_free(d.monitor);
 	worker_free(d.worker);
+	users_free(d.users);
 	bcluster_free(cluster);
 	if (d.base != NULL)
 		event_base_free(d.base);
@@ -325,6 +327,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL)
 		abort();
 	d.worker = worker_create(d.base, d.backend);
+	d.users = users_create();
 	d.monitor = monitor_create(&d);
 	if (backend_fake.cluster(&stamp, NULL, 0, &cluster, &cause) != 0)
 		abort();

@@ -28,6 +28,7 @@
 #include "spec.h"
 #include "spec-cache.h"
 #include "store.h"
+#include "users.h"
 #include "unit.h"
 #include "util.h"
 #include "worker.h"
@@ -58,6 +59,7 @@ setup(void)
 	d.worker = worker_create(d.base, d.backend);
 	d.health = health_create();
 	d.specs = spec_cache_create();
+	d.users = users_create();
 	d.monitor = monitor_create(&d);
 }
 
@@ -69,6 +71,7 @@ teardown(void)
 	worker_free(d.worker);
 	monitor_free(d.monitor);
 	spec_cache_free(d.specs);
+	users_free(d.users);
 	bcluster_free(d.cluster);
 	health_free(d.health);
 	event_base_free(d.base);
