@@ -80,6 +80,20 @@ sample_job(const char *name, uid_t uid)
 	return j;
 }
 
+/* Attempt n of job 1, on port 29500 + n. */
+static struct attempt
+sample_attempt(int n, const char *tag, enum attempt_state state)
+{
+	struct attempt a = { 0 };
+
+	a.job_id = 1;
+	a.attempt = n;
+	a.tag = (char *)tag;
+	a.state = state;
+	a.master_port = 29500 + n;
+	return a;
+}
+
 START_TEST(test_create)
 {
 	struct store *st;
@@ -352,12 +366,7 @@ START_TEST(test_migrate_tokens)
 {
 	struct store *st;
 	struct job j = sample_job("beats", 1000);
-	struct attempt a = { .job_id = 1,
-		.attempt = 1,
-		.tag = (char *)"t1",
-		.state = ATTEMPT_RUNNING,
-		.master_port = 29501 },
-	               **as;
+	struct attempt a = sample_attempt(1, "t1", ATTEMPT_RUNNING), **as;
 	size_t n;
 
 	st = store_open(dbpath, NULL);
@@ -402,12 +411,7 @@ START_TEST(test_active_indexes)
 {
 	struct store *st;
 	struct job j = sample_job("idx", 1000);
-	struct attempt a = { .job_id = 1,
-		.attempt = 1,
-		.tag = (char *)"u1",
-		.state = ATTEMPT_CREATED,
-		.master_port = 29501 },
-	               **as;
+	struct attempt a = sample_attempt(1, "u1", ATTEMPT_CREATED), **as;
 	size_t n;
 
 	st = store_open(dbpath, NULL);
@@ -513,18 +517,11 @@ START_TEST(test_recoverable_batch)
 {
 	struct store *st;
 	struct job j = sample_job("batch", 1000);
-	struct attempt a1 = { .job_id = 1,
-		.attempt = 1,
-		.tag = (char *)"b1",
-		.state = ATTEMPT_PENDING,
-		.master_port = 29501 },
-	               a2 = a1;
+	struct attempt a1 = sample_attempt(1, "b1", ATTEMPT_PENDING),
+	               a2 = sample_attempt(2, "b2", ATTEMPT_PENDING);
 	struct attempt **as;
 	size_t n;
 
-	a2.attempt = 2;
-	a2.tag = (char *)"b2";
-	a2.master_port = 29502;
 	st = store_open(dbpath, NULL);
 	ck_assert_int_eq(store_job_insert(st, &j), 0);
 	ck_assert_int_eq(store_attempt_insert(st, &a1), 0);
