@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -22,11 +24,11 @@ struct entry {
 	int64_t at; /* looked up then (mono s) */
 	gid_t group; /* the group last asked of users_in_group */
 	int in_group; /* its answer; -1: not asked since the lookup */
-	struct entry *next; /* in its bucket */
+	LIST_ENTRY(entry) link; /* in its bucket */
 };
 
 struct users {
-	struct entry *buckets[USERS_BUCKETS];
+	LIST_HEAD(, entry) buckets[USERS_BUCKETS];
 	size_t n;
 	size_t lookups;
 };
@@ -52,8 +54,8 @@ users_clear(struct users *us)
 	size_t i;
 
 	for (i = 0; i < USERS_BUCKETS; i++)
-		while ((e = us->buckets[i]) != NULL) {
-			us->buckets[i] = e->next;
+		while ((e = LIST_FIRST(&us->buckets[i])) != NULL) {
+			LIST_REMOVE(e, link);
 			entry_free(e);
 		}
 	us->n = 0;
@@ -92,18 +94,15 @@ entry_fill(struct users *us, struct entry *e, uid_t uid, int64_t now)
 static struct entry *
 users_entry(struct users *us, uid_t uid, int64_t now)
 {
-	struct entry **p, *e;
+	struct entry *e;
 
-	p = &us->buckets[uid % USERS_BUCKETS];
-	for (; (e = *p) != NULL; p = &e->next)
-		if (e->u.uid == uid)
-			break;
-	if (e != NULL) {
+	LIST_FOREACH(e, &us->buckets[uid % USERS_BUCKETS], link)
+	if (e->u.uid == uid) {
 		if (now - e->at < USERS_TTL_S && now >= e->at)
 			return e;
 		if (entry_fill(us, e, uid, now) == 0)
 			return e;
-		*p = e->next;
+		LIST_REMOVE(e, link);
 		entry_free(e);
 		us->n--;
 		return NULL;
@@ -115,9 +114,7 @@ users_entry(struct users *us, uid_t uid, int64_t now)
 	}
 	if (us->n >= USERS_MAX)
 		users_clear(us);
-	p = &us->buckets[uid % USERS_BUCKETS];
-	e->next = *p;
-	*p = e;
+	LIST_INSERT_HEAD(&us->buckets[uid % USERS_BUCKETS], e, link);
 	us->n++;
 	return e;
 }
@@ -148,9 +145,8 @@ users_in_group(struct users *us, uid_t uid, gid_t gid, int64_t now)
 	}
 	e->group = gid;
 	e->in_group = 0;
-	for (i = 0; i < n; i++)
-		if (groups[i] == gid)
-			e->in_group = 1;
+	for (i = 0; i < n && !e->in_group; i++)
+		e->in_group = groups[i] == gid;
 	return e->in_group;
 }
 
