@@ -10,6 +10,8 @@
  * of the queue, so keys take turns: one user's slow tasks hold at most one
  * thread and never starve another user's.
  *
+ * Each thread is named after the pool (top -H, /proc/PID/task/TID/comm).
+ *
  * The pool owns a task from pool_push() until done() returns; pool_free()
  * calls done() with cancelled set for tasks that never ran.
  */

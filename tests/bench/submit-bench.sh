@@ -28,7 +28,12 @@
 # daemon's per-tick poll and snapshot load are in them (poll_interval 1 s),
 # with sdiag's mean time slurmctld took for each. "machine CPU a job": all
 # the machine's busy time during the phase over its jobs, what bounds the
-# rate once the clients keep every core busy.
+# rate once the clients keep every core busy; split into llmctld (of it,
+# its "backend" threads: the Slurm RPC's client end), slurmctld, munged and
+# the rest, with llmctld's context switches a job. /bin/true in the same
+# loops (no Slurm) gives what the clients' own process start costs. The
+# last lines: half of sbatch's CPU a job (what 2x sbatch leaves) next to
+# the part of llmctl's that no daemon can save.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-100}
@@ -92,6 +97,24 @@ pcpu() {
 	echo "$t"
 }
 
+# tcpu NAME PID...: the CPU time so far of their threads named NAME (the
+# daemon names its pools' threads: "backend" makes the Slurm calls)
+tcpu() {
+	local name=$1 f t=0
+	shift
+	for f in $(printf '/proc/%s/task/*/comm ' "$@"); do
+		[ "$(cat "$f" 2>/dev/null)" = "$name" ] || continue
+		t=$((t + $(awk '{ print $14 + $15 }' "${f%comm}stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+# switches PID...: the context switches of all their threads so far
+switches() {
+	cat $(printf '/proc/%s/task/*/status ' "$@") 2>/dev/null |
+	    awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
 # rpcs: the per-type counts since the reset, "TYPE=count ...", sdiag's own
 # REQUEST_STATS_INFO left out
 rpcs() {
@@ -103,14 +126,20 @@ rpcs() {
 }
 
 # phase LABEL CLIENTS CMD...: N jobs by CLIENTS loops of CMD, timed until
-# all N reached Slurm; prints the rate and the RPCs per job by type
+# all N reached Slurm; prints the rate and the RPCs per job by type. With
+# FLOOR=1, CMD submits nothing (/bin/true): the phase is timed when the
+# loops end and gives what the loop itself costs.
 phase() {
-	local label=$1 c=$2 base t0 t1
+	local label=$1 c=$2 base t0 t1 n d0 b0 s0 m0 w0
 	shift 2
+	n=$((${REPEAT:-$((N / c))} * c))
+	[ "${REPEAT:-}" = 1 ] && n=$N
 	sdiag -r >/dev/null
 	base=$(submitted)
 	c0=$(busy)
 	d0=$(pcpu "${dpids[@]}")
+	b0=$(tcpu backend "${dpids[@]}")
+	w0=$(switches "${dpids[@]}")
 	s0=$(pcpu "$CTLD")
 	m0=$(pcpu "$MUNGED")
 	t0=$(date +%s%N)
@@ -120,19 +149,26 @@ phase() {
 		pids+=($!)
 	done
 	wait "${pids[@]}" 2>/dev/null || :
-	wait_for $((base + N / c * c))
+	[ "${FLOOR:-0}" = 1 ] || wait_for $((base + n))
 	t1=$(date +%s%N)
-	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) -v cpu=$(($(busy) - c0)) -v hz="$(getconf CLK_TCK)" \
-	    'BEGIN { printf "%-40s %4d jobs %7.2f s %8.1f jobs/s, machine %5.2f ms CPU a job\n", l, n, ns / 1e9, n / (ns / 1e9), cpu / hz / n * 1000 }'
 	# where the machine's CPU went: the rest is the clients (and the
 	# kernel's work for nobody in particular)
-	awk -v n=$((N / c * c)) -v all=$(($(busy) - c0)) -v d=$(($(pcpu "${dpids[@]}") - d0)) \
-	    -v s=$(($(pcpu "$CTLD") - s0)) -v m=$(($(pcpu "$MUNGED") - m0)) -v hz="$(getconf CLK_TCK)" \
-	    'BEGIN { f = 1000 / hz / n; printf "    CPU ms a job: llmctld %.2f, slurmctld %.2f, munged %.2f, the rest (clients, kernel) %.2f\n",
-		d * f, s * f, m * f, (all - d - s - m) * f }'
-	awk -v l="$label" -v n=$((N / c * c)) -v ns=$((t1 - t0)) \
-	    'BEGIN { printf "%s %.1f\n", l, n / (ns / 1e9) }' >>"$DIR/rates"
-	rpcs | awk -v n=$((N / c * c)) '{ for (i = 1; i <= NF; i++) {
+	awk -v l="$label" -v n=$n -v ns=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+	    -v all=$(($(busy) - c0)) -v d=$(($(pcpu "${dpids[@]}") - d0)) \
+	    -v b=$(($(tcpu backend "${dpids[@]}") - b0)) -v w=$(($(switches "${dpids[@]}") - w0)) \
+	    -v s=$(($(pcpu "$CTLD") - s0)) -v m=$(($(pcpu "$MUNGED") - m0)) -v floor="${FLOOR:-0}" \
+	    -v out="$DIR/rates" -v cpu="$DIR/cpu" '
+	    BEGIN { f = 1000 / hz / n; r = n / (ns / 1e9)
+		printf "%-40s %4d %s %7.2f s %8.1f %s/s, machine %5.2f ms CPU a %s\n", l, n,
+		    floor ? "runs" : "jobs", ns / 1e9, r, floor ? "runs" : "jobs", all * f, floor ? "run" : "job"
+		if (floor) { printf "%s %.1f\n", l, r >>out; printf "%s|%.3f\n", l, all * f >>cpu; exit }
+		printf "    CPU ms a job: llmctld %.2f (its Slurm calls %.2f), slurmctld %.2f, munged %.2f, the rest (clients, kernel) %.2f\n",
+		    d * f, b * f, s * f, m * f, (all - d - s - m) * f
+		if (d > 0) printf "    llmctld context switches a job: %.1f\n", w / n
+		printf "%s %.1f\n", l, r >>out
+		printf "%s|%.3f %.3f %.3f %.3f %.3f\n", l, all * f, d * f, b * f, s * f, m * f >>cpu }'
+	[ "${FLOOR:-0}" = 1 ] && return
+	rpcs | awk -v n=$n '{ for (i = 1; i <= NF; i++) {
 		split($i, kv, "="); split(kv[2], ct, ":")
 		printf "    %-32s %6d  %5.2f per job, %6.2f ms in slurmctld each\n", kv[1], ct[1], ct[1] / n, ct[2] / 1000 } }'
 }
@@ -176,6 +212,7 @@ sleep 2
 files=()
 for _ in $(seq "$N"); do files+=("$DIR/job.yaml"); done
 : >"$DIR/rates"
+: >"$DIR/cpu"
 for _ in $(seq "$ROUNDS"); do
 	for kind in seq par sweep; do
 		for i in "${!LB[@]}"; do
@@ -195,8 +232,10 @@ for _ in $(seq "$ROUNDS"); do
 			drain
 		done
 		case $kind in
-		seq) phase "sbatch, sequential" 1 sbatch -o /dev/null --wrap true ;;
-		par) phase "sbatch, $CLIENTS clients" "$CLIENTS" sbatch -o /dev/null --wrap true ;;
+		seq) phase "sbatch, sequential" 1 sbatch -o /dev/null --wrap true
+			FLOOR=1 phase "/bin/true, sequential" 1 /bin/true ;;
+		par) phase "sbatch, $CLIENTS clients" "$CLIENTS" sbatch -o /dev/null --wrap true
+			FLOOR=1 phase "/bin/true, $CLIENTS clients" "$CLIENTS" /bin/true ;;
 		*) continue ;;
 		esac
 		drain
@@ -226,3 +265,21 @@ awk '{ l = $0; sub(/ [^ ]*$/, "", l); r[l] = r[l] sprintf(" %7.1f", $NF); v[l, +
 		for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
 		med = m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2
 		printf "%-40s%s   median %7.1f\n", l, r[l], med } }' "$DIR/rates"
+# Once the clients keep both cores busy, machine CPU a job bounds the rate:
+# 2x sbatch leaves half of sbatch's. Part of a job's CPU no daemon can
+# save: the loop's own process start (/bin/true in the same loop), and
+# Slurm's side of one submit (slurmctld, munged, and the RPC's client end,
+# llmctld's backend threads). Medians over the rounds, llmctl 0's phases.
+echo "== machine CPU ms a job, medians: what 2x sbatch leaves, and the part of it no daemon can save"
+awk -F'|' -v c="$CLIENTS" '
+	function med(k,   m, a, b, t, x) { m = n[k]; if (!m) return 0
+		for (a = 1; a <= m; a++) x[a] = v[k, a]
+		for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (x[b] < x[a]) { t = x[a]; x[a] = x[b]; x[b] = t }
+		return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }
+	{ split($2, f, " "); for (i = 1; i in f; i++) v[$1 "#" i, ++n[$1 "#" i]] = f[i] }
+	END { split("sequential|" c " clients", kinds, "|")
+		for (j = 1; j <= 2; j++) { k = kinds[j]; l = "llmctl 0 submit, " k
+			if (!n["sbatch, " k "#1"] || !n[l "#1"]) continue
+			sp = med("/bin/true, " k "#1"); s = med(l "#4"); m = med(l "#5"); b = med(l "#3")
+			printf "%-12s 2x sbatch allows %.2f; llmctl uses %.2f (llmctld %.2f); fixed: start-up %.2f + slurmctld %.2f + munged %.2f + Slurm calls %.2f = %.2f\n",
+			    k, med("sbatch, " k "#1") / 2, med(l "#1"), med(l "#2"), sp, s, m, b, sp + s + m + b } }' "$DIR/cpu"

@@ -1,11 +1,16 @@
 /*
  * pool: done() runs on the loop after run(), tasks of one key never run
- * at once, and a key with many tasks does not starve another key.
+ * at once, and a key with many tasks does not starve another key; tasks
+ * of different keys run side by side, the threads carry the pool's name,
+ * and a task that ends wakes no idle thread.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -75,20 +80,36 @@ give_up_cb(evutil_socket_t fd, short what, void *base)
 	event_base_loopbreak(base);
 }
 
+/* A loop for done(), with an event so that it waits; it gives up at 10 s. */
+static struct event_base *
+loop_new(struct event **alive)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	struct event_base *base;
+
+	ck_assert_int_eq(evthread_use_pthreads(), 0);
+	base = event_base_new();
+	*alive = evtimer_new(base, give_up_cb, base);
+	evtimer_add(*alive, &tv);
+	return base;
+}
+
+static void
+loop_free(struct event_base *base, struct event *alive)
+{
+	event_free(alive);
+	event_base_free(base);
+}
+
 START_TEST(test_pool_turns)
 {
 	static struct item items[NTASKS + 1];
 	struct rec r = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct timeval tv = { .tv_sec = 10 };
 	struct event *alive;
 	struct pool *p;
 	int i, pos_b = -1;
 
-	ck_assert_int_eq(evthread_use_pthreads(), 0);
-	r.base = event_base_new();
-	/* the loop needs an added event to wait; fail after 10 s */
-	alive = evtimer_new(r.base, give_up_cb, r.base);
-	evtimer_add(alive, &tv);
+	r.base = loop_new(&alive);
 	r.loop = pthread_self();
 	p = pool_create(r.base, "test", 3);
 	/* key 1 floods the queue first, then key 2 asks for one task */
@@ -111,8 +132,7 @@ START_TEST(test_pool_turns)
 	ck_assert_int_ge(pos_b, 0);
 	ck_assert_int_le(pos_b, 2);
 	pool_free(p);
-	event_free(alive);
-	event_base_free(r.base);
+	loop_free(r.base, alive);
 }
 END_TEST
 
@@ -148,6 +168,147 @@ START_TEST(test_pool_free_cancels)
 }
 END_TEST
 
+/* This process's threads named name: how many, and how often they waited. */
+static int
+named_threads(const char *name, long *switches)
+{
+	char path[300], line[128];
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	int n = 0;
+	long v;
+
+	*switches = 0;
+	ck_assert_ptr_nonnull(d = opendir("/proc/self/task"));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(
+		    path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, name) != 0)
+			continue;
+		n++;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+		    de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) ==
+			    1)
+				*switches +=
+				    v; /* waits; preemptions left out */
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+one_done(void *arg, int cancelled)
+{
+	(void)cancelled;
+	event_base_loopbreak(arg);
+}
+
+static void
+nothing_run(void *arg)
+{
+	(void)arg;
+}
+
+#define HERD_TASKS 200
+
+/*
+ * One task at a time on 4 threads: the thread a push wakes runs it and
+ * waits again, 1.5 waits a task (with one on the lock now and then).
+ * Waking every idle thread when a task ends (a broadcast) made it 4.
+ */
+START_TEST(test_pool_no_herd)
+{
+	struct event_base *base;
+	struct event *alive;
+	struct pool *p;
+	long before, after;
+	int i;
+
+	base = loop_new(&alive);
+	p = pool_create(base, "herd", 4);
+	for (i = 0; i < 200 && named_threads("herd", &before) < 4; i++)
+		usleep(5000);
+	ck_assert_int_eq(named_threads("herd", &before), 4);
+	usleep(20000); /* all four wait */
+	named_threads("herd", &before);
+	for (i = 0; i < HERD_TASKS; i++) {
+		pool_push(p, (uint64_t)i, nothing_run, one_done, base);
+		event_base_dispatch(base);
+		ck_assert_int_eq(pool_busy(p), 0);
+	}
+	named_threads("herd", &after);
+	ck_assert_msg(after - before < 5 * HERD_TASKS / 2,
+	    "%ld waits for %d tasks", after - before, HERD_TASKS);
+	pool_free(p);
+	loop_free(base, alive);
+}
+END_TEST
+
+struct side {
+	pthread_mutex_t lock;
+	int now, most, ndone;
+	struct event_base *base;
+};
+
+static void
+side_run(void *arg)
+{
+	struct side *sd = arg;
+
+	pthread_mutex_lock(&sd->lock);
+	if (++sd->now > sd->most)
+		sd->most = sd->now;
+	pthread_mutex_unlock(&sd->lock);
+	usleep(50000);
+	pthread_mutex_lock(&sd->lock);
+	sd->now--;
+	pthread_mutex_unlock(&sd->lock);
+}
+
+static void
+side_done(void *arg, int cancelled)
+{
+	struct side *sd = arg;
+
+	(void)cancelled;
+	if (++sd->ndone == 12)
+		event_base_loopbreak(sd->base);
+}
+
+/* 12 slow tasks of 12 keys on 4 threads: 4 at once, all the way through */
+START_TEST(test_pool_side_by_side)
+{
+	struct side sd = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct event *alive;
+	struct pool *p;
+	int i;
+
+	sd.base = loop_new(&alive);
+	p = pool_create(sd.base, "side", 4);
+	for (i = 0; i < 12; i++)
+		pool_push(p, (uint64_t)i, side_run, side_done, &sd);
+	event_base_dispatch(sd.base);
+	ck_assert_int_eq(sd.ndone, 12);
+	ck_assert_int_eq(sd.most, 4);
+	pool_free(p);
+	loop_free(sd.base, alive);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -156,6 +317,8 @@ main(void)
 
 	tcase_add_test(tc, test_pool_turns);
 	tcase_add_test(tc, test_pool_free_cancels);
+	tcase_add_test(tc, test_pool_no_herd);
+	tcase_add_test(tc, test_pool_side_by_side);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
