@@ -79,6 +79,17 @@ print(" ".join(str(j["id"]) for j in json.load(sys.stdin)["jobs"]))')" \
 	[ "$rc" = 1 ] || fail "status --user of another user exited $rc, want 1"
 	echo "$out" | grep -q "only root and the admin group see other users' jobs" ||
 	    fail "refusal said: $out"
+	# a name that is no one's: the same refusal, as the daemon looks a
+	# name up only for an admin; one's own name is served, other
+	# users' jobs left out
+	out=$(ullmctl status --user no-such-user-llmctl 2>&1) && fail "llmtest's unknown --user succeeded: $out"
+	echo "$out" | grep -q "only root and the admin group see other users' jobs" ||
+	    fail "llmtest's unknown --user said: $out"
+	out=$(llmctl status --user no-such-user-llmctl 2>&1) && fail "root's unknown --user succeeded: $out"
+	echo "$out" | grep -q "no such user" || fail "root's unknown --user said: $out"
+	out=$(ids --user "$TEST_USER")
+	has_ids "$out" "$run"
+	lacks_ids "$out" "$other"
 	out=$(llmctl status --user "$TEST_USER2" --noheader) || fail "root --user failed"
 	echo "$out" | grep -Eq "^$other +h-other +$TEST_USER2 +RUNNING" ||
 	    fail "root's --user $TEST_USER2: $out"

@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,6 +775,58 @@ START_TEST(test_first_failure_reason)
 }
 END_TEST
 
+/* GET /v1/jobs?user=NAME by uid (admin or not): the status, and the jobs. */
+static int
+list_as(uid_t uid, int admin, const char *user, size_t *njobs)
+{
+	struct api_kv q = { .key = (char *)"user", .value = (char *)user };
+	struct api_request req = { .method = API_GET,
+		.path = "/v1/jobs",
+		.query = &q,
+		.nquery = 1,
+		.body = "",
+		.uid = uid,
+		.admin = admin };
+	struct api_response resp;
+	int status;
+
+	api_dispatch(&d, &req, &resp);
+	status = resp.status;
+	*njobs = json_array_size(json_object_get(resp.body, "jobs"));
+	json_decref(resp.body);
+	return status;
+}
+
+/*
+ * user=: one's own name is answered from the users table, not NSS; a
+ * user outside the admin group naming anyone else is refused before any
+ * lookup (so an unknown name is 403, not "no such user"); an admin's
+ * unknown name is 400.
+ */
+START_TEST(test_list_user)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char *me;
+	size_t n, lookups;
+
+	ck_assert_ptr_nonnull(pw);
+	me = xstrdup(pw->pw_name);
+	submit(JOB);
+	ck_assert_int_eq(list_as(getuid(), 0, me, &n), 200);
+	ck_assert_uint_eq(n, 1);
+	lookups = users_lookups(d.users);
+	ck_assert_int_eq(list_as(getuid(), 0, me, &n), 200);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(users_lookups(d.users), lookups);
+	ck_assert_int_eq(list_as(getuid() + 4242, 0, me, &n), 403);
+	ck_assert_int_eq(list_as(getuid(), 0, "no-such-user-llmctl", &n), 403);
+	ck_assert_int_eq(list_as(getuid(), 1, "no-such-user-llmctl", &n), 400);
+	ck_assert_int_eq(list_as(getuid() + 4242, 1, me, &n), 200);
+	ck_assert_uint_eq(n, 1);
+	free(me);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -795,6 +848,7 @@ main(void)
 	tcase_add_test(tc, test_restart_attempt_unlaunchable);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_logs_tail);
+	tcase_add_test(tc, test_list_user);
 	tcase_add_loop_test(
 	    tc, test_first_failure_reason, 0, nitems(fail_cases));
 	suite_add_tcase(s, tc);
