@@ -13,7 +13,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,8 +239,7 @@ status_path(struct llmctl *ctx, struct args *args)
 {
 	const char *since = args_get(args, 'S'), *state = args_get(args, 's');
 	const char *user = args_get(args, 'u'), *env;
-	struct passwd *pw;
-	char *path, t[32];
+	char *path, t[32], me[16];
 	int64_t when = 0;
 
 	if (since == NULL && state == NULL) {
@@ -252,9 +250,11 @@ status_path(struct llmctl *ctx, struct args *args)
 	if ((state != NULL && status_states(state) != 0) ||
 	    (since != NULL && status_since(since, wall_s(), &when) != 0))
 		return NULL;
-	if (user == NULL && !args_has(args, 'a') &&
-	    (pw = getpwuid(getuid())) != NULL)
-		user = pw->pw_name;
+	/* your own: by uid, which llmctld matches without NSS, as we do */
+	if (user == NULL && !args_has(args, 'a')) {
+		snprintf(me, sizeof me, "%u", (unsigned)getuid());
+		user = me;
+	}
 	path = xstrdup("/v1/jobs");
 	if (user != NULL)
 		status_query(ctx, &path, "user", user);

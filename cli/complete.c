@@ -16,7 +16,6 @@
  */
 #include "config.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,19 +70,15 @@ static int
 complete_ids(struct llmctl *ctx, const char *cmd)
 {
 	const json_t *job;
-	struct passwd *pw;
 	json_t *reply = NULL;
-	char *path, *user, *cause = NULL;
+	char *path, *cause = NULL;
 	size_t i;
 
-	if ((pw = getpwuid(getuid())) == NULL)
-		return CMD_FAILED;
-	user = client_escape(llmctl_client(ctx), pw->pw_name);
-	path = xasprintf("/v1/jobs?user=%s%s", user,
+	/* by uid, as status does: no NSS */
+	path = xasprintf("/v1/jobs?user=%u%s", (unsigned)getuid(),
 	    cmd != NULL && strcmp(cmd, "cancel") == 0
 	        ? "&state=QUEUED,SUBMITTED,RUNNING,RESTARTING"
 	        : "");
-	free(user);
 	if (client_request(llmctl_client(ctx), "GET", path, NULL, &reply,
 	        &cause) != CLIENT_OK) {
 		free(cause);

@@ -241,11 +241,25 @@ list_number(const char *key, const char *s, int64_t max, int64_t *out,
 	return 0;
 }
 
+/* A uid in decimal digits, -1 if s is not one ((uid_t)-1 is none). */
+static long long
+list_uid(const char *s)
+{
+	long long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 10; i++)
+		v = v * 10 + (s[i] - '0');
+	return i > 0 && s[i] == '\0' && v < (long long)UINT32_MAX ? v : -1;
+}
+
 /*
- * user=NAME|all: whose jobs; -1 after the error reply. The caller's own
- * name (the CLI's `squeue -u $USER` habits ask for it) comes from
- * d->users; NSS is asked on the loop only for an admin naming another
- * user, so an ordinary user's names never reach a slow directory.
+ * user=NAME|UID|all: whose jobs; -1 after the error reply. A number is a
+ * uid, as squeue's --user takes (llmctl sends its own so that it needs no
+ * NSS, cli/cmd-status.c). The caller's own name (`squeue -u $USER`
+ * habits) comes from d->users; NSS is asked on the loop only for an admin
+ * naming another user, so an ordinary user's names never reach a slow
+ * directory.
  */
 static int
 list_user(struct llmctld *d, const char *user, const struct api_request *req,
@@ -253,11 +267,16 @@ list_user(struct llmctld *d, const char *user, const struct api_request *req,
 {
 	const struct user *me;
 	struct passwd *pw;
+	long long uid;
 
 	if (user == NULL || strcmp(user, "all") == 0)
 		return 0;
-	me = users_get(d->users, req->uid, mono_ms() / 1000);
-	if (me != NULL && strcmp(me->name, user) == 0)
+	uid = list_uid(user);
+	if (uid == (long long)req->uid || (uid >= 0 && req->admin))
+		f->uid = (uid_t)uid;
+	else if (uid == -1 &&
+	    (me = users_get(d->users, req->uid, mono_ms() / 1000)) != NULL &&
+	    strcmp(me->name, user) == 0)
 		f->uid = req->uid;
 	else if (!req->admin) {
 		api_error(resp, 403, "permission_denied",

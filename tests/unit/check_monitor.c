@@ -827,6 +827,36 @@ START_TEST(test_list_user)
 }
 END_TEST
 
+/*
+ * user=UID (what llmctl sends for "mine", needing no NSS): one's own uid
+ * without a lookup, anyone else's only for an admin, and a number that is
+ * no uid is a name (none has it: 403 or 400).
+ */
+START_TEST(test_list_uid)
+{
+	char mine[16], other[16];
+	size_t n, lookups;
+
+	snprintf(mine, sizeof mine, "%u", (unsigned)getuid());
+	snprintf(other, sizeof other, "%u", (unsigned)getuid() + 4242);
+	submit(JOB);
+	lookups = users_lookups(d.users);
+	ck_assert_int_eq(list_as(getuid(), 0, mine, &n), 200);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(users_lookups(d.users), lookups);
+	ck_assert_int_eq(list_as(getuid() + 4242, 0, mine, &n), 403);
+	ck_assert_int_eq(list_as(getuid() + 4242, 0, other, &n), 200);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(list_as(getuid() + 4242, 1, mine, &n), 200);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(list_as(getuid(), 1, other, &n), 200);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(list_as(getuid(), 0, "4294967295", &n), 403);
+	ck_assert_int_eq(list_as(getuid(), 1, "4294967295", &n), 400);
+	ck_assert_int_eq(list_as(getuid(), 1, "00000000001", &n), 400);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -849,6 +879,7 @@ main(void)
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_logs_tail);
 	tcase_add_test(tc, test_list_user);
+	tcase_add_test(tc, test_list_uid);
 	tcase_add_loop_test(
 	    tc, test_first_failure_reason, 0, nitems(fail_cases));
 	suite_add_tcase(s, tc);

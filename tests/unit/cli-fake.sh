@@ -57,7 +57,7 @@ has err "at $tmp/none.sock:"
 : >"$log"
 
 # --- status: list ----------------------------------------------------------
-me=$(id -un)
+me=$(id -u) # llmctl asks for its own jobs by uid: no NSS
 if run 0 status; then
 	has out '^ID +NAME +USER +STATE +NODES +GPUS +ATTEMPT +SLURM_ID +AGE +REASON$'
 	has out '^14 +llama-7b-pretrain.*\.\.\. +alice +QUEUED +64 +512 +0 +- +[0-9]+s +waiting for.*\.\.\.$'

@@ -192,7 +192,7 @@ assert yaml.safe_load(open('$tmp/out')) == yaml.safe_load(j['snapshot'])" &&
     ok || fail "nodes -o yaml is not the snapshot"
 
 # --- status filters: query parameters for the daemon to apply -------------
-me=$(id -un)
+me=$(id -u) # llmctl asks for its own jobs by uid: no NSS
 now=$(date +%s)
 # since=N: N within a few seconds of $1 seconds ago
 since_is() {
