@@ -75,6 +75,11 @@ struct jobscan {
 	TAILQ_ENTRY(jobscan) entry;
 };
 
+struct pending_end {
+	char *tag;
+	int64_t id;
+};
+
 struct monitor {
 	struct llmctld *d;
 	struct timer *tick;
@@ -96,6 +101,14 @@ struct monitor {
 	int sweep_wanted; /* sweep on the next tick, not a poll interval on */
 	struct bjob *seen; /* the last poll's jobs, owned */
 	size_t nseen;
+	/*
+	 * The ends a poll found past its first MONITOR_ENDS_MAX, by tag and
+	 * Slurm id in seen: applied MONITOR_ENDS_MAX a loop turn (ends_cb),
+	 * and no poll until they are.
+	 */
+	struct pending_end *ends;
+	size_t nends, ends_done;
+	struct timer *ends_timer;
 	uint64_t seen_list; /* and its number; 0: none yet */
 	int64_t seen_stamp; /* the backend's stamp of seen */
 	/* seen's jobs of others pending for nodes, by partition list */

@@ -597,6 +597,62 @@ bjob_cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* An end for a later loop turn (ends_cb): its attempt's tag, its Slurm id. */
+static void
+ends_defer(struct monitor *m, const char *tag, int64_t id)
+{
+	m->ends = xreallocarray(m->ends, m->nends + 1, sizeof(*m->ends));
+	m->ends[m->nends].tag = xstrdup(tag);
+	m->ends[m->nends++].id = id;
+}
+
+static void
+ends_free(struct monitor *m)
+{
+	while (m->nends > 0)
+		free(m->ends[--m->nends].tag);
+	free(m->ends);
+	m->ends = NULL;
+	m->ends_done = 0;
+}
+
+/*
+ * The next MONITOR_ENDS_MAX deferred ends, each on its attempt and job as
+ * stored now (other events ran since the poll: one may be over already),
+ * with the report the kept table has; then the next poll may run.
+ */
+static void
+ends_cb(void *arg)
+{
+	struct monitor *m = arg;
+	struct pending_end *e;
+	struct attempt *a;
+	struct job *job;
+	const struct bjob *b;
+	struct bjob key = { 0 };
+	size_t k;
+
+	for (k = 0; k < MONITOR_ENDS_MAX && m->ends_done < m->nends; k++) {
+		e = &m->ends[m->ends_done++];
+		key.id = e->id;
+		b = bsearch(
+		    &key, m->seen, m->nseen, sizeof(*m->seen), bjob_cmp_id);
+		if (b == NULL ||
+		    (a = monitor_attempt_by_tag(m, e->tag, &job)) == NULL)
+			continue;
+		if (a->slurm_job_id == e->id)
+			apply_bjob(m, a, job, b);
+		attempt_free(a);
+		job_free(job);
+	}
+	if (m->ends_done < m->nends) {
+		timer_schedule(m->ends_timer, 0);
+		return;
+	}
+	ends_free(m);
+	monitor_kick(m);
+}
+
 static void
 list_done(struct op *op, void *arg)
 {
@@ -604,7 +660,7 @@ list_done(struct op *op, void *arg)
 	struct attempt **as;
 	struct job *job;
 	struct track *t;
-	size_t n, i, nb;
+	size_t n, i, nb, ends = 0;
 	const struct bjob *b, *bs;
 	struct bjob key = { 0 };
 
@@ -637,7 +693,10 @@ list_done(struct op *op, void *arg)
 		t = monitor_track_get(m, as[i]->tag);
 		if (b != NULL) {
 			t->misses = 0;
-			apply_bjob(m, as[i], job, b);
+			if (bjob_final(b->state) && ends++ >= MONITOR_ENDS_MAX)
+				ends_defer(m, as[i]->tag, b->id);
+			else
+				apply_bjob(m, as[i], job, b);
 		} else if (++t->misses >= LOST_AFTER_POLLS) {
 			monitor_finish(m, as[i], job, ATTEMPT_LOST, CAUSE_LOST,
 			    "Slurm no longer knows the job");
@@ -646,7 +705,10 @@ list_done(struct op *op, void *arg)
 	}
 	attempt_list_free(as, n);
 	metrics_poll(metrics_now() - m->poll_started);
+	/* the deferred ends' reports are in the table kept */
 	keep_seen(m, op);
+	if (m->nends > 0)
+		timer_schedule(m->ends_timer, 0);
 }
 
 /* Insert job's next attempt in the transaction open; it, or NULL. */
@@ -755,7 +817,7 @@ poll_due(const struct monitor *m)
 {
 	int64_t every = m->d->conf->poll_interval_ms;
 
-	if (m->polling)
+	if (m->polling || m->nends > 0)
 		return 0;
 	return m->list_wanted || mono_ms() - m->listed_ms >= every - every / 10;
 }
@@ -868,6 +930,7 @@ monitor_create(struct llmctld *d)
 	TAILQ_INIT(&m->scans);
 	m->scanner = pool_create(d->base, "scan", SCAN_THREADS);
 	m->tick = timer_new(d->base, monitor_tick_cb, m);
+	m->ends_timer = timer_new(d->base, ends_cb, m);
 	timer_schedule(m->tick, 0);
 	return m;
 }
@@ -897,6 +960,8 @@ monitor_free(struct monitor *m)
 	checkpoint_stop();
 	pool_free(m->scanner);
 	timer_free(m->tick);
+	timer_free(m->ends_timer);
+	ends_free(m);
 	recovery_free(m);
 	while ((t = TAILQ_FIRST(&m->tracks)) != NULL)
 		monitor_track_drop(m, t->tag);

@@ -11,6 +11,13 @@
 struct llmctld;
 struct monitor;
 
+/*
+ * Attempt ends a poll records in one loop turn, each its own durable
+ * commit and decision (1-4 ms here); the rest wait for the next turns, so
+ * that a user's mass cancel does not hold every other answer.
+ */
+#define MONITOR_ENDS_MAX 16
+
 struct monitor *monitor_create(struct llmctld *);
 /* Run a tick on the next loop turn (after a submit or cancel). */
 void monitor_kick(struct monitor *);

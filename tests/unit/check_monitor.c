@@ -827,6 +827,59 @@ START_TEST(test_list_user)
 }
 END_TEST
 
+static int
+count_in(const int64_t *ids, int n, enum job_state want)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += state_of(ids[i]) == want;
+	return k;
+}
+
+/*
+ * A poll that finds many attempts over (a mass cancel, a sweep ending)
+ * records MONITOR_ENDS_MAX of them in one loop turn and the rest in the
+ * next turns, each a batch at most, so that other answers go between; no
+ * poll runs until all are recorded, and every job ends once.
+ */
+START_TEST(test_many_ends)
+{
+	static const char small[] =
+	    "version: 1\nname: e\ncommand: \"true\"\n"
+	    "resources:\n  nodes: 1\n  gpus_per_node: 0\n";
+	enum { N = MONITOR_ENDS_MAX * 2 + 5 };
+	int64_t ids[N];
+	int i, done = 0, was, first = 0, turns = 0, loads = -1;
+
+	for (i = 0; i < N; i++)
+		ids[i] = submit(small);
+	for (i = 0; i < N; i++)
+		ck_assert(run_until(ids[i], JOB_SUBMITTED, 5000));
+	for (i = 0; i < N; i++)
+		fake_set_state(slurm_id(ids[i], 1), BJOB_COMPLETED, 0);
+	while (done < N && turns < 10000) {
+		event_base_loop(d.base, EVLOOP_ONCE);
+		was = done;
+		done = count_in(ids, N, JOB_COMPLETED);
+		ck_assert_int_le(done - was, MONITOR_ENDS_MAX);
+		if (was == 0 && done > 0) {
+			first = done;
+			loads = fake_load_count(0);
+		}
+		if (done > 0)
+			turns++;
+	}
+	ck_assert_int_eq(done, N);
+	ck_assert_int_eq(first, MONITOR_ENDS_MAX);
+	ck_assert_int_ge(turns, 3);
+	ck_assert_int_eq(fake_load_count(0), loads);
+	ck_assert_int_eq(fake_submit_count(), N);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(attempt_count(ids[i]), 1);
+}
+END_TEST
+
 /*
  * user=UID (what llmctl sends for "mine", needing no NSS): one's own uid
  * without a lookup, anyone else's only for an admin, and a number that is
@@ -880,6 +933,7 @@ main(void)
 	tcase_add_test(tc, test_logs_tail);
 	tcase_add_test(tc, test_list_user);
 	tcase_add_test(tc, test_list_uid);
+	tcase_add_test(tc, test_many_ends);
 	tcase_add_loop_test(
 	    tc, test_first_failure_reason, 0, nitems(fail_cases));
 	suite_add_tcase(s, tc);
