@@ -635,8 +635,9 @@ ends_cb(void *arg)
 	for (k = 0; k < MONITOR_ENDS_MAX && m->ends_done < m->nends; k++) {
 		e = &m->ends[m->ends_done++];
 		key.id = e->id;
-		b = bsearch(
-		    &key, m->seen, m->nseen, sizeof(*m->seen), bjob_cmp_id);
+		b = m->nseen > 0 ? bsearch(&key, m->seen, m->nseen,
+		                       sizeof(*m->seen), bjob_cmp_id)
+		                 : NULL;
 		if (b == NULL ||
 		    (a = monitor_attempt_by_tag(m, e->tag, &job)) == NULL)
 			continue;
