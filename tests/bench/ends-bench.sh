@@ -16,6 +16,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-1000}
 DIR=${BENCH_DIR:-/tmp/llmctl-ends-bench}
 CLUSTER=$TOP/tests/cluster/slurm-cluster
+. "$TOP/tests/bench/lib.sh"
 BUILDS=("$@")
 ((${#BUILDS[@]} > 0)) || BUILDS=("$TOP/_build")
 
@@ -35,18 +36,7 @@ for _ in $(seq "$N"); do files+=("$DIR/job.yaml"); done
 for B in "${BUILDS[@]}"; do
 	B=$(cd "$B" && pwd)
 	D=$DIR/d
-	rm -rf "$D"
-	mkdir -p "$D"
-	cat >"$D/d.conf" <<CONF
-socket: $D/sock
-database: $D/state/db
-state_dir: $D/state
-slurm_conf: $SLURM_CONF
-poll_interval: 1
-replan_after: 1h
-log_level: warn
-CONF
-	"$B/daemon/llmctld" -d -f "$D/d.conf" 2>"$D/d.log" &
+	bench_daemon "$D" "$B"
 	dpid=$!
 	for _ in $(seq 100); do [ -S "$D/sock" ] && break; sleep 0.1; done
 	L=("$B/cli/llmctl" --socket "$D/sock")

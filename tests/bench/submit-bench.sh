@@ -41,6 +41,7 @@ ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-4}
 DIR=${BENCH_DIR:-/tmp/llmctl-submit-bench}
 CLUSTER=$TOP/tests/cluster/slurm-cluster
+. "$TOP/tests/bench/lib.sh"
 BUILDS=("$@")
 ((${#BUILDS[@]} > 0)) || BUILDS=("$TOP/_build")
 
@@ -191,18 +192,7 @@ LB=()
 for i in "${!BUILDS[@]}"; do
 	B=$(cd "${BUILDS[$i]}" && pwd)
 	D=$DIR/b$i
-	rm -rf "$D"
-	mkdir -p "$D"
-	cat >"$D/d.conf" <<CONF
-socket: $D/sock
-database: $D/state/db
-state_dir: $D/state
-slurm_conf: $SLURM_CONF
-poll_interval: 1
-replan_after: 1h
-log_level: warn
-CONF
-	"$B/daemon/llmctld" -d -f "$D/d.conf" 2>"$D/d.log" &
+	bench_daemon "$D" "$B"
 	dpids+=($!)
 	LB+=("$B")
 	echo "== llmctl $i from $B ($(git -C "$B/.." log -1 --format=%h 2>/dev/null || echo ?))"
